@@ -1,0 +1,3 @@
+"""audioprobe: probe audio models against human perception, layer by layer."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,100 @@
+"""On-disk cache of pooled activations, keyed by everything that can change them.
+
+One `.npz` file per (model identity, front end, pooling, stimulus fingerprint): arrays only,
+read with `allow_pickle=False`. Written atomically, so an interrupted run never leaves a
+half-written entry that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import platformdirs
+
+CACHE_FORMAT = 1
+
+
+def default_cache_dir() -> Path:
+    """`$AUDIOPROBE_CACHE`, else the platform's user cache folder."""
+    env = os.environ.get("AUDIOPROBE_CACHE")
+    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe")) / "activations"
+
+
+def _file_state(value: Any) -> Any:
+    """A local checkpoint path also keys on the file's size and modification time."""
+    if isinstance(value, str) and value and os.path.exists(value):
+        st = os.stat(value)
+        return {"path": os.path.abspath(value), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+    return value
+
+
+def cache_key(model_identity: dict, frontend: dict, pooling: str, fingerprint: str) -> str:
+    """SHA-256 of the canonical JSON of everything that determines the activations."""
+    ident = dict(model_identity)
+    ident["args"] = {k: _file_state(v) for k, v in model_identity.get("args", {}).items()}
+    payload = {"format": CACHE_FORMAT, "model": ident, "frontend": frontend, "pooling": pooling,
+               "stimuli": fingerprint}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def atomic_write_bytes(path: Path, write) -> None:
+    """Call `write(fileobj)` on a temporary file beside `path`, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def save_layers(path: Path, layers: dict[str, np.ndarray], **extra: np.ndarray | str) -> None:
+    """Write layer arrays (kept in layer order) plus extra arrays or strings to an npz file."""
+    names = list(layers)
+    arrays = {f"layer_{i:04d}": np.asarray(layers[n]) for i, n in enumerate(names)}
+    arrays["layer_names"] = np.array(names, dtype=str)
+    for k, v in extra.items():
+        arrays[k] = np.array(v, dtype=str) if isinstance(v, str) else np.asarray(v)
+    atomic_write_bytes(Path(path), lambda fh: np.savez(fh, **arrays))
+
+
+def load_layers(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Inverse of `save_layers`: (layers in order, extras)."""
+    with np.load(path, allow_pickle=False) as data:
+        names = [str(n) for n in data["layer_names"]]
+        layers = {n: data[f"layer_{i:04d}"] for i, n in enumerate(names)}
+        extras = {k: data[k] for k in data.files if not k.startswith("layer_")}
+    return layers, extras
+
+
+class ActivationCache:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else default_cache_dir()
+
+    def path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npz"
+
+    def get(self, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        p = self.path(key)
+        if not p.is_file():
+            return None
+        try:
+            layers, extras = load_layers(p)
+            info = json.loads(str(extras["info"]))
+        except (OSError, ValueError, KeyError):
+            return None  # unreadable entry: recompute and overwrite
+        return layers, info
+
+    def put(self, key: str, layers: dict[str, np.ndarray], info: dict[str, Any]) -> None:
+        save_layers(self.path(key), layers, info=json.dumps(info, sort_keys=True))

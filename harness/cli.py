@@ -1,0 +1,155 @@
+"""`audioprobe-eval`: parse, call the runner, print. Everything here is callable from Python.
+
+User errors (`AudioprobeError`, bad options) print one message and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from tabulate import tabulate
+
+from audioprobe.errors import AudioprobeError
+
+SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated listeners: not a finding about human perception."
+
+
+def _fmt(value, digits=4) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def results_table(results: list[dict]) -> str:
+    """A plain-text table of headline scores, one row per (model, task)."""
+    rows = []
+    for r in results:
+        h = r["scores"]["headline"]
+        ds = r["dataset"]
+        rows.append([
+            r["model"]["name"], r["task"]["name"], _fmt(h["value"]), h["layer"] or "—",
+            f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}",
+            ds["n_sounds"], "reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"),
+        ])
+    table = tabulate(rows, headers=["model", "task", "score", "layer", "stimulus set", "sounds", "status"])
+    notes = []
+    if any(r["dataset"].get("synthetic") for r in results):
+        notes.append(SYNTHETIC_NOTE)
+    selections = sorted({r["scores"]["headline"].get("selection", "") for r in results} - {""})
+    if selections:
+        notes.append("Headline layer: " + "; ".join(selections) + ".")
+    return table + ("\n\n" + "\n".join(notes) if notes else "")
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--model", "models", multiple=True, metavar="NAME", help="Model name (repeatable); see `list models`.")
+@click.option("--model-args", default="", metavar="K=V,...", help="Arguments for the model(s), e.g. checkpoint=PATH.")
+@click.option("--tasks", default=None, metavar="SPEC", help="all, task names, tags or globs, comma-separated.")
+@click.option("--data", default=None, metavar="PATH", help="Run the tasks on this stimulus set (folder, name or hf:ORG/NAME).")
+@click.option("--output-dir", default="results", type=click.Path(file_okay=False, path_type=Path), show_default=True)
+@click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@click.option("--batch-size", default=16, type=click.IntRange(min=1), show_default=True)
+@click.option("--limit", default=None, type=click.IntRange(min=2), help="Use only the first N sounds (results marked partial).")
+@click.option("--seed", default=0, type=int, show_default=True)
+@click.option("--overwrite", is_flag=True, help="Recompute results that already exist.")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the activation cache.")
+@click.option("--save-activations", default=None, type=click.Path(file_okay=False, path_type=Path),
+              help="Write DIR/<model>/activations.npz (mean-pooled, one array per layer).")
+@click.option("--include-path", "include_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Extra task YAML file or folder (repeatable).")
+@click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.pass_context
+def cli(ctx, models, model_args, tasks, data, output_dir, device, batch_size, limit, seed, overwrite, no_cache,
+        save_activations, include_paths, verbose):
+    """Probe audio models against human judgments, layer by layer.
+
+    \b
+    audioprobe-eval --model logmel --tasks all
+    audioprobe-eval list models|tasks|datasets
+    """
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = {"include_paths": list(include_paths)}
+    if ctx.invoked_subcommand is not None:
+        return
+    if not models or not tasks:
+        raise click.UsageError("give --model NAME and --tasks SPEC (or a sub-command such as `list models`).")
+    from audioprobe.models.base import parse_model_args
+    from audioprobe.runner import RunOptions, Runner
+    from audioprobe.taskconfig import discover_tasks, select_tasks
+
+    selected = select_tasks(tasks, discover_tasks(include_paths))
+    args = parse_model_args(model_args)
+    options = RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
+                         overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations, data=data,
+                         progress=sys.stderr.isatty())
+    results = Runner(options).run([(m, args) for m in models], selected)
+    click.echo(results_table(results))
+    click.echo(f"\nResults in {output_dir}/. Leaderboard: audioprobe-leaderboard {output_dir}")
+
+
+@cli.command("list")
+@click.argument("what", type=click.Choice(["models", "tasks", "datasets"]))
+@click.pass_context
+def list_cmd(ctx, what):
+    """List registered models, tasks or stimulus sets with a line about each."""
+    if what == "models":
+        from audioprobe.registry import describe_models
+
+        rows = []
+        for name, meta, problem in describe_models():
+            if meta is None:
+                rows.append([name, "", "", "", "", problem])
+                continue
+            params = f"{meta.n_parameters / 1e6:.1f}M" if meta.n_parameters else ("0" if meta.n_parameters == 0 else "?")
+            source = f"{meta.repo_id}@{meta.revision[:10]}" if meta.repo_id and meta.revision else (meta.repo_id or "—")
+            rows.append([name, meta.family, meta.training, params, meta.license, source, meta.description])
+        click.echo(tabulate(rows, headers=["name", "family", "training", "params", "license", "weights", "description"]))
+    elif what == "tasks":
+        from audioprobe.taskconfig import discover_tasks
+
+        tasks = discover_tasks(ctx.obj["include_paths"])
+        rows = [[t.name, t.type, ",".join(t.tags), t.dataset, t.description] for t in sorted(tasks.values(), key=lambda t: t.name)]
+        click.echo(tabulate(rows, headers=["task", "type", "tags", "dataset", "description"]))
+    else:
+        from audioprobe.stimuli import DATASETS
+
+        rows = [[name, desc] for name, (_, desc) in sorted(DATASETS.items())]
+        click.echo(tabulate(rows, headers=["dataset", "description"]))
+        click.echo("\nAlso accepted wherever a dataset is named: a folder path, or hf:ORG/NAME[@REVISION].")
+
+
+@cli.command("export-dataset")
+@click.argument("name")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def export_dataset(name, directory):
+    """Write stimulus set NAME to DIRECTORY in the folder format."""
+    from audioprobe.stimuli import export_folder, resolve_dataset
+
+    stimset = resolve_dataset(name)
+    export_folder(stimset, directory)
+    click.echo(f"Wrote {len(stimset)} sounds of {stimset.name!r} to {directory} (fingerprint {stimset.fingerprint()[:12]}).")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: user errors exit 2 with one clear message, never a traceback."""
+    try:
+        cli.main(args=argv, prog_name="audioprobe-eval", standalone_mode=False)
+    except AudioprobeError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return 2
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted. Finished results are saved; run the same command again to resume.", err=True)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

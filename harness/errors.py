@@ -1,0 +1,30 @@
+"""User-facing errors: each names the file, field or sound at fault and what to do.
+
+The CLI turns an `AudioprobeError` into a one-paragraph message and exit code 2, never a
+traceback; anything else escaping is a bug in audioprobe.
+"""
+
+from __future__ import annotations
+
+import difflib
+
+
+class AudioprobeError(Exception):
+    """A problem with the user's input (name, file, value) that the user can fix."""
+
+
+class UnknownNameError(AudioprobeError, KeyError):
+    """An unknown model, task or dataset name, with the closest known names suggested."""
+
+    def __init__(self, kind: str, name: str, known: list[str] | tuple[str, ...], hint: str = ""):
+        self.kind, self.name = kind, name
+        close = difflib.get_close_matches(name, list(known), n=3, cutoff=0.5)
+        msg = f"unknown {kind} {name!r}."
+        if close:
+            msg += " Did you mean " + " or ".join(repr(c) for c in close) + "?"
+        if hint:
+            msg += " " + hint
+        super().__init__(msg)
+
+    def __str__(self) -> str:  # KeyError would quote the message otherwise
+        return self.args[0]

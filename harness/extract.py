@@ -1,0 +1,143 @@
+"""Batched extraction of pooled, per-layer activations, through the activation cache.
+
+One forward pass per (model, stimulus set) computes every pooling the selected tasks need.
+Sounds are sorted by length and batched with right zero-padding; pooling reads only each sound's
+valid frames, so padding never leaks into a sound's vector.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Iterable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from audioprobe.cache import ActivationCache, cache_key
+from audioprobe.errors import AudioprobeError
+from audioprobe.frontend import FrontEnd
+from audioprobe.models.base import AudioModel
+from audioprobe.stimuli import StimulusSet
+
+log = logging.getLogger(__name__)
+
+POOLINGS = ("mean", "max", "mean+std")
+
+
+def pool(values: torch.Tensor, n_frames: torch.Tensor, how: str) -> torch.Tensor:
+    """Pool `[batch, frames, dim]` over each sound's first `n_frames` frames -> `[batch, dim']`.
+
+    mean: average; max: elementwise maximum; mean+std: mean and (population) standard
+    deviation concatenated, `[batch, 2 * dim]`.
+    """
+    if how not in POOLINGS:
+        raise ValueError(f"unknown pooling {how!r}; choose from {', '.join(POOLINGS)}")
+    if torch.any(n_frames < 1):
+        raise ValueError("a sound has no frames in this layer; it is too short for the model")
+    b, t, _ = values.shape
+    mask = (torch.arange(t, device=values.device)[None, :] < n_frames[:, None].to(values.device))[..., None]
+    x = values.double()
+    count = n_frames.to(values.device).double()[:, None]
+    mean = torch.where(mask, x, 0.0).sum(dim=1) / count
+    if how == "mean":
+        return mean
+    if how == "max":
+        return torch.where(mask, x, -torch.inf).amax(dim=1)
+    var = torch.where(mask, (x - mean[:, None, :]) ** 2, 0.0).sum(dim=1) / count
+    return torch.cat([mean, var.sqrt()], dim=1)
+
+
+def prepare_waveforms(stimset: StimulusSet, frontend: FrontEnd) -> list[np.ndarray]:
+    """Every sound of the set, mono at the front end's rate."""
+    return [frontend(*stimset.audio(i), sound_id=sid) for i, sid in enumerate(stimset.sound_ids)]
+
+
+def batches_by_length(lengths: list[int], batch_size: int) -> list[list[int]]:
+    """Indices grouped into batches of similar length (longest first), to waste little padding."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
+
+
+def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str], batch_size: int,
+              progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
+    """Forward every sound; return pooling -> layer -> float32 `[n_sounds, dim]` in input order."""
+    poolings = list(poolings)
+    out: dict[str, dict[str, np.ndarray]] = {p: {} for p in poolings}
+    lengths = [len(w) for w in waves]
+    batches = batches_by_length(lengths, batch_size)
+    bar = tqdm(total=len(waves), desc=f"{model.meta.name}", unit="sound", disable=not progress, leave=False)
+    with torch.inference_mode():
+        for idx in batches:
+            longest = max(lengths[i] for i in idx)
+            batch = torch.zeros(len(idx), longest, dtype=torch.float32)
+            for row, i in enumerate(idx):
+                batch[row, : lengths[i]] = torch.from_numpy(waves[i])
+            lens = torch.tensor([lengths[i] for i in idx], dtype=torch.int64)
+            acts = model.forward(batch.to(model.device), lens.to(model.device))
+            for layer, (values, n_frames) in acts.items():
+                for p in poolings:
+                    pooled = pool(values, n_frames, p).float().cpu().numpy()
+                    if layer not in out[p]:
+                        out[p][layer] = np.zeros((len(waves), pooled.shape[1]), np.float32)
+                    out[p][layer][idx] = pooled
+            bar.update(len(idx))
+    bar.close()
+    declared = model.layers()
+    for p in poolings:
+        if list(out[p]) != declared:
+            raise AudioprobeError(
+                f"model {model.meta.name!r}: forward() returned layers {list(out[p])[:4]}... but layers() "
+                f"declares {declared[:4]}...; they must be the same names in the same order."
+            )
+    return out
+
+
+class Extractor:
+    """Pooled activations of one model on stimulus sets, from the cache when possible."""
+
+    def __init__(self, model: AudioModel, batch_size: int = 16, cache: ActivationCache | None = None,
+                 progress: bool = True):
+        self.model = model
+        self.batch_size = batch_size
+        self.cache = cache
+        self.progress = progress
+        self.frontend = FrontEnd(model.meta.sample_rate)
+        self.loaded = False
+
+    def ensure_loaded(self) -> None:
+        if not self.loaded:
+            self.model.load()
+            self.loaded = True
+
+    def extract(self, stimset: StimulusSet, poolings: Iterable[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
+        """pooling -> layer -> `[n_sounds, dim]`, and timing/cache info for the result file."""
+        poolings = list(dict.fromkeys(poolings))
+        identity = self.model.identity()
+        fp = stimset.fingerprint()
+        keys = {p: cache_key(identity, self.frontend.settings(), p, fp) for p in poolings}
+        found: dict[str, dict[str, np.ndarray]] = {}
+        info: dict = {"cached": True, "extract_s": 0.0, "n_forward": 0}
+        if self.cache is not None:
+            for p, k in keys.items():
+                hit = self.cache.get(k)
+                if hit is not None:
+                    found[p] = hit[0]
+                    info["revision"] = hit[1].get("revision")
+        missing = [p for p in poolings if p not in found]
+        if missing:
+            self.ensure_loaded()
+            start = time.perf_counter()
+            waves = prepare_waveforms(stimset, self.frontend)
+            computed = run_model(self.model, waves, missing, self.batch_size, self.progress)
+            info = {"cached": False, "extract_s": time.perf_counter() - start, "n_forward": len(waves),
+                    "revision": self.model.resolved_revision}
+            for p in missing:
+                found[p] = computed[p]
+                if self.cache is not None:
+                    self.cache.put(keys[p], computed[p], {"model": identity, "pooling": p, "stimuli": fp,
+                                                          "revision": self.model.resolved_revision})
+        info["frontend"] = self.frontend.settings()
+        info["cache_keys"] = keys
+        return found, info

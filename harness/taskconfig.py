@@ -1,0 +1,196 @@
+"""Task YAML files: schema, validation, discovery and selection.
+
+A task file is flat: common keys (below) plus the parameters of its `type`, declared by the type
+in `tasktypes.py`. `include: FILE` merges a shared defaults file (keys in the task file win);
+files whose name starts with `_` hold such defaults and are not tasks. Every error names the
+file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import hashlib
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from audioprobe.errors import AudioprobeError, UnknownNameError
+
+REQUIRED = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One key of a task file: its type, default (REQUIRED if none), allowed values and meaning."""
+
+    kind: type | tuple[type, ...]
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple | None = None
+    check: Callable[[Any], str | None] | None = None  # returns a message when the value is bad
+
+    def validate(self, where: str, key: str, value: Any) -> Any:
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise AudioprobeError(f"{where}: key {key!r} must be a {names}, got {value!r}. {self.doc}".rstrip())
+        if self.choices is not None:
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if item not in self.choices:
+                    raise AudioprobeError(
+                        f"{where}: key {key!r} has value {item!r}; allowed: {', '.join(map(str, self.choices))}."
+                    )
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise AudioprobeError(f"{where}: key {key!r}: {problem}")
+        return value
+
+
+def _nonempty(v):
+    return None if v else "must not be empty"
+
+
+COMMON: dict[str, Param] = {
+    "task": Param(str, doc="The task's unique name.", check=_nonempty),
+    "version": Param(int, doc="Bump on any change that can change a score."),
+    "description": Param(str, doc="One line shown by `list tasks`.", check=_nonempty),
+    "tags": Param(list, [], "Tags selectable with --tasks TAG."),
+    "dataset": Param(str, doc="Stimulus set: a registered name, a folder or hf:ORG/NAME."),
+    "type": Param(str, doc="Task type."),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskConfig:
+    name: str
+    version: int
+    description: str
+    tags: tuple[str, ...]
+    dataset: str
+    type: str
+    params: dict[str, Any]
+    path: str
+
+    def config(self) -> dict[str, Any]:
+        """The resolved configuration recorded in results (after include and defaults)."""
+        return {"task": self.name, "version": self.version, "dataset": self.dataset, "type": self.type,
+                "params": self.params}
+
+    def config_hash(self) -> str:
+        """SHA-256 of the resolved configuration (dataset excluded: results record its fingerprint)."""
+        cfg = {k: v for k, v in self.config().items() if k != "dataset"}
+        return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
+    except yaml.YAMLError as exc:
+        raise AudioprobeError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise AudioprobeError(f"{path}: a task file must be a mapping of keys to values.")
+    return data
+
+
+def load_task(path: Path) -> TaskConfig:
+    """Read, merge `include:` and validate one task file."""
+    from audioprobe.tasktypes import TASK_TYPES
+
+    path = Path(path)
+    data = _read_yaml(path)
+    include = data.pop("include", None)
+    if include is not None:
+        if not isinstance(include, str):
+            raise AudioprobeError(f"{path}: key 'include' must be a file name, got {include!r}.")
+        inc_path = (path.parent / include).resolve()
+        base = _read_yaml(inc_path)
+        if "include" in base:
+            raise AudioprobeError(f"{inc_path}: an included file cannot include another one.")
+        data = {**base, **data}
+    where = str(path)
+    for key, spec in COMMON.items():
+        if key not in data and spec.default is REQUIRED:
+            raise AudioprobeError(f"{where}: missing required key {key!r}. {spec.doc}")
+    ttype = data.get("type")
+    if ttype not in TASK_TYPES:
+        raise UnknownNameError("task type", str(ttype), sorted(TASK_TYPES), f"(in {where}, key 'type')")
+    schema = TASK_TYPES[ttype].params
+    unknown = sorted(set(data) - set(COMMON) - set(schema))
+    if unknown:
+        allowed = sorted(set(COMMON) | set(schema) | {"include"})
+        raise AudioprobeError(
+            f"{where}: unknown key(s) {', '.join(map(repr, unknown))} for a task of type {ttype!r}; "
+            f"allowed: {', '.join(allowed)}."
+        )
+    common = {k: COMMON[k].validate(where, k, data.get(k, COMMON[k].default)) for k in COMMON}
+    if not all(isinstance(t, str) for t in common["tags"]):
+        raise AudioprobeError(f"{where}: key 'tags' must be a list of strings.")
+    params = {}
+    for key, spec in schema.items():
+        if key not in data and spec.default is REQUIRED:
+            raise AudioprobeError(f"{where}: missing required key {key!r} for type {ttype!r}. {spec.doc}")
+        params[key] = spec.validate(where, key, data.get(key, spec.default))
+    TASK_TYPES[ttype].check_params(where, params)
+    return TaskConfig(
+        name=common["task"], version=common["version"], description=common["description"],
+        tags=tuple(common["tags"]), dataset=common["dataset"], type=ttype, params=params, path=where,
+    )
+
+
+def builtin_task_dir() -> Path:
+    return Path(str(resources.files("audioprobe.tasks")))
+
+
+def discover_tasks(include_paths: list[Path] | tuple = ()) -> dict[str, TaskConfig]:
+    """All tasks under the built-in `tasks/` folder and the extra paths, by name."""
+    found: dict[str, TaskConfig] = {}
+    roots = [builtin_task_dir(), *map(Path, include_paths)]
+    for root in roots:
+        if not root.exists():
+            raise AudioprobeError(f"--include-path {root}: no such file or folder.")
+        files = [root] if root.is_file() else sorted(root.rglob("*.yaml"))
+        for f in files:
+            if f.name.startswith("_"):
+                continue
+            task = load_task(f)
+            if task.name in found and found[task.name].path != task.path:
+                raise AudioprobeError(
+                    f"task name {task.name!r} is defined twice: {found[task.name].path} and {task.path}."
+                )
+            found[task.name] = task
+    return found
+
+
+def select_tasks(spec: str, tasks: dict[str, TaskConfig]) -> list[TaskConfig]:
+    """`all`, names, tags or globs, comma-separated; in the order given, without repeats."""
+    chosen: dict[str, TaskConfig] = {}
+    tags = sorted({t for task in tasks.values() for t in task.tags})
+    for token in [t.strip() for t in spec.split(",") if t.strip()]:
+        if token == "all":
+            matched = list(tasks.values())
+        elif token in tasks:
+            matched = [tasks[token]]
+        elif token in tags:
+            matched = [t for t in tasks.values() if token in t.tags]
+        elif any(ch in token for ch in "*?["):
+            matched = [t for n, t in tasks.items() if fnmatch.fnmatchcase(n, token)]
+            if not matched:
+                raise AudioprobeError(f"--tasks {token!r}: the pattern matches no task (see `audioprobe-eval list tasks`).")
+        else:
+            raise UnknownNameError("task", token, [*tasks, *tags, "all"],
+                                   "See `audioprobe-eval list tasks` for names and tags.")
+        for t in matched:
+            chosen.setdefault(t.name, t)
+    if not chosen:
+        raise AudioprobeError("--tasks selected no task.")
+    return sorted(chosen.values(), key=lambda t: t.name) if spec.strip() == "all" else list(chosen.values())

@@ -1,0 +1,68 @@
+"""Aggregate result files into a markdown leaderboard.
+
+Reads result JSON files only. One table per stimulus set (by fingerprint, partial runs apart):
+a row per model, a column per task, the headline score and its layer. A missing cell stays
+missing and is never averaged over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tabulate import tabulate
+
+from audioprobe.results import read_result
+
+MISSING = "—"
+
+
+def collect(results_dir: Path) -> list[dict]:
+    """Every result file under `results_dir`, sorted by path."""
+    files = sorted(Path(results_dir).rglob("*.json"))
+    return [read_result(f) for f in files]
+
+
+def _cell(result: dict) -> str:
+    h = result["scores"]["headline"]
+    if h.get("value") is None:
+        return MISSING
+    text = f"{h['value']:.3f}"
+    if h.get("ci") is not None:
+        text += f" [{h['ci'][0]:.3f}, {h['ci'][1]:.3f}]"
+    return f"{text} ({h['layer']})" if h.get("layer") else text
+
+
+def render_markdown(results: list[dict]) -> str:
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        ds = r["dataset"]
+        groups.setdefault((ds["name"], ds["fingerprint"], ds.get("partial", False), ds["n_sounds"]), []).append(r)
+    lines = ["# audioprobe leaderboard", "",
+             "Headline score per (model, task) with the layer it comes from. A dash is a missing result; "
+             "nothing is averaged over missing cells.", ""]
+    for (name, fp, partial, n), rs in sorted(groups.items(), key=lambda kv: (kv[0][2], kv[0][0])):
+        synthetic = any(r["dataset"].get("synthetic") for r in rs)
+        title = f"## Stimulus set `{name}` ({n} sounds, fingerprint `{fp[:12]}`)"
+        lines.append(title + (" — PARTIAL (--limit)" if partial else ""))
+        lines.append("")
+        if synthetic:
+            lines += ["> **Synthetic stimuli judged by simulated listeners.** These scores test the harness and "
+                      "the models on a physically grounded stand-in; they are not findings about human perception.", ""]
+        tasks = sorted({r["task"]["name"] for r in rs})
+        models = sorted({r["model"]["name"] for r in rs})
+        cells = {(r["model"]["name"], r["task"]["name"]): r for r in rs}
+        rows = [[m, *(_cell(cells[(m, t)]) if (m, t) in cells else MISSING for t in tasks)] for m in models]
+        lines.append(tabulate(rows, headers=["model", *tasks], tablefmt="github"))
+        selections = sorted({r["scores"]["headline"].get("selection", "") for r in rs} - {""})
+        versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
+        lines += ["", f"Headline layer: {'; '.join(selections)}.", f"Task versions: {', '.join(versions)}.", ""]
+    return "\n".join(lines)
+
+
+def build(results_dir: Path, output: Path | None = None) -> str:
+    text = render_markdown(collect(results_dir))
+    if output is not None:
+        from audioprobe.cache import atomic_write_bytes
+
+        atomic_write_bytes(Path(output), lambda fh: fh.write(text.encode("utf-8")))
+    return text
