@@ -49,6 +49,8 @@ def results_table(results: list[dict]) -> str:
 @click.option("--data", default=None, metavar="PATH", help="Run the tasks on this stimulus set (folder, name or hf:ORG/NAME).")
 @click.option("--output-dir", default="results", type=click.Path(file_okay=False, path_type=Path), show_default=True)
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@click.option("--precision", default="fp32", type=click.Choice(["fp32", "fp16", "bf16"]), show_default=True,
+              help="Forward-pass precision (autocast); fp16/bf16 are for GPUs.")
 @click.option("--batch-size", default=16, type=click.IntRange(min=1), show_default=True)
 @click.option("--limit", default=None, type=click.IntRange(min=2), help="Use only the first N sounds (results marked partial).")
 @click.option("--seed", default=0, type=int, show_default=True)
@@ -60,7 +62,7 @@ def results_table(results: list[dict]) -> str:
               help="Extra task YAML file or folder (repeatable).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.pass_context
-def cli(ctx, models, model_args, tasks, data, output_dir, device, batch_size, limit, seed, overwrite, no_cache,
+def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, batch_size, limit, seed, overwrite, no_cache,
         save_activations, include_paths, verbose):
     """Probe audio models against human judgments, layer by layer.
 
@@ -83,7 +85,7 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, batch_size, li
     args = parse_model_args(model_args)
     options = RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
                          overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations, data=data,
-                         progress=sys.stderr.isatty())
+                         progress=sys.stderr.isatty(), precision=precision)
     results = Runner(options).run([(m, args) for m in models], selected)
     click.echo(results_table(results))
     click.echo(f"\nResults in {output_dir}/. Leaderboard: audioprobe-leaderboard {output_dir}")

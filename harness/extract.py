@@ -60,9 +60,15 @@ def batches_by_length(lengths: list[int], batch_size: int) -> list[list[int]]:
     return [order[s:s + batch_size] for s in range(0, len(order), batch_size)]
 
 
+PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
 def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str], batch_size: int,
-              progress: bool = True) -> dict[str, dict[str, np.ndarray]]:
-    """Forward every sound; return pooling -> layer -> float32 `[n_sounds, dim]` in input order."""
+              progress: bool = True, precision: str = "fp32") -> dict[str, dict[str, np.ndarray]]:
+    """Forward every sound; return pooling -> layer -> float32 `[n_sounds, dim]` in input order.
+
+    precision fp16/bf16 runs the forward under torch.autocast (for GPUs); pooling is in float64.
+    """
     poolings = list(poolings)
     out: dict[str, dict[str, np.ndarray]] = {p: {} for p in poolings}
     lengths = [len(w) for w in waves]
@@ -75,7 +81,8 @@ def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str
             for row, i in enumerate(idx):
                 batch[row, : lengths[i]] = torch.from_numpy(waves[i])
             lens = torch.tensor([lengths[i] for i in idx], dtype=torch.int64)
-            acts = model.forward(batch.to(model.device), lens.to(model.device))
+            with torch.autocast(model.device.type, dtype=PRECISIONS[precision], enabled=precision != "fp32"):
+                acts = model.forward(batch.to(model.device), lens.to(model.device))
             for layer, (values, n_frames) in acts.items():
                 for p in poolings:
                     pooled = pool(values, n_frames, p).float().cpu().numpy()
@@ -98,8 +105,11 @@ class Extractor:
     """Pooled activations of one model on stimulus sets, from the cache when possible."""
 
     def __init__(self, model: AudioModel, batch_size: int = 16, cache: ActivationCache | None = None,
-                 progress: bool = True):
+                 progress: bool = True, precision: str = "fp32"):
+        if precision not in PRECISIONS:
+            raise AudioprobeError(f"precision {precision!r}: choose {', '.join(PRECISIONS)}.")
         self.model = model
+        self.precision = precision
         self.batch_size = batch_size
         self.cache = cache
         self.progress = progress
@@ -116,6 +126,7 @@ class Extractor:
         poolings = list(dict.fromkeys(poolings))
         identity = self.model.identity()
         fp = stimset.fingerprint()
+        identity = {**identity, "precision": self.precision}
         keys = {p: cache_key(identity, self.frontend.settings(), p, fp) for p in poolings}
         found: dict[str, dict[str, np.ndarray]] = {}
         info: dict = {"cached": True, "extract_s": 0.0, "n_forward": 0}
@@ -130,7 +141,7 @@ class Extractor:
             self.ensure_loaded()
             start = time.perf_counter()
             waves = prepare_waveforms(stimset, self.frontend)
-            computed = run_model(self.model, waves, missing, self.batch_size, self.progress)
+            computed = run_model(self.model, waves, missing, self.batch_size, self.progress, self.precision)
             info = {"cached": False, "extract_s": time.perf_counter() - start, "n_forward": len(waves),
                     "revision": self.model.resolved_revision}
             for p in missing:

@@ -25,7 +25,7 @@ from audioprobe.results import (SCHEMA_VERSION, now_utc, package_versions, read_
                                 safe_name, same_run, write_result)
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.taskconfig import TaskConfig
-from audioprobe.tasktypes import TASK_TYPES
+from audioprobe.tasktypes import TASK_TYPES, EvalContext
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class RunOptions:
     save_activations: Path | None = None
     data: str | None = None  # run every task on this stimulus set instead of the one it names
     progress: bool = True
+    precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast on the forward pass)
 
 
 def resolve_device(device: str) -> str:
@@ -61,6 +62,7 @@ class Runner:
         self.device = resolve_device(options.device)
         self.cache = ActivationCache(options.cache_dir) if options.use_cache else None
         self._sets: dict[str, StimulusSet] = {}
+        self._controls: dict[str, Extractor] = {}
 
     def stimulus_set(self, task: TaskConfig) -> StimulusSet:
         spec = self.opt.data or task.dataset
@@ -83,7 +85,7 @@ class Runner:
     def run_model(self, name: str, args: dict[str, Any], tasks: list[TaskConfig]) -> list[dict]:
         model = create_model(name, args, self.device)
         identity = model.identity()
-        extractor = Extractor(model, self.opt.batch_size, self.cache, self.opt.progress)
+        extractor = Extractor(model, self.opt.batch_size, self.cache, self.opt.progress, self.opt.precision)
         out: list[dict] = []
         todo: dict[str, list[TaskConfig]] = {}
         for task in tasks:
@@ -116,11 +118,20 @@ class Runner:
                 out.append(self.evaluate(name, model, identity, task, stimset, acts, info))
         return out
 
+    def control_activations(self, stimset: StimulusSet, model_name: str, pooling: str) -> dict[str, np.ndarray]:
+        """Activations of a control model (default args, fp32) on the same sounds, through the cache."""
+        if model_name not in self._controls:
+            control = create_model(model_name, {}, self.device)
+            self._controls[model_name] = Extractor(control, self.opt.batch_size, self.cache, False)
+        acts, _ = self._controls[model_name].extract(stimset, [pooling])
+        return acts[pooling]
+
     def evaluate(self, name: str, model, identity, task: TaskConfig, stimset: StimulusSet, acts, info) -> dict:
         ttype = TASK_TYPES[task.type]
-        rng = np.random.default_rng(self.opt.seed)
+        ctx = EvalContext(task=task.name, seed=self.opt.seed, rng=np.random.default_rng(self.opt.seed),
+                          control=lambda m, p: self.control_activations(stimset, m, p))
         start = time.perf_counter()
-        scores = ttype.evaluate(acts, stimset, task.params, rng, task.name)
+        scores = ttype.evaluate(acts, stimset, task.params, ctx)
         metric_s = time.perf_counter() - start
         result = {
             "schema_version": SCHEMA_VERSION,
@@ -136,6 +147,7 @@ class Runner:
             "seed": self.opt.seed,
             "versions": package_versions(),
             "device": self.device,
+            "precision": self.opt.precision,
             "timing": {"extract_s": round(info["extract_s"], 4), "metric_s": round(metric_s, 4),
                        "activations_cached": info["cached"]},
             "created": now_utc(),

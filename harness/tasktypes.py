@@ -23,11 +23,25 @@ from audioprobe.taskconfig import Param
 Activations = dict[str, dict[str, np.ndarray]]
 
 
+@dataclasses.dataclass
+class EvalContext:
+    """What a task's evaluation may use besides the activations and the stimulus set."""
+
+    task: str  # task name, for error messages
+    seed: int
+    rng: np.random.Generator
+    #: (model name, pooling) -> layer -> `[n_sounds, dim]` of a control model on the same sounds
+    #: (e.g. `logmel` for partial RSA), extracted through the same cache.
+    control: Callable[[str, str], dict[str, np.ndarray]]
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskType:
     name: str
     params: dict[str, Param]
-    evaluate: Callable[[Activations, StimulusSet, dict[str, Any], np.random.Generator], dict]
+    #: (activations by pooling, stimulus set, params, context) -> the result's `scores` block
+    evaluate: Callable[[Activations, StimulusSet, dict[str, Any], EvalContext], dict]
+    #: poolings of the model's activations the task reads
     poolings: Callable[[dict[str, Any]], list[str]] = lambda params: [params.get("pooling", "mean")]
     check: Callable[[str, dict[str, Any]], None] | None = None
 
@@ -83,8 +97,8 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
     return np.mean(rdms, axis=0)
 
 
-def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any], rng, task: str = "") -> dict:
-    target = target_rdm(stimset, params, task)
+def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
+    target = target_rdm(stimset, params, ctx.task)
     layers = acts[params["pooling"]]
     model_rdms = np.stack([rsa.cosine_rdm(x) for x in layers.values()])
     scores = rsa.pearson_rows(model_rdms, target)
