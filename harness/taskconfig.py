@@ -113,6 +113,8 @@ def load_task(path: Path) -> TaskConfig:
         if not isinstance(include, str):
             raise AudioprobeError(f"{path}: key 'include' must be a file name, got {include!r}.")
         inc_path = (path.parent / include).resolve()
+        if not inc_path.is_file():
+            raise AudioprobeError(f"{path}: key 'include' names {inc_path}, a file that does not exist; cannot read it.")
         base = _read_yaml(inc_path)
         if "include" in base:
             raise AudioprobeError(f"{inc_path}: an included file cannot include another one.")
