@@ -234,3 +234,12 @@ def test_leaderboard_rejects_foreign_json(tmp_path, capsys):
     (tmp_path / "m" / "x.json").write_text('{"hello": 1}')
     assert leaderboard_main([str(tmp_path)]) == 2
     assert "schema_version" in capsys.readouterr().err
+
+
+def test_leaderboard_plots_one_figure_per_task(tmp_path, toy, capsys):
+    out = tmp_path / "r"
+    assert run(["--model", toy, "--tasks", "rsa-material,rsa-extent", "--limit", str(N), "--output-dir", str(out)], capsys)[0] == 0
+    assert leaderboard_main([str(out), "--plots", str(tmp_path / "fig")]) == 0
+    figures = sorted(p.name for p in (tmp_path / "fig").glob("*.png"))
+    assert len(figures) == 2 and figures[0].endswith("__rsa-extent.png")
+    assert all((tmp_path / "fig" / f).read_bytes()[:4] == b"\x89PNG" for f in figures)
