@@ -134,6 +134,23 @@ def export_dataset(name, directory):
     click.echo(f"Wrote {len(stimset)} sounds of {stimset.name!r} to {directory} (fingerprint {stimset.fingerprint()[:12]}).")
 
 
+@cli.command("validate-model")
+@click.argument("name")
+@click.option("--model-args", default="", metavar="K=V,...", help="Arguments for the model, e.g. checkpoint=PATH.")
+@click.option("--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
+@click.option("--tiny", is_flag=True, help="Validate the wrapper's tiny random variant (no download).")
+def validate_model_cmd(name, model_args, device, tiny):
+    """Check that model NAME meets the wrapper contract (shapes, finiteness, determinism, batch invariance)."""
+    from audioprobe.models.base import parse_model_args
+    from audioprobe.runner import resolve_device
+    from audioprobe.validate import validate_model
+
+    report = validate_model(name, parse_model_args(model_args), resolve_device(device), tiny=tiny)
+    click.echo(report.text())
+    if not report.ok:
+        raise AudioprobeError(f"model {name!r} does not meet the wrapper contract; see the FAIL lines above.")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: user errors exit 2 with one clear message, never a traceback."""
     try:

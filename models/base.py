@@ -37,6 +37,7 @@ class ModelMeta:
     revision: str | None = None  # pinned commit of repo_id
     filename: str | None = None  # checkpoint file inside repo_id
     n_parameters: int | None = None
+    repo_type: str = "model"  # Hub repository kind holding the weights: model, space or dataset
 
     def __post_init__(self) -> None:
         if self.training not in TRAINING_KINDS:
@@ -98,8 +99,13 @@ class AudioModel(abc.ABC):
         """
 
     @classmethod
-    def make_tiny(cls, directory: Path) -> dict[str, Any]:
-        """Write a tiny random variant in the real checkpoint format; return the model args loading it."""
+    def make_tiny(cls, directory: Path, **args: Any) -> dict[str, Any]:
+        """Write a tiny random variant in the real checkpoint format; return the model args loading it.
+
+        `args` are the model args the registered name presets (e.g. `variant="ft"`), so that a
+        variant-aware wrapper writes the matching tiny file; wrappers without variants may omit it.
+        The validator and the test suite load every registered name through this.
+        """
         return {}
 
     def identity(self) -> dict[str, Any]:
@@ -148,16 +154,17 @@ def parse_model_args(text: str | None) -> dict[str, str]:
     return out
 
 
-def hub_download(repo_id: str, filename: str, revision: str | None) -> tuple[Path, str]:
+def hub_download(repo_id: str, filename: str, revision: str | None, repo_type: str = "model") -> tuple[Path, str]:
     """Download (or find in the local Hub cache) one file; return its path and the commit used.
 
     The commit is read from the snapshot folder the Hub client resolved, so a result records what
-    was really loaded even when `revision` is a branch name.
+    was really loaded even when `revision` is a branch name. `repo_type` is "space" or "dataset"
+    for weights mirrored outside a model repository.
     """
     from huggingface_hub import hf_hub_download
 
     try:
-        path = Path(hf_hub_download(repo_id, filename, revision=revision))
+        path = Path(hf_hub_download(repo_id, filename, revision=revision, repo_type=repo_type))
     except Exception as exc:  # the Hub client raises many types; all mean "could not fetch"
         raise AudioprobeError(
             f"could not fetch {filename!r} from the Hugging Face Hub repository {repo_id!r} "

@@ -1,0 +1,526 @@
+"""`beats`, `beats-ft`, `random-beats`: BEATs (Chen et al. 2023) from its official checkpoints.
+
+Written from the published architecture and checkpoint format (microsoft/unilm `beats/BEATs.py`,
+`backbone.py`, `modules.py`); transformers has no BEATs class. Module names follow the official
+state dict exactly, so official `.pt` files load with a strict `load_state_dict`.
+
+Layers exposed (in network order):
+- `patch_proj`: the patch embedding after `layer_norm` (512) and `post_extract_proj` (-> 768), i.e.
+  the encoder's input before the convolutional positional embedding (BEATs.extract_features).
+- `layer1` ... `layer12`: each transformer layer's output (post-norm).
+- `logits` (fine-tuned checkpoints only): the predictor applied to every token, before the
+  sigmoid. Its mean over a sound's tokens is the official clip logit (BEATs.extract_features
+  averages the per-token logits over non-padded tokens, then applies a sigmoid).
+
+A "frame" is one token: a 16 x 16 patch of the filter bank (16 frames = 160 ms by 16 mel bins).
+Tokens are ordered time-major, 8 mel patches per 160 ms step, so a sound with F filter-bank
+frames has (F // 16) * 8 tokens; leftover frames are dropped, as in the official code.
+
+Padding: the official padding mask maps samples to tokens by an even split, which does not match
+the time-major token layout, so a padded sound's activations differ from its activations alone.
+Here a token is valid when its whole patch lies in the sound's own frames; padded tokens are
+zeroed before the convolutional positional embedding (as the official encoder does) and masked as
+keys in attention. A sound's valid activations are then those of the official model run on that
+sound alone (padding_mask=None), whatever it is batched with (checked by the validator).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from audioprobe.errors import AudioprobeError
+from audioprobe.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, hub_download
+
+# BEATs.preprocess: float waveforms times 2^15 (int16 range), as Kaldi expects.
+INT16_SCALE = 2.0 ** 15
+# BEATs.preprocess: torchaudio.compliance.kaldi.fbank(num_mel_bins=128, sample_frequency=16000,
+# frame_length=25, frame_shift=10), every other option at its Kaldi default (dither 0).
+FBANK = FbankConfig(sample_rate=16000, num_mel_bins=128, frame_length_ms=25.0, frame_shift_ms=10.0)
+# BEATs.extract_features defaults, used for the iter3 / iter3+ checkpoints: (fbank - mean) / (2 * std).
+ITER3_FBANK_MEAN = 15.41663
+ITER3_FBANK_STD = 6.55582
+
+CITATION = (
+    "Chen, S., Wu, Y., Wang, C., Liu, S., Tompkins, D., Chen, Z., Che, W., Yu, X., Wei, F. (2023). "
+    "BEATs: Audio Pre-Training with Acoustic Tokenizers. ICML 2023. arXiv:2212.09058."
+)
+
+#: The official BEATsConfig defaults (BEATs.py); a checkpoint's `cfg` updates them.
+CONFIG_DEFAULTS: dict[str, Any] = {
+    "input_patch_size": -1, "embed_dim": 512, "conv_bias": False,
+    "encoder_layers": 12, "encoder_embed_dim": 768, "encoder_ffn_embed_dim": 3072,
+    "encoder_attention_heads": 12, "activation_fn": "gelu", "layer_norm_first": False,
+    "deep_norm": False, "conv_pos": 128, "conv_pos_groups": 16,
+    "relative_position_embedding": False, "num_buckets": 320, "max_distance": 1280,
+    "gru_rel_pos": False, "finetuned_model": False, "predictor_class": 527,
+}
+
+#: The cfg of the iter3 / iter3+ checkpoints (the values the issue lists, checked against BEATs.py).
+ITER3_CONFIG: dict[str, Any] = {
+    **CONFIG_DEFAULTS, "input_patch_size": 16, "deep_norm": True, "relative_position_embedding": True,
+    "num_buckets": 320, "max_distance": 800, "gru_rel_pos": True,
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One published BEATs checkpoint: where its weights are and how its input is normalised."""
+
+    name: str
+    description: str
+    training: str
+    repo_id: str | None
+    filename: str | None
+    revision: str | None
+    repo_type: str = "model"
+    fbank_mean: float = ITER3_FBANK_MEAN
+    fbank_std: float = ITER3_FBANK_STD
+    finetuned: bool = False
+
+
+# The official download links (valle.blob.core.windows.net, 1drv.ms) are dead; these are Hub
+# mirrors of the same files. The commit actually downloaded is recorded in every result.
+VARIANTS: dict[str, Variant] = {
+    "ssl": Variant(
+        name="beats",
+        description="BEATs iter3+ pre-trained on AudioSet-2M (self-supervised), all 12 layers.",
+        training="self-supervised",
+        repo_id="Bencr/beats-checkpoints",
+        filename="BEATs_iter3_plus_AS2M.pt",
+        # No commit hash of this mirror could be verified offline: the branch is followed and the
+        # commit actually downloaded is recorded (resolved_revision). Pin one with revision=...
+        revision=None,
+    ),
+    "ft": Variant(
+        name="beats-ft",
+        description="BEATs iter3+ AS2M fine-tuned on AudioSet-2M (cpt2); layers and class logits.",
+        training="supervised",
+        # The SALMONN authors' Space ships the official fine-tuned file unchanged (beats/ folder).
+        repo_id="tsinghua-ee/SALMONN-7B-gradio",
+        filename="beats/BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt",
+        revision="11c7a591e880d25ec6d74148bfea7a6ff6d04121",
+        repo_type="space",
+        finetuned=True,
+    ),
+    "random": Variant(
+        name="random-beats",
+        description="BEATs architecture (iter3 config), fixed-seed random initialisation: the "
+                    "architecture-only control.",
+        training="none",
+        repo_id=None, filename=None, revision=None,
+    ),
+}
+
+
+def count_parameters(cfg: dict[str, Any]) -> int:
+    """Distinct trainable parameters of a BEATs model with this cfg (the shared bias counted once)."""
+    c = {**CONFIG_DEFAULTS, **cfg}
+    p, e, d, f, h = c["input_patch_size"], c["embed_dim"], c["encoder_embed_dim"], c["encoder_ffn_embed_dim"], c["encoder_attention_heads"]
+    n = e * p * p + (e if c["conv_bias"] else 0) + 2 * e
+    n += (e * d + d) if e != d else 0
+    n += d * (d // c["conv_pos_groups"]) * c["conv_pos"] + c["conv_pos"] + d + 2 * d
+    layer = 4 * (d * d + d) + 2 * 2 * d + (d * f + f) + (f * d + d)
+    if c["gru_rel_pos"]:
+        layer += (d // h) * 8 + 8 + h
+    n += c["encoder_layers"] * layer
+    if c["relative_position_embedding"]:
+        n += c["num_buckets"] * h
+    if c["finetuned_model"]:
+        n += d * c["predictor_class"] + c["predictor_class"]
+    return n
+
+
+# ---------------------------------------------------------------------------------------------
+# The network. Attribute names are the official state-dict names.
+
+
+class WeightNormConv1d(nn.Module):
+    """Conv1d with weight normalisation over dim 2 (`nn.utils.weight_norm(conv, dim=2)` in backbone.py).
+
+    Keeps the official `weight_g` / `weight_v` parameters and computes weight = g * v / ||v||, the
+    norm taken over every dim except 2, without the deprecated weight_norm hooks.
+    """
+
+    def __init__(self, channels: int, kernel: int, groups: int):
+        super().__init__()
+        self.weight_g = nn.Parameter(torch.ones(1, 1, kernel))
+        self.weight_v = nn.Parameter(torch.empty(channels, channels // groups, kernel))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.groups, self.padding = groups, kernel // 2
+
+    def weight(self) -> torch.Tensor:
+        v = self.weight_v
+        return v * (self.weight_g / v.norm(dim=(0, 1), keepdim=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [B, C, T]
+        return F.conv1d(x, self.weight().to(x.dtype), self.bias.to(x.dtype), padding=self.padding, groups=self.groups)
+
+
+def relative_position_buckets(query_length: int, key_length: int, num_buckets: int, max_distance: int,
+                              device: torch.device | None = None) -> torch.Tensor:
+    """T5-style bidirectional buckets of (key - query) positions, `[query, key]` (backbone.py).
+
+    Half the buckets for positive offsets; within a half, exact buckets below num_buckets / 4 and
+    log-spaced ones up to max_distance beyond. Computed in float32, as the official code does.
+    """
+    rel = torch.arange(key_length, device=device)[None, :] - torch.arange(query_length, device=device)[:, None]
+    half = num_buckets // 2
+    buckets = (rel > 0).long() * half
+    rel = rel.abs()
+    max_exact = half // 2
+    large = max_exact + (
+        torch.log(rel.clamp(min=1).float() / max_exact) / math.log(max_distance / max_exact) * (half - max_exact)
+    ).long()
+    large = large.clamp(max=half - 1)
+    return buckets + torch.where(rel < max_exact, rel, large)
+
+
+class SelfAttention(nn.Module):
+    def __init__(self, c: dict[str, Any]):
+        super().__init__()
+        d, self.heads = c["encoder_embed_dim"], c["encoder_attention_heads"]
+        self.head_dim = d // self.heads
+        self.q_proj, self.k_proj, self.v_proj, self.out_proj = (nn.Linear(d, d) for _ in range(4))
+        self.gru_rel_pos = c["gru_rel_pos"]
+        if self.gru_rel_pos:
+            self.grep_linear = nn.Linear(self.head_dim, 8)
+            self.grep_a = nn.Parameter(torch.ones(1, self.heads, 1, 1))
+
+    def forward(self, x: torch.Tensor, position_bias: torch.Tensor | None, key_mask: torch.Tensor | None) -> torch.Tensor:
+        """x `[B, T, D]`; position_bias `[H, T, T]` (ungated); key_mask `[B, 1, 1, T]` additive (0 / -inf)."""
+        b, t, d = x.shape
+        q, k, v = (proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2) for proj in (self.q_proj, self.k_proj, self.v_proj))
+        bias = None
+        if position_bias is not None:
+            bias = position_bias[None]
+            if self.gru_rel_pos:
+                # Gated relative position bias (backbone.py MultiheadAttention.forward): the gate is
+                # computed from the unscaled query of each head and position.
+                ga, gb = torch.sigmoid(self.grep_linear(q).view(b, self.heads, t, 2, 4).sum(-1)).chunk(2, dim=-1)
+                bias = (ga * (gb * self.grep_a - 1.0) + 2.0) * bias  # [B, H, T, T]
+        if key_mask is not None:
+            bias = key_mask if bias is None else bias + key_mask
+        if bias is not None:
+            bias = bias.to(q.dtype)
+        # softmax(q k^T / sqrt(head_dim) + bias) v: the official code's q * scaling / 32, max
+        # subtraction and * 32 are the same softmax, arranged for fp16 range.
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        return self.out_proj(out.transpose(1, 2).reshape(b, t, d))
+
+
+class EncoderLayer(nn.Module):
+    def __init__(self, c: dict[str, Any]):
+        super().__init__()
+        d = c["encoder_embed_dim"]
+        self.self_attn = SelfAttention(c)
+        self.self_attn_layer_norm = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, c["encoder_ffn_embed_dim"])
+        self.fc2 = nn.Linear(c["encoder_ffn_embed_dim"], d)
+        self.final_layer_norm = nn.LayerNorm(d)
+        # Deep norm (backbone.py): residual scaled by alpha = (2 N)^(1/4), N the number of layers.
+        self.alpha = math.pow(2 * c["encoder_layers"], 0.25) if c["deep_norm"] else 1.0
+
+    def forward(self, x, position_bias, key_mask):
+        x = self.self_attn_layer_norm(x * self.alpha + self.self_attn(x, position_bias, key_mask))
+        return self.final_layer_norm(x * self.alpha + self.fc2(F.gelu(self.fc1(x))))
+
+
+class Encoder(nn.Module):
+    def __init__(self, c: dict[str, Any]):
+        super().__init__()
+        d = c["encoder_embed_dim"]
+        self.pos_conv = nn.ModuleList([WeightNormConv1d(d, c["conv_pos"], c["conv_pos_groups"])])
+        self.layers = nn.ModuleList(EncoderLayer(c) for _ in range(c["encoder_layers"]))
+        self.relative = c["relative_position_embedding"]
+        self.num_buckets, self.max_distance = c["num_buckets"], c["max_distance"]
+        if self.relative:
+            # One embedding shared by every layer, as in backbone.py: it appears under each
+            # layer's prefix in the state dict, and only its value is used (computed once).
+            shared = nn.Embedding(c["num_buckets"], c["encoder_attention_heads"])
+            for layer in self.layers:
+                layer.self_attn.relative_attention_bias = shared
+        self.layer_norm = nn.LayerNorm(d)
+        self.conv_pos = c["conv_pos"]
+
+    def forward(self, x: torch.Tensor, valid: torch.Tensor) -> list[torch.Tensor]:
+        """x `[B, T, D]`, valid `[B, T]` bool -> every layer's output."""
+        x = x.masked_fill(~valid[..., None], 0.0)  # backbone.py: x[padding_mask] = 0
+        conv = self.pos_conv[0](x.transpose(1, 2))
+        if self.conv_pos % 2 == 0:
+            conv = conv[:, :, :-1]  # SamePad: an even kernel gives one extra frame, dropped at the end
+        x = self.layer_norm(x + F.gelu(conv).transpose(1, 2))
+        t = x.shape[1]
+        position_bias = None
+        if self.relative:
+            buckets = relative_position_buckets(t, t, self.num_buckets, self.max_distance, x.device)
+            position_bias = self.layers[0].self_attn.relative_attention_bias(buckets).permute(2, 0, 1)
+        key_mask = None
+        if not bool(valid.all()):
+            key_mask = torch.zeros(valid.shape, dtype=x.dtype, device=x.device).masked_fill(~valid, float("-inf"))
+            key_mask = key_mask[:, None, None, :]
+        outs = []
+        for layer in self.layers:
+            x = layer(x, position_bias, key_mask)
+            outs.append(x)
+        return outs
+
+
+class BEATsNet(nn.Module):
+    """The BEATs network from the filter bank on; `state_dict()` keys are the official ones."""
+
+    def __init__(self, cfg: dict[str, Any]):
+        super().__init__()
+        c = {**CONFIG_DEFAULTS, **cfg}
+        check_config(c)
+        self.cfg = c
+        p, e, d = c["input_patch_size"], c["embed_dim"], c["encoder_embed_dim"]
+        self.patch_embedding = nn.Conv2d(1, e, kernel_size=p, stride=p, bias=c["conv_bias"])
+        self.layer_norm = nn.LayerNorm(e)
+        self.post_extract_proj = nn.Linear(e, d) if e != d else None
+        self.encoder = Encoder(c)
+        self.predictor = nn.Linear(d, c["predictor_class"]) if c["finetuned_model"] else None
+
+    def forward(self, fbank_norm: torch.Tensor, n_patches: torch.Tensor) -> list[torch.Tensor]:
+        """Normalised filter bank `[B, frames, mel]` and time patches per sound -> layer outputs."""
+        x = self.patch_embedding(fbank_norm.unsqueeze(1))  # [B, E, T', mel / patch]
+        x = x.flatten(2).transpose(1, 2)  # tokens time-major: index = t * (mel / patch) + f
+        x = self.layer_norm(x)
+        if self.post_extract_proj is not None:
+            x = self.post_extract_proj(x)
+        per_patch = fbank_norm.shape[2] // self.cfg["input_patch_size"]
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < (n_patches * per_patch)[:, None]
+        outs = [x, *self.encoder(x, valid)]
+        if self.predictor is not None:
+            outs.append(self.predictor(outs[-1]))
+        return outs
+
+
+def check_config(c: dict[str, Any]) -> None:
+    """Refuse cfg values this implementation does not reproduce, naming them."""
+    unsupported = []
+    if c["layer_norm_first"]:
+        unsupported.append("layer_norm_first=True")
+    if c["activation_fn"] != "gelu":
+        unsupported.append(f"activation_fn={c['activation_fn']!r}")
+    if c["input_patch_size"] is None or int(c["input_patch_size"]) < 1:
+        unsupported.append(f"input_patch_size={c['input_patch_size']!r}")
+    if c["gru_rel_pos"] and not c["relative_position_embedding"]:
+        unsupported.append("gru_rel_pos without relative_position_embedding")
+    if unsupported:
+        raise AudioprobeError(
+            f"BEATs checkpoint cfg has {', '.join(unsupported)}, which this wrapper does not implement; "
+            f"it supports the iter1-iter3+ configurations (post-norm, gelu)."
+        )
+
+
+def init_random(net: BEATsNet, seed: int) -> BEATsNet:
+    """Fixed-seed initialisation following backbone.py's scheme (the architecture-only control).
+
+    init_bert_params: Linear and Embedding weights N(0, 0.02), biases 0; deep norm: xavier_normal
+    with gain 1 for q/k and (8 N)^(-1/4) for v/out/fc1/fc2; pos_conv weight N(0, sqrt(4 / (k D))),
+    weight norm's g = ||v||; patch embedding, post_extract_proj and LayerNorms keep PyTorch defaults.
+    """
+    c = net.cfg
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in (net.patch_embedding, net.post_extract_proj):
+            if module is None:
+                continue
+            bound = 1 / math.sqrt(module.weight[0].numel())  # PyTorch's default kaiming-uniform(a=sqrt 5) bound
+            module.weight.uniform_(-bound, bound, generator=gen)
+            if module.bias is not None:
+                module.bias.uniform_(-bound, bound, generator=gen)
+        for module in net.encoder.modules():
+            if isinstance(module, (nn.Linear, nn.Embedding)):
+                module.weight.normal_(0.0, 0.02, generator=gen)
+                if getattr(module, "bias", None) is not None:
+                    module.bias.zero_()
+        if c["deep_norm"]:
+            beta = math.pow(8 * c["encoder_layers"], -0.25)
+            for layer in net.encoder.layers:
+                for lin, gain in ((layer.self_attn.k_proj, 1.0), (layer.self_attn.v_proj, beta),
+                                  (layer.self_attn.q_proj, 1.0), (layer.self_attn.out_proj, beta),
+                                  (layer.fc1, beta), (layer.fc2, beta)):
+                    fan_out, fan_in = lin.weight.shape
+                    lin.weight.normal_(0.0, gain * math.sqrt(2.0 / (fan_in + fan_out)), generator=gen)
+        conv = net.encoder.pos_conv[0]
+        conv.weight_v.normal_(0.0, math.sqrt(4.0 / (c["conv_pos"] * c["encoder_embed_dim"])), generator=gen)
+        conv.weight_g.copy_(conv.weight_v.norm(dim=(0, 1), keepdim=True))
+        conv.bias.zero_()
+    return net
+
+
+def write_checkpoint(path: Path, cfg: dict[str, Any], seed: int = 0) -> Path:
+    """Save a random BEATs in the official format `{'cfg': ..., 'model': state_dict}`."""
+    net = init_random(BEATsNet(cfg), seed)
+    if net.predictor is not None:
+        gen = torch.Generator().manual_seed(seed + 1)
+        with torch.no_grad():
+            net.predictor.weight.normal_(0.0, 0.02, generator=gen)
+            net.predictor.bias.zero_()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"cfg": dict(cfg), "model": net.state_dict()}, path)
+    return path
+
+
+def load_checkpoint(path: Path, expect_finetuned: bool | None = None) -> BEATsNet:
+    """Build the network from an official-format checkpoint; strict loading with clear errors."""
+    path = Path(path)
+    if not path.is_file():
+        raise AudioprobeError(f"BEATs checkpoint {str(path)!r} does not exist; give a .pt file with checkpoint=PATH.")
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickle / zip errors of many types all mean "not a checkpoint"
+        raise AudioprobeError(f"BEATs checkpoint {str(path)!r} could not be read as a torch checkpoint: {exc}") from None
+    if not isinstance(ckpt, dict) or not isinstance(ckpt.get("cfg"), dict) or not isinstance(ckpt.get("model"), dict):
+        found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
+        raise AudioprobeError(
+            f"BEATs checkpoint {str(path)!r} is not in the official format {{'cfg': dict, 'model': state_dict}} "
+            f"(found {found})."
+        )
+    cfg = ckpt["cfg"]
+    finetuned = bool(cfg.get("finetuned_model", False))
+    if expect_finetuned is True and not finetuned:
+        raise AudioprobeError(f"BEATs checkpoint {str(path)!r} is not fine-tuned (cfg finetuned_model is false): "
+                              f"use --model beats for pre-trained checkpoints.")
+    if expect_finetuned is False and finetuned:
+        raise AudioprobeError(f"BEATs checkpoint {str(path)!r} is fine-tuned (cfg finetuned_model is true): "
+                              f"use --model beats-ft for it.")
+    net = BEATsNet(cfg)
+    state = ckpt["model"]
+    expected = set(net.state_dict())
+    missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+    if missing or unexpected:
+        raise AudioprobeError(
+            f"BEATs checkpoint {str(path)!r} does not match the architecture its cfg describes: "
+            f"missing keys {missing[:5]}{' ...' if len(missing) > 5 else ''}, unexpected keys "
+            f"{unexpected[:5]}{' ...' if len(unexpected) > 5 else ''}. Is it an official BEATs checkpoint?"
+        )
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:  # shape mismatches
+        raise AudioprobeError(f"BEATs checkpoint {str(path)!r}: {str(exc).splitlines()[-1].strip()}") from None
+    return net
+
+
+# ---------------------------------------------------------------------------------------------
+# The wrapper.
+
+
+class BEATs(AudioModel):
+    meta = ModelMeta(
+        name="beats", family="beats", description=VARIANTS["ssl"].description, sample_rate=16000,
+        training="self-supervised", license="MIT", citation=CITATION, repo_id=VARIANTS["ssl"].repo_id,
+        revision=VARIANTS["ssl"].revision, filename=VARIANTS["ssl"].filename,
+        n_parameters=count_parameters(ITER3_CONFIG),
+    )
+    #: Bump when a change can change an activation (cache key).
+    wrapper_version = "1"
+    arg_types = {"variant": str, "checkpoint": str, "repo": str, "filename": str, "revision": str,
+                 "repo_type": str, "fbank_mean": float, "fbank_std": float, "seed": int}
+
+    def __init__(self, device: str | torch.device = "cpu", **args: Any):
+        super().__init__(device, **args)
+        self.variant = self._variant(self.args)
+        self.net: BEATsNet | None = None
+
+    @staticmethod
+    def _variant(args: dict[str, Any]) -> Variant:
+        key = args.get("variant", "ssl")
+        if key not in VARIANTS:
+            raise AudioprobeError(f"--model-args variant={key!r} for BEATs: choose {', '.join(VARIANTS)}.")
+        return VARIANTS[key]
+
+    @classmethod
+    def metadata(cls, **args: Any) -> ModelMeta:
+        v = cls._variant(args)
+        local = "checkpoint" in args
+        return ModelMeta(
+            name=v.name, family="beats", description=v.description, sample_rate=16000, training=v.training,
+            license="MIT" if v.repo_id or local else "n/a (random weights)", citation=CITATION,
+            repo_id=None if local else args.get("repo", v.repo_id),
+            revision=None if local else args.get("revision", v.revision),
+            filename=None if local else args.get("filename", v.filename),
+            repo_type=args.get("repo_type", v.repo_type),
+            n_parameters=count_parameters({**ITER3_CONFIG, "finetuned_model": v.finetuned}),
+        )
+
+    @property
+    def fbank_mean(self) -> float:
+        return float(self.args.get("fbank_mean", self.variant.fbank_mean))
+
+    @property
+    def fbank_std(self) -> float:
+        return float(self.args.get("fbank_std", self.variant.fbank_std))
+
+    def load(self) -> None:
+        v = self.variant
+        if "checkpoint" in self.args:
+            self.net = load_checkpoint(Path(self.args["checkpoint"]), expect_finetuned=v.finetuned if v.repo_id else None)
+            self.resolved_revision = None
+        elif v.repo_id is None and "repo" not in self.args:
+            torch_seed = int(self.args.get("seed", 0))
+            self.net = init_random(BEATsNet(ITER3_CONFIG), torch_seed)
+            self.resolved_revision = None
+        else:
+            meta = self.metadata(**self.args)
+            path, self.resolved_revision = hub_download(meta.repo_id, meta.filename, meta.revision, meta.repo_type)
+            self.net = load_checkpoint(path, expect_finetuned=v.finetuned)
+        self.net.eval().to(self.device)
+
+    def layers(self) -> list[str]:
+        cfg = self.net.cfg if self.net is not None else {**ITER3_CONFIG, "finetuned_model": self.variant.finetuned}
+        names = ["patch_proj"] + [f"layer{i + 1}" for i in range(cfg["encoder_layers"])]
+        return names + (["logits"] if cfg["finetuned_model"] else [])
+
+    def min_samples(self) -> int:
+        """Shortest input giving one token: one patch of filter-bank frames."""
+        p = self.net.cfg["input_patch_size"] if self.net is not None else 16
+        return FBANK.frame_length + (p - 1) * FBANK.frame_shift
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerActivations]:
+        if self.net is None:
+            raise AudioprobeError("BEATs: call load() before forward().")
+        shortest = int(lengths.min())
+        if shortest < self.min_samples():
+            raise AudioprobeError(
+                f"BEATs needs at least {self.min_samples()} samples ({self.min_samples() / 16000:.3f} s at 16 kHz) "
+                f"per sound, one 16-frame patch; a sound has {shortest}. Remove or pad the short sounds."
+            )
+        patch = self.net.cfg["input_patch_size"]
+        n_patches = num_frames(lengths, FBANK) // patch
+        used = int(n_patches.max()) * patch * FBANK.frame_shift + FBANK.frame_length - FBANK.frame_shift
+        with torch.autocast(waveforms.device.type, enabled=False):  # the filter bank stays in fp32
+            feats = fbank(waveforms[:, :used].float() * INT16_SCALE, FBANK)
+            feats = (feats - self.fbank_mean) / (2 * self.fbank_std)
+        outs = self.net(feats, n_patches)
+        n_tokens = n_patches * (FBANK.num_mel_bins // patch)
+        return {name: LayerActivations(out, n_tokens) for name, out in zip(self.layers(), outs)}
+
+    @classmethod
+    def make_tiny(cls, directory: Path, **args: Any) -> dict[str, Any]:
+        """A 2-layer, 64-wide random BEATs in the official checkpoint format (same keys).
+
+        The fine-tuned variant gets a predictor (10 classes) and `finetuned_model: True`.
+        """
+        finetuned = cls._variant(args).finetuned
+        cfg = {**TINY_CONFIG, "finetuned_model": finetuned, "predictor_class": 10}
+        name = "beats-ft-tiny.pt" if finetuned else "beats-tiny.pt"
+        return {"checkpoint": str(write_checkpoint(Path(directory) / name, cfg, seed=0))}
+
+
+#: A tiny configuration with every official feature on (deep norm, gated relative bias, conv pos).
+TINY_CONFIG: dict[str, Any] = {
+    **ITER3_CONFIG, "embed_dim": 32, "encoder_layers": 2, "encoder_embed_dim": 64,
+    "encoder_ffn_embed_dim": 128, "encoder_attention_heads": 4, "conv_pos": 16, "conv_pos_groups": 4,
+    "num_buckets": 32, "max_distance": 64,
+}
