@@ -185,3 +185,11 @@ def test_random_control_is_full_size_and_seeded():
     assert torch.equal(ya["logits"].values, yb["logits"].values)
     with pytest.raises(AudioprobeError, match="variant"):
         create_model("yamnet", {"variant": "nope"})
+
+
+@pytest.mark.parametrize("name", ["yamnet", "random-yamnet"])
+def test_validator_passes_on_tiny_variant(name):
+    from audioprobe.validate import validate_model
+
+    report = validate_model(name, tiny=True)
+    assert report.ok, report.text()
