@@ -1,0 +1,113 @@
+"""`mfcc` and `spectrogram`: hand-crafted baselines beside `logmel`, no learned weights.
+
+Both cut frames as Kaldi does (25 ms windows every 10 ms at 16 kHz, snip edges), so a sound's
+frames never read its padding and batch invariance holds exactly.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from audioprobe.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
+
+# Kaldi reads int16-range samples; the log energies depend on that scale (as in `logmel`).
+INT16_SCALE = 2.0 ** 15
+# Kaldi's MfccOptions defaults (kaldi/src/feat/feature-mfcc.h): 23 mel bins, 13 cepstra, lifter
+# 22, c0 replaced by the log raw frame energy (use_energy, raw_energy), energy floor 0.
+MFCC_MEL_BINS = 23
+MFCC_NUM_CEPS = 13
+MFCC_LIFTER = 22.0
+# Kaldi's floor before the log: std::numeric_limits<float>::epsilon() (feature-mfcc.cc).
+LOG_FLOOR = torch.finfo(torch.float32).eps
+
+
+def kaldi_dct_matrix(num_ceps: int, num_bins: int) -> torch.Tensor:
+    """Kaldi's ComputeDctMatrix (matrix-functions.cc): orthonormal DCT-II rows, `[num_ceps, num_bins]`.
+
+    Row 0 is sqrt(1/N); row k is sqrt(2/N) cos(pi k (n + 1/2) / N). scipy.fft.dct(norm="ortho")
+    gives the same numbers; a matrix lets the batch run as one matmul on any device.
+    """
+    n = torch.arange(num_bins, dtype=torch.float64)
+    k = torch.arange(num_ceps, dtype=torch.float64)[:, None]
+    dct = math.sqrt(2.0 / num_bins) * torch.cos(math.pi / num_bins * (n + 0.5) * k)
+    dct[0] = math.sqrt(1.0 / num_bins)
+    return dct.float()
+
+
+def kaldi_lifter(num_ceps: int, q: float) -> torch.Tensor:
+    """Kaldi's cepstral lifter 1 + (Q / 2) sin(pi i / Q) (ComputeLifterCoeffs, mel-computations.cc)."""
+    i = torch.arange(num_ceps, dtype=torch.float64)
+    return (1.0 + 0.5 * q * torch.sin(math.pi * i / q)).float()
+
+
+def raw_log_energy(waveforms: torch.Tensor, cfg: FbankConfig) -> torch.Tensor:
+    """Log energy of each frame after DC removal, before pre-emphasis and window (Kaldi raw_energy)."""
+    frames = waveforms.unfold(1, cfg.frame_length, cfg.frame_shift)
+    if cfg.remove_dc_offset:
+        frames = frames - frames.mean(dim=-1, keepdim=True)
+    return frames.pow(2).sum(-1).clamp(min=LOG_FLOOR).log()
+
+
+class MFCC(AudioModel):
+    meta = ModelMeta(
+        name="mfcc",
+        family="baseline",
+        description="Kaldi MFCC (13 cepstra from 23 mel bins, lifter 22, c0 = log energy; 25 ms / 10 ms).",
+        sample_rate=16000,
+        training="none",
+        license="n/a",
+        n_parameters=0,
+    )
+    wrapper_version = "1"
+
+    def load(self) -> None:
+        self.config = FbankConfig(sample_rate=self.meta.sample_rate, num_mel_bins=MFCC_MEL_BINS)
+        self.dct = kaldi_dct_matrix(MFCC_NUM_CEPS, MFCC_MEL_BINS).to(self.device)
+        self.lifter = kaldi_lifter(MFCC_NUM_CEPS, MFCC_LIFTER).to(self.device)
+
+    def layers(self) -> list[str]:
+        return ["mfcc"]
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerActivations]:
+        x = waveforms.float() * INT16_SCALE
+        ceps = fbank(x, self.config) @ self.dct.T * self.lifter
+        if ceps.shape[1] > 0:
+            ceps[..., 0] = raw_log_energy(x, self.config)  # Kaldi use_energy: c0 <- log energy (not liftered)
+        return {"mfcc": LayerActivations(ceps, num_frames(lengths, self.config))}
+
+
+class Spectrogram(AudioModel):
+    """Linear STFT magnitude: 25 ms periodic Hann window, 10 ms hop, 512-point FFT, no centring."""
+
+    meta = ModelMeta(
+        name="spectrogram",
+        family="baseline",
+        description="Linear STFT magnitude (257 bins: 25 ms Hann window, 10 ms hop, 512-point FFT).",
+        sample_rate=16000,
+        training="none",
+        license="n/a",
+        n_parameters=0,
+    )
+    wrapper_version = "1"
+    # The same framing as `logmel` (Kaldi's 25 ms / 10 ms at 16 kHz, snip edges) so the two
+    # baselines see the same frames; the FFT size is the next power of two of the window.
+    FRAMES = FbankConfig(sample_rate=16000)
+
+    def load(self) -> None:
+        self.window = torch.hann_window(self.FRAMES.frame_length, periodic=True, device=self.device)
+
+    def layers(self) -> list[str]:
+        return ["stft_magnitude"]
+
+    def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerActivations]:
+        cfg = self.FRAMES
+        x = waveforms.float()
+        if x.shape[1] < cfg.frame_length:
+            values = x.new_zeros(x.shape[0], 0, cfg.n_fft // 2 + 1)
+        else:
+            frames = x.unfold(1, cfg.frame_length, cfg.frame_shift) * self.window
+            values = torch.fft.rfft(frames, n=cfg.n_fft, dim=-1).abs()
+        return {"stft_magnitude": LayerActivations(values, num_frames(lengths, cfg))}
