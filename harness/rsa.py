@@ -64,3 +64,167 @@ def pearson_rows(model_rdms: np.ndarray, target_rdm: np.ndarray) -> np.ndarray:
     yc = y - y.mean()
     with np.errstate(invalid="ignore", divide="ignore"):
         return (xc @ yc) / (np.linalg.norm(xc, axis=1) * np.linalg.norm(yc))
+
+
+# ---------------------------------------------------------------------------------------------
+# Model RDMs. Gram-matrix forms (BLAS) rather than scipy's pdist, whose C loop is ~50x slower at
+# 3,000 sounds x 768 dimensions; tests check every one against pdist.
+
+MODEL_DISTANCES = ("cosine", "correlation", "euclidean", "centred_cosine")
+
+
+def correlation_rdm(features: np.ndarray) -> np.ndarray:
+    """1 - Pearson r between every pair of rows (scipy's `correlation` distance)."""
+    x = np.asarray(features, dtype=np.float64)
+    return cosine_rdm(x - x.mean(axis=1, keepdims=True))
+
+
+def centred_cosine_rdm(features: np.ndarray) -> np.ndarray:
+    """Cosine distance after centring each feature across the stimulus set (column means removed).
+
+    Removes the component shared by all sounds, which leaves raw cosine nearly blind for
+    log-spectral features and transformer activations (issue 6, section 1).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    return cosine_rdm(x - x.mean(axis=0, keepdims=True))
+
+
+def euclidean_rdm(features: np.ndarray) -> np.ndarray:
+    """Euclidean distance between every pair of rows, from the Gram matrix (clipped at 0)."""
+    x = np.asarray(features, dtype=np.float64)
+    x = x - x.mean(axis=0, keepdims=True)  # translation-invariant; centring reduces cancellation
+    sq = np.einsum("ij,ij->i", x, x)
+    d2 = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    return np.sqrt(np.maximum(upper_triangle(d2), 0.0))
+
+
+def model_rdm(features: np.ndarray, distance: str) -> np.ndarray:
+    """Condensed RDM of `[n_sounds, dim]` features under one of MODEL_DISTANCES."""
+    funcs = {"cosine": cosine_rdm, "correlation": correlation_rdm, "euclidean": euclidean_rdm,
+             "centred_cosine": centred_cosine_rdm}
+    if distance not in funcs:
+        raise ValueError(f"unknown model distance {distance!r}; choose from {', '.join(MODEL_DISTANCES)}")
+    return funcs[distance](features)
+
+
+# ---------------------------------------------------------------------------------------------
+# Target RDMs from human responses or labels
+
+
+def jensen_shannon_rdm(counts: np.ndarray, smoothing: float = 0.5) -> np.ndarray:
+    """Jensen-Shannon divergence (natural log) between the response distributions of every pair.
+
+    JS(p, q) = KL(p || m)/2 + KL(q || m)/2 with m = (p + q)/2 (Lin 1991, eq. 4.1); bounded by
+    log 2 and defined for empty categories, so smoothing may be 0. Equals the square of scipy's
+    `jensenshannon` distance. Computed over condensed pairs, one category at a time (memory: pairs).
+    """
+    p = response_distributions(counts, smoothing)
+    from scipy.special import rel_entr
+
+    i, j = np.triu_indices(p.shape[0], k=1)
+    out = np.zeros(i.size)
+    for k in range(p.shape[1]):
+        a, b = p[i, k], p[j, k]
+        m = 0.5 * (a + b)
+        out += 0.5 * (rel_entr(a, m) + rel_entr(b, m))
+    return out
+
+
+def modal_indicators(counts: np.ndarray) -> np.ndarray:
+    """`[n_sounds, n_categories]`: 1/|M_i| on each of sound i's modal categories M_i, else 0."""
+    c = np.asarray(counts)
+    top = c == c.max(axis=1, keepdims=True)
+    return top / top.sum(axis=1, keepdims=True)
+
+
+def modal_rdm(counts: np.ndarray) -> np.ndarray:
+    """0/1 distance between the modal responses of two sounds (Bost et al. 2024, figure 1B).
+
+    A sound whose top count is tied between categories has no single modal response; its
+    distance is the probability that the two modal responses differ when ties are broken
+    uniformly at random: 1 - u_i . u_j with u from `modal_indicators`. Exactly 0/1 without ties.
+    """
+    u = modal_indicators(counts)
+    return upper_triangle(1.0 - u @ u.T)
+
+
+def label_rdm(labels) -> np.ndarray:
+    """0/1 distance between physical labels: 1 where two sounds' labels differ (figure 1B)."""
+    codes = np.unique(np.asarray(labels, dtype=str), return_inverse=True)[1]
+    return upper_triangle((codes[:, None] != codes[None, :]).astype(np.float64))
+
+
+def square_rdm(matrix: np.ndarray) -> np.ndarray:
+    """Condensed RDM of a given dissimilarity matrix; an asymmetric one is symmetrised (M + M^T)/2."""
+    m = np.asarray(matrix, dtype=np.float64)
+    return upper_triangle(0.5 * (m + m.T))
+
+
+# ---------------------------------------------------------------------------------------------
+# Comparisons of condensed RDMs
+
+COMPARISONS = ("pearson", "spearman", "kendall_tau_a")
+
+
+def rank_rows(x: np.ndarray) -> np.ndarray:
+    """Average ranks (ties share their mean rank) along the last axis."""
+    from scipy.stats import rankdata
+
+    return rankdata(np.asarray(x, dtype=np.float64), axis=-1)
+
+
+def spearman_rows(model_rdms: np.ndarray, target_rdm: np.ndarray) -> np.ndarray:
+    """Spearman rho (Pearson r of average ranks) between each row and the target."""
+    return pearson_rows(rank_rows(np.atleast_2d(model_rdms)), rank_rows(target_rdm))
+
+
+def _tied_pairs(x: np.ndarray) -> int:
+    _, counts = np.unique(x, return_counts=True)
+    return int((counts * (counts - 1) // 2).sum())
+
+
+def kendall_tau_a(x: np.ndarray, y: np.ndarray) -> float:
+    """Kendall's tau-a: (concordant - discordant) / (n(n-1)/2), ties in the denominator (Kendall 1938).
+
+    Nili et al. (2014) recommend it for RDMs with tied entries (0/1 RDMs). From scipy's tau-b
+    (O(n log n)): tau_a = tau_b * sqrt((n0 - t_x)(n0 - t_y)) / n0, t = pairs tied in x, in y.
+    """
+    from scipy.stats import kendalltau
+
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n0 = x.size * (x.size - 1) // 2
+    if n0 == 0:
+        return float("nan")
+    tx, ty = _tied_pairs(x), _tied_pairs(y)
+    if tx == n0 or ty == n0:
+        return 0.0  # a constant vector: no pair is concordant or discordant
+    tau_b = kendalltau(x, y, variant="b").statistic
+    return float(tau_b * np.sqrt(float(n0 - tx) * float(n0 - ty)) / n0)
+
+
+def compare_rows(model_rdms: np.ndarray, target_rdm: np.ndarray, method: str) -> np.ndarray:
+    """Each row of `[n_layers, n_pairs]` compared with the target by one of COMPARISONS."""
+    x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
+    if method == "pearson":
+        return pearson_rows(x, target_rdm)
+    if method == "spearman":
+        return spearman_rows(x, target_rdm)
+    if method == "kendall_tau_a":
+        return np.array([kendall_tau_a(row, target_rdm) for row in x])
+    raise ValueError(f"unknown comparison {method!r}; choose from {', '.join(COMPARISONS)}")
+
+
+def residualise(model_rdms: np.ndarray, control_rdm: np.ndarray) -> np.ndarray:
+    """Residuals of each model RDM after least-squares regression on a control RDM and an intercept.
+
+    Bost et al. (2024), appendix B: model distances regressed on spectrogram distances; the
+    residuals are then compared with the human RDM (a semi-partial correlation).
+    """
+    x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
+    c = np.asarray(control_rdm, dtype=np.float64)
+    cc = c - c.mean()
+    xc = x - x.mean(axis=1, keepdims=True)
+    denom = cc @ cc
+    slope = (xc @ cc) / denom if denom > 0 else np.zeros(x.shape[0])
+    return xc - slope[:, None] * cc[None, :]

@@ -1,0 +1,333 @@
+"""Statistics for probing scores: bootstrap over sounds, permutation (Mantel) tests, split-half
+noise ceilings and cross-validated layer selection. Functions take arrays and return arrays.
+
+Conventions. A condensed RDM is the upper triangle (i < j, row-major) of an `[n, n]` matrix, as in
+`rsa.py`. A bootstrap resample of n sounds is a vector of counts c (how often each sound was
+drawn). The resampled RDM holds every pair of drawn copies of two *different* sounds, so pair
+(i, j) appears c_i c_j times; a sound paired with its own copy is excluded (its distance is 0 by
+construction, not data), exactly as rsatoolbox's `subsample_pattern` marks those cells NaN. Every
+sum a Pearson r needs over the resampled pairs is then a quadratic form
+`sum_{i<j} c_i c_j a_ij = c^T A c / 2` (A the square form with zero diagonal), so a batch of
+resamples costs a few matrix products and memory grows with the pairs, not pairs x resamples.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from scipy.spatial.distance import squareform
+
+from audioprobe import rsa
+
+#: Bytes a batch of permuted target RDMs may occupy (chunking keeps memory ~ pairs).
+PERMUTATION_CHUNK_BYTES = 32 * 2 ** 20
+
+
+def n_items(n_pairs: int) -> int:
+    """Number of sounds n with n(n-1)/2 == n_pairs."""
+    n = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
+    if n * (n - 1) // 2 != n_pairs:
+        raise ValueError(f"{n_pairs} is not the length of a condensed RDM")
+    return n
+
+
+def bootstrap_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
+    """`[n_resamples, n]` int64 counts: n sounds drawn with replacement, per resample (Efron 1979)."""
+    draws = rng.integers(0, n, size=(n_resamples, n))
+    return counts_from_draws(draws, n)
+
+
+def counts_from_draws(draws: np.ndarray, n: int) -> np.ndarray:
+    """`[n_resamples, n]` counts from `[n_resamples, k]` drawn indices."""
+    draws = np.atleast_2d(draws)
+    offset = (np.arange(draws.shape[0]) * n)[:, None]
+    return np.bincount((draws + offset).ravel(), minlength=draws.shape[0] * n).reshape(-1, n)
+
+
+def random_halves(rng: np.random.Generator, n: int, n_splits: int) -> np.ndarray:
+    """`[n_splits, n]` bool: a random half of the n items (floor(n/2) of them) per split."""
+    order = np.argsort(rng.random((n_splits, n)), axis=1)
+    halves = np.zeros((n_splits, n), dtype=bool)
+    np.put_along_axis(halves, order[:, : n // 2], True, axis=1)
+    return halves
+
+
+def _standardised(v: np.ndarray) -> np.ndarray:
+    """Centre and scale to unit norm along the last axis (a correlation is unchanged; sums of
+    squares then carry no cancellation error)."""
+    v = np.asarray(v, dtype=np.float64)
+    v = v - v.mean(axis=-1, keepdims=True)
+    norm = np.linalg.norm(v, axis=-1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return v / norm
+
+
+def _pearson_from_sums(sw, sx, sy, sxx, syy, sxy):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / sw
+        vx = sxx - sx * sx / sw
+        vy = syy - sy * sy / sw
+        r = cov / np.sqrt(vx * vy)
+    bad = ~(sw > 0) | ~(vx > 0) | ~(vy > 0)
+    return np.where(bad, np.nan, r)
+
+
+def weighted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Pearson r over pairs i<j weighted by w_i w_j, for each weight vector and each model RDM.
+
+    model_rdms `[n_layers, n_pairs]`, target `[n_pairs]`, weights `[m, n]` (bootstrap counts, or
+    0/1 membership of a subset of sounds) -> `[m, n_layers]`. With counts c this is the Pearson r
+    of the bootstrap-resampled RDMs (module docstring); with 0/1 weights, r on a subset's pairs.
+    """
+    return weighted_pearson_blocks(model_rdms, target_rdm, [np.asarray(weights, dtype=np.float64)])[0]
+
+
+def weighted_pearson_blocks(model_rdms, target_rdm, blocks):
+    """Like `weighted_pearson` for several weight blocks W_1..W_k `[m, n]` at once.
+
+    Returns one `[m, n_layers]` array per block and, last, the one for the sum of the blocks
+    (computed from the same products: sum_k W_k @ A). With W_1 = c*h and W_2 = c*(1-h) this gives
+    both halves of a split of a bootstrap resample and the whole resample for the cost of two.
+    """
+    x = _standardised(np.atleast_2d(model_rdms))
+    y = _standardised(target_rdm)
+    blocks = [np.asarray(b, dtype=np.float64) for b in blocks]
+    total = np.sum(blocks, axis=0)
+    ws = blocks + [total]
+
+    def sw(w):  # sum over pairs of w_i w_j, self-pairs excluded
+        return 0.5 * (w.sum(axis=1) ** 2 - (w * w).sum(axis=1))
+
+    def quad(*squares):  # 0.5 w^T A w for each square A, every block and the total
+        stacked = np.concatenate(squares, axis=1) if len(squares) > 1 else squares[0]
+        products = [b @ stacked for b in blocks]  # one matrix product per block for all squares
+        summed = np.sum(products, axis=0) if len(products) > 1 else products[0]
+        n = blocks[0].shape[1]
+        out = []
+        for s in range(len(squares)):
+            cols = slice(s * n, (s + 1) * n)
+            per = [0.5 * np.einsum("ij,ij->i", b, g[:, cols]) for b, g in zip(blocks, products)]
+            per.append(0.5 * np.einsum("ij,ij->i", total, summed[:, cols]))
+            out.append(per)
+        return out
+
+    ysq = squareform(y, checks=False)
+    s_w = [sw(w) for w in ws]
+    s_y, s_yy = quad(ysq, ysq * ysq)
+    results = [np.empty((w.shape[0], x.shape[0])) for w in ws]
+    for layer, row in enumerate(x):
+        xsq = squareform(row, checks=False)
+        s_x, s_xx, s_xy = quad(xsq, xsq * xsq, xsq * ysq)
+        for k in range(len(ws)):
+            results[k][:, layer] = _pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
+    return results
+
+
+def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+    """Pearson r of each model RDM with the target RDM whose rows and columns are permuted together.
+
+    The Mantel (1967) test statistic under each permutation of `[n_perm, n]`; -> `[n_perm, n_layers]`.
+    One batch of permuted targets serves every layer; batches are chunked to bound memory.
+    """
+    x = _standardised(np.atleast_2d(model_rdms))
+    y = _standardised(target_rdm)
+    perms = np.atleast_2d(permutations)
+    n = perms.shape[1]
+    flat_target = squareform(y, checks=False).ravel()
+    i, j = np.triu_indices(n, k=1)
+    chunk = max(1, PERMUTATION_CHUNK_BYTES // (3 * 8 * max(i.size, 1)))
+    out = np.empty((perms.shape[0], x.shape[0]))
+    for start in range(0, perms.shape[0], chunk):
+        p = perms[start:start + chunk]
+        permuted = flat_target[p[:, i] * n + p[:, j]]
+        out[start:start + chunk] = permuted @ x.T
+    return out
+
+
+def random_permutations(rng: np.random.Generator, n: int, n_perm: int) -> np.ndarray:
+    """`[n_perm, n]` independent uniform permutations of range(n)."""
+    return np.argsort(rng.random((n_perm, n)), axis=1)
+
+
+def permutation_p_value(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
+    """One-sided p = (1 + #{null >= observed}) / (1 + n_perm) per column (Phipson & Smyth 2010)."""
+    observed = np.asarray(observed, dtype=np.float64)
+    null = np.atleast_2d(null)
+    with np.errstate(invalid="ignore"):
+        exceed = (null >= observed[None, :] - 1e-12).sum(axis=0)
+    p = (1.0 + exceed) / (1.0 + null.shape[0])
+    return np.where(np.isfinite(observed), p, np.nan)
+
+
+def percentile_interval(samples: np.ndarray, level: float = 0.95) -> np.ndarray:
+    """Percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13) per column -> `[n_cols, 2]`.
+
+    Resamples whose statistic is undefined (NaN) are left out.
+    """
+    s = np.atleast_2d(np.asarray(samples, dtype=np.float64))
+    alpha = (1.0 - level) / 2.0
+    out = np.full((s.shape[1], 2), np.nan)
+    for k in range(s.shape[1]):
+        col = s[:, k][np.isfinite(s[:, k])]
+        if col.size:
+            out[k] = np.quantile(col, [alpha, 1.0 - alpha])
+    return out
+
+
+def spearman_brown(r: np.ndarray, factor: float = 2.0) -> np.ndarray:
+    """Reliability of a test `factor` times longer: k r / (1 + (k - 1) r) (Spearman 1910; Brown 1910)."""
+    r = np.asarray(r, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return factor * r / (1.0 + (factor - 1.0) * r)
+
+
+def cross_validated_selection(score_a: np.ndarray, score_b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pick the best layer on one half, score it on the other, both ways round.
+
+    score_a, score_b `[n_splits, n_layers]` (each layer's score on the two halves of each split)
+    -> (held-out scores `[2 n_splits]`, chosen layer indices `[2 n_splits]`). A split whose scores
+    are all undefined gives NaN and index -1.
+    """
+    held, chosen = [], []
+    for pick, judge in ((score_a, score_b), (score_b, score_a)):
+        valid = np.isfinite(pick).any(axis=1)
+        idx = np.where(valid, np.nanargmax(np.where(np.isfinite(pick), pick, -np.inf), axis=1), -1)
+        val = np.where(valid, judge[np.arange(judge.shape[0]), np.maximum(idx, 0)], np.nan)
+        held.append(val)
+        chosen.append(idx)
+    return np.concatenate(held), np.concatenate(chosen)
+
+
+def expanded_pairs(condensed: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The resampled RDM's pair values: pair (i, j) repeated c_i c_j times (self-pairs excluded)."""
+    i, j = np.triu_indices(counts.size, k=1)
+    reps = counts[i] * counts[j]
+    return np.repeat(condensed, reps)
+
+
+def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarray:
+    """Any comparison on resampled or subset RDMs, one weight vector at a time (slow, general).
+
+    For statistics no quadratic form expresses (Kendall's tau-a): `compare(x, y) -> float`.
+    """
+    x = np.atleast_2d(model_rdms)
+    out = np.full((len(weights), x.shape[0]), np.nan)
+    for b, w in enumerate(np.asarray(weights, dtype=np.int64)):
+        if np.count_nonzero(w) < 3:
+            continue
+        y = expanded_pairs(target_rdm, w)
+        for layer, row in enumerate(x):
+            out[b, layer] = compare(expanded_pairs(row, w), y)
+    return out
+
+
+def permuted_scores_loop(model_rdms, target_rdm, permutations, compare) -> np.ndarray:
+    """Any comparison against row-and-column permuted targets, one permutation at a time."""
+    x = np.atleast_2d(model_rdms)
+    n = permutations.shape[1]
+    ysq = squareform(np.asarray(target_rdm, dtype=np.float64), checks=False)
+    out = np.empty((len(permutations), x.shape[0]))
+    for b, p in enumerate(permutations):
+        y = rsa.upper_triangle(ysq[np.ix_(p, p)])
+        for layer, row in enumerate(x):
+            out[b, layer] = compare(row, y)
+    return out
+
+
+def split_half_reliability(responses: dict[str, np.ndarray], n_categories: dict[str, int], target,
+                           compare, rng: np.random.Generator, n_splits: int) -> np.ndarray:
+    """Split-half correlations of the target RDM between random halves of the listeners.
+
+    responses: dim -> `[n_listeners, n_sounds]` category index (-1: no answer); target(counts by
+    dim) -> condensed RDM; compare(a, b) -> float. Returns the `[n_splits]` uncorrected r values.
+    """
+    dims = list(responses)
+    n_listeners = responses[dims[0]].shape[0]
+    halves = random_halves(rng, n_listeners, n_splits)
+    out = np.empty(n_splits)
+    for s, half in enumerate(halves):
+        rdms = []
+        for members in (half, ~half):
+            counts = {d: _counts(responses[d][members], n_categories[d]) for d in dims}
+            rdms.append(target(counts))
+        out[s] = compare(rdms[0], rdms[1])
+    return out
+
+
+def _counts(responses: np.ndarray, k: int) -> np.ndarray:
+    """`[n_sounds, k]` counts of category answers from `[n_listeners, n_sounds]` (-1 ignored)."""
+    return (responses[:, :, None] == np.arange(k)[None, None, :]).sum(axis=0).astype(np.int64)
+
+
+def streams(seed: int, n: int = 4) -> list[np.random.Generator]:
+    """Independent generators spawned from one seed (bootstrap, permutations, splits, ceiling), so
+    changing the number of one kind of draw leaves the others unchanged."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
+
+
+def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: str, seed: int,
+                   n_bootstrap: int, n_permutations: int, cv_splits: int, level: float) -> dict:
+    """Every statistic of an RSA score, vectorised over layers, resamples and permutations.
+
+    model_rdms `[n_layers, n_pairs]` (rows that are not finite give NaN throughout), target
+    `[n_pairs]`. Returns arrays: score `[L]`; ci `[L, 2]` (percentile bootstrap over sounds);
+    p_value `[L]` (one-sided Mantel permutation test); cv_scores and cv_choice `[2 cv_splits]`
+    (held-out score and chosen layer index per half of each split); cv_bootstrap `[n_bootstrap]`
+    (the cross-validated score within each bootstrap resample, one random split each).
+
+    Spearman statistics rank the pairs of the full set once, then use the Pearson machinery:
+    exact for permutations (a permutation only reorders the ranks); for bootstrap resamples and
+    half splits an approximation (the resample's own ranks are not recomputed). Kendall's tau-a
+    has no quadratic form: it is computed resample by resample (slow).
+    """
+    x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
+    y = np.asarray(target_rdm, dtype=np.float64)
+    n = n_items(y.size)
+    finite = np.all(np.isfinite(x), axis=1)
+    score = np.full(x.shape[0], np.nan)
+    score[finite] = rsa.compare_rows(x[finite], y, comparison)
+    rng_boot, rng_perm, rng_cv, _ = streams(seed)
+
+    if comparison == "spearman":
+        x, y = rsa.rank_rows(x), rsa.rank_rows(y)
+    if comparison in ("pearson", "spearman"):
+        def on_weights(blocks):
+            return weighted_pearson_blocks(x, y, blocks)
+
+        def on_perms(perms):
+            return permuted_pearson(x, y, perms)
+    else:
+        def compare(a, b):
+            return rsa.compare_rows(a, b, comparison)[0]
+
+        def on_weights(blocks):
+            blocks = [np.asarray(b, dtype=np.int64) for b in blocks]
+            total = np.sum(blocks, axis=0)
+            return [resampled_scores_loop(x, y, w, compare) for w in [*blocks, total]]
+
+        def on_perms(perms):
+            return permuted_scores_loop(x, y, perms, compare)
+
+    out = {"score": score, "ci": np.full((x.shape[0], 2), np.nan), "p_value": np.full(x.shape[0], np.nan),
+           "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.array([])}
+    if n_bootstrap > 0:
+        counts = bootstrap_counts(rng_boot, n, n_bootstrap)
+        halves = random_halves(rng_boot, n, n_bootstrap)
+        half_a, half_b, full = on_weights([counts * halves, counts * ~halves])
+        full[:, ~finite] = np.nan
+        out["ci"] = percentile_interval(full, level)
+        held, _ = cross_validated_selection(half_a, half_b)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all layers undefined: NaN, left out later
+            out["cv_bootstrap"] = np.nanmean(held.reshape(2, -1), axis=0)
+    if n_permutations > 0:
+        null = on_perms(random_permutations(rng_perm, n, n_permutations))
+        out["p_value"] = permutation_p_value(score, null)
+    if cv_splits > 0:
+        halves = random_halves(rng_cv, n, cv_splits)
+        half_a, half_b, _ = on_weights([halves, ~halves])
+        half_a[:, ~finite] = np.nan
+        half_b[:, ~finite] = np.nan
+        out["cv_scores"], out["cv_choice"] = cross_validated_selection(half_a, half_b)
+    return out

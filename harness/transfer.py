@@ -1,0 +1,98 @@
+"""Transfer probes (Bost et al. 2024, experiment 2) on arrays.
+
+A linear probe (L2-regularised multinomial logistic regression) learns a category from one
+layer's pooled activations on a training subset of sounds and is tested on a disjoint subset,
+e.g. trained on sounds perceived as 1D or 2D and tested on sounds perceived as 3D. The
+no-transfer baseline is the same probe cross-validated inside the test subset. Standardisation
+and the choice of C are fitted on training sounds only (a pipeline refitted in every fold).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+#: Default grid of inverse regularisation strengths C: a decade grid centred on scikit-learn's
+#: default C = 1 (LogisticRegression documentation).
+C_GRID = (1e-3, 1e-2, 1e-1, 1.0, 1e1, 1e2, 1e3)
+
+
+def modal_labels(counts: np.ndarray, categories: list[str]) -> list[str | None]:
+    """Each sound's most frequent response; None where the top count is tied (no single mode)."""
+    c = np.asarray(counts)
+    top = c == c.max(axis=1, keepdims=True)
+    return [categories[int(np.argmax(row))] if row.sum() == 1 else None for row in top]
+
+
+def _folds(labels: np.ndarray, wanted: int) -> int:
+    """As many stratified folds as asked, but no more than the smallest class allows (>= 2)."""
+    smallest = int(np.min(np.unique(labels, return_counts=True)[1]))
+    return max(2, min(wanted, smallest))
+
+
+def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000) -> GridSearchCV:
+    """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only."""
+    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    cv = StratifiedKFold(_folds(labels, inner_folds), shuffle=True, random_state=seed)
+    return GridSearchCV(pipe, {"logisticregression__C": list(c_grid)}, cv=cv, scoring="accuracy")
+
+
+def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+    """Fit the probe on the training sounds only; predict the test sounds. -> (predictions, chosen C)."""
+    y_train = np.asarray(y_train)
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("the training subset has a single class: nothing to learn")
+    probe = make_probe(c_grid, inner_folds, y_train, seed, max_iter)
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe.fit(np.asarray(x_train, dtype=np.float64), y_train)
+        pred = probe.predict(np.asarray(x_test, dtype=np.float64))
+    return pred, float(probe.best_params_["logisticregression__C"])
+
+
+def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+    """No-transfer baseline: out-of-fold predictions of the same probe cross-validated inside x.
+
+    Returns None when a class has a single sound (no stratified split can test it).
+    """
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2 or np.min(np.unique(y, return_counts=True)[1]) < 2:
+        return None
+    k = _folds(y, folds)
+    outer = StratifiedKFold(k, shuffle=True, random_state=seed)
+    probe = make_probe(c_grid, inner_folds, y, seed, max_iter)
+    # inner folds must fit inside an outer training fold, which holds about (k-1)/k of each class
+    smallest_train = int(np.min(np.unique(y, return_counts=True)[1])) * (k - 1) // k
+    probe.cv = StratifiedKFold(max(2, min(inner_folds, smallest_train)), shuffle=True, random_state=seed)
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
+        return cross_val_predict(probe, np.asarray(x, dtype=np.float64), y, cv=outer)
+
+
+def accuracies(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Accuracy and balanced accuracy (mean per-class recall, Brodersen et al. 2010) per weight vector.
+
+    correct `[n]` bool, labels `[n]` true classes, weights `[m, n]` (bootstrap counts of the test
+    sounds, or 0/1 subset membership) -> two `[m]` arrays. Classes absent from a resample are left
+    out of its balanced accuracy.
+    """
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    ok = np.asarray(correct, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acc = (w @ ok) / w.sum(axis=1)
+        classes = np.unique(labels)
+        onehot = (np.asarray(labels)[:, None] == classes[None, :]).astype(np.float64)  # [n, k]
+        hits = w @ (onehot * ok[:, None])
+        totals = w @ onehot
+        recall = np.where(totals > 0, hits / totals, np.nan)
+        present = np.isfinite(recall).sum(axis=1)
+        balanced = np.where(present > 0, np.nansum(recall, axis=1) / np.maximum(present, 1), np.nan)
+    return acc, balanced
