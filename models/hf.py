@@ -199,7 +199,8 @@ class HFAudioEncoder(AudioModel):
             repo = args.get("repo")
             meta = ModelMeta(
                 name=f"hf:{repo}" if repo else "hf", family="transformers",
-                description=f"transformers model {repo} (AutoModel, hidden states).",
+                description=f"transformers model {repo} (AutoModel, hidden states)."
+                            + ("" if "training" in args else " Training kind not declared: pass training=KIND."),
                 # The rate lives in the repo's preprocessor_config.json, unknown before fetching it;
                 # load() checks it and says which sample_rate= to pass when it differs.
                 sample_rate=int(args.get("sample_rate", 16000)),
