@@ -1,0 +1,223 @@
+"""Stimulus sets stored as datasets on the Hugging Face Hub: `hf:ORG/NAME[@revision]`.
+
+The repository is fetched with the Hub client (`snapshot_download`, so the resolved commit is
+known and recorded) and read with `datasets.load_dataset`; audio stays undecoded in the dataset
+(`Audio(decode=False)`) and is decoded with soundfile, one sound at a time. Column convention
+(docs/stimuli.md, "Datasets on the Hub"):
+
+- `sound_id` (string, unique) and `audio` (an `Audio` feature, or a struct {bytes, path});
+- `judgments`: struct of dimensions, each a struct of integer counts, one field per category, in
+  category order: `{material: {wood: 3, glass: 14, ...}, hollowness: {...}}`;
+- `responses` (optional): struct of dimensions, each a list with one entry per listener (same
+  listener order in every row), a `ClassLabel` index, -1 for no response;
+- `rdm` (optional): list of floats, the sound's row of a dissimilarity matrix in dataset order;
+- every other column holding strings, `ClassLabel`s, numbers or booleans is a label column
+  (ClassLabels are turned into their names).
+Dimensions and categories are declared by the features of `judgments` (or the ClassLabel names
+of `responses`); nothing is hard-coded.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from pathlib import Path
+
+import numpy as np
+
+from audioprobe.errors import AudioprobeError
+from audioprobe.stimuli import StimulusSet, _check_length, decode_audio
+
+log = logging.getLogger(__name__)
+
+RESERVED = ("sound_id", "audio", "judgments", "responses", "rdm")
+_SPEC = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(@(?P<rev>[\w./-]+))?$")
+
+
+def parse_spec(spec: str) -> tuple[str, str | None]:
+    """`ORG/NAME[@revision]` -> (repo id, revision or None)."""
+    m = _SPEC.match(spec)
+    if not m:
+        raise AudioprobeError(
+            f"hf:{spec}: not a Hub dataset id; write hf:ORG/NAME or hf:ORG/NAME@REVISION (a 40-hex commit pins it)."
+        )
+    return m.group("repo"), m.group("rev")
+
+
+def _snapshot(repo: str, revision: str | None) -> Path:
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+    try:
+        return Path(snapshot_download(repo_id=repo, repo_type="dataset", revision=revision))
+    except (RepositoryNotFoundError, RevisionNotFoundError) as exc:
+        raise AudioprobeError(f"hf:{repo}: no such dataset or revision on the Hub ({exc.__class__.__name__}).") from None
+    except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as exc:
+        raise AudioprobeError(
+            f"hf:{repo}{'@' + revision if revision else ''}: cannot fetch the dataset ({exc}). Check the name and "
+            f"your connection, or run once online so that it is cached (HF_HUB_OFFLINE=1 then reads the cache)."
+        ) from None
+
+
+def _label_values(feature, values: list) -> list[str] | None:
+    from datasets import ClassLabel, Value
+
+    if isinstance(feature, ClassLabel):
+        return [feature.int2str(int(v)) if v is not None and v >= 0 else "" for v in values]
+    if isinstance(feature, Value) and (feature.dtype in ("string", "large_string", "bool")
+                                       or feature.dtype.startswith(("int", "uint", "float"))):
+        return ["" if v is None else str(v) for v in values]
+    return None
+
+
+def _dimensions(features, where: str) -> dict[str, list[str]]:
+    """Dimensions and their categories, from the `judgments` struct or the `responses` ClassLabels."""
+    from datasets import ClassLabel, List, Sequence, Value
+
+    dims: dict[str, list[str]] = {}
+    if "judgments" in features:
+        judged = features["judgments"]
+        if not isinstance(judged, dict) or not all(
+            isinstance(c, dict) and c and all(isinstance(v, Value) and v.dtype.startswith(("int", "uint")) for v in c.values())
+            for c in judged.values()
+        ):
+            raise AudioprobeError(
+                f"{where}: column 'judgments' must be a struct of dimensions, each a struct of integer counts "
+                f"per category, e.g. {{material: {{wood: int64, glass: int64}}}}."
+            )
+        dims = {str(d): [str(c) for c in cats] for d, cats in judged.items()}
+    if "responses" in features:
+        resp = features["responses"]
+        if not isinstance(resp, dict):
+            raise AudioprobeError(f"{where}: column 'responses' must be a struct of dimensions, each a list of ClassLabel.")
+        for d, feat in resp.items():
+            inner = getattr(feat, "feature", None) if isinstance(feat, (List, Sequence)) else None
+            if not isinstance(inner, ClassLabel):
+                raise AudioprobeError(
+                    f"{where}: responses of {d!r} must be a list of ClassLabel (one per listener, -1 = no response)."
+                )
+            if d in dims and dims[d] != list(inner.names):
+                raise AudioprobeError(
+                    f"{where}: the categories of {d!r} differ between 'judgments' ({', '.join(dims[d])}) and "
+                    f"'responses' ({', '.join(inner.names)}); use the same categories in the same order."
+                )
+            dims.setdefault(str(d), list(inner.names))
+    return dims
+
+
+def load_hub_dataset(spec: str) -> StimulusSet:
+    """The stimulus set of `hf:ORG/NAME[@revision]` (the train split, or the only split)."""
+    import datasets
+    from datasets import Audio
+
+    repo, revision = parse_spec(spec)
+    snapshot = _snapshot(repo, revision)
+    commit = snapshot.name
+    where = f"hf:{repo}@{commit[:12]}"
+    try:
+        loaded = datasets.load_dataset(str(snapshot))
+    except Exception as exc:  # datasets raises many kinds (DataFilesNotFoundError, ValueError, ArrowInvalid...)
+        raise AudioprobeError(f"{where}: datasets cannot read this repository ({exc.__class__.__name__}: {exc}).") from None
+    splits = list(loaded)
+    split = "train" if "train" in splits else (splits[0] if len(splits) == 1 else None)
+    if split is None:
+        raise AudioprobeError(f"{where}: several splits ({', '.join(splits)}) and none is 'train'; put the set in 'train'.")
+    ds = loaded[split]
+    missing = [c for c in ("sound_id", "audio") if c not in ds.column_names]
+    if missing:
+        raise AudioprobeError(
+            f"{where}: missing column(s) {', '.join(missing)}; a stimulus set needs 'sound_id' and 'audio' "
+            f"(see docs/stimuli.md)."
+        )
+    if isinstance(ds.features["audio"], Audio):
+        ds = ds.cast_column("audio", Audio(decode=False))
+    features = ds.features
+    dims = _dimensions(features, where)
+    table = ds.remove_columns(["audio"]).to_dict()
+    ids = [str(s) for s in table["sound_id"]]
+    n = len(ids)
+
+    judgments: dict[str, np.ndarray] = {}
+    if "judgments" in table:
+        for d, cats in dims.items():
+            counts = np.zeros((n, len(cats)), np.int64)
+            for i, row in enumerate(table["judgments"]):
+                per_dim = (row or {}).get(d) or {}
+                for k, c in enumerate(cats):
+                    v = per_dim.get(c)
+                    if v is None:
+                        raise AudioprobeError(f"{where}: sound {ids[i]!r} has no count for {d!r} = {c!r}.")
+                    counts[i, k] = int(v)
+            judgments[d] = counts
+    responses = listeners = None
+    if "responses" in table:
+        per_dim = {d: [(row or {}).get(d) or [] for row in table["responses"]] for d in features["responses"]}
+        n_listeners = max((len(r) for rows in per_dim.values() for r in rows), default=0)
+        responses = {}
+        for d, rows in per_dim.items():
+            arr = np.full((n_listeners, n), -1, np.int64)
+            for i, r in enumerate(rows):
+                if len(r) != n_listeners:
+                    raise AudioprobeError(
+                        f"{where}: sound {ids[i]!r} has {len(r)} responses on {d!r}, others {n_listeners}; "
+                        f"give one entry per listener (-1 for no response)."
+                    )
+                arr[:, i] = [-1 if v is None else int(v) for v in r]
+            responses[d] = arr
+        listeners = [f"L{j:02d}" for j in range(n_listeners)]
+        implied = StimulusSet(name="", sound_ids=ids, dimensions=dims, labels={}, judgments={},
+                              load_audio=lambda i: (np.zeros(1, np.float32), 1), listeners=listeners,
+                              responses=responses).counts_from_responses()
+        for d in dims:
+            judgments.setdefault(d, implied[d])
+
+    labels: dict[str, list[str]] = {}
+    for col in ds.column_names:
+        if col in RESERVED:
+            continue
+        values = _label_values(features[col], table[col])
+        if values is None:
+            log.warning("%s: column %r (%s) is neither a label nor a reserved column; ignored.", where, col, features[col])
+            continue
+        labels[col] = values
+
+    rdm = None
+    if "rdm" in table:
+        rows = table["rdm"]
+        if any(r is None or len(r) != n for r in rows):
+            raise AudioprobeError(f"{where}: every 'rdm' entry must be a list of {n} numbers (the sound's row).")
+        rdm = np.array(rows, dtype=np.float64)
+
+    audio_column = ds.select_columns(["audio"])
+
+    def audio_source(i: int):
+        cell = audio_column[i]["audio"] or {}
+        if cell.get("bytes"):
+            return io.BytesIO(cell["bytes"])
+        path = cell.get("path")
+        if path:
+            for candidate in (Path(path), snapshot / path):
+                if candidate.is_file():
+                    return candidate
+        raise AudioprobeError(f"{where}: sound {ids[i]!r} has no audio bytes and no readable audio path.")
+
+    import soundfile as sf
+
+    for i, sid in enumerate(ids):  # headers only: a bad sound fails now, not in the middle of a model run
+        src = audio_source(i)
+        try:
+            info = sf.info(src)
+        except Exception as exc:
+            raise AudioprobeError(f"{where}: sound {sid!r} cannot be read as audio ({exc}).") from None
+        _check_length(where, sid, info.frames, info.samplerate)
+
+    def load_audio(i: int) -> tuple[np.ndarray, int]:
+        return decode_audio(audio_source(i), ids[i], where)
+
+    return StimulusSet(
+        name=repo, sound_ids=ids, dimensions=dims, labels=labels, judgments=judgments, load_audio=load_audio,
+        description=str(ds.info.description or ""), license=str(ds.info.license or ""),
+        citation=str(ds.info.citation or ""), synthetic=False, source=f"hf:{repo}@{commit}",
+        listeners=listeners, responses=responses, rdm=rdm,
+    ).validate(where)
