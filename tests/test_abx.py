@@ -1,0 +1,100 @@
+"""ABX: known answers on constructed data and agreement with a brute-force triple loop."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist, squareform
+
+from audioprobe import abx
+from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes import ABX_PARAMS, TASK_TYPES, EvalContext
+
+
+def brute_force(d, labels, by=None, w=None):
+    """The definition, one triplet at a time (weights: copies of the same sound as X and A excluded)."""
+    n = len(labels)
+    by = np.zeros(n, int) if by is None else by
+    w = np.ones(n) if w is None else w
+    groups = {}
+    for g in sorted(set(by[by >= 0])):
+        cats = sorted(set(labels[(by == g) & (labels >= 0)]))
+        pair_scores = []
+        for a, b in itertools.combinations(cats, 2):
+            sym = []
+            for ca, cb in ((a, b), (b, a)):
+                ia = [i for i in range(n) if labels[i] == ca and by[i] == g]
+                ib = [i for i in range(n) if labels[i] == cb and by[i] == g]
+                num = den = 0.0
+                for x in ia:
+                    for a_ in ia:
+                        if a_ == x:
+                            continue
+                        for b_ in ib:
+                            weight = w[x] * w[a_] * w[b_]
+                            e = 1.0 if d[a_, x] > d[b_, x] else 0.5 if d[a_, x] == d[b_, x] else 0.0
+                            num += weight * e
+                            den += weight
+                if den > 0:
+                    sym.append(num / den)
+            if sym:
+                pair_scores.append(np.mean(sym))
+        if pair_scores:
+            groups[g] = np.mean(pair_scores)
+    return np.mean(list(groups.values()))
+
+
+def test_known_answers():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    separated = np.array([[0.0], [0.1], [0.2], [10.0], [10.1], [10.2]])
+    assert abx.abx_error(squareform(pdist(separated)), labels)[0] == 0.0
+    assert abx.abx_error(np.ones((6, 6)) - np.eye(6), labels)[0] == 0.5  # all ties count half
+    # same-category sounds far apart, other category close: every triplet is an error
+    d = np.full((6, 6), 1.0)
+    for i, j in itertools.product(range(6), repeat=2):
+        if labels[i] == labels[j] and i != j:
+            d[i, j] = 5.0
+    np.fill_diagonal(d, 0)
+    assert abx.abx_error(d, labels)[0] == 1.0
+
+
+def test_against_brute_force_with_ties_by_and_weights(rng):
+    n = 16
+    d = squareform(np.round(pdist(rng.normal(size=(n, 2))), 1))  # rounding makes ties
+    labels = rng.integers(0, 3, size=n)
+    labels[0] = -1  # left out
+    by = rng.integers(0, 2, size=n)
+    assert abx.abx_error(d, labels)[0] == pytest.approx(brute_force(d, labels), abs=1e-12)
+    assert abx.abx_error(d, labels, by)[0] == pytest.approx(brute_force(d, labels, by), abs=1e-12)
+    w = rng.integers(0, 3, size=(3, n)).astype(float)
+    got = abx.abx_error(d, labels, by, w)
+    for k in range(3):
+        assert got[k] == pytest.approx(brute_force(d, labels, by, w[k]), abs=1e-12)
+
+
+def test_abx_task_type(rng):
+    n = 36
+    cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
+    truth = {"material": np.repeat([0, 1, 2], 12), "extent": np.tile([0, 1, 2], 12)}
+    counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 5 for d in cats}
+    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
+                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
+                    load_audio=lambda i: (np.zeros(400, np.float32), 16000))
+    acts = {"mean": {"material": np.eye(3)[truth["material"]] + 0.05 * rng.random((n, 3)),
+                     "extent": np.eye(3)[truth["extent"]] + 0.05 * rng.random((n, 3))}}
+    p = {k: v.default for k, v in ABX_PARAMS.items()}
+    p.update(bootstrap=50, cv_splits=10)
+    ctx = EvalContext("t", 0, np.random.default_rng(0), None)
+    out = TASK_TYPES["abx"].evaluate(acts, s, p, ctx)
+    json.dumps(out, allow_nan=False)
+    mat, ext = out["per_layer"]
+    assert mat["score"] == 0.0 and mat["p_value"] < 0.05
+    assert ext["score"] > 0.3
+    assert out["headline"]["layer"] == "material" and out["lower_is_better"]
+    by = TASK_TYPES["abx"].evaluate(acts, s, {**p, "by": "extent"}, ctx)
+    # within one extent, the extent layer holds only noise about material: chance
+    assert by["per_layer"][1]["score"] == pytest.approx(0.5, abs=0.05)
+    assert by["by_values"] == ["1D", "2D", "3D"]

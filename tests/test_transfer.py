@@ -1,0 +1,96 @@
+"""Transfer probes: no leakage from test sounds, disjoint subsets, accuracies against scikit-learn."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, balanced_accuracy_score
+
+from audioprobe import transfer
+from audioprobe.errors import AudioprobeError
+from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes import TASK_TYPES, TRANSFER_PARAMS, EvalContext, _check_transfer, transfer_subsets
+
+
+def test_standardisation_fitted_on_training_sounds_only(rng):
+    """Train: class a near 0, class b near 1. Test: every sound is b, far out at 10. With the
+    scaler fitted on the training sounds the probe says b everywhere; a scaler fitted on (or
+    with) the test sounds would centre them and call about half of them a."""
+    x_train = np.r_[rng.normal(0, 0.1, 20), rng.normal(1, 0.1, 20)][:, None]
+    y_train = np.array(["a"] * 20 + ["b"] * 20)
+    x_test = rng.normal(10, 0.5, 30)[:, None]
+    pred, _ = transfer.transfer_predictions(x_train, y_train, x_test)
+    assert np.all(pred == "b")
+
+
+def test_predictions_do_not_depend_on_other_test_sounds(rng):
+    x_train, y_train = rng.normal(size=(40, 5)), np.repeat(["a", "b"], 20)
+    x_train[y_train == "b"] += 1.0
+    x_test = rng.normal(size=(15, 5)) + 0.5
+    alone, c1 = transfer.transfer_predictions(x_train, y_train, x_test)
+    extra = np.r_[x_test, rng.normal(50, 1, size=(15, 5))]
+    together, c2 = transfer.transfer_predictions(x_train, y_train, extra)
+    assert c1 == c2 and np.array_equal(alone, together[:15])
+
+
+def test_accuracies_against_sklearn(rng):
+    labels = rng.choice(["a", "b", "c"], size=25)
+    pred = np.where(rng.random(25) < 0.6, labels, "a")
+    correct = pred == labels
+    acc, bal = transfer.accuracies(correct, labels, np.ones((1, 25)))
+    assert acc[0] == pytest.approx(accuracy_score(labels, pred))
+    assert bal[0] == pytest.approx(balanced_accuracy_score(labels, pred))
+    counts = rng.integers(0, 3, size=(4, 25))
+    acc, bal = transfer.accuracies(correct, labels, counts)
+    for k in range(4):
+        rep = np.repeat(np.arange(25), counts[k])
+        assert acc[k] == pytest.approx(accuracy_score(labels[rep], pred[rep]))
+        assert bal[k] == pytest.approx(balanced_accuracy_score(labels[rep], pred[rep]))
+
+
+def tiny_set(rng, n=72):
+    cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
+    truth = {"material": np.tile([0, 1, 2], n // 3), "extent": np.repeat([0, 1, 2], n // 3)}
+    counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 4 for d in cats}
+    counts["material"][0] = [2, 2, 0]  # a tied modal response: left out
+    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
+                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
+                    load_audio=lambda i: (np.zeros(400, np.float32), 16000), synthetic=True)
+    return s, truth
+
+
+def params(**over):
+    p = {k: v.default for k, v in TRANSFER_PARAMS.items() if v.default is not None}
+    p.update(split_dimension="extent", train_values=["1D", "2D"], test_values=["3D"], bootstrap=100,
+             cv_splits=10, c_grid=[0.1, 1.0, 10.0], inner_folds=3, baseline_folds=3)
+    p.update(over)
+    return p
+
+
+def test_subsets_are_disjoint_and_overlap_is_refused(rng):
+    s, _ = tiny_set(rng)
+    train, test, target, excluded = transfer_subsets(s, params(), "t")
+    assert not set(train) & set(test) and excluded == 1 and 0 not in train
+    assert len(test) == 24 and len(train) == 47
+    with pytest.raises(AudioprobeError, match="train_values and test_values"):
+        _check_transfer("f.yaml", params(test_values=["3D", "2D"]))
+    with pytest.raises(AudioprobeError, match="4D"):
+        transfer_subsets(s, params(test_values=["4D"]), "t")
+
+
+def test_transfer_task_end_to_end(rng):
+    s, truth = tiny_set(rng)
+    n = len(s)
+    good = np.eye(3)[truth["material"]] + 0.3 * rng.normal(size=(n, 3))
+    acts = {"mean": {"good": good, "noise": rng.normal(size=(n, 3))}}
+    ctx = EvalContext("t", 0, np.random.default_rng(0), None)
+    out = TASK_TYPES["transfer"].evaluate(acts, s, params(), ctx)
+    json.dumps(out, allow_nan=False)
+    g, z = out["per_layer"]
+    assert g["accuracy"] > 0.8 and g["p_value"] < 1e-3 and g["baseline_accuracy"] > 0.7
+    assert g["ci"][0] <= g["accuracy"] <= g["ci"][1]
+    assert z["accuracy"] < 0.7
+    assert out["chance"]["accuracy"] == pytest.approx(1 / 3)
+    assert out["headline"]["layer"] == "good"
