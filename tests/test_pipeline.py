@@ -109,7 +109,7 @@ def test_result_file_schema(tmp_path, toy):
 
 def test_second_run_reuses_results_and_cache(tmp_path, toy, capsys, monkeypatch):
     out = tmp_path / "r"
-    argv = ["--model", toy, "--tasks", "rsa", "--limit", str(N), "--output-dir", str(out)]
+    argv = ["--model", toy, "--tasks", ",".join(FIG1A), "--limit", str(N), "--output-dir", str(out)]
     assert run(argv, capsys)[0] == 0
     first = load_results(out, toy)
 
@@ -226,7 +226,8 @@ def test_leaderboard_marks_missing_and_synthetic(tmp_path, toy, capsys):
     logmel_cells = [c.strip() for c in rows["logmel"].split("|")[2:-1]]
     assert "—" in logmel_cells  # logmel has no rsa-extent result: shown missing, not averaged
     toy_material = load_results(out, toy)["rsa-material"]["scores"]["headline"]
-    assert f"{toy_material['value']:.3f} ({toy_material['layer']})" in rows[toy]
+    lo, hi = toy_material["ci"]
+    assert f"| {toy_material['value']:.3f} [{lo:.3f}, {hi:.3f}] ({toy_material['layer']}) |" in rows[toy]
 
 
 def test_leaderboard_rejects_foreign_json(tmp_path, capsys):
