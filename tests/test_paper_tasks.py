@@ -1,0 +1,102 @@
+"""The paper's task files: all present, tagged `paper`, valid, and each one evaluates on a small
+constructed stimulus set to a result with intervals, p-values, ceiling (where defined) and a
+headline with its layer."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from audioprobe.errors import AudioprobeError
+from audioprobe.stimuli import StimulusSet
+from audioprobe.taskconfig import discover_tasks, load_task, select_tasks
+from audioprobe.tasktypes import TASK_TYPES, EvalContext
+
+DIMS = ("material", "hollowness", "extent")
+EXPECTED = (
+    [f"rsa-{d}" for d in DIMS] + ["rsa-average"]                                   # figure 1A
+    + [f"rsa-{kind}-{d}" for kind in ("modal", "physical") for d in DIMS]           # figure 1B
+    + [f"partial-rsa-{d}" for d in DIMS] + ["partial-rsa-average"]                  # appendix B
+    + [f"partial-rsa-{kind}-{d}" for kind in ("modal", "physical") for d in DIMS]
+    + [f"transfer-material-{s}" for s in ("1D2D-to-3D", "1D3D-to-2D", "2D3D-to-1D",
+                                          "hollow-to-full", "full-to-hollow")]       # figure 2
+    + ["abx-material", "abx-material-by-extent", "abx-material-by-hollowness"]
+)
+
+
+def test_every_paper_task_exists_and_is_tagged():
+    tasks = discover_tasks()
+    paper = {t.name for t in select_tasks("paper", tasks)}
+    assert paper == set(EXPECTED)
+    for name in EXPECTED:
+        t = tasks[name]
+        assert t.description and "\n" not in t.description
+        if name.startswith("partial-"):
+            assert t.params["control"] == "logmel"
+        if t.type == "rsa":
+            assert t.params["comparison"] == "pearson" and t.params["model_distance"] == "cosine"
+
+
+def test_bad_task_files_name_file_and_key(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: x\nversion: 1\ndescription: d\ndataset: impacts\ntype: rsa\ndimensions: material\n"
+                   "comparison: kendall\n")
+    with pytest.raises(AudioprobeError, match=r"bad\.yaml.*'comparison'.*kendall_tau_a"):
+        load_task(bad)
+    bad.write_text("task: x\nversion: 1\ndescription: d\ndataset: impacts\ntype: transfer\n"
+                   "split_dimension: extent\ntrain_values: [1D]\n")
+    with pytest.raises(AudioprobeError, match=r"bad\.yaml.*test_values"):
+        load_task(bad)
+
+
+def small_impacts(seed=0, variants=3, listeners=8):
+    """Every (material, extent, hollowness) cell of the paper's design, a few sounds each."""
+    rng = np.random.default_rng(seed)
+    cats = {"material": ["wood", "metal", "glass"], "hollowness": ["full", "hollow"], "extent": ["1D", "2D", "3D"]}
+    cells = [(m, e, h) for m in range(3) for e in range(3) for h in range(2)] * variants
+    truth = {"material": np.array([c[0] for c in cells]), "extent": np.array([c[1] for c in cells]),
+             "hollowness": np.array([c[2] for c in cells])}
+    n = len(cells)
+    responses = {d: np.where(rng.random((listeners, n)) < 0.8, truth[d][None, :],
+                             rng.integers(0, len(cats[d]), size=(listeners, n))) for d in cats}
+    s = StimulusSet(name="small", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
+                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments={},
+                    load_audio=lambda i: (np.zeros(400, np.float32), 16000),
+                    listeners=[f"l{i}" for i in range(listeners)], responses=responses, synthetic=True)
+    s.judgments = s.counts_from_responses()
+    feats = np.concatenate([np.eye(3)[truth["material"]], np.eye(3)[truth["extent"]]], axis=1)
+    acts = {"a": feats + 0.3 * rng.normal(size=feats.shape), "b": rng.normal(size=(n, 4))}
+    control = {"fbank": rng.normal(size=(n, 5))}
+    return s, acts, control
+
+
+def test_every_paper_task_runs_and_reports_its_statistics():
+    s, acts, control = small_impacts()
+    tasks = discover_tasks()
+    for name in EXPECTED:
+        t = tasks[name]
+        params = dict(t.params)
+        for key, small in (("bootstrap", 60), ("permutations", 60), ("cv_splits", 8), ("ceiling_splits", 8)):
+            if key in params:
+                params[key] = small  # the files' statistics, with fewer draws to keep the test fast
+        if t.type == "transfer":
+            params.update(c_grid=[0.1, 1.0], inner_folds=2, baseline_folds=2)
+        pools = TASK_TYPES[t.type].poolings(params)
+        ctx = EvalContext(name, 0, np.random.default_rng(0), lambda m, p: control)
+        out = TASK_TYPES[t.type].evaluate({p: acts for p in pools}, s, params, ctx)
+        json.dumps(out, allow_nan=False)
+        assert out["caveat"]  # a synthetic set is never presented as a finding
+        for entry in out["per_layer"]:
+            assert entry["score"] is not None, name
+            assert entry["ci"] is not None and entry["ci"][0] <= entry["ci"][1], name
+            assert entry["p_value"] is not None and 0 < entry["p_value"] <= 1, name
+        h = out["headline"]
+        assert h["value"] is not None and h["layer"] in acts and h["ci"] is not None and h["selection"], name
+        if t.type == "rsa":
+            human = t.params["target"] in ("kl", "js", "modal")
+            assert (out["noise_ceiling"]["value"] is not None) == human, name
+            assert (out["control"] is not None) == name.startswith("partial-"), name
+        if t.type == "transfer":
+            assert "baseline_accuracy" in out["per_layer"][0] and 0 < out["chance"]["accuracy"] < 1
