@@ -25,15 +25,21 @@ def results_table(results: list[dict]) -> str:
     """A plain-text table of headline scores, one row per (model, task)."""
     rows = []
     for r in results:
-        h = r["scores"]["headline"]
         ds = r["dataset"]
+        where = f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}"
+        if "not_applicable" in r:
+            rows.append([r["model"]["name"], r["task"]["name"], "n/a", "—", "—", where, ds["n_sounds"], "not applicable"])
+            continue
+        h = r["scores"]["headline"]
+        ci = h.get("ci")
         rows.append([
-            r["model"]["name"], r["task"]["name"], _fmt(h["value"]), h["layer"] or "—",
-            f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}",
+            r["model"]["name"], r["task"]["name"], _fmt(h["value"]),
+            f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
             ds["n_sounds"], "reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"),
         ])
-    table = tabulate(rows, headers=["model", "task", "score", "layer", "stimulus set", "sounds", "status"])
-    notes = []
+    table = tabulate(rows, headers=["model", "task", "score", "interval", "layer", "stimulus set", "sounds", "status"])
+    notes = [f"{r['task']['name']}: not applicable: {r['not_applicable']}" for r in results if "not_applicable" in r]
+    results = [r for r in results if "not_applicable" not in r]
     if any(r["dataset"].get("synthetic") for r in results):
         notes.append(SYNTHETIC_NOTE)
     selections = sorted({r["scores"]["headline"].get("selection", "") for r in results} - {""})

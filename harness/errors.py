@@ -28,3 +28,10 @@ class UnknownNameError(AudioprobeError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the message otherwise
         return self.args[0]
+
+
+class NotApplicableError(AudioprobeError):
+    """A task that cannot be scored on this stimulus set (e.g. a constant target on a --limit subset).
+
+    The runner reports it and goes on with the other tasks; no result file is written.
+    """

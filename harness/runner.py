@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from audioprobe.cache import ActivationCache, save_layers
-from audioprobe.errors import AudioprobeError
+from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import Extractor
 from audioprobe.registry import create_model
 from audioprobe.results import (SCHEMA_VERSION, now_utc, package_versions, read_result, result_path,
@@ -44,6 +44,12 @@ class RunOptions:
     data: str | None = None  # run every task on this stimulus set instead of the one it names
     progress: bool = True
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast on the forward pass)
+
+
+def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet, reason: str) -> dict:
+    """A placeholder row for the printed table; never written to disk."""
+    return {"model": {"name": model}, "task": {"name": task.name}, "dataset": stimset.describe(),
+            "not_applicable": reason}
 
 
 def resolve_device(device: str) -> str:
@@ -115,7 +121,11 @@ class Runner:
                 target = Path(self.opt.save_activations) / safe_name(name) / "activations.npz"
                 save_layers(target, acts["mean"], sound_ids=np.array(stimset.sound_ids, dtype=str))
             for task in set_tasks:
-                out.append(self.evaluate(name, model, identity, task, stimset, acts, info))
+                try:
+                    out.append(self.evaluate(name, model, identity, task, stimset, acts, info))
+                except NotApplicableError as exc:
+                    log.warning("%s / %s: not applicable: %s", name, task.name, exc)
+                    out.append(not_applicable(name, task, stimset, str(exc)))
         return out
 
     def control_activations(self, stimset: StimulusSet, model_name: str, pooling: str) -> dict[str, np.ndarray]:
