@@ -29,7 +29,7 @@ from audioprobe.stimuli import StimulusSet
 log = logging.getLogger(__name__)
 
 #: Bump whenever the audio can change (it changes the fingerprint and the disk cache key).
-SYNTH_VERSION = "2"
+SYNTH_VERSION = "3"
 SAMPLE_RATE = 44100  # CD rate; the reference recordings were made at 44.1 kHz (Bost et al., 2024)
 DURATION_S = 1.0  # about the length of the reference sounds
 FADE_S = 0.02  # raised-cosine fade-out, so the last sample is 0 (no click at truncation)
@@ -94,8 +94,9 @@ MATERIALS: dict[str, Material] = {m.name: m for m in [
 MATERIAL_NAMES = list(MATERIALS)
 
 #: Mounting and radiation losses added to every structural mode (s^-1): a design choice giving
-#: long-ringing metal and glass a finite decay (about 2-7 s to -60 dB), as held objects have.
-SUPPORT_DECAY = (1.0, 3.0)
+#: long-ringing metal a finite decay (at most about 7-23 s to -60 dB), as held objects have; kept
+#: small so that the material's loss factor still dominates the decay above a few hundred Hz.
+SUPPORT_DECAY = (0.3, 1.0)
 
 #: Free-free Euler-Bernoulli beam: roots beta_n L of cos(x) cosh(x) = 1 (Blevins, Formulas for
 #: Natural Frequency and Mode Shape, 1979, table 8-1); ratios (beta_n L / beta_1 L)^2 = 1, 2.757,

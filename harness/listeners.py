@@ -28,7 +28,7 @@ import numpy as np
 from scipy.signal import find_peaks, stft
 
 #: Bump whenever the responses can change for the same audio (it changes the fingerprint).
-PANEL_VERSION = "1"
+PANEL_VERSION = "2"
 N_LISTENERS = 17  # the reference study's panel size (Bost et al., 2024)
 
 CUE_NAMES = ["log_loss", "log_centroid", "log_decay_time", "log_f_low", "low_ratio",
@@ -43,7 +43,7 @@ DIMENSION_CUES = {
 #: Sensory noise (sd, in units of the set's standard deviation of each cue). Not fitted to human
 #: data: chosen so that the panel shows the qualitative pattern reported for real listeners
 #: (material judged well with confusions, hollowness moderately, extent poorly).
-SENSORY_NOISE = {"material": 0.4, "hollowness": 0.5, "extent": 2.5}
+SENSORY_NOISE = {"material": 0.4, "hollowness": 0.4, "extent": 4.0}
 DEFAULT_NOISE = 0.8  # for dimensions of other sets
 WEIGHT_SD = 0.25  # log-sd of a listener's attention weight on each cue
 NOISE_SD = 0.2  # log-sd of a listener's noise level around the dimension's
