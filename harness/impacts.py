@@ -29,7 +29,7 @@ from audioprobe.stimuli import StimulusSet
 log = logging.getLogger(__name__)
 
 #: Bump whenever the audio can change (it changes the fingerprint and the disk cache key).
-SYNTH_VERSION = "3"
+SYNTH_VERSION = "4"
 SAMPLE_RATE = 44100  # CD rate; the reference recordings were made at 44.1 kHz (Bost et al., 2024)
 DURATION_S = 1.0  # about the length of the reference sounds
 FADE_S = 0.02  # raised-cosine fade-out, so the last sample is 0 (no click at truncation)
@@ -354,7 +354,7 @@ def design_one(material: str, extent: str, hollowness: str, variant: int, seed: 
         youngs, density, poisson = mat.alloys[int(rng.integers(0, len(mat.alloys)))]
     eta = loguniform(rng, *mat.loss)
     support = rng.uniform(*SUPPORT_DECAY)
-    tau = contact_duration(youngs, poisson) * rng.uniform(0.9, 1.1)
+    tau = float(np.clip(contact_duration(youngs, poisson) * rng.uniform(0.9, 1.1), *CONTACT_RANGE_S))
     params, f, w, air_f, air_w = _object_modes(mat, youngs, density, poisson, extent, hollowness, rng)
 
     keep = (f > F_MIN) & (f < F_MAX) & (np.abs(w) > 1e-3)
