@@ -28,7 +28,7 @@ import numpy as np
 from scipy.signal import find_peaks, stft
 
 #: Bump whenever the responses can change for the same audio (it changes the fingerprint).
-PANEL_VERSION = "2"
+PANEL_VERSION = "3"
 N_LISTENERS = 17  # the reference study's panel size (Bost et al., 2024)
 
 CUE_NAMES = ["log_loss", "log_centroid", "log_decay_time", "log_f_low", "low_ratio",
@@ -49,6 +49,7 @@ WEIGHT_SD = 0.25  # log-sd of a listener's attention weight on each cue
 NOISE_SD = 0.2  # log-sd of a listener's noise level around the dimension's
 BIAS_SD = 0.3  # sd of a listener's log-odds bias towards each category
 SHRINKAGE = 0.1  # covariance shrinkage towards its diagonal (keeps the metric well conditioned)
+RIDGE = 1e-3  # added variance (standardised units): the metric exists even when a cue is constant within categories
 
 # Analysis settings (design choices of this model, not published constants).
 STFT_SIZE, STFT_HOP = 1024, 256  # 23 ms frames, 5.8 ms hop at 44.1 kHz
@@ -159,7 +160,7 @@ class Prototypes:
         self.centres = np.stack([z[y == k].mean(axis=0) for k in range(len(categories))])
         resid = z - self.centres[y]
         cov = resid.T @ resid / max(len(z) - len(categories), 1)
-        cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.diag(np.diag(cov))
+        cov = (1 - SHRINKAGE) * cov + SHRINKAGE * np.diag(np.diag(cov)) + RIDGE * np.eye(len(cov))
         self.precision = np.linalg.inv(cov)
         self.categories = list(categories)
 
