@@ -59,6 +59,7 @@ def test_load_impacts_contract():
 
 
 def test_generation_is_deterministic_and_cached(monkeypatch):
+    impacts._arrays.cache_clear()  # start from this test's (empty or filled) disk cache
     first = impacts.load_impacts()
     fresh = impacts.generate(0)  # bypasses both caches
     np.testing.assert_array_equal(fresh["waves"], np.stack([first.audio(i)[0] for i in range(len(first))]))

@@ -287,3 +287,20 @@ def test_export_reload_impacts_same_fingerprint(tmp_path):
     assert again.synthetic and again.labels == s.labels
     for d in s.dimensions:
         np.testing.assert_array_equal(again.responses[d], s.responses[d])
+
+
+def test_exported_folder_gives_the_same_scores(tmp_path):
+    """Done-when of the stimulus issue: `--data DIR` after `export-dataset impacts DIR` scores the same."""
+    from audioprobe.impacts import load_impacts
+    from audioprobe.runner import RunOptions, Runner
+    from audioprobe.taskconfig import discover_tasks, select_tasks
+
+    export_folder(load_impacts(), tmp_path / "impacts")
+    tasks = select_tasks("rsa-material,rsa-physical-extent", discover_tasks())
+    scores = []
+    for data in (None, str(tmp_path / "impacts")):
+        opts = RunOptions(output_dir=tmp_path / f"out-{data is None}", device="cpu", limit=40, data=data,
+                          progress=False)
+        results = Runner(opts).run([("logmel", {})], tasks)
+        scores.append([(r["task"]["name"], r["dataset"]["fingerprint"], r["scores"]) for r in results])
+    assert scores[0] == scores[1]
