@@ -517,4 +517,4 @@ def load_impacts(seed: int = 0) -> StimulusSet:
         responses=responses,
     )
     stimset.judgments = stimset.counts_from_responses()
-    return stimset
+    return stimset.validate()

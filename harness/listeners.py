@@ -114,6 +114,8 @@ def measure_cues(wave: np.ndarray, sr: int) -> np.ndarray:
     wave = np.asarray(wave, dtype=np.float64)
     if wave.ndim == 2:
         wave = wave.mean(axis=1)
+    if not np.any(wave):
+        raise ValueError("a silent sound has no cues")
     centres, alphas, energies = band_decay_rates(wave, sr)
     w = energies / energies.sum()
     log_loss = float(np.sum(w * np.log10(alphas / (math.pi * centres))))

@@ -408,6 +408,9 @@ def load_folder(folder: Path) -> StimulusSet:
     if labels_path.is_file():
         rows = _read_csv(labels_path, ["sound_id"])
         columns = [c for c in rows[0] if c != "sound_id"] if rows else []
+        for line, row in enumerate(rows, start=2):
+            if None in row:
+                raise AudioprobeError(f"{labels_path}, line {line}: more cells than the header has columns.")
         order: list[str] = []
         for line, row in enumerate(rows, start=2):
             sid = row["sound_id"]
@@ -471,7 +474,7 @@ def load_folder(folder: Path) -> StimulusSet:
                 )
             seen_rows[(sid, dim, cat)] = line
             raw = (row["count"] or "").strip()
-            if not raw.isdigit():
+            if not (raw.isascii() and raw.isdigit()):
                 raise AudioprobeError(
                     f"{judgments_path}, line {line}: count {row['count']!r} must be a non-negative integer."
                 )
