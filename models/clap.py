@@ -67,7 +67,7 @@ class CLAP(AudioModel):
         elif "revision" in args:
             meta = dataclasses.replace(meta, revision=args["revision"])
         if args.get("variant") == "random":
-            meta = dataclasses.replace(meta, name="random-clap", training="none",
+            meta = dataclasses.replace(meta, name="random-clap", training="none", license="n/a (random weights)",
                                        description="CLAP audio tower, same config, fixed-seed random init (control).")
         return meta
 

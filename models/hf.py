@@ -61,7 +61,7 @@ ALIASES: dict[str, Alias] = {
         "Hsu et al. (2021). HuBERT. IEEE/ACM TASLP.", 94_371_712),
     "wavlm-base-plus": Alias(
         "microsoft/wavlm-base-plus", "4c66d4806a428f2e922ccfa1a962776e232d487b",  # MTEB's model_meta pins it
-        "MIT (microsoft/unilm)", "self-supervised", "WavLM Base+, self-supervised on 94k h of speech.",
+        "not declared on the model card (microsoft/unilm code: MIT)", "self-supervised", "WavLM Base+, self-supervised on 94k h of speech.",
         "Chen et al. (2022). WavLM. IEEE JSTSP.", 94_381_936),
     "data2vec-audio-base": Alias(
         "facebook/data2vec-audio-base", None,  # no public pin of a commit found; results record the one loaded
@@ -208,7 +208,7 @@ class HFAudioEncoder(AudioModel):
                 repo_id=repo, revision=args.get("revision"),
             )
         if random:
-            meta = dataclasses.replace(meta, training="none",
+            meta = dataclasses.replace(meta, training="none", license="n/a (random weights)",
                                        description="RANDOM-INIT control (same config, seed 0): " + meta.description)
         return meta
 

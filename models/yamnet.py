@@ -332,6 +332,7 @@ class YAMNet(AudioModel):
 
         if args.get("variant") == "random":
             return dataclasses.replace(cls.meta, name="random-yamnet", training="none", filename=None,
+                                       license="n/a (random weights)",
                                        description="YAMNet architecture with fixed-seed Keras-style random "
                                                    "initialisation (control).")
         return cls.meta
