@@ -18,7 +18,10 @@ SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated listeners: not a finding about
 
 
 def _fmt(value, digits=4) -> str:
-    return "—" if value is None else f"{value:.{digits}f}"
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and text.strip("-0.") == "" else text  # no "-0.0000"
 
 
 def results_table(results: list[dict]) -> str:

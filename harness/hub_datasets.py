@@ -108,8 +108,11 @@ def _dimensions(features, where: str) -> dict[str, list[str]]:
 
 def load_hub_dataset(spec: str) -> StimulusSet:
     """The stimulus set of `hf:ORG/NAME[@revision]` (the train split, or the only split)."""
-    import datasets
-    from datasets import Audio
+    try:
+        import datasets
+        from datasets import Audio
+    except ImportError:
+        raise AudioprobeError(f"hf:{spec} needs the `datasets` package: pip install 'audioprobe[hf]'.") from None
 
     repo, revision = parse_spec(spec)
     snapshot = _snapshot(repo, revision)
