@@ -6,13 +6,22 @@ RDMs are kept in condensed form: the upper triangle (i < j) in row-major order, 
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
+
+
+@functools.lru_cache(maxsize=8)
+def _triu_indices(n: int) -> tuple[np.ndarray, np.ndarray]:
+    i, j = np.triu_indices(n, k=1)
+    i.flags.writeable = False
+    j.flags.writeable = False
+    return i, j
 
 
 def upper_triangle(square: np.ndarray) -> np.ndarray:
     """Condensed vector (i < j, row-major) of a square matrix."""
-    n = square.shape[0]
-    i, j = np.triu_indices(n, k=1)
+    i, j = _triu_indices(square.shape[0])
     return square[i, j]
 
 
@@ -121,7 +130,7 @@ def jensen_shannon_rdm(counts: np.ndarray, smoothing: float = 0.5) -> np.ndarray
     p = response_distributions(counts, smoothing)
     from scipy.special import rel_entr
 
-    i, j = np.triu_indices(p.shape[0], k=1)
+    i, j = _triu_indices(p.shape[0])
     out = np.zeros(i.size)
     for k in range(p.shape[1]):
         a, b = p[i, k], p[j, k]

@@ -1,0 +1,119 @@
+"""Benchmark: one RSA task with full statistics against rsatoolbox's bootstrap on the same data.
+
+    python benchmarks/bench_rsa.py                 # 13 layers x 246 sounds, with rsatoolbox
+    python benchmarks/bench_rsa.py --sounds 3000 --no-rsatoolbox
+
+Times (1) the whole `rsa` task evaluation (model RDMs, 1,000 bootstrap resamples of the sounds,
+1,000 Mantel permutations, 100 cross-validation splits, 100 split-half ceiling splits) and (2)
+our bootstrap alone, on the very resamples that rsatoolbox's `eval_bootstrap_pattern` draws
+(captured by wrapping its `bootstrap_sample_pattern`), then times rsatoolbox on them and checks
+that both give the same per-resample scores and the same percentile interval. Prints ONE JSON
+line. Data are random (not stimuli): this measures speed and agreement, nothing about hearing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import time
+
+import numpy as np
+
+from audioprobe import rsa, stats
+from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes import RSA_PARAMS, TASK_TYPES, EvalContext
+
+
+def synthetic(n_sounds: int, n_layers: int, dim: int, n_listeners: int, n_categories: int, seed: int):
+    rng = np.random.default_rng(seed)
+    latent = rng.normal(size=(n_sounds, 8))
+    responses = {"material": np.argmax(latent[None, :, :n_categories] + rng.normal(size=(n_listeners, n_sounds,
+                                                                                    n_categories)), axis=2)}
+    cats = {"material": [f"c{k}" for k in range(n_categories)]}
+    s = StimulusSet(name="bench", sound_ids=[f"s{i}" for i in range(n_sounds)], dimensions=cats,
+                    labels={}, judgments={}, load_audio=lambda i: (np.zeros(16, np.float32), 16000),
+                    listeners=[f"l{i}" for i in range(n_listeners)], responses=responses, synthetic=True)
+    s.judgments = s.counts_from_responses()
+    mix = rng.normal(size=(8, dim))
+    acts = {f"layer{k:02d}": (latent @ mix * (k / n_layers) + rng.normal(size=(n_sounds, dim))).astype(np.float32)
+            for k in range(n_layers)}
+    return s, {"mean": acts}
+
+
+def run_task(s, acts, seed):
+    params = {k: v.default for k, v in RSA_PARAMS.items()}
+    params["dimensions"] = "material"  # target kl, cosine, pearson; 1000 / 1000 / 100 / 100 by default
+    ctx = EvalContext("bench", seed, np.random.default_rng(seed), None)
+    start = time.perf_counter()
+    out = TASK_TYPES["rsa"].evaluate(acts, s, params, ctx)
+    return time.perf_counter() - start, out, params
+
+
+def rsatoolbox_bootstrap(model_rdms, target, n_boot, seed):
+    """rsatoolbox's eval_bootstrap_pattern ('corr' = Pearson), recording the resampled patterns."""
+    import rsatoolbox.inference.evaluate as ev
+    from rsatoolbox.model import ModelFixed
+    from rsatoolbox.rdm import RDMs
+
+    drawn = []
+    original = ev.bootstrap_sample_pattern
+
+    def recording(rdms, pattern_descriptor="index"):
+        sample, idx = original(rdms, pattern_descriptor)
+        drawn.append(np.array(idx))
+        return sample, idx
+
+    models = [ModelFixed(f"layer{k}", row) for k, row in enumerate(model_rdms)]
+    data = RDMs(target[None, :])
+    np.random.seed(seed)
+    ev.bootstrap_sample_pattern = recording
+    try:
+        start = time.perf_counter()
+        result = ev.eval_bootstrap_pattern(models, data, method="corr", N=n_boot, boot_noise_ceil=False)
+        elapsed = time.perf_counter() - start
+    finally:
+        ev.bootstrap_sample_pattern = original
+    return elapsed, result.evaluations.reshape(n_boot, -1), np.stack(drawn)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sounds", type=int, default=246)
+    ap.add_argument("--layers", type=int, default=13)
+    ap.add_argument("--dim", type=int, default=768)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-rsatoolbox", action="store_true")
+    args = ap.parse_args()
+    s, acts = synthetic(args.sounds, args.layers, args.dim, 17, 7, args.seed)
+    run_task(s, {"mean": dict(list(acts["mean"].items())[:1])}, args.seed)  # warm-up (imports, BLAS)
+    task_s, out, params = run_task(s, acts, args.seed)
+    line = {
+        "sounds": args.sounds, "layers": args.layers, "dim": args.dim, "bootstrap": params["bootstrap"],
+        "permutations": params["permutations"], "cv_splits": params["cv_splits"],
+        "ceiling_splits": params["ceiling_splits"], "task_s": round(task_s, 4),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
+    }
+    if not args.no_rsatoolbox:
+        target = TASK_TYPES["rsa"].evaluate.__globals__["target_rdm"](s, params, "bench")
+        model_rdms = np.stack([rsa.model_rdm(x, "cosine") for x in acts["mean"].values()])
+        toolbox_s, toolbox_evals, drawn = rsatoolbox_bootstrap(model_rdms, target, params["bootstrap"], args.seed)
+        start = time.perf_counter()
+        ours = stats.weighted_pearson(model_rdms, target, stats.counts_from_draws(drawn, args.sounds))
+        ours_s = time.perf_counter() - start
+        ours_ci = stats.percentile_interval(ours, params["ci_level"])
+        toolbox_ci = stats.percentile_interval(toolbox_evals, params["ci_level"])
+        line.update({
+            "ours_bootstrap_s": round(ours_s, 4), "rsatoolbox_bootstrap_s": round(toolbox_s, 3),
+            "ratio_bootstrap": round(toolbox_s / ours_s, 1), "ratio_vs_whole_task": round(toolbox_s / task_s, 1),
+            "max_abs_diff_scores": float(np.nanmax(np.abs(ours - toolbox_evals))),
+            "max_abs_diff_ci": float(np.nanmax(np.abs(ours_ci - toolbox_ci))),
+        })
+    line["load_avg_1min_end"] = round(os.getloadavg()[0], 2)
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    main()
