@@ -13,6 +13,7 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from audioprobe import abx, rsa, stats, transfer
 from audioprobe.errors import AudioprobeError
@@ -218,7 +219,7 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     split_r = stats.split_half_reliability(
         {d: stimset.responses[d] for d in dims}, {d: len(stimset.dimensions[d]) for d in dims},
         lambda counts: _target_from_counts(kind, counts, dims, params["smoothing"]),
-        lambda a, b: rsa.compare_rows(a, b, params["comparison"])[0], rng, n_splits)
+        lambda a, b: stats.paired_rows(a, b, params["comparison"]), rng, n_splits)
     mean_r = float(np.nanmean(split_r))
     return {
         "value": _json_float(stats.spearman_brown(mean_r)),
@@ -255,7 +256,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                               f"(every pair equally dissimilar); no correlation is defined.")
     layers = acts[params["pooling"]]
     names = list(layers)
-    model_rdms = np.stack([rsa.model_rdm(x, params["model_distance"]) for x in layers.values()])
+    with threadpool_limits(limits=1, user_api="blas"):  # small products: see stats.rsa_statistics
+        model_rdms = np.stack([rsa.model_rdm(x, params["model_distance"]) for x in layers.values()])
     notes = {}
     control = None
     if params["control"] != "none":
@@ -282,7 +284,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         if name in notes:
             entry["note"] = notes[name]
         per_layer.append(entry)
-    ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3])
+    with threadpool_limits(limits=1, user_api="blas"):
+        ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3])
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
             "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
             "labels", "rdm": "the stimulus set's dissimilarity matrix"}[params["target"]]

@@ -130,12 +130,20 @@ def test_spearman_brown_and_ceiling_known_answers():
     rng = np.random.default_rng(0)
     same = {"d": np.tile(rng.integers(0, 3, size=12), (6, 1))}  # every listener answers alike
     r = stats.split_half_reliability(same, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
-                                     lambda a, b: rsa.pearson_rows(a[None], b)[0], rng, 5)
+                                     lambda a, b: stats.paired_rows(a, b, "pearson"), rng, 5)
     np.testing.assert_allclose(r, 1.0)
     noise = {"d": rng.integers(0, 3, size=(40, 30))}  # no shared signal: reliability near 0
     r = stats.split_half_reliability(noise, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
-                                     lambda a, b: rsa.pearson_rows(a[None], b)[0], rng, 30)
+                                     lambda a, b: stats.paired_rows(a, b, "pearson"), rng, 30)
     assert abs(r.mean()) < 0.05
+
+
+def test_paired_rows_against_compare_rows(rng):
+    a, b = rng.random((4, 30)), rng.random((4, 30))
+    b[:, ::3] = 0.5  # ties
+    for method in ("pearson", "spearman", "kendall_tau_a"):
+        expected = [rsa.compare_rows(x, y, method)[0] for x, y in zip(a, b)]
+        np.testing.assert_allclose(stats.paired_rows(a, b, method), expected, atol=1e-12)
 
 
 def test_rsa_statistics_tau_a_and_spearman_paths(rng):
