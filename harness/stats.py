@@ -278,6 +278,16 @@ def _counts(responses: np.ndarray, k: int) -> np.ndarray:
     return (responses[:, :, None] == np.arange(k)[None, None, :]).sum(axis=0).astype(np.int64)
 
 
+#: Below this many sounds the products are small and one BLAS thread is faster (see rsa_statistics);
+#: at 3,000 sounds one thread made the 100 CV splits 2x slower (measured here).
+SMALL_PROBLEM_SOUNDS = 1000
+
+
+def small_problem_threads(n_sounds: int):
+    """A context limiting BLAS to one thread for small problems (no limit otherwise)."""
+    return threadpool_limits(limits=1 if n_sounds < SMALL_PROBLEM_SOUNDS else None, user_api="blas")
+
+
 def streams(seed: int, n: int = 4) -> list[np.random.Generator]:
     """Independent generators spawned from one seed (bootstrap, permutations, splits, ceiling), so
     changing the number of one kind of draw leaves the others unchanged."""
@@ -340,15 +350,15 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
             warnings.simplefilter("ignore", RuntimeWarning)  # all layers undefined: NaN, left out later
             out["cv_bootstrap"] = np.nanmean(held.reshape(2, -1), axis=0)
     # Small matrix products: one BLAS thread is faster than two on a loaded machine (measured on
-    # 2 cores under load 4: permutations 0.29 -> 0.17 s, CV 0.10 -> 0.02 s); the bootstrap's large
-    # products above keep the default threads.
-    with threadpool_limits(limits=1, user_api="blas"):
+    # 2 cores under load 4, 246 sounds: permutations 0.29 -> 0.17 s, CV 0.10 -> 0.02 s); the
+    # bootstrap's products, and everything for large sets, keep the default threads.
+    with small_problem_threads(n):
         if n_permutations > 0:
             null = on_perms(random_permutations(rng_perm, n, n_permutations))
             out["p_value"] = permutation_p_value(score, null)
     if cv_splits > 0:
         halves = random_halves(rng_cv, n, cv_splits)
-        with threadpool_limits(limits=1, user_api="blas"):
+        with small_problem_threads(n):
             half_a, half_b, _ = on_weights([halves, ~halves])
         half_a[:, ~finite] = np.nan
         half_b[:, ~finite] = np.nan

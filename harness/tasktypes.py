@@ -13,7 +13,6 @@ import warnings
 from typing import Any, Callable
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from audioprobe import abx, rsa, stats, transfer
 from audioprobe.errors import AudioprobeError
@@ -64,16 +63,6 @@ def _require_dimensions(stimset: StimulusSet, dims: list[str], task: str) -> Non
                 f"task {task!r} needs judgments on dimension {d!r}, but stimulus set {stimset.name!r} "
                 f"has {', '.join(stimset.dimensions) or 'none'}. Choose a task for this set or another set."
             )
-
-
-def headline_max(per_layer: list[dict]) -> dict:
-    """The best layer's score. Optimistic: the same data choose and score the layer."""
-    valid = [e for e in per_layer if e["score"] is not None and np.isfinite(e["score"])]
-    if not valid:
-        return {"value": None, "layer": None, "selection": "max over layers (no finite score)"}
-    best = max(valid, key=lambda e: e["score"])
-    return {"value": best["score"], "layer": best["layer"],
-            "selection": "max over layers (not cross-validated: optimistic)"}
 
 
 def _json_float(value) -> float | None:
@@ -256,7 +245,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                               f"(every pair equally dissimilar); no correlation is defined.")
     layers = acts[params["pooling"]]
     names = list(layers)
-    with threadpool_limits(limits=1, user_api="blas"):  # small products: see stats.rsa_statistics
+    with stats.small_problem_threads(len(stimset)):  # see stats.rsa_statistics
         model_rdms = np.stack([rsa.model_rdm(x, params["model_distance"]) for x in layers.values()])
     notes = {}
     control = None
@@ -284,7 +273,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         if name in notes:
             entry["note"] = notes[name]
         per_layer.append(entry)
-    with threadpool_limits(limits=1, user_api="blas"):
+    with stats.small_problem_threads(len(stimset)):
         ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3])
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
             "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
