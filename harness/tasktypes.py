@@ -104,9 +104,7 @@ def cv_headline(names: list[str], cv_scores: np.ndarray, cv_choice: np.ndarray, 
                 "selection": "cross-validated over sounds (no finite score)"}
     freq = np.bincount(cv_choice[ok], minlength=len(names)) / ok.sum()
     best = int(np.argmax(freq))
-    boot = cv_bootstrap[np.isfinite(cv_bootstrap)] if cv_bootstrap.size else cv_bootstrap
-    alpha = (1 - level) / 2
-    ci = [_json_float(q) for q in np.quantile(boot, [alpha, 1 - alpha])] if boot.size else None
+    ci = _interval(stats.percentile_interval(cv_bootstrap[:, None], level)[0]) if cv_bootstrap.size else None
     way = "lowest-error" if lower_is_better else "best"
     return {
         "value": _json_float(np.mean(cv_scores[ok])),
