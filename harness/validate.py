@@ -13,6 +13,7 @@ import dataclasses
 import inspect
 import math
 import tempfile
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -146,33 +147,42 @@ def _rel_diff(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def validate_instance(model: AudioModel, name: str | None = None) -> Report:
-    """Run every check on an (unloaded) wrapper instance."""
-    name = name or model.meta.name
-    report = Report(name)
+    """Run every check on an (unloaded) wrapper instance; a crash in the wrapper is a problem too."""
+    report = Report(name or model.meta.name)
+    try:
+        _validate(model, report)
+    except Exception as exc:  # a wrapper bug of any kind: report where it happened, do not crash
+        where = traceback.extract_tb(exc.__traceback__)[-1]
+        report.problems.append(f"the wrapper raised {type(exc).__name__}: {exc} "
+                               f"(at {Path(where.filename).name}:{where.lineno}, in {where.name}).")
+    return report
+
+
+def _validate(model: AudioModel, report: Report) -> None:
     problems, checks = report.problems, report.checks
     # Metadata.
     try:
         meta = model.metadata(**model.args)
     except Exception as exc:  # a wrapper bug: report it, do not crash the validator
         problems.append(f"metadata(**args) failed: {type(exc).__name__}: {exc}")
-        return report
+        return
     rate = meta.sample_rate
     if not isinstance(rate, int) or not 4000 <= rate <= 192000:
         problems.append(f"meta.sample_rate is {rate!r}; declare the rate the model expects, an int in Hz (e.g. 16000).")
-        return report
+        return
     if meta.training not in TRAINING_KINDS:
         problems.append(f"meta.training is {meta.training!r}; choose one of {', '.join(TRAINING_KINDS)}.")
     checks.append(f"metadata: name {meta.name!r}, {rate} Hz, training {meta.training}")
     # Load and layers.
     try:
         model.load()
-    except AudioprobeError as exc:
-        problems.append(f"load() failed: {exc}")
-        return report
+    except Exception as exc:  # missing file, missing dependency, wrapper bug: all mean "cannot load"
+        problems.append(f"load() failed: {type(exc).__name__}: {exc}")
+        return
     layers = model.layers()
     if not isinstance(layers, list) or not layers or not all(isinstance(x, str) and x for x in layers):
         problems.append(f"layers() returned {layers!r}; it must be a non-empty list of layer names (strings).")
-        return report
+        return
     if len(set(layers)) != len(layers):
         problems.append(f"layers() has duplicate names: {sorted({x for x in layers if layers.count(x) > 1})}.")
     checks.append(f"layers: {len(layers)} ({layers[0]} ... {layers[-1]})")
@@ -185,11 +195,11 @@ def validate_instance(model: AudioModel, name: str | None = None) -> Report:
         except AudioprobeError as exc:
             problems.append(f"forward() on the {label} test sounds ({len(sigs[next(iter(sigs))]) / rate:.3f} s) "
                             f"raised: {exc}")
-            return report
+            return
         found = _check_output(out, layers, len(sigs), f"{label} sounds ({', '.join(sigs)})")
         problems.extend(found)
         if found:
-            return report
+            return
         for layer, acts in out.items():
             if dims.setdefault(layer, acts.values.shape[2]) != acts.values.shape[2]:
                 problems.append(f"layer {layer!r}: dim is {dims[layer]} for short sounds but {acts.values.shape[2]} "
@@ -213,7 +223,7 @@ def validate_instance(model: AudioModel, name: str | None = None) -> Report:
         batched = _run(model, [short[kind], long[partner]])
         problems.extend(_check_output(batched, layers, 2, f"{kind} padded in a batch with a longer {partner}"))
         if problems:
-            return report
+            return
         alone_pooled, batch_pooled = _pooled(alone, 0), _pooled(batched, 0)
         for layer in layers:
             if int(alone[layer].n_frames[0]) != int(batched[layer].n_frames[0]):
@@ -229,4 +239,4 @@ def validate_instance(model: AudioModel, name: str | None = None) -> Report:
                                 f"padding or the other sound leaks into it. Use `lengths` to mask padded frames.")
     checks.append("deterministic: two runs identical")
     checks.append(f"batch invariance: largest relative change {worst:.1e} (tolerance {RTOL:.0e})")
-    return report
+    return

@@ -77,6 +77,11 @@ class WrongLayers(Toy):
         return {"both": out["both"], "energy": out["energy"]}
 
 
+class Crashes(Toy):
+    def forward(self, waveforms, lengths):
+        raise RuntimeError("boom")
+
+
 class BadRate(Toy):
     meta = ModelMeta(name="toy", family="test", description="toy", sample_rate=0, training="none")
 
@@ -94,6 +99,7 @@ def test_a_correct_toy_passes():
     (FramesFromPadding, ["frames alone but", "n_frames must come from `lengths`"]),
     (WrongLayers, ["same names in the same order"]),
     (BadRate, ["meta.sample_rate"]),
+    (Crashes, ["RuntimeError: boom", "in forward"]),
 ])
 def test_broken_toys_are_caught_in_plain_words(cls, words):
     report = validate_instance(cls())
