@@ -10,7 +10,7 @@ and reports the extraction time per sound read from the result files (timing.ext
 dataset.n_sounds). Random weights: the scores it prints are meaningless; this checks that every
 model runs the whole pipeline at full size, and what it costs.
 
-    python benchmarks/bench_zoo.py [--models yamnet,clap,...] [--ckpt-dir /tmp/zoo-ckpt]
+    python benchmarks/bench_zoo.py [--models yamnet,clap,...] [--ckpt-dir /tmp/zoo-ckpt] [--device cuda]
 """
 
 from __future__ import annotations
@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--ckpt-dir", type=Path, default=Path("/tmp/zoo-ckpt"))
     ap.add_argument("--output-dir", type=Path, default=Path("/tmp/zoo-results"))
     ap.add_argument("--tasks", default="all")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
     from audioprobe.results import safe_name
 
@@ -95,7 +96,8 @@ def main() -> None:
             model_args = ["--model-args", f"checkpoint={ckpt}"]
         load = os.getloadavg()
         t = time.perf_counter()
-        proc = subprocess.run(["audioprobe-eval", "--model", name, *model_args, "--tasks", args.tasks,
+        cli = [sys.executable, "-c", "import sys; from audioprobe.cli import main; sys.exit(main())"]  # audioprobe-eval, any venv
+        proc = subprocess.run([*cli, "--model", name, *model_args, "--tasks", args.tasks, "--device", args.device,
                                "--output-dir", str(args.output_dir), "--no-cache", "--overwrite"],
                               env=env, capture_output=True, text=True)
         wall = time.perf_counter() - t

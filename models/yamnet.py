@@ -93,10 +93,10 @@ def mel_matrix() -> np.ndarray:
 
 def log_mel(waves: torch.Tensor) -> torch.Tensor:
     """`[batch, samples]` -> `[batch, frames, 64]` log mel (features.py, tf.signal.stft without padding)."""
-    window = torch.hann_window(WINDOW, periodic=True, dtype=torch.float64)  # tf.signal.stft default
+    window = torch.hann_window(WINDOW, periodic=True, dtype=torch.float64, device=waves.device)  # tf.signal.stft
     frames = waves.double().unfold(-1, WINDOW, HOP) * window
     magnitude = torch.fft.rfft(frames, n=N_FFT).abs()  # frame zero-padded at its end to 512, as TF does
-    mel = magnitude @ torch.from_numpy(mel_matrix())
+    mel = magnitude @ torch.from_numpy(mel_matrix()).to(waves.device)
     return torch.log(mel + LOG_OFFSET).float()
 
 

@@ -33,6 +33,7 @@ def get_timestamp_embeddings(audio: torch.Tensor, model: ToyModel) -> tuple[torc
     n = audio.shape[1]
     if n < FRAME:
         audio = torch.nn.functional.pad(audio, (0, FRAME - n))
+    model = model.to(audio.device)  # HEAR modules follow the audio's device (hear-baseline does the same)
     frames = audio.unfold(1, FRAME, HOP)  # (n_sounds, n_frames, FRAME)
     embeddings = torch.tanh(frames @ model.weights)
     timestamps = (torch.arange(frames.shape[1]) * HOP + FRAME / 2) / model.sample_rate * 1000.0
