@@ -53,23 +53,36 @@ def abx_cells(labels: np.ndarray, by: np.ndarray | None = None) -> list[Cell]:
     return cells
 
 
-def error_tensor(distances: np.ndarray, cell: Cell) -> np.ndarray:
-    """`[n_a (X), n_a (A), n_b (B)]`: 1 if d(A,X) > d(B,X), 0.5 if equal, else 0; 0 where A is X."""
-    d_ax = distances[np.ix_(cell.idx_a, cell.idx_a)]  # [X, A]
-    d_bx = distances[np.ix_(cell.idx_a, cell.idx_b)]  # [X, B]
+#: Bytes one block of triplet errors (or their weighted sums) may occupy: cells are processed a
+#: few X sounds at a time so that memory stays bounded on large sets.
+BLOCK_BYTES = 64 * 2 ** 20
+
+
+def error_tensor(distances: np.ndarray, cell: Cell, rows: slice = slice(None)) -> np.ndarray:
+    """`[n_x, n_a (A), n_b (B)]` for the cell's X sounds `rows`: 1 if d(A,X) > d(B,X), 0.5 if equal,
+    else 0; 0 where A is X."""
+    xs = cell.idx_a[rows]
+    d_ax = distances[np.ix_(xs, cell.idx_a)]  # [X, A]
+    d_bx = distances[np.ix_(xs, cell.idx_b)]  # [X, B]
     diff = d_ax[:, :, None] - d_bx[:, None, :]
     err = (diff > 0) + 0.5 * (diff == 0)
-    err[np.arange(cell.idx_a.size), np.arange(cell.idx_a.size), :] = 0.0
+    x_pos = np.arange(cell.idx_a.size)[rows]
+    err[np.arange(xs.size), x_pos, :] = 0.0
     return err
 
 
-def cell_errors(tensor: np.ndarray, cell: Cell, weights: np.ndarray) -> np.ndarray:
+def cell_errors(distances: np.ndarray, cell: Cell, weights: np.ndarray) -> np.ndarray:
     """Weighted mean error of one cell for each weight vector `[m, n]` -> `[m]` (NaN if no triplet)."""
     wa = weights[:, cell.idx_a]
     wb = weights[:, cell.idx_b]
-    na, nb = tensor.shape[0], tensor.shape[2]
-    t = (tensor.reshape(na * na, nb) @ wb.T).reshape(na, na, -1)  # [X, A, m]
-    num = np.einsum("xam,mx,ma->m", t, wa, wa)
+    na, nb, m = cell.idx_a.size, cell.idx_b.size, weights.shape[0]
+    step = max(1, BLOCK_BYTES // (8 * na * max(nb, m)))
+    num = np.zeros(m)
+    for start in range(0, na, step):
+        rows = slice(start, start + step)
+        err = error_tensor(distances, cell, rows)
+        t = (err.reshape(-1, nb) @ wb.T).reshape(err.shape[0], na, m)  # [X, A, m]
+        num += np.einsum("xam,mx,ma->m", t, wa[:, rows], wa)
     sa, sb = wa.sum(axis=1), wb.sum(axis=1)
     den = (wa * (sa[:, None] - wa)).sum(axis=1) * sb
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -106,5 +119,5 @@ def abx_error(distances: np.ndarray, labels: np.ndarray, by: np.ndarray | None =
     cells = abx_cells(labels, by)
     if not cells:
         return np.full(w.shape[0], np.nan)
-    errors = np.stack([cell_errors(error_tensor(d, c), c, w) for c in cells])
+    errors = np.stack([cell_errors(d, c, w) for c in cells])
     return combine(cells, errors)

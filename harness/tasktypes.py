@@ -526,7 +526,7 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     scores = []
     for x in layers.values():
         d = squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)
-        scores.append(abx.combine(cells, np.stack([abx.cell_errors(abx.error_tensor(d, c), c, weights)
+        scores.append(abx.combine(cells, np.stack([abx.cell_errors(d, c, weights)
                                                    for c in cells])))
     scores = np.stack(scores, axis=1)  # [weights, layers]
     point, rest = scores[0], scores[1:]

@@ -98,3 +98,12 @@ def test_abx_task_type(rng):
     # within one extent, the extent layer holds only noise about material: chance
     assert by["per_layer"][1]["score"] == pytest.approx(0.5, abs=0.05)
     assert by["by_values"] == ["1D", "2D", "3D"]
+
+
+def test_blocks_of_x_sounds_give_the_same_answer(rng, monkeypatch):
+    n = 20
+    d = squareform(np.round(pdist(rng.normal(size=(n, 2))), 1))
+    labels, w = rng.integers(0, 3, size=n), rng.integers(0, 3, size=(4, n)).astype(float)
+    whole = abx.abx_error(d, labels, None, w)
+    monkeypatch.setattr(abx, "BLOCK_BYTES", 1)  # one X sound per block
+    np.testing.assert_allclose(abx.abx_error(d, labels, None, w), whole, atol=1e-15)
