@@ -28,7 +28,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
-from audioprobe.models.hf import load_pretrained, pretrained_source, quiet_transformers
+from audioprobe.models.hf import identity_with_commit, load_pretrained, pretrained_source, quiet_transformers
 
 SAMPLE_RATE = 48000  # ClapFeatureExtractor sampling_rate (laion/clap-htsat-unfused preprocessor_config.json)
 
@@ -93,6 +93,9 @@ class CLAP(AudioModel):
         self._blocks = [(f"stage{s}.block{b}", blk) for s, stage in enumerate(encoder.layers, start=1)
                         for b, blk in enumerate(stage.blocks, start=1)]
         self._n_stages = len(encoder.layers)
+
+    def identity(self) -> dict[str, Any]:
+        return identity_with_commit(self)
 
     def layers(self) -> list[str]:
         names = ["patch_embed"]

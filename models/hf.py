@@ -115,6 +115,15 @@ def pretrained_source(model: str, repo: str | None, revision: str | None, checkp
     return repo, commit, commit
 
 
+def identity_with_commit(model: AudioModel) -> dict[str, Any]:
+    """`model.identity()`, with an unpinned Hub repo's revision resolved to its current commit, so
+    that a moved branch never reuses activations cached for an older commit."""
+    ident = AudioModel.identity(model)
+    if ident["revision"] is None and model.meta.repo_id and not model.args.get("checkpoint"):
+        ident["revision"] = pretrained_source(model.meta.name, model.meta.repo_id, None, None)[2]
+    return ident
+
+
 def check_loading(model: str, net: torch.nn.Module, info: dict[str, Any]) -> None:
     """Fail on weights the network needs but the checkpoint lacks, or weights for its own parts
     that could not be placed; weights of heads the encoder does not have (a pretraining
@@ -237,6 +246,9 @@ class HFAudioEncoder(AudioModel):
                                   f"is declared; pass --model-args sample_rate={rate}.")
         self.n_layers = int(self.config.encoder_layers if self.kind == "whisper" else self.config.num_hidden_layers)
         self.resolved_revision = None if random else commit
+
+    def identity(self) -> dict[str, Any]:
+        return identity_with_commit(self)
 
     def layers(self) -> list[str]:
         return [f"layer{i}" for i in range(self.n_layers + 1)]

@@ -124,6 +124,7 @@ def test_other_repo_by_argument(hub_cache, tiny_dir):
     add_to_hub_cache(hub_cache, "laion/some-other-clap", {p.name: p for p in tiny_dir.iterdir()}, commit="c" * 40)
     model = create_model("clap", {"repo": "laion/some-other-clap"})
     assert model.meta.repo_id == "laion/some-other-clap" and model.meta.revision is None
+    assert model.identity()["revision"] == "c" * 40  # the cache key holds the commit, not "main"
     model.load()
     assert model.resolved_revision == "c" * 40
     assert json.loads((tiny_dir / "config.json").read_text())["model_type"] == "clap"

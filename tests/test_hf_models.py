@@ -107,6 +107,7 @@ def test_prefix_name_and_random_control(tiny, hub_cache):
                      commit="e" * 40)
     trained = create_model("hf:someorg/tiny-w2v")
     assert trained.meta.name == "hf:someorg/tiny-w2v" and trained.meta.repo_id == "someorg/tiny-w2v"
+    assert trained.identity()["revision"] == "e" * 40  # unpinned: the cache key holds the current commit
     trained.load()
     assert trained.resolved_revision == "e" * 40
     rand = [create_model("hf:someorg/tiny-w2v", {"random": "true"}) for _ in range(2)]
