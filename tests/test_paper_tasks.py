@@ -100,3 +100,40 @@ def test_every_paper_task_runs_and_reports_its_statistics():
             assert (out["control"] is not None) == name.startswith("partial-"), name
         if t.type == "transfer":
             assert "baseline_accuracy" in out["per_layer"][0] and 0 < out["chance"]["accuracy"] < 1
+
+
+def test_partial_rsa_through_the_cli_equals_independent_computation(tmp_path, monkeypatch):
+    """Appendix B end to end: the runner supplies the logmel control on the same sounds; the score
+    equals scipy + numpy least squares on the saved activations."""
+    from scipy.spatial.distance import pdist
+    from scipy.special import rel_entr
+
+    from audioprobe import registry
+    from audioprobe.cli import main as eval_main
+    from audioprobe.stimuli import resolve_dataset
+    from tests.toymodels import FrameProjection
+
+    monkeypatch.setitem(registry._EXTRA, "toy-frames", (FrameProjection, {}))
+    n, out, acts = 24, tmp_path / "results", tmp_path / "acts"
+    common = ["--limit", str(n), "--output-dir", str(out), "--save-activations", str(acts)]
+    assert eval_main(["--model", "toy-frames", "--tasks", "partial-rsa-material", *common]) == 0
+    assert eval_main(["--model", "logmel", "--tasks", "rsa-material", *common]) == 0
+    result = json.loads((out / "toy-frames" / "partial-rsa-material.json").read_text())
+    scores = result["scores"]
+    assert scores["control"]["model"] == "logmel" and scores["control"]["layer"] == "fbank"
+
+    def saved(model):
+        with np.load(acts / model / "activations.npz", allow_pickle=False) as z:
+            return {str(name): z[f"layer_{i:04d}"].astype(np.float64) for i, name in enumerate(z["layer_names"])}
+
+    control = pdist(saved("logmel")["fbank"], "cosine")
+    counts = resolve_dataset("impacts").head(n).judgments["material"] + 0.5
+    p = counts / counts.sum(axis=1, keepdims=True)
+    kl = np.array([np.sum(rel_entr(p[i], p[j]) + rel_entr(p[j], p[i])) for i in range(n) for j in range(i + 1, n)])
+    design = np.column_stack([np.ones_like(control), control])
+    for entry in scores["per_layer"]:
+        model = pdist(saved("toy-frames")[entry["layer"]], "cosine")
+        residual = model - design @ np.linalg.lstsq(design, model, rcond=None)[0]
+        assert entry["score"] == pytest.approx(np.corrcoef(residual, kl)[0, 1], abs=1e-9)
+        assert entry["ci"] is not None and entry["p_value"] is not None
+    assert scores["headline"]["layer"] in {e["layer"] for e in scores["per_layer"]}
