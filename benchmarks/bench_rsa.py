@@ -23,7 +23,7 @@ import numpy as np
 
 from audioprobe import rsa, stats
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes import RSA_PARAMS, TASK_TYPES, EvalContext
+from audioprobe.tasktypes import RSA_PARAMS, TASK_TYPES, EvalContext, target_rdm
 
 
 def synthetic(n_sounds: int, n_layers: int, dim: int, n_listeners: int, n_categories: int, seed: int):
@@ -97,7 +97,7 @@ def main() -> None:
         "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
     if not args.no_rsatoolbox:
-        target = TASK_TYPES["rsa"].evaluate.__globals__["target_rdm"](s, params, "bench")
+        target = target_rdm(s, params, "bench")
         model_rdms = np.stack([rsa.model_rdm(x, "cosine") for x in acts["mean"].values()])
         toolbox_s, toolbox_evals, drawn = rsatoolbox_bootstrap(model_rdms, target, params["bootstrap"], args.seed)
         start = time.perf_counter()
