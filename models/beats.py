@@ -260,7 +260,9 @@ class Encoder(nn.Module):
         t = x.shape[1]
         position_bias = None
         if self.relative:
-            buckets = relative_position_buckets(t, t, self.num_buckets, self.max_distance, x.device)
+            # On the CPU, as backbone.py computes them: a GPU log could round differently at a
+            # bucket boundary.
+            buckets = relative_position_buckets(t, t, self.num_buckets, self.max_distance).to(x.device)
             position_bias = self.layers[0].self_attn.relative_attention_bias(buckets).permute(2, 0, 1)
         key_mask = None
         if not bool(valid.all()):
