@@ -415,17 +415,15 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     layers = acts[params["pooling"]]
     names = list(layers)
     per_layer, cv_a, cv_b, boot_a, boot_b = [], [], [], [], []
-    for name, x in layers.items():
-        x = np.asarray(x, dtype=np.float64)
-        pred, best_c = transfer.transfer_predictions(x[train], y_train, x[test], params["c_grid"],
-                                                     params["inner_folds"], ctx.seed, params["max_iter"])
+    fitted = transfer.all_layer_predictions(list(layers.values()), train, test, y_train, y_test, params["c_grid"],
+                                            params["inner_folds"], params["baseline_folds"], ctx.seed,
+                                            params["max_iter"])
+    for name, (pred, best_c, base) in zip(names, fitted):
         correct = pred == y_test
         acc, bal = (float(v[0]) for v in transfer.accuracies(correct, y_test, np.ones((1, n_test))))
         entry = {"layer": name, "score": _json_float(acc if which == 0 else bal), "ci": None,
                  "p_value": _json_float(binomtest(int(correct.sum()), n_test, chance, alternative="greater").pvalue),
                  "accuracy": _json_float(acc), "balanced_accuracy": _json_float(bal), "C": best_c}
-        base = transfer.baseline_predictions(x[test], y_test, params["baseline_folds"], params["c_grid"],
-                                             params["inner_folds"], ctx.seed, params["max_iter"])
         base_correct = None if base is None else base == y_test
         if base_correct is not None:
             b_acc, b_bal = (float(v[0]) for v in transfer.accuracies(base_correct, y_test, np.ones((1, n_test))))

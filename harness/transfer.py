@@ -12,6 +12,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
@@ -38,8 +39,15 @@ def _folds(labels: np.ndarray, wanted: int) -> int:
 
 
 def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000) -> GridSearchCV:
-    """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only."""
-    pipe = make_pipeline(StandardScaler(), LogisticRegression(max_iter=max_iter))
+    """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only.
+
+    Between the two, PCA keeping every component rotates the (centred) training rows onto their own
+    span. That changes nothing but speed: the L2-penalised solution lies in the span of the
+    training rows (representer theorem; the intercept is not penalised), so the probe's predictions
+    are those of the plain pipeline, with n_train instead of n_features coefficients per class
+    (tests/test_transfer.py checks the equality).
+    """
+    pipe = make_pipeline(StandardScaler(), PCA(svd_solver="full"), LogisticRegression(max_iter=max_iter))
     cv = StratifiedKFold(_folds(labels, inner_folds), shuffle=True, random_state=seed)
     return GridSearchCV(pipe, {"logisticregression__C": list(c_grid)}, cv=cv, scoring="accuracy")
 
@@ -75,6 +83,33 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
         return cross_val_predict(probe, np.asarray(x, dtype=np.float64), y, cv=outer)
+
+
+def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
+                      baseline_folds: int, seed: int, max_iter: int):
+    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions)."""
+    x = np.asarray(x, dtype=np.float64)
+    pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid, inner_folds, seed, max_iter)
+    base = baseline_predictions(x[test], y_test, baseline_folds, c_grid, inner_folds, seed, max_iter)
+    return pred, best_c, base
+
+
+def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = None) -> list[tuple]:
+    """`layer_predictions` for every layer, in worker processes (one BLAS thread each).
+
+    Layers are independent and each fit is small and single-threaded, so processes are the only
+    parallelism that helps; results do not depend on the number of workers.
+    """
+    import os
+
+    from joblib import Parallel, delayed
+
+    if n_jobs is None:
+        n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_jobs = max(1, min(n_jobs, len(layers)))
+    if n_jobs == 1:
+        return [layer_predictions(x, *args) for x in layers]
+    return Parallel(n_jobs=n_jobs, backend="loky")(delayed(layer_predictions)(x, *args) for x in layers)
 
 
 def accuracies(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -94,3 +94,41 @@ def test_transfer_task_end_to_end(rng):
     assert z["accuracy"] < 0.7
     assert out["chance"]["accuracy"] == pytest.approx(1 / 3)
     assert out["headline"]["layer"] == "good"
+
+
+def test_row_space_rotation_changes_nothing_but_speed(rng):
+    """The probe's PCA step is exact: same C and predictions as the plain scaler + logistic pipeline."""
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    x = rng.normal(size=(45, 120))  # more features than sounds, as with real layers
+    y = np.repeat(["a", "b", "c"], 15)
+    x[y == "b", :5] += 0.8
+    x[y == "c", 5:10] += 0.8
+    x_test = rng.normal(size=(20, 120)) + 0.3
+    pred, c = transfer.transfer_predictions(x, y, x_test, c_grid=(0.01, 0.1, 1.0), inner_folds=3, seed=0)
+    plain = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, tol=1e-8)),
+                         {"logisticregression__C": [0.01, 0.1, 1.0]},
+                         cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="accuracy")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        plain.fit(x, y)
+    assert c == plain.best_params_["logisticregression__C"]
+    assert np.array_equal(pred, plain.predict(x_test))
+
+
+def test_parallel_layers_equal_serial(rng):
+    x = [rng.normal(size=(40, 8)) + (k * 0.2) for k in range(3)]
+    y = np.repeat(["a", "b"], 20)
+    for xi in x:
+        xi[y == "b", 0] += 1.5
+    train, test = np.arange(0, 40, 2), np.arange(1, 40, 2)
+    args = (train, test, y[train], y[test], (0.1, 1.0), 3, 3, 0, 1000)
+    serial = transfer.all_layer_predictions(x, *args, n_jobs=1)
+    parallel = transfer.all_layer_predictions(x, *args, n_jobs=2)
+    for (p1, c1, b1), (p2, c2, b2) in zip(serial, parallel):
+        assert c1 == c2 and np.array_equal(p1, p2) and np.array_equal(b1, b2)
