@@ -114,7 +114,8 @@ def list_cmd(ctx, what):
                 rows.append([name, "", "", "", "", problem])
                 continue
             params = f"{meta.n_parameters / 1e6:.1f}M" if meta.n_parameters else ("0" if meta.n_parameters == 0 else "?")
-            source = f"{meta.repo_id}@{meta.revision[:10]}" if meta.repo_id and meta.revision else (meta.repo_id or "—")
+            repo = ("spaces/" if getattr(meta, "repo_type", "model") == "space" else "") + (meta.repo_id or "")
+            source = f"{repo}@{meta.revision[:10]}" if meta.repo_id and meta.revision else (repo or "—")
             rows.append([name, meta.family, meta.training, params, meta.license, source, meta.description])
         click.echo(tabulate(rows, headers=["name", "family", "training", "params", "license", "weights", "description"]))
     elif what == "tasks":
@@ -167,15 +168,12 @@ def main(argv: list[str] | None = None) -> int:
     except AudioprobeError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 2
-    except click.exceptions.Abort:
-        click.echo("Aborted.", err=True)
+    except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
+        click.echo("\nInterrupted. Finished results are saved; run the same command again to resume.", err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
-    except KeyboardInterrupt:
-        click.echo("\nInterrupted. Finished results are saved; run the same command again to resume.", err=True)
-        return 130
     return 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from audioprobe import abx, rsa, stats, transfer
-from audioprobe.errors import AudioprobeError
+from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.taskconfig import Param
@@ -59,7 +59,7 @@ def _dimensions(params: dict[str, Any]) -> list[str]:
 def _require_dimensions(stimset: StimulusSet, dims: list[str], task: str) -> None:
     for d in dims:
         if d not in stimset.dimensions:
-            raise AudioprobeError(
+            raise NotApplicableError(
                 f"task {task!r} needs judgments on dimension {d!r}, but stimulus set {stimset.name!r} "
                 f"has {', '.join(stimset.dimensions) or 'none'}. Choose a task for this set or another set."
             )
@@ -173,7 +173,7 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
     kind, dims = params["target"], _dimensions(params)
     if kind == "rdm":
         if stimset.rdm is None:
-            raise AudioprobeError(f"task {task!r} compares with the stimulus set's dissimilarity matrix, but set "
+            raise NotApplicableError(f"task {task!r} compares with the stimulus set's dissimilarity matrix, but set "
                                   f"{stimset.name!r} has no rdm.csv. Add one or choose another target.")
         if not np.all(np.isfinite(stimset.rdm)):
             raise AudioprobeError(f"stimulus set {stimset.name!r}: rdm.csv has missing or non-finite entries.")
@@ -181,7 +181,7 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
     if kind == "physical":
         for d in dims:
             if d not in stimset.labels:
-                raise AudioprobeError(
+                raise NotApplicableError(
                     f"task {task!r} needs the physical label column {d!r}, but stimulus set {stimset.name!r} has "
                     f"{', '.join(stimset.labels) or 'no labels.csv'}. Add the column or choose another target.")
         return np.mean([rsa.label_rdm(stimset.labels[d]) for d in dims], axis=0)
@@ -239,7 +239,7 @@ RESIDUAL_FLOOR = 1e-8  # well above float64 rounding of a regression on ~1e4 pai
 def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     target = target_rdm(stimset, params, ctx.task)
     if np.ptp(target) == 0:
-        raise AudioprobeError(f"task {ctx.task!r}: the target RDM is constant on stimulus set {stimset.name!r} "
+        raise NotApplicableError(f"task {ctx.task!r}: the target RDM is constant on stimulus set {stimset.name!r} "
                               f"(every pair equally dissimilar); no correlation is defined.")
     layers = acts[params["pooling"]]
     names = list(layers)
@@ -325,7 +325,7 @@ def sound_labels(stimset: StimulusSet, dimension: str, source: str, task: str) -
         _require_dimensions(stimset, [dimension], task)
         return transfer.modal_labels(stimset.judgments[dimension], stimset.dimensions[dimension])
     if dimension not in stimset.labels:
-        raise AudioprobeError(
+        raise NotApplicableError(
             f"task {task!r} needs the physical label column {dimension!r}, but stimulus set {stimset.name!r} has "
             f"{', '.join(stimset.labels) or 'no labels.csv'}.")
     return [v if v != "" else None for v in stimset.labels[dimension]]
@@ -383,7 +383,7 @@ def transfer_subsets(stimset: StimulusSet, params: dict[str, Any], task: str):
     for key in ("train_values", "test_values"):
         bad = [v for v in params[key] if v not in known]
         if bad:
-            raise AudioprobeError(f"task {task!r}: {key} {', '.join(bad)} not among the categories of "
+            raise NotApplicableError(f"task {task!r}: {key} {', '.join(bad)} not among the categories of "
                                   f"{params['split_dimension']!r} ({', '.join(known)}).")
     usable = np.array([s is not None and t is not None for s, t in zip(split, target)])
     train = np.array([u and s in params["train_values"] for u, s in zip(usable, split)])
@@ -391,7 +391,7 @@ def transfer_subsets(stimset: StimulusSet, params: dict[str, Any], task: str):
     assert not np.any(train & test)  # disjoint values imply disjoint sounds
     for name, mask in (("training", train), ("test", test)):
         if mask.sum() < 2:
-            raise AudioprobeError(f"task {task!r}: the {name} subset has {int(mask.sum())} sound(s) on stimulus set "
+            raise NotApplicableError(f"task {task!r}: the {name} subset has {int(mask.sum())} sound(s) on stimulus set "
                                   f"{stimset.name!r}; it needs at least 2.")
     return np.nonzero(train)[0], np.nonzero(test)[0], np.array([t if t else "" for t in target]), int((~usable).sum())
 
@@ -402,7 +402,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     train, test, target, excluded = transfer_subsets(stimset, params, ctx.task)
     y_train, y_test = target[train], target[test]
     if len(np.unique(y_train)) < 2:
-        raise AudioprobeError(f"task {ctx.task!r}: every training sound has the same {params['target_dimension']!r} "
+        raise NotApplicableError(f"task {ctx.task!r}: every training sound has the same {params['target_dimension']!r} "
                               f"category ({y_train[0]}); nothing to learn.")
     classes, class_counts = np.unique(y_test, return_counts=True)
     chance = float(class_counts.max() / class_counts.sum())
@@ -505,7 +505,7 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         labels = np.where(by >= 0, labels, -1)
     cells = abx.abx_cells(labels, by)
     if not cells:
-        raise AudioprobeError(f"task {ctx.task!r}: no two categories of {params['dimension']!r} with enough sounds "
+        raise NotApplicableError(f"task {ctx.task!r}: no two categories of {params['dimension']!r} with enough sounds "
                               f"(2 of one, 1 of the other{' within a value of ' + params['by'] if by is not None else ''})"
                               f" on stimulus set {stimset.name!r}.")
     n = len(stimset)

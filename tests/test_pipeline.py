@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -149,22 +150,42 @@ def test_changed_config_is_not_reused(tmp_path, toy, capsys):
     assert second["scores"]["per_layer"] != first["scores"]["per_layer"]
 
 
-def test_interrupted_run_resumes(tmp_path, toy, capsys):
-    """A run that fails on its second task keeps the first result; the re-run only does the rest."""
-    out, extra = tmp_path / "r", tmp_path / "extra"
-    extra.mkdir()
-    bad = extra / "zz-bad.yaml"
-    bad.write_text("task: zz-bad\nversion: 1\ndescription: d\ndataset: impacts\ntype: rsa\ndimensions: loudness\n")
-    argv = ["--model", toy, "--tasks", "rsa-material,zz-bad", "--limit", str(N), "--output-dir", str(out),
-            "--include-path", str(extra)]
+def test_interrupted_run_resumes(tmp_path, toy, capsys, monkeypatch):
+    """A run interrupted during its second task keeps the first result; the re-run only does the rest."""
+    from audioprobe import tasktypes
+
+    out = tmp_path / "r"
+    argv = ["--model", toy, "--tasks", "rsa-material,rsa-extent", "--limit", str(N), "--output-dir", str(out)]
+    rsa = tasktypes.TASK_TYPES["rsa"]
+
+    def interrupt_on_extent(acts, stimset, params, ctx):
+        if ctx.task == "rsa-extent":
+            raise KeyboardInterrupt
+        return rsa.evaluate(acts, stimset, params, ctx)
+
+    monkeypatch.setitem(tasktypes.TASK_TYPES, "rsa", dataclasses.replace(rsa, evaluate=interrupt_on_extent))
     code, captured = run(argv, capsys)
-    assert code == 2 and "loudness" in captured.err and "Traceback" not in captured.err
-    assert (out / toy / "rsa-material.json").is_file()
-    bad.write_text("task: zz-bad\nversion: 1\ndescription: d\ndataset: impacts\ntype: rsa\ndimensions: extent\n")
+    assert code == 130 and "run the same command again to resume" in captured.err
+    assert (out / toy / "rsa-material.json").is_file() and not (out / toy / "rsa-extent.json").exists()
+    assert not list(out.rglob("*.tmp"))
+    monkeypatch.setitem(tasktypes.TASK_TYPES, "rsa", rsa)
     code, captured = run(argv, capsys)
     assert code == 0
     lines = {line.split()[1]: line for line in captured.out.splitlines() if line.startswith(toy)}
-    assert "reused" in lines["rsa-material"] and "reused" not in lines["zz-bad"]
+    assert "reused" in lines["rsa-material"] and "reused" not in lines["rsa-extent"]
+
+
+def test_task_not_applicable_to_the_data_is_reported_and_skipped(tmp_path, toy, capsys):
+    """A task needing a dimension the set lacks is listed as not applicable; the others still run."""
+    out, extra = tmp_path / "r", tmp_path / "extra"
+    extra.mkdir()
+    (extra / "zz-loudness.yaml").write_text(
+        "task: zz-loudness\nversion: 1\ndescription: d\ndataset: impacts\ntype: rsa\ndimensions: loudness\n")
+    code, captured = run(["--model", toy, "--tasks", "rsa-material,zz-loudness", "--limit", str(N),
+                          "--output-dir", str(out), "--include-path", str(extra)], capsys)
+    assert code == 0
+    assert "not applicable" in captured.out and "'loudness'" in captured.out
+    assert (out / toy / "rsa-material.json").is_file() and not (out / toy / "zz-loudness.json").exists()
 
 
 def test_data_folder_gives_same_scores_as_embedded(tmp_path, toy, capsys):
