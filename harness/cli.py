@@ -36,7 +36,7 @@ def results_table(results: list[dict]) -> str:
         h = r["scores"]["headline"]
         ci = h.get("ci")
         rows.append([
-            r["model"]["name"], r["task"]["name"], _fmt(h["value"]),
+            r["model"]["name"], r["task"]["name"], _fmt(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else ""),
             f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
             ds["n_sounds"], "reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"),
         ])
@@ -45,6 +45,8 @@ def results_table(results: list[dict]) -> str:
     results = [r for r in results if "not_applicable" not in r]
     if any(r["dataset"].get("synthetic") for r in results):
         notes.append(SYNTHETIC_NOTE)
+    if any(r["scores"].get("lower_is_better") for r in results):
+        notes.append("↓ an error rate (ABX): lower is better, chance 0.5.")
     selections = sorted({r["scores"]["headline"].get("selection", "") for r in results} - {""})
     if selections:
         notes.append("Headline layer: " + "; ".join(selections) + ".")

@@ -13,8 +13,28 @@ Schema (version 1), documented here and nowhere else:
                      partial is true when --limit cut the set; synthetic is true for simulated data.
     frontend         {target_rate, resampler, quality, mono, soxr_version}
     pooling          the pooling(s) the task used
-    scores           {metric, per_layer: [{layer, score, ...uncertainty fields}], headline:
-                     {value, layer, selection}, ...type-specific fields}
+    scores           what the task type computed; every type has:
+                     metric        one sentence saying what `score` is
+                     per_layer     [{layer, score, ci: [low, high] | null, p_value, note?}] in layer order;
+                                   note says why a value is null
+                     headline      {value, layer, ci, selection, layer_frequency}: value is the mean
+                                   held-out score of the layer picked on one half of the sounds and
+                                   scored on the other, over `cv_splits` random halves; layer is the
+                                   one picked most often (layer_frequency: its share of the splits)
+                     statistics    {seed, bootstrap, bootstrap_unit, ci_level, ci_method,
+                                   permutations, p_value (the test used), cv_splits}
+                     caveat        present when the stimulus set is synthetic
+                     lower_is_better  true when smaller scores are better (ABX error)
+                   rsa:  noise_ceiling {value, split_half_r, split_half_r_sd, n_splits, method} or
+                         {value: null, reason}; control {model, layer, score_of_control} or null
+                         (partial RSA); n_sounds; n_pairs
+                   transfer: per_layer also has accuracy, balanced_accuracy, baseline_accuracy,
+                         baseline_balanced_accuracy (no-transfer baseline: the same probe
+                         cross-validated inside the test subset), each with a `_ci`, baseline_note,
+                         and C (chosen inside the training sounds); chance {accuracy,
+                         balanced_accuracy, method}; n_train; n_test; n_excluded (sounds with a tied
+                         modal response); classes_train; classes_test
+                   abx:  chance (0.5); categories; by_values; n_sounds_used; n_triplets
     seed             int
     versions         {audioprobe, python, torch, numpy, scipy, scikit-learn}
     device           "cpu" | "cuda:0" | ...

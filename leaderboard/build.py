@@ -26,7 +26,7 @@ def _cell(result: dict) -> str:
     h = result["scores"]["headline"]
     if h.get("value") is None:
         return MISSING
-    text = f"{h['value']:.3f}"
+    text = f"{h['value']:.3f}" + (" ↓" if result["scores"].get("lower_is_better") else "")
     if h.get("ci") is not None:
         text += f" [{h['ci'][0]:.3f}, {h['ci'][1]:.3f}]"
     return f"{text} ({h['layer']})" if h.get("layer") else text
@@ -55,7 +55,10 @@ def render_markdown(results: list[dict]) -> str:
         lines.append(tabulate(rows, headers=["model", *tasks], tablefmt="github"))
         selections = sorted({r["scores"]["headline"].get("selection", "") for r in rs} - {""})
         versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
-        lines += ["", f"Headline layer: {'; '.join(selections)}.", f"Task versions: {', '.join(versions)}.", ""]
+        lines += ["", f"Headline layer: {'; '.join(selections)}."]
+        if any(r["scores"].get("lower_is_better") for r in rs):
+            lines.append("↓ marks an error rate (ABX): lower is better, chance is 0.5.")
+        lines += [f"Task versions: {', '.join(versions)}.", ""]
     return "\n".join(lines)
 
 
