@@ -27,11 +27,18 @@ def default_cache_dir() -> Path:
 
 
 def _file_state(value: Any) -> Any:
-    """A local checkpoint path also keys on the file's size and modification time."""
-    if isinstance(value, str) and value and os.path.exists(value):
-        st = os.stat(value)
-        return {"path": os.path.abspath(value), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
-    return value
+    """A local checkpoint path also keys on its files' sizes and modification times.
+
+    A folder (a `save_pretrained` directory) keys on every file inside it, so weights rewritten
+    in place never reuse stale activations.
+    """
+    if not (isinstance(value, str) and value and os.path.exists(value)):
+        return value
+    root = Path(value)
+    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
+    return {"path": str(root.resolve()),
+            "files": [(str(p.relative_to(root)) if root.is_dir() else p.name, p.stat().st_size, p.stat().st_mtime_ns)
+                      for p in files]}
 
 
 def cache_key(model_identity: dict, frontend: dict, pooling: str, fingerprint: str) -> str:

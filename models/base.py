@@ -19,7 +19,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 
-TRAINING_KINDS = ("self-supervised", "supervised", "contrastive", "none")
+TRAINING_KINDS = ("self-supervised", "supervised", "contrastive", "none", "unknown")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +75,9 @@ class AudioModel(abc.ABC):
         self.device = torch.device(device)
         #: The commit actually loaded (set by `load()`), recorded in every result.
         self.resolved_revision: str | None = None
+        #: This instance's metadata (a variant's name and sample rate, not the class default):
+        #: the harness reads `model.meta`, so one class can serve several registered names.
+        self.meta = self.metadata(**self.args)
 
     @classmethod
     def metadata(cls, **args: Any) -> ModelMeta:

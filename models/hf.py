@@ -213,7 +213,7 @@ class HFAudioEncoder(AudioModel):
                 # The rate lives in the repo's preprocessor_config.json, unknown before fetching it;
                 # load() checks it and says which sample_rate= to pass when it differs.
                 sample_rate=int(args.get("sample_rate", 16000)),
-                training=args.get("training", "self-supervised"), license="see the model card",
+                training=args.get("training", "unknown"), license="see the model card",
                 repo_id=repo, revision=args.get("revision"),
             )
         if random:

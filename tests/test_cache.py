@@ -74,3 +74,16 @@ def test_corrupt_entry_is_a_miss(tmp_path):
 def test_cache_location_follows_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "c"))
     assert ActivationCache().root == tmp_path / "c"
+
+
+def test_checkpoint_folder_content_changes_the_key(tmp_path):
+    folder = tmp_path / "pretrained"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    weights = folder / "sub" / "model.safetensors"
+    weights.write_bytes(b"w1")
+    ident = {**IDENTITY, "args": {"checkpoint": str(folder)}}
+    first = cache_key(ident, FRONTEND, "mean", "f")
+    assert cache_key(ident, FRONTEND, "mean", "f") == first
+    weights.write_bytes(b"weights rewritten in place")
+    assert cache_key(ident, FRONTEND, "mean", "f") != first
