@@ -56,7 +56,6 @@ class CLAP(AudioModel):
         if self.args.get("variant", "pretrained") not in self.VARIANTS:
             raise AudioprobeError(f"model clap: variant {self.args['variant']!r} unknown; choose "
                                   f"{', '.join(self.VARIANTS)}.")
-        self.meta = self.metadata(**self.args)
 
     @classmethod
     def metadata(cls, **args: Any) -> ModelMeta:

@@ -74,7 +74,6 @@ class HEARModule(AudioModel):
         super().__init__(device, **args)
         if not self.args.get("module"):
             raise AudioprobeError("a HEAR model needs a module name: --model hear:MODULE.")
-        self.meta = self.metadata(**self.args)
 
     @classmethod
     def metadata(cls, **args: Any) -> ModelMeta:

@@ -190,7 +190,6 @@ class HFAudioEncoder(AudioModel):
         super().__init__(device, **args)
         if "alias" in self.args and self.args["alias"] not in ALIASES:
             raise AudioprobeError(f"unknown transformers alias {self.args['alias']!r}; known: {', '.join(ALIASES)}.")
-        self.meta = self.metadata(**self.args)
 
     @classmethod
     def metadata(cls, **args: Any) -> ModelMeta:

@@ -324,7 +324,6 @@ class YAMNet(AudioModel):
         if self.args.get("variant", "pretrained") not in self.VARIANTS:
             raise AudioprobeError(f"model yamnet: variant {self.args['variant']!r} unknown; choose "
                                   f"{', '.join(self.VARIANTS)}.")
-        self.meta = self.metadata(**self.args)
 
     @classmethod
     def metadata(cls, **args: Any) -> ModelMeta:
