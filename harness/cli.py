@@ -13,15 +13,11 @@ import click
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
+from audioprobe.results import format_score
 
 SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated listeners: not a finding about human perception."
 
 
-def _fmt(value, digits=4) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.{digits}f}"
-    return text[1:] if text.startswith("-") and text.strip("-0.") == "" else text  # no "-0.0000"
 
 
 def results_table(results: list[dict]) -> str:
@@ -36,8 +32,8 @@ def results_table(results: list[dict]) -> str:
         h = r["scores"]["headline"]
         ci = h.get("ci")
         rows.append([
-            r["model"]["name"], r["task"]["name"], _fmt(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else ""),
-            f"[{_fmt(ci[0], 3)}, {_fmt(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
+            r["model"]["name"], r["task"]["name"], format_score(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else ""),
+            f"[{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
             ds["n_sounds"], "reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"),
         ])
     table = tabulate(rows, headers=["model", "task", "score", "interval", "layer", "stimulus set", "sounds", "status"])

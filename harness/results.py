@@ -59,6 +59,14 @@ REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed",
                  "timing", "created")
 
 
+def format_score(value: float | None, digits: int = 4) -> str:
+    """A score for tables: a dash when missing, and never "-0.000" for a tiny negative."""
+    if value is None:
+        return "—"
+    text = f"{value:.{digits}f}"
+    return text[1:] if text.startswith("-") and text.strip("-0.") == "" else text
+
+
 def safe_name(name: str) -> str:
     """A model or task name as a file or folder name (`hf:org/name` -> `hf_org__name`)."""
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("/", "__"))

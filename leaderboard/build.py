@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from audioprobe.results import read_result
+from audioprobe.results import format_score, read_result
 
 MISSING = "—"
 
@@ -26,10 +26,17 @@ def _cell(result: dict) -> str:
     h = result["scores"]["headline"]
     if h.get("value") is None:
         return MISSING
-    text = f"{h['value']:.3f}" + (" ↓" if result["scores"].get("lower_is_better") else "")
+    text = format_score(h["value"], 3) + (" ↓" if result["scores"].get("lower_is_better") else "")
     if h.get("ci") is not None:
-        text += f" [{h['ci'][0]:.3f}, {h['ci'][1]:.3f}]"
+        text += f" [{format_score(h['ci'][0], 3)}, {format_score(h['ci'][1], 3)}]"
     return f"{text} ({h['layer']})" if h.get("layer") else text
+
+
+def _kind(result: dict) -> str:
+    """The experiment a result belongs to, for one table each: the task type, partial RSA apart."""
+    params = result["task"].get("config", {}).get("params", {})
+    kind = result["task"].get("type", "other")
+    return "rsa (partial, control regressed out)" if kind == "rsa" and params.get("control", "none") != "none" else kind
 
 
 def render_markdown(results: list[dict]) -> str:
@@ -48,11 +55,15 @@ def render_markdown(results: list[dict]) -> str:
         if synthetic:
             lines += ["> **Synthetic stimuli judged by simulated listeners.** These scores test the harness and "
                       "the models on a physically grounded stand-in; they are not findings about human perception.", ""]
-        tasks = sorted({r["task"]["name"] for r in rs})
         models = sorted({r["model"]["name"] for r in rs})
         cells = {(r["model"]["name"], r["task"]["name"]): r for r in rs}
-        rows = [[m, *(_cell(cells[(m, t)]) if (m, t) in cells else MISSING for t in tasks)] for m in models]
-        lines.append(tabulate(rows, headers=["model", *tasks], tablefmt="github"))
+        by_kind: dict[str, set[str]] = {}
+        for r in rs:
+            by_kind.setdefault(_kind(r), set()).add(r["task"]["name"])
+        for kind, task_names in sorted(by_kind.items()):
+            tasks = sorted(task_names)
+            rows = [[m, *(_cell(cells[(m, t)]) if (m, t) in cells else MISSING for t in tasks)] for m in models]
+            lines += [f"### {kind}", "", tabulate(rows, headers=["model", *tasks], tablefmt="github"), ""]
         selections = sorted({r["scores"]["headline"].get("selection", "") for r in rs} - {""})
         versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
         lines += ["", f"Headline layer: {'; '.join(selections)}."]
