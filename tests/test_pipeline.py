@@ -243,6 +243,7 @@ def test_leaderboard_marks_missing_and_synthetic(tmp_path, toy, capsys):
     assert leaderboard_main([str(out), "-o", str(board)]) == 0
     text = board.read_text()
     assert "impacts" in text and "PARTIAL" in text and "Synthetic stimuli" in text
+    assert "### rsa" in text  # one table per experiment type
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     logmel_cells = [c.strip() for c in rows["logmel"].split("|")[2:-1]]
     assert "—" in logmel_cells  # logmel has no rsa-extent result: shown missing, not averaged
