@@ -266,3 +266,11 @@ def test_leaderboard_plots_one_figure_per_task(tmp_path, toy, capsys):
     figures = sorted(p.name for p in (tmp_path / "fig").glob("*.png"))
     assert len(figures) == 2 and figures[0].endswith("__rsa-extent.png")
     assert all((tmp_path / "fig" / f).read_bytes()[:4] == b"\x89PNG" for f in figures)
+
+
+def test_committed_leaderboard_is_reproducible_from_its_result_files():
+    """leaderboard/LEADERBOARD.md is exactly what its committed result files render to."""
+    from audioprobe.leaderboard.build import collect, render_markdown
+
+    root = Path(__file__).resolve().parent.parent / "leaderboard"
+    assert (root / "LEADERBOARD.md").read_text(encoding="utf-8") == render_markdown(collect(root / "synthetic-baselines"))
