@@ -62,6 +62,8 @@ class AudioModel(abc.ABC):
     wrapper_version: ClassVar[str] = "1"
     #: `--model-args` this wrapper accepts, with their types (str, int, float or bool).
     arg_types: ClassVar[dict[str, type]] = {}
+    #: Accepted values of the `variant` argument, the default first (empty: no variants).
+    variants: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, device: str | torch.device = "cpu", **args: Any):
         unknown = sorted(set(args) - set(self.arg_types))
@@ -72,6 +74,9 @@ class AudioModel(abc.ABC):
                 f"accepted: {allowed}."
             )
         self.args = {k: coerce_arg(self.meta.name, k, v, self.arg_types[k]) for k, v in args.items()}
+        if self.variants and self.args.get("variant", self.variants[0]) not in self.variants:
+            raise AudioprobeError(f"model {self.meta.name}: variant {self.args['variant']!r} unknown; choose "
+                                  f"{', '.join(self.variants)}.")
         self.device = torch.device(device)
         #: The commit actually loaded (set by `load()`), recorded in every result.
         self.resolved_revision: str | None = None

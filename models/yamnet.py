@@ -317,13 +317,7 @@ class YAMNet(AudioModel):
     )
     wrapper_version = "1"
     arg_types = {"variant": str, "checkpoint": str}
-    VARIANTS = ("pretrained", "random")
-
-    def __init__(self, device: str | torch.device = "cpu", **args: Any):
-        super().__init__(device, **args)
-        if self.args.get("variant", "pretrained") not in self.VARIANTS:
-            raise AudioprobeError(f"model yamnet: variant {self.args['variant']!r} unknown; choose "
-                                  f"{', '.join(self.VARIANTS)}.")
+    variants = ("pretrained", "random")
 
     @classmethod
     def metadata(cls, **args: Any) -> ModelMeta:
