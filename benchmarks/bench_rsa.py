@@ -21,9 +21,10 @@ import time
 
 import numpy as np
 
-from audioprobe import rsa, stats
+from audioprobe.metrics import rsa, stats
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes import RSA_PARAMS, TASK_TYPES, EvalContext, target_rdm
+from audioprobe.tasktypes import TASK_TYPES, EvalContext
+from audioprobe.tasktypes.rsa import RSA_PARAMS, target_rdm
 
 
 def synthetic(n_sounds: int, n_layers: int, dim: int, n_listeners: int, n_categories: int, seed: int):

@@ -35,7 +35,7 @@ def main() -> None:
     os.environ["AUDIOPROBE_CACHE"] = os.path.join(tempfile.mkdtemp(), "activations")  # cold: empty cache
 
     t0 = time.perf_counter()
-    from audioprobe import impacts  # noqa: E402  (import time counted: it is part of a cold run)
+    from audioprobe.stimuli.synthetic import impacts  # noqa: E402  (import time counted: it is part of a cold run)
 
     t_import = time.perf_counter() - t0
     t0 = time.perf_counter()

@@ -1,7 +1,7 @@
 """Task YAML files: schema, validation, discovery and selection.
 
 A task file is flat: common keys (below) plus the parameters of its `type`, declared by the type
-in `tasktypes.py`. `include: FILE` merges a shared defaults file (keys in the task file win);
+in `tasktypes/`. `include: FILE` merges a shared defaults file (keys in the task file win);
 files whose name starts with `_` hold such defaults and are not tasks. Every error names the
 file, the key and what is allowed.
 """
@@ -14,45 +14,13 @@ import hashlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
 from audioprobe.errors import AudioprobeError, UnknownNameError
-
-REQUIRED = object()
-
-
-@dataclasses.dataclass(frozen=True)
-class Param:
-    """One key of a task file: its type, default (REQUIRED if none), allowed values and meaning."""
-
-    kind: type | tuple[type, ...]
-    default: Any = REQUIRED
-    doc: str = ""
-    choices: tuple | None = None
-    check: Callable[[Any], str | None] | None = None  # returns a message when the value is bad
-
-    def validate(self, where: str, key: str, value: Any) -> Any:
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-            names = " or ".join(k.__name__ for k in kinds)
-            raise AudioprobeError(f"{where}: key {key!r} must be a {names}, got {value!r}. {self.doc}".rstrip())
-        if self.choices is not None:
-            items = value if isinstance(value, list) else [value]
-            for item in items:
-                if item not in self.choices:
-                    raise AudioprobeError(
-                        f"{where}: key {key!r} has value {item!r}; allowed: {', '.join(map(str, self.choices))}."
-                    )
-        if self.check is not None:
-            problem = self.check(value)
-            if problem:
-                raise AudioprobeError(f"{where}: key {key!r}: {problem}")
-        return value
-
+from audioprobe.tasktypes import TASK_TYPES
+from audioprobe.tasktypes.common import REQUIRED, Param
 
 def _nonempty(v):
     return None if v else "must not be empty"
@@ -104,8 +72,6 @@ def _read_yaml(path: Path) -> dict:
 
 def load_task(path: Path) -> TaskConfig:
     """Read, merge `include:` and validate one task file."""
-    from audioprobe.tasktypes import TASK_TYPES
-
     path = Path(path)
     data = _read_yaml(path)
     include = data.pop("include", None)

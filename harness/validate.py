@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.extract import pool
+from audioprobe.pooling import pool
 from audioprobe.models.base import TRAINING_KINDS, AudioModel, LayerActivations
 
 #: Batch invariance tolerance: max |alone - batched| <= RTOL * max |alone| per layer (pooled means).

@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from audioprobe.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.fbank import FbankConfig, fbank, num_frames
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
 
 # Kaldi reads int16-range samples; the log energies depend on that scale (as in `logmel`).

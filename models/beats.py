@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.fbank import FbankConfig, fbank, num_frames
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, hub_download
 
 # BEATs.preprocess: float waveforms times 2^15 (int16 range), as Kaldi expects.

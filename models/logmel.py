@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from audioprobe.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.fbank import FbankConfig, fbank, num_frames
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
 
 # Kaldi reads int16 samples; BEATs multiplies float waveforms by 2^15 for the same scale

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
-from audioprobe import abx
+from audioprobe.metrics import abx
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes import ABX_PARAMS, TASK_TYPES, EvalContext
+from audioprobe.tasktypes import TASK_TYPES, EvalContext
+from audioprobe.tasktypes.abx import ABX_PARAMS
 
 
 def brute_force(d, labels, by=None, w=None):

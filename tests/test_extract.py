@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.extract import batches_by_length, pool, run_model
+from audioprobe.extract import batches_by_length, run_model
+from audioprobe.pooling import pool
 from tests.toymodels import FrameProjection
 
 

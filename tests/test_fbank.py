@@ -1,4 +1,4 @@
-"""The Kaldi filter bank (audioprobe.fbank) against two independent references.
+"""The Kaldi filter bank (audioprobe.models.fbank) against two independent references.
 
 kaldi-native-fbank (Kaldi's own C++ code) at 80 bins: it refuses 128 bins at 16 kHz (an empty
 low-frequency bin), so 128 bins (BEATs, logmel) are compared with transformers' numpy
@@ -14,7 +14,7 @@ import pytest
 import torch
 from transformers.audio_utils import mel_filter_bank, spectrogram, window_function
 
-from audioprobe.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.fbank import FbankConfig, fbank, num_frames
 
 # transformers warns that the lowest of 128 Kaldi mel filters is empty at 16 kHz / 512 points:
 # true, and the same in Kaldi (which is why kaldi-native-fbank refuses 128 bins).

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from scipy.signal import butter, find_peaks, hilbert, sosfiltfilt
 
-from audioprobe import impacts
+from audioprobe.stimuli.synthetic import impacts
 from audioprobe.cache import default_cache_dir
 
 SR = impacts.SAMPLE_RATE

@@ -6,8 +6,8 @@ import math
 
 import numpy as np
 
-from audioprobe import listeners
-from audioprobe.impacts import load_impacts, render_modes
+from audioprobe.stimuli.synthetic import listeners
+from audioprobe.stimuli.synthetic.impacts import load_impacts, render_modes
 
 SR = 44100
 

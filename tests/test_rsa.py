@@ -12,10 +12,11 @@ from scipy.spatial.distance import jensenshannon, pdist
 from scipy.special import rel_entr
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
-from audioprobe import rsa
+from audioprobe.metrics import rsa
 from audioprobe.errors import AudioprobeError
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes import RSA_PARAMS, TASK_TYPES, EvalContext
+from audioprobe.tasktypes import TASK_TYPES, EvalContext
+from audioprobe.tasktypes.rsa import RSA_PARAMS
 
 
 @pytest.fixture

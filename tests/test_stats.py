@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import kstest
 
-from audioprobe import rsa, stats
+from audioprobe.metrics import rsa, stats
 
 
 def rdms(rng, n=14, layers=3):

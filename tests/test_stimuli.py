@@ -279,7 +279,7 @@ def test_export_reload_same_fingerprint_small(tmp_path, rng):
 
 
 def test_export_reload_impacts_same_fingerprint(tmp_path):
-    from audioprobe.impacts import load_impacts
+    from audioprobe.stimuli.synthetic.impacts import load_impacts
 
     s = load_impacts()
     again = load_folder(export_folder(s, tmp_path / "impacts"))
@@ -291,7 +291,7 @@ def test_export_reload_impacts_same_fingerprint(tmp_path):
 
 def test_exported_folder_gives_the_same_scores(tmp_path):
     """Done-when of the stimulus issue: `--data DIR` after `export-dataset impacts DIR` scores the same."""
-    from audioprobe.impacts import load_impacts
+    from audioprobe.stimuli.synthetic.impacts import load_impacts
     from audioprobe.runner import RunOptions, Runner
     from audioprobe.taskconfig import discover_tasks, select_tasks
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from audioprobe import transfer
+from audioprobe.metrics import transfer
 from audioprobe.errors import AudioprobeError
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes import TASK_TYPES, TRANSFER_PARAMS, EvalContext, _check_transfer, transfer_subsets
+from audioprobe.tasktypes import TASK_TYPES, EvalContext
+from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, _check_transfer, transfer_subsets
 
 
 def test_standardisation_fitted_on_training_sounds_only(rng):

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.extract import pool
+from audioprobe.pooling import pool
 from audioprobe.models import yamnet as Y
 from audioprobe.registry import create_model
 

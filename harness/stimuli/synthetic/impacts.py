@@ -9,7 +9,7 @@ with modal frequencies f_n from the vibration law of the object's shape (extent,
 decay rates alpha_n from the material's loss factor, amplitudes a_n from the mode shape at the
 strike point times the spectrum of a half-sine contact force, and, for hollow objects, the
 resonances of the enclosed air. Every label is a physical parameter of the design, never a
-post-hoc rule. The judgments come from `audioprobe.listeners`, a panel of simulated listeners
+post-hoc rule. The judgments come from `audioprobe.stimuli.synthetic.listeners`, a panel of simulated listeners
 that hear cues measured on these waveforms. SYNTHETIC: not a recording, not human data.
 """
 
@@ -23,8 +23,8 @@ import math
 
 import numpy as np
 
-from audioprobe import listeners
-from audioprobe.stimuli import StimulusSet
+from audioprobe.stimuli.synthetic import listeners
+from audioprobe.stimuli.stimulus_set import StimulusSet
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.stimuli import StimulusSet, _check_length, decode_audio
+from audioprobe.stimuli.stimulus_set import StimulusSet, _check_length, decode_audio
 
 log = logging.getLogger(__name__)
 

@@ -27,7 +27,7 @@ AudioLoader = Callable[[int], "tuple[np.ndarray, int]"]
 #: Named stimulus sets: name -> "module:function" returning a StimulusSet (imported lazily).
 DATASETS: dict[str, tuple[str, str]] = {
     "impacts": (
-        "audioprobe.impacts:load_impacts",
+        "audioprobe.stimuli.synthetic.impacts:load_impacts",
         "245 synthetic impact sounds (modal synthesis of struck objects, 7 materials x 5 shapes) judged "
         "by 17 simulated listeners. SYNTHETIC: not human data.",
     ),
@@ -246,7 +246,7 @@ def _canonical(obj) -> bytes:
 def resolve_dataset(spec: str) -> StimulusSet:
     """A stimulus set from a registered name, a folder path or `hf:ORG/NAME[@revision]`."""
     if spec.startswith("hf:"):
-        from audioprobe.hub_datasets import load_hub_dataset
+        from audioprobe.stimuli.hub import load_hub_dataset
 
         return load_hub_dataset(spec[3:])
     path = Path(spec).expanduser()

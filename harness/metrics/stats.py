@@ -19,7 +19,7 @@ import numpy as np
 from scipy.spatial.distance import squareform
 from threadpoolctl import threadpool_limits
 
-from audioprobe import rsa
+from audioprobe.metrics import rsa
 
 #: Bytes a batch of permuted target RDMs may occupy (chunking keeps memory ~ pairs).
 PERMUTATION_CHUNK_BYTES = 32 * 2 ** 20

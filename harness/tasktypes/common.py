@@ -1,0 +1,203 @@
+"""What every task type shares: the parameter schema (`Param`), the `TaskType` record and its
+registry (`register_task_type`), the evaluation context, the statistics keys, the headline and the
+per-sound labels (perceived or physical).
+
+A task type turns pooled activations and a stimulus set into per-layer scores. It declares the
+parameters its YAML files may set (with defaults and allowed values) and an `evaluate` that reads
+the stimulus set's labels or judgments, calls metric functions on arrays (`audioprobe.metrics`) and
+returns the `scores` block of a result. Metrics never see a model; task types never see one either,
+only activation arrays.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import numpy as np
+
+from audioprobe.errors import AudioprobeError, NotApplicableError
+from audioprobe.metrics import stats, transfer
+from audioprobe.stimuli import StimulusSet
+
+REQUIRED = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """One key of a task file: its type, default (REQUIRED if none), allowed values and meaning."""
+
+    kind: type | tuple[type, ...]
+    default: Any = REQUIRED
+    doc: str = ""
+    choices: tuple | None = None
+    check: Callable[[Any], str | None] | None = None  # returns a message when the value is bad
+
+    def validate(self, where: str, key: str, value: Any) -> Any:
+        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
+        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            names = " or ".join(k.__name__ for k in kinds)
+            raise AudioprobeError(f"{where}: key {key!r} must be a {names}, got {value!r}. {self.doc}".rstrip())
+        if self.choices is not None:
+            items = value if isinstance(value, list) else [value]
+            for item in items:
+                if item not in self.choices:
+                    raise AudioprobeError(
+                        f"{where}: key {key!r} has value {item!r}; allowed: {', '.join(map(str, self.choices))}."
+                    )
+        if self.check is not None:
+            problem = self.check(value)
+            if problem:
+                raise AudioprobeError(f"{where}: key {key!r}: {problem}")
+        return value
+
+
+#: layer -> `[n_sounds, dim]` for each pooling the task asked for
+Activations = dict[str, dict[str, np.ndarray]]
+
+
+@dataclasses.dataclass
+class EvalContext:
+    """What a task's evaluation may use besides the activations and the stimulus set."""
+
+    task: str  # task name, for error messages
+    seed: int
+    rng: np.random.Generator
+    #: (model name, pooling) -> layer -> `[n_sounds, dim]` of a control model on the same sounds
+    #: (e.g. `logmel` for partial RSA), extracted through the same cache.
+    control: Callable[[str, str], dict[str, np.ndarray]]
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskType:
+    name: str
+    params: dict[str, Param]
+    #: (activations by pooling, stimulus set, params, context) -> the result's `scores` block
+    evaluate: Callable[[Activations, StimulusSet, dict[str, Any], EvalContext], dict]
+    #: poolings of the model's activations the task reads
+    poolings: Callable[[dict[str, Any]], list[str]] = lambda params: [params.get("pooling", "mean")]
+    check: Callable[[str, dict[str, Any]], None] | None = None
+
+    def check_params(self, where: str, params: dict[str, Any]) -> None:
+        if self.check is not None:
+            self.check(where, params)
+
+
+def _dimensions(params: dict[str, Any]) -> list[str]:
+    dims = params["dimensions"]
+    return [dims] if isinstance(dims, str) else list(dims)
+
+
+def _require_dimensions(stimset: StimulusSet, dims: list[str], task: str) -> None:
+    for d in dims:
+        if d not in stimset.dimensions:
+            raise NotApplicableError(
+                f"task {task!r} needs judgments on dimension {d!r}, but stimulus set {stimset.name!r} "
+                f"has {', '.join(stimset.dimensions) or 'none'}. Choose a task for this set or another set."
+            )
+
+
+def _json_float(value) -> float | None:
+    """A float for the result file, or None where undefined (the writer forbids NaN)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if np.isfinite(value) else None
+
+
+def _interval(pair) -> list | None:
+    lo, hi = (_json_float(v) for v in pair)
+    return None if lo is None or hi is None else [lo, hi]
+
+
+def _positive_int(v):
+    return None if v >= 0 else "must be >= 0 (0 turns this statistic off)"
+
+
+def _level(v):
+    return None if 0.5 <= v < 1 else "must be in [0.5, 1), e.g. 0.95"
+
+
+#: statistics keys shared by every task type that resamples sounds
+STAT_PARAMS = {
+    "bootstrap": Param(int, 1000, "Bootstrap resamples of the sounds for intervals (0: off).", check=_positive_int),
+    "ci_level": Param(float, 0.95, "Coverage of the percentile bootstrap intervals.", check=_level),
+    "cv_splits": Param(int, 100, "Random half splits of the sounds for the cross-validated headline (0: best "
+                                 "layer, optimistic).", check=_positive_int),
+}
+
+
+def cv_headline(names: list[str], cv_scores: np.ndarray, cv_choice: np.ndarray, cv_bootstrap: np.ndarray,
+                level: float, lower_is_better: bool = False) -> dict:
+    """The headline: the cross-validated score, the most often chosen layer and its interval."""
+    ok = np.isfinite(cv_scores) & (cv_choice >= 0)
+    if not ok.any():
+        return {"value": None, "layer": None, "ci": None,
+                "selection": "cross-validated over sounds (no finite score)"}
+    freq = np.bincount(cv_choice[ok], minlength=len(names)) / ok.sum()
+    best = int(np.argmax(freq))
+    ci = _interval(stats.percentile_interval(cv_bootstrap[:, None], level)[0]) if cv_bootstrap.size else None
+    way = "lowest-error" if lower_is_better else "best"
+    return {
+        "value": _json_float(np.mean(cv_scores[ok])),
+        "layer": names[best],
+        "layer_frequency": _json_float(freq[best]),
+        "ci": ci,
+        "selection": f"cross-validated over sounds: {way} layer picked on one half, scored on the other",
+    }
+
+
+def _headline(per_layer, names, stats_out, params, lower_is_better=False) -> dict:
+    if params["cv_splits"] > 0:
+        return cv_headline(names, stats_out["cv_scores"], stats_out["cv_choice"], stats_out["cv_bootstrap"],
+                           params["ci_level"], lower_is_better)
+    valid = [e for e in per_layer if e["score"] is not None]
+    if not valid:
+        return {"value": None, "layer": None, "ci": None, "selection": "best layer (no finite score)"}
+    pick = (min if lower_is_better else max)(valid, key=lambda e: e["score"])
+    return {"value": pick["score"], "layer": pick["layer"], "ci": pick.get("ci"),
+            "selection": "best layer on all sounds (not cross-validated: optimistic)"}
+
+
+def _synthetic_caveat(stimset: StimulusSet) -> dict:
+    if not stimset.synthetic:
+        return {}
+    return {"caveat": "synthetic stimulus set with simulated listeners: these numbers test the harness, "
+                      "they are not findings about human perception"}
+
+
+# Labels shared by transfer and abx: perceived (modal response) or physical
+
+LABEL_SOURCES = ("perceived", "physical")
+
+
+def sound_labels(stimset: StimulusSet, dimension: str, source: str, task: str) -> list[str | None]:
+    """Per-sound category: the modal response (None where tied) or the physical label column."""
+    if source == "perceived":
+        _require_dimensions(stimset, [dimension], task)
+        return transfer.modal_labels(stimset.judgments[dimension], stimset.dimensions[dimension])
+    if dimension not in stimset.labels:
+        raise NotApplicableError(
+            f"task {task!r} needs the physical label column {dimension!r}, but stimulus set {stimset.name!r} has "
+            f"{', '.join(stimset.labels) or 'no labels.csv'}.")
+    return [v if v != "" else None for v in stimset.labels[dimension]]
+
+
+def _codes(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
+    names = sorted({v for v in values if v is not None})
+    return np.array([names.index(v) if v is not None else -1 for v in values], dtype=np.int64), names
+
+
+#: task type name -> TaskType; filled by `register_task_type` (the built-in types register on import
+#: of `audioprobe.tasktypes`).
+TASK_TYPES: dict[str, TaskType] = {}
+
+
+def register_task_type(ttype: TaskType) -> TaskType:
+    """Make a task type available to task files (`type: NAME`); a name can be registered once."""
+    if ttype.name in TASK_TYPES and TASK_TYPES[ttype.name] is not ttype:
+        raise ValueError(f"task type {ttype.name!r} is already registered")
+    TASK_TYPES[ttype.name] = ttype
+    return ttype
