@@ -10,20 +10,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import platformdirs
+
+from audioprobe.files import atomic_write_bytes, default_cache_dir
 
 CACHE_FORMAT = 1
-
-
-def default_cache_dir() -> Path:
-    """`$AUDIOPROBE_CACHE`, else the platform's user cache folder."""
-    env = os.environ.get("AUDIOPROBE_CACHE")
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe")) / "activations"
 
 
 def _file_state(value: Any) -> Any:
@@ -48,22 +42,6 @@ def cache_key(model_identity: dict, frontend: dict, pooling: str, fingerprint: s
     payload = {"format": CACHE_FORMAT, "model": ident, "frontend": frontend, "pooling": pooling,
                "stimuli": fingerprint}
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
-
-def atomic_write_bytes(path: Path, write) -> None:
-    """Call `write(fileobj)` on a temporary file beside `path`, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def save_layers(path: Path, layers: dict[str, np.ndarray], **extra: np.ndarray | str) -> None:

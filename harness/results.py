@@ -51,7 +51,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from audioprobe.cache import atomic_write_bytes
+from audioprobe.files import atomic_write_bytes
 from audioprobe.errors import AudioprobeError
 
 SCHEMA_VERSION = 1

@@ -76,7 +76,7 @@ def render_markdown(results: list[dict]) -> str:
 def build(results_dir: Path, output: Path | None = None) -> str:
     text = render_markdown(collect(results_dir))
     if output is not None:
-        from audioprobe.cache import atomic_write_bytes
+        from audioprobe.files import atomic_write_bytes
 
         atomic_write_bytes(Path(output), lambda fh: fh.write(text.encode("utf-8")))
     return text

@@ -271,7 +271,7 @@ def random_weights(filters: list[int] | None = None, num_classes: int = NUM_CLAS
 
 def fetch_official(url: str = "") -> Path:
     """The official yamnet.h5, downloaded once into the audioprobe cache folder."""
-    from audioprobe.cache import default_cache_dir
+    from audioprobe.files import default_cache_dir
 
     url = url or YAMNET_URL
     dest = default_cache_dir() / "weights" / "yamnet" / "yamnet.h5"

@@ -13,7 +13,7 @@ import pytest
 from scipy.signal import butter, find_peaks, hilbert, sosfiltfilt
 
 from audioprobe.stimuli.synthetic import impacts
-from audioprobe.cache import default_cache_dir
+from audioprobe.files import default_cache_dir
 
 SR = impacts.SAMPLE_RATE
 

@@ -434,7 +434,7 @@ def version(seed: int = 0) -> str:
 
 
 def _cache_path(seed: int):
-    from audioprobe.cache import default_cache_dir
+    from audioprobe.files import default_cache_dir
 
     return default_cache_dir().parent / "stimuli" / f"impacts-{version(seed)}.npz"
 
@@ -478,7 +478,7 @@ def _arrays(seed: int) -> dict[str, np.ndarray]:
         return arrays
     arrays = generate(seed)
     try:
-        from audioprobe.cache import atomic_write_bytes
+        from audioprobe.files import atomic_write_bytes
 
         def write(fh):
             buf = io.BytesIO()
