@@ -20,6 +20,7 @@ from scipy.spatial.distance import squareform
 from threadpoolctl import threadpool_limits
 
 from audioprobe.metrics import rsa
+from audioprobe.metrics.responses import counts_from_responses
 
 #: Bytes a batch of permuted target RDMs may occupy (chunking keeps memory ~ pairs).
 PERMUTATION_CHUNK_BYTES = 32 * 2 ** 20
@@ -262,7 +263,7 @@ def split_half_reliability(responses: dict[str, np.ndarray], n_categories: dict[
         pairs = [[], []]
         for half in halves[start:start + chunk]:
             for side, members in enumerate((half, ~half)):
-                pairs[side].append(target({d: _counts(responses[d][members], n_categories[d]) for d in dims}))
+                pairs[side].append(target({d: counts_from_responses(responses[d][members], n_categories[d]) for d in dims}))
         out[start:start + chunk] = compare_rows(np.stack(pairs[0]), np.stack(pairs[1]))
     return out
 
@@ -277,11 +278,6 @@ def paired_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     elif method != "pearson":
         raise ValueError(f"unknown comparison {method!r}")
     return np.einsum("ij,ij->i", _standardised(a), _standardised(b))
-
-
-def _counts(responses: np.ndarray, k: int) -> np.ndarray:
-    """`[n_sounds, k]` counts of category answers from `[n_listeners, n_sounds]` (-1 ignored)."""
-    return (responses[:, :, None] == np.arange(k)[None, None, :]).sum(axis=0).astype(np.int64)
 
 
 #: Below this many sounds the products are small and one BLAS thread is faster (see rsa_statistics);
