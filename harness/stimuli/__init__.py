@@ -1,9 +1,19 @@
 """Stimulus sets: the `StimulusSet` model, the folder format, Hub sets and name resolution.
 
-`synthetic/` holds the embedded impact synthesiser and its simulated listeners.
+    stimulus_set.py   the model: ids, lazy audio, labels, judgments, responses, rdm, fingerprint, validate
+    audio.py          audio header checks and decoding, shared by the folder and Hub loaders
+    folder.py         the folder format: load_folder, export_folder, read_rdm
+    hub.py            `hf:ORG/NAME[@revision]` datasets (imported only for hf: specs)
+    catalog.py        DATASETS (named sets, as lazy "module:function") and resolve_dataset
+    synthetic/        the embedded `impacts` set: impact synthesiser and simulated listeners
+
+Imports point one way: catalog -> folder, hub, synthetic -> audio, stimulus_set; nothing here
+imports the engine (runner, CLI, cache, models). Counting responses lives in
+`audioprobe.metrics.responses`.
 """
 
-from audioprobe.stimuli.stimulus_set import (DATASETS, StimulusSet, export_folder, load_folder, read_rdm,
-                                             resolve_dataset)
+from audioprobe.stimuli.catalog import DATASETS, resolve_dataset
+from audioprobe.stimuli.folder import export_folder, load_folder, read_rdm
+from audioprobe.stimuli.stimulus_set import StimulusSet
 
 __all__ = ["DATASETS", "StimulusSet", "export_folder", "load_folder", "read_rdm", "resolve_dataset"]

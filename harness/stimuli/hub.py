@@ -27,7 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.stimuli.stimulus_set import StimulusSet, _check_length, decode_audio
+from audioprobe.metrics.responses import counts_from_responses
+from audioprobe.stimuli.audio import check_audio_header, decode_audio
+from audioprobe.stimuli.stimulus_set import StimulusSet
 
 log = logging.getLogger(__name__)
 
@@ -167,13 +169,18 @@ def load_hub_dataset(spec: str) -> StimulusSet:
                         f"give one entry per listener (-1 for no response)."
                     )
                 arr[:, i] = [-1 if v is None else int(v) for v in r]
+            bad = np.argwhere((arr < -1) | (arr >= len(dims[d])))
+            if len(bad):
+                j, i = bad[0]
+                raise AudioprobeError(
+                    f"{where}: sound {ids[i]!r}, listener {j}: response {arr[j, i]} on {d!r} is not a category "
+                    f"index (0 to {len(dims[d]) - 1}, or -1 for no response)."
+                )
             responses[d] = arr
         listeners = [f"L{j:02d}" for j in range(n_listeners)]
-        implied = StimulusSet(name="", sound_ids=ids, dimensions=dims, labels={}, judgments={},
-                              load_audio=lambda i: (np.zeros(1, np.float32), 1), listeners=listeners,
-                              responses=responses).counts_from_responses()
         for d in dims:
-            judgments.setdefault(d, implied[d])
+            if d not in judgments and d in responses:
+                judgments[d] = counts_from_responses(responses[d], len(dims[d]))
 
     labels: dict[str, list[str]] = {}
     for col in ds.column_names:
@@ -205,15 +212,8 @@ def load_hub_dataset(spec: str) -> StimulusSet:
                     return candidate
         raise AudioprobeError(f"{where}: sound {ids[i]!r} has no audio bytes and no readable audio path.")
 
-    import soundfile as sf
-
     for i, sid in enumerate(ids):  # headers only: a bad sound fails now, not in the middle of a model run
-        src = audio_source(i)
-        try:
-            info = sf.info(src)
-        except Exception as exc:
-            raise AudioprobeError(f"{where}: sound {sid!r} cannot be read as audio ({exc}).") from None
-        _check_length(where, sid, info.frames, info.samplerate)
+        check_audio_header(audio_source(i), sid, where)
 
     def load_audio(i: int) -> tuple[np.ndarray, int]:
         return decode_audio(audio_source(i), ids[i], where)

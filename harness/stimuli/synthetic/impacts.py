@@ -23,8 +23,9 @@ import math
 
 import numpy as np
 
-from audioprobe.stimuli.synthetic import listeners
+from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.stimuli.stimulus_set import StimulusSet
+from audioprobe.stimuli.synthetic import listeners
 
 log = logging.getLogger(__name__)
 
@@ -498,12 +499,12 @@ def load_impacts(seed: int = 0) -> StimulusSet:
     dims = dimensions()
     labels = {k: [str(x) for x in arrays[f"label_{k}"]] for k in ("material", "hollowness", "extent", "object")}
     responses = {k: arrays[f"responses_{k}"].astype(np.int64) for k in dims}
-    stimset = StimulusSet(
+    return StimulusSet(
         name="impacts",
         sound_ids=[str(s) for s in arrays["sound_ids"]],
         dimensions=dims,
         labels=labels,
-        judgments={},
+        judgments={k: counts_from_responses(responses[k], len(cats)) for k, cats in dims.items()},
         load_audio=lambda i: (waves[i], SAMPLE_RATE),
         description=(f"{len(waves)} synthetic impact sounds (modal synthesis of struck bars, tubes, plates, "
                      f"blocks and containers of 7 materials) judged by {listeners.N_LISTENERS} SIMULATED "
@@ -515,6 +516,4 @@ def load_impacts(seed: int = 0) -> StimulusSet:
         source=f"embedded:impacts@{version(seed)}",
         listeners=[f"sim{i:02d}" for i in range(listeners.N_LISTENERS)],
         responses=responses,
-    )
-    stimset.judgments = stimset.counts_from_responses()
-    return stimset.validate()
+    ).validate()
