@@ -1,48 +1,20 @@
 """On-disk cache of pooled activations, keyed by everything that can change them.
 
-One `.npz` file per (model identity, front end, pooling, stimulus fingerprint): arrays only,
-read with `allow_pickle=False`. Written atomically, so an interrupted run never leaves a
+One `.npz` file per activation key (`audioprobe.identity.activation_key`: model identity with
+checkpoint content, precision, front end, pooling, stimulus fingerprint): arrays only, read with
+`allow_pickle=False`. Written atomically, so an interrupted run never leaves a
 half-written entry that a later run would trust.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from audioprobe.files import atomic_write_bytes, default_cache_dir
-
-CACHE_FORMAT = 1
-
-
-def _file_state(value: Any) -> Any:
-    """A local checkpoint path also keys on its files' sizes and modification times.
-
-    A folder (a `save_pretrained` directory) keys on every file inside it, so weights rewritten
-    in place never reuse stale activations.
-    """
-    if not (isinstance(value, str) and value and os.path.exists(value)):
-        return value
-    root = Path(value)
-    files = sorted(p for p in root.rglob("*") if p.is_file()) if root.is_dir() else [root]
-    return {"path": str(root.resolve()),
-            "files": [(str(p.relative_to(root)) if root.is_dir() else p.name, p.stat().st_size, p.stat().st_mtime_ns)
-                      for p in files]}
-
-
-def cache_key(model_identity: dict, frontend: dict, pooling: str, fingerprint: str) -> str:
-    """SHA-256 of the canonical JSON of everything that determines the activations."""
-    ident = dict(model_identity)
-    ident["args"] = {k: _file_state(v) for k, v in model_identity.get("args", {}).items()}
-    payload = {"format": CACHE_FORMAT, "model": ident, "frontend": frontend, "pooling": pooling,
-               "stimuli": fingerprint}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
-
 
 def save_layers(path: Path, layers: dict[str, np.ndarray], **extra: np.ndarray | str) -> None:
     """Write layer arrays (kept in layer order) plus extra arrays or strings to an npz file."""

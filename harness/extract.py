@@ -15,9 +15,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from audioprobe.cache import ActivationCache, cache_key
+from audioprobe.cache import ActivationCache
 from audioprobe.errors import AudioprobeError
 from audioprobe.frontend import FrontEnd
+from audioprobe.identity import ModelKey, activation_key
 from audioprobe.pooling import pool
 from audioprobe.models.base import AudioModel
 from audioprobe.stimuli import StimulusSet
@@ -77,7 +78,11 @@ def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str
 
 
 class Extractor:
-    """Pooled activations of one model on stimulus sets, from the cache when possible."""
+    """Pooled activations of one model on stimulus sets, from the cache when possible.
+
+    The cache key of each pooling is derived from the model's `ModelKey` (see identity.py), built
+    once here from the wrapper, the precision and the front end.
+    """
 
     def __init__(self, model: AudioModel, batch_size: int = 16, cache: ActivationCache | None = None,
                  progress: bool = True, precision: str = "fp32"):
@@ -89,6 +94,7 @@ class Extractor:
         self.cache = cache
         self.progress = progress
         self.frontend = FrontEnd(model.meta.sample_rate)
+        self.key = ModelKey.of(model, precision, self.frontend.settings())
         self.loaded = False
 
     def ensure_loaded(self) -> None:
@@ -99,12 +105,10 @@ class Extractor:
     def extract(self, stimset: StimulusSet, poolings: Iterable[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
         """pooling -> layer -> `[n_sounds, dim]`, and timing/cache info for the result file."""
         poolings = list(dict.fromkeys(poolings))
-        identity = self.model.identity()
         fp = stimset.fingerprint()
-        identity = {**identity, "precision": self.precision}
-        keys = {p: cache_key(identity, self.frontend.settings(), p, fp) for p in poolings}
+        keys = {p: activation_key(self.key, p, fp) for p in poolings}
         found: dict[str, dict[str, np.ndarray]] = {}
-        info: dict = {"cached": True, "extract_s": 0.0, "n_forward": 0}
+        info: dict = {"cached": True, "extract_s": 0.0, "n_forward": 0, "revision": None}
         if self.cache is not None:
             for p, k in keys.items():
                 hit = self.cache.get(k)
@@ -122,8 +126,7 @@ class Extractor:
             for p in missing:
                 found[p] = computed[p]
                 if self.cache is not None:
-                    self.cache.put(keys[p], computed[p], {"model": identity, "pooling": p, "stimuli": fp,
+                    self.cache.put(keys[p], computed[p], {"model": self.key.as_dict(), "pooling": p, "stimuli": fp,
                                                           "revision": self.model.resolved_revision})
-        info["frontend"] = self.frontend.settings()
         info["cache_keys"] = keys
         return found, info

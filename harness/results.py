@@ -1,63 +1,105 @@
-"""The result file: one JSON per (model, task), the only thing the leaderboard reads.
+"""The result file: one JSON per (model, task, stimulus set), the only thing the leaderboard,
+comparisons and reports read.
 
-Schema (version 1), documented here and nowhere else:
+The schema is this module's typed dicts (the `scores` block: the task type's `scores_schema`),
+checked by `validate_result` on every write and every read, and rendered into docs/results.md
+by `schema_markdown()` (a test keeps the two equal). `build_result` is the one function that
+assembles a result; the runner calls it.
 
-    schema_version   int      1
-    task             {name, version, type, description, config, config_hash}
-                     config is the resolved task configuration (include and defaults applied);
-                     config_hash is SHA-256 of it without the dataset key.
-    model            {name, revision, resolved_revision, wrapper_version, args, meta}
-                     revision: the pinned revision asked for; resolved_revision: the commit
-                     actually loaded (null for local or random weights); meta: ModelMeta.
-    dataset          {name, fingerprint, n_sounds, partial, synthetic, source}
-                     partial is true when --limit cut the set; synthetic is true for simulated data.
-    frontend         {target_rate, resampler, quality, mono, soxr_version}
-    pooling          the pooling(s) the task used
-    scores           what the task type computed; every type has:
-                     metric        one sentence saying what `score` is
-                     per_layer     [{layer, score, ci: [low, high] | null, p_value, note?}] in layer order;
-                                   note says why a value is null
-                     headline      {value, layer, ci, selection, layer_frequency}: value is the mean
-                                   held-out score of the layer picked on one half of the sounds and
-                                   scored on the other, over `cv_splits` random halves; layer is the
-                                   one picked most often (layer_frequency: its share of the splits)
-                     statistics    {seed, bootstrap, bootstrap_unit, ci_level, ci_method,
-                                   permutations, p_value (the test used), cv_splits}
-                     caveat        present when the stimulus set is synthetic
-                     lower_is_better  true when smaller scores are better (ABX error)
-                   rsa:  noise_ceiling {value, split_half_r, split_half_r_sd, n_splits, method} or
-                         {value: null, reason}; control {model, layer, score_of_control} or null
-                         (partial RSA); n_sounds; n_pairs
-                   transfer: per_layer also has accuracy, balanced_accuracy, baseline_accuracy,
-                         baseline_balanced_accuracy (no-transfer baseline: the same probe
-                         cross-validated inside the test subset), each with a `_ci`, baseline_note,
-                         and C (chosen inside the training sounds); chance {accuracy,
-                         balanced_accuracy, method}; n_train; n_test; n_excluded (sounds with a tied
-                         modal response); classes_train; classes_test
-                   abx:  chance (0.5); categories; by_values; n_sounds_used; n_triplets
-    seed             int
-    versions         {audioprobe, python, torch, numpy, scipy, scikit-learn}
-    device           "cpu" | "cuda:0" | ...
-    timing           {extract_s, metric_s, activations_cached}
-    created          ISO 8601 UTC time stamp
+Files live at `DIR/<set>-<fingerprint[:8]>/<model>/<task>.json`, so results of different
+stimulus sets (or of a `--limit` cut) never overwrite each other. Schema 1 files (the earlier
+`DIR/<model>/<task>.json` layout, no run key) are still read, never reused.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import platform
 import re
+import types
+import typing
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
-from audioprobe.files import atomic_write_bytes
 from audioprobe.errors import AudioprobeError
+from audioprobe.files import atomic_write_bytes
+from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
+from audioprobe.tasktypes.common import Scores
 
-SCHEMA_VERSION = 1
-REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed", "versions", "device",
-                 "timing", "created")
+#: schema versions `read_result` accepts; only SCHEMA_VERSION results carry a run key (reusable)
+READABLE_VERSIONS = (1, SCHEMA_VERSION)
+LEGACY_REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed", "versions", "device",
+                        "timing", "created")
 
+
+class TaskInfo(TypedDict):
+    name: Annotated[str, "the task's name"]
+    version: Annotated[int, "bumped on any change that can change a score"]
+    type: Annotated[str, "the task type (rsa, transfer, abx, ...)"]
+    description: Annotated[str, "one line"]
+    config: Annotated[dict[str, Any], "the resolved task configuration (include and defaults applied)"]
+    config_hash: Annotated[str, "SHA-256 of config without the dataset key"]
+
+
+class ModelInfo(TypedDict):
+    name: Annotated[str, "the registered model name"]
+    revision: Annotated[str | None, "the pinned revision asked for (for an unpinned Hub repository: the commit "
+                                    "its branch pointed to)"]
+    resolved_revision: Annotated[str | None, "the commit actually loaded (null: local or random weights, or "
+                                             "activations read from the cache without loading)"]
+    wrapper_version: Annotated[str, "the wrapper's code version"]
+    args: Annotated[dict[str, Any], "--model-args, typed"]
+    checkpoint_sha256: Annotated[dict[str, str], "model argument -> SHA-256 of the local file or folder it "
+                                                 "names (a folder: of its files' relative paths and hashes)"]
+    meta: Annotated[dict[str, Any], "the model's metadata (ModelMeta: family, training, license, citation, "
+                                    "Hub repository, parameter count, ...)"]
+
+
+class DatasetInfo(TypedDict):
+    name: Annotated[str, "the stimulus set's name"]
+    fingerprint: Annotated[str, "SHA-256 of ids, audio samples, labels and judgments"]
+    n_sounds: Annotated[int, "sounds scored"]
+    partial: Annotated[bool, "true when --limit cut the set"]
+    synthetic: Annotated[bool, "true for simulated data (not human judgments)"]
+    source: Annotated[str, "where the set came from (embedded generator version, folder, hf:ORG/NAME@commit)"]
+
+
+class FrontendInfo(TypedDict):
+    target_rate: Annotated[int, "the model's sample rate, every sound resampled to it"]
+    resampler: Annotated[str, "resampling library"]
+    quality: Annotated[str, "its quality recipe"]
+    mono: Annotated[str, "how channels are mixed to mono"]
+    soxr_version: Annotated[str, "resampler version"]
+
+
+class Timing(TypedDict):
+    extract_s: Annotated[float, "seconds spent computing activations (0 when read from the cache)"]
+    metric_s: Annotated[float, "seconds spent in the task's metric"]
+    activations_cached: Annotated[bool, "true when the activations came from the cache"]
+
+
+class Result(TypedDict):
+    schema_version: Annotated[int, f"{SCHEMA_VERSION}"]
+    run_key: Annotated[RunKey, "everything that can change a number; a result is reused only when the key of "
+                               "the run asked for is equal"]
+    task: Annotated[TaskInfo, "the task"]
+    model: Annotated[ModelInfo, "the model"]
+    dataset: Annotated[DatasetInfo, "the stimulus set"]
+    frontend: Annotated[FrontendInfo, "the audio front end"]
+    pooling: Annotated[list[str], "poolings over frames the task read"]
+    precision: Annotated[Literal["fp32", "fp16", "bf16"], "forward-pass precision"]
+    device: Annotated[str, "where the forward pass ran (cpu, cuda, cuda:1; not part of the run key)"]
+    scores: Annotated[Scores, "what the task type computed: see the task type's scores below"]
+    seed: Annotated[int, "seed of every resampling statistic"]
+    versions: Annotated[dict[str, str], "audioprobe, python, torch, numpy, scipy, scikit-learn"]
+    timing: Annotated[Timing, "costs"]
+    created: Annotated[str, "ISO 8601 UTC time stamp"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths and formatting
 
 def format_score(value: float | None, digits: int = 4) -> str:
     """A score for tables: a dash when missing, and never "-0.000" for a tiny negative."""
@@ -68,13 +110,26 @@ def format_score(value: float | None, digits: int = 4) -> str:
 
 
 def safe_name(name: str) -> str:
-    """A model or task name as a file or folder name (`hf:org/name` -> `hf_org__name`)."""
+    """A model, task or set name as a file or folder name (`hf:org/name` -> `hf_org__name`)."""
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("/", "__"))
 
 
-def result_path(output_dir: Path, model_name: str, task_name: str) -> Path:
-    return Path(output_dir) / safe_name(model_name) / f"{safe_name(task_name)}.json"
+def set_folder(dataset_name: str, fingerprint: str) -> str:
+    """The folder of one stimulus set's results: its name and a short fingerprint."""
+    return f"{safe_name(dataset_name)}-{fingerprint[:8]}"
 
+
+def model_dir(output_dir: Path, dataset_name: str, fingerprint: str, model_name: str) -> Path:
+    """`DIR/<set>-<fp8>/<model>/`: a model's results (and saved activations) on one stimulus set."""
+    return Path(output_dir) / set_folder(dataset_name, fingerprint) / safe_name(model_name)
+
+
+def result_path(output_dir: Path, dataset_name: str, fingerprint: str, model_name: str, task_name: str) -> Path:
+    return model_dir(output_dir, dataset_name, fingerprint, model_name) / f"{safe_name(task_name)}.json"
+
+
+# ---------------------------------------------------------------------------------------------
+# Building, writing, reading
 
 def package_versions() -> dict[str, str]:
     import numpy
@@ -92,40 +147,285 @@ def now_utc() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def build_result(*, key: RunKey, task, model_meta: dict[str, Any], resolved_revision: str | None,
+                 dataset: dict[str, Any], scores: dict[str, Any], device: str, extract_s: float, metric_s: float,
+                 activations_cached: bool) -> dict[str, Any]:
+    """The result file's content: the one place a result is assembled. Validated here."""
+    mk: ModelKey = key.model
+    result = {
+        "schema_version": SCHEMA_VERSION,
+        "run_key": key.as_dict(),
+        "task": {"name": task.name, "version": task.version, "type": task.type, "description": task.description,
+                 "config": task.config(), "config_hash": task.config_hash()},
+        "model": {"name": mk.name, "revision": mk.revision, "resolved_revision": resolved_revision,
+                  "wrapper_version": mk.wrapper_version, "args": mk.args,
+                  "checkpoint_sha256": mk.checkpoint_sha256, "meta": model_meta},
+        "dataset": dataset,
+        "frontend": {k: mk.frontend[k] for k in FrontendInfo.__annotations__},
+        "pooling": list(key.pooling),
+        "precision": mk.precision,
+        "device": device,
+        "scores": scores,
+        "seed": key.seed,
+        "versions": package_versions(),
+        "timing": {"extract_s": round(extract_s, 4), "metric_s": round(metric_s, 4),
+                   "activations_cached": activations_cached},
+        "created": now_utc(),
+    }
+    problems = validate_result(result)
+    if problems:  # a bug in a task type or here, never the user's: say exactly what is off
+        raise ValueError("the result does not match the schema (audioprobe.results):\n  " + "\n  ".join(problems))
+    return result
+
+
 def write_result(path: Path, result: dict[str, Any]) -> None:
-    """Write a result atomically (temporary file, then rename)."""
-    missing = [k for k in REQUIRED_KEYS if k not in result]
-    if missing:
-        raise ValueError(f"result lacks {missing}")
+    """Validate, then write atomically (temporary file, then rename)."""
+    problems = validate_result(result)
+    if problems:
+        raise ValueError(f"refusing to write {path}: " + "; ".join(problems))
     text = json.dumps(result, indent=2, sort_keys=False, allow_nan=False) + "\n"
     atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
 
 
 def read_result(path: Path) -> dict[str, Any]:
-    """Read and check one result file."""
+    """Read and check one result file (schema 2, or a schema 1 file of the earlier layout)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AudioprobeError(f"{path}: not a readable result file ({exc}).") from None
-    if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-        raise AudioprobeError(
-            f"{path}: schema_version {data.get('schema_version') if isinstance(data, dict) else None} "
-            f"is not {SCHEMA_VERSION}; re-run the task with --overwrite."
-        )
-    missing = [k for k in REQUIRED_KEYS if k not in data]
-    if missing:
-        raise AudioprobeError(f"{path}: missing key(s) {', '.join(missing)}.")
+    version = data.get("schema_version") if isinstance(data, dict) else None
+    if version not in READABLE_VERSIONS:
+        raise AudioprobeError(f"{path}: schema_version {version!r} is not one of {READABLE_VERSIONS}; re-run the "
+                              f"task with --overwrite.")
+    if version == 1:
+        missing = [k for k in LEGACY_REQUIRED_KEYS if k not in data]
+        problems = [f"missing key {k!r}" for k in missing]
+    else:
+        problems = validate_result(data)
+    if problems:
+        raise AudioprobeError(f"{path}: not a valid result file: {'; '.join(problems[:5])}"
+                              f"{' ...' if len(problems) > 5 else ''}. Re-run the task with --overwrite.")
     return data
 
 
-def same_run(result: dict[str, Any], config_hash: str, model_identity: dict, fingerprint: str) -> bool:
-    """Whether an existing result answers this exact run (so it can be skipped on resume)."""
-    m = result.get("model", {})
-    return (
-        result.get("task", {}).get("config_hash") == config_hash
-        and result.get("dataset", {}).get("fingerprint") == fingerprint
-        and m.get("name") == model_identity["name"]
-        and m.get("revision") == model_identity["revision"]
-        and m.get("wrapper_version") == model_identity["wrapper_version"]
-        and m.get("args") == model_identity["args"]
-    )
+# ---------------------------------------------------------------------------------------------
+# The validator: typed dicts and dataclasses walked at run time. Written here because a JSON
+# Schema library would need the schema twice (as types for the code and as JSON for the check).
+
+def _hints(tp) -> dict[str, Any]:
+    return typing.get_type_hints(tp, include_extras=True)
+
+
+def _unwrap(tp) -> tuple[Any, str, bool]:
+    """(bare type, doc, required) of a field annotation."""
+    required = True
+    doc = ""
+    while True:
+        origin = typing.get_origin(tp)
+        if origin is NotRequired:
+            required, tp = False, typing.get_args(tp)[0]
+        elif origin is Annotated:
+            tp, *meta = typing.get_args(tp)
+            doc = next((m for m in meta if isinstance(m, str)), doc)
+        else:
+            return tp, doc, required
+
+
+def _fields(tp) -> dict[str, tuple[Any, str, bool]]:
+    """name -> (type, doc, required) of a TypedDict or a dataclass."""
+    if dataclasses.is_dataclass(tp):
+        hints = _hints(tp)
+        return {f.name: (_unwrap(hints[f.name])[0], f.metadata.get("doc", ""), True) for f in dataclasses.fields(tp)}
+    out = {}
+    for name, ann in _hints(tp).items():
+        bare, doc, required = _unwrap(ann)
+        out[name] = (bare, doc, required and name in tp.__required_keys__)
+    return out
+
+
+def _is_record(tp) -> bool:
+    return typing.is_typeddict(tp) or (isinstance(tp, type) and dataclasses.is_dataclass(tp))
+
+
+def _check(value: Any, tp: Any, where: str, problems: list[str]) -> None:
+    tp = _unwrap(tp)[0]
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if tp is Any:
+        return
+    if _is_record(tp):
+        if not isinstance(value, dict):
+            problems.append(f"{where}: expected an object, got {type(value).__name__}")
+            return
+        fields = _fields(tp)
+        for name, (ftp, _, required) in fields.items():
+            if name in value:
+                _check(value[name], ftp, f"{where}.{name}", problems)
+            elif required:
+                problems.append(f"{where}: missing key {name!r}")
+        for name in value:
+            if name not in fields:
+                problems.append(f"{where}: unknown key {name!r} (add it to the schema with its meaning)")
+        return
+    if origin in (typing.Union, types.UnionType):
+        trials = []
+        for option in args:
+            trial: list[str] = []
+            _check(value, option, where, trial)
+            if not trial:
+                return
+            trials.append(trial)
+        problems.extend(min(trials, key=len))
+        return
+    if origin is Literal:
+        if value not in args:
+            problems.append(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
+        return
+    if origin in (list, tuple):
+        if not isinstance(value, list):
+            problems.append(f"{where}: expected a list, got {type(value).__name__}")
+            return
+        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+            if len(value) != len(args):
+                problems.append(f"{where}: expected {len(args)} items, got {len(value)}")
+                return
+            for i, (item, itp) in enumerate(zip(value, args)):
+                _check(item, itp, f"{where}[{i}]", problems)
+            return
+        for i, item in enumerate(value):
+            _check(item, args[0] if args else Any, f"{where}[{i}]", problems)
+        return
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+            problems.append(f"{where}: expected an object with string keys")
+            return
+        for k, item in value.items():
+            _check(item, args[1] if args else Any, f"{where}.{k}", problems)
+        return
+    if tp is type(None):
+        ok = value is None
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp in (str, bool):
+        ok = isinstance(value, tp)
+    else:
+        raise TypeError(f"the schema uses a type the validator does not know: {tp!r}")
+    if not ok:
+        problems.append(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}"[:200])
+
+
+def scores_schema(task_type: str) -> type:
+    """The TypedDict of a task type's `scores` block."""
+    from audioprobe.tasktypes import TASK_TYPES
+
+    if task_type not in TASK_TYPES:
+        raise AudioprobeError(f"task type {task_type!r} is not registered here; cannot check its scores.")
+    return TASK_TYPES[task_type].scores_schema
+
+
+def validate_result(data: Any) -> list[str]:
+    """Every way `data` departs from the schema (empty: valid)."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        return ["a result is a JSON object"]
+    if data.get("schema_version") != SCHEMA_VERSION:
+        problems.append(f"schema_version is {data.get('schema_version')!r}, not {SCHEMA_VERSION}")
+    rest = {k: v for k, v in data.items() if k != "scores"}
+    _check({**rest, "scores": {}}, _ResultWithoutScores, "result", problems)
+    ttype = data.get("task", {}).get("type") if isinstance(data.get("task"), dict) else None
+    if "scores" not in data:
+        problems.append("result: missing key 'scores'")
+    elif isinstance(ttype, str):
+        try:
+            schema = scores_schema(ttype)
+        except AudioprobeError as exc:
+            problems.append(str(exc))
+        else:
+            _check(data["scores"], schema, "result.scores", problems)
+    return problems
+
+
+class _ResultWithoutScores(Result):
+    scores: dict[str, Any]  # checked against the task type's own schema
+
+
+# ---------------------------------------------------------------------------------------------
+# Documentation generated from the schema (docs/results.md)
+
+def _type_name(tp) -> str:
+    tp = _unwrap(tp)[0]
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if _is_record(tp):
+        return f"[{tp.__name__}](#{tp.__name__.lower()})"
+    if origin in (typing.Union, types.UnionType):
+        return " \\| ".join(_type_name(a) for a in args)
+    if origin is Literal:
+        return " \\| ".join(json.dumps(a) for a in args)
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        return "[" + ", ".join(_type_name(a) for a in args) + "]"
+    if origin in (list, tuple):
+        return f"list of {_type_name(args[0])}"
+    if origin is dict:
+        return f"object of {_type_name(args[1])}"
+    return {type(None): "null", float: "number", int: "integer", str: "string", bool: "boolean",
+            Any: "any"}.get(tp, getattr(tp, "__name__", str(tp)))
+
+
+def _records(tp, seen: list) -> None:
+    """Every record type reachable from tp, in first-use order."""
+    tp = _unwrap(tp)[0]
+    if _is_record(tp):
+        if tp in seen:
+            return
+        seen.append(tp)
+        for ftp, _, _ in _fields(tp).values():
+            _records(ftp, seen)
+    for a in typing.get_args(tp):
+        if not isinstance(a, str) and a is not Ellipsis:
+            _records(a, seen)
+
+
+def _table(tp) -> list[str]:
+    doc = (tp.__doc__ or "").strip() if dataclasses.is_dataclass(tp) else ""
+    lines = [f"### {tp.__name__}", ""] + ([doc.splitlines()[0], ""] if doc else [])
+    lines += ["| key | type | required | meaning |", "| --- | --- | --- | --- |"]
+    for name, (ftp, fdoc, required) in _fields(tp).items():
+        lines.append(f"| `{name}` | {_type_name(ftp)} | {'yes' if required else 'no'} | {fdoc} |")
+    return lines + [""]
+
+
+def schema_markdown() -> str:
+    """docs/results.md: every field of a result file, generated from the types above."""
+    from audioprobe.tasktypes import TASK_TYPES
+
+    lines = ["# Result files", "",
+             "<!-- generated by `python -m audioprobe.results > docs/results.md`; a test checks it is current -->", "",
+             f"One JSON file per (model, task, stimulus set), schema version {SCHEMA_VERSION}, at",
+             "`DIR/<set>-<fingerprint[:8]>/<model>/<task>.json`. The leaderboard, comparisons and reports read",
+             "nothing else. Every file audioprobe writes is checked against this schema; an unknown key is an",
+             "error. Numbers that are undefined are `null`, never NaN.", "", "## The file", ""]
+    top: list = []
+    _records(Result, top)
+    top = [t for t in top if t is not Scores]
+    for tp in top:
+        lines += _table(tp)
+    lines += ["## Scores", "", "Every task type's `scores` has these keys; each type adds its own below.", ""]
+    common: list = []
+    _records(Scores, common)
+    for tp in common:
+        lines += _table(tp)
+    done = set(common) | set(top)
+    for name, ttype in sorted(TASK_TYPES.items()):
+        lines += [f"## Task type `{name}`", "", f"`scores` is a {_type_name(ttype.scores_schema)}.", ""]
+        found: list = []
+        _records(ttype.scores_schema, found)
+        for tp in found:
+            if tp not in done:
+                lines += _table(tp)
+                done.add(tp)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+if __name__ == "__main__":
+    print(schema_markdown(), end="")

@@ -1,7 +1,7 @@
 """The runner: models x tasks -> result files, resuming where a previous run stopped.
 
-For each model, tasks whose result already exists for the same configuration, model identity
-and stimulus fingerprint are skipped (unless `overwrite`); the rest share one forward pass per
+For each (model, task, stimulus set) it builds the run key (identity.py) and skips the task when
+a result with an equal key exists (unless `overwrite`); the rest share one forward pass per
 stimulus set (cached on disk), then each task's metric runs on the pooled arrays and its result
 is written atomically before the next task starts.
 """
@@ -20,9 +20,9 @@ import torch
 from audioprobe.cache import ActivationCache, save_layers
 from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import Extractor
+from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.registry import create_model
-from audioprobe.results import (SCHEMA_VERSION, now_utc, package_versions, read_result, result_path,
-                                safe_name, same_run, write_result)
+from audioprobe.results import build_result, model_dir, read_result, result_path, write_result
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.taskconfig import TaskConfig
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -90,77 +90,85 @@ class Runner:
 
     def run_model(self, name: str, args: dict[str, Any], tasks: list[TaskConfig]) -> list[dict]:
         model = create_model(name, args, self.device)
-        identity = model.identity()
         extractor = Extractor(model, self.opt.batch_size, self.cache, self.opt.progress, self.opt.precision)
         out: list[dict] = []
-        todo: dict[str, list[TaskConfig]] = {}
+        todo: dict[str, list[tuple[TaskConfig, RunKey]]] = {}
         for task in tasks:
             stimset = self.stimulus_set(task)
-            path = result_path(self.opt.output_dir, name, task.name)
+            key = self.run_key(extractor.key, task, stimset)
+            path = self.result_path(stimset, name, task)
             if path.is_file() and not self.opt.overwrite:
                 try:
                     old = read_result(path)
                 except AudioprobeError:
-                    old = None  # unreadable or old schema: recompute
-                if old is not None and same_run(old, task.config_hash(), identity, stimset.fingerprint()):
-                    log.info("%s / %s: result exists with the same configuration, skipped", name, task.name)
+                    old = None  # unreadable or another schema: recompute
+                if old is not None and old.get("run_key") == key.as_dict():
+                    log.info("%s / %s: a result with the same run key exists, reused", name, task.name)
                     old["_reused"] = True
                     out.append(old)
                     continue
-            todo.setdefault(self.opt.data or task.dataset, []).append(task)
+            todo.setdefault(self.opt.data or task.dataset, []).append((task, key))
         if self.opt.save_activations is not None:
             for spec in {self.opt.data or t.dataset for t in tasks}:
                 todo.setdefault(spec, [])
         for spec, set_tasks in todo.items():
             stimset = self._sets[spec]
-            poolings = {p for t in set_tasks for p in TASK_TYPES[t.type].poolings(t.params)}
+            poolings = {p for t, _ in set_tasks for p in TASK_TYPES[t.type].poolings(t.params)}
             if self.opt.save_activations is not None:
                 poolings.add("mean")
             acts, info = extractor.extract(stimset, sorted(poolings))
             if self.opt.save_activations is not None:
-                target = Path(self.opt.save_activations) / safe_name(name) / "activations.npz"
+                fp = stimset.fingerprint()
+                target = model_dir(self.opt.save_activations, stimset.name, fp, name) / "activations.npz"
                 save_layers(target, acts["mean"], sound_ids=np.array(stimset.sound_ids, dtype=str))
-            for task in set_tasks:
+            for task, key in set_tasks:
                 try:
-                    out.append(self.evaluate(name, model, identity, task, stimset, acts, info))
+                    out.append(self.evaluate(name, model, key, task, stimset, acts, info))
                 except NotApplicableError as exc:
                     log.warning("%s / %s: not applicable: %s", name, task.name, exc)
                     out.append(not_applicable(name, task, stimset, str(exc)))
         return out
 
-    def control_activations(self, stimset: StimulusSet, model_name: str, pooling: str) -> dict[str, np.ndarray]:
-        """Activations of a control model (default args, fp32) on the same sounds, through the cache."""
+    def result_path(self, stimset: StimulusSet, model_name: str, task: TaskConfig) -> Path:
+        return result_path(self.opt.output_dir, stimset.name, stimset.fingerprint(), model_name, task.name)
+
+    def control_extractor(self, model_name: str) -> Extractor:
+        """A control model (default args, fp32), created once and read through the same cache."""
         if model_name not in self._controls:
             control = create_model(model_name, {}, self.device)
             self._controls[model_name] = Extractor(control, self.opt.batch_size, self.cache, False)
-        acts, _ = self._controls[model_name].extract(stimset, [pooling])
-        return acts[pooling]
+        return self._controls[model_name]
 
-    def evaluate(self, name: str, model, identity, task: TaskConfig, stimset: StimulusSet, acts, info) -> dict:
+    def run_key(self, model_key: ModelKey, task: TaskConfig, stimset: StimulusSet) -> RunKey:
+        """The one place a run identity is assembled (see identity.py for what it holds and why)."""
         ttype = TASK_TYPES[task.type]
+        return RunKey(
+            schema_version=SCHEMA_VERSION,
+            model=model_key,
+            pooling=tuple(ttype.poolings(task.params)),
+            task={"name": task.name, "version": task.version, "config_hash": task.config_hash()},
+            controls={c: self.control_extractor(c).key for c in ttype.controls(task.params)},
+            seed=self.opt.seed,
+            stimuli={"name": stimset.name, "fingerprint": stimset.fingerprint()},
+        )
+
+    def evaluate(self, name: str, model, key: RunKey, task: TaskConfig, stimset: StimulusSet, acts, info) -> dict:
+        ttype = TASK_TYPES[task.type]
+
+        def control(model_name: str, pooling: str) -> dict[str, np.ndarray]:
+            if model_name not in key.controls:  # a task type reading a control it did not declare: a bug
+                raise RuntimeError(f"task type {task.type!r} read control model {model_name!r} without declaring "
+                                   f"it in TaskType.controls, so it would be missing from the run key")
+            return self.control_extractor(model_name).extract(stimset, [pooling])[0][pooling]
+
         ctx = EvalContext(task=task.name, seed=self.opt.seed, rng=np.random.default_rng(self.opt.seed),
-                          control=lambda m, p: self.control_activations(stimset, m, p))
+                          control=control)
         start = time.perf_counter()
         scores = ttype.evaluate(acts, stimset, task.params, ctx)
         metric_s = time.perf_counter() - start
-        result = {
-            "schema_version": SCHEMA_VERSION,
-            "task": {"name": task.name, "version": task.version, "type": task.type,
-                     "description": task.description, "config": task.config(),
-                     "config_hash": task.config_hash()},
-            "model": {**identity, "resolved_revision": info.get("revision"),
-                      "meta": model.metadata(**model.args).as_dict()},
-            "dataset": stimset.describe(),
-            "frontend": info["frontend"],
-            "pooling": ttype.poolings(task.params),
-            "scores": scores,
-            "seed": self.opt.seed,
-            "versions": package_versions(),
-            "device": self.device,
-            "precision": self.opt.precision,
-            "timing": {"extract_s": round(info["extract_s"], 4), "metric_s": round(metric_s, 4),
-                       "activations_cached": info["cached"]},
-            "created": now_utc(),
-        }
-        write_result(result_path(self.opt.output_dir, name, task.name), result)
+        result = build_result(key=key, task=task, model_meta=model.meta.as_dict(),
+                              resolved_revision=info.get("revision"), dataset=stimset.describe(), scores=scores,
+                              device=self.device, extract_s=info["extract_s"], metric_s=metric_s,
+                              activations_cached=info["cached"])
+        write_result(self.result_path(stimset, name, task), result)
         return result

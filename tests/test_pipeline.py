@@ -34,8 +34,15 @@ def run(argv, capsys=None):
     return code, out
 
 
+def results_dir(out_dir: Path, model: str) -> Path:
+    """`DIR/<set>-<fp8>/<model>/`: the one stimulus set these tests run on (the --limit subset)."""
+    found = sorted(out_dir.glob(f"impacts-*/{model}"))
+    assert len(found) <= 1, found
+    return found[0] if found else out_dir / "impacts-missing" / model
+
+
 def load_results(out_dir: Path, model: str) -> dict[str, dict]:
-    return {p.stem: json.loads(p.read_text()) for p in sorted((out_dir / model).glob("*.json"))}
+    return {p.stem: json.loads(p.read_text()) for p in sorted(results_dir(out_dir, model).glob("*.json"))}
 
 
 def independent_rsa(features: np.ndarray, counts: np.ndarray, smoothing: float = 0.5) -> float:
@@ -65,7 +72,7 @@ def test_scores_equal_independent_computation(tmp_path, toy, capsys):
     import yaml
 
     dims = yaml.safe_load((export / "dataset.yaml").read_text())["dimensions"]
-    with np.load(acts_dir / toy / "activations.npz", allow_pickle=False) as saved:
+    with np.load(results_dir(acts_dir, toy) / "activations.npz", allow_pickle=False) as saved:
         ids = [str(s) for s in saved["sound_ids"]]
         names = [str(n) for n in saved["layer_names"]]
         layers = {n: saved[f"layer_{i:04d}"] for i, n in enumerate(names)}
@@ -94,7 +101,7 @@ def test_result_file_schema(tmp_path, toy):
     assert eval_main(["--model", toy, "--tasks", "rsa-material", "--limit", str(N), "--output-dir", str(out),
                       "--seed", "7"]) == 0
     r = load_results(out, toy)["rsa-material"]
-    assert r["schema_version"] == 1
+    assert r["schema_version"] == 2
     assert r["task"]["name"] == "rsa-material" and len(r["task"]["config_hash"]) == 64
     assert r["task"]["config"]["params"]["smoothing"] == 0.5
     assert r["model"]["name"] == "toy-frames" and r["model"]["wrapper_version"] == "1"
@@ -123,7 +130,7 @@ def test_second_run_reuses_results_and_cache(tmp_path, toy, capsys, monkeypatch)
     assert load_results(out, toy) == first
 
     # Results deleted but activations cached: scores recomputed from the cache, identical.
-    for p in (out / toy).glob("*.json"):
+    for p in results_dir(out, toy).glob("*.json"):
         p.unlink()
     assert run(argv, capsys)[0] == 0 and calls == []
     again = load_results(out, toy)
@@ -166,7 +173,8 @@ def test_interrupted_run_resumes(tmp_path, toy, capsys, monkeypatch):
     monkeypatch.setitem(tasktypes.TASK_TYPES, "rsa", dataclasses.replace(rsa, evaluate=interrupt_on_extent))
     code, captured = run(argv, capsys)
     assert code == 130 and "run the same command again to resume" in captured.err
-    assert (out / toy / "rsa-material.json").is_file() and not (out / toy / "rsa-extent.json").exists()
+    assert (results_dir(out, toy) / "rsa-material.json").is_file()
+    assert not (results_dir(out, toy) / "rsa-extent.json").exists()
     assert not list(out.rglob("*.tmp"))
     monkeypatch.setitem(tasktypes.TASK_TYPES, "rsa", rsa)
     code, captured = run(argv, capsys)
@@ -185,7 +193,8 @@ def test_task_not_applicable_to_the_data_is_reported_and_skipped(tmp_path, toy, 
                           "--output-dir", str(out), "--include-path", str(extra)], capsys)
     assert code == 0
     assert "not applicable" in captured.out and "'loudness'" in captured.out
-    assert (out / toy / "rsa-material.json").is_file() and not (out / toy / "zz-loudness.json").exists()
+    assert (results_dir(out, toy) / "rsa-material.json").is_file()
+    assert not (results_dir(out, toy) / "zz-loudness.json").exists()
 
 
 def test_data_folder_gives_same_scores_as_embedded(tmp_path, toy, capsys):

@@ -12,13 +12,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.decomposition import PCA
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
+
+# scikit-learn (about 1 s to import) is imported inside the functions that fit probes, so that
+# reading task files (`list tasks`, which needs C_GRID and modal_labels) stays fast.
 
 #: Default grid of inverse regularisation strengths C: a decade grid centred on scikit-learn's
 #: default C = 1 (LogisticRegression documentation).
@@ -38,7 +35,7 @@ def _folds(labels: np.ndarray, wanted: int) -> int:
     return max(2, min(wanted, smallest))
 
 
-def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000) -> GridSearchCV:
+def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000):
     """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only.
 
     Between the two, PCA keeping every component rotates the (centred) training rows onto their own
@@ -47,6 +44,12 @@ def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter
     are those of the plain pipeline, with n_train instead of n_features coefficients per class
     (tests/test_transfer.py checks the equality).
     """
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     pipe = make_pipeline(StandardScaler(), PCA(svd_solver="full"), LogisticRegression(max_iter=max_iter))
     cv = StratifiedKFold(_folds(labels, inner_folds), shuffle=True, random_state=seed)
     return GridSearchCV(pipe, {"logisticregression__C": list(c_grid)}, cv=cv, scoring="accuracy")
@@ -54,6 +57,8 @@ def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter
 
 def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
     """Fit the probe on the training sounds only; predict the test sounds. -> (predictions, chosen C)."""
+    from sklearn.exceptions import ConvergenceWarning
+
     y_train = np.asarray(y_train)
     if len(np.unique(y_train)) < 2:
         raise ValueError("the training subset has a single class: nothing to learn")
@@ -70,6 +75,9 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
 
     Returns None when a class has a single sound (no stratified split can test it).
     """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     y = np.asarray(y)
     if len(np.unique(y)) < 2 or np.min(np.unique(y, return_counts=True)[1]) < 2:
         return None

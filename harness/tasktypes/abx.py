@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 
@@ -11,7 +11,7 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import abx, rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Activations, EvalContext, Param, TaskType,
+from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Scores, Activations, EvalContext, Param, TaskType,
                                          _codes, _headline, _interval, _json_float, _synthetic_caveat, register_task_type,
                                          sound_labels)
 
@@ -108,4 +108,13 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     }
 
 
-register_task_type(TaskType("abx", ABX_PARAMS, evaluate_abx, check=_check_abx))
+class ABXScores(Scores):
+    lower_is_better: Annotated[bool, "true: the score is an error rate"]
+    chance: Annotated[float, "the error of a model that cannot tell the categories apart (0.5)"]
+    categories: Annotated[list[str], "categories of the discriminated dimension"]
+    by_values: Annotated[list[str], "values of the `by` dimension that A, B and X share (empty: none)"]
+    n_sounds_used: Annotated[int, "sounds with a label"]
+    n_triplets: Annotated[int, "(A, B, X) triplets scored"]
+
+
+register_task_type(TaskType("abx", ABX_PARAMS, evaluate_abx, scores_schema=ABXScores, check=_check_abx))

@@ -12,7 +12,7 @@ only activation arrays.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Annotated, Any, Callable, NotRequired, TypedDict
 
 import numpy as np
 
@@ -70,14 +70,63 @@ class EvalContext:
     control: Callable[[str, str], dict[str, np.ndarray]]
 
 
+# ---------------------------------------------------------------------------------------------
+# The `scores` block every task type returns (typed; `audioprobe.results` validates and documents
+# it). A task type extends these with its own fields by subclassing them.
+
+Interval = tuple[float, float]
+
+
+class LayerScore(TypedDict):
+    layer: Annotated[str, "layer name, in the model's layer order"]
+    score: Annotated[float | None, "the task's score for this layer (null where undefined: see note)"]
+    ci: Annotated[Interval | None, "percentile bootstrap interval of the score at ci_level (null: off or undefined)"]
+    p_value: Annotated[float | None, "p-value of the test named in statistics.p_value (null: off or undefined)"]
+    note: NotRequired[Annotated[str, "why a value is null"]]
+
+
+class Headline(TypedDict):
+    value: Annotated[float | None, "the cross-validated headline: mean held-out score of the layer picked on one "
+                                   "half of the sounds and scored on the other, over cv_splits random halves (or "
+                                   "the best layer's score when cv_splits is 0, said in selection)"]
+    layer: Annotated[str | None, "the layer picked most often"]
+    ci: Annotated[Interval | None, "percentile bootstrap interval of value"]
+    selection: Annotated[str, "how the layer was chosen, in words"]
+    layer_frequency: NotRequired[Annotated[float | None, "share of the splits that picked `layer`"]]
+
+
+class Statistics(TypedDict):
+    seed: Annotated[int, "seed of every resampling"]
+    bootstrap: Annotated[int, "bootstrap resamples (0: off)"]
+    bootstrap_unit: Annotated[str, "what the bootstrap resamples"]
+    ci_level: Annotated[float, "coverage of the intervals"]
+    ci_method: Annotated[str, "how intervals are computed"]
+    p_value: Annotated[str, "the test behind per_layer p_value, in words"]
+    cv_splits: Annotated[int, "random half splits for the headline (0: best layer, optimistic)"]
+
+
+class Scores(TypedDict):
+    metric: Annotated[str, "one sentence saying what `score` is"]
+    per_layer: Annotated[list[LayerScore], "one entry per layer, in layer order"]
+    headline: Annotated[Headline, "the headline score and how its layer was chosen"]
+    statistics: Annotated[Statistics, "the uncertainty settings and methods"]
+    caveat: NotRequired[Annotated[str, "present when the stimulus set is synthetic"]]
+    lower_is_better: NotRequired[Annotated[bool, "true when smaller scores are better (an error rate)"]]
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskType:
     name: str
     params: dict[str, Param]
     #: (activations by pooling, stimulus set, params, context) -> the result's `scores` block
     evaluate: Callable[[Activations, StimulusSet, dict[str, Any], EvalContext], dict]
+    #: the TypedDict of that block (a subclass of `Scores`): results are validated against it and
+    #: docs/results.md documents it
+    scores_schema: type = Scores
     #: poolings of the model's activations the task reads
     poolings: Callable[[dict[str, Any]], list[str]] = lambda params: [params.get("pooling", "mean")]
+    #: control models the task reads through `EvalContext.control` (part of the run identity)
+    controls: Callable[[dict[str, Any]], list[str]] = lambda params: []
     check: Callable[[str, dict[str, Any]], None] | None = None
 
     def check_params(self, where: str, params: dict[str, Any]) -> None:

@@ -6,7 +6,7 @@ regressed out).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (STAT_PARAMS, Activations, EvalContext, Param, TaskType, _dimensions,
+from audioprobe.tasktypes.common import (STAT_PARAMS, Scores, Statistics, Activations, EvalContext, Param, TaskType, _dimensions,
                                          _headline, _interval, _json_float, _positive_int, _require_dimensions,
                                          _synthetic_caveat, register_task_type)
 
@@ -195,4 +195,33 @@ def _check_rsa(where: str, params: dict[str, Any]) -> None:
                               f"categories).")
 
 
-register_task_type(TaskType("rsa", RSA_PARAMS, evaluate_rsa, check=_check_rsa))
+class NoiseCeiling(TypedDict):
+    value: Annotated[float | None, "split-half reliability of the target over listeners, Spearman-Brown "
+                                   "corrected (null: none, see reason)"]
+    reason: NotRequired[Annotated[str, "why there is no ceiling"]]
+    split_half_r: NotRequired[Annotated[float | None, "mean split-half correlation before correction"]]
+    split_half_r_sd: NotRequired[Annotated[float | None, "its standard deviation over splits"]]
+    n_splits: NotRequired[Annotated[int, "random splits of the listeners"]]
+    method: NotRequired[Annotated[str, "the method, in words"]]
+
+
+class Control(TypedDict):
+    model: Annotated[str, "the control model whose RDM was regressed out"]
+    layer: Annotated[str, "its layer"]
+    score_of_control: Annotated[float | None, "the control RDM's own correlation with the target"]
+
+
+class RSAStatistics(Statistics):
+    permutations: Annotated[int, "Mantel permutations (0: off)"]
+
+
+class RSAScores(Scores):
+    statistics: Annotated[RSAStatistics, "the uncertainty settings and methods"]
+    noise_ceiling: Annotated[NoiseCeiling, "how well the target agrees with itself across listeners"]
+    control: Annotated[Control | None, "partial RSA: the regressed-out control (null: plain RSA)"]
+    n_sounds: Annotated[int, "sounds compared"]
+    n_pairs: Annotated[int, "pairs of sounds (upper-triangle entries)"]
+
+
+register_task_type(TaskType("rsa", RSA_PARAMS, evaluate_rsa, scores_schema=RSAScores, check=_check_rsa,
+                            controls=lambda params: [] if params["control"] == "none" else [params["control"]]))

@@ -6,7 +6,7 @@ Bost et al. (2024), experiment 2 (figure 2), with a no-transfer baseline and cha
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
 
@@ -14,7 +14,7 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import stats, transfer
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Activations, EvalContext, Param, TaskType,
+from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Interval, LayerScore, Scores, Activations, EvalContext, Param, TaskType,
                                          _headline, _interval, _json_float, _synthetic_caveat, register_task_type,
                                          sound_labels)
 
@@ -156,4 +156,35 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     }
 
 
-register_task_type(TaskType("transfer", TRANSFER_PARAMS, evaluate_transfer, check=_check_transfer))
+class TransferLayerScore(LayerScore):
+    accuracy: Annotated[float | None, "share of test sounds predicted right"]
+    balanced_accuracy: Annotated[float | None, "mean per-class recall on the test sounds"]
+    baseline_accuracy: Annotated[float | None, "no-transfer baseline: the same probe cross-validated inside the "
+                                               "test subset"]
+    baseline_balanced_accuracy: Annotated[float | None, "the baseline's balanced accuracy"]
+    baseline_note: NotRequired[Annotated[str, "why the baseline is null"]]
+    C: Annotated[float, "inverse regularisation strength chosen inside the training sounds"]
+    accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+
+
+class Chance(TypedDict):
+    accuracy: Annotated[float, "the test subset's majority-class share"]
+    balanced_accuracy: Annotated[float, "1 / number of test classes"]
+    method: Annotated[str, "how chance is computed, in words"]
+
+
+class TransferScores(Scores):
+    per_layer: Annotated[list[TransferLayerScore], "one entry per layer, in layer order"]
+    chance: Annotated[Chance, "chance levels of the test subset"]
+    n_train: Annotated[int, "training sounds"]
+    n_test: Annotated[int, "test sounds"]
+    n_excluded: Annotated[int, "sounds left out for a tied modal response"]
+    classes_train: Annotated[dict[str, int], "sounds per class in the training subset"]
+    classes_test: Annotated[dict[str, int], "sounds per class in the test subset"]
+
+
+register_task_type(TaskType("transfer", TRANSFER_PARAMS, evaluate_transfer, scores_schema=TransferScores,
+                            check=_check_transfer))
