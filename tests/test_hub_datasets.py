@@ -134,3 +134,11 @@ def test_hub_dataset_errors(hub_cache, rng):
     publish(hub_cache, rows, feats, repo="lab/unjudged")
     with pytest.raises(AudioprobeError, match="'s3' has no judgments on dimension 'hollowness'"):
         resolve_dataset("hf:lab/unjudged")
+
+
+def test_hub_response_outside_the_categories_is_named(hub_cache, rng):
+    rows, feats, _ = make_rows(rng)
+    rows["responses"][2]["material"][1] = 7  # only 3 materials
+    publish(hub_cache, rows, feats, repo="lab/bad-response")
+    with pytest.raises(AudioprobeError, match=r"sound 's2', listener 1: response 7 on 'material' is not a category"):
+        resolve_dataset("hf:lab/bad-response")

@@ -304,3 +304,179 @@ def test_exported_folder_gives_the_same_scores(tmp_path):
         results = Runner(opts).run([("logmel", {})], tasks)
         scores.append([(r["task"]["name"], r["dataset"]["fingerprint"], r["scores"]) for r in results])
     assert scores[0] == scores[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# Counting responses: one function, used by every loader and by the noise ceilings
+
+
+def test_counts_from_responses_counts_answers_and_skips_missing(rng):
+    from audioprobe.metrics.responses import counts_from_responses
+
+    resp = rng.integers(-1, 4, size=(6, 9))
+    expected = np.zeros((9, 4), np.int64)
+    for row in resp:  # the definition, written out
+        for i, k in enumerate(row):
+            if k >= 0:
+                expected[i, k] += 1
+    got = counts_from_responses(resp, 4)
+    assert got.dtype == np.int64
+    np.testing.assert_array_equal(got, expected)
+    np.testing.assert_array_equal(counts_from_responses(np.full((3, 2), -1), 5), np.zeros((2, 5), np.int64))
+    np.testing.assert_array_equal(counts_from_responses(np.zeros((0, 4), np.int64), 2), np.zeros((4, 2), np.int64))
+    for bad in ([[0, 3]], [[0, -2]]):  # a code that is neither a category nor "no response"
+        with pytest.raises(ValueError, match="category indices"):
+            counts_from_responses(np.array(bad), 3)
+    with pytest.raises(ValueError, match="integer"):
+        counts_from_responses(np.zeros((2, 2)), 3)
+    with pytest.raises(ValueError, match="n_listeners, n_sounds"):
+        counts_from_responses(np.zeros(3, np.int64), 3)
+
+
+def test_every_counter_agrees(tmp_path, rng):
+    """Folder loader, StimulusSet.counts_from_responses and the split-half ceiling count alike."""
+    from audioprobe.metrics import stats
+    from audioprobe.metrics.responses import counts_from_responses
+
+    s = load_folder(make_folder(tmp_path / "d", rng, responses=True))
+    for d, cats in s.dimensions.items():
+        np.testing.assert_array_equal(s.counts_from_responses()[d], counts_from_responses(s.responses[d], len(cats)))
+        np.testing.assert_array_equal(s.judgments[d], counts_from_responses(s.responses[d], len(cats)))
+    seen = []
+    stats.split_half_reliability(
+        s.responses, {d: len(c) for d, c in s.dimensions.items()},
+        lambda counts: seen.append(counts) or np.arange(6.0), lambda a, b: np.zeros(len(a)), rng, n_splits=2)
+    assert all(c["material"].sum() == len(s) for c in seen[::2])  # one listener of three per first half
+
+
+# ---------------------------------------------------------------------------------------------
+# Registered names
+
+
+def tiny_tones() -> "StimulusSet":
+    """A named set built in code (the pattern CONTRIBUTING.md, "Add a stimulus set", shows)."""
+    from audioprobe.stimuli import StimulusSet
+
+    freqs = [220.0, 330.0, 440.0, 660.0]
+    sr = 16000
+    t = np.arange(int(0.1 * sr)) / sr
+    return StimulusSet(
+        name="tiny-tones", sound_ids=[f"tone{int(f)}" for f in freqs], dimensions={"pitch": ["low", "high"]},
+        labels={"pitch": ["low", "low", "high", "high"]},
+        judgments={"pitch": np.array([[3, 0], [2, 1], [1, 2], [0, 3]])},
+        load_audio=lambda i: ((0.1 * np.sin(2 * np.pi * freqs[i] * t)).astype(np.float32), sr),
+        synthetic=True, source="tests:tiny-tones",
+    ).validate()
+
+
+def test_registered_name_resolves_lazily(monkeypatch):
+    from audioprobe.errors import UnknownNameError
+    from audioprobe.stimuli import DATASETS, resolve_dataset
+
+    monkeypatch.setitem(DATASETS, "tiny-tones", ("tests.test_stimuli:tiny_tones", "four sine tones"))
+    s = resolve_dataset("tiny-tones")
+    assert s.name == "tiny-tones" and len(s) == 4 and s.fingerprint() == tiny_tones().fingerprint()
+    with pytest.raises(UnknownNameError, match="Did you mean 'tiny-tones'"):
+        resolve_dataset("tiny-tone")
+    monkeypatch.setitem(DATASETS, "broken", ("tests.test_stimuli:no_such_function", "typo in the target"))
+    with pytest.raises(AudioprobeError, match="'broken' is registered as 'tests.test_stimuli:no_such_function'"):
+        resolve_dataset("broken")
+
+
+# ---------------------------------------------------------------------------------------------
+# Package structure: no engine imports, no import cycle, a light import
+
+
+#: What audioprobe.stimuli may import from audioprobe: errors, file primitives, metrics, itself.
+ALLOWED_INSIDE = ("audioprobe.errors", "audioprobe.files", "audioprobe.metrics", "audioprobe.stimuli")
+ENGINE = ("audioprobe.runner", "audioprobe.cli", "audioprobe.cache", "audioprobe.extract", "audioprobe.results",
+          "audioprobe.tasktypes", "audioprobe.taskconfig", "audioprobe.registry", "audioprobe.models")
+
+
+def _stimuli_modules():
+    """{module name: path} of every module under harness/stimuli/."""
+    from pathlib import Path
+
+    import audioprobe.stimuli
+
+    root = Path(audioprobe.stimuli.__path__[0])
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        parts = list(path.relative_to(root).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(["audioprobe.stimuli", *parts])] = path
+    return out
+
+
+def _imports(name, path, modules):
+    """Every module `name` imports, at module or function level (relative imports resolved)."""
+    import ast
+
+    is_package = path.name == "__init__.py"
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = name.split(".") if is_package else name.split(".")[:-1]
+                anchor = anchor[: len(anchor) - (node.level - 1)]
+                base = ".".join(anchor + ([base] if base else []))
+            for alias in node.names:  # `from pkg import module` imports the module
+                found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("audioprobe."):
+            found.add(node.value.split(":")[0])  # a lazy "module:function" target is an edge too
+    return found
+
+
+def test_stimuli_import_no_engine_module():
+    modules = _stimuli_modules()
+    assert "audioprobe.stimuli.stimulus_set" in modules and "audioprobe.stimuli.synthetic.impacts" in modules
+    bad = []
+    for name, path in modules.items():
+        for imp in _imports(name, path, modules):
+            if imp.startswith("audioprobe") and not any(imp == a or imp.startswith(a + ".") for a in ALLOWED_INSIDE):
+                engine = " (an engine module)" if any(imp == e or imp.startswith(e + ".") for e in ENGINE) else ""
+                bad.append(f"{path.name} imports {imp}{engine}")
+    assert not bad, "audioprobe.stimuli may import only " + ", ".join(ALLOWED_INSIDE) + ": " + "; ".join(bad)
+
+
+def test_stimuli_has_no_import_cycle():
+    modules = _stimuli_modules()
+    graph = {name: {m for m in _imports(name, path, modules) if m in modules and m != name}
+             for name, path in modules.items()}
+    # The model knows no source: nothing of the package below it but what it defines itself.
+    assert graph["audioprobe.stimuli.stimulus_set"] == set()
+    assert graph["audioprobe.stimuli.audio"] == set()
+    state: dict[str, int] = {}
+
+    def visit(node, stack):
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycle = stack[stack.index(nxt):] + [nxt] if nxt in stack else [node, nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+
+def test_import_and_listing_stay_light():
+    import subprocess
+    import sys
+
+    heavy = ("torch", "sklearn", "datasets", "transformers", "scipy", "huggingface_hub")
+    code = ("import sys; import audioprobe.stimuli; "
+            f"print(sorted(m for m in {heavy!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+    code = ("import sys; from audioprobe.cli import main; main(['list', 'datasets']); "
+            "print(sorted(m for m in ('torch', 'sklearn', 'datasets') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "impacts" in out and out.strip().splitlines()[-1] == "[]"
