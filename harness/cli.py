@@ -13,15 +13,14 @@ import click
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import format_score
 
 SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated listeners: not a finding about human perception."
 
 
-
-
 def results_table(results: list[dict]) -> str:
     """A plain-text table of headline scores, one row per (model, task)."""
+    from audioprobe.results import format_score  # not at the top: listing must not load the task types
+
     rows = []
     for r in results:
         ds = r["dataset"]
@@ -54,7 +53,8 @@ def results_table(results: list[dict]) -> str:
 @click.option("--model-args", default="", metavar="K=V,...", help="Arguments for the model(s), e.g. checkpoint=PATH.")
 @click.option("--tasks", default=None, metavar="SPEC", help="all, task names, tags or globs, comma-separated.")
 @click.option("--data", default=None, metavar="PATH", help="Run the tasks on this stimulus set (folder, name or hf:ORG/NAME).")
-@click.option("--output-dir", default="results", type=click.Path(file_okay=False, path_type=Path), show_default=True)
+@click.option("--output-dir", default="results", type=click.Path(file_okay=False, path_type=Path), show_default=True,
+              help="Result files go to DIR/<set>-<fingerprint[:8]>/<model>/<task>.json.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
 @click.option("--precision", default="fp32", type=click.Choice(["fp32", "fp16", "bf16"]), show_default=True,
               help="Forward-pass precision (autocast); fp16/bf16 are for GPUs.")
@@ -64,7 +64,7 @@ def results_table(results: list[dict]) -> str:
 @click.option("--overwrite", is_flag=True, help="Recompute results that already exist.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the activation cache.")
 @click.option("--save-activations", default=None, type=click.Path(file_okay=False, path_type=Path),
-              help="Write DIR/<model>/activations.npz (mean-pooled, one array per layer).")
+              help="Write DIR/<set>-<fp8>/<model>/activations.npz (mean-pooled, one array per layer).")
 @click.option("--include-path", "include_paths", multiple=True, type=click.Path(path_type=Path),
               help="Extra task YAML file or folder (repeatable).")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")

@@ -47,8 +47,7 @@ class ModelInfo(TypedDict):
     name: Annotated[str, "the registered model name"]
     revision: Annotated[str | None, "the pinned revision asked for (for an unpinned Hub repository: the commit "
                                     "its branch pointed to)"]
-    resolved_revision: Annotated[str | None, "the commit actually loaded (null: local or random weights, or "
-                                             "activations read from the cache without loading)"]
+    resolved_revision: Annotated[str | None, "the commit actually loaded (null: local or random weights)"]
     wrapper_version: Annotated[str, "the wrapper's code version"]
     args: Annotated[dict[str, Any], "--model-args, typed"]
     checkpoint_sha256: Annotated[dict[str, str], "model argument -> SHA-256 of the local file or folder it "
@@ -405,14 +404,14 @@ def schema_markdown() -> str:
              "`DIR/<set>-<fingerprint[:8]>/<model>/<task>.json`. The leaderboard, comparisons and reports read",
              "nothing else. Every file audioprobe writes is checked against this schema; an unknown key is an",
              "error. Numbers that are undefined are `null`, never NaN.", "", "## The file", ""]
-    top: list = []
-    _records(Result, top)
-    top = [t for t in top if t is not Scores]
-    for tp in top:
-        lines += _table(tp)
-    lines += ["## Scores", "", "Every task type's `scores` has these keys; each type adds its own below.", ""]
     common: list = []
     _records(Scores, common)
+    top: list = []
+    _records(Result, top)
+    for tp in top:
+        if tp not in common:
+            lines += _table(tp)
+    lines += ["## Scores", "", "Every task type's `scores` has these keys; each type adds its own below.", ""]
     for tp in common:
         lines += _table(tp)
     done = set(common) | set(top)

@@ -1,0 +1,100 @@
+"""The result schema is code: its documentation is generated from it, its validator catches what a
+reader would trip on, and every result the harness writes passes it."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from audioprobe.cli import main as eval_main
+from audioprobe.results import read_result, result_path, schema_markdown, set_folder, validate_result, write_result
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_results_md_is_generated_from_the_schema():
+    assert (ROOT / "docs" / "results.md").read_text(encoding="utf-8") == schema_markdown(), \
+        "docs/results.md is stale: run `python -m audioprobe.results > docs/results.md`"
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """One real result per task type (rsa, partial rsa, transfer, abx), on a 40-sound cut."""
+    out = tmp_path_factory.mktemp("r")
+    code = eval_main(["--model", "logmel", "--tasks", "rsa-material,partial-rsa-material,"
+                      "transfer-material-hollow-to-full,abx-material", "--limit", "40", "--output-dir", str(out)])
+    assert code == 0
+    found = {p.stem: json.loads(p.read_text()) for p in out.rglob("*.json")}
+    assert len(found) == 4, sorted(found)
+    return found
+
+
+def test_real_results_of_every_type_are_valid(results):
+    for name, r in results.items():
+        assert validate_result(r) == [], name
+        assert r["schema_version"] == 2 and r["run_key"]["task"]["name"] == name
+
+
+def _problems_after(result, edit):
+    broken = copy.deepcopy(result)
+    edit(broken)
+    return validate_result(broken)
+
+
+@pytest.mark.parametrize("edit, needle", [
+    (lambda r: r.pop("run_key"), "missing key 'run_key'"),
+    (lambda r: r["scores"].update(surprise=1), "unknown key 'surprise'"),
+    (lambda r: r["scores"]["per_layer"][0].update(score="high"), "per_layer[0].score"),
+    (lambda r: r["scores"]["per_layer"][0].update(ci=[0.1]), "expected 2 items"),
+    (lambda r: r.update(precision="fp64"), "'fp64' is not one of"),
+    (lambda r: r["dataset"].update(partial=1), "result.dataset.partial"),
+    (lambda r: r["run_key"]["model"].pop("checkpoint_sha256"), "missing key 'checkpoint_sha256'"),
+    (lambda r: r["model"].update(checkpoint_sha256={"checkpoint": 3}), "checkpoint_sha256.checkpoint"),
+    (lambda r: r["scores"]["headline"].pop("selection"), "missing key 'selection'"),
+    (lambda r: r["task"].update(type="nonesuch"), "not registered"),
+    (lambda r: r.update(seed=True), "result.seed"),
+])
+def test_validator_names_what_is_wrong(results, edit, needle):
+    problems = _problems_after(results["rsa-material"], edit)
+    assert any(needle in p for p in problems), problems
+
+
+def test_type_specific_fields_are_checked(results):
+    transfer = results["transfer-material-hollow-to-full"]
+    assert any("n_test" in p for p in _problems_after(transfer, lambda r: r["scores"].pop("n_test")))
+    assert any("accuracy" in p for p in _problems_after(
+        transfer, lambda r: r["scores"]["per_layer"][0].update(accuracy="x")))
+    abx = results["abx-material"]
+    assert any("lower_is_better" in p for p in _problems_after(abx, lambda r: r["scores"].pop("lower_is_better")))
+    partial = results["partial-rsa-material"]
+    assert partial["scores"]["control"]["model"] == "logmel"
+    assert partial["run_key"]["controls"]["logmel"]["name"] == "logmel"
+
+
+def test_invalid_result_is_never_written(results, tmp_path):
+    broken = copy.deepcopy(results["rsa-material"])
+    broken["scores"]["surprise"] = 1
+    with pytest.raises(ValueError, match="surprise"):
+        write_result(tmp_path / "x.json", broken)
+    assert not list(tmp_path.iterdir())
+
+
+def test_reading_a_damaged_file_names_it(results, tmp_path):
+    from audioprobe.errors import AudioprobeError
+
+    path = tmp_path / "x.json"
+    damaged = copy.deepcopy(results["rsa-material"])
+    damaged["scores"]["per_layer"] = "gone"
+    path.write_text(json.dumps(damaged))
+    with pytest.raises(AudioprobeError, match=str(path).replace("\\", "\\\\")):
+        read_result(path)
+
+
+def test_result_path_names_set_model_and_task(tmp_path):
+    fp = "0123456789abcdef" * 4
+    path = result_path(tmp_path, "my set", fp, "hf:org/model", "rsa-material")
+    assert path == tmp_path / "my_set-01234567" / "hf_org__model" / "rsa-material.json"
+    assert set_folder("impacts", fp) == "impacts-01234567"
