@@ -17,9 +17,21 @@ MISSING = "—"
 
 
 def collect(results_dir: Path) -> list[dict]:
-    """Every result file under `results_dir`, sorted by path."""
-    files = sorted(Path(results_dir).rglob("*.json"))
-    return [read_result(f) for f in files]
+    """Every result file under `results_dir`, one per (stimulus set, model, task).
+
+    Both layouts are read: `DIR/<set>-<fp8>/<model>/<task>.json` (schema 2) and the earlier
+    `DIR/<model>/<task>.json` (schema 1). Where both hold a result for the same set, model and
+    task, the newer schema wins (then the later `created`), so an old file never hides or
+    duplicates a recomputed one.
+    """
+    best: dict[tuple, dict] = {}
+    for f in sorted(Path(results_dir).rglob("*.json")):
+        r = read_result(f)
+        slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
+        rank = (r["schema_version"], r.get("created", ""))
+        if slot not in best or rank > (best[slot]["schema_version"], best[slot].get("created", "")):
+            best[slot] = r
+    return list(best.values())
 
 
 def _cell(result: dict) -> str:

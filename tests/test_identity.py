@@ -314,6 +314,10 @@ def test_legacy_result_is_read_by_the_leaderboard_but_never_reused(tmp_path, cap
     (old_dir / toy).mkdir(parents=True)
     (old_dir / toy / "quick-rsa.json").write_text(json.dumps(legacy))
     assert [r["schema_version"] for r in collect(old_dir)] == [1]
+    # both layouts in one folder, same set, model and task: the recomputed (schema 2) result is shown
+    shutil.copytree(old_dir / toy, out / toy)
+    assert [r["schema_version"] for r in collect(out)] == [identity.SCHEMA_VERSION]
+    shutil.rmtree(out / toy)
     # the same legacy file where the new layout expects a result: recomputed, not reused
     path.write_text(json.dumps(legacy))
     assert status(run(capsys, *argv), "quick-rsa") != "reused"

@@ -118,12 +118,14 @@ def test_partial_rsa_through_the_cli_equals_independent_computation(tmp_path, mo
     common = ["--limit", str(n), "--output-dir", str(out), "--save-activations", str(acts)]
     assert eval_main(["--model", "toy-frames", "--tasks", "partial-rsa-material", *common]) == 0
     assert eval_main(["--model", "logmel", "--tasks", "rsa-material", *common]) == 0
-    result = json.loads((out / "toy-frames" / "partial-rsa-material.json").read_text())
+    (path,) = out.glob("impacts-*/toy-frames/partial-rsa-material.json")  # DIR/<set>-<fp8>/<model>/<task>.json
+    result = json.loads(path.read_text())
     scores = result["scores"]
     assert scores["control"]["model"] == "logmel" and scores["control"]["layer"] == "fbank"
 
     def saved(model):
-        with np.load(acts / model / "activations.npz", allow_pickle=False) as z:
+        (npz,) = acts.glob(f"impacts-*/{model}/activations.npz")
+        with np.load(npz, allow_pickle=False) as z:
             return {str(name): z[f"layer_{i:04d}"].astype(np.float64) for i, name in enumerate(z["layer_names"])}
 
     control = pdist(saved("logmel")["fbank"], "cosine")

@@ -12,7 +12,7 @@ from audioprobe.metrics import abx, rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Scores, Activations, EvalContext, Param, TaskType,
-                                         _codes, _headline, _interval, _json_float, _synthetic_caveat, register_task_type,
+                                         category_codes, headline, interval, json_float, synthetic_caveat, register_task_type,
                                          sound_labels)
 
 
@@ -35,10 +35,10 @@ def _check_abx(where: str, params: dict[str, Any]) -> None:
 def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     from scipy.spatial.distance import squareform
 
-    labels, cats = _codes(sound_labels(stimset, params["dimension"], params["label_source"], ctx.task))
+    labels, cats = category_codes(sound_labels(stimset, params["dimension"], params["label_source"], ctx.task))
     by, by_values = (None, [])
     if params["by"]:
-        by, by_values = _codes(sound_labels(stimset, params["by"], params["label_source"], ctx.task))
+        by, by_values = category_codes(sound_labels(stimset, params["by"], params["label_source"], ctx.task))
         labels = np.where(by >= 0, labels, -1)
     cells = abx.abx_cells(labels, by)
     if not cells:
@@ -69,12 +69,12 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     out = {}
     per_layer = []
     for k, name in enumerate(names):
-        entry = {"layer": name, "score": _json_float(point[k]), "ci": None, "p_value": None}
+        entry = {"layer": name, "score": json_float(point[k]), "ci": None, "p_value": None}
         if B:
             boot = rest[:B, k]
-            entry["ci"] = _interval(stats.percentile_interval(boot[:, None], params["ci_level"])[0])
+            entry["ci"] = interval(stats.percentile_interval(boot[:, None], params["ci_level"])[0])
             ok = boot[np.isfinite(boot)]
-            entry["p_value"] = _json_float((1 + np.sum(ok >= 0.5)) / (1 + ok.size)) if ok.size else None
+            entry["p_value"] = json_float((1 + np.sum(ok >= 0.5)) / (1 + ok.size)) if ok.size else None
         per_layer.append(entry)
     if params["cv_splits"]:
         s = params["cv_splits"]
@@ -95,7 +95,7 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "lower_is_better": True,
         "chance": 0.5,
         "per_layer": per_layer,
-        "headline": _headline(per_layer, names, out, params, lower_is_better=True),
+        "headline": headline(per_layer, names, out, params, lower_is_better=True),
         "categories": cats,
         "by_values": by_values,
         "n_sounds_used": int((labels >= 0).sum()),
@@ -104,7 +104,7 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                        "as A excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
                        "p_value": "bootstrap test against chance: (1 + #resamples with error >= 0.5) / (1 + "
                        "resamples), one-sided", "cv_splits": params["cv_splits"]},
-        **_synthetic_caveat(stimset),
+        **synthetic_caveat(stimset),
     }
 
 

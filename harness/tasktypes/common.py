@@ -134,12 +134,12 @@ class TaskType:
             self.check(where, params)
 
 
-def _dimensions(params: dict[str, Any]) -> list[str]:
+def dimensions_of(params: dict[str, Any]) -> list[str]:
     dims = params["dimensions"]
     return [dims] if isinstance(dims, str) else list(dims)
 
 
-def _require_dimensions(stimset: StimulusSet, dims: list[str], task: str) -> None:
+def require_dimensions(stimset: StimulusSet, dims: list[str], task: str) -> None:
     for d in dims:
         if d not in stimset.dimensions:
             raise NotApplicableError(
@@ -148,7 +148,7 @@ def _require_dimensions(stimset: StimulusSet, dims: list[str], task: str) -> Non
             )
 
 
-def _json_float(value) -> float | None:
+def json_float(value) -> float | None:
     """A float for the result file, or None where undefined (the writer forbids NaN)."""
     if value is None:
         return None
@@ -156,12 +156,12 @@ def _json_float(value) -> float | None:
     return value if np.isfinite(value) else None
 
 
-def _interval(pair) -> list | None:
-    lo, hi = (_json_float(v) for v in pair)
+def interval(pair) -> list | None:
+    lo, hi = (json_float(v) for v in pair)
     return None if lo is None or hi is None else [lo, hi]
 
 
-def _positive_int(v):
+def non_negative(v):
     return None if v >= 0 else "must be >= 0 (0 turns this statistic off)"
 
 
@@ -171,10 +171,10 @@ def _level(v):
 
 #: statistics keys shared by every task type that resamples sounds
 STAT_PARAMS = {
-    "bootstrap": Param(int, 1000, "Bootstrap resamples of the sounds for intervals (0: off).", check=_positive_int),
+    "bootstrap": Param(int, 1000, "Bootstrap resamples of the sounds for intervals (0: off).", check=non_negative),
     "ci_level": Param(float, 0.95, "Coverage of the percentile bootstrap intervals.", check=_level),
     "cv_splits": Param(int, 100, "Random half splits of the sounds for the cross-validated headline (0: best "
-                                 "layer, optimistic).", check=_positive_int),
+                                 "layer, optimistic).", check=non_negative),
 }
 
 
@@ -187,18 +187,18 @@ def cv_headline(names: list[str], cv_scores: np.ndarray, cv_choice: np.ndarray, 
                 "selection": "cross-validated over sounds (no finite score)"}
     freq = np.bincount(cv_choice[ok], minlength=len(names)) / ok.sum()
     best = int(np.argmax(freq))
-    ci = _interval(stats.percentile_interval(cv_bootstrap[:, None], level)[0]) if cv_bootstrap.size else None
+    ci = interval(stats.percentile_interval(cv_bootstrap[:, None], level)[0]) if cv_bootstrap.size else None
     way = "lowest-error" if lower_is_better else "best"
     return {
-        "value": _json_float(np.mean(cv_scores[ok])),
+        "value": json_float(np.mean(cv_scores[ok])),
         "layer": names[best],
-        "layer_frequency": _json_float(freq[best]),
+        "layer_frequency": json_float(freq[best]),
         "ci": ci,
         "selection": f"cross-validated over sounds: {way} layer picked on one half, scored on the other",
     }
 
 
-def _headline(per_layer, names, stats_out, params, lower_is_better=False) -> dict:
+def headline(per_layer, names, stats_out, params, lower_is_better=False) -> dict:
     if params["cv_splits"] > 0:
         return cv_headline(names, stats_out["cv_scores"], stats_out["cv_choice"], stats_out["cv_bootstrap"],
                            params["ci_level"], lower_is_better)
@@ -210,7 +210,7 @@ def _headline(per_layer, names, stats_out, params, lower_is_better=False) -> dic
             "selection": "best layer on all sounds (not cross-validated: optimistic)"}
 
 
-def _synthetic_caveat(stimset: StimulusSet) -> dict:
+def synthetic_caveat(stimset: StimulusSet) -> dict:
     if not stimset.synthetic:
         return {}
     return {"caveat": "synthetic stimulus set with simulated listeners: these numbers test the harness, "
@@ -225,7 +225,7 @@ LABEL_SOURCES = ("perceived", "physical")
 def sound_labels(stimset: StimulusSet, dimension: str, source: str, task: str) -> list[str | None]:
     """Per-sound category: the modal response (None where tied) or the physical label column."""
     if source == "perceived":
-        _require_dimensions(stimset, [dimension], task)
+        require_dimensions(stimset, [dimension], task)
         return transfer.modal_labels(stimset.judgments[dimension], stimset.dimensions[dimension])
     if dimension not in stimset.labels:
         raise NotApplicableError(
@@ -234,7 +234,7 @@ def sound_labels(stimset: StimulusSet, dimension: str, source: str, task: str) -
     return [v if v != "" else None for v in stimset.labels[dimension]]
 
 
-def _codes(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
+def category_codes(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     names = sorted({v for v in values if v is not None})
     return np.array([names.index(v) if v is not None else -1 for v in values], dtype=np.int64), names
 

@@ -14,9 +14,9 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (STAT_PARAMS, Scores, Statistics, Activations, EvalContext, Param, TaskType, _dimensions,
-                                         _headline, _interval, _json_float, _positive_int, _require_dimensions,
-                                         _synthetic_caveat, register_task_type)
+from audioprobe.tasktypes.common import (STAT_PARAMS, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
+                                         headline, interval, json_float, non_negative, require_dimensions,
+                                         synthetic_caveat, register_task_type)
 
 
 RSA_TARGETS = ("kl", "js", "modal", "physical", "rdm")
@@ -33,9 +33,9 @@ RSA_PARAMS = {
     "model_distance": Param(str, "cosine", "Distance between pooled activations.", choices=rsa.MODEL_DISTANCES),
     "comparison": Param(str, "pearson", "Correlation of the upper triangles.", choices=rsa.COMPARISONS),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
-    "permutations": Param(int, 1000, "Mantel permutations for p-values (0: off).", check=_positive_int),
+    "permutations": Param(int, 1000, "Mantel permutations for p-values (0: off).", check=non_negative),
     "ceiling_splits": Param(int, 100, "Random split halves of the listeners for the noise ceiling (0: off).",
-                            check=_positive_int),
+                            check=non_negative),
     "control": Param(str, "none", "Partial RSA: a model (e.g. logmel) whose RDM is regressed out of each "
                                   "layer's RDM; none: plain RSA."),
     "control_layer": Param(str, "", "Layer of the control model (empty: its only layer)."),
@@ -52,7 +52,7 @@ def _target_from_counts(kind: str, counts: dict[str, np.ndarray], dims: list[str
 
 def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.ndarray:
     """The task's human (or physical) RDM, condensed; several dimensions: their mean."""
-    kind, dims = params["target"], _dimensions(params)
+    kind, dims = params["target"], dimensions_of(params)
     if kind == "rdm":
         if stimset.rdm is None:
             raise NotApplicableError(f"task {task!r} compares with the stimulus set's dissimilarity matrix, but set "
@@ -67,7 +67,7 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
                     f"task {task!r} needs the physical label column {d!r}, but stimulus set {stimset.name!r} has "
                     f"{', '.join(stimset.labels) or 'no labels.csv'}. Add the column or choose another target.")
         return np.mean([rsa.label_rdm(stimset.labels[d]) for d in dims], axis=0)
-    _require_dimensions(stimset, dims, task)
+    require_dimensions(stimset, dims, task)
     if kind == "kl" and params["smoothing"] <= 0:
         raise AudioprobeError(f"task {task!r}: target 'kl' needs smoothing > 0 (KL is infinite for empty categories).")
     return _target_from_counts(kind, stimset.judgments, dims, params["smoothing"])
@@ -75,7 +75,7 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
 
 def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
     """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none)."""
-    kind, dims, n_splits = params["target"], _dimensions(params), params["ceiling_splits"]
+    kind, dims, n_splits = params["target"], dimensions_of(params), params["ceiling_splits"]
     if kind not in HUMAN_TARGETS:
         return {"value": None, "reason": f"target {kind!r} is not built from listener responses"}
     if n_splits == 0:
@@ -91,9 +91,9 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
         lambda a, b: stats.paired_rows(a, b, params["comparison"]), rng, n_splits)
     mean_r = float(np.nanmean(split_r))
     return {
-        "value": _json_float(stats.spearman_brown(mean_r)),
-        "split_half_r": _json_float(mean_r),
-        "split_half_r_sd": _json_float(np.nanstd(split_r)),
+        "value": json_float(stats.spearman_brown(mean_r)),
+        "split_half_r": json_float(mean_r),
+        "split_half_r_sd": json_float(np.nanstd(split_r)),
         "n_splits": n_splits,
         "method": "mean split-half correlation of the target RDM over random halves of the listeners, "
                   "Spearman-Brown corrected to the full panel",
@@ -139,7 +139,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
             notes[names[k]] = "the control RDM explains this layer's RDM entirely: no residual to compare"
         model_rdms = residual
         control = {"model": params["control"], "layer": control_layer,
-                   "score_of_control": _json_float(rsa.compare_rows(control_rdm, target, params["comparison"])[0])}
+                   "score_of_control": json_float(rsa.compare_rows(control_rdm, target, params["comparison"])[0])}
     for k, row in enumerate(model_rdms):
         if names[k] not in notes and not np.all(np.isfinite(row)):
             notes[names[k]] = "undefined distances (a sound's pooled activation is all zeros for this distance)"
@@ -148,8 +148,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                                params["permutations"], params["cv_splits"], params["ci_level"])
     per_layer = []
     for k, name in enumerate(names):
-        entry = {"layer": name, "score": _json_float(out["score"][k]), "ci": _interval(out["ci"][k]),
-                 "p_value": _json_float(out["p_value"][k])}
+        entry = {"layer": name, "score": json_float(out["score"][k]), "ci": interval(out["ci"][k]),
+                 "p_value": json_float(out["p_value"][k])}
         if name in notes:
             entry["note"] = notes[name]
         per_layer.append(entry)
@@ -158,7 +158,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
             "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
             "labels", "rdm": "the stimulus set's dissimilarity matrix"}[params["target"]]
-    dims = _dimensions(params)
+    dims = dimensions_of(params)
     metric = (f"{params['comparison']} correlation between the model RDM ({params['model_distance']} distance of "
               f"{params['pooling']}-pooled activations"
               f"{', residualised on the ' + params['control'] + ' RDM' if control else ''}) and the target RDM "
@@ -166,7 +166,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     return {
         "metric": metric,
         "per_layer": per_layer,
-        "headline": _headline(per_layer, names, out, params),
+        "headline": headline(per_layer, names, out, params),
         "noise_ceiling": ceiling,
         "control": control,
         "statistics": {
@@ -178,7 +178,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         },
         "n_sounds": len(stimset),
         "n_pairs": int(target.size),
-        **_synthetic_caveat(stimset),
+        **synthetic_caveat(stimset),
     }
 
 

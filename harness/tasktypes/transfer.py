@@ -15,7 +15,7 @@ from audioprobe.metrics import stats, transfer
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Interval, LayerScore, Scores, Activations, EvalContext, Param, TaskType,
-                                         _headline, _interval, _json_float, _synthetic_caveat, register_task_type,
+                                         headline, interval, json_float, synthetic_caveat, register_task_type,
                                          sound_labels)
 
 
@@ -101,25 +101,25 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     for name, (pred, best_c, base) in zip(names, fitted):
         correct = pred == y_test
         acc, bal = (float(v[0]) for v in transfer.accuracies(correct, y_test, np.ones((1, n_test))))
-        entry = {"layer": name, "score": _json_float(acc if which == 0 else bal), "ci": None,
-                 "p_value": _json_float(binomtest(int(correct.sum()), n_test, chance, alternative="greater").pvalue),
-                 "accuracy": _json_float(acc), "balanced_accuracy": _json_float(bal), "C": best_c}
+        entry = {"layer": name, "score": json_float(acc if which == 0 else bal), "ci": None,
+                 "p_value": json_float(binomtest(int(correct.sum()), n_test, chance, alternative="greater").pvalue),
+                 "accuracy": json_float(acc), "balanced_accuracy": json_float(bal), "C": best_c}
         base_correct = None if base is None else base == y_test
         if base_correct is not None:
             b_acc, b_bal = (float(v[0]) for v in transfer.accuracies(base_correct, y_test, np.ones((1, n_test))))
-            entry.update(baseline_accuracy=_json_float(b_acc), baseline_balanced_accuracy=_json_float(b_bal))
+            entry.update(baseline_accuracy=json_float(b_acc), baseline_balanced_accuracy=json_float(b_bal))
         else:
             entry.update(baseline_accuracy=None, baseline_balanced_accuracy=None,
                          baseline_note="a test class has a single sound: no stratified baseline")
         if counts is not None:
             boot = transfer.accuracies(correct, y_test, counts)
-            entry["accuracy_ci"] = _interval(stats.percentile_interval(boot[0][:, None], params["ci_level"])[0])
-            entry["balanced_accuracy_ci"] = _interval(stats.percentile_interval(boot[1][:, None], params["ci_level"])[0])
+            entry["accuracy_ci"] = interval(stats.percentile_interval(boot[0][:, None], params["ci_level"])[0])
+            entry["balanced_accuracy_ci"] = interval(stats.percentile_interval(boot[1][:, None], params["ci_level"])[0])
             entry["ci"] = entry["accuracy_ci"] if which == 0 else entry["balanced_accuracy_ci"]
             if base_correct is not None:
                 bb = transfer.accuracies(base_correct, y_test, counts)
-                entry["baseline_accuracy_ci"] = _interval(stats.percentile_interval(bb[0][:, None], params["ci_level"])[0])
-                entry["baseline_balanced_accuracy_ci"] = _interval(
+                entry["baseline_accuracy_ci"] = interval(stats.percentile_interval(bb[0][:, None], params["ci_level"])[0])
+                entry["baseline_balanced_accuracy_ci"] = interval(
                     stats.percentile_interval(bb[1][:, None], params["ci_level"])[0])
             boot_a.append(transfer.accuracies(correct, y_test, counts * boot_halves)[which])
             boot_b.append(transfer.accuracies(correct, y_test, counts * ~boot_halves)[which])
@@ -142,7 +142,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
                   f"{params['split_dimension']} in {', '.join(params['test_values'])}) after training on "
                   f"{', '.join(params['train_values'])}",
         "per_layer": per_layer,
-        "headline": _headline(per_layer, names, out, params),
+        "headline": headline(per_layer, names, out, params),
         "chance": {"accuracy": chance, "balanced_accuracy": 1.0 / len(classes),
                    "method": "accuracy: share of the test subset's majority class; balanced: 1 / number of classes"},
         "n_train": int(train.size), "n_test": int(n_test), "n_excluded": excluded,
@@ -152,7 +152,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
                        "(the fitted probe is kept)", "ci_level": params["ci_level"], "ci_method": "percentile",
                        "p_value": "one-sided binomial test of the number of correct test sounds against the "
                        "majority-class rate", "cv_splits": params["cv_splits"]},
-        **_synthetic_caveat(stimset),
+        **synthetic_caveat(stimset),
     }
 
 
