@@ -16,7 +16,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.spatial.distance import squareform
 from threadpoolctl import threadpool_limits
 
 from audioprobe.metrics import rsa
@@ -92,6 +91,8 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks):
     (computed from the same products: sum_k W_k @ A). With W_1 = c*h and W_2 = c*(1-h) this gives
     both halves of a split of a bootstrap resample and the whole resample for the cost of two.
     """
+    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
+
     x = _standardised(np.atleast_2d(model_rdms))
     y = _standardised(target_rdm)
     blocks = [np.asarray(b, dtype=np.float64) for b in blocks]
@@ -131,6 +132,8 @@ def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutation
     The Mantel (1967) test statistic under each permutation of `[n_perm, n]`; -> `[n_perm, n_layers]`.
     One batch of permuted targets serves every layer; batches are chunked to bound memory.
     """
+    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
+
     x = _standardised(np.atleast_2d(model_rdms))
     y = _standardised(target_rdm)
     perms = np.atleast_2d(permutations)
@@ -234,6 +237,8 @@ def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarra
 
 def permuted_scores_loop(model_rdms, target_rdm, permutations, compare) -> np.ndarray:
     """Any comparison against row-and-column permuted targets, one permutation at a time."""
+    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
+
     x = np.atleast_2d(model_rdms)
     n = permutations.shape[1]
     ysq = squareform(np.asarray(target_rdm, dtype=np.float64), checks=False)
