@@ -1,27 +1,44 @@
 """Model registry: names resolve lazily to wrapper classes, with "did you mean" on a near miss.
 
-Built-in names come from `audioprobe.models.MODEL_TABLE`; code outside the package can add its
-own with the `register_model` decorator. Importing a wrapper module is cheap by contract: heavy
-dependencies (transformers, h5py, ...) are imported inside `load()`.
+Built-in names and their `ModelMeta` come from `audioprobe.models.catalog`, which imports no
+wrapper: listing models never imports torch. A name's wrapper ("module:Class") is imported only
+when the model is created. Code outside the package adds names with `register_model`.
+
+Every registered model with learned weights also has `random-NAME`, its fixed-seed
+random-initialisation control (models/meta.py): the same wrapper with `random=true`, registered
+here for every catalogue entry whose training is not "none", and for every `register_model` name
+whose wrapper `supports_random`.
 """
 
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from audioprobe.errors import AudioprobeError, UnknownNameError
-from audioprobe.models import MODEL_PREFIXES, MODEL_TABLE
-from audioprobe.models.base import AudioModel, ModelMeta
+from audioprobe.models.catalog import CATALOG, PREFIXES
+from audioprobe.models.meta import RANDOM_PREFIX, ModelMeta, has_learned_weights, random_control, random_name
 
+if TYPE_CHECKING:
+    from audioprobe.models.base import AudioModel
+
+#: Names added with `register_model`: name -> (wrapper class, preset model args).
 _EXTRA: dict[str, tuple[type[AudioModel], dict]] = {}
 
 
 def register_model(name: str, **preset_args: Any) -> Callable[[type[AudioModel]], type[AudioModel]]:
-    """Class decorator registering a wrapper under `name` (for wrappers outside the package)."""
+    """Class decorator registering a wrapper under `name` (for wrappers outside the package).
+
+    The wrapper's class `meta` is the name's metadata; if the wrapper `supports_random` and the
+    model has learned weights, `random-NAME` is registered with it.
+    """
 
     def deco(cls: type[AudioModel]) -> type[AudioModel]:
-        if name in MODEL_TABLE or name in _EXTRA:
+        if name.startswith(RANDOM_PREFIX):
+            raise ValueError(f"model name {name!r}: names starting with {RANDOM_PREFIX!r} are the random-"
+                             f"initialisation controls, registered with their trained model; register "
+                             f"{name[len(RANDOM_PREFIX):]!r} with a wrapper that supports random init instead")
+        if name in model_names():
             raise ValueError(f"model name {name!r} is already registered")
         _EXTRA[name] = (cls, preset_args)
         return cls
@@ -29,8 +46,17 @@ def register_model(name: str, **preset_args: Any) -> Callable[[type[AudioModel]]
     return deco
 
 
+def _controls() -> dict[str, str]:
+    """`random-NAME` -> NAME for every registered name that has a random-initialisation control."""
+    trained = [name for name, entry in CATALOG.items() if has_learned_weights(entry.meta)]
+    trained += [name for name, (cls, _) in _EXTRA.items()
+                if getattr(cls, "supports_random", False) and has_learned_weights(cls.meta)]
+    return {random_name(name): name for name in trained}
+
+
 def model_names() -> list[str]:
-    return sorted([*MODEL_TABLE, *_EXTRA])
+    """Every registered name: the catalogue, `register_model` names and their random controls."""
+    return sorted([*CATALOG, *_EXTRA, *_controls()])
 
 
 def _import(target: str) -> type[AudioModel]:
@@ -38,39 +64,70 @@ def _import(target: str) -> type[AudioModel]:
     return getattr(importlib.import_module(module), attr)
 
 
-def resolve_model_class(name: str) -> tuple[type[AudioModel], dict[str, Any]]:
-    """The wrapper class for a name and the model args the name presets."""
+def resolve_model(name: str) -> tuple[type[AudioModel], dict[str, Any], ModelMeta | None]:
+    """A name's wrapper class, the model args it presets, and its registered metadata (the card
+    `create_model` passes the wrapper: the trained model's for a `random-NAME`, which presets
+    `random=True`; None for prefixed and `register_model` names, whose wrapper's `meta` is used)."""
     if name in _EXTRA:
-        return _EXTRA[name]
-    if name in MODEL_TABLE:
-        target, preset = MODEL_TABLE[name]
-        return _import(target), dict(preset)
+        cls, preset = _EXTRA[name]
+        return cls, dict(preset), None
+    if name in CATALOG:
+        entry = CATALOG[name]
+        return _import(entry.wrapper), dict(entry.args), entry.meta
+    trained = _controls().get(name)
+    if trained is not None:
+        cls, preset, card = resolve_model(trained)
+        return cls, {**preset, "random": True}, card
     prefix, sep, rest = name.partition(":")
-    if sep and prefix in MODEL_PREFIXES:
+    if sep and prefix in PREFIXES:
         if not rest:
             raise AudioprobeError(f"model {name!r}: give a name after '{prefix}:'.")
-        target, arg = MODEL_PREFIXES[prefix]
-        return _import(target), {arg: rest}
-    prefixes = [f"{p}:" for p in MODEL_PREFIXES]
+        target, arg = PREFIXES[prefix]
+        return _import(target), {arg: rest}, None
+    if name.startswith(RANDOM_PREFIX):
+        base = name[len(RANDOM_PREFIX):]
+        if base in CATALOG or base in _EXTRA:
+            raise AudioprobeError(f"model {name!r}: {base!r} has no random-initialisation control, having no "
+                                  f"learned weights (or a wrapper that cannot draw them).")
+        if base.partition(":")[0] in PREFIXES:
+            raise AudioprobeError(f"model {name!r}: the control of a prefixed name is "
+                                  f"--model {base} --model-args random=true.")
+    prefixes = [f"{p}:" for p in PREFIXES]
     raise UnknownNameError(
         "model", name, model_names(),
         "See `audioprobe-eval list models`" + (f", or use {' / '.join(prefixes)}NAME." if prefixes else "."),
     )
 
 
+def resolve_model_class(name: str) -> tuple[type[AudioModel], dict[str, Any]]:
+    """The wrapper class for a name and the model args the name presets."""
+    cls, preset, _ = resolve_model(name)
+    return cls, preset
+
+
 def create_model(name: str, args: dict[str, Any] | None = None, device: str = "cpu") -> AudioModel:
-    """An unloaded wrapper instance; user args override the name's presets."""
-    cls, preset = resolve_model_class(name)
-    return cls(device=device, **{**preset, **(args or {})})
+    """An unloaded wrapper instance with the name's metadata; user args override the name's presets."""
+    cls, preset, card = resolve_model(name)
+    registered = {"card": card} if card is not None else {}
+    return cls(device=device, **registered, **{**preset, **(args or {})})
 
 
 def describe_models() -> list[tuple[str, ModelMeta | None, str]]:
-    """(name, metadata, problem) for every registered name; problem is set when it cannot import."""
-    rows = []
+    """(name, metadata, problem) for every registered name; problem is set when it cannot be described.
+
+    Catalogue names and their controls are described from the catalogue alone, without importing
+    their wrappers (`list models` imports neither torch nor transformers).
+    """
+    controls = _controls()
+    rows: list[tuple[str, ModelMeta | None, str]] = []
     for name in model_names():
+        trained = controls.get(name, name)
+        if trained in CATALOG:
+            meta = CATALOG[trained].meta
+            rows.append((name, random_control(meta) if name in controls else meta, ""))
+            continue
         try:
-            cls, preset = resolve_model_class(name)
-            rows.append((name, cls.metadata(**preset), ""))
-        except ImportError as exc:
+            rows.append((name, create_model(name).meta, ""))
+        except (AudioprobeError, ImportError) as exc:
             rows.append((name, None, f"unavailable: {exc}"))
     return rows

@@ -22,7 +22,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.pooling import pool
-from audioprobe.models.base import TRAINING_KINDS, AudioModel, LayerActivations
+from audioprobe.models.base import TRAINING_KINDS, AudioModel, LayerActivations, ModelMeta
 
 #: Batch invariance tolerance: max |alone - batched| <= RTOL * max |alone| per layer (pooled means).
 #: Float32 matmuls of different batch shapes round differently (~1e-6 relative); 1e-4 leaves room
@@ -65,26 +65,32 @@ def test_signals(sample_rate: int, seconds: float) -> dict[str, np.ndarray]:
     }
 
 
-def make_tiny_args(cls: type[AudioModel], directory: Path, preset: dict[str, Any]) -> dict[str, Any]:
-    """`cls.make_tiny(directory, **preset)`, or without the preset for wrappers that take none."""
-    try:
-        inspect.signature(cls.make_tiny).bind(directory, **preset)
-    except TypeError:
-        return dict(cls.make_tiny(directory))
-    return dict(cls.make_tiny(directory, **preset))
+def make_tiny_args(cls: type[AudioModel], directory: Path, preset: dict[str, Any],
+                   card: ModelMeta | None = None) -> dict[str, Any]:
+    """`cls.make_tiny(directory, card=card, **preset)`: the args loading the tiny model of a name.
+
+    A wrapper written before `make_tiny` took the card (or the presets) is called with what its
+    signature accepts.
+    """
+    for kwargs in ({**preset, "card": card}, dict(preset), {}):
+        try:
+            inspect.signature(cls.make_tiny).bind(directory, **kwargs)
+        except TypeError:
+            continue
+        return dict(cls.make_tiny(directory, **kwargs))
+    return dict(cls.make_tiny(directory))
 
 
 def validate_model(name: str, args: dict[str, Any] | None = None, device: str = "cpu", tiny: bool = False) -> Report:
     """Validate a registered model name (with `--model-args`), or its tiny random variant."""
-    from audioprobe.registry import resolve_model_class
+    from audioprobe.registry import create_model, resolve_model
 
-    cls, preset = resolve_model_class(name)
-    args = {**preset, **(args or {})}
     if tiny:
+        cls, preset, card = resolve_model(name)
         with tempfile.TemporaryDirectory(prefix="audioprobe-tiny-") as tmp:
-            args = {**args, **make_tiny_args(cls, Path(tmp), preset)}
-            return validate_instance(cls(device=device, **args), name)
-    return validate_instance(cls(device=device, **args), name)
+            tiny_args = make_tiny_args(cls, Path(tmp), preset, card)
+            return validate_instance(create_model(name, {**(args or {}), **tiny_args}, device), name)
+    return validate_instance(create_model(name, args, device), name)
 
 
 def _run(model: AudioModel, waves: list[np.ndarray]) -> dict[str, LayerActivations]:
@@ -161,10 +167,9 @@ def validate_instance(model: AudioModel, name: str | None = None) -> Report:
 def _validate(model: AudioModel, report: Report) -> None:
     problems, checks = report.problems, report.checks
     # Metadata.
-    try:
-        meta = model.metadata(**model.args)
-    except Exception as exc:  # a wrapper bug: report it, do not crash the validator
-        problems.append(f"metadata(**args) failed: {type(exc).__name__}: {exc}")
+    meta = model.meta
+    if not isinstance(meta, ModelMeta):
+        problems.append(f"model.meta is a {type(meta).__name__}; declare a ModelMeta (models/meta.py).")
         return
     rate = meta.sample_rate
     if not isinstance(rate, int) or not 4000 <= rate <= 192000:

@@ -5,46 +5,29 @@ padded batch of mono waveforms already resampled to `meta.sample_rate` and retur
 activations as `[batch, frames, dim]` with the number of valid frames per sound. Resampling and
 pooling over frames are the harness's job, never the wrapper's; the wrapper never sees a task.
 
+Metadata has one shape, `ModelMeta` (models/meta.py). The registry hands each instance the
+metadata registered for its name (`card`, from models/catalog.py); the instance's `meta` is that
+card as the model args change it (`adapt_meta`), or, with `random=true`, its random-initialisation
+control (`meta.random_control`). A wrapper that can draw its architecture's weights from
+`RANDOM_SEED` sets `supports_random = True` and branches on `self.random` in `load()`.
+
 Read `models/logmel.py` for the smallest complete wrapper and CONTRIBUTING.md for how to add one.
 """
 
 from __future__ import annotations
 
 import abc
-import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar, NamedTuple
 
 import torch
 
 from audioprobe.errors import AudioprobeError
+from audioprobe.models._hub import resolve_commit
+from audioprobe.models.meta import RANDOM_SEED, TRAINING_KINDS, ModelMeta, random_control, with_source
 
-TRAINING_KINDS = ("self-supervised", "supervised", "contrastive", "none", "unknown")
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelMeta:
-    """What `list models` shows and every result records about a model."""
-
-    name: str
-    family: str
-    description: str
-    sample_rate: int
-    training: str  # one of TRAINING_KINDS
-    license: str = "n/a"
-    citation: str = ""
-    repo_id: str | None = None  # Hugging Face Hub repository holding the weights
-    revision: str | None = None  # pinned commit of repo_id
-    filename: str | None = None  # checkpoint file inside repo_id
-    n_parameters: int | None = None
-    repo_type: str = "model"  # Hub repository kind holding the weights: model, space or dataset
-
-    def __post_init__(self) -> None:
-        if self.training not in TRAINING_KINDS:
-            raise ValueError(f"ModelMeta.training must be one of {TRAINING_KINDS}, got {self.training!r}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+__all__ = ["RANDOM_SEED", "TRAINING_KINDS", "AudioModel", "LayerActivations", "ModelMeta", "coerce_arg",
+           "frames_from_samples", "parse_model_args"]
 
 
 class LayerActivations(NamedTuple):
@@ -57,41 +40,70 @@ class LayerActivations(NamedTuple):
 class AudioModel(abc.ABC):
     """Base class of every wrapper. Subclasses set `meta` and implement the three methods."""
 
+    #: The metadata of the model this class is when created without a card (`Wrapper()`). The
+    #: registry passes each registered name its own `card=` (models/catalog.py), so one class
+    #: serves several names (`beats`, `beats-ft`; every transformers alias).
     meta: ClassVar[ModelMeta]
     #: Bump whenever a code change can change an activation: it is part of the cache key.
     wrapper_version: ClassVar[str] = "1"
     #: `--model-args` this wrapper accepts, with their types (str, int, float or bool).
     arg_types: ClassVar[dict[str, type]] = {}
-    #: Accepted values of the `variant` argument, the default first (empty: no variants).
-    variants: ClassVar[tuple[str, ...]] = ()
+    #: Whether `load()` can build this architecture with fixed-seed random weights instead of the
+    #: trained ones. If so the `random` argument (bool) is accepted, `load()` reads `self.random` and
+    #: seeds with RANDOM_SEED, and the registry registers `random-NAME` for every name with learned
+    #: weights. How the weights are drawn is the wrapper's (architecture-specific) business.
+    supports_random: ClassVar[bool] = False
 
-    def __init__(self, device: str | torch.device = "cpu", **args: Any):
-        unknown = sorted(set(args) - set(self.arg_types))
+    def __init__(self, device: str | torch.device = "cpu", *, card: ModelMeta | None = None, **args: Any):
+        accepted = self.accepted_args()
+        name = (card or self.meta).name
+        unknown = sorted(set(args) - set(accepted))
         if unknown:
-            allowed = ", ".join(sorted(self.arg_types)) or "none"
-            raise AudioprobeError(
-                f"model {self.meta.name!r} does not accept --model-args {', '.join(unknown)}; "
-                f"accepted: {allowed}."
-            )
-        self.args = {k: coerce_arg(self.meta.name, k, v, self.arg_types[k]) for k, v in args.items()}
-        if self.variants and self.args.get("variant", self.variants[0]) not in self.variants:
-            raise AudioprobeError(f"model {self.meta.name}: variant {self.args['variant']!r} unknown; choose "
-                                  f"{', '.join(self.variants)}.")
+            allowed = ", ".join(sorted(accepted)) or "none"
+            hint = (" Only wrappers of models with learned weights build a random-initialisation control."
+                    if "random" in unknown else "")
+            raise AudioprobeError(f"model {name!r} does not accept --model-args {', '.join(unknown)}; "
+                                  f"accepted: {allowed}.{hint}")
+        self.args = {k: coerce_arg(name, k, v, accepted[k]) for k, v in args.items()}
+        if self.args.get("random") is False:
+            del self.args["random"]  # the default, so `random=false` and no argument are the same run
         self.device = torch.device(device)
         #: The commit actually loaded (set by `load()`), recorded in every result.
         self.resolved_revision: str | None = None
-        #: This instance's metadata (a variant's name and sample rate, not the class default):
-        #: the harness reads `model.meta`, so one class can serve several registered names.
-        self.meta = self.metadata(**self.args)
+        #: The registered metadata of the trained model (for a random control: of the model it copies).
+        self.card: ModelMeta = card or type(self).meta
+        #: The trained model as these args change it (another repo, a local checkpoint, ...): for a
+        #: random control, where its architecture comes from.
+        self.trained_meta: ModelMeta = self.adapt_meta(self.card)
+        #: This instance's metadata, recorded in every result: `self.trained_meta`, or its control.
+        self.meta = random_control(self.trained_meta) if self.random else self.trained_meta
 
     @classmethod
-    def metadata(cls, **args: Any) -> ModelMeta:
-        """Metadata for these arguments; variant-aware wrappers override this."""
-        return cls.meta
+    def accepted_args(cls) -> dict[str, type]:
+        """`arg_types`, plus `random` for wrappers that support the random-initialisation control."""
+        return {**cls.arg_types, **({"random": bool} if cls.supports_random else {})}
+
+    @property
+    def random(self) -> bool:
+        """Whether this instance is the fixed-seed random-initialisation control (`random=true`)."""
+        return bool(self.args.get("random", False))
+
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        """The trained model's metadata as `self.args` change it; override for wrapper-specific args.
+
+        The default applies the weight-source args (`checkpoint`, `repo`, `revision`, `filename`,
+        `repo_type`; see `meta.with_source`), for the wrappers that declare them.
+        """
+        return with_source(card, self.args)
+
+    def metadata(self, **_args: Any) -> ModelMeta:
+        """`self.meta`, for callers that ask `model.metadata(**model.args)` (harness/runner.py)."""
+        return self.meta
 
     @abc.abstractmethod
     def load(self) -> None:
-        """Fetch and load weights (Hub or local path from args); set `resolved_revision`."""
+        """Fetch and load weights (Hub or local path from args), or draw them if `self.random`;
+        set `resolved_revision` to the commit of the weights loaded (None for random ones)."""
 
     @abc.abstractmethod
     def layers(self) -> list[str]:
@@ -107,28 +119,40 @@ class AudioModel(abc.ABC):
         """
 
     @classmethod
-    def make_tiny(cls, directory: Path, **args: Any) -> dict[str, Any]:
-        """Write a tiny random variant in the real checkpoint format; return the model args loading it.
+    def make_tiny(cls, directory: Path, card: ModelMeta | None = None, **args: Any) -> dict[str, Any]:
+        """Write a tiny model in the real checkpoint format; return the model args loading it.
 
-        `args` are the model args the registered name presets (e.g. `variant="ft"`), so that a
-        variant-aware wrapper writes the matching tiny file; wrappers without variants may omit it.
-        The validator and the test suite load every registered name through this.
+        `card` is the registered name's metadata and `args` the model args the name presets, so
+        that a wrapper serving several names writes the matching tiny file (`beats-ft` one with a
+        head; `hubert-base` a HuBERT). With `random=True` among them (a `random-NAME`), the same
+        file is written: the control then draws new weights for the tiny architecture. The
+        validator and the test suite load every registered name through this.
         """
         return {}
 
     def identity(self) -> dict[str, Any]:
         """Everything about the model that can change an activation (cache key, result file).
 
-        Known before loading, so a cache hit never needs the weights; the commit actually
-        loaded is recorded separately (`resolved_revision`).
+        Known before loading, so a cache hit never needs the weights. `revision` is the commit of
+        the Hub files this instance reads (the weights; for a random control, the configuration
+        it copies), an unpinned repository resolved to its current commit so that a moved branch
+        never reuses activations of an older one; for a model without Hub files, its declared
+        revision (e.g. a HEAR package version) or None. The commit actually loaded is recorded
+        separately (`resolved_revision`).
         """
-        meta = self.metadata(**self.args)
         return {
-            "name": meta.name,
-            "revision": meta.revision,
+            "name": self.meta.name,
+            "revision": self.source_revision(),
             "wrapper_version": self.wrapper_version,
             "args": dict(sorted(self.args.items())),
         }
+
+    def source_revision(self) -> str | None:
+        """The commit of the Hub repository this instance reads (see `identity`)."""
+        source = self.trained_meta
+        if source.repo_id is None:
+            return source.revision
+        return resolve_commit(source.repo_id, source.revision, source.repo_type)
 
 
 def coerce_arg(model: str, key: str, value: Any, kind: type) -> Any:
@@ -143,8 +167,9 @@ def coerce_arg(model: str, key: str, value: Any, kind: type) -> Any:
             return low in ("true", "1", "yes")
         return kind(value)
     except ValueError:
+        expected = "true or false" if kind is bool else f"a {kind.__name__}"
         raise AudioprobeError(
-            f"--model-args {key}={value!r} for model {model!r}: expected a {kind.__name__}."
+            f"--model-args {key}={value!r} for model {model!r}: expected {expected}."
         ) from None
 
 
@@ -160,31 +185,6 @@ def parse_model_args(text: str | None) -> dict[str, str]:
         key, value = part.split("=", 1)
         out[key.strip()] = value.strip()
     return out
-
-
-def hub_download(repo_id: str, filename: str, revision: str | None, repo_type: str = "model") -> tuple[Path, str]:
-    """Download (or find in the local Hub cache) one file; return its path and the commit used.
-
-    The commit is read from the snapshot folder the Hub client resolved, so a result records what
-    was really loaded even when `revision` is a branch name. `repo_type` is "space" or "dataset"
-    for weights mirrored outside a model repository.
-    """
-    from huggingface_hub import hf_hub_download
-
-    try:
-        path = Path(hf_hub_download(repo_id, filename, revision=revision, repo_type=repo_type))
-    except Exception as exc:  # the Hub client raises many types; all mean "could not fetch"
-        raise AudioprobeError(
-            f"could not fetch {filename!r} from the Hugging Face Hub repository {repo_id!r} "
-            f"(revision {revision}): {exc}. Check your network, or pass a local copy with "
-            f"--model-args checkpoint=PATH."
-        ) from None
-    commit = path.parent.name
-    for parent in path.parents:  # .../snapshots/<commit>/<file, maybe in subfolders>
-        if parent.parent.name == "snapshots":
-            commit = parent.name
-            break
-    return path, commit
 
 
 def frames_from_samples(lengths: torch.Tensor, frame_length: int, hop: int) -> torch.Tensor:

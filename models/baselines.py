@@ -10,8 +10,9 @@ import math
 
 import torch
 
+from audioprobe.models.base import AudioModel, LayerActivations
+from audioprobe.models.catalog import CATALOG
 from audioprobe.models.fbank import FbankConfig, fbank, num_frames
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
 
 # Kaldi reads int16-range samples; the log energies depend on that scale (as in `logmel`).
 INT16_SCALE = 2.0 ** 15
@@ -52,15 +53,7 @@ def raw_log_energy(waveforms: torch.Tensor, cfg: FbankConfig) -> torch.Tensor:
 
 
 class MFCC(AudioModel):
-    meta = ModelMeta(
-        name="mfcc",
-        family="baseline",
-        description="Kaldi MFCC (13 cepstra from 23 mel bins, lifter 22, c0 = log energy; 25 ms / 10 ms).",
-        sample_rate=16000,
-        training="none",
-        license="n/a",
-        n_parameters=0,
-    )
+    meta = CATALOG["mfcc"].meta
     wrapper_version = "1"
 
     def load(self) -> None:
@@ -82,15 +75,7 @@ class MFCC(AudioModel):
 class Spectrogram(AudioModel):
     """Linear STFT magnitude: 25 ms periodic Hann window, 10 ms hop, 512-point FFT, no centring."""
 
-    meta = ModelMeta(
-        name="spectrogram",
-        family="baseline",
-        description="Linear STFT magnitude (257 bins: 25 ms Hann window, 10 ms hop, 512-point FFT).",
-        sample_rate=16000,
-        training="none",
-        license="n/a",
-        n_parameters=0,
-    )
+    meta = CATALOG["spectrogram"].meta
     wrapper_version = "1"
     # The same framing as `logmel` (Kaldi's 25 ms / 10 ms at 16 kHz, snip edges) so the two
     # baselines see the same frames; the FFT size is the next power of two of the window.

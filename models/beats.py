@@ -1,4 +1,6 @@
-"""`beats`, `beats-ft`, `random-beats`: BEATs (Chen et al. 2023) from its official checkpoints.
+"""`beats`, `beats-ft` (and their controls `random-beats`, `random-beats-ft`): BEATs (Chen et al.
+2023) from its official checkpoints. Their metadata (Hub mirror, file, pinned commit, license) is
+in models/catalog.py.
 
 Written from the published architecture and checkpoint format (microsoft/unilm `beats/BEATs.py`,
 `backbone.py`, `modules.py`); transformers has no BEATs class. Module names follow the official
@@ -22,6 +24,11 @@ Here a token is valid when its whole patch lies in the sound's own frames; padde
 zeroed before the convolutional positional embedding (as the official encoder does) and masked as
 keys in attention. A sound's valid activations are then those of the official model run on that
 sound alone (padding_mask=None), whatever it is batched with (checked by the validator).
+
+Random control (`random=true`): the iter3 architecture (or a local checkpoint's cfg) with weights
+drawn by `init_random` from `RANDOM_SEED`, following the official initialisation scheme; nothing
+is downloaded. `random-beats-ft` is `random-beats` plus a randomly drawn classifier head: its
+other layers are exactly those of `random-beats` (same draws, in the same order).
 """
 
 from __future__ import annotations
@@ -36,8 +43,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from audioprobe.errors import AudioprobeError
+from audioprobe.models._hub import hub_download
+from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.catalog import CATALOG
 from audioprobe.models.fbank import FbankConfig, fbank, num_frames
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, hub_download
 
 # BEATs.preprocess: float waveforms times 2^15 (int16 range), as Kaldi expects.
 INT16_SCALE = 2.0 ** 15
@@ -47,11 +56,6 @@ FBANK = FbankConfig(sample_rate=16000, num_mel_bins=128, frame_length_ms=25.0, f
 # BEATs.extract_features defaults, used for the iter3 / iter3+ checkpoints: (fbank - mean) / (2 * std).
 ITER3_FBANK_MEAN = 15.41663
 ITER3_FBANK_STD = 6.55582
-
-CITATION = (
-    "Chen, S., Wu, Y., Wang, C., Liu, S., Tompkins, D., Chen, Z., Che, W., Yu, X., Wei, F. (2023). "
-    "BEATs: Audio Pre-Training with Acoustic Tokenizers. ICML 2023. arXiv:2212.09058."
-)
 
 #: The official BEATsConfig defaults (BEATs.py); a checkpoint's `cfg` updates them.
 CONFIG_DEFAULTS: dict[str, Any] = {
@@ -70,54 +74,9 @@ ITER3_CONFIG: dict[str, Any] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class Variant:
-    """One published BEATs checkpoint: where its weights are and how its input is normalised."""
-
-    name: str
-    description: str
-    training: str
-    repo_id: str | None
-    filename: str | None
-    revision: str | None
-    repo_type: str = "model"
-    fbank_mean: float = ITER3_FBANK_MEAN
-    fbank_std: float = ITER3_FBANK_STD
-    finetuned: bool = False
-
-
-# The official download links (valle.blob.core.windows.net, 1drv.ms) are dead; these are Hub
-# mirrors of the same files. The commit actually downloaded is recorded in every result.
-VARIANTS: dict[str, Variant] = {
-    "ssl": Variant(
-        name="beats",
-        description="BEATs iter3+ pre-trained on AudioSet-2M (self-supervised), all 12 layers.",
-        training="self-supervised",
-        repo_id="Bencr/beats-checkpoints",
-        filename="BEATs_iter3_plus_AS2M.pt",
-        # No commit hash of this mirror could be verified offline: the branch is followed and the
-        # commit actually downloaded is recorded (resolved_revision). Pin one with revision=...
-        revision=None,
-    ),
-    "ft": Variant(
-        name="beats-ft",
-        description="BEATs iter3+ AS2M fine-tuned on AudioSet-2M (cpt2); layers and class logits.",
-        training="supervised",
-        # The SALMONN authors' Space ships the official fine-tuned file unchanged (beats/ folder).
-        repo_id="tsinghua-ee/SALMONN-7B-gradio",
-        filename="beats/BEATs_iter3_plus_AS2M_finetuned_on_AS2M_cpt2.pt",
-        revision="11c7a591e880d25ec6d74148bfea7a6ff6d04121",
-        repo_type="space",
-        finetuned=True,
-    ),
-    "random": Variant(
-        name="random-beats",
-        description="BEATs architecture (iter3 config), fixed-seed random initialisation: the "
-                    "architecture-only control.",
-        training="none",
-        repo_id=None, filename=None, revision=None,
-    ),
-}
+#: Which registered names load a fine-tuned checkpoint (with the classifier head and `logits`).
+#: The rest of their metadata is in models/catalog.py; both use the iter3 normalisation.
+FINETUNED: dict[str, bool] = {"beats": False, "beats-ft": True}
 
 
 def count_parameters(cfg: dict[str, Any]) -> int:
@@ -360,22 +319,32 @@ def init_random(net: BEATsNet, seed: int) -> BEATsNet:
     return net
 
 
-def write_checkpoint(path: Path, cfg: dict[str, Any], seed: int = 0) -> Path:
-    """Save a random BEATs in the official format `{'cfg': ..., 'model': state_dict}`."""
+def random_net(cfg: dict[str, Any], seed: int) -> BEATsNet:
+    """A BEATs with this cfg and weights drawn from `seed` alone (no global random state).
+
+    The backbone by `init_random`; a fine-tuned cfg's classifier head N(0, 0.02) with zero bias,
+    drawn from `seed + 1`, so that the backbone is the same with or without a head.
+    """
     net = init_random(BEATsNet(cfg), seed)
     if net.predictor is not None:
         gen = torch.Generator().manual_seed(seed + 1)
         with torch.no_grad():
             net.predictor.weight.normal_(0.0, 0.02, generator=gen)
             net.predictor.bias.zero_()
+    return net
+
+
+def write_checkpoint(path: Path, cfg: dict[str, Any], seed: int = 0) -> Path:
+    """Save a random BEATs in the official format `{'cfg': ..., 'model': state_dict}`."""
+    net = random_net(cfg, seed)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"cfg": dict(cfg), "model": net.state_dict()}, path)
     return path
 
 
-def load_checkpoint(path: Path, expect_finetuned: bool | None = None) -> BEATsNet:
-    """Build the network from an official-format checkpoint; strict loading with clear errors."""
+def read_checkpoint(path: Path, expect_finetuned: bool | None = None) -> dict[str, Any]:
+    """An official-format checkpoint `{'cfg': dict, 'model': state_dict}`, its format and kind checked."""
     path = Path(path)
     if not path.is_file():
         raise AudioprobeError(f"BEATs checkpoint {str(path)!r} does not exist; give a .pt file with checkpoint=PATH.")
@@ -389,14 +358,20 @@ def load_checkpoint(path: Path, expect_finetuned: bool | None = None) -> BEATsNe
             f"BEATs checkpoint {str(path)!r} is not in the official format {{'cfg': dict, 'model': state_dict}} "
             f"(found {found})."
         )
-    cfg = ckpt["cfg"]
-    finetuned = bool(cfg.get("finetuned_model", False))
+    finetuned = bool(ckpt["cfg"].get("finetuned_model", False))
     if expect_finetuned is True and not finetuned:
         raise AudioprobeError(f"BEATs checkpoint {str(path)!r} is not fine-tuned (cfg finetuned_model is false): "
                               f"use --model beats for pre-trained checkpoints.")
     if expect_finetuned is False and finetuned:
         raise AudioprobeError(f"BEATs checkpoint {str(path)!r} is fine-tuned (cfg finetuned_model is true): "
                               f"use --model beats-ft for it.")
+    return ckpt
+
+
+def load_checkpoint(path: Path, expect_finetuned: bool | None = None) -> BEATsNet:
+    """Build the network from an official-format checkpoint; strict loading with clear errors."""
+    ckpt = read_checkpoint(path, expect_finetuned)
+    cfg = ckpt["cfg"]
     net = BEATsNet(cfg)
     state = ckpt["model"]
     expected = set(net.state_dict())
@@ -419,68 +394,51 @@ def load_checkpoint(path: Path, expect_finetuned: bool | None = None) -> BEATsNe
 
 
 class BEATs(AudioModel):
-    meta = ModelMeta(
-        name="beats", family="beats", description=VARIANTS["ssl"].description, sample_rate=16000,
-        training="self-supervised", license="MIT", citation=CITATION, repo_id=VARIANTS["ssl"].repo_id,
-        revision=VARIANTS["ssl"].revision, filename=VARIANTS["ssl"].filename,
-        n_parameters=count_parameters(ITER3_CONFIG),
-    )
+    meta = CATALOG["beats"].meta
     #: Bump when a change can change an activation (cache key).
     wrapper_version = "1"
-    arg_types = {"variant": str, "checkpoint": str, "repo": str, "filename": str, "revision": str,
-                 "repo_type": str, "fbank_mean": float, "fbank_std": float, "seed": int}
+    arg_types = {"checkpoint": str, "repo": str, "filename": str, "revision": str, "repo_type": str,
+                 "fbank_mean": float, "fbank_std": float}
+    supports_random = True
+    net: BEATsNet | None = None  # set by load()
 
-    def __init__(self, device: str | torch.device = "cpu", **args: Any):
-        super().__init__(device, **args)
-        self.variant = self._variant(self.args)
-        self.net: BEATsNet | None = None
+    @property
+    def finetuned(self) -> bool:
+        """Whether this name's checkpoint is fine-tuned (has the head): `beats-ft` and its control."""
+        return FINETUNED.get(self.card.name, False)
 
-    @staticmethod
-    def _variant(args: dict[str, Any]) -> Variant:
-        key = args.get("variant", "ssl")
-        if key not in VARIANTS:
-            raise AudioprobeError(f"--model-args variant={key!r} for BEATs: choose {', '.join(VARIANTS)}.")
-        return VARIANTS[key]
-
-    @classmethod
-    def metadata(cls, **args: Any) -> ModelMeta:
-        v = cls._variant(args)
-        local = "checkpoint" in args
-        return ModelMeta(
-            name=v.name, family="beats", description=v.description, sample_rate=16000, training=v.training,
-            license="MIT" if v.repo_id or local else "n/a (random weights)", citation=CITATION,
-            repo_id=None if local else args.get("repo", v.repo_id),
-            revision=None if local else args.get("revision", v.revision),
-            filename=None if local else args.get("filename", v.filename),
-            repo_type=args.get("repo_type", v.repo_type),
-            n_parameters=count_parameters({**ITER3_CONFIG, "finetuned_model": v.finetuned}),
-        )
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        meta = super().adapt_meta(card)
+        if self.random and "checkpoint" not in self.args:
+            # The control is built from ITER3_CONFIG in this file: it reads nothing from the Hub.
+            meta = dataclasses.replace(meta, repo_id=None, revision=None, filename=None)
+        return meta
 
     @property
     def fbank_mean(self) -> float:
-        return float(self.args.get("fbank_mean", self.variant.fbank_mean))
+        return float(self.args.get("fbank_mean", ITER3_FBANK_MEAN))
 
     @property
     def fbank_std(self) -> float:
-        return float(self.args.get("fbank_std", self.variant.fbank_std))
+        return float(self.args.get("fbank_std", ITER3_FBANK_STD))
 
     def load(self) -> None:
-        v = self.variant
-        if "checkpoint" in self.args:
-            self.net = load_checkpoint(Path(self.args["checkpoint"]), expect_finetuned=v.finetuned if v.repo_id else None)
-            self.resolved_revision = None
-        elif v.repo_id is None and "repo" not in self.args:
-            torch_seed = int(self.args.get("seed", 0))
-            self.net = init_random(BEATsNet(ITER3_CONFIG), torch_seed)
-            self.resolved_revision = None
+        checkpoint = self.args.get("checkpoint")
+        if self.random:
+            # The architecture of the given checkpoint (its cfg), or the published iter3 one.
+            cfg = read_checkpoint(Path(checkpoint), self.finetuned)["cfg"] if checkpoint else \
+                {**ITER3_CONFIG, "finetuned_model": self.finetuned}
+            self.net = random_net(cfg, RANDOM_SEED)
+        elif checkpoint:
+            self.net = load_checkpoint(Path(checkpoint), expect_finetuned=self.finetuned)
         else:
-            meta = self.metadata(**self.args)
+            meta = self.trained_meta
             path, self.resolved_revision = hub_download(meta.repo_id, meta.filename, meta.revision, meta.repo_type)
-            self.net = load_checkpoint(path, expect_finetuned=v.finetuned)
+            self.net = load_checkpoint(path, expect_finetuned=self.finetuned)
         self.net.eval().to(self.device)
 
     def layers(self) -> list[str]:
-        cfg = self.net.cfg if self.net is not None else {**ITER3_CONFIG, "finetuned_model": self.variant.finetuned}
+        cfg = self.net.cfg if self.net is not None else {**ITER3_CONFIG, "finetuned_model": self.finetuned}
         names = ["patch_proj"] + [f"layer{i + 1}" for i in range(cfg["encoder_layers"])]
         return names + (["logits"] if cfg["finetuned_model"] else [])
 
@@ -509,15 +467,16 @@ class BEATs(AudioModel):
         return {name: LayerActivations(out, n_tokens) for name, out in zip(self.layers(), outs)}
 
     @classmethod
-    def make_tiny(cls, directory: Path, **args: Any) -> dict[str, Any]:
+    def make_tiny(cls, directory: Path, card: ModelMeta | None = None, **_: Any) -> dict[str, Any]:
         """A 2-layer, 64-wide random BEATs in the official checkpoint format (same keys).
 
-        The fine-tuned variant gets a predictor (10 classes) and `finetuned_model: True`.
+        `beats-ft`'s gets a predictor (10 classes) and `finetuned_model: True`. Drawn from seed 1,
+        so that it differs from the random control (RANDOM_SEED) of the same tiny architecture.
         """
-        finetuned = cls._variant(args).finetuned
+        finetuned = FINETUNED.get((card or cls.meta).name, False)
         cfg = {**TINY_CONFIG, "finetuned_model": finetuned, "predictor_class": 10}
         name = "beats-ft-tiny.pt" if finetuned else "beats-tiny.pt"
-        return {"checkpoint": str(write_checkpoint(Path(directory) / name, cfg, seed=0))}
+        return {"checkpoint": str(write_checkpoint(Path(directory) / name, cfg, seed=RANDOM_SEED + 1))}
 
 
 #: A tiny configuration with every official feature on (deep norm, gated relative bias, conv pos).

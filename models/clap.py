@@ -15,6 +15,9 @@ the last stage has no merging, its output is its last block), `pooled` (the mode
 over the final tokens, 768-d) and `embedding` (the projected audio embedding, 512-d, unnormalised).
 A frame is one token of the Swin 2-D token grid (HTS-AT folds time and frequency into that grid),
 all tokens of the 10 s input; `pooled` and `embedding` have one frame.
+
+Metadata of `clap` in models/catalog.py. Its random control (`random-clap`, `random=true`): the
+audio tower of the repo's config with weights drawn from `RANDOM_SEED`, no weights fetched.
 """
 
 from __future__ import annotations
@@ -27,50 +30,31 @@ import numpy as np
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
-from audioprobe.models.hf import identity_with_commit, load_pretrained, pretrained_source, quiet_transformers
+from audioprobe.models._hub import pretrained_source
+from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.catalog import CATALOG
+from audioprobe.models.hf import load_pretrained, quiet_transformers
 
 SAMPLE_RATE = 48000  # ClapFeatureExtractor sampling_rate (laion/clap-htsat-unfused preprocessor_config.json)
 
 
 class CLAP(AudioModel):
-    meta = ModelMeta(
-        name="clap",
-        family="clap",
-        description="LAION CLAP HTS-AT audio encoder (unfused), text-audio contrastive on LAION-Audio-630K.",
-        sample_rate=SAMPLE_RATE,
-        training="contrastive",
-        license="Apache-2.0",  # laion/clap-htsat-unfused model card
-        citation=("Wu, Chen, Zhang, Hui, Berg-Kirkpatrick, Dubnov (2023). Large-scale contrastive language-audio "
-                  "pretraining with feature fusion and keyword-to-caption augmentation. ICASSP."),
-        repo_id="laion/clap-htsat-unfused",
-        revision="8fa0f1c6d0433df6e97c127f64b2a1d6c0dcda8a",  # pinned in public code (GitHub search)
-        n_parameters=28_190_872,  # audio tower + projection, counted on ClapAudioConfig() (bench_zoo.py)
-    )
+    meta = CATALOG["clap"].meta
     wrapper_version = "1"
-    arg_types = {"variant": str, "repo": str, "revision": str, "checkpoint": str}
-    variants = ("pretrained", "random")
+    arg_types = {"repo": str, "revision": str, "checkpoint": str}
+    supports_random = True
 
-    @classmethod
-    def metadata(cls, **args: Any) -> ModelMeta:
-        meta = cls.meta
-        if "repo" in args:
-            meta = dataclasses.replace(meta, description=f"LAION CLAP audio encoder from {args['repo']}.",
-                                       repo_id=args["repo"], revision=args.get("revision"), n_parameters=None)
-        elif "revision" in args:
-            meta = dataclasses.replace(meta, revision=args["revision"])
-        if args.get("variant") == "random":
-            meta = dataclasses.replace(meta, name="random-clap", training="none", license="n/a (random weights)",
-                                       description="CLAP audio tower, same config, fixed-seed random init (control).")
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        meta = super().adapt_meta(card)
+        if meta.repo_id != card.repo_id and meta.repo_id:
+            meta = dataclasses.replace(meta, description=f"LAION CLAP audio encoder from {meta.repo_id}.")
         return meta
 
     def load(self) -> None:
         from transformers import ClapAudioModelWithProjection, ClapFeatureExtractor
 
-        name = self.meta.name
-        source, revision, commit = pretrained_source(name, self.meta.repo_id, self.meta.revision,
-                                                     self.args.get("checkpoint"))
-        random = self.args.get("variant") == "random"
+        name, meta = self.meta.name, self.trained_meta
+        source, revision, commit = pretrained_source(name, meta.repo_id, meta.revision, self.args.get("checkpoint"))
         with quiet_transformers():
             try:
                 self.extractor = ClapFeatureExtractor.from_pretrained(source, revision=revision)
@@ -79,16 +63,13 @@ class CLAP(AudioModel):
         if self.extractor.sampling_rate != SAMPLE_RATE:
             raise AudioprobeError(f"model {name!r}: feature extractor at {self.extractor.sampling_rate} Hz, "
                                   f"expected {SAMPLE_RATE}.")
-        self.net = load_pretrained(name, ClapAudioModelWithProjection, source, revision, random).to(self.device)
+        self.net = load_pretrained(name, ClapAudioModelWithProjection, source, revision, self.random).to(self.device)
         self.fusion = bool(self.net.config.enable_fusion)
-        self.resolved_revision = None if random else commit
+        self.resolved_revision = None if self.random else commit
         encoder = self.net.audio_model.audio_encoder
         self._blocks = [(f"stage{s}.block{b}", blk) for s, stage in enumerate(encoder.layers, start=1)
                         for b, blk in enumerate(stage.blocks, start=1)]
         self._n_stages = len(encoder.layers)
-
-    def identity(self) -> dict[str, Any]:
-        return identity_with_commit(self)
 
     def layers(self) -> list[str]:
         names = ["patch_embed"]
@@ -140,14 +121,17 @@ class CLAP(AudioModel):
         return result
 
     @classmethod
-    def make_tiny(cls, directory: Path, **_: Any) -> dict[str, Any]:
+    def make_tiny(cls, directory: Path, card: ModelMeta | None = None, **_: Any) -> dict[str, Any]:
         """A tiny full ClapModel (text and audio towers, as the LAION repos hold) and its extractor."""
         write_tiny(Path(directory))
         return {"checkpoint": str(directory)}
 
 
 def write_tiny(directory: Path, fusion: bool = False) -> None:
-    """Save a small random ClapModel and a 1 s, 16-mel ClapFeatureExtractor with save_pretrained."""
+    """Save a small random ClapModel and a 1 s, 16-mel ClapFeatureExtractor with save_pretrained.
+
+    Drawn from RANDOM_SEED + 1, so that it differs from the random control of the same architecture.
+    """
     from transformers import ClapAudioConfig, ClapConfig, ClapFeatureExtractor, ClapModel, ClapTextConfig
 
     audio = ClapAudioConfig(spec_size=64, window_size=4, depths=[1, 2], num_attention_heads=[2, 4],
@@ -155,8 +139,9 @@ def write_tiny(directory: Path, fusion: bool = False) -> None:
                             num_mel_bins=16, enable_fusion=fusion, fusion_type="aff_2d" if fusion else None)
     text = ClapTextConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
                           intermediate_size=16, projection_dim=8, max_position_embeddings=40)
-    torch.manual_seed(1)
-    model = ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=8))
+    with torch.random.fork_rng(devices=[]):  # the seed, not the process's random state
+        torch.manual_seed(RANDOM_SEED + 1)
+        model = ClapModel(ClapConfig(text_config=text.to_dict(), audio_config=audio.to_dict(), projection_dim=8))
     directory.mkdir(parents=True, exist_ok=True)
     with quiet_transformers():
         model.save_pretrained(directory)

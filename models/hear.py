@@ -65,30 +65,25 @@ def package_version(name: str) -> str | None:
 
 
 class HEARModule(AudioModel):
+    #: The card of `hear:MODULE`: completed from the args and the loaded module by `adapt_meta`.
     meta = ModelMeta(name="hear", family="hear", description="A HEAR 2021 API module (hear:MODULE).",
-                     sample_rate=16000, training="self-supervised", license="see the package")
+                     sample_rate=16000, training="unknown", license="see the package")
     wrapper_version = "1"
     arg_types = {"module": str, "checkpoint": str, "sample_rate": int, "training": str}
 
-    def __init__(self, device: str | torch.device = "cpu", **args: Any):
-        super().__init__(device, **args)
-        if not self.args.get("module"):
-            raise AudioprobeError("a HEAR model needs a module name: --model hear:MODULE.")
-
-    @classmethod
-    def metadata(cls, **args: Any) -> ModelMeta:
-        name = args.get("module")
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        name = self.args.get("module")
         if not name:
-            return cls.meta
-        rate = args.get("sample_rate")
-        rate = int(rate) if rate is not None else loaded(name, str(args.get("checkpoint", "")))[1].sample_rate
+            raise AudioprobeError("a HEAR model needs a module name: --model hear:MODULE.")
+        rate = self.args.get("sample_rate")
+        rate = int(rate) if rate is not None else loaded(name, str(self.args.get("checkpoint", "")))[1].sample_rate
         return ModelMeta(
             name=f"hear:{name}", family="hear",
             description=f"HEAR API module {name} (timestamp embeddings)."
-                        + ("" if "training" in args else " Training kind not declared: pass training=KIND."),
+                        + ("" if "training" in self.args else " Training kind not declared: pass training=KIND."),
             sample_rate=rate,
             # HEAR does not declare how a module was trained; say it with training=KIND.
-            training=args.get("training", "self-supervised"), license="see the package",
+            training=self.args.get("training", "unknown"), license="see the package",
             revision=package_version(name),  # the installed version stands for a commit
         )
 

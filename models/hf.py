@@ -14,71 +14,39 @@ is depends on the family:
 - AST: its input is a fixed 1024-frame (10.24 s) spectrogram; the frames are the patch tokens whose
   time window starts inside the sound (all 12 frequency rows of each such column), the two special
   tokens left out.
-A random control of any of them: `--model-args random=true` (same config, fixed-seed init).
+Registered names (`wav2vec2-base`, `hubert-base`, ...) are pinned repositories whose metadata is in
+models/catalog.py. The random control of any of them, or of any `hf:` repo (`random-NAME`, or
+`--model-args random=true`): the repo's config with weights drawn from `RANDOM_SEED`, no weights
+fetched.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, hub_download
+from audioprobe.models._hub import pretrained_source
+from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.meta import with_source
 
-#: Seed of the random-initialisation controls (torch.manual_seed before from_config).
-RANDOM_SEED = 0
 #: Whisper's fixed input: 30 s at 16 kHz (WhisperFeatureExtractor chunk_length=30, n_samples).
 WHISPER_MAX_SAMPLES = 480_000
 
-
-class Alias(NamedTuple):
-    repo: str
-    revision: str | None
-    license: str
-    training: str
-    description: str
-    citation: str
-    n_parameters: int | None
-
-
-#: Pinned commits were read from public code that pins them (GitHub search), as noted per line.
-#: n_parameters: counted (benchmarks/bench_zoo.py) on the transformers default config of each family,
-#: whose architecture fields equal the repo's config; encoder only for Whisper, no head for AST.
-ALIASES: dict[str, Alias] = {
-    "wav2vec2-base": Alias(
-        "facebook/wav2vec2-base", "0b5b8e868dd84f03fd87d01f9c4ff0f080fecfe8",  # pinned in several public repos
-        "Apache-2.0", "self-supervised", "wav2vec 2.0 Base, self-supervised on LibriSpeech 960 h (speech).",
-        "Baevski, Zhou, Mohamed, Auli (2020). wav2vec 2.0. NeurIPS.", 94_371_712),
-    "hubert-base": Alias(
-        "facebook/hubert-base-ls960", "dba3bb02fda4248b6e082697eee756de8fe8aa8a",  # pinned in public code
-        "Apache-2.0", "self-supervised", "HuBERT Base, self-supervised on LibriSpeech 960 h (speech).",
-        "Hsu et al. (2021). HuBERT. IEEE/ACM TASLP.", 94_371_712),
-    "wavlm-base-plus": Alias(
-        "microsoft/wavlm-base-plus", "4c66d4806a428f2e922ccfa1a962776e232d487b",  # MTEB's model_meta pins it
-        "not declared on the model card (microsoft/unilm code: MIT)", "self-supervised", "WavLM Base+, self-supervised on 94k h of speech.",
-        "Chen et al. (2022). WavLM. IEEE JSTSP.", 94_381_936),
-    "data2vec-audio-base": Alias(
-        "facebook/data2vec-audio-base", None,  # no public pin of a commit found; results record the one loaded
-        "Apache-2.0", "self-supervised", "data2vec Audio Base, self-supervised on LibriSpeech 960 h (speech).",
-        "Baevski et al. (2022). data2vec. ICML.", 93_164_288),
-    "ast-audioset": Alias(
-        "MIT/ast-finetuned-audioset-10-10-0.4593", "f826b80d28226b62986cc218e5cec390b1096902",  # pinned in public docs
-        "BSD-3-Clause", "supervised", "Audio Spectrogram Transformer fine-tuned on AudioSet (mAP 0.4593).",
-        "Gong, Chung, Glass (2021). AST: Audio Spectrogram Transformer. Interspeech.", 86_187_264),
-    "whisper-base-encoder": Alias(
-        "openai/whisper-base", "e37978b90ca9030d5170a5c07aadb050351a65bb",  # the Hub API 'sha' in public fixtures
-        "Apache-2.0", "supervised", "Whisper base, encoder only (weakly supervised speech recognition, 680k h).",
-        "Radford et al. (2023). Robust speech recognition via large-scale weak supervision. ICML.", 20_590_592),
+#: The model family of each registered name, for `make_tiny` (which tiny model to write); the
+#: names' metadata is in models/catalog.py.
+TINY_FAMILY: dict[str, str] = {
+    "wav2vec2-base": "wav2vec2", "hubert-base": "hubert", "wavlm-base-plus": "wavlm",
+    "data2vec-audio-base": "data2vec", "ast-audioset": "ast", "whisper-base-encoder": "whisper",
 }
 
 
-# ------------------------------------------------------------------------------ shared loading helpers
+# ------------------------------------------------------------------------------ transformers loading helpers
 
 @contextlib.contextmanager
 def quiet_transformers():
@@ -94,34 +62,6 @@ def quiet_transformers():
         tlog.set_verbosity(level)
         if bars:
             tlog.enable_progress_bar()
-
-
-def pretrained_source(model: str, repo: str | None, revision: str | None, checkpoint: str | None
-                      ) -> tuple[str, str | None, str | None]:
-    """Where `from_pretrained` should read: (path or repo id, revision to pass, commit to record).
-
-    For a Hub repo the commit is resolved first (from the cache when offline), so that every file
-    comes from that one commit and the result records it; a local folder records none.
-    """
-    if checkpoint:
-        path = Path(checkpoint).expanduser()
-        if not (path / "config.json").is_file():
-            raise AudioprobeError(f"model {model!r}: checkpoint={checkpoint} is not a folder with a config.json "
-                                  f"(a save_pretrained folder is expected).")
-        return str(path), None, None
-    if not repo:
-        raise AudioprobeError(f"model {model!r}: give repo=ORG/NAME or checkpoint=FOLDER.")
-    _, commit = hub_download(repo, "config.json", revision)
-    return repo, commit, commit
-
-
-def identity_with_commit(model: AudioModel) -> dict[str, Any]:
-    """`model.identity()`, with an unpinned Hub repo's revision resolved to its current commit, so
-    that a moved branch never reuses activations cached for an older commit."""
-    ident = AudioModel.identity(model)
-    if ident["revision"] is None and model.meta.repo_id and not model.args.get("checkpoint"):
-        ident["revision"] = pretrained_source(model.meta.name, model.meta.repo_id, None, None)[2]
-    return ident
 
 
 def check_loading(model: str, net: torch.nn.Module, info: dict[str, Any]) -> None:
@@ -149,7 +89,7 @@ def check_loading(model: str, net: torch.nn.Module, info: dict[str, Any]) -> Non
 
 
 def load_pretrained(model: str, cls: Any, source: str, revision: str | None, random: bool, **kwargs) -> Any:
-    """`cls.from_pretrained` strictly checked, or `cls(config)` with a fixed seed for random controls."""
+    """`cls.from_pretrained` strictly checked, or `cls(config)` drawn from RANDOM_SEED for random controls."""
     from transformers import AutoConfig
 
     with quiet_transformers():
@@ -157,8 +97,9 @@ def load_pretrained(model: str, cls: Any, source: str, revision: str | None, ran
             if random:
                 # a model class reads its own part of a composite config (e.g. CLAP's audio_config)
                 config = (getattr(cls, "config_class", None) or AutoConfig).from_pretrained(source, revision=revision)
-                torch.manual_seed(RANDOM_SEED)
-                net = cls.from_config(config) if hasattr(cls, "from_config") else cls._from_config(config)
+                with torch.random.fork_rng(devices=[]):  # the seed, not the process's random state
+                    torch.manual_seed(RANDOM_SEED)
+                    net = cls.from_config(config) if hasattr(cls, "from_config") else cls._from_config(config)
             else:
                 net, info = cls.from_pretrained(source, revision=revision, output_loading_info=True, **kwargs)
                 check_loading(model, net, info)
@@ -167,73 +108,50 @@ def load_pretrained(model: str, cls: Any, source: str, revision: str | None, ran
     return net.eval()
 
 
-def count_parameters(net: torch.nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
-
-
 # ------------------------------------------------------------------------------ wrapper
 
 class HFAudioEncoder(AudioModel):
+    #: The card of `hf:ORG/NAME`: completed from the args by `adapt_meta`.
     meta = ModelMeta(
         name="hf",
         family="transformers",
         description="Any transformers audio encoder from the Hub (hf:ORG/NAME).",
         sample_rate=16000,
-        training="self-supervised",
+        training="unknown",
         license="see the model card",
     )
     wrapper_version = "1"
-    arg_types = {"alias": str, "repo": str, "revision": str, "checkpoint": str, "random": bool,
-                 "sample_rate": int, "training": str}
+    arg_types = {"repo": str, "revision": str, "checkpoint": str, "sample_rate": int, "training": str}
+    supports_random = True
 
-    def __init__(self, device: str | torch.device = "cpu", **args: Any):
-        super().__init__(device, **args)
-        if "alias" in self.args and self.args["alias"] not in ALIASES:
-            raise AudioprobeError(f"unknown transformers alias {self.args['alias']!r}; known: {', '.join(ALIASES)}.")
-
-    @classmethod
-    def metadata(cls, **args: Any) -> ModelMeta:
-        alias = ALIASES.get(args.get("alias", ""))
-        random = str(args.get("random", "false")).lower() in ("true", "1", "yes")
-        if alias is not None:
-            meta = ModelMeta(
-                name=args["alias"], family="transformers", description=alias.description,
-                sample_rate=16000,  # every alias's feature extractor works at 16 kHz (preprocessor_config.json)
-                training=alias.training, license=alias.license, citation=alias.citation,
-                repo_id=args.get("repo", alias.repo), revision=args.get("revision", alias.revision),
-                n_parameters=alias.n_parameters,
-            )
-        else:
-            repo = args.get("repo")
-            meta = ModelMeta(
-                name=f"hf:{repo}" if repo else "hf", family="transformers",
-                description=f"transformers model {repo} (AutoModel, hidden states)."
-                            + ("" if "training" in args else " Training kind not declared: pass training=KIND."),
-                # The rate lives in the repo's preprocessor_config.json, unknown before fetching it;
-                # load() checks it and says which sample_rate= to pass when it differs.
-                sample_rate=int(args.get("sample_rate", 16000)),
-                training=args.get("training", "unknown"), license="see the model card",
-                repo_id=repo, revision=args.get("revision"),
-            )
-        if random:
-            meta = dataclasses.replace(meta, training="none", license="n/a (random weights)",
-                                       description="RANDOM-INIT control (same config, seed 0): " + meta.description)
-        return meta
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        if card.name != HFAudioEncoder.meta.name:  # a registered name: its card, as repo=, checkpoint= change it
+            return with_source(card, self.args)
+        repo = self.args.get("repo")
+        meta = ModelMeta(
+            name=f"hf:{repo}" if repo else "hf", family="transformers",
+            description=f"transformers model {repo} (AutoModel, hidden states)."
+                        + ("" if "training" in self.args else " Training kind not declared: pass training=KIND."),
+            # The rate lives in the repo's preprocessor_config.json, unknown before fetching it;
+            # load() checks it and says which sample_rate= to pass when it differs.
+            sample_rate=int(self.args.get("sample_rate", 16000)),
+            training=self.args.get("training", "unknown"), license="see the model card",
+            repo_id=repo, revision=self.args.get("revision"),
+        )
+        return with_source(meta, self.args)
 
     def load(self) -> None:
         from transformers import AutoFeatureExtractor, AutoModel
 
-        meta = self.meta
-        name = meta.name
+        name, meta = self.meta.name, self.trained_meta
         source, revision, commit = pretrained_source(name, meta.repo_id, meta.revision, self.args.get("checkpoint"))
-        random = bool(self.args.get("random", False))
         with quiet_transformers():
             try:
                 self.extractor = AutoFeatureExtractor.from_pretrained(source, revision=revision)
             except (OSError, ValueError) as exc:
                 raise AudioprobeError(f"model {name!r}: no feature extractor (preprocessor_config.json) in "
                                       f"{source}: {exc}") from None
-        net = load_pretrained(name, AutoModel, source, revision, random)
+        net = load_pretrained(name, AutoModel, source, revision, self.random)
         self.kind = net.config.model_type
         if self.kind == "whisper":
             net = net.get_encoder()
@@ -244,10 +162,7 @@ class HFAudioEncoder(AudioModel):
             raise AudioprobeError(f"model {name!r}: its feature extractor expects {rate} Hz but {meta.sample_rate} Hz "
                                   f"is declared; pass --model-args sample_rate={rate}.")
         self.n_layers = int(self.config.encoder_layers if self.kind == "whisper" else self.config.num_hidden_layers)
-        self.resolved_revision = None if random else commit
-
-    def identity(self) -> dict[str, Any]:
-        return identity_with_commit(self)
+        self.resolved_revision = None if self.random else commit
 
     def layers(self) -> list[str]:
         return [f"layer{i}" for i in range(self.n_layers + 1)]
@@ -306,22 +221,36 @@ class HFAudioEncoder(AudioModel):
         return out
 
     @classmethod
-    def make_tiny(cls, directory: Path, alias: str = "wav2vec2-base", **_: Any) -> dict[str, Any]:
-        """A small random model of the alias's family, saved as its Hub repo is (the pretraining or
-        classification class with its head, `save_pretrained`, plus the feature extractor)."""
-        write_tiny(Path(directory), alias if alias in ALIASES else "wav2vec2-base")
+    def make_tiny(cls, directory: Path, card: ModelMeta | None = None, **_: Any) -> dict[str, Any]:
+        """A small random model of the name's family (wav2vec2 for `hf:` names), saved as its Hub
+        repo is (the pretraining or classification class with its head, `save_pretrained`, plus
+        the feature extractor)."""
+        write_tiny(Path(directory), TINY_FAMILY.get((card or cls.meta).name, "wav2vec2"))
         return {"checkpoint": str(directory)}
 
 
-def write_tiny(directory: Path, alias: str) -> None:
-    """Save a tiny random model and feature extractor of `alias`'s family into `directory`."""
+def write_tiny(directory: Path, family: str) -> None:
+    """Save a tiny random model and feature extractor of `family` (a TINY_FAMILY value) into `directory`.
+
+    Drawn from RANDOM_SEED + 1, so that it differs from the random control of the same architecture.
+    """
+    with torch.random.fork_rng(devices=[]):  # the seed, not the process's random state
+        torch.manual_seed(RANDOM_SEED + 1)
+        net, fe = _tiny_model(family)
+    directory.mkdir(parents=True, exist_ok=True)
+    with quiet_transformers():
+        net.save_pretrained(directory)
+        fe.save_pretrained(directory)
+
+
+def _tiny_model(family: str) -> tuple[Any, Any]:
+    """A tiny random network of `family` (the class its Hub repos hold) and its feature extractor."""
     import transformers as tf
 
     small = dict(hidden_size=16, num_hidden_layers=2, num_attention_heads=2, intermediate_size=32)
     conv = dict(conv_dim=(8, 8, 8), conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3), num_conv_pos_embeddings=8,
                 num_conv_pos_embedding_groups=2, vocab_size=8, **small)
     speech_fe = dict(feature_size=1, sampling_rate=16000, padding_value=0.0, do_normalize=True)
-    family = alias.split("-")[0]
     if family == "wav2vec2":
         net = tf.Wav2Vec2ForPreTraining(tf.Wav2Vec2Config(feat_extract_norm="group", codevector_dim=8,
                                                           proj_codevector_dim=8, num_codevectors_per_group=4, **conv))
@@ -346,8 +275,5 @@ def write_tiny(directory: Path, alias: str) -> None:
             eos_token_id=2, decoder_start_token_id=3))
         fe = tf.WhisperFeatureExtractor(feature_size=80)
     else:
-        raise ValueError(f"no tiny variant for {alias!r}")
-    directory.mkdir(parents=True, exist_ok=True)
-    with quiet_transformers():
-        net.save_pretrained(directory)
-        fe.save_pretrained(directory)
+        raise ValueError(f"no tiny model for family {family!r}; known: {', '.join(sorted(set(TINY_FAMILY.values())))}")
+    return net, fe

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import torch
 
+from audioprobe.models.base import AudioModel, LayerActivations
+from audioprobe.models.catalog import CATALOG
 from audioprobe.models.fbank import FbankConfig, fbank, num_frames
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
 
 # Kaldi reads int16 samples; BEATs multiplies float waveforms by 2^15 for the same scale
 # (BEATs.py, preprocess). The log of the mel energies depends on that scale.
@@ -17,15 +18,7 @@ INT16_SCALE = 2.0 ** 15
 
 
 class LogMel(AudioModel):
-    meta = ModelMeta(
-        name="logmel",
-        family="baseline",
-        description="Kaldi log-mel filter bank (128 bins, 25 ms / 10 ms), no learned weights.",
-        sample_rate=16000,
-        training="none",
-        license="n/a",
-        n_parameters=0,
-    )
+    meta = CATALOG["logmel"].meta  # name, description, 16 kHz, training "none"
     wrapper_version = "1"
     arg_types = {"num_mel_bins": int}
 

@@ -11,6 +11,10 @@ frequency), patch after patch, so a block's values are `[patches * H * W, channe
 `embedding` (the global average of block 14 over a patch) and `logits` (the 521 AudioSet class
 logits before the sigmoid) a frame is one patch. Mean pooling of `layer14` therefore equals
 mean pooling of `embedding`; max and mean+std pooling differ.
+
+Metadata of `yamnet` in models/catalog.py. Its random control (`random-yamnet`, `random=true`):
+Keras-style initialisation (`random_weights`) drawn from `RANDOM_SEED`, at the official layer
+sizes, or at those of a `checkpoint=` file when one is given.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.catalog import CATALOG
 
 # --- front end; every value from tensorflow/models research/audioset/yamnet/params.py + features.py
 SAMPLE_RATE = 16000  # params.sample_rate
@@ -54,8 +59,6 @@ KERNEL = 3
 
 #: Official public location of the Keras weights (tensorflow/models yamnet README).
 YAMNET_URL = "https://storage.googleapis.com/audioset/yamnet.h5"
-CITATION = ("Plakal, M. and Ellis, D. (2020). YAMNet. "
-            "https://github.com/tensorflow/models/tree/master/research/audioset/yamnet")
 
 
 # ------------------------------------------------------------------------------ front end
@@ -269,6 +272,15 @@ def random_weights(filters: list[int] | None = None, num_classes: int = NUM_CLAS
     return out
 
 
+def layer_sizes(weights: dict[str, np.ndarray]) -> tuple[list[int], int]:
+    """(filters of each of the 14 blocks, number of classes) of a YAMNet weights dict."""
+    filters = []
+    for i, (kind, _, _) in enumerate(LAYER_DEFS, start=1):
+        layer = f"layer{i}/conv" if kind == "conv" else f"layer{i}/pointwise_conv"
+        filters.append(int(weights[f"{layer}/{layer}/kernel:0"].shape[3]))
+    return filters, int(weights["logits/logits/bias:0"].shape[0])
+
+
 def fetch_official(url: str = "") -> Path:
     """The official yamnet.h5, downloaded once into the audioprobe cache folder."""
     from audioprobe.files import default_cache_dir
@@ -302,44 +314,23 @@ def file_sha256(path: Path) -> str:
 # ------------------------------------------------------------------------------ wrapper
 
 class YAMNet(AudioModel):
-    meta = ModelMeta(
-        name="yamnet",
-        family="yamnet",
-        description="YAMNet MobileNet-v1 on 0.96 s log-mel patches, trained on AudioSet (521 classes).",
-        sample_rate=SAMPLE_RATE,
-        training="supervised",
-        license="Apache-2.0",
-        citation=CITATION,
-        repo_id=None,  # no Hub mirror of yamnet.h5 exists; fetched from YAMNET_URL (unversioned)
-        revision=None,  # the official URL has no commit; results record the file's sha256 instead
-        filename="yamnet.h5",
-        n_parameters=3_751_369,  # counted from the layer shapes (random_weights()): 14 blocks + logits
-    )
+    meta = CATALOG["yamnet"].meta
     wrapper_version = "1"
-    arg_types = {"variant": str, "checkpoint": str}
-    variants = ("pretrained", "random")
-
-    @classmethod
-    def metadata(cls, **args: Any) -> ModelMeta:
-        import dataclasses
-
-        if args.get("variant") == "random":
-            return dataclasses.replace(cls.meta, name="random-yamnet", training="none", filename=None,
-                                       license="n/a (random weights)",
-                                       description="YAMNet architecture with fixed-seed Keras-style random "
-                                                   "initialisation (control).")
-        return cls.meta
+    arg_types = {"checkpoint": str}
+    supports_random = True
 
     def load(self) -> None:
-        if self.args.get("variant") == "random":
-            weights = random_weights(seed=0)
-            self.resolved_revision = None
+        path = Path(self.args["checkpoint"]).expanduser() if "checkpoint" in self.args else None
+        if path is not None and not path.is_file():
+            raise AudioprobeError(f"YAMNet checkpoint {path} does not exist; give the path of yamnet.h5.")
+        if self.random:
+            # the layer sizes of the given file, or the official ones; nothing is downloaded
+            filters, classes = layer_sizes(read_h5(path)) if path is not None else (None, NUM_CLASSES)
+            weights = random_weights(filters, classes, seed=RANDOM_SEED)
         else:
-            path = Path(self.args["checkpoint"]).expanduser() if "checkpoint" in self.args else fetch_official()
-            if not path.is_file():
-                raise AudioprobeError(f"YAMNet checkpoint {path} does not exist; give the path of yamnet.h5.")
-            weights = read_h5(path)
-            self.resolved_revision = None if "checkpoint" in self.args else f"sha256:{file_sha256(path)}"
+            source = path if path is not None else fetch_official()
+            weights = read_h5(source)
+            self.resolved_revision = None if path is not None else f"sha256:{file_sha256(source)}"
         self.net = YAMNetNet(weights).to(self.device)
         self.n_classes = self.net.dense_b.shape[0]
 
@@ -371,8 +362,12 @@ class YAMNet(AudioModel):
         return out
 
     @classmethod
-    def make_tiny(cls, directory: Path) -> dict[str, Any]:
-        """A YAMNet-layout h5 (same 14 layers and dataset names) with few filters and 7 classes."""
+    def make_tiny(cls, directory: Path, card: ModelMeta | None = None, **_: Any) -> dict[str, Any]:
+        """A YAMNet-layout h5 (same 14 layers and dataset names) with few filters and 7 classes.
+
+        Drawn from RANDOM_SEED + 1, so that it differs from the random control of the same sizes.
+        """
         path = Path(directory) / "yamnet.h5"
-        write_h5(path, random_weights(filters=[4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16, 16], num_classes=7, seed=1))
+        write_h5(path, random_weights(filters=[4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16, 16], num_classes=7,
+                                      seed=RANDOM_SEED + 1))
         return {"checkpoint": str(path)}

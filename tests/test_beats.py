@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from audioprobe.errors import AudioprobeError
 from audioprobe.models.fbank import FbankConfig, fbank
 from audioprobe.models import beats as B
+from audioprobe.models.catalog import CATALOG
 from audioprobe.registry import create_model
 from tests.hubfake import add_to_hub_cache
 
@@ -48,6 +49,8 @@ def test_state_dict_has_the_official_keys_and_shapes(finetuned):
     unique = sum(p.numel() for p in net.parameters())  # the shared relative bias counts once
     assert unique == B.count_parameters({**B.ITER3_CONFIG, "finetuned_model": finetuned})
     assert B.count_parameters(B.ITER3_CONFIG) == 90_311_792
+    name = "beats-ft" if finetuned else "beats"
+    assert CATALOG[name].meta.n_parameters == unique  # the catalogue's count is the network's
 
 
 def test_iter3_config_and_front_end_constants():
@@ -62,7 +65,7 @@ def test_iter3_config_and_front_end_constants():
 
 @pytest.mark.parametrize("name", ["beats", "beats-ft"])
 def test_official_format_loads_strictly(tmp_path, name):
-    args = B.BEATs.make_tiny(tmp_path, **({"variant": "ft"} if name == "beats-ft" else {}))
+    args = B.BEATs.make_tiny(tmp_path, card=CATALOG[name].meta)
     ckpt = torch.load(args["checkpoint"], weights_only=True)
     assert set(ckpt) == {"cfg", "model"} and ckpt["cfg"]["finetuned_model"] == (name == "beats-ft")
     model = create_model(name, args)
@@ -87,7 +90,7 @@ def test_official_format_loads_strictly(tmp_path, name):
     assert "unexpected keys ['encoder.extra.weight']" in msg
     msg = broken(lambda c: c["model"].__setitem__("layer_norm.weight", torch.zeros(7)), "shape")
     assert "layer_norm.weight" in msg and "size" in msg
-    msg = broken(lambda c: c["cfg"].__setitem__("finetuned_model", name != "beats-ft"), "variant")
+    msg = broken(lambda c: c["cfg"].__setitem__("finetuned_model", name != "beats-ft"), "finetuned")
     assert ("beats-ft" if name == "beats" else "--model beats") in msg
     msg = broken(lambda c: c["cfg"].__setitem__("layer_norm_first", True), "prenorm")
     assert "layer_norm_first" in msg
@@ -101,11 +104,13 @@ def test_official_format_loads_strictly(tmp_path, name):
 
 @pytest.mark.parametrize("name", ["beats", "beats-ft"])
 def test_hub_path_records_the_downloaded_commit(tmp_path, hub_cache, name):
-    meta = create_model(name).metadata(**({"variant": "ft"} if name == "beats-ft" else {}))
-    args = B.BEATs.make_tiny(tmp_path, **({"variant": "ft"} if name == "beats-ft" else {}))
+    meta = create_model(name).meta
+    assert meta == CATALOG[name].meta
+    args = B.BEATs.make_tiny(tmp_path, card=meta)
     commit = meta.revision or "0123456789abcdef0123456789abcdef01234567"
     add_to_hub_cache(hub_cache, meta.repo_id, {meta.filename: args["checkpoint"]}, commit, repo_type=meta.repo_type)
     model = create_model(name)
+    assert model.identity()["revision"] == commit  # the unpinned mirror: its current commit
     model.load()
     assert model.resolved_revision == commit
     if name == "beats-ft":
@@ -241,9 +246,9 @@ def test_tokens_are_time_major_and_counted_per_sound(tmp_path):
     assert not torch.allclose(out_a["patch_proj"].values[0, 8:16], out_b["patch_proj"].values[0, 8:16])
 
 
-@pytest.mark.parametrize("variant", ["ssl", "ft"])
-def test_padding_does_not_change_a_sound(tmp_path, variant):
-    model = create_model("beats-ft" if variant == "ft" else "beats", B.BEATs.make_tiny(tmp_path, variant=variant))
+@pytest.mark.parametrize("name", ["beats", "beats-ft"])
+def test_padding_does_not_change_a_sound(tmp_path, name):
+    model = create_model(name, B.BEATs.make_tiny(tmp_path, card=CATALOG[name].meta))
     model.load()
     rng = torch.Generator().manual_seed(0)
     short, long = 0.1 * torch.randn(9876, generator=rng), 0.1 * torch.randn(30011, generator=rng)
@@ -258,23 +263,41 @@ def test_padding_does_not_change_a_sound(tmp_path, variant):
         assert together[layer].values.shape[1] > n  # the short sound really was padded
 
 
-def test_random_variant_is_fixed_seed():
+def test_random_init_is_fixed_seed():
     cfg = B.TINY_CONFIG
     one, two = B.init_random(B.BEATsNet(cfg), 0).state_dict(), B.init_random(B.BEATsNet(cfg), 0).state_dict()
     assert all(torch.equal(one[k], two[k]) for k in one)
     three = B.init_random(B.BEATsNet(cfg), 1).state_dict()
     assert not torch.equal(one["encoder.layers.0.fc1.weight"], three["encoder.layers.0.fc1.weight"])
-    meta = B.BEATs.metadata(variant="random")
-    assert meta.name == "random-beats" and meta.training == "none" and meta.repo_id is None
 
 
-def test_metadata_per_variant():
-    names = {v: B.BEATs.metadata(variant=v) for v in ("ssl", "ft", "random")}
-    assert [m.name for m in names.values()] == ["beats", "beats-ft", "random-beats"]
-    assert names["ft"].repo_type == "space" and names["ft"].n_parameters == 90_717_055
-    assert names["ssl"].training == "self-supervised" and names["ft"].training == "supervised"
-    with pytest.raises(AudioprobeError, match="variant"):
-        B.BEATs(variant="iter9")
+def test_random_controls_need_no_download_and_share_the_backbone(tmp_path):
+    full = create_model("random-beats")
+    assert full.meta.name == "random-beats" and full.meta.repo_id is None and full.identity()["revision"] is None
+    full.load()  # the iter3 architecture from code: nothing fetched (the test Hub cache is empty)
+    assert full.net.cfg["encoder_embed_dim"] == 768 and full.resolved_revision is None
+    # random-beats-ft is random-beats plus a random head: the same draws for every other layer
+    plain = create_model("random-beats", B.BEATs.make_tiny(tmp_path / "a", card=CATALOG["beats"].meta))
+    head = create_model("random-beats-ft", B.BEATs.make_tiny(tmp_path / "b", card=CATALOG["beats-ft"].meta))
+    plain.load(), head.load()
+    assert head.layers() == [*plain.layers(), "logits"]
+    wave = 0.1 * torch.randn(1, 8000, generator=torch.Generator().manual_seed(0))
+    a, b = plain.forward(wave, torch.tensor([8000])), head.forward(wave, torch.tensor([8000]))
+    for layer in plain.layers():
+        assert torch.equal(a[layer].values, b[layer].values)
+
+
+def test_metadata_per_name():
+    metas = {name: create_model(name).meta for name in ("beats", "beats-ft", "random-beats")}
+    assert [m.name for m in metas.values()] == ["beats", "beats-ft", "random-beats"]
+    assert metas["beats-ft"].repo_type == "space" and metas["beats-ft"].n_parameters == 90_717_055
+    assert metas["beats"].training == "self-supervised" and metas["beats-ft"].training == "supervised"
+    local = create_model("beats", {"checkpoint": "x.pt"}).meta
+    assert (local.repo_id, local.revision, local.filename, local.license) == (None, None, None, "MIT")
+    with pytest.raises(AudioprobeError, match="does not accept --model-args variant"):
+        B.BEATs(variant="ft")
+    with pytest.raises(AudioprobeError, match="does not accept --model-args seed"):
+        create_model("random-beats", {"seed": "3"})  # the seed of every control is RANDOM_SEED
 
 
 def test_too_short_sound_is_a_clear_error(tmp_path):

@@ -91,6 +91,7 @@ def test_random_control_needs_only_the_config_and_has_twelve_blocks(hub_cache, t
     add_to_hub_cache(hub_cache, REPO, {p.name: p for p in src.iterdir()}, commit=REV)
     model = create_model("random-clap")
     assert model.meta.name == "random-clap" and model.meta.training == "none"
+    assert model.identity()["revision"] == REV  # the pinned commit of the config it copies
     model.load()
     assert model.resolved_revision is None
     blocks = [n for n in model.layers() if ".block" in n]
@@ -124,10 +125,16 @@ def test_other_repo_by_argument(hub_cache, tiny_dir):
     add_to_hub_cache(hub_cache, "laion/some-other-clap", {p.name: p for p in tiny_dir.iterdir()}, commit="c" * 40)
     model = create_model("clap", {"repo": "laion/some-other-clap"})
     assert model.meta.repo_id == "laion/some-other-clap" and model.meta.revision is None
+    assert model.meta.description == "LAION CLAP audio encoder from laion/some-other-clap."
+    assert model.meta.n_parameters is None  # not counted for another repo
     assert model.identity()["revision"] == "c" * 40  # the cache key holds the commit, not "main"
     model.load()
     assert model.resolved_revision == "c" * 40
     assert json.loads((tiny_dir / "config.json").read_text())["model_type"] == "clap"
+
+
+def test_metadata_matches_the_extractor():
+    assert C.CLAP.meta.sample_rate == C.SAMPLE_RATE
 
 
 @pytest.mark.parametrize("name", ["clap", "random-clap"])

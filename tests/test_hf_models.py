@@ -13,17 +13,29 @@ from safetensors.torch import load_file, save_file
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models import hf as H
+from audioprobe.models.catalog import CATALOG
 from audioprobe.registry import create_model
 from tests.hubfake import add_to_hub_cache
+
+#: The registered transformers names (aliases of pinned Hub repos).
+ALIASES = [name for name, entry in CATALOG.items() if entry.wrapper.endswith(":HFAudioEncoder")]
+
+
+def test_every_alias_has_a_tiny_family_and_a_pinned_or_followed_repo():
+    assert sorted(H.TINY_FAMILY) == sorted(ALIASES)
+    for name in ALIASES:
+        meta = CATALOG[name].meta
+        assert meta.repo_id and meta.sample_rate == 16000 and meta.n_parameters
+        assert meta.revision is None or len(meta.revision) == 40
 
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     """alias -> folder with that family's tiny checkpoint (written once per module)."""
     out = {}
-    for alias in H.ALIASES:
+    for alias in ALIASES:
         d = tmp_path_factory.mktemp(alias)
-        H.write_tiny(d, alias)
+        H.write_tiny(d, H.TINY_FAMILY[alias])
         out[alias] = d
     return out
 
@@ -40,13 +52,13 @@ def run(model, waves):
 def test_alias_loads_from_hub_at_pinned_commit_and_matches_transformers(alias, tiny, hub_cache, rng):
     from transformers import AutoFeatureExtractor, AutoModel
 
-    spec = H.ALIASES[alias]
+    spec = CATALOG[alias].meta
     commit = spec.revision or "d" * 40
-    add_to_hub_cache(hub_cache, spec.repo, {p.name: p for p in tiny[alias].iterdir()}, commit=commit)
+    add_to_hub_cache(hub_cache, spec.repo_id, {p.name: p for p in tiny[alias].iterdir()}, commit=commit)
     model = create_model(alias)
+    assert model.meta == spec and model.identity()["revision"] == commit  # unpinned: the current commit
     model.load()
     assert model.resolved_revision == commit
-    assert model.meta.name == alias and model.meta.repo_id == spec.repo
     waves = [rng.standard_normal(8000).astype(np.float32), rng.standard_normal(3000).astype(np.float32)]
     out = run(model, waves)
     # independent reference: transformers on each sound alone
@@ -111,8 +123,10 @@ def test_prefix_name_and_random_control(tiny, hub_cache):
     trained.load()
     assert trained.resolved_revision == "e" * 40
     rand = [create_model("hf:someorg/tiny-w2v", {"random": "true"}) for _ in range(2)]
-    assert rand[0].meta.training == "none" and "RANDOM" in rand[0].meta.description
+    assert rand[0].meta.name == "random-hf:someorg/tiny-w2v" and rand[0].meta.training == "none"
+    assert "Random-initialisation control" in rand[0].meta.description and rand[0].meta.repo_id is None
     assert rand[0].identity() != trained.identity()  # never shares a cache entry with the trained model
+    assert rand[0].identity()["revision"] == "e" * 40  # the commit of the config it copies
     for m in rand:
         m.load()
     assert rand[0].resolved_revision is None
@@ -150,15 +164,17 @@ def test_strict_loading_and_clear_errors(tiny, tmp_path):
         create_model("hf:x/y", {"checkpoint": str(d)}).load()
     with pytest.raises(AudioprobeError, match="could not fetch"):
         create_model("hf:nobody/absent").load()
-    with pytest.raises(AudioprobeError, match="unknown transformers alias"):
-        create_model("hf:x/y", {"alias": "nope"})
+    with pytest.raises(AudioprobeError, match="does not accept --model-args alias"):
+        create_model("hf:x/y", {"alias": "hubert-base"})
+    with pytest.raises(AudioprobeError, match="random='maybe'.*expected true or false"):
+        create_model("hubert-base", {"random": "maybe"})
     m = create_model("hubert-base", {"checkpoint": str(src)})
     m.load()
     with pytest.raises(AudioprobeError, match="cannot run on a sound of 5 samples"):
         run(m, [np.ones(5, np.float32)])
 
 
-@pytest.mark.parametrize("alias", list(H.ALIASES))
+@pytest.mark.parametrize("alias", ALIASES)
 def test_validator_passes_on_tiny_variant(alias):
     from audioprobe.validate import validate_model
 

@@ -9,6 +9,8 @@ from audioprobe import registry
 from audioprobe.errors import AudioprobeError, UnknownNameError
 from audioprobe.frontend import FrontEnd
 from audioprobe.models.base import parse_model_args
+from audioprobe.models.catalog import CATALOG
+from audioprobe.models.meta import ModelMeta, random_control, with_source
 from tests.toymodels import FrameProjection
 
 
@@ -29,6 +31,57 @@ def test_register_model_and_args(monkeypatch):
 def test_register_model_refuses_duplicates():
     with pytest.raises(ValueError, match="already registered"):
         registry.register_model("logmel")(FrameProjection)
+    with pytest.raises(ValueError, match="random-initialisation controls"):
+        registry.register_model("random-toy")(FrameProjection)
+
+
+class SeededToy(FrameProjection):
+    """A toy with learned weights that supports the random control: `random=true` changes the seed."""
+
+    meta = ModelMeta(name="seeded-toy", family="toy", description="toy", sample_rate=8000, training="supervised")
+    supports_random = True
+
+    def load(self) -> None:
+        self.args = {**self.args, "seed": 99 if self.random else self.args.get("seed", 0)}
+        super().load()
+
+
+def test_registered_wrappers_get_their_random_control(monkeypatch):
+    monkeypatch.setitem(registry._EXTRA, "seeded-toy", (SeededToy, {"dim": 3}))
+    monkeypatch.setitem(registry._EXTRA, "toy", (FrameProjection, {}))  # training "none": no control
+    names = registry.model_names()
+    assert "random-seeded-toy" in names and "random-toy" not in names
+    control = registry.create_model("random-seeded-toy")
+    assert control.args == {"dim": 3, "random": True} and control.meta == random_control(SeededToy.meta)
+    assert dict((n, m) for n, m, _ in registry.describe_models())["random-seeded-toy"] == control.meta
+    assert registry.create_model("seeded-toy", {"random": "false"}).args == {"dim": 3}  # the default, not recorded
+    with pytest.raises(AudioprobeError, match="does not accept --model-args random.*learned weights"):
+        registry.create_model("toy", {"random": "true"})
+    with pytest.raises(AudioprobeError, match="'logmel' has no random-initialisation control"):
+        registry.create_model("random-logmel")  # no learned weights, no control
+    with pytest.raises(AudioprobeError, match="--model hf:a/b --model-args random=true"):
+        registry.create_model("random-hf:a/b")
+
+
+def test_every_name_has_one_metadata_and_the_catalogue_is_consistent():
+    rows = registry.describe_models()
+    assert [n for n, _, _ in rows] == registry.model_names() and all(m is not None for _, m, _ in rows)
+    assert all(m.name == n for n, m, _ in rows)
+    for name, entry in CATALOG.items():
+        cls, preset = registry.resolve_model_class(name)
+        assert cls.supports_random == (entry.meta.training != "none"), name  # the control needs random init
+        assert registry.create_model(name).meta == entry.meta
+
+
+def test_weight_source_arguments_change_the_metadata():
+    card = CATALOG["hubert-base"].meta
+    assert with_source(card, {}) is card
+    assert with_source(card, {"revision": "a" * 40}).revision == "a" * 40
+    other = with_source(card, {"repo": "me/mine"})
+    assert (other.repo_id, other.revision, other.n_parameters) == ("me/mine", None, None)
+    local = with_source(card, {"checkpoint": "/some/folder"})
+    assert (local.repo_id, local.revision, local.filename) == (None, None, None)
+    assert registry.create_model("hubert-base", {"checkpoint": "/x"}).identity()["revision"] is None
 
 
 def test_parse_model_args():
@@ -41,8 +94,8 @@ def test_listing_does_not_import_heavy_dependencies():
     import subprocess
     import sys
 
-    code = ("import sys; from audioprobe.registry import describe_models; describe_models(); "
-            "print(sorted(m for m in ('transformers', 'datasets', 'h5py') if m in sys.modules))")
+    code = ("import sys; import audioprobe.registry; audioprobe.registry.describe_models(); "
+            "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'h5py', 'datasets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -6,15 +6,57 @@ import pytest
 import torch
 
 from audioprobe.cli import main
-from audioprobe.models import MODEL_TABLE
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
-from audioprobe.validate import validate_instance, validate_model
+from audioprobe.models.meta import RANDOM_LICENSE, RANDOM_SEED, random_control
+from audioprobe.registry import create_model, describe_models, model_names, resolve_model
+from audioprobe.validate import make_tiny_args, validate_instance, validate_model
+
+CONTROLS = [name for name in model_names() if name.startswith("random-")]
 
 
-@pytest.mark.parametrize("name", sorted(MODEL_TABLE))
+@pytest.mark.parametrize("name", model_names())
 def test_every_registered_model_passes_on_its_tiny_variant(name):
     report = validate_model(name, tiny=True)
     assert report.ok, report.text()
+
+
+def test_every_model_with_learned_weights_has_its_control():
+    listed = {name: meta for name, meta, _ in describe_models()}
+    trained = {name for name, meta in listed.items() if meta.training != "none"}
+    assert {f"random-{name}" for name in trained} == set(CONTROLS)
+    assert "random-logmel" not in listed and len(CONTROLS) >= 10
+
+
+@pytest.mark.parametrize("name", CONTROLS)
+def test_random_control(name, tmp_path):
+    """Its metadata derives from the trained model's; its weights are the seeded draw, not the trained ones."""
+    trained_name = name.removeprefix("random-")
+    trained_meta = dict((n, m) for n, m, _ in describe_models())[trained_name]
+    control = create_model(name)
+    meta = control.meta
+    assert meta == random_control(trained_meta) == dict((n, m) for n, m, _ in describe_models())[name]
+    assert (meta.name, meta.training, meta.license, meta.revision, meta.repo_id) == (name, "none", RANDOM_LICENSE,
+                                                                                     None, None)
+    assert f"seed {RANDOM_SEED}" in meta.description and "Random-initialisation control" in meta.description
+    assert control.args == {"random": True}
+    # activations on a tiny model: reproducible across loads, and not the trained tiny model's
+    cls, preset, card = resolve_model(name)
+    tiny = make_tiny_args(cls, tmp_path, preset, card)
+    identity = create_model(name, tiny).identity()
+    assert identity["name"] == name and identity["args"]["random"] is True
+    assert create_model(trained_name, {**tiny, "random": "true"}).identity() == identity  # one mechanism
+    wave = 0.1 * torch.randn(1, int(1.3 * meta.sample_rate), generator=torch.Generator().manual_seed(0))
+    outs = []
+    for model in (create_model(name, tiny), create_model(name, tiny), create_model(trained_name, tiny)):
+        model.load()
+        with torch.inference_mode():
+            outs.append(model.forward(wave, torch.tensor([wave.shape[1]])))
+    first, again, trained = outs
+    assert list(first) == list(trained)
+    for layer in first:
+        assert torch.equal(first[layer].values, again[layer].values), layer
+        a, b = first[layer].values, trained[layer].values  # relative: tiny models' deep layers are small
+        assert float((a - b).abs().max()) > 1e-2 * float(b.abs().max()), layer
 
 
 class Toy(AudioModel):

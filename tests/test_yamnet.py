@@ -175,16 +175,25 @@ def test_official_download_path_is_cached_and_recorded(tmp_path, monkeypatch):
 
 def test_random_control_is_full_size_and_seeded():
     a, b = create_model("random-yamnet"), create_model("random-yamnet")
-    assert a.meta.name == "random-yamnet" and a.meta.training == "none"
-    assert Y.YAMNet.metadata(variant="random").name == "random-yamnet"
-    assert Y.YAMNet.metadata().n_parameters == sum(v.size for v in Y.random_weights().values())
+    assert a.meta.name == "random-yamnet" and a.meta.training == "none" and a.meta.filename is None
+    assert Y.YAMNet.meta.n_parameters == sum(v.size for v in Y.random_weights().values())
     a.load(), b.load()
+    assert a.resolved_revision is None
     wave = torch.randn(1, 16000)
     ya, yb = a.forward(wave, torch.tensor([16000])), b.forward(wave, torch.tensor([16000]))
     assert ya["embedding"].values.shape[-1] == 1024 and ya["logits"].values.shape[-1] == 521
     assert torch.equal(ya["logits"].values, yb["logits"].values)
-    with pytest.raises(AudioprobeError, match="variant"):
-        create_model("yamnet", {"variant": "nope"})
+    with pytest.raises(AudioprobeError, match="does not accept --model-args variant"):
+        create_model("yamnet", {"variant": "random"})
+
+
+def test_random_control_takes_the_layer_sizes_of_a_given_file(tmp_path):
+    tiny = Y.YAMNet.make_tiny(tmp_path)
+    model = create_model("random-yamnet", tiny)
+    model.load()
+    drawn = Y.random_weights(*Y.layer_sizes(Y.read_h5(tiny["checkpoint"])), seed=0)
+    assert Y.layer_sizes(drawn) == ([4, 4, 8, 8, 8, 8, 8, 8, 8, 8, 8, 8, 16, 16], 7)
+    torch.testing.assert_close(model.net.dense_w, torch.from_numpy(drawn["logits/logits/kernel:0"].T.copy()))
 
 
 @pytest.mark.parametrize("name", ["yamnet", "random-yamnet"])
