@@ -24,7 +24,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models._hub import resolve_commit
-from audioprobe.models.meta import RANDOM_SEED, TRAINING_KINDS, ModelMeta, random_control, with_source
+from audioprobe.models.meta import RANDOM_SEED, TRAINING_KINDS, ModelMeta, random_control
 
 __all__ = ["RANDOM_SEED", "TRAINING_KINDS", "AudioModel", "LayerActivations", "ModelMeta", "coerce_arg",
            "frames_from_samples", "parse_model_args"]
@@ -89,12 +89,12 @@ class AudioModel(abc.ABC):
         return bool(self.args.get("random", False))
 
     def adapt_meta(self, card: ModelMeta) -> ModelMeta:
-        """The trained model's metadata as `self.args` change it; override for wrapper-specific args.
+        """The trained model's metadata as `self.args` change it (default: the card unchanged).
 
-        The default applies the weight-source args (`checkpoint`, `repo`, `revision`, `filename`,
-        `repo_type`; see `meta.with_source`), for the wrappers that declare them.
+        Wrappers whose args change where the weights come from (`checkpoint`, `repo`, `revision`,
+        ...) return `meta.with_source(card, self.args)`, plus whatever their own args change.
         """
-        return with_source(card, self.args)
+        return card
 
     def metadata(self, **_args: Any) -> ModelMeta:
         """`self.meta`, for callers that ask `model.metadata(**model.args)` (harness/runner.py)."""

@@ -47,6 +47,7 @@ from audioprobe.models._hub import hub_download
 from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
 from audioprobe.models.catalog import CATALOG
 from audioprobe.models.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.meta import with_source
 
 # BEATs.preprocess: float waveforms times 2^15 (int16 range), as Kaldi expects.
 INT16_SCALE = 2.0 ** 15
@@ -408,7 +409,7 @@ class BEATs(AudioModel):
         return FINETUNED.get(self.card.name, False)
 
     def adapt_meta(self, card: ModelMeta) -> ModelMeta:
-        meta = super().adapt_meta(card)
+        meta = with_source(card, self.args)
         if self.random and "checkpoint" not in self.args:
             # The control is built from ITER3_CONFIG in this file: it reads nothing from the Hub.
             meta = dataclasses.replace(meta, repo_id=None, revision=None, filename=None)

@@ -34,6 +34,7 @@ from audioprobe.models._hub import pretrained_source
 from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
 from audioprobe.models.catalog import CATALOG
 from audioprobe.models.hf import load_pretrained, quiet_transformers
+from audioprobe.models.meta import with_source
 
 SAMPLE_RATE = 48000  # ClapFeatureExtractor sampling_rate (laion/clap-htsat-unfused preprocessor_config.json)
 
@@ -45,7 +46,7 @@ class CLAP(AudioModel):
     supports_random = True
 
     def adapt_meta(self, card: ModelMeta) -> ModelMeta:
-        meta = super().adapt_meta(card)
+        meta = with_source(card, self.args)
         if meta.repo_id != card.repo_id and meta.repo_id:
             meta = dataclasses.replace(meta, description=f"LAION CLAP audio encoder from {meta.repo_id}.")
         return meta

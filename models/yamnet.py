@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from audioprobe.errors import AudioprobeError
 from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
 from audioprobe.models.catalog import CATALOG
+from audioprobe.models.meta import with_source
 
 # --- front end; every value from tensorflow/models research/audioset/yamnet/params.py + features.py
 SAMPLE_RATE = 16000  # params.sample_rate
@@ -318,6 +319,9 @@ class YAMNet(AudioModel):
     wrapper_version = "1"
     arg_types = {"checkpoint": str}
     supports_random = True
+
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        return with_source(card, self.args)  # a local checkpoint= is not the official file
 
     def load(self) -> None:
         path = Path(self.args["checkpoint"]).expanduser() if "checkpoint" in self.args else None
