@@ -96,10 +96,6 @@ class AudioModel(abc.ABC):
         """
         return card
 
-    def metadata(self, **_args: Any) -> ModelMeta:
-        """`self.meta`, for callers that ask `model.metadata(**model.args)` (harness/runner.py)."""
-        return self.meta
-
     @abc.abstractmethod
     def load(self) -> None:
         """Fetch and load weights (Hub or local path from args), or draw them if `self.random`;
