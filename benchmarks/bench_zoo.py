@@ -105,7 +105,7 @@ def main() -> None:
             print(f"{name}: FAILED (exit {proc.returncode})\n{proc.stderr[-2000:]}", flush=True)
             rows.append((name, None, None, wall, load[0]))
             continue
-        results = [json.loads(p.read_text()) for p in (args.output_dir / safe_name(name)).glob("*.json")]
+        results = [json.loads(p.read_text()) for p in args.output_dir.glob(f"*/{safe_name(name)}/*.json")]  # DIR/<set>-<fp8>/<model>/
         computed = [r for r in results if not r["timing"]["activations_cached"]]
         r = computed[0] if computed else results[0]
         per_sound = r["timing"]["extract_s"] / r["dataset"]["n_sounds"]

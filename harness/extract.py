@@ -128,5 +128,4 @@ class Extractor:
                 if self.cache is not None:
                     self.cache.put(keys[p], computed[p], {"model": self.key.as_dict(), "pooling": p, "stimuli": fp,
                                                           "revision": self.model.resolved_revision})
-        info["cache_keys"] = keys
         return found, info

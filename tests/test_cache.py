@@ -5,9 +5,9 @@ What goes into its keys is tested in test_identity.py."""
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
 from audioprobe.cache import ActivationCache, load_layers, save_layers
+
 
 def test_roundtrip_keeps_layer_order_and_values(tmp_path, rng):
     layers = {"z_last": rng.standard_normal((5, 3)).astype(np.float32), "a_first": rng.standard_normal((5, 7))}

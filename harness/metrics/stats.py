@@ -240,7 +240,6 @@ def permuted_scores_loop(model_rdms, target_rdm, permutations, compare) -> np.nd
     from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
 
     x = np.atleast_2d(model_rdms)
-    n = permutations.shape[1]
     ysq = squareform(np.asarray(target_rdm, dtype=np.float64), checks=False)
     out = np.empty((len(permutations), x.shape[0]))
     for b, p in enumerate(permutations):
