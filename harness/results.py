@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
+import io
 import json
 import platform
 import re
@@ -22,6 +24,8 @@ import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+import numpy as np
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
@@ -73,6 +77,24 @@ class FrontendInfo(TypedDict):
     soxr_version: Annotated[str, "resampler version"]
 
 
+class Resampling(TypedDict):
+    factors: Annotated[list[str], "what the bootstrap resamples: sounds (and listeners, where resampled)"]
+    unit: Annotated[str, "the items of the sounds factor (sounds; test sounds for transfer)"]
+    n_items: Annotated[int, "items resampled"]
+    n_resamples: Annotated[int, "bootstrap resamples"]
+    seed: Annotated[int, "the seed they were drawn from"]
+    plan_sha256: Annotated[str, "SHA-256 of the draws: two results are paired row by row only when equal (same "
+                                "seed and items: shared resamples)"]
+
+
+class Replicates(TypedDict):
+    file: Annotated[str, "the array file beside this one (`<task>.replicates.npz`)"]
+    sha256: Annotated[str, "SHA-256 of that file: a replaced or damaged file is refused"]
+    arrays: Annotated[dict[str, list[int]], "name -> shape: per_layer `[resamples, layers]` and headline "
+                                            "`[resamples]`; transfer adds baseline `[resamples, layers]`"]
+    resampling: Annotated[Resampling, "the resamples the rows come from"]
+
+
 class Timing(TypedDict):
     extract_s: Annotated[float, "seconds spent computing activations (0 when read from the cache)"]
     metric_s: Annotated[float, "seconds spent in the task's metric"]
@@ -95,6 +117,8 @@ class Result(TypedDict):
     versions: Annotated[dict[str, str], "audioprobe, python, torch, numpy, scipy, scikit-learn"]
     timing: Annotated[Timing, "costs"]
     created: Annotated[str, "ISO 8601 UTC time stamp"]
+    replicates: NotRequired[Annotated[Replicates, "the bootstrap replicates paired comparisons read (absent when "
+                                                  "bootstrap is 0)"]]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,10 +170,24 @@ def now_utc() -> str:
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
 
 
+def replicates_path(path: Path) -> Path:
+    """The array file beside a result file: `<task>.replicates.npz`."""
+    path = Path(path)
+    return path.with_name(path.stem + ".replicates.npz")
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **{k: np.asarray(v, dtype=np.float64) for k, v in arrays.items()})
+    return buffer.getvalue()
+
+
 def build_result(*, key: RunKey, task, model_meta: dict[str, Any], resolved_revision: str | None,
                  dataset: dict[str, Any], scores: dict[str, Any], device: str, extract_s: float, metric_s: float,
-                 activations_cached: bool) -> dict[str, Any]:
-    """The result file's content: the one place a result is assembled. Validated here."""
+                 activations_cached: bool, replicates: dict[str, np.ndarray] | None = None,
+                 resampling: dict[str, Any] | None = None) -> tuple[dict[str, Any], bytes | None]:
+    """The result file's content, and the bytes of its replicates file (or None): the one place a
+    result is assembled. Validated here."""
     mk: ModelKey = key.model
     result = {
         "schema_version": SCHEMA_VERSION,
@@ -171,19 +209,56 @@ def build_result(*, key: RunKey, task, model_meta: dict[str, Any], resolved_revi
                    "activations_cached": activations_cached},
         "created": now_utc(),
     }
+    sidecar = None
+    if replicates:
+        sidecar = _npz_bytes(replicates)
+        result["replicates"] = {"file": replicates_path(Path(f"{safe_name(task.name)}.json")).name,
+                                "sha256": hashlib.sha256(sidecar).hexdigest(),
+                                "arrays": {k: list(np.shape(v)) for k, v in replicates.items()},
+                                "resampling": dict(resampling or {})}
     problems = validate_result(result)
     if problems:  # a bug in a task type or here, never the user's: say exactly what is off
         raise ValueError("the result does not match the schema (audioprobe.results):\n  " + "\n  ".join(problems))
-    return result
+    return result, sidecar
 
 
-def write_result(path: Path, result: dict[str, Any]) -> None:
-    """Validate, then write atomically (temporary file, then rename)."""
+def write_result(path: Path, result: dict[str, Any], sidecar: bytes | None = None) -> None:
+    """Validate, then write atomically (temporary file, then rename): the replicates file first, so a
+    result file never names arrays that are not there."""
     problems = validate_result(result)
     if problems:
         raise ValueError(f"refusing to write {path}: " + "; ".join(problems))
+    if (sidecar is None) != ("replicates" not in result):
+        raise ValueError(f"refusing to write {path}: replicates block and replicates file must come together")
+    if sidecar is not None:
+        if hashlib.sha256(sidecar).hexdigest() != result["replicates"]["sha256"]:
+            raise ValueError(f"refusing to write {path}: the replicates file does not match its hash")
+        atomic_write_bytes(replicates_path(path), lambda fh: fh.write(sidecar))
     text = json.dumps(result, indent=2, sort_keys=False, allow_nan=False) + "\n"
     atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
+
+
+def read_replicates(path: Path, result: dict[str, Any] | None = None) -> dict[str, np.ndarray]:
+    """The replicates beside result file `path`, checked against the hash the result records."""
+    result = result if result is not None else read_result(path)
+    info = result.get("replicates")
+    if info is None:
+        raise AudioprobeError(f"{path}: this result keeps no bootstrap replicates (bootstrap was 0, or it was written "
+                              f"before they were kept); re-run it with --overwrite to compare it.")
+    file = Path(path).with_name(info["file"])
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise AudioprobeError(f"{file}: cannot read the replicates of {path} ({exc.strerror}); re-run the task with "
+                              f"--overwrite.") from None
+    if hashlib.sha256(data).hexdigest() != info["sha256"]:
+        raise AudioprobeError(f"{file}: does not match the SHA-256 recorded in {path} (replaced or damaged); re-run "
+                              f"the task with --overwrite.")
+    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    if {k: list(v.shape) for k, v in arrays.items()} != info["arrays"]:
+        raise AudioprobeError(f"{file}: its arrays are not those {path} lists; re-run the task with --overwrite.")
+    return arrays
 
 
 def read_result(path: Path) -> dict[str, Any]:

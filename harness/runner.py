@@ -22,7 +22,7 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import Extractor
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.registry import create_model
-from audioprobe.results import build_result, model_dir, read_result, result_path, write_result
+from audioprobe.results import build_result, model_dir, read_replicates, read_result, result_path, write_result
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.taskconfig import TaskConfig
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -100,8 +100,10 @@ class Runner:
             if path.is_file() and not self.opt.overwrite:
                 try:
                     old = read_result(path)
+                    if "replicates" in old:
+                        read_replicates(path, old)  # its arrays must be there and intact, or it is redone
                 except AudioprobeError:
-                    old = None  # unreadable or another schema: recompute
+                    old = None  # unreadable, another schema or damaged replicates: recompute
                 if old is not None and old.get("run_key") == key.as_dict():
                     log.info("%s / %s: a result with the same run key exists, reused", name, task.name)
                     old["_reused"] = True
@@ -166,9 +168,10 @@ class Runner:
         start = time.perf_counter()
         scores = ttype.evaluate(acts, stimset, task.params, ctx)
         metric_s = time.perf_counter() - start
-        result = build_result(key=key, task=task, model_meta=model.meta.as_dict(),
-                              resolved_revision=info.get("revision"), dataset=stimset.describe(), scores=scores,
-                              device=self.device, extract_s=info["extract_s"], metric_s=metric_s,
-                              activations_cached=info["cached"])
-        write_result(self.result_path(stimset, name, task), result)
+        result, sidecar = build_result(key=key, task=task, model_meta=model.meta.as_dict(),
+                                       resolved_revision=info.get("revision"), dataset=stimset.describe(),
+                                       scores=scores, device=self.device, extract_s=info["extract_s"],
+                                       metric_s=metric_s, activations_cached=info["cached"],
+                                       replicates=ctx.replicates, resampling=ctx.resampling)
+        write_result(self.result_path(stimset, name, task), result, sidecar)
         return result

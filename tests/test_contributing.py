@@ -57,6 +57,9 @@ def test_task_type_example_runs_and_equals_scikit_learn(knn_type, tmp_path):
     (result,) = Runner(opts).run([("logmel", {})], [task])
     (path,) = (tmp_path / "out").rglob("knn-material.json")
     assert read_result(path)["scores"] == result["scores"]
+    from audioprobe.results import read_replicates
+
+    assert read_replicates(path)["per_layer"].shape == (1000, 1)  # kept for paired comparisons
 
     (npz,) = (tmp_path / "acts").rglob("activations.npz")
     layers, _ = load_layers(npz)

@@ -7,10 +7,12 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from audioprobe.cli import main as eval_main
-from audioprobe.results import read_result, result_path, schema_markdown, set_folder, validate_result, write_result
+from audioprobe.results import (read_replicates, read_result, result_path, schema_markdown, set_folder,
+                                validate_result, write_result)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,17 +31,23 @@ def results(tmp_path_factory):
     assert code == 0
     found = {p.stem: json.loads(p.read_text()) for p in out.rglob("*.json")}
     assert len(found) == 4, sorted(found)
+    for p in out.rglob("*.json"):
+        found[p.stem]["_path"] = p
     return found
+
+
+def _clean(result):
+    return {k: v for k, v in result.items() if k != "_path"}
 
 
 def test_real_results_of_every_type_are_valid(results):
     for name, r in results.items():
-        assert validate_result(r) == [], name
+        assert validate_result(_clean(r)) == [], name
         assert r["schema_version"] == 2 and r["run_key"]["task"]["name"] == name
 
 
 def _problems_after(result, edit):
-    broken = copy.deepcopy(result)
+    broken = copy.deepcopy(_clean(result))
     edit(broken)
     return validate_result(broken)
 
@@ -75,10 +83,10 @@ def test_type_specific_fields_are_checked(results):
 
 
 def test_invalid_result_is_never_written(results, tmp_path):
-    broken = copy.deepcopy(results["rsa-material"])
+    broken = copy.deepcopy(_clean(results["rsa-material"]))
     broken["scores"]["surprise"] = 1
     with pytest.raises(ValueError, match="surprise"):
-        write_result(tmp_path / "x.json", broken)
+        write_result(tmp_path / "x.json", broken, b"")
     assert not list(tmp_path.iterdir())
 
 
@@ -86,7 +94,7 @@ def test_reading_a_damaged_file_names_it(results, tmp_path):
     from audioprobe.errors import AudioprobeError
 
     path = tmp_path / "x.json"
-    damaged = copy.deepcopy(results["rsa-material"])
+    damaged = copy.deepcopy(_clean(results["rsa-material"]))
     damaged["scores"]["per_layer"] = "gone"
     path.write_text(json.dumps(damaged))
     with pytest.raises(AudioprobeError, match=str(path).replace("\\", "\\\\")):
@@ -98,3 +106,49 @@ def test_result_path_names_set_model_and_task(tmp_path):
     path = result_path(tmp_path, "my set", fp, "hf:org/model", "rsa-material")
     assert path == tmp_path / "my_set-01234567" / "hf_org__model" / "rsa-material.json"
     assert set_folder("impacts", fp) == "impacts-01234567"
+
+
+def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results):
+    from audioprobe.metrics.stats import percentile_interval
+
+    for name, r in results.items():
+        arrays = read_replicates(r["_path"])
+        n_layers = len(r["scores"]["per_layer"])
+        assert arrays["per_layer"].shape == (1000, n_layers), name
+        assert arrays["headline"].shape == (1000,), name
+        ci = percentile_interval(arrays["per_layer"], 0.95)
+        for entry, (lo, hi) in zip(r["scores"]["per_layer"], ci):
+            if entry["ci"] is not None:
+                assert entry["ci"] == pytest.approx([lo, hi], abs=1e-12), name
+        if r["scores"]["headline"]["ci"] is None:  # logmel with its own RDM regressed out: nothing left
+            assert name == "partial-rsa-material" and np.isnan(arrays["headline"]).all()
+        else:
+            assert r["scores"]["headline"]["ci"] == pytest.approx(
+                list(percentile_interval(arrays["headline"][:, None])[0]), abs=1e-12)
+    assert "baseline" in read_replicates(results["transfer-material-hollow-to-full"]["_path"])
+
+
+def test_results_on_one_set_share_their_resamples(results):
+    plans = {name: r["replicates"]["resampling"] for name, r in results.items()}
+    sounds = {plans[t]["plan_sha256"] for t in ("rsa-material", "partial-rsa-material", "abx-material")}
+    assert len(sounds) == 1 and plans["rsa-material"]["n_items"] == 40
+    assert plans["transfer-material-hollow-to-full"]["unit"] == "test sounds"
+    assert plans["transfer-material-hollow-to-full"]["plan_sha256"] not in sounds
+
+
+def test_damaged_replicates_are_refused_and_recomputed(tmp_path, capsys):
+    from audioprobe.errors import AudioprobeError
+    from audioprobe.results import replicates_path
+
+    argv = ["--model", "logmel", "--tasks", "rsa-material", "--limit", "20", "--output-dir", str(tmp_path)]
+    assert eval_main(argv) == 0
+    (path,) = tmp_path.rglob("rsa-material.json")
+    side = replicates_path(path)
+    good = side.read_bytes()
+    side.write_bytes(good[:-10] + b"0123456789")
+    with pytest.raises(AudioprobeError, match="SHA-256"):
+        read_replicates(path)
+    capsys.readouterr()
+    assert eval_main(argv) == 0
+    assert "reused" not in capsys.readouterr().out  # a damaged replicates file makes the result stale
+    assert read_replicates(path)["per_layer"].shape[0] == 1000

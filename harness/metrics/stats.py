@@ -308,7 +308,9 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     `[n_pairs]`. Returns arrays: score `[L]`; ci `[L, 2]` (percentile bootstrap over sounds);
     p_value `[L]` (one-sided Mantel permutation test); cv_scores and cv_choice `[2 cv_splits]`
     (held-out score and chosen layer index per half of each split); cv_bootstrap `[n_bootstrap]`
-    (the cross-validated score within each bootstrap resample, one random split each).
+    (the cross-validated score within each bootstrap resample, one random split each); bootstrap
+    `[n_bootstrap, L]` (each layer's score in each resample) and bootstrap_counts `[n_bootstrap, n]`
+    (how often each sound was drawn: the resamples every model shares for this seed and n).
 
     Spearman statistics rank the pairs of the full set once, then use the Pearson machinery:
     exact for permutations (a permutation only reorders the ranks); for bootstrap resamples and
@@ -344,12 +346,14 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
             return permuted_scores_loop(x, y, perms, compare)
 
     out = {"score": score, "ci": np.full((x.shape[0], 2), np.nan), "p_value": np.full(x.shape[0], np.nan),
-           "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.array([])}
+           "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.array([]),
+           "bootstrap": np.empty((0, x.shape[0])), "bootstrap_counts": np.empty((0, n), dtype=np.int64)}
     if n_bootstrap > 0:
         counts = bootstrap_counts(rng_boot, n, n_bootstrap)
         halves = random_halves(rng_boot, n, n_bootstrap)
         half_a, half_b, full = on_weights([counts * halves, counts * ~halves])
         full[:, ~finite] = np.nan
+        out["bootstrap"], out["bootstrap_counts"] = full, counts
         out["ci"] = percentile_interval(full, level)
         held, _ = cross_validated_selection(half_a, half_b)
         with warnings.catch_warnings():

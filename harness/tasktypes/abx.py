@@ -88,6 +88,9 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 out["cv_bootstrap"] = -np.nanmean(held_b.reshape(2, -1), axis=0)
+    if B:
+        ctx.keep_replicates(counts, "sounds", per_layer=rest[:B],
+                            **({"headline": out["cv_bootstrap"]} if out.get("cv_bootstrap", np.array([])).size else {}))
     return {
         "metric": f"ABX error between {params['label_source']} {params['dimension']} categories"
                   f"{' within each ' + params['by'] + ' value' if by is not None else ''} ({params['model_distance']} "

@@ -12,6 +12,7 @@ only activation arrays.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Annotated, Any, Callable, NotRequired, TypedDict
 
 import numpy as np
@@ -68,6 +69,28 @@ class EvalContext:
     #: (model name, pooling) -> layer -> `[n_sounds, dim]` of a control model on the same sounds
     #: (e.g. `logmel` for partial RSA), extracted through the same cache.
     control: Callable[[str, str], dict[str, np.ndarray]]
+    #: Bootstrap replicates a task keeps for paired comparisons (`keep_replicates`), written beside
+    #: the result file, and the resampling they come from.
+    replicates: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    resampling: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    def keep_replicates(self, counts: np.ndarray, unit: str, **arrays: np.ndarray) -> None:
+        """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`.
+
+        Comparisons pair two results row by row only when their resamples are the same draws:
+        the plan's SHA-256 (of the counts) says so without the draws being stored.
+        """
+        counts = np.ascontiguousarray(counts, dtype=np.int64)
+        if not counts.size:
+            return
+        for name, values in arrays.items():
+            values = np.asarray(values, dtype=np.float64)
+            if values.shape[0] != counts.shape[0]:
+                raise ValueError(f"replicates {name!r}: {values.shape[0]} rows for {counts.shape[0]} resamples")
+            self.replicates[name] = values
+        self.resampling = {"factors": ["sounds"], "unit": unit, "n_items": int(counts.shape[1]),
+                           "n_resamples": int(counts.shape[0]), "seed": self.seed,
+                           "plan_sha256": hashlib.sha256(counts.tobytes()).hexdigest()}
 
 
 # ---------------------------------------------------------------------------------------------

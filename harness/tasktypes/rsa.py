@@ -146,6 +146,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
 
     out = stats.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
                                params["permutations"], params["cv_splits"], params["ci_level"])
+    ctx.keep_replicates(out["bootstrap_counts"], "sounds", per_layer=out["bootstrap"],
+                        **({"headline": out["cv_bootstrap"]} if out["cv_bootstrap"].size else {}))
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(out["score"][k]), "ci": interval(out["ci"][k]),

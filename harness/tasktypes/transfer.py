@@ -94,7 +94,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     which = 0 if params["score"] == "accuracy" else 1
     layers = acts[params["pooling"]]
     names = list(layers)
-    per_layer, cv_a, cv_b, boot_a, boot_b = [], [], [], [], []
+    per_layer, cv_a, cv_b, boot_a, boot_b, boot_score, boot_base = [], [], [], [], [], [], []
     fitted = transfer.all_layer_predictions(list(layers.values()), train, test, y_train, y_test, params["c_grid"],
                                             params["inner_folds"], params["baseline_folds"], ctx.seed,
                                             params["max_iter"])
@@ -116,8 +116,11 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
             entry["accuracy_ci"] = interval(stats.percentile_interval(boot[0][:, None], params["ci_level"])[0])
             entry["balanced_accuracy_ci"] = interval(stats.percentile_interval(boot[1][:, None], params["ci_level"])[0])
             entry["ci"] = entry["accuracy_ci"] if which == 0 else entry["balanced_accuracy_ci"]
+            boot_score.append(boot[which])
+            boot_base.append(np.full(counts.shape[0], np.nan))
             if base_correct is not None:
                 bb = transfer.accuracies(base_correct, y_test, counts)
+                boot_base[-1] = bb[which]
                 entry["baseline_accuracy_ci"] = interval(stats.percentile_interval(bb[0][:, None], params["ci_level"])[0])
                 entry["baseline_balanced_accuracy_ci"] = interval(
                     stats.percentile_interval(bb[1][:, None], params["ci_level"])[0])
@@ -136,6 +139,9 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)
                 out["cv_bootstrap"] = np.nanmean(held.reshape(2, -1), axis=0)
+    if counts is not None:
+        ctx.keep_replicates(counts, "test sounds", per_layer=np.stack(boot_score, 1), baseline=np.stack(boot_base, 1),
+                            **({"headline": out["cv_bootstrap"]} if out.get("cv_bootstrap", np.array([])).size else {}))
     return {
         "metric": f"{params['score'].replace('_', ' ')} of a multinomial logistic-regression probe predicting the "
                   f"{params['target_source']} {params['target_dimension']} of test sounds ({params['split_source']} "
