@@ -83,6 +83,7 @@ class Resampling(TypedDict):
     n_items: Annotated[int, "items resampled"]
     n_resamples: Annotated[int, "bootstrap resamples"]
     seed: Annotated[int, "the seed they were drawn from"]
+    n_listeners: NotRequired[Annotated[int, "listeners resampled (two-factor bootstrap)"]]
     plan_sha256: Annotated[str, "SHA-256 of the draws: two results are paired row by row only when equal (same "
                                 "seed and items: shared resamples)"]
 

@@ -74,11 +74,13 @@ class EvalContext:
     replicates: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     resampling: dict[str, Any] = dataclasses.field(default_factory=dict)
 
-    def keep_replicates(self, counts: np.ndarray, unit: str, **arrays: np.ndarray) -> None:
-        """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`.
+    def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
+                        **arrays: np.ndarray) -> None:
+        """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`
+        (and, for a two-factor bootstrap, the listener draws `listeners` `[n_resamples, n_listeners]`).
 
         Comparisons pair two results row by row only when their resamples are the same draws:
-        the plan's SHA-256 (of the counts) says so without the draws being stored.
+        the plan's SHA-256 (of the draws) says so without the draws being stored.
         """
         counts = np.ascontiguousarray(counts, dtype=np.int64)
         if not counts.size:
@@ -88,9 +90,14 @@ class EvalContext:
             if values.shape[0] != counts.shape[0]:
                 raise ValueError(f"replicates {name!r}: {values.shape[0]} rows for {counts.shape[0]} resamples")
             self.replicates[name] = values
+        plan = hashlib.sha256(counts.tobytes())
         self.resampling = {"factors": ["sounds"], "unit": unit, "n_items": int(counts.shape[1]),
-                           "n_resamples": int(counts.shape[0]), "seed": self.seed,
-                           "plan_sha256": hashlib.sha256(counts.tobytes()).hexdigest()}
+                           "n_resamples": int(counts.shape[0]), "seed": self.seed}
+        if listeners is not None:
+            listeners = np.ascontiguousarray(listeners, dtype=np.int64)
+            plan.update(listeners.tobytes())
+            self.resampling.update(factors=["sounds", "listeners"], n_listeners=int(listeners.shape[1]))
+        self.resampling["plan_sha256"] = plan.hexdigest()
 
 
 # ---------------------------------------------------------------------------------------------
