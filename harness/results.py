@@ -86,6 +86,8 @@ class Resampling(TypedDict):
     n_listeners: NotRequired[Annotated[int, "listeners resampled (two-factor bootstrap)"]]
     plan_sha256: Annotated[str, "SHA-256 of the draws: two results are paired row by row only when equal (same "
                                 "seed and items: shared resamples)"]
+    sounds_plan_sha256: Annotated[str, "SHA-256 of the sound draws alone: a sounds-only result pairs with a "
+                                       "two-factor one on the same sounds (it does not vary with listeners)"]
 
 
 class Replicates(TypedDict):

@@ -115,6 +115,10 @@ def load_task(path: Path) -> TaskConfig:
     )
 
 
+#: a folder of this name beside the tasks holds contrasts between tasks, not tasks
+CONTRASTS_FOLDER = "contrasts"
+
+
 def builtin_task_dir() -> Path:
     return Path(str(resources.files("audioprobe.tasks")))
 
@@ -128,8 +132,8 @@ def discover_tasks(include_paths: list[Path] | tuple = ()) -> dict[str, TaskConf
             raise AudioprobeError(f"--include-path {root}: no such file or folder.")
         files = [root] if root.is_file() else sorted(root.rglob("*.yaml"))
         for f in files:
-            if f.name.startswith("_"):
-                continue
+            if f.name.startswith("_") or CONTRASTS_FOLDER in f.relative_to(root).parts[:-1]:
+                continue  # defaults, and contrast files (audioprobe-compare reads those)
             task = load_task(f)
             if task.name in found and found[task.name].path != task.path:
                 raise AudioprobeError(

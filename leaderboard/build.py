@@ -16,32 +16,42 @@ from audioprobe.results import format_score, read_result
 MISSING = "—"
 
 
-def collect(results_dir: Path) -> list[dict]:
-    """Every result file under `results_dir`, one per (stimulus set, model, task).
+def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
+    """(path, result) for every result file under `results_dir`, one per (stimulus set, model, task).
 
     Both layouts are read: `DIR/<set>-<fp8>/<model>/<task>.json` (schema 2) and the earlier
     `DIR/<model>/<task>.json` (schema 1). Where both hold a result for the same set, model and
     task, the newer schema wins (then the later `created`), so an old file never hides or
     duplicates a recomputed one.
     """
-    best: dict[tuple, dict] = {}
+    best: dict[tuple, tuple[Path, dict]] = {}
     for f in sorted(Path(results_dir).rglob("*.json")):
         r = read_result(f)
         slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
         rank = (r["schema_version"], r.get("created", ""))
-        if slot not in best or rank > (best[slot]["schema_version"], best[slot].get("created", "")):
-            best[slot] = r
+        if slot not in best or rank > (best[slot][1]["schema_version"], best[slot][1].get("created", "")):
+            best[slot] = (f, r)
     return list(best.values())
 
 
-def _cell(result: dict) -> str:
+def collect(results_dir: Path) -> list[dict]:
+    """Every result under `results_dir` (see `collect_files`)."""
+    return [r for _, r in collect_files(results_dir)]
+
+
+def _cell(result: dict, best: bool = False) -> str:
     h = result["scores"]["headline"]
     if h.get("value") is None:
         return MISSING
-    text = format_score(h["value"], 3) + (" ↓" if result["scores"].get("lower_is_better") else "")
+    score = format_score(h["value"], 3)
+    text = (f"**{score}**" if best else score) + (" ↓" if result["scores"].get("lower_is_better") else "")
     if h.get("ci") is not None:
         text += f" [{format_score(h['ci'][0], 3)}, {format_score(h['ci'][1], 3)}]"
-    return f"{text} ({h['layer']})" if h.get("layer") else text
+    text = f"{text} ({h['layer']})" if h.get("layer") else text
+    ratio = (result["scores"].get("headline_over_ceiling") or {}).get("split_half")
+    if ratio is not None:
+        text += f" = {100 * ratio:.0f}% of ceiling"
+    return text
 
 
 def _kind(result: dict) -> str:
@@ -51,7 +61,28 @@ def _kind(result: dict) -> str:
     return "rsa (partial, control regressed out)" if kind == "rsa" and params.get("control", "none") != "none" else kind
 
 
-def render_markdown(results: list[dict]) -> str:
+def best_groups(files: list[tuple[Path, dict]], alpha: float = 0.05) -> dict[tuple[str, str], set[str]]:
+    """(set fingerprint, task) -> the models the data do not separate from the best (at least two
+    models compared on shared resamples; see audioprobe-compare)."""
+    from audioprobe.leaderboard.compare import Entry, compare_models
+
+    by_task: dict[tuple[str, str], list] = {}
+    for path, r in files:
+        if r["schema_version"] >= 2:
+            by_task.setdefault((r["dataset"]["fingerprint"], r["task"]["name"]), []).append(Entry(path, r))
+    out = {}
+    for key, entries in by_task.items():
+        table = compare_models(entries, alpha=alpha)
+        if table is not None and table.get("pairwise") is not None:
+            out[key] = {m for m, keep in zip(table["models"], table["best_group"]["in_group"]) if keep}
+            out[key] = out[key] if len(out[key]) < len(table["models"]) else set()  # all tied: none stands out
+    return out
+
+
+def render_markdown(results: list[dict], best: dict[tuple[str, str], set[str]] | None = None,
+                    alpha: float = 0.05) -> str:
+    """The leaderboard; `best` (from `best_groups`) puts the best group of each task in bold."""
+    best = best or {}
     groups: dict[tuple, list[dict]] = {}
     for r in results:
         ds = r["dataset"]
@@ -74,19 +105,33 @@ def render_markdown(results: list[dict]) -> str:
             by_kind.setdefault(_kind(r), set()).add(r["task"]["name"])
         for kind, task_names in sorted(by_kind.items()):
             tasks = sorted(task_names)
-            rows = [[m, *(_cell(cells[(m, t)]) if (m, t) in cells else MISSING for t in tasks)] for m in models]
+            rows = [[m, *(_cell(cells[(m, t)], m in best.get((fp, t), ())) if (m, t) in cells else MISSING
+                          for t in tasks)] for m in models]
             lines += [f"### {kind}", "", tabulate(rows, headers=["model", *tasks], tablefmt="github"), ""]
         selections = sorted({r["scores"]["headline"].get("selection", "") for r in rs} - {""})
         versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
         lines += ["", f"Headline layer: {'; '.join(selections)}."]
         if any(r["scores"].get("lower_is_better") for r in rs):
             lines.append("↓ marks an error rate (ABX): lower is better, chance is 0.5.")
+        compared = sorted(t for f, t in best if f == fp)
+        if compared:
+            tied = [t for t in compared if not best[(fp, t)]]
+            lines.append(f"**Bold**: the best model of a task and those the data do not separate from it (paired "
+                         f"t-tests of headline differences on shared bootstrap resamples, with the dual-bootstrap "
+                         f"variance where listeners were resampled, Schütt et al. 2023; Benjamini-Hochberg across "
+                         f"the task's pairs, q < {alpha}). Not a proof of equality; `audioprobe-compare` gives "
+                         f"every difference." + (f" No model is separated from the best on: {', '.join(tied)}."
+                                                 if tied else ""))
+        if any((r["scores"].get("headline_over_ceiling") or {}).get("split_half") is not None for r in rs):
+            lines.append("x% of ceiling: the headline over the split-half noise ceiling (a descriptive ratio; the "
+                         "leave-one-listener-out bounds are in the result files and audioprobe-compare).")
         lines += [f"Task versions: {', '.join(versions)}.", ""]
     return "\n".join(lines)
 
 
 def build(results_dir: Path, output: Path | None = None) -> str:
-    text = render_markdown(collect(results_dir))
+    files = collect_files(results_dir)
+    text = render_markdown([r for _, r in files], best_groups(files))
     if output is not None:
         from audioprobe.files import atomic_write_bytes
 

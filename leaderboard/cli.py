@@ -1,4 +1,4 @@
-"""`audioprobe-leaderboard RESULTS_DIR [-o LEADERBOARD.md]`."""
+"""`audioprobe-leaderboard RESULTS_DIR [-o LEADERBOARD.md]` and `audioprobe-compare RESULTS_DIR`."""
 
 from __future__ import annotations
 
@@ -29,9 +29,41 @@ def leaderboard(results_dir, output, plots):
         click.echo(f"Wrote {len(written)} figure(s) to {plots}")
 
 
-def main(argv=None) -> int:
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--tasks", default=None, metavar="SPEC", help="Task names or globs, comma-separated (default: all).")
+@click.option("--models", default=None, metavar="SPEC", help="Model names or globs, comma-separated (default: all).")
+@click.option("--contrasts", "contrast_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Extra contrast YAML file or folder (repeatable); the built-in ones are always read.")
+@click.option("--alpha", default=0.05, type=click.FloatRange(0, 1, min_open=True, max_open=True), show_default=True,
+              help="False discovery rate of the Benjamini-Hochberg correction.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the markdown here (default: print it).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write every number as JSON here.")
+def compare_cmd(results_dir, tasks, models, contrast_paths, alpha, output, json_path):
+    """Paired comparisons of the models and the contrasts of the result files under RESULTS_DIR."""
+    import json
+
+    from audioprobe.files import atomic_write_bytes
+    from audioprobe.leaderboard.compare import compare, render_markdown
+    from audioprobe.leaderboard.contrasts import discover_contrasts
+
+    report = compare(results_dir, discover_contrasts(contrast_paths), tasks=tasks, models=models, alpha=alpha)
+    text = render_markdown(report)
+    if json_path is not None:
+        data = json.dumps(report, indent=1, allow_nan=False).encode()
+        atomic_write_bytes(json_path, lambda fh: fh.write(data))
+    if output is not None:
+        atomic_write_bytes(output, lambda fh: fh.write(text.encode()))
+        click.echo(f"Wrote {output}")
+    else:
+        click.echo(text)
+
+
+def _run(command, prog: str, argv) -> int:
     try:
-        leaderboard.main(args=argv, prog_name="audioprobe-leaderboard", standalone_mode=False)
+        command.main(args=argv, prog_name=prog, standalone_mode=False)
     except AudioprobeError as exc:
         click.echo(f"Error: {exc}", err=True)
         return 2
@@ -39,6 +71,15 @@ def main(argv=None) -> int:
         exc.show()
         return exc.exit_code
     return 0
+
+
+def compare_main(argv=None) -> int:
+    """`audioprobe-compare`: user errors exit 2 with one message."""
+    return _run(compare_cmd, "audioprobe-compare", argv)
+
+
+def main(argv=None) -> int:
+    return _run(leaderboard, "audioprobe-leaderboard", argv)
 
 
 if __name__ == "__main__":

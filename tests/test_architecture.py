@@ -28,7 +28,7 @@ ALLOWED = {
     "models": {"base", "signal"},
     "tasktypes": {"base", "metrics", "stimuli", "signal"},
     "engine": {"base", "metrics", "signal", "stimuli", "models", "tasktypes", "results"},
-    "leaderboard": {"base", "results"},                  # reads result files only
+    "leaderboard": {"base", "results", "metrics"},       # reads result files only
     "results": {"base", "engine", "tasktypes"},
     "data": set(),
 }

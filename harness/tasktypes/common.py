@@ -92,7 +92,8 @@ class EvalContext:
             self.replicates[name] = values
         plan = hashlib.sha256(counts.tobytes())
         self.resampling = {"factors": ["sounds"], "unit": unit, "n_items": int(counts.shape[1]),
-                           "n_resamples": int(counts.shape[0]), "seed": self.seed}
+                           "n_resamples": int(counts.shape[0]), "seed": self.seed,
+                           "sounds_plan_sha256": plan.hexdigest()}
         if listeners is not None:
             listeners = np.ascontiguousarray(listeners, dtype=np.int64)
             plan.update(listeners.tobytes())

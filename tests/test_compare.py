@@ -1,0 +1,183 @@
+"""audioprobe-compare: claims from result files alone, paired on shared resamples."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioprobe.cli import main as eval_main
+from audioprobe.leaderboard.cli import compare_main, main as leaderboard_main
+from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, paired_replicates
+from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
+from audioprobe.metrics import inference
+
+TASKS = "rsa-material,rsa-modal-material,rsa-physical-material,transfer-material-hollow-to-full,abx-material"
+N = 40
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    for model in ("logmel", "mfcc", "spectrogram"):
+        assert eval_main(["--model", model, "--tasks", TASKS, "--limit", str(N), "--output-dir", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def report(results_dir):
+    return compare(results_dir, discover_contrasts())
+
+
+def _task(report, name):
+    (s,) = report["sets"]
+    (t,) = [t for t in s["tasks"] if t["task"] == name]
+    return t
+
+
+def _load(results_dir, model, task):
+    (path,) = results_dir.glob(f"*/{model}/{task}.json")
+    result = json.loads(path.read_text())
+    with np.load(path.with_name(f"{task}.replicates.npz")) as z:
+        arrays = {k: z[k] for k in z.files}
+    return result, arrays
+
+
+def test_pairwise_table_is_the_paired_test_on_the_stored_replicates(results_dir, report):
+    t = _task(report, "rsa-material")
+    assert t["models"] == ["logmel", "mfcc", "spectrogram"]
+    loaded = [_load(results_dir, m, "rsa-material") for m in t["models"]]
+    (ra, aa), (rb, ab) = loaded[0], loaded[2]
+    dual = "headline_listeners" in aa  # listeners resampled where the set has per-listener responses
+    assert dual and t["resampling"]["factors"] == ["sounds", "listeners"]
+    reps = [{"both": a["headline"], "sounds": a["headline_sounds"], "listeners": a["headline_listeners"]}
+            for a in (aa, ab)]
+    expected = inference.paired_difference(ra["scores"]["headline"]["value"], rb["scores"]["headline"]["value"],
+                                           *reps, n_sounds=N, n_listeners=t["resampling"]["n_listeners"])
+    pw = t["pairwise"]
+    assert pw["difference"][0][2] == pytest.approx(ra["scores"]["headline"]["value"] - rb["scores"]["headline"]["value"])
+    assert pw["p_value"][0][2] == pytest.approx(expected["p_value"], rel=1e-12)
+    assert pw["ci"][0][2] == pytest.approx(expected["ci"], rel=1e-12)
+    # the best group holds the best model and exactly those whose BH-corrected test is not significant
+    best = t["best_group"]
+    assert best["in_group"][best["best"]] and t["models"][best["best"]] == t["models"][int(np.argmax(t["headline"]))]
+    for j, (in_group, q) in enumerate(zip(best["in_group"], best["q_value"])):
+        if j != best["best"]:
+            assert in_group == (q >= best["alpha"])
+
+
+def test_sounds_only_task_pairs_on_one_factor(report):
+    t = _task(report, "rsa-physical-material")
+    assert t["resampling"]["factors"] == ["sounds"] and t["pairwise"]["design"] == "one-factor"
+    abx = _task(report, "abx-material")
+    assert abx["lower_is_better"] is True and abx["ranks"]["lower_is_better"] is True
+
+
+def test_perceived_vs_physical_pairs_a_dual_result_with_a_sounds_only_one(results_dir):
+    entries = {(e.model, e.task): e for e in collect_entries(results_dir)}
+    a, b = entries[("logmel", "rsa-modal-material")], entries[("logmel", "rsa-physical-material")]
+    assert a.resampling["plan_sha256"] != b.resampling["plan_sha256"]
+    assert a.resampling["sounds_plan_sha256"] == b.resampling["sounds_plan_sha256"]
+    point_b = b.result["scores"]["per_layer"][0]["score"]
+    reps_a, reps_b, n = paired_replicates(a, b, "per_layer", "per_layer", None, [point_b])
+    assert isinstance(reps_a, dict) and isinstance(reps_b, dict)
+    np.testing.assert_array_equal(reps_b["both"], b.replicates("per_layer"))
+    assert np.all(reps_b["listeners"] == point_b)  # a physical target does not change with listeners
+    assert n == {"n_sounds": N, "n_listeners": a.resampling["n_listeners"]}
+
+
+def test_as_dual_keeps_shape_and_undefined_layers():
+    reps = np.arange(12, dtype=float).reshape(4, 3)
+    dual = _as_dual(reps, [1.0, None, 3.0])
+    assert dual["listeners"].shape == (4, 3) and np.isnan(dual["listeners"][:, 1]).all()
+    assert dual["sounds"] is reps and dual["both"] is reps
+
+
+def test_results_on_other_resamples_are_left_out_with_the_reason(tmp_path, results_dir):
+    root = tmp_path / "mixed"
+    shutil.copytree(results_dir, root / "seed0")
+    shutil.rmtree(next((root / "seed0").glob("*/mfcc")))
+    assert eval_main(["--model", "mfcc", "--tasks", "rsa-physical-material", "--limit", str(N), "--seed", "1",
+                      "--output-dir", str(root / "seed1")]) == 0
+    t = _task(compare(root, [], tasks="rsa-physical-material"), "rsa-physical-material")
+    assert t["models"] == ["logmel", "spectrogram"]
+    assert [x["model"] for x in t["left_out"]] == ["mfcc"] and "other resamples" in t["left_out"][0]["reason"]
+
+
+def test_contrasts_of_the_paper_are_reported(report):
+    (s,) = report["sets"]
+    by_name = {c["contrast"]: c for c in s["contrasts"]}
+    fig1b = by_name["fig1b-perceived-vs-physical"]
+    rows = [r for r in fig1b["rows"] if r["a"] == "rsa-modal-material"]
+    assert {r["model"] for r in rows} == {"logmel", "mfcc", "spectrogram"} and all("result" in r for r in rows)
+    fig2 = by_name["fig2-transfer-vs-baseline"]
+    assert all(r["b"] == "no-transfer baseline" for r in fig2["rows"])
+    control = by_name["model-vs-control"]
+    assert {(r["model"], r["b"]) for r in control["rows"]} == {("mfcc", "logmel"), ("spectrogram", "logmel")}
+
+
+def test_cli_writes_markdown_and_json(results_dir, tmp_path, capsys):
+    md, js = tmp_path / "c.md", tmp_path / "c.json"
+    assert compare_main([str(results_dir), "-o", str(md), "--json", str(js)]) == 0
+    text = md.read_text()
+    assert "### rsa-material" in text and "best group" in text and "q (BH)" in text
+    assert "Contrast `fig1b-perceived-vs-physical`" in text and "Synthetic stimuli" in text
+    data = json.loads(js.read_text())
+    assert data["sets"][0]["tasks"][0]["pairwise"]["m"] == 3
+
+
+def test_leaderboard_marks_the_best_group(results_dir, tmp_path):
+    board = tmp_path / "board.md"
+    assert leaderboard_main([str(results_dir), "-o", str(board)]) == 0
+    text = board.read_text()
+    assert "**Bold**" in text
+    t = _task(compare(results_dir, []), "rsa-material")
+    block = text.split("### rsa\n", 1)[1].split("###", 1)[0]
+    lines = [line for line in block.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].split("|")]
+    col = header.index("rsa-material")
+    row = {line.split("|")[1].strip(): line for line in lines[1:]}
+    for model, in_group in zip(t["models"], t["best_group"]["in_group"]):
+        cell = row[model].split("|")[col].strip()
+        bold = cell.startswith("**")
+        if all(t["best_group"]["in_group"]):
+            assert not bold  # nobody stands out: nothing in bold
+        else:
+            assert bold == in_group, (model, cell)
+
+
+@pytest.mark.parametrize("text, needle", [
+    ("contrast: c\nversion: 1\ndescription: d\nkind: magic\ntasks: [a]\n", "key 'kind'"),
+    ("contrast: c\nversion: 1\ndescription: d\nkind: tasks\npairs: [[a]]\n", "each pair is [task a, task b]"),
+    ("contrast: c\nversion: 1\ndescription: d\nkind: depth\ntasks: [a]\npairs: []\n", "unknown key(s) 'pairs'"),
+    ("contrast: c\nversion: 1\ndescription: d\nkind: control\ntasks: [a]\n", "needs key 'controls'"),
+])
+def test_bad_contrast_file_names_file_and_key(tmp_path, text, needle, capsys, results_dir):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    from audioprobe.errors import AudioprobeError
+
+    with pytest.raises(AudioprobeError) as err:
+        load_contrast(bad)
+    assert str(bad) in str(err.value) and needle in str(err.value)
+    assert compare_main([str(results_dir), "--contrasts", str(bad)]) == 2
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_builtin_contrasts_name_real_tasks():
+    from audioprobe.taskconfig import discover_tasks
+
+    tasks = discover_tasks()
+    for c in discover_contrasts():
+        for name in [*c.tasks, *(t for pair in c.pairs for t in pair)]:
+            assert name in tasks, (c.path, name)
+    assert not any("contrasts" in Path(t.path).parts for t in tasks.values())
+
+
+def test_entry_reads_dual_replicates(results_dir):
+    e = Entry(*next((p, json.loads(p.read_text())) for p in results_dir.glob("*/logmel/rsa-material.json")))
+    reps = e.replicates("headline")
+    assert set(reps) == {"both", "sounds", "listeners"} and e.replicates("nonesuch") is None
