@@ -171,3 +171,176 @@ def test_rsa_partial_and_errors(rng):
         TASK_TYPES["rsa"].evaluate(acts, s, params(target="rdm", dimensions=[]), ctx())
     with pytest.raises(AudioprobeError, match="hollowness"):
         TASK_TYPES["rsa"].evaluate(acts, s, params(dimensions="hollowness"), ctx())
+
+
+# ---------------------------------------------------------------------------------------------
+# resampling listeners as well as sounds; leave-one-listener-out ceiling bounds
+
+
+def _run(s, acts, **over):
+    c = ctx()
+    return TASK_TYPES["rsa"].evaluate(acts, s, params(**over), c), c
+
+
+def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
+    from audioprobe.metrics import stats
+
+    s, truth = tiny_set(rng)
+    acts = {"mean": {"good": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3)), "noise": rng.random((30, 5))}}
+    both, c2 = _run(s, acts)  # auto: kl from 8 listeners' responses -> sounds and listeners
+    one, c1 = _run(s, acts, resample="sounds")
+    assert both["statistics"]["resampled"] == ["sounds", "listeners"] and one["statistics"]["resampled"] == ["sounds"]
+    assert set(c2.replicates) == {"per_layer", "headline", "per_layer_sounds", "per_layer_listeners",
+                                  "headline_sounds", "headline_listeners"}
+    assert set(c1.replicates) == {"per_layer", "headline"}
+    # same plan rows: the sounds-only replicates of the two-factor run are the sounds-only run's
+    np.testing.assert_array_equal(c2.replicates["per_layer_sounds"], c1.replicates["per_layer"])
+    np.testing.assert_array_equal(c2.replicates["headline_sounds"], c1.replicates["headline"])
+    assert not np.array_equal(c2.replicates["per_layer"], c1.replicates["per_layer"])
+    assert c2.resampling["factors"] == ["sounds", "listeners"] and c2.resampling["n_listeners"] == 8
+    assert c1.resampling["factors"] == ["sounds"] and c2.resampling["plan_sha256"] != c1.resampling["plan_sha256"]
+    # everything but the intervals is unchanged
+    for key in ("score", "p_value"):
+        assert [e[key] for e in both["per_layer"]] == [e[key] for e in one["per_layer"]]
+    assert both["headline"]["value"] == one["headline"]["value"]
+    assert both["noise_ceiling"] == one["noise_ceiling"]
+    # the intervals: score -/+ t(dof) sqrt(dual-bootstrap variance), recomputable from the replicates
+    st = both["statistics"]
+    assert st["dof"] == 7 and st["n_listeners"] == 8 and "dual-bootstrap" in st["ci_method"]
+    assert one["statistics"]["ci_method"] == "percentile" and "n_listeners" not in one["statistics"]
+    r = c2.replicates
+    layers = both["per_layer"]
+    for kind, center, got in (("per_layer", [e["score"] for e in layers], [e["ci"] for e in layers]),
+                              ("headline", both["headline"]["value"], both["headline"]["ci"])):
+        var = stats.two_factor_variance(r[kind], r[kind + "_listeners"], r[kind + "_sounds"], 8, 30)
+        np.testing.assert_allclose(np.squeeze(stats.t_interval(center, var, 7, 0.95)), np.squeeze(got), atol=1e-12)
+    percentile = stats.percentile_interval(c1.replicates["per_layer"])[0]
+    assert one["per_layer"][0]["ci"] == [pytest.approx(v) for v in percentile]
+
+
+def test_two_factor_replicate_rebuilds_the_target_from_the_drawn_listeners(rng):
+    from audioprobe.metrics import stats
+    from audioprobe.metrics.responses import counts_from_responses
+
+    s, truth = tiny_set(rng, listeners=6)
+    acts = {"mean": {"a": np.eye(3)[truth["material"]] + 0.5 * rng.random((30, 3)), "b": rng.random((30, 4))}}
+    for target in ("kl", "js", "modal"):
+        out, c = _run(s, acts, target=target, bootstrap=50)
+        listeners = stats.listener_draws(0, 6, 50)
+        counts = stats.bootstrap_counts(stats.streams(0)[0], 30, 50)
+        model = np.stack([rsa.cosine_rdm(v) for v in acts["mean"].values()])
+        for b in (0, 17):
+            drawn = s.responses["material"][np.repeat(np.arange(6), listeners[b])]
+            t = {"kl": lambda k: rsa.symmetric_kl_rdm(k, 0.5), "js": lambda k: rsa.jensen_shannon_rdm(k, 0.5),
+                 "modal": rsa.modal_rdm}[target](counts_from_responses(drawn, 3))
+            for name, weights in (("per_layer", counts[b]), ("per_layer_listeners", np.ones(30, dtype=np.int64))):
+                direct = stats.resampled_scores_loop(model, t, weights[None],
+                                                     lambda p, q: rsa.compare_rows(p, q, "pearson")[0])[0]
+                np.testing.assert_allclose(c.replicates[name][b], direct, atol=1e-12, err_msg=(target, name))
+
+
+def test_resample_parameter_choices_and_errors(rng):
+    from audioprobe.errors import NotApplicableError
+
+    s, truth = tiny_set(rng)
+    acts = {"mean": {"good": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3))}}
+    rsa_type = TASK_TYPES["rsa"]
+    with pytest.raises(AudioprobeError, match="resample.*sounds\\+listeners.*physical"):
+        rsa_type.check_params("t.yaml", params(target="physical", resample="sounds+listeners"))
+    with pytest.raises(AudioprobeError, match="allowed: auto, sounds, sounds\\+listeners"):
+        RSA_PARAMS["resample"].validate("t.yaml", "resample", "listeners")
+    # physical targets: sounds only, today's percentile intervals, whatever `auto` says
+    phys, _ = _run(s, acts, target="physical")
+    phys_sounds, _ = _run(s, acts, target="physical", resample="sounds")
+    assert phys == phys_sounds and phys["statistics"]["resampled"] == ["sounds"]
+    assert phys["statistics"]["ci_method"] == "percentile"
+    assert phys["headline_over_ceiling"] == {"split_half": None, "lower_bound": None, "upper_bound": None}
+    # a set without per-listener responses: auto falls back to sounds; asking for listeners is not applicable
+    bare = StimulusSet(name="bare", sound_ids=s.sound_ids, dimensions=s.dimensions, labels=s.labels,
+                       judgments=s.judgments, load_audio=s.load_audio, synthetic=True)
+    out, c = _run(bare, acts)
+    assert out["statistics"]["resampled"] == ["sounds"] and "lower_bound" not in out["noise_ceiling"]
+    with pytest.raises(NotApplicableError, match="responses.csv"):
+        _run(bare, acts, resample="sounds+listeners")
+    few, _ = tiny_set(np.random.default_rng(3), listeners=2)
+    out, _ = _run(few, acts, ceiling_splits=0)
+    assert out["statistics"]["resampled"] == ["sounds"]
+    with pytest.raises(NotApplicableError, match="2 listeners"):
+        _run(few, acts, resample="sounds+listeners")
+    assert _run(s, acts, bootstrap=0)[0]["statistics"]["resampled"] == []
+
+
+def test_leave_one_listener_out_bounds_brute_force(rng):
+    s, truth = tiny_set(rng, listeners=5)
+    acts = {"mean": {"good": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3))}}
+    for target, comparison in (("kl", "pearson"), ("modal", "spearman")):
+        out, _ = _run(s, acts, target=target, comparison=comparison)
+        nc = out["noise_ceiling"]
+        build = {"kl": lambda k: rsa.symmetric_kl_rdm(k, 0.5), "modal": rsa.modal_rdm}[target]
+        resp = s.responses["material"]
+        everyone = build(np.stack([np.bincount(resp[:, i], minlength=3) for i in range(30)]))
+        upper, lower = [], []
+        for listener in range(5):
+            alone = build(np.eye(3, dtype=int)[resp[listener]])
+            others = np.delete(resp, listener, axis=0)
+            rest = build(np.stack([np.bincount(others[:, i], minlength=3) for i in range(30)]))
+            upper.append(rsa.compare_rows(alone, everyone, comparison)[0])
+            lower.append(rsa.compare_rows(alone, rest, comparison)[0])
+        assert nc["upper_bound"] == pytest.approx(np.mean(upper), abs=1e-12)
+        assert nc["lower_bound"] == pytest.approx(np.mean(lower), abs=1e-12)
+        assert nc["lower_bound"] < nc["upper_bound"] and nc["n_listeners"] == 5 and "Nili" in nc["bounds_method"]
+        frac = out["headline_over_ceiling"]
+        assert frac["upper_bound"] == pytest.approx(out["headline"]["value"] / nc["upper_bound"])
+        assert frac["lower_bound"] == pytest.approx(out["headline"]["value"] / nc["lower_bound"])
+        assert frac["split_half"] == pytest.approx(out["headline"]["value"] / nc["value"])
+
+
+def _panel_set(rng, n_sounds, n_listeners, school_share):
+    """Sounds of 3 materials. A share of the listeners (a "school") sorts the sounds by another,
+    hidden attribute; the others answer the material. Share 0: every listener answers alike."""
+    cats = {"material": ["wood", "metal", "glass"]}
+    truth, other = rng.integers(0, 3, size=n_sounds), rng.integers(0, 3, size=n_sounds)
+    school = (np.arange(n_listeners) < school_share * n_listeners)[:, None]
+    responses = np.ascontiguousarray(np.where(school, other[None, :], truth[None, :]).astype(np.int64))
+    s = StimulusSet(name="panel", sound_ids=[f"s{i}" for i in range(n_sounds)], dimensions=cats,
+                    labels={"material": [cats["material"][k] for k in truth]}, judgments={},
+                    load_audio=lambda i: (np.zeros(400, np.float32), 16000),
+                    listeners=[f"l{i}" for i in range(n_listeners)], responses={"material": responses}, synthetic=True)
+    s.judgments = s.counts_from_responses()
+    return s, truth
+
+
+def test_two_factor_interval_widens_only_when_listeners_disagree():
+    """Listeners who all answer alike leave nothing to resample: the two-factor interval is the
+    sounds-only one (up to t(dof) against the percentile). When half the panel judges something else,
+    the target depends on who was asked: the two-factor interval is much wider (measured 1.5 to 2x)."""
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        widths = {}
+        for share in (0.0, 0.5):
+            s, truth = _panel_set(rng, 40, 30, share)
+            acts = {"mean": {"layer": np.eye(3)[truth] + 0.8 * rng.random((40, 3))}}
+            for resample in ("sounds", "sounds+listeners"):
+                out, _ = _run(s, acts, resample=resample, bootstrap=500, permutations=0, cv_splits=0,
+                              ceiling_splits=0)
+                lo, hi = out["per_layer"][0]["ci"]
+                widths[share, resample] = hi - lo
+        assert 0.9 < widths[0.0, "sounds+listeners"] / widths[0.0, "sounds"] < 1.2, widths
+        assert widths[0.5, "sounds+listeners"] / widths[0.5, "sounds"] > 1.35, widths
+
+
+def test_undefined_targets_of_some_draws_are_left_out(rng):
+    """js without smoothing is undefined for a sound that no drawn listener judged: those draws (and
+    splits, and listeners alone) are left out, not the task."""
+    s, truth = tiny_set(rng, listeners=5)
+    for d in s.responses:
+        s.responses[d][1:, 0] = -1  # sound 0 judged by listener 0 only
+    s.judgments = s.counts_from_responses()
+    acts = {"mean": {"a": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3)), "b": rng.random((30, 4))}}
+    out, c = _run(s, acts, target="js", smoothing=0.0)
+    json.dumps(out, allow_nan=False)
+    assert all(e["ci"] is not None for e in out["per_layer"]) and out["headline"]["ci"] is not None
+    missing = np.isnan(c.replicates["per_layer_listeners"][:, 0])
+    assert 0 < missing.mean() < 1  # the draws without listener 0
+    assert out["noise_ceiling"]["value"] is None and "undefined" in out["noise_ceiling"]["reason"]
+    assert out["noise_ceiling"]["lower_bound"] is None and "undefined" in out["noise_ceiling"]["bounds_reason"]

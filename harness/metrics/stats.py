@@ -1,5 +1,7 @@
-"""Statistics for probing scores: bootstrap over sounds, permutation (Mantel) tests, split-half
-noise ceilings and cross-validated layer selection. Functions take arrays and return arrays.
+"""Statistics for probing scores: bootstrap over sounds (and over listeners: the two-factor
+bootstrap with the variance correction of Schütt et al. 2023), permutation (Mantel) tests,
+split-half and leave-one-listener-out noise ceilings and cross-validated layer selection.
+Functions take arrays and return arrays.
 
 Conventions. A condensed RDM is the upper triangle (i < j, row-major) of an `[n, n]` matrix, as in
 `rsa.py`. A bootstrap resample of n sounds is a vector of counts c (how often each sound was
@@ -117,13 +119,64 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks):
     ysq = squareform(y, checks=False)
     s_w = [sw(w) for w in ws]
     s_y, s_yy = quad(ysq, ysq * ysq)
+    single_pair = [_single_pair(w) for w in ws]
     results = [np.empty((w.shape[0], x.shape[0])) for w in ws]
     for layer, row in enumerate(x):
         xsq = squareform(row, checks=False)
         s_x, s_xx, s_xy = quad(xsq, xsq * xsq, xsq * ysq)
         for k in range(len(ws)):
-            results[k][:, layer] = _pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
+            r = _pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
+            results[k][:, layer] = np.where(single_pair[k], np.nan, r)
     return results
+
+
+def _single_pair(w: np.ndarray) -> np.ndarray:
+    """`[m]` True where weights w hold fewer than 3 distinct sounds: at most one distinct pair, no
+    correlation (the sums would give a rounding artefact, not NaN)."""
+    return np.count_nonzero(w, axis=1) < 3
+
+
+#: Bytes of per-resample target RDMs a two-factor bootstrap holds at once (a chunk of resamples).
+TARGET_CHUNK_BYTES = 64 * 2 ** 20
+#: Bytes of one tile of pair weights (resamples x pairs) in `weighted_pearson_targets`.
+PAIR_TILE_BYTES = 4 * 2 ** 20
+
+
+def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weights: list) -> list[np.ndarray]:
+    """Like `weighted_pearson`, when every weight row b has its own target RDM (two-factor bootstrap).
+
+    model_rdms `[n_layers, n_pairs]`, targets `[m, n_pairs]` (row b: the target rebuilt from
+    listener draw b), weights: a list of `[m, n]` arrays (bootstrap counts, or 0/1 memberships) ->
+    one `[m, n_layers]` per weight array. With a target per row the sums are no longer quadratic
+    forms in one matrix: the pair weights w_i w_j are formed explicitly, one tile of pairs at a time
+    for every weight array (memory: m x tile), and each sum is a product with the model RDMs.
+    A row whose target is not finite gives NaN.
+    """
+    x = _standardised(np.atleast_2d(model_rdms))
+    y = _standardised(np.atleast_2d(targets))
+    ws = [np.asarray(w, dtype=np.float64) for w in weights]
+    m, n = ws[0].shape
+    i, j = rsa._triu_indices(n)
+    xt, xxt = np.ascontiguousarray(x.T), np.ascontiguousarray((x * x).T)  # [n_pairs, n_layers]
+    n_layers = x.shape[0]
+    sums = [[np.zeros(m), np.zeros((m, n_layers)), np.zeros(m), np.zeros((m, n_layers)), np.zeros(m),
+             np.zeros((m, n_layers))] for _ in ws]  # s_w, s_x, s_y, s_xx, s_yy, s_xy
+    tile = int(max(256, PAIR_TILE_BYTES // (8 * max(m, 1))))
+    for start in range(0, i.size, tile):
+        ii, jj = i[start:start + tile], j[start:start + tile]
+        yt, x1, x2 = y[:, start:start + tile], xt[start:start + tile], xxt[start:start + tile]
+        for w, (s_w, s_x, s_y, s_xx, s_yy, s_xy) in zip(ws, sums):
+            pw = w[:, ii] * w[:, jj]
+            pwy = pw * yt
+            s_w += pw.sum(axis=1)
+            s_x += pw @ x1
+            s_xx += pw @ x2
+            s_y += pwy.sum(axis=1)
+            s_yy += np.einsum("mp,mp->m", pwy, yt)
+            s_xy += pwy @ x1
+    return [np.where(_single_pair(w)[:, None], np.nan,
+                     _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy))
+            for w, (s_w, s_x, s_y, s_xx, s_yy, s_xy) in zip(ws, sums)]
 
 
 def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray) -> np.ndarray:
@@ -223,13 +276,18 @@ def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarra
     """Any comparison on resampled or subset RDMs, one weight vector at a time (slow, general).
 
     For statistics no quadratic form expresses (Kendall's tau-a): `compare(x, y) -> float`.
+    target_rdm `[n_pairs]`, or `[m, n_pairs]`: one target per weight vector (two-factor bootstrap).
     """
     x = np.atleast_2d(model_rdms)
+    targets = np.asarray(target_rdm)
     out = np.full((len(weights), x.shape[0]), np.nan)
     for b, w in enumerate(np.asarray(weights, dtype=np.int64)):
         if np.count_nonzero(w) < 3:
             continue
-        y = expanded_pairs(target_rdm, w)
+        target = targets if targets.ndim == 1 else targets[b]
+        if not np.all(np.isfinite(target)):
+            continue
+        y = expanded_pairs(target, w)
         for layer, row in enumerate(x):
             out[b, layer] = compare(expanded_pairs(row, w), y)
     return out
@@ -272,6 +330,74 @@ def split_half_reliability(responses: dict[str, np.ndarray], n_categories: dict[
     return out
 
 
+def leave_one_out_ceiling(targets_of, n_listeners: int, compare_rows) -> tuple[np.ndarray, np.ndarray]:
+    """Per-listener terms of the lower and upper noise-ceiling bounds (Nili et al. 2014, PLoS Comput.
+    Biol. 10:e1003553; rsatoolbox `inference.boot_noise_ceiling`).
+
+    targets_of(weights `[m, n_listeners]`) -> `[m, n_pairs]`: the target RDM built from the
+    listeners with those weights (1: included once); compare_rows(a, b) -> `[m]` row by row.
+    Listener l's RDM is the target built from l's responses alone; upper[l] compares it with the
+    target of all listeners (l included), lower[l] with the target of the others. The bounds are the
+    means of the two `[n_listeners]` arrays returned (lower, upper). Chunked over listeners.
+    """
+    everyone = targets_of(np.ones((1, n_listeners), dtype=np.int64))[0]
+    n_pairs = everyone.size
+    chunk = int(max(1, TARGET_CHUNK_BYTES // (8 * max(n_pairs, 1))))
+    lower, upper = np.empty(n_listeners), np.empty(n_listeners)
+    eye = np.eye(n_listeners, dtype=np.int64)
+    for start in range(0, n_listeners, chunk):
+        alone = eye[start:start + chunk]
+        single = targets_of(alone)
+        upper[start:start + chunk] = compare_rows(single, np.broadcast_to(everyone, single.shape))
+        lower[start:start + chunk] = compare_rows(single, targets_of(1 - alone))
+    return lower, upper
+
+
+def dual_bootstrap_variance(v_both, v_listeners, v_sounds, n_listeners: int | None = None,
+                            n_sounds: int | None = None) -> np.ndarray:
+    """Variance of a score that must generalise over listeners and sounds, from three bootstraps
+    that share their draws: over both factors, over listeners only, over sounds only (Schütt et al.
+    2023, eLife 12:e82566, the "dual bootstrap"; rsatoolbox `util.inference_util._dual_bootstrap`,
+    whose arguments come in the order double, rdm (listeners), pattern (sounds)).
+
+    Resampling both factors at once counts the variance the factors share (their interaction and
+    the measurement noise) more than once; the one-factor bootstraps estimate it and remove the
+    excess. Asymptotic form (n_listeners or n_sounds not given): 2 (V_l + V_s) - V_b. Small-sample
+    form (both given, as rsatoolbox's `eval_dual_bootstrap` applies it):
+    n_l/(n_l-1) V_l + n_s/(n_s-1) V_s - n_l n_s/((n_l-1)(n_s-1)) (V_b - V_l - V_s).
+    Clipped as rsatoolbox does: at least each (corrected) one-factor variance, at most V_b.
+    """
+    vb, vl, vs = (np.asarray(v, dtype=np.float64) for v in (v_both, v_listeners, v_sounds))
+    if n_listeners is None or n_sounds is None:
+        v = 2.0 * (vl + vs) - vb
+        return np.minimum(np.maximum(np.maximum(v, vl), vs), vb)
+    kl, ks = n_listeners / (n_listeners - 1.0), n_sounds / (n_sounds - 1.0)
+    v = kl * vl + ks * vs - kl * ks * (vb - vl - vs)
+    return np.minimum(np.maximum(np.maximum(v, kl * vl), ks * vs), vb)
+
+
+def replicate_variance(replicates: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
+    """Variance (ddof 1, as rsatoolbox) of each column over its finite replicates, or over the rows
+    `valid` marks (same shape) (NaN: fewer than 2)."""
+    r = np.asarray(replicates, dtype=np.float64)
+    r = r[:, None] if r.ndim == 1 else r
+    ok = np.isfinite(r) if valid is None else np.asarray(valid).reshape(r.shape) & np.isfinite(r)
+    k = ok.sum(axis=0)
+    mean = np.where(ok, r, 0.0).sum(axis=0) / np.maximum(k, 1)
+    ss = np.where(ok, (r - mean) ** 2, 0.0).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k >= 2, ss / (k - 1), np.nan)
+
+
+def t_interval(center, variance, dof: int, level: float = 0.95) -> np.ndarray:
+    """center -/+ t_{dof}((1 + level)/2) sqrt(variance) -> `[..., 2]` (NaN where undefined)."""
+    from scipy.special import stdtrit  # light: scipy.stats is not needed for a quantile
+
+    half = stdtrit(dof, 0.5 + level / 2.0) * np.sqrt(np.maximum(np.asarray(variance, dtype=np.float64), 0.0))
+    center = np.asarray(center, dtype=np.float64)
+    return np.stack([center - half, center + half], axis=-1)
+
+
 def paired_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     """Row i of a compared with row i of b by one of rsa.COMPARISONS -> `[m]`."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
@@ -300,8 +426,20 @@ def streams(seed: int, n: int = 4) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
+#: The stream of the listener draws of a two-factor bootstrap: `streams(seed, LISTENER_STREAM + 1)`
+#: spawns the four streams above unchanged (SeedSequence children are numbered) and this one.
+LISTENER_STREAM = 4
+
+
+def listener_draws(seed: int, n_listeners: int, n_resamples: int) -> np.ndarray:
+    """`[n_resamples, n_listeners]` bootstrap counts of the listeners: the same for every model and
+    task on a set with that many listeners and that seed (shared resamples)."""
+    return bootstrap_counts(streams(seed, LISTENER_STREAM + 1)[LISTENER_STREAM], n_listeners, n_resamples)
+
+
 def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: str, seed: int,
-                   n_bootstrap: int, n_permutations: int, cv_splits: int, level: float) -> dict:
+                   n_bootstrap: int, n_permutations: int, cv_splits: int, level: float,
+                   listener_targets=None, n_listeners: int = 0) -> dict:
     """Every statistic of an RSA score, vectorised over layers, resamples and permutations.
 
     model_rdms `[n_layers, n_pairs]` (rows that are not finite give NaN throughout), target
@@ -311,6 +449,17 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     (the cross-validated score within each bootstrap resample, one random split each); bootstrap
     `[n_bootstrap, L]` (each layer's score in each resample) and bootstrap_counts `[n_bootstrap, n]`
     (how often each sound was drawn: the resamples every model shares for this seed and n).
+
+    Two-factor bootstrap (listener_targets given: weights `[m, n_listeners]` -> the `[m, n_pairs]`
+    targets built from those listeners; n_listeners >= 3): replicate b resamples the sounds with
+    sound draw b (the draws above, unchanged) and the listeners with listener draw b
+    (`listener_draws`), the target being rebuilt from the drawn listeners. Then bootstrap and
+    cv_bootstrap hold these "both" replicates; bootstrap_sounds, cv_bootstrap_sounds (sound draw
+    b, all listeners: the one-factor replicates, identical to a sounds-only run) and
+    bootstrap_listeners, cv_bootstrap_listeners (listener draw b, all sounds, the split of sound
+    draw b) are added, with listener_counts `[n_bootstrap, n_listeners]`, variance `[L]` and
+    cv_variance (`dual_bootstrap_variance`), dof = min(n_listeners, n) - 1, and ci is the t
+    interval score -/+ t(dof) sqrt(variance).
 
     Spearman statistics rank the pairs of the full set once, then use the Pearson machinery:
     exact for permutations (a permutation only reorders the ranks); for bootstrap resamples and
@@ -324,6 +473,9 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     score = np.full(x.shape[0], np.nan)
     score[finite] = rsa.compare_rows(x[finite], y, comparison)
     rng_boot, rng_perm, rng_cv, _ = streams(seed)
+    two_factor = listener_targets is not None
+    if two_factor and n_listeners < 3:
+        raise ValueError(f"a two-factor bootstrap needs at least 3 listeners, got {n_listeners}")
 
     if comparison == "spearman":
         x, y = rsa.rank_rows(x), rsa.rank_rows(y)
@@ -333,6 +485,11 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
 
         def on_perms(perms):
             return permuted_pearson(x, y, perms)
+
+        def on_targets(targets, weights):
+            if comparison == "spearman":
+                targets = rsa.rank_rows(targets)
+            return weighted_pearson_targets(x, targets, weights)
     else:
         def compare(a, b):
             return rsa.compare_rows(a, b, comparison)[0]
@@ -345,9 +502,19 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
         def on_perms(perms):
             return permuted_scores_loop(x, y, perms, compare)
 
+        def on_targets(targets, weights):
+            return [resampled_scores_loop(x, targets, w, compare) for w in weights]
+
     out = {"score": score, "ci": np.full((x.shape[0], 2), np.nan), "p_value": np.full(x.shape[0], np.nan),
            "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.array([]),
            "bootstrap": np.empty((0, x.shape[0])), "bootstrap_counts": np.empty((0, n), dtype=np.int64)}
+
+    def cv_replicates(half_a, half_b):
+        held, _ = cross_validated_selection(half_a, half_b)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all layers undefined: NaN, left out later
+            return np.nanmean(held.reshape(2, -1), axis=0)
+
     if n_bootstrap > 0:
         counts = bootstrap_counts(rng_boot, n, n_bootstrap)
         halves = random_halves(rng_boot, n, n_bootstrap)
@@ -355,10 +522,11 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
         full[:, ~finite] = np.nan
         out["bootstrap"], out["bootstrap_counts"] = full, counts
         out["ci"] = percentile_interval(full, level)
-        held, _ = cross_validated_selection(half_a, half_b)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all layers undefined: NaN, left out later
-            out["cv_bootstrap"] = np.nanmean(held.reshape(2, -1), axis=0)
+        out["cv_bootstrap"] = cv_replicates(half_a, half_b)
+        if two_factor:
+            out.update(_two_factor(on_targets, listener_targets, n_listeners, seed, counts, halves, finite,
+                                   cv_replicates, out))
+            out["ci"] = t_interval(score, out["variance"], out["dof"], level)
     # Small matrix products: one BLAS thread is faster than two on a loaded machine (measured on
     # 2 cores under load 4, 246 sounds: permutations 0.29 -> 0.17 s, CV 0.10 -> 0.02 s); the
     # bootstrap's products, and everything for large sets, keep the default threads.
@@ -374,3 +542,49 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
         half_b[:, ~finite] = np.nan
         out["cv_scores"], out["cv_choice"] = cross_validated_selection(half_a, half_b)
     return out
+
+
+def _two_factor(on_targets, listener_targets, n_listeners, seed, counts, halves, finite, cv_replicates,
+                sounds_only) -> dict:
+    """The listener and both-factor replicates of `rsa_statistics` (see there), chunk by chunk of
+    resamples: the target of listener draw b is built once and serves both kinds."""
+    n_bootstrap, n = counts.shape
+    listeners = listener_draws(seed, n_listeners, n_bootstrap)
+    ones = np.ones((1, n), dtype=np.int64)
+    kinds = {"both": [], "listeners": []}
+    # rows per chunk: the targets of a chunk within TARGET_CHUNK_BYTES, but at least 8 rows (each
+    # pass reads the model RDMs once) and at most 128
+    n_pairs = n * (n - 1) // 2
+    chunk = int(min(128, max(8, TARGET_CHUNK_BYTES // (8 * max(n_pairs, 1)))))
+    for start in range(0, n_bootstrap, chunk):
+        stop = start + chunk
+        targets = np.asarray(listener_targets(listeners[start:stop]), dtype=np.float64)
+        c, h = counts[start:stop], halves[start:stop]
+        both_a, both_b, both, lis_a, lis_b, lis = on_targets(
+            targets, [c * h, c * ~h, c, ones * h, ones * ~h, np.repeat(ones, len(c), axis=0)])
+        kinds["both"].append((both_a, both_b, both))
+        kinds["listeners"].append((lis_a, lis_b, lis))
+    out = {"listener_counts": listeners, "dof": int(min(n_listeners, n) - 1)}
+    for kind, parts in kinds.items():
+        half_a, half_b, full = (np.concatenate(p) for p in zip(*parts))
+        full[:, ~finite] = np.nan
+        half_a[:, ~finite] = np.nan
+        half_b[:, ~finite] = np.nan
+        key = "" if kind == "both" else "_listeners"
+        out["bootstrap" + key], out["cv_bootstrap" + key] = full, cv_replicates(half_a, half_b)
+    out["bootstrap_sounds"], out["cv_bootstrap_sounds"] = sounds_only["bootstrap"], sounds_only["cv_bootstrap"]
+    out["variance"] = two_factor_variance(out["bootstrap"], out["bootstrap_listeners"], out["bootstrap_sounds"],
+                                          n_listeners, n)
+    out["variance"][~finite] = np.nan
+    out["cv_variance"] = float(two_factor_variance(out["cv_bootstrap"], out["cv_bootstrap_listeners"],
+                                                   out["cv_bootstrap_sounds"], n_listeners, n)[0])
+    return out
+
+
+def two_factor_variance(both, listeners, sounds, n_listeners: int, n_sounds: int) -> np.ndarray:
+    """`dual_bootstrap_variance` of replicates `[n_resamples]` or `[n_resamples, k]` of the three kinds,
+    each variance over the resamples where all three are defined (rsatoolbox keeps those rows too)."""
+    both, listeners, sounds = (np.asarray(a, dtype=np.float64) for a in (both, listeners, sounds))
+    valid = np.isfinite(both) & np.isfinite(listeners) & np.isfinite(sounds)
+    return dual_bootstrap_variance(replicate_variance(both, valid), replicate_variance(listeners, valid),
+                                   replicate_variance(sounds, valid), n_listeners, n_sounds)

@@ -12,6 +12,7 @@ import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import rsa, stats
+from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (STAT_PARAMS, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
@@ -21,6 +22,9 @@ from audioprobe.tasktypes.common import (STAT_PARAMS, Scores, Statistics, Activa
 
 RSA_TARGETS = ("kl", "js", "modal", "physical", "rdm")
 HUMAN_TARGETS = ("kl", "js", "modal")  # built from listener responses: a noise ceiling exists
+RESAMPLE = ("auto", "sounds", "sounds+listeners")
+#: listeners a two-factor bootstrap needs (fewer: the listener bootstrap has almost no distinct draws)
+MIN_RESAMPLED_LISTENERS = 3
 
 RSA_PARAMS = {
     "dimensions": Param((str, list), [], "Judged dimension(s) (physical: label columns); several: the mean of "
@@ -39,6 +43,11 @@ RSA_PARAMS = {
     "control": Param(str, "none", "Partial RSA: a model (e.g. logmel) whose RDM is regressed out of each "
                                   "layer's RDM; none: plain RSA."),
     "control_layer": Param(str, "", "Layer of the control model (empty: its only layer)."),
+    "resample": Param(str, "auto", "What the bootstrap resamples: sounds, or sounds+listeners (two-factor: the "
+                                   "target rebuilt from resampled listeners; t intervals from the dual-bootstrap "
+                                   "variance of Schütt et al. 2023). auto: sounds+listeners where the target is built "
+                                   f"from per-listener responses of at least {MIN_RESAMPLED_LISTENERS} listeners "
+                                   "(kl, js, modal with responses.csv), else sounds.", choices=RESAMPLE),
     **STAT_PARAMS,
 }
 
@@ -48,6 +57,16 @@ def _target_from_counts(kind: str, counts: dict[str, np.ndarray], dims: list[str
              "js": lambda c: rsa.jensen_shannon_rdm(c, smoothing),
              "modal": rsa.modal_rdm}
     return np.mean([funcs[kind](counts[d]) for d in dims], axis=0)
+
+
+def _target_or_nan(kind: str, counts: dict[str, np.ndarray], dims: list[str], smoothing: float) -> np.ndarray:
+    """The target of a subset of the listeners, or NaN where it is undefined (js without smoothing on a
+    sound none of them judged): that draw or split is then left out, not the whole task."""
+    try:
+        return _target_from_counts(kind, counts, dims, smoothing)
+    except ValueError:
+        n = next(iter(counts.values())).shape[0]
+        return np.full(n * (n - 1) // 2, np.nan)
 
 
 def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.ndarray:
@@ -73,31 +92,118 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
     return _target_from_counts(kind, stimset.judgments, dims, params["smoothing"])
 
 
+def listener_responses(stimset: StimulusSet, params: dict[str, Any]) -> dict[str, np.ndarray] | None:
+    """The per-listener responses the task's target is built from (dim -> `[n_listeners, n_sounds]`), or
+    None: a physical or rdm target, or a set without responses.csv."""
+    dims = dimensions_of(params)
+    if params["target"] not in HUMAN_TARGETS or stimset.responses is None or any(d not in stimset.responses
+                                                                                 for d in dims):
+        return None
+    return {d: stimset.responses[d] for d in dims}
+
+
+def response_targets(stimset: StimulusSet, params: dict[str, Any]):
+    """weights `[m, n_listeners]` (how often each listener is drawn) -> `[m, n_pairs]`: the task's target
+    rebuilt from those listeners' responses (counted by `counts_from_responses`, a listener drawn
+    twice counted twice). All ones gives the task's target. A target that is undefined for a draw
+    (js without smoothing on a sound no drawn listener judged) is a row of NaN."""
+    kind, dims, smoothing = params["target"], dimensions_of(params), params["smoothing"]
+    responses = listener_responses(stimset, params)
+    n_categories = {d: len(stimset.dimensions[d]) for d in dims}
+    n_listeners, n_sounds = responses[dims[0]].shape
+    who = np.arange(n_listeners)
+
+    def targets(weights: np.ndarray) -> np.ndarray:
+        weights = np.atleast_2d(np.asarray(weights, dtype=np.int64))
+        out = np.empty((weights.shape[0], n_sounds * (n_sounds - 1) // 2))
+        for row, w in zip(out, weights):
+            drawn = np.repeat(who, w)
+            counts = {d: counts_from_responses(responses[d][drawn], n_categories[d]) for d in dims}
+            row[:] = _target_or_nan(kind, counts, dims, smoothing)
+        return out
+
+    return targets
+
+
+def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str) -> list[str]:
+    """What the bootstrap resamples: ["sounds"] or ["sounds", "listeners"] (`resample`), [] when off."""
+    if params["bootstrap"] == 0:
+        return []
+    if params["resample"] == "sounds":
+        return ["sounds"]
+    responses = listener_responses(stimset, params)
+    n_listeners = 0 if responses is None else next(iter(responses.values())).shape[0]
+    if n_listeners >= MIN_RESAMPLED_LISTENERS:
+        return ["sounds", "listeners"]
+    if params["resample"] == "auto":
+        return ["sounds"]
+    why = (f"the stimulus set {stimset.name!r} has no per-listener responses (responses.csv) for "
+           f"{', '.join(dimensions_of(params))}" if responses is None else
+           f"the stimulus set {stimset.name!r} has {n_listeners} listeners (at least {MIN_RESAMPLED_LISTENERS} needed)")
+    raise NotApplicableError(f"task {task!r} resamples listeners (resample: sounds+listeners), but {why}. Use "
+                             f"resample: auto or sounds.")
+
+
 def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
-    """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none)."""
+    """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none),
+    and the leave-one-listener-out lower and upper bounds."""
     kind, dims, n_splits = params["target"], dimensions_of(params), params["ceiling_splits"]
     if kind not in HUMAN_TARGETS:
         return {"value": None, "reason": f"target {kind!r} is not built from listener responses"}
-    if n_splits == 0:
-        return {"value": None, "reason": "ceiling_splits is 0"}
-    if stimset.responses is None or any(d not in stimset.responses for d in dims):
+    responses = listener_responses(stimset, params)
+    if responses is None:
         return {"value": None, "reason": "the stimulus set has no per-listener responses (responses.csv)"}
-    n_listeners = stimset.responses[dims[0]].shape[0]
-    if n_listeners < 4:
-        return {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
-    split_r = stats.split_half_reliability(
-        {d: stimset.responses[d] for d in dims}, {d: len(stimset.dimensions[d]) for d in dims},
-        lambda counts: _target_from_counts(kind, counts, dims, params["smoothing"]),
-        lambda a, b: stats.paired_rows(a, b, params["comparison"]), rng, n_splits)
-    mean_r = float(np.nanmean(split_r))
-    return {
-        "value": json_float(stats.spearman_brown(mean_r)),
-        "split_half_r": json_float(mean_r),
-        "split_half_r_sd": json_float(np.nanstd(split_r)),
-        "n_splits": n_splits,
-        "method": "mean split-half correlation of the target RDM over random halves of the listeners, "
-                  "Spearman-Brown corrected to the full panel",
-    }
+    n_listeners = responses[dims[0]].shape[0]
+    compare = lambda a, b: stats.paired_rows(a, b, params["comparison"])  # noqa: E731
+    if n_splits == 0:
+        out = {"value": None, "reason": "ceiling_splits is 0"}
+    elif n_listeners < 4:
+        out = {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
+    else:
+        split_r = stats.split_half_reliability(
+            responses, {d: len(stimset.dimensions[d]) for d in dims},
+            lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits)
+        defined = split_r[np.isfinite(split_r)]
+        mean_r = float(np.mean(defined)) if defined.size else float("nan")
+        out = {
+            "value": json_float(stats.spearman_brown(mean_r)),
+            "split_half_r": json_float(mean_r),
+            "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
+            "n_splits": n_splits,
+            "method": "mean split-half correlation of the target RDM over random halves of the listeners, "
+                      "Spearman-Brown corrected to the full panel",
+        }
+        if not defined.size:
+            out["reason"] = "no split of the listeners gave a defined correlation (a constant or undefined target)"
+    out["n_listeners"] = n_listeners
+    if n_listeners < 2:
+        out.update(lower_bound=None, upper_bound=None, bounds_reason="1 listener: no other listener to compare with")
+        return out
+    lower, upper = stats.leave_one_out_ceiling(response_targets(stimset, params), n_listeners, compare)
+    ok = np.isfinite(lower) & np.isfinite(upper)  # a listener whose comparison is undefined is left out
+    used = int(ok.sum())
+    out.update(
+        lower_bound=json_float(np.mean(lower[ok])) if used else None,
+        upper_bound=json_float(np.mean(upper[ok])) if used else None,
+        bounds_method="leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): the target built "
+                      "from one listener's responses alone, compared with the target of all listeners (upper "
+                      "bound) and of the other listeners (lower bound), averaged over listeners; targets pool "
+                      "the listeners' response counts"
+                      + ("" if used == n_listeners else
+                         f" ({used} of {n_listeners} listeners: for the others the comparison is undefined, "
+                         f"their own target being constant or undefined)"))
+    if not used:
+        out["bounds_reason"] = "no listener's own target gives a defined comparison (constant or undefined targets)"
+    return out
+
+
+def over_ceiling(value: float | None, ceiling: dict) -> dict:
+    """The headline as a fraction of each ceiling: null where either is missing or the ceiling is not > 0."""
+    def frac(c):
+        return json_float(value / c) if value is not None and c is not None and c > 0 else None
+
+    return {"split_half": frac(ceiling.get("value")), "lower_bound": frac(ceiling.get("lower_bound")),
+            "upper_bound": frac(ceiling.get("upper_bound"))}
 
 
 def _control_rdm(ctx: EvalContext, params: dict[str, Any]) -> tuple[np.ndarray, str]:
@@ -144,10 +250,20 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         if names[k] not in notes and not np.all(np.isfinite(row)):
             notes[names[k]] = "undefined distances (a sound's pooled activation is all zeros for this distance)"
 
+    factors = resampled_factors(stimset, params, ctx.task)
+    two_factor = "listeners" in factors
+    n_listeners = next(iter(listener_responses(stimset, params).values())).shape[0] if two_factor else 0
     out = stats.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
-                               params["permutations"], params["cv_splits"], params["ci_level"])
-    ctx.keep_replicates(out["bootstrap_counts"], "sounds", per_layer=out["bootstrap"],
-                        **({"headline": out["cv_bootstrap"]} if out["cv_bootstrap"].size else {}))
+                               params["permutations"], params["cv_splits"], params["ci_level"],
+                               listener_targets=response_targets(stimset, params) if two_factor else None,
+                               n_listeners=n_listeners)
+    kept = {"per_layer": out["bootstrap"]}
+    if out["cv_bootstrap"].size:
+        kept["headline"] = out["cv_bootstrap"]
+    if two_factor:  # "per_layer" / "headline": both factors; the one-factor replicates beside them
+        kept.update(per_layer_sounds=out["bootstrap_sounds"], per_layer_listeners=out["bootstrap_listeners"],
+                    headline_sounds=out["cv_bootstrap_sounds"], headline_listeners=out["cv_bootstrap_listeners"])
+    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"), **kept)
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(out["score"][k]), "ci": interval(out["ci"][k]),
@@ -165,19 +281,34 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
               f"{params['pooling']}-pooled activations"
               f"{', residualised on the ' + params['control'] + ' RDM' if control else ''}) and the target RDM "
               f"({what}{' averaged over ' + ', '.join(dims) if len(dims) > 1 else ''})")
+    head = headline(per_layer, names, out, params)
+    statistics = {
+        "seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "sounds (pairs of a sound with its "
+        "own copy excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
+        "permutations": params["permutations"], "p_value": "one-sided Mantel test (rows and columns of the "
+        "target permuted together), (1 + #null >= observed) / (1 + permutations)",
+        "cv_splits": params["cv_splits"], "resampled": factors,
+    }
+    if two_factor:
+        if params["cv_splits"] > 0 and head["value"] is not None:  # else the best layer's own interval
+            head["ci"] = interval(stats.t_interval(head["value"], out["cv_variance"], out["dof"], params["ci_level"]))
+        statistics.update(
+            bootstrap_unit="sounds and listeners: resample b draws the sounds (pairs of a sound with its own copy "
+                           "excluded) and the listeners (the target rebuilt from the drawn listeners' responses) "
+                           "with replacement; the same draws also give the sounds-only and listeners-only "
+                           "resamples",
+            ci_method="t: score -/+ t(dof) sqrt(V), V the dual-bootstrap variance (Schütt et al. 2023, eLife "
+                      "12:e82566; small-sample form as rsatoolbox's eval_dual_bootstrap) from the bootstraps over "
+                      "both factors, over listeners and over sounds, dof = min(listeners, sounds) - 1",
+            n_listeners=n_listeners, dof=out["dof"])
     return {
         "metric": metric,
         "per_layer": per_layer,
-        "headline": headline(per_layer, names, out, params),
+        "headline": head,
         "noise_ceiling": ceiling,
+        "headline_over_ceiling": over_ceiling(head["value"], ceiling),
         "control": control,
-        "statistics": {
-            "seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "sounds (pairs of a sound with its "
-            "own copy excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
-            "permutations": params["permutations"], "p_value": "one-sided Mantel test (rows and columns of the "
-            "target permuted together), (1 + #null >= observed) / (1 + permutations)",
-            "cv_splits": params["cv_splits"],
-        },
+        "statistics": statistics,
         "n_sounds": len(stimset),
         "n_pairs": int(target.size),
         **synthetic_caveat(stimset),
@@ -195,16 +326,35 @@ def _check_rsa(where: str, params: dict[str, Any]) -> None:
     if params["target"] == "kl" and params["smoothing"] <= 0:
         raise AudioprobeError(f"{where}: key 'smoothing' must be > 0 for target 'kl' (KL is infinite for empty "
                               f"categories).")
+    if params["resample"] == "sounds+listeners" and params["target"] not in HUMAN_TARGETS:
+        raise AudioprobeError(f"{where}: key 'resample': sounds+listeners needs a target built from listener "
+                              f"responses ({', '.join(HUMAN_TARGETS)}); target {params['target']!r} has no listeners "
+                              f"to resample. Use resample: sounds or auto.")
 
 
 class NoiseCeiling(TypedDict):
     value: Annotated[float | None, "split-half reliability of the target over listeners, Spearman-Brown "
                                    "corrected (null: none, see reason)"]
-    reason: NotRequired[Annotated[str, "why there is no ceiling"]]
+    reason: NotRequired[Annotated[str, "why there is no split-half ceiling"]]
     split_half_r: NotRequired[Annotated[float | None, "mean split-half correlation before correction"]]
     split_half_r_sd: NotRequired[Annotated[float | None, "its standard deviation over splits"]]
     n_splits: NotRequired[Annotated[int, "random splits of the listeners"]]
-    method: NotRequired[Annotated[str, "the method, in words"]]
+    method: NotRequired[Annotated[str, "the split-half method, in words"]]
+    n_listeners: NotRequired[Annotated[int, "listeners whose responses build the target"]]
+    lower_bound: NotRequired[Annotated[float | None, "leave-one-listener-out lower bound: mean over listeners of "
+                                                     "the comparison of the listener's own target with the target of "
+                                                     "the other listeners (Nili et al. 2014)"]]
+    upper_bound: NotRequired[Annotated[float | None, "upper bound: the same with the target of all listeners, the "
+                                                     "listener included"]]
+    bounds_method: NotRequired[Annotated[str, "the bounds' method, in words"]]
+    bounds_reason: NotRequired[Annotated[str, "why the bounds are null"]]
+
+
+class CeilingFractions(TypedDict):
+    split_half: Annotated[float | None, "headline value / noise_ceiling.value (null: either missing, or the "
+                                        "ceiling not > 0)"]
+    lower_bound: Annotated[float | None, "headline value / noise_ceiling.lower_bound"]
+    upper_bound: Annotated[float | None, "headline value / noise_ceiling.upper_bound"]
 
 
 class Control(TypedDict):
@@ -215,11 +365,18 @@ class Control(TypedDict):
 
 class RSAStatistics(Statistics):
     permutations: Annotated[int, "Mantel permutations (0: off)"]
+    resampled: NotRequired[Annotated[list[str], "the factors the bootstrap resampled: [sounds] (percentile "
+                                                "intervals) or [sounds, listeners] (two-factor: t intervals from "
+                                                "the dual-bootstrap variance); [] when bootstrap is 0"]]
+    n_listeners: NotRequired[Annotated[int, "listeners resampled (two-factor)"]]
+    dof: NotRequired[Annotated[int, "degrees of freedom of the t intervals: min(listeners, sounds) - 1 "
+                                    "(two-factor)"]]
 
 
 class RSAScores(Scores):
     statistics: Annotated[RSAStatistics, "the uncertainty settings and methods"]
     noise_ceiling: Annotated[NoiseCeiling, "how well the target agrees with itself across listeners"]
+    headline_over_ceiling: NotRequired[Annotated[CeilingFractions, "the headline as a fraction of each ceiling"]]
     control: Annotated[Control | None, "partial RSA: the regressed-out control (null: plain RSA)"]
     n_sounds: Annotated[int, "sounds compared"]
     n_pairs: Annotated[int, "pairs of sounds (upper-triangle entries)"]
