@@ -285,6 +285,24 @@ def read_result(path: Path) -> dict[str, Any]:
     return data
 
 
+def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
+    """(path, result) for every result file under `results_dir`, one per (stimulus set, model, task).
+
+    Both layouts are read: `DIR/<set>-<fp8>/<model>/<task>.json` (schema 2) and the earlier
+    `DIR/<model>/<task>.json` (schema 1). Where both hold a result for the same set, model and
+    task, the newer schema wins (then the later `created`), so an old file never hides or
+    duplicates a recomputed one.
+    """
+    best: dict[tuple, tuple[Path, dict]] = {}
+    for f in sorted(Path(results_dir).rglob("*.json")):
+        r = read_result(f)
+        slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
+        rank = (r["schema_version"], r.get("created", ""))
+        if slot not in best or rank > (best[slot][1]["schema_version"], best[slot][1].get("created", "")):
+            best[slot] = (f, r)
+    return list(best.values())
+
+
 # ---------------------------------------------------------------------------------------------
 # The validator: typed dicts and dataclasses walked at run time. Written here because a JSON
 # Schema library would need the schema twice (as types for the code and as JSON for the check).

@@ -11,31 +11,13 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from audioprobe.results import format_score, read_result
+from audioprobe.results import collect_files, format_score
 
 MISSING = "—"
 
 
-def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
-    """(path, result) for every result file under `results_dir`, one per (stimulus set, model, task).
-
-    Both layouts are read: `DIR/<set>-<fp8>/<model>/<task>.json` (schema 2) and the earlier
-    `DIR/<model>/<task>.json` (schema 1). Where both hold a result for the same set, model and
-    task, the newer schema wins (then the later `created`), so an old file never hides or
-    duplicates a recomputed one.
-    """
-    best: dict[tuple, tuple[Path, dict]] = {}
-    for f in sorted(Path(results_dir).rglob("*.json")):
-        r = read_result(f)
-        slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
-        rank = (r["schema_version"], r.get("created", ""))
-        if slot not in best or rank > (best[slot][1]["schema_version"], best[slot][1].get("created", "")):
-            best[slot] = (f, r)
-    return list(best.values())
-
-
 def collect(results_dir: Path) -> list[dict]:
-    """Every result under `results_dir` (see `collect_files`)."""
+    """Every result under `results_dir` (see `audioprobe.results.collect_files`)."""
     return [r for _, r in collect_files(results_dir)]
 
 
@@ -49,7 +31,7 @@ def _cell(result: dict, best: bool = False) -> str:
         text += f" [{format_score(h['ci'][0], 3)}, {format_score(h['ci'][1], 3)}]"
     text = f"{text} ({h['layer']})" if h.get("layer") else text
     ratio = (result["scores"].get("headline_over_ceiling") or {}).get("split_half")
-    if ratio is not None:
+    if ratio is not None and h["value"] > 0:  # a share of the ceiling means nothing for a negative score
         text += f" = {100 * ratio:.0f}% of ceiling"
     return text
 

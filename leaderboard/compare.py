@@ -20,7 +20,7 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference
-from audioprobe.results import format_score, read_replicates
+from audioprobe.results import collect_files, format_score, read_replicates
 
 METHOD = ("Paired comparisons on shared bootstrap resamples (Schütt et al. 2023, eLife): a two-sided t-test of "
           "each difference with its bootstrap variance ({design}), 95% t intervals; Benjamini-Hochberg FDR at "
@@ -70,8 +70,6 @@ class Entry:
 
 def collect_entries(results_dir: Path) -> list[Entry]:
     """Every result (schema 2, one per set, model and task) under `results_dir`."""
-    from audioprobe.leaderboard.build import collect_files
-
     return [Entry(path, result) for path, result in collect_files(results_dir)]
 
 

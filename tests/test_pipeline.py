@@ -258,7 +258,12 @@ def test_leaderboard_marks_missing_and_synthetic(tmp_path, toy, capsys):
     assert "—" in logmel_cells  # logmel has no rsa-extent result: shown missing, not averaged
     toy_material = load_results(out, toy)["rsa-material"]["scores"]["headline"]
     lo, hi = toy_material["ci"]
-    assert f"| {toy_material['value']:.3f} [{lo:.3f}, {hi:.3f}] ({toy_material['layer']}) |" in rows[toy]
+    header = [c.strip() for c in next(line for line in text.splitlines() if line.startswith("| model")).split("|")]
+    cell = rows[toy].split("|")[header.index("rsa-material")].strip().replace("**", "")  # bold: best group
+    assert cell.startswith(f"{toy_material['value']:.3f} [{lo:.3f}, {hi:.3f}] ({toy_material['layer']})"), cell
+    ceiling = load_results(out, toy)["rsa-material"]["scores"]["headline_over_ceiling"]["split_half"]
+    if ceiling is not None and toy_material["value"] > 0:
+        assert cell.endswith(f"= {100 * ceiling:.0f}% of ceiling"), cell
 
 
 def test_leaderboard_rejects_foreign_json(tmp_path, capsys):

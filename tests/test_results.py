@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from audioprobe.cli import main as eval_main
+from audioprobe.metrics import inference
 from audioprobe.results import (read_replicates, read_result, result_path, schema_markdown, set_folder,
                                 validate_result, write_result)
 
@@ -116,12 +117,29 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
         n_layers = len(r["scores"]["per_layer"])
         assert arrays["per_layer"].shape == (1000, n_layers), name
         assert arrays["headline"].shape == (1000,), name
-        ci = percentile_interval(arrays["per_layer"], 0.95)
+        if "per_layer_listeners" in arrays:  # two-factor: t interval with the dual-bootstrap variance
+            stats = inference.contrast_statistics(
+                [e["score"] for e in r["scores"]["per_layer"]],
+                {"both": arrays["per_layer"], "sounds": arrays["per_layer_sounds"],
+                 "listeners": arrays["per_layer_listeners"]},
+                n_sounds=r["replicates"]["resampling"]["n_items"],
+                n_listeners=r["replicates"]["resampling"]["n_listeners"])
+            ci = [c if c is not None else [None, None] for c in stats["ci"]]
+        else:
+            ci = percentile_interval(arrays["per_layer"], 0.95)
         for entry, (lo, hi) in zip(r["scores"]["per_layer"], ci):
             if entry["ci"] is not None:
-                assert entry["ci"] == pytest.approx([lo, hi], abs=1e-12), name
+                assert entry["ci"] == pytest.approx([lo, hi], abs=1e-9), name
         if r["scores"]["headline"]["ci"] is None:  # logmel with its own RDM regressed out: nothing left
             assert name == "partial-rsa-material" and np.isnan(arrays["headline"]).all()
+        elif "headline_listeners" in arrays:
+            stats = inference.contrast_statistics(
+                r["scores"]["headline"]["value"],
+                {"both": arrays["headline"], "sounds": arrays["headline_sounds"],
+                 "listeners": arrays["headline_listeners"]},
+                n_sounds=r["replicates"]["resampling"]["n_items"],
+                n_listeners=r["replicates"]["resampling"]["n_listeners"])
+            assert r["scores"]["headline"]["ci"] == pytest.approx(stats["ci"], abs=1e-9)
         else:
             assert r["scores"]["headline"]["ci"] == pytest.approx(
                 list(percentile_interval(arrays["headline"][:, None])[0]), abs=1e-12)
@@ -130,10 +148,14 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
 
 def test_results_on_one_set_share_their_resamples(results):
     plans = {name: r["replicates"]["resampling"] for name, r in results.items()}
-    sounds = {plans[t]["plan_sha256"] for t in ("rsa-material", "partial-rsa-material", "abx-material")}
+    sounds = {plans[t]["sounds_plan_sha256"] for t in ("rsa-material", "partial-rsa-material", "abx-material")}
     assert len(sounds) == 1 and plans["rsa-material"]["n_items"] == 40
+    # listeners resampled too where the target is built from per-listener responses: one plan for both
+    assert plans["rsa-material"]["factors"] == ["sounds", "listeners"]
+    assert plans["rsa-material"]["plan_sha256"] == plans["partial-rsa-material"]["plan_sha256"]
+    assert plans["abx-material"]["plan_sha256"] == plans["abx-material"]["sounds_plan_sha256"] in sounds
     assert plans["transfer-material-hollow-to-full"]["unit"] == "test sounds"
-    assert plans["transfer-material-hollow-to-full"]["plan_sha256"] not in sounds
+    assert plans["transfer-material-hollow-to-full"]["sounds_plan_sha256"] not in sounds
 
 
 def test_damaged_replicates_are_refused_and_recomputed(tmp_path, capsys):

@@ -111,7 +111,8 @@ Interval = tuple[float, float]
 class LayerScore(TypedDict):
     layer: Annotated[str, "layer name, in the model's layer order"]
     score: Annotated[float | None, "the task's score for this layer (null where undefined: see note)"]
-    ci: Annotated[Interval | None, "percentile bootstrap interval of the score at ci_level (null: off or undefined)"]
+    ci: Annotated[Interval | None, "interval of the score at ci_level, by statistics.ci_method (null: off or "
+                                   "undefined)"]
     p_value: Annotated[float | None, "p-value of the test named in statistics.p_value (null: off or undefined)"]
     note: NotRequired[Annotated[str, "why a value is null"]]
 
@@ -121,7 +122,7 @@ class Headline(TypedDict):
                                    "half of the sounds and scored on the other, over cv_splits random halves (or "
                                    "the best layer's score when cv_splits is 0, said in selection)"]
     layer: Annotated[str | None, "the layer picked most often"]
-    ci: Annotated[Interval | None, "percentile bootstrap interval of value"]
+    ci: Annotated[Interval | None, "interval of value, by statistics.ci_method"]
     selection: Annotated[str, "how the layer was chosen, in words"]
     layer_frequency: NotRequired[Annotated[float | None, "share of the splits that picked `layer`"]]
 
@@ -203,7 +204,8 @@ def _level(v):
 #: statistics keys shared by every task type that resamples sounds
 STAT_PARAMS = {
     "bootstrap": Param(int, 1000, "Bootstrap resamples of the sounds for intervals (0: off).", check=non_negative),
-    "ci_level": Param(float, 0.95, "Coverage of the percentile bootstrap intervals.", check=_level),
+    "ci_level": Param(float, 0.95, "Coverage of the bootstrap intervals (statistics.ci_method says how they are "
+                                   "made).", check=_level),
     "cv_splits": Param(int, 100, "Random half splits of the sounds for the cross-validated headline (0: best "
                                  "layer, optimistic).", check=non_negative),
 }
