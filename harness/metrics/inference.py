@@ -54,6 +54,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from audioprobe.metrics import stats
+
 from audioprobe.metrics.stats import percentile_interval
 
 #: Keys of a dual-bootstrap replicate mapping: both factors, sounds only, listeners only.
@@ -186,26 +188,10 @@ def _corrected_1d(variance, n_sounds=None, n_listeners=None):
 
 
 def _dual_variance(v_both, v_sounds, v_listeners, n_sounds=None, n_listeners=None):
-    """Dual-bootstrap variance of Schütt et al. (2023), as rsatoolbox `_dual_bootstrap` applies it.
-
-    v_both, v_sounds, v_listeners: bootstrap variances (ddof 1) of the "both", "sounds only" and
-    "listeners only" replicates (rsatoolbox's double, pattern and rdm bootstraps). With n_sounds (S)
-    and n_listeners (L) both given, the small-sample formula
-    L/(L-1) v_l + S/(S-1) v_s - S L/((S-1)(L-1)) (v_b - v_l - v_s); otherwise 2 (v_l + v_s) - v_b;
-    then clipped as in the module docstring. Arrays in (any shape, broadcast), array out. Private:
-    callers pass the three kinds by name (the "both" / "sounds" / "listeners" mapping), so no
-    positional order of the three variances can be mixed up.
-    """
-    vb, vs, vl = (np.asarray(v, dtype=np.float64) for v in (v_both, v_sounds, v_listeners))
-    if n_sounds is None or n_listeners is None:
-        v = 2.0 * (vl + vs) - vb
-        v = np.maximum(np.maximum(v, vl), vs)
-        return np.minimum(v, vb)
-    S, L = float(n_sounds), float(n_listeners)
-    cl, cs = L / (L - 1.0), S / (S - 1.0)
-    v = cl * vl + cs * vs - (S * L / (S - 1.0) / (L - 1.0)) * (vb - vl - vs)
-    v = np.maximum(np.maximum(v, cl * vl), cs * vs)
-    return np.minimum(v, vb)
+    """Dual-bootstrap variance of Schütt et al. (2023): `stats.dual_bootstrap_variance` (one place for
+    the formula), called by keyword so that the three kinds cannot be passed in the wrong order."""
+    return stats.dual_bootstrap_variance(v_both=v_both, v_listeners=v_listeners, v_sounds=v_sounds,
+                                         n_listeners=n_listeners, n_sounds=n_sounds)
 
 
 def _bootstrap_p(d: np.ndarray, valid: np.ndarray) -> np.ndarray:
