@@ -247,6 +247,23 @@ def evaluate_contrast(contrast: Contrast, by_key: dict[tuple[str, str], Entry], 
     return rows
 
 
+def _correct_rows(rows: list[dict], kind: str, alpha: float) -> None:
+    """Benjamini-Hochberg across the rows of one contrast (models x pairs or tasks): each row's headline
+    test (depth: its bootstrap p) gets a `q_value` and `reject`. Per-layer tests are corrected across
+    layers inside their row already."""
+    tests = []
+    for r in rows:
+        res = r.get("result") or {}
+        p = res.get("p_bootstrap") if kind == "depth" else (res.get("headline") or {}).get("p_value")
+        if p is not None:
+            tests.append((r, p))
+    if not tests:
+        return
+    bh = inference.benjamini_hochberg([p for _, p in tests], alpha=alpha)
+    for (r, _), q, rej in zip(tests, bh["q_value"], bh["reject"]):
+        r["result"]["row_q_value"], r["result"]["row_reject"] = q, rej
+
+
 # ---------------------------------------------------------------------------------------------
 # The report
 
@@ -297,6 +314,7 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
         contrast_out = []
         for c in contrasts:
             rows = [r for r in evaluate_contrast(c, by_key, alpha, level) if r["model"] in shown_models]
+            _correct_rows(rows, c.kind, alpha)
             if rows:
                 contrast_out.append({"contrast": c.name, "version": c.version, "kind": c.kind,
                                      "description": c.description, "rows": rows})
@@ -368,8 +386,8 @@ def render_markdown(report: dict[str, Any]) -> str:
                     continue
                 res = r["result"]
                 if c["kind"] == "depth":
-                    rows.append([label, _f(res["rho"]), _ci(res["ci"]), _p(res["p_bootstrap"]), "—",
-                                 f"Spearman rho over {res['n_layers']} layers"])
+                    rows.append([label, _f(res["rho"]), _ci(res["ci"]), _p(res["p_bootstrap"]),
+                                 _p(res.get("row_q_value")), f"Spearman rho over {res['n_layers']} layers"])
                     continue
                 h = res.get("headline")
                 layers = res.get("layers")
@@ -386,7 +404,10 @@ def render_markdown(report: dict[str, Any]) -> str:
                 if h is None:
                     rows.append([label, "—", "—", "—", "—", note or "no headline"])
                     continue
-                rows.append([label + " (headline)", _f(h["difference"]), _ci(h["ci"]), _p(h["p_value"]), "—", note])
+                rows.append([label + " (headline)", _f(h["difference"]), _ci(h["ci"]), _p(h["p_value"]),
+                             _p(res.get("row_q_value")), note])
             lines += [tabulate(rows, headers=["contrast", "estimate", "95% CI", "p", "q (BH)", "note"],
-                               tablefmt="github"), ""]
+                               tablefmt="github"), "",
+                      "q (BH): headlines corrected across this contrast's rows; a layer row (transfer) is corrected "
+                      "across the layers of its task; 'layers differ': per-layer tests, BH across layers.", ""]
     return "\n".join(lines).rstrip() + "\n"

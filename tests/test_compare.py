@@ -117,6 +117,11 @@ def test_contrasts_of_the_paper_are_reported(report):
     assert all(r["b"] == "no-transfer baseline" for r in fig2["rows"])
     control = by_name["model-vs-control"]
     assert {(r["model"], r["b"]) for r in control["rows"]} == {("mfcc", "logmel"), ("spectrogram", "logmel")}
+    # BH across the contrast's rows: q = min over k >= rank of p_(k) m / k (brute force)
+    p = np.array([r["result"]["headline"]["p_value"] for r in control["rows"]])
+    m = p.size
+    brute = [min(1.0, min(p[j] * m / (np.sum(p <= p[j])) for j in range(m) if p[j] >= p[i])) for i in range(m)]
+    assert [r["result"]["row_q_value"] for r in control["rows"]] == pytest.approx(brute)
 
 
 def test_cli_writes_markdown_and_json(results_dir, tmp_path, capsys):
