@@ -1,4 +1,4 @@
-"""File-system primitives every layer shares: atomic writes and the user cache folder.
+"""File-system primitives every layer shares: atomic writes, the user cache folder, file hashes.
 
 Nothing is ever half-written: every file audioprobe writes (results, cache entries, synthesised
 audio, leaderboards) goes through `atomic_write_bytes`.
@@ -6,6 +6,7 @@ audio, leaderboards) goes through `atomic_write_bytes`.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -33,3 +34,12 @@ def atomic_write_bytes(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def sha256_file(path: Path) -> str:
+    """SHA-256 of a file's bytes, read in 1 MiB blocks (checkpoints can be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -19,7 +19,6 @@ sizes, or at those of a `checkpoint=` file when one is given.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import urllib.request
@@ -31,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from audioprobe.errors import AudioprobeError
+from audioprobe.files import sha256_file
 from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
 from audioprobe.models.catalog import CATALOG
 from audioprobe.models.meta import with_source
@@ -304,14 +304,6 @@ def fetch_official(url: str = "") -> Path:
     return dest
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # ------------------------------------------------------------------------------ wrapper
 
 class YAMNet(AudioModel):
@@ -334,7 +326,7 @@ class YAMNet(AudioModel):
         else:
             source = path if path is not None else fetch_official()
             weights = read_h5(source)
-            self.resolved_revision = None if path is not None else f"sha256:{file_sha256(source)}"
+            self.resolved_revision = None if path is not None else f"sha256:{sha256_file(source)}"
         self.net = YAMNetNet(weights).to(self.device)
         self.n_classes = self.net.dense_b.shape[0]
 
