@@ -248,7 +248,10 @@ def read_replicates(path: Path, result: dict[str, Any] | None = None) -> dict[st
     if info is None:
         raise AudioprobeError(f"{path}: this result keeps no bootstrap replicates (bootstrap was 0, or it was written "
                               f"before they were kept); re-run it with --overwrite to compare it.")
-    file = Path(path).with_name(info["file"])
+    file = replicates_path(path)
+    if info["file"] != file.name:  # never follow a name read from the file to another place
+        raise AudioprobeError(f"{path}: its replicates file is named {info['file']!r}, not {file.name!r}; re-run the "
+                              f"task with --overwrite.")
     try:
         data = file.read_bytes()
     except OSError as exc:

@@ -174,3 +174,14 @@ def test_damaged_replicates_are_refused_and_recomputed(tmp_path, capsys):
     assert eval_main(argv) == 0
     assert "reused" not in capsys.readouterr().out  # a damaged replicates file makes the result stale
     assert read_replicates(path)["per_layer"].shape[0] == 1000
+
+
+def test_replicates_file_name_is_never_taken_from_the_result(results, tmp_path):
+    from audioprobe.errors import AudioprobeError
+
+    forged = copy.deepcopy(_clean(results["rsa-material"]))
+    forged["replicates"]["file"] = "../../elsewhere.npz"
+    path = tmp_path / "rsa-material.json"
+    path.write_text(json.dumps(forged))
+    with pytest.raises(AudioprobeError, match="not 'rsa-material.replicates.npz'"):
+        read_replicates(path)
