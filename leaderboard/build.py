@@ -1,19 +1,52 @@
 """Aggregate result files into a markdown leaderboard.
 
-Reads result JSON files only. One table per stimulus set (by fingerprint, partial runs apart):
-a row per model, a column per task, the headline score and its layer. A missing cell stays
-missing and is never averaged over.
+Reads result JSON files only. Per stimulus set (by fingerprint; a --limit cut apart), one table per
+experiment (RSA, partial RSA, transfer, ABX; RSA split by the kind of target), each cell the
+headline score of one model on one task, with its interval.
+
+Layout: tasks as rows and models as columns while every table of the set fits `MAX_WIDTH`
+characters (a few models); beyond that, models as rows, the task columns cut into tables that fit.
+Each table carries its reference level beside the scores (RSA: the noise ceiling; transfer and
+ABX: chance), and a transfer cell its no-transfer baseline. A missing result (no file) and an
+undefined one (a file whose headline is null) are marked differently; neither is averaged over.
 """
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from tabulate import tabulate
 
-from audioprobe.results import collect_files, format_score
+from audioprobe.results import collect_files, format_score, set_folder
 
-MISSING = "—"
+#: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
+#: screen without scrolling sideways. A table that would be wider is turned or cut (module docstring).
+MAX_WIDTH = 200
+MISSING = "—"  # no result file for this model and task
+UNDEFINED = "*undefined*"  # a result file whose headline score is null (italic: not a number)
+
+#: experiments in page order and their titles; the names end the report's section anchors
+EXPERIMENTS = {"rsa": "RSA", "rsa-partial": "Partial RSA", "transfer": "Transfer", "abx": "ABX"}
+DESCRIPTIONS = {
+    "rsa": "How well the distances between sounds in a layer match the target's distances (correlation of the "
+           "two dissimilarity matrices).",
+    "rsa-partial": "RSA on what is left of a layer's distances once the control model's distances ({controls}) "
+                   "are regressed out (Bost et al. 2024, appendix B).",
+    "transfer": "A linear probe trained on one subset of the sounds predicts the category of another subset; "
+                "beside it, the same probe trained inside the test subset (baseline) and chance.",
+    "abx": "How often X is judged closer to the sound of the other category than to its own (an error rate: "
+           "lower is better).",
+}
+#: RSA targets (the task parameter `target`) in page order: what their distances compare
+RSA_TARGETS = {
+    "kl": "**Perceived** (symmetric KL divergence between the listeners' response distributions)",
+    "js": "**Perceived** (Jensen-Shannon divergence between the listeners' response distributions)",
+    "modal": "**Modal response** (0/1: whether the answers most listeners gave differ)",
+    "physical": "**Physical label** (0/1: whether the physical labels differ)",
+    "rdm": "**Human dissimilarities** (given with the stimulus set)",
+}
 
 
 def collect(results_dir: Path) -> list[dict]:
@@ -21,26 +54,394 @@ def collect(results_dir: Path) -> list[dict]:
     return [r for _, r in collect_files(results_dir)]
 
 
-def _cell(result: dict, best: bool = False) -> str:
-    h = result["scores"]["headline"]
+def anchor(set_name: str, fingerprint: str, experiment: str) -> str:
+    """The report's section id of one experiment on one stimulus set: `<set>-<fingerprint[:8]>-<experiment>`,
+    lowercase, the set part spelled as its result folder (`audioprobe.results.set_folder`: safe in a URL).
+    The report imports this rule, so the leaderboard's links and the report's sections agree."""
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", experiment):
+        raise ValueError(f"experiment {experiment!r}: expected a lowercase name such as {', '.join(EXPERIMENTS)}")
+    return f"{set_folder(set_name, fingerprint)}-{experiment}".lower()
+
+
+def experiment_of(result: dict) -> str:
+    """The experiment a result belongs to: its task type, partial RSA (a control regressed out) apart."""
+    kind = result["task"].get("type", "other")
+    control = _params(result).get("control", "none")
+    return "rsa-partial" if kind == "rsa" and control not in ("none", "", None) else kind
+
+
+def _params(result: dict) -> dict:
+    return result["task"].get("config", {}).get("params", {})
+
+
+# ---------------------------------------------------------------------------------------------
+# Cells
+
+def _interval(ci) -> str:
+    return f" [{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci is not None and None not in ci else ""
+
+
+def _headline_layer_entry(result: dict) -> dict:
+    layer = result["scores"]["headline"].get("layer")
+    return next((e for e in result["scores"]["per_layer"] if e["layer"] == layer), {})
+
+
+def _transfer_score_key(result: dict) -> str:
+    return _params(result).get("score", "accuracy")
+
+
+def _baseline_text(result: dict) -> str:
+    """A transfer cell's no-transfer baseline at the headline layer."""
+    if result["task"].get("type") != "transfer":
+        return ""
+    value = _headline_layer_entry(result).get(f"baseline_{_transfer_score_key(result)}")
+    return f"; baseline {format_score(value, 3)}" if value is not None else "; no baseline"
+
+
+def _ceiling_share_text(scores: dict) -> str:
+    ratio = (scores.get("headline_over_ceiling") or {}).get("split_half")
+    if ratio is None or scores["headline"]["value"] <= 0:  # a share of the ceiling means nothing below 0
+        return ""
+    return f" = {100 * ratio:.0f}% of ceiling"
+
+
+def score_cell(result: dict, best: bool = False, show_layer: bool = True) -> str:
+    """One model on one task: the headline in bold when in the best group, ↓ for an error rate, its
+    interval, its layer (unless the model has one), the transfer baseline, the share of the ceiling."""
+    scores = result["scores"]
+    h = scores["headline"]
     if h.get("value") is None:
-        return MISSING
-    score = format_score(h["value"], 3)
-    text = (f"**{score}**" if best else score) + (" ↓" if result["scores"].get("lower_is_better") else "")
-    if h.get("ci") is not None:
-        text += f" [{format_score(h['ci'][0], 3)}, {format_score(h['ci'][1], 3)}]"
-    text = f"{text} ({h['layer']})" if h.get("layer") else text
-    ratio = (result["scores"].get("headline_over_ceiling") or {}).get("split_half")
-    if ratio is not None and h["value"] > 0:  # a share of the ceiling means nothing for a negative score
-        text += f" = {100 * ratio:.0f}% of ceiling"
+        return UNDEFINED
+    value = format_score(h["value"], 3)
+    text = (f"**{value}**" if best else value) + (" ↓" if scores.get("lower_is_better") else "")
+    text += _interval(h.get("ci"))
+    if show_layer and h.get("layer"):
+        text += f" ({h['layer']})"
+    return text + _baseline_text(result) + _ceiling_share_text(scores)
+
+
+def _reference(result: dict) -> float | None:
+    """The level a task's scores are read against: RSA its noise ceiling, transfer and ABX chance."""
+    scores = result["scores"]
+    if result["task"].get("type") == "rsa":
+        return (scores.get("noise_ceiling") or {}).get("value")
+    chance = scores.get("chance")
+    return chance.get(_transfer_score_key(result)) if isinstance(chance, dict) else chance
+
+
+def _reference_text(results: list[dict]) -> str:
+    values = sorted({format_score(v, 3) for v in map(_reference, results) if v is not None})
+    return " / ".join(values) if values else "none"
+
+
+# ---------------------------------------------------------------------------------------------
+# One stimulus set
+
+@dataclass
+class SetView:
+    """The results of one stimulus set, indexed for rendering."""
+
+    name: str
+    fingerprint: str
+    partial: bool
+    n_sounds: int
+    results: list[dict]
+
+    @property
+    def models(self) -> list[str]:
+        return sorted({r["model"]["name"] for r in self.results})
+
+    @property
+    def cells(self) -> dict[tuple[str, str], dict]:
+        return {(r["model"]["name"], r["task"]["name"]): r for r in self.results}
+
+    def of(self, experiment: str) -> list[dict]:
+        return [r for r in self.results if experiment_of(r) == experiment]
+
+
+@dataclass
+class SubTable:
+    """Some tasks of one experiment shown together, with their reference column (or none)."""
+
+    label: str
+    tasks: list[str]
+    reference: str | None  # "ceiling", "chance" or None
+
+
+def group_by_set(results: list[dict]) -> list[SetView]:
+    groups: dict[tuple, list[dict]] = {}
+    for r in results:
+        ds = r["dataset"]
+        groups.setdefault((ds["name"], ds["fingerprint"], bool(ds.get("partial", False)), ds["n_sounds"]), []).append(r)
+    views = [SetView(*key, rs) for key, rs in groups.items()]
+    return sorted(views, key=lambda v: (v.partial, v.name, v.fingerprint))
+
+
+def experiments_in(view: SetView) -> list[str]:
+    present = {experiment_of(r) for r in view.results}
+    return [e for e in EXPERIMENTS if e in present] + sorted(present - set(EXPERIMENTS))
+
+
+def one_layer_models(view: SetView) -> dict[str, str]:
+    """model -> its layer, for the models with the same single layer in every result of the set."""
+    layers: dict[str, set[tuple[str, ...]]] = {}
+    for r in view.results:
+        layers.setdefault(r["model"]["name"], set()).add(tuple(e["layer"] for e in r["scores"]["per_layer"]))
+    return {m: next(iter(ls))[0] for m, ls in layers.items() if len(ls) == 1 and len(next(iter(ls))) == 1}
+
+
+def sub_tables(view: SetView, experiment: str) -> list[SubTable]:
+    """An experiment's tasks cut into readable tables: RSA by kind of target, the others whole."""
+    results = view.of(experiment)
+    if experiment in ("rsa", "rsa-partial"):
+        by_target: dict[str, set[str]] = {}
+        for r in results:
+            by_target.setdefault(_params(r).get("target", "?"), set()).add(r["task"]["name"])
+        order = [t for t in RSA_TARGETS if t in by_target] + sorted(set(by_target) - set(RSA_TARGETS))
+        out = []
+        for target in order:
+            tasks = sorted(by_target[target], key=lambda t: (_is_average(view, t), t))
+            with_ceiling = any(_reference(r) is not None for r in results if r["task"]["name"] in tasks)
+            out.append(SubTable(RSA_TARGETS.get(target, f"**Target** (`{target}`)"), tasks,
+                                "ceiling" if with_ceiling else None))
+        return out
+    tasks = sorted({r["task"]["name"] for r in results})
+    return [SubTable("", tasks, "chance" if experiment in ("transfer", "abx") else None)]
+
+
+def _is_average(view: SetView, task: str) -> bool:
+    """True for an RSA task over several dimensions (their average): listed after the single ones."""
+    r = next(r for r in view.results if r["task"]["name"] == task)
+    return isinstance(_params(r).get("dimensions"), list) and len(_params(r)["dimensions"]) > 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Tables: a grid with tasks as rows, turned or cut when too wide
+
+def task_rows(view: SetView, sub: SubTable, best: dict, shown_layers: set[str]) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) with one row per task: the task, its reference level, one cell per model."""
+    cells = view.cells
+    header = ["task", *([sub.reference] if sub.reference else []), *view.models]
+    rows = []
+    for task in sub.tasks:
+        row = [task]
+        if sub.reference:
+            row.append(_reference_text([r for (_, t), r in cells.items() if t == task]))
+        for m in view.models:
+            r = cells.get((m, task))
+            row.append(MISSING if r is None else
+                       score_cell(r, m in best.get((view.fingerprint, task), ()), m in shown_layers))
+        rows.append(row)
+    return header, rows
+
+
+def transpose(header: list[str], rows: list[list[str]], reference: str | None) -> tuple[list[str], list[list[str]]]:
+    """Models as rows, tasks as columns; the reference column (if any) becomes an italic first row."""
+    columns = list(zip(header, *rows))
+    labels = [f"*{name}*" if reference and i == 0 else name for i, (name, *_) in enumerate(columns[1:])]
+    return ["model", *columns[0][1:]], [[label, *values] for label, (_, *values) in zip(labels, columns[1:])]
+
+
+def pipe_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return tabulate(rows, headers=header, tablefmt="github", disable_numparse=True).splitlines()
+
+
+def width(lines: list[str]) -> int:
+    return max(len(line) for line in lines)
+
+
+def cut_columns(header: list[str], rows: list[list[str]], limit: int = MAX_WIDTH) -> list[list[str]]:
+    """Tables of the same rows, the columns after the first cut so each table fits `limit` (a single
+    column wider than that stays whole)."""
+    tables, start = [], 1
+    while start < len(header):
+        stop = start + 1
+        while stop < len(header) and width(_columns(header, rows, start, stop + 1)) <= limit:
+            stop += 1
+        tables.append(_columns(header, rows, start, stop))
+        start = stop
+    return tables
+
+
+def _columns(header, rows, start, stop) -> list[str]:
+    return pipe_table([header[0], *header[start:stop]], [[r[0], *r[start:stop]] for r in rows])
+
+
+def set_tables(view: SetView, best: dict) -> dict[str, list[tuple[SubTable, list[list[str]]]]]:
+    """experiment -> its sub-tables, each rendered as one or more tables of lines: tasks as rows when
+    every table of the set fits MAX_WIDTH, else models as rows, cut to fit."""
+    shown_layers = set(view.models) - set(one_layer_models(view))
+    grids = {e: [(sub, task_rows(view, sub, best, shown_layers)) for sub in sub_tables(view, e)]
+             for e in experiments_in(view)}
+    if all(width(pipe_table(*grid)) <= MAX_WIDTH for subs in grids.values() for _, grid in subs):
+        return {e: [(sub, [pipe_table(*grid)]) for sub, grid in subs] for e, subs in grids.items()}
+    return {e: [(sub, cut_columns(*transpose(*grid, sub.reference))) for sub, grid in subs]
+            for e, subs in grids.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Text around the tables
+
+def set_heading(view: SetView) -> list[str]:
+    title = f"## Stimulus set `{view.name}` ({view.n_sounds} sounds, fingerprint `{view.fingerprint[:12]}`)"
+    lines = [title + (" — PARTIAL (--limit)" if view.partial else ""), ""]
+    if any(r["dataset"].get("synthetic") for r in view.results):
+        lines += ["> **Synthetic stimuli judged by simulated listeners.** These scores test the harness and the "
+                  "models on a physically grounded stand-in; they are not findings about human perception.", ""]
+    return lines + [models_line(view), ""]
+
+
+def models_line(view: SetView) -> str:
+    """The models, each one-layer model with its layer (said here once, never in its cells)."""
+    single = one_layer_models(view)
+    n_layers: dict[str, int] = {}
+    for r in view.results:
+        n_layers[r["model"]["name"]] = max(n_layers.get(r["model"]["name"], 0), len(r["scores"]["per_layer"]))
+    parts = [f"{m} (one layer, `{single[m]}`)" if m in single else f"{m} ({n_layers[m]} layers)"
+             for m in view.models]
+    text = "Models: " + ", ".join(parts) + "."
+    if single:
+        text += " A one-layer model's layer is named here only."
+    if len(single) < len(view.models):
+        text += " A cell of a model with several layers names its headline layer in parentheses."
     return text
 
 
-def _kind(result: dict) -> str:
-    """The experiment a result belongs to, for one table each: the task type, partial RSA apart."""
-    params = result["task"].get("config", {}).get("params", {})
-    kind = result["task"].get("type", "other")
-    return "rsa (partial, control regressed out)" if kind == "rsa" and params.get("control", "none") != "none" else kind
+def experiment_heading(view: SetView, experiment: str, report_url: str | None) -> list[str]:
+    title = EXPERIMENTS.get(experiment, experiment)
+    if report_url:
+        title = f"[{title}]({report_url}#{anchor(view.name, view.fingerprint, experiment)})"
+    controls = sorted({(r["scores"].get("control") or {}).get("model") or _params(r).get("control", "")
+                       for r in view.of(experiment)})
+    description = DESCRIPTIONS.get(experiment, "").format(controls=", ".join(c for c in controls if c))
+    return [f"### {title}", ""] + ([description, ""] if description else [])
+
+
+def selection_sentences(results: list[dict]) -> list[str]:
+    """One sentence per way the headline layer was chosen among `results` (those with a score: a null
+    headline chose no layer)."""
+    scored = [r for r in results if r["scores"]["headline"].get("value") is not None]
+    splits = {_cv_splits(r) for r in scored}
+    cv = sorted(n for n in splits if n > 0)
+    both = bool(cv) and 0 in splits
+    sentences = []
+    if cv:
+        lowest = " (the lowest error where ↓)" if any(r["scores"].get("lower_is_better") for r in scored) else ""
+        halves = " or ".join(str(n) for n in cv) if all(n > 1 for n in cv) else "several"
+        sentences.append(f"{'On tasks with cv_splits > 0, the' if both else 'The'} headline layer is cross-validated "
+                         f"over sounds: on each of {halves} random halves of the sounds, the best layer{lowest} is "
+                         f"picked on one half and scored on the other, and a cell gives the mean held-out score.")
+    if 0 in splits:
+        sentences.append(f"{'On tasks with cv_splits 0, the' if both else 'The'} headline layer is the best layer "
+                         f"on all sounds, not cross-validated and so optimistic.")
+    return sentences
+
+
+def _cv_splits(result: dict) -> int:
+    """The random half splits behind a headline (0: the best layer on all sounds)."""
+    splits = result["scores"].get("statistics", {}).get("cv_splits")
+    if splits is None:  # an older result: its selection says it in words
+        return 1 if result["scores"]["headline"].get("selection", "").startswith("cross-validated") else 0
+    return splits
+
+
+def undefined_reasons(results: list[dict]) -> list[str]:
+    """'model (n tasks): why' for every result whose headline is null, grouped by model and reason."""
+    counts: dict[tuple[str, str], int] = {}
+    for r in results:
+        if r["scores"]["headline"].get("value") is None:
+            notes = sorted({e["note"] for e in r["scores"]["per_layer"] if e.get("note")})
+            if (r["scores"].get("control") or {}).get("model") == r["model"]["name"]:
+                notes.append(f"{r['model']['name']} is its own control")
+            key = (r["model"]["name"], "; ".join(notes) or "no layer has a finite score")
+            counts[key] = counts.get(key, 0) + 1
+    return [f"{m} ({n} task{'s' if n > 1 else ''}): {why}" for (m, why), n in sorted(counts.items())]
+
+
+def legend(view: SetView, best: dict, alpha: float) -> list[str]:
+    """The bullets under a set's tables: how to read each mark present."""
+    rs, fp = view.results, view.fingerprint
+    items = []
+    sentences = selection_sentences(rs)
+    if sentences:
+        items.append(" ".join(sentences))
+    levels = sorted({r["scores"].get("statistics", {}).get("ci_level") for r in rs} - {None})
+    if levels:
+        items.append(f"[a, b]: the headline's {' or '.join(f'{100 * x:g}%' for x in levels)} bootstrap interval "
+                     f"(each result's `statistics` says what was resampled).")
+    compared = sorted(t for f, t in best if f == fp)
+    if compared:
+        tied = [t for t in compared if not best[(fp, t)]]
+        items.append(f"**Bold**: the best model of a task and those the data do not separate from it (paired "
+                     f"t-tests of headline differences on shared bootstrap resamples, with the dual-bootstrap "
+                     f"variance where listeners were resampled, Schütt et al. 2023; Benjamini-Hochberg across "
+                     f"the task's pairs, q < {alpha}). Not a proof of equality; `audioprobe-compare` gives "
+                     f"every difference." + (f" No model is separated from the best on: {', '.join(tied)}."
+                                             if tied else ""))
+    if any((r["scores"].get("headline_over_ceiling") or {}).get("split_half") is not None for r in rs):
+        items.append("*ceiling*: the split-half noise ceiling of the target (listeners against listeners, "
+                     "Spearman-Brown corrected); x% of ceiling: the headline over it (a descriptive ratio; the "
+                     "leave-one-listener-out bounds are in the result files and audioprobe-compare).")
+    if any(r["scores"].get("lower_is_better") for r in rs):
+        items.append("↓ marks an error rate (ABX): lower is better; *chance* is the error of a model that cannot "
+                     "tell the categories apart.")
+    if view.of("transfer"):
+        items.append(transfer_legend(view.of("transfer")))
+    items.append(missing_and_undefined(view))
+    versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
+    items.append(f"Task versions: {', '.join(versions)}.")
+    return [f"- {item}" for item in items] + [""]
+
+
+def transfer_legend(results: list[dict]) -> str:
+    """What a transfer cell's baseline and the chance column are, and why a baseline is absent."""
+    metrics = sorted({_transfer_score_key(r).replace("_", " ") for r in results})
+    text = (f"Transfer ({' / '.join(metrics)}): *baseline* is the no-transfer probe at the headline layer (trained "
+            f"and tested inside the test subset, cross-validated); *chance* is the test subset's majority-class "
+            f"share (1 / classes for balanced accuracy).")
+    absent: dict[str, set[str]] = {}
+    for r in results:
+        entry = _headline_layer_entry(r)
+        if r["scores"]["headline"].get("value") is not None and entry.get(f"baseline_{_transfer_score_key(r)}") is None:
+            absent.setdefault(entry.get("baseline_note") or "the result file gives none", set()).add(r["task"]["name"])
+    reasons = [f"{why} ({', '.join(sorted(tasks))})" for why, tasks in sorted(absent.items())]
+    return text + (f" No baseline: {'; '.join(reasons)}." if reasons else "")
+
+
+def missing_and_undefined(view: SetView) -> str:
+    """The legend of the two empty kinds of cell, with why each undefined score is undefined."""
+    text = f"{MISSING} means no result file for this model and task (not run, or not applicable)"
+    reasons = undefined_reasons(view.results)
+    if reasons:
+        text += (f"; {UNDEFINED} means the result file exists but its score is undefined, here for "
+                 + "; ".join(reasons))
+    return text + ". Nothing is averaged over either."
+
+
+def render_set(view: SetView, best: dict, alpha: float, report_url: str | None) -> list[str]:
+    lines = set_heading(view)
+    for experiment, subs in set_tables(view, best).items():
+        lines += experiment_heading(view, experiment, report_url)
+        for sub, tables in subs:
+            lines += [sub.label, ""] if sub.label else []
+            for table in tables:
+                lines += table + [""]
+    return lines + legend(view, best, alpha)
+
+
+def render_markdown(results: list[dict], best: dict[tuple[str, str], set[str]] | None = None,
+                    alpha: float = 0.05, report_url: str | None = None) -> str:
+    """The leaderboard; `best` (from `best_groups`) puts the best group of each task in bold;
+    `report_url` (e.g. "report/index.html") links each experiment's heading to its report section."""
+    intro = ("Headline score of each model on each task, with its interval. "
+             f"{MISSING} marks a missing result (no result file), {UNDEFINED} a result whose score is undefined; "
+             "nothing is averaged over either.")
+    if report_url:
+        intro += f" Each experiment's heading links to its section of the [report]({report_url})."
+    lines = ["# audioprobe leaderboard", "", intro, ""]
+    for view in group_by_set(results):
+        lines += render_set(view, best or {}, alpha, report_url)
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def best_groups(files: list[tuple[Path, dict]], alpha: float = 0.05) -> dict[tuple[str, str], set[str]]:
@@ -61,59 +462,10 @@ def best_groups(files: list[tuple[Path, dict]], alpha: float = 0.05) -> dict[tup
     return out
 
 
-def render_markdown(results: list[dict], best: dict[tuple[str, str], set[str]] | None = None,
-                    alpha: float = 0.05) -> str:
-    """The leaderboard; `best` (from `best_groups`) puts the best group of each task in bold."""
-    best = best or {}
-    groups: dict[tuple, list[dict]] = {}
-    for r in results:
-        ds = r["dataset"]
-        groups.setdefault((ds["name"], ds["fingerprint"], ds.get("partial", False), ds["n_sounds"]), []).append(r)
-    lines = ["# audioprobe leaderboard", "",
-             "Headline score per (model, task) with the layer it comes from. A dash is a missing result; "
-             "nothing is averaged over missing cells.", ""]
-    for (name, fp, partial, n), rs in sorted(groups.items(), key=lambda kv: (kv[0][2], kv[0][0])):
-        synthetic = any(r["dataset"].get("synthetic") for r in rs)
-        title = f"## Stimulus set `{name}` ({n} sounds, fingerprint `{fp[:12]}`)"
-        lines.append(title + (" — PARTIAL (--limit)" if partial else ""))
-        lines.append("")
-        if synthetic:
-            lines += ["> **Synthetic stimuli judged by simulated listeners.** These scores test the harness and "
-                      "the models on a physically grounded stand-in; they are not findings about human perception.", ""]
-        models = sorted({r["model"]["name"] for r in rs})
-        cells = {(r["model"]["name"], r["task"]["name"]): r for r in rs}
-        by_kind: dict[str, set[str]] = {}
-        for r in rs:
-            by_kind.setdefault(_kind(r), set()).add(r["task"]["name"])
-        for kind, task_names in sorted(by_kind.items()):
-            tasks = sorted(task_names)
-            rows = [[m, *(_cell(cells[(m, t)], m in best.get((fp, t), ())) if (m, t) in cells else MISSING
-                          for t in tasks)] for m in models]
-            lines += [f"### {kind}", "", tabulate(rows, headers=["model", *tasks], tablefmt="github"), ""]
-        selections = sorted({r["scores"]["headline"].get("selection", "") for r in rs} - {""})
-        versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
-        lines += ["", f"Headline layer: {'; '.join(selections)}."]
-        if any(r["scores"].get("lower_is_better") for r in rs):
-            lines.append("↓ marks an error rate (ABX): lower is better, chance is 0.5.")
-        compared = sorted(t for f, t in best if f == fp)
-        if compared:
-            tied = [t for t in compared if not best[(fp, t)]]
-            lines.append(f"**Bold**: the best model of a task and those the data do not separate from it (paired "
-                         f"t-tests of headline differences on shared bootstrap resamples, with the dual-bootstrap "
-                         f"variance where listeners were resampled, Schütt et al. 2023; Benjamini-Hochberg across "
-                         f"the task's pairs, q < {alpha}). Not a proof of equality; `audioprobe-compare` gives "
-                         f"every difference." + (f" No model is separated from the best on: {', '.join(tied)}."
-                                                 if tied else ""))
-        if any((r["scores"].get("headline_over_ceiling") or {}).get("split_half") is not None for r in rs):
-            lines.append("x% of ceiling: the headline over the split-half noise ceiling (a descriptive ratio; the "
-                         "leave-one-listener-out bounds are in the result files and audioprobe-compare).")
-        lines += [f"Task versions: {', '.join(versions)}.", ""]
-    return "\n".join(lines)
-
-
-def build(results_dir: Path, output: Path | None = None) -> str:
+def build(results_dir: Path, output: Path | None = None, report_url: str | None = None) -> str:
+    """The leaderboard of the result files under `results_dir`, written to `output` when given."""
     files = collect_files(results_dir)
-    text = render_markdown([r for _, r in files], best_groups(files))
+    text = render_markdown([r for _, r in files], best_groups(files), report_url=report_url)
     if output is not None:
         from audioprobe.files import atomic_write_bytes
 

@@ -252,14 +252,13 @@ def test_leaderboard_marks_missing_and_synthetic(tmp_path, toy, capsys):
     assert leaderboard_main([str(out), "-o", str(board)]) == 0
     text = board.read_text()
     assert "impacts" in text and "PARTIAL" in text and "Synthetic stimuli" in text
-    assert "### rsa" in text  # one table per experiment type
-    rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
-    logmel_cells = [c.strip() for c in rows["logmel"].split("|")[2:-1]]
-    assert "—" in logmel_cells  # logmel has no rsa-extent result: shown missing, not averaged
+    assert "### RSA" in text  # one table per experiment type
+    header = [c.strip() for c in next(line for line in text.splitlines() if line.startswith("| task")).split("|")]
+    rows = {line.split("|")[1].strip(): line.split("|") for line in text.splitlines() if line.startswith("| rsa-")}
+    assert rows["rsa-extent"][header.index("logmel")].strip() == "—"  # no rsa-extent result: missing, not averaged
     toy_material = load_results(out, toy)["rsa-material"]["scores"]["headline"]
     lo, hi = toy_material["ci"]
-    header = [c.strip() for c in next(line for line in text.splitlines() if line.startswith("| model")).split("|")]
-    cell = rows[toy].split("|")[header.index("rsa-material")].strip().replace("**", "")  # bold: best group
+    cell = rows["rsa-material"][header.index(toy)].strip().replace("**", "")  # bold: best group
     assert cell.startswith(f"{toy_material['value']:.3f} [{lo:.3f}, {hi:.3f}] ({toy_material['layer']})"), cell
     ceiling = load_results(out, toy)["rsa-material"]["scores"]["headline_over_ceiling"]["split_half"]
     if ceiling is not None and toy_material["value"] > 0:
@@ -283,8 +282,10 @@ def test_leaderboard_plots_one_figure_per_task(tmp_path, toy, capsys):
 
 
 def test_committed_leaderboard_is_reproducible_from_its_result_files():
-    """leaderboard/LEADERBOARD.md is exactly what its committed result files render to."""
+    """leaderboard/LEADERBOARD.md is exactly what its committed result files render to, its headings linking
+    to the committed example report (leaderboard/report/)."""
     from audioprobe.leaderboard.build import build
 
     root = Path(__file__).resolve().parent.parent / "leaderboard"
-    assert (root / "LEADERBOARD.md").read_text(encoding="utf-8") == build(root / "synthetic-baselines")
+    expected = build(root / "synthetic-baselines", report_url="report/index.html")
+    assert (root / "LEADERBOARD.md").read_text(encoding="utf-8") == expected

@@ -1,0 +1,196 @@
+"""The markdown leaderboard as a reader meets it: legend, layers, widths, empty cells, transfer, links.
+
+Tiny result folders come from the CLI (`--limit 24`); widths are checked on the committed
+3-model example (leaderboard/synthetic-baselines) and on a many-model copy of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from audioprobe import registry
+from audioprobe.cli import main as eval_main
+from audioprobe.leaderboard.build import (MAX_WIDTH, MISSING, UNDEFINED, anchor, build, collect, render_markdown,
+                                          score_cell)
+from audioprobe.leaderboard.compare import compare
+from audioprobe.results import format_score
+from tests.toymodels import FrameProjection
+
+N = 24
+TOY = "toy-frames"  # two layers: its cells name their layer
+TASKS = ["rsa-material", "partial-rsa-material", "transfer-material-full-to-hollow", "transfer-material-hollow-to-full",
+         "abx-material"]
+BEST_LAYER_TASK = ("task: rsa-material-best-layer\nversion: 1\ndescription: rsa-material, best layer on all sounds\n"
+                   "dataset: impacts\ntype: rsa\ntarget: kl\ndimensions: material\ncv_splits: 0\n")
+COMMITTED = Path(__file__).resolve().parent.parent / "leaderboard" / "synthetic-baselines"
+
+
+@pytest.fixture(scope="module")
+def results_dir(tmp_path_factory):
+    """logmel and toy-frames on every task; mfcc on all but abx-material (a missing cell); logmel's partial
+    RSA against its own RDM is undefined; one extra task picks the best layer without cross-validation."""
+    root = tmp_path_factory.mktemp("board")
+    out, extra = root / "r", root / "extra"
+    extra.mkdir()
+    (extra / "rsa-material-best-layer.yaml").write_text(BEST_LAYER_TASK)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(registry._EXTRA, TOY, (FrameProjection, {}))
+        for model, tasks in (("logmel", TASKS), (TOY, TASKS), ("mfcc", TASKS[:-1])):
+            assert eval_main(["--model", model, "--tasks", ",".join(tasks + ["rsa-material-best-layer"]), "--limit",
+                              str(N), "--output-dir", str(out), "--include-path", str(extra)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def board(results_dir):
+    return build(results_dir, report_url="report/index.html")
+
+
+def tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """Every pipe table of a markdown text: (header, rows), cells stripped."""
+    found, block = [], []
+    for line in text.splitlines() + [""]:
+        if line.startswith("|"):
+            block.append(line)
+        elif block:
+            cells = [[c.strip() for c in row.strip().strip("|").split("|")] for row in block]
+            found.append((cells[0], cells[2:]))
+            block = []
+    return found
+
+
+def task_row(text: str, task: str) -> dict[str, str]:
+    """header -> cell of the row of `task` (tasks as rows)."""
+    (row,) = [dict(zip(header, row)) for header, rows in tables(text) for row in rows if row[0] == task]
+    return row
+
+
+def load(results_dir: Path, model: str, task: str) -> dict:
+    (path,) = results_dir.glob(f"*/{model}/{task}.json")
+    return json.loads(path.read_text())
+
+
+def legend_line(text: str, needle: str) -> str:
+    (line,) = [line for line in text.splitlines() if line.startswith("- ") and needle in line]
+    return line[2:]
+
+
+def sentences(line: str) -> list[str]:
+    return [s for s in re.split(r"(?<=\.)\s+(?=[A-Z])", line.strip()) if s]
+
+
+def test_legend_says_each_way_of_choosing_the_headline_layer_once(board):
+    line = legend_line(board, "headline layer is")
+    said = sentences(line)
+    # two ways here: cross-validated (rsa, abx: "best" and "lowest-error" are one method) and cv_splits 0;
+    # the undefined partial RSA (a "no finite score" selection) chose no layer and adds nothing
+    assert len(said) == 2, said
+    assert "cross-validated over sounds" in said[0] and "100 random halves" in said[0] and "↓" in said[0]
+    assert "best layer on all sounds" in said[1] and "optimistic" in said[1]
+    assert "no finite score" not in board and "Headline layer: cross-validated" not in board
+    committed = build(COMMITTED)
+    (only,) = sentences(legend_line(committed, "headline layer is"))
+    assert only.startswith("The headline layer is cross-validated over sounds") and only.endswith(".")
+
+
+def test_one_layer_model_names_its_layer_once(board, results_dir):
+    assert board.count("fbank") == 1 and "logmel (one layer, `fbank`)" in board
+    for header, rows in tables(board):
+        if "logmel" in header:
+            cells = [row[header.index("logmel")] for row in rows]
+            assert not any("fbank" in c for c in cells), cells
+    layer = load(results_dir, TOY, "rsa-material")["scores"]["headline"]["layer"]
+    assert layer in ("proj1", "proj2") and f"({layer})" in task_row(board, "rsa-material")[TOY]  # several: named
+    assert f"{TOY} (2 layers)" in board
+
+
+def test_no_table_line_is_wider_than_a_page(results_dir, board):
+    """MAX_WIDTH (200 characters) bounds every table line, on the committed example and on 12 models,
+    where the tables turn (models as rows) and cut their task columns, keeping every score."""
+    assert MAX_WIDTH == 200
+    committed = build(COMMITTED, report_url="report/index.html")
+    old_widest = 1_100  # the 10-task RSA table this layout replaced
+    for text in (committed, board):
+        widths = [len(line) for line in text.splitlines() if line.startswith("|")]
+        assert widths and max(widths) <= MAX_WIDTH < old_widest
+    assert tables(committed)[0][0][:2] == ["task", "ceiling"]  # 3 models: tasks as rows
+    results = collect(COMMITTED)
+    many = []
+    for k in range(4):
+        for r in results:
+            r = copy.deepcopy(r)
+            r["model"]["name"] = f"{r['model']['name']}-{k}"
+            many.append(r)
+    text = render_markdown(many)
+    assert max(len(line) for line in text.splitlines() if line.startswith("|")) <= MAX_WIDTH
+    found = tables(text)
+    assert all(header[0] == "model" for header, _ in found)  # 12 models: models as rows
+    cells = {(row[0], task): cell for header, rows in found for row in rows for task, cell in zip(header, row)}
+    for r in many:
+        assert cells[(r["model"]["name"], r["task"]["name"])] == score_cell(r, show_layer=False)
+
+
+def test_undefined_and_missing_cells_differ(board, results_dir):
+    partial = load(results_dir, "logmel", "partial-rsa-material")
+    assert partial["scores"]["headline"]["value"] is None  # a result file exists, its score is undefined
+    assert not list(results_dir.glob("*/mfcc/abx-material.json"))  # no file at all
+    assert task_row(board, "partial-rsa-material")["logmel"] == UNDEFINED
+    assert task_row(board, "abx-material")["mfcc"] == MISSING
+    assert UNDEFINED != MISSING
+    line = legend_line(board, "no result file")
+    note = partial["scores"]["per_layer"][0]["note"]
+    assert line.startswith(f"{MISSING} means no result file") and f"{UNDEFINED} means the result file exists" in line
+    assert f"logmel (1 task): {note}; logmel is its own control." in line
+
+
+def test_transfer_cell_shows_chance_and_the_no_transfer_baseline_of_the_result_file(board, results_dir):
+    task = "transfer-material-full-to-hollow"
+    row = task_row(board, task)
+    for model in ("logmel", "mfcc", TOY):
+        scores = load(results_dir, model, task)["scores"]
+        assert row["chance"] == format_score(scores["chance"]["accuracy"], 3)
+        (at_headline,) = [e for e in scores["per_layer"] if e["layer"] == scores["headline"]["layer"]]
+        baseline = at_headline["baseline_accuracy"]
+        assert baseline is not None and row[model].endswith(f"; baseline {format_score(baseline, 3)}"), row[model]
+        assert row[model].replace("**", "").startswith(format_score(scores["headline"]["value"], 3))
+    line = legend_line(board, "*baseline* is the no-transfer probe")
+    assert "majority-class share" in line
+    # 24 sounds leave one test class of hollow-to-full with a single sound: no baseline, and the legend says why
+    scores = load(results_dir, "logmel", "transfer-material-hollow-to-full")["scores"]
+    note = scores["per_layer"][0]["baseline_note"]
+    assert scores["per_layer"][0]["baseline_accuracy"] is None
+    assert task_row(board, "transfer-material-hollow-to-full")["logmel"].endswith("; no baseline")
+    assert f"No baseline: {note} (transfer-material-hollow-to-full)." in line
+
+
+def test_headings_link_to_the_report_section_of_their_table(board, results_dir):
+    result = load(results_dir, "logmel", "rsa-material")
+    name, fp = result["dataset"]["name"], result["dataset"]["fingerprint"]
+    assert anchor(name, fp, "rsa-partial") == f"impacts-{fp[:8]}-rsa-partial"
+    assert anchor("hf:Org/Impacts", fp, "abx") == f"hf_org__impacts-{fp[:8]}-abx"  # as its result folder, lowercase
+    headings = [line for line in board.splitlines() if line.startswith("### ")]
+    expected = [f"### [{title}](report/index.html#{anchor(name, fp, e)})" for title, e in
+                (("RSA", "rsa"), ("Partial RSA", "rsa-partial"), ("Transfer", "transfer"), ("ABX", "abx"))]
+    assert headings == expected
+    assert "](" not in "".join(line for line in build(results_dir).splitlines() if line.startswith("#"))
+    with pytest.raises(ValueError):
+        anchor(name, fp, "RSA partial")
+
+
+def test_best_group_in_bold_as_audioprobe_compare_finds_it():
+    committed = build(COMMITTED)
+    assert "**Bold**: the best model of a task and those the data do not separate from it" in committed
+    tied = legend_line(committed, "No model is separated").split("from the best on: ")[1].rstrip(".").split(", ")
+    (s,) = compare(COMMITTED, [])["sets"]
+    for t in s["tasks"]:
+        row = task_row(committed, t["task"])
+        in_group = dict(zip(t["models"], t["best_group"]["in_group"]))
+        everyone = all(in_group.values())  # nobody stands out: nothing in bold, and the legend lists the task
+        for model, cell in ((m, row[m]) for m in t["models"]):
+            assert cell.startswith("**") == (in_group[model] and not everyone), (t["task"], model, cell)
+        assert (t["task"] in tied) == everyone
