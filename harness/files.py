@@ -20,8 +20,19 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe")) / "activations"
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: Path, write) -> None:
-    """Call `write(fileobj)` on a temporary file beside `path`, then rename it into place."""
+    """Call `write(fileobj)` on a temporary file beside `path`, then rename it into place.
+
+    The file gets the permissions an ordinary `open()` would give (0666 less the umask), not the
+    owner-only mode of a temporary file: results in a shared folder stay readable by the group.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -29,6 +40,7 @@ def atomic_write_bytes(path: Path, write) -> None:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -33,3 +33,17 @@ def test_corrupt_entry_is_a_miss(tmp_path):
 def test_cache_location_follows_environment(tmp_path, monkeypatch):
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "c"))
     assert ActivationCache().root == tmp_path / "c"
+
+
+def test_atomic_writes_get_ordinary_permissions(tmp_path):
+    import os
+    import stat
+
+    from audioprobe.files import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "r.json", lambda fh: fh.write(b"{}"))
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "r.json").stat().st_mode) == 0o644  # not the 0600 of a temporary file
