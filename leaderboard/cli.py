@@ -14,13 +14,15 @@ from audioprobe.errors import AudioprobeError
 @click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the markdown here (default: print it).")
+@click.option("--report-url", default=None, metavar="URL",
+              help="Link each table to this report's section (e.g. report/index.html, written by audioprobe-report).")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Also draw per-layer score profiles (PNG, one per task) into this folder (needs matplotlib).")
-def leaderboard(results_dir, output, plots):
+def leaderboard(results_dir, output, report_url, plots):
     """Aggregate the result files under RESULTS_DIR into a markdown leaderboard."""
     from audioprobe.leaderboard.build import build, collect
 
-    text = build(results_dir, output)
+    text = build(results_dir, output, report_url=report_url)
     click.echo(f"Wrote {output}" if output else text)
     if plots is not None:
         from audioprobe.leaderboard.plots import plot_profiles
@@ -76,6 +78,13 @@ def _run(command, prog: str, argv) -> int:
 def compare_main(argv=None) -> int:
     """`audioprobe-compare`: user errors exit 2 with one message."""
     return _run(compare_cmd, "audioprobe-compare", argv)
+
+
+def report_main(argv=None) -> int:
+    """`audioprobe-report RESULTS_DIR -o REPORT_DIR`: user errors exit 2 with one message."""
+    from audioprobe.leaderboard.report import report_cmd
+
+    return _run(report_cmd, "audioprobe-report", argv)
 
 
 def main(argv=None) -> int:

@@ -140,13 +140,11 @@ def test_leaderboard_marks_the_best_group(results_dir, tmp_path):
     text = board.read_text()
     assert "**Bold**" in text
     t = _task(compare(results_dir, []), "rsa-material")
-    block = text.split("### rsa\n", 1)[1].split("###", 1)[0]
-    lines = [line for line in block.splitlines() if line.startswith("| ")]
-    header = [c.strip() for c in lines[0].split("|")]
-    col = header.index("rsa-material")
-    row = {line.split("|")[1].strip(): line for line in lines[1:]}
+    header = [c.strip() for c in next(line for line in text.splitlines() if line.startswith("| task")).split("|")]
+    (line,) = [line for line in text.splitlines() if line.startswith("| rsa-material ")]  # tasks as rows
+    row = dict(zip(header, (c.strip() for c in line.split("|"))))
     for model, in_group in zip(t["models"], t["best_group"]["in_group"]):
-        cell = row[model].split("|")[col].strip()
+        cell = row[model]
         bold = cell.startswith("**")
         if all(t["best_group"]["in_group"]):
             assert not bold  # nobody stands out: nothing in bold
