@@ -1,0 +1,554 @@
+"""`audioprobe-report RESULTS_DIR -o REPORT_DIR`: the paper's figures and tables as one HTML page.
+
+Reads result files and their replicates only (through `audioprobe-compare`'s report), never a model
+or an activation. Writes into REPORT_DIR:
+
+- `index.html`: self-contained (figures inline as PNG data URIs, inline CSS, no script, no font, no
+  network request); opens from disk and prints;
+- `report.md`: the same text, figures as relative links to `figures/*.png`;
+- `figures/<set>-<fp8>__<figure>.{png,svg,json}`: every figure as PNG and SVG, and a JSON sidecar of
+  what it plots (read back from the drawn artists).
+
+One section per stimulus set, inside it one per experiment (`rsa`, `rsa-partial`, `transfer`, `abx`)
+with the HTML anchor `anchor(set, fingerprint, experiment)`, which the leaderboard links to.
+Not drawn: figure A1 (correlations between the target RDMs) and RDM heatmaps need the RDMs, which
+result files do not hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import html
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from audioprobe.errors import AudioprobeError
+from audioprobe.files import atomic_write_bytes
+from audioprobe.leaderboard import figures as F
+from audioprobe.results import collect_files, format_score, safe_name, set_folder
+
+#: experiments in page order: anchor suffix -> heading
+EXPERIMENTS = {
+    "rsa": "Experiment 1: representational similarity (figures 1A, 1B)",
+    "rsa-partial": "Appendix B: partial RSA (control model's RDM regressed out)",
+    "transfer": "Experiment 2: transfer of perceived material across subsets (figure 2)",
+    "abx": "ABX discrimination of perceived categories",
+}
+NOT_DRAWN = ("Not drawn (yet): figure A1 (the correlations between the target RDMs of the stimulus set) and the "
+             "RDM heatmaps (model and target dissimilarity matrices). They need the RDMs themselves, which "
+             "result files do not hold; the report reads result files only.")
+
+
+def anchor(set_name: str, fingerprint: str, experiment: str) -> str:
+    """The HTML anchor of one experiment's section: `<set>-<fingerprint[:8]>-<experiment>`, lowercase,
+    the set part spelled as its result folder (`audioprobe.results.set_folder`: safe in a URL). The
+    leaderboard links to these anchors: the rule is the one `audioprobe.leaderboard.build.anchor` states."""
+    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", experiment):
+        raise ValueError(f"experiment {experiment!r}: expected a lowercase name such as {', '.join(EXPERIMENTS)}")
+    return f"{set_folder(set_name, fingerprint)}-{experiment}".lower()
+
+
+def experiment_of(result: dict) -> str:
+    """`rsa`, `rsa-partial` (an RSA task with a control RDM regressed out), `transfer`, `abx`, or the
+    task type of any other task."""
+    kind = result["task"]["type"]
+    if kind == "rsa" and F.params(result).get("control", "none") not in ("none", "", None):
+        return "rsa-partial"
+    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"
+
+
+# ---------------------------------------------------------------------------------------------
+# The report as data: sets, sections, figures and tables (rendered to HTML and markdown)
+
+@dataclasses.dataclass
+class Table:
+    title: str
+    headers: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+@dataclasses.dataclass
+class Section:
+    experiment: str
+    title: str
+    anchor: str
+    intro: str
+    figures: list[F.Figure] = dataclasses.field(default_factory=list)
+    tables: list[Table] = dataclasses.field(default_factory=list)
+    pairwise: list[F.Figure] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class SetReport:
+    name: str
+    fingerprint: str
+    n_sounds: int
+    synthetic: bool
+    partial: bool
+    models: list[str]
+    controls: list[str]
+    sections: list[Section]
+
+    @property
+    def anchor(self) -> str:
+        return set_folder(self.name, self.fingerprint).lower()
+
+
+def _f(x, digits: int = 3) -> str:
+    return format_score(x, digits) if x is not None else "—"
+
+
+def _ci(ci, digits: int = 3) -> str:
+    return f"[{_f(ci[0], digits)}, {_f(ci[1], digits)}]" if ci and None not in ci else "—"
+
+
+def _p(p) -> str:
+    return "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+
+
+def _by_task(results: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for r in results:
+        out.setdefault(r["task"]["name"], []).append(r)
+    return out
+
+
+def _resampling_words(results: list[dict]) -> str:
+    """What the interval bands are, from the results' statistics (targets built from listeners resample
+    them too; physical targets and transfer resample sounds only)."""
+    stats = [r["scores"].get("statistics", {}) for r in results]
+    if not any(st.get("bootstrap") for st in stats):
+        return "none (bootstrap off)"
+    level = next(st.get("ci_level", 0.95) for st in stats if st.get("bootstrap"))
+    two = any("listeners" in (st.get("resampled") or []) for st in stats)
+    one = any(st.get("bootstrap") and "listeners" not in (st.get("resampled") or []) for st in stats)
+    unit = next((st.get("bootstrap_unit", "sounds").split(":")[0] for st in stats
+                 if st.get("bootstrap") and "listeners" not in (st.get("resampled") or [])), "sounds")
+    parts = []
+    if two:
+        parts.append("bootstrap over sounds and listeners, t intervals from the dual-bootstrap variance"
+                     + (" (targets built from listeners' responses)" if one else ""))
+    if one:
+        parts.append(f"bootstrap over {unit}" + (" (the other targets)" if two else ""))
+    return f"{100 * level:.0f}% intervals, {'; '.join(parts)}"
+
+
+def _controls_words(styles: dict) -> str:
+    """How the figures draw controls and one-layer models, for captions."""
+    trained = any(not st.control for st in styles.values())
+    controls = ("Controls (random-weights twins, spectrogram baselines) are "
+                + ("grey, dashed, with hollow markers" if trained
+                   else "dashed with hollow markers (no trained model here, so in colour)"))
+    return (f"{controls}. A one-layer model is a level line across the depth axis ending at its point, in the shaded "
+            f"margin right of depth 1, with its interval as an error bar. A gap is an undefined (null) score; a "
+            f"missing result is not drawn.")
+
+
+def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]], tables: dict[str, dict],
+                    styles: dict) -> Table:
+    """Per task and model: headline [CI] at its layer, share of the split-half ceiling, rank [interval], best group."""
+    rows = []
+    has_ceiling = False
+    for task in tasks:
+        cmp = tables.get(task) or {}
+        names = cmp.get("models") or []
+        for model in F.model_order({r["model"]["name"]: styles[r["model"]["name"]] for r in by_task[task]}):
+            r = next(x for x in by_task[task] if x["model"]["name"] == model)
+            h = r["scores"]["headline"]
+            share = (r["scores"].get("headline_over_ceiling") or {}).get("split_half")
+            has_ceiling |= share is not None
+            rank, group = "—", ""
+            if model in names and cmp.get("pairwise") is not None:
+                k = names.index(model)
+                ri = cmp["ranks"]["rank_interval"][k]
+                rank = f"{cmp['ranks']['rank'][k]:g} [{ri[0]:g}, {ri[1]:g}]"
+                group = "yes" if cmp["best_group"]["in_group"][k] else ""
+            rows.append([task, model + (" (control)" if styles[model].control else ""),
+                         _f(h.get("value")) + (" ↓" if r["scores"].get("lower_is_better") else ""), _ci(h.get("ci")),
+                         h.get("layer") or "—",
+                         f"{100 * share:.0f}%" if share is not None and (h.get("value") or 0) > 0 else "—",
+                         rank, group])
+    headers = ["task", "model", "headline", "95% CI", "layer", "of ceiling", "rank [95%]", "best group"]
+    note = ("Headline: the layer picked on one half of the sounds, scored on the other (cross-validated); "
+            "rank and best group from paired tests on shared resamples (audioprobe-compare); ↓: lower is better.")
+    if has_ceiling:
+        note += " 'of ceiling': headline over the split-half noise ceiling (descriptive)."
+    return Table(title, headers, rows, note)
+
+
+def _contrast_tables(contrasts: list[dict], tasks: set[str]) -> list[Table]:
+    out = []
+    for c in contrasts:
+        rows = []
+        for r in c["rows"]:
+            if r.get("a") not in tasks:
+                continue
+            label = f"{r['model']}: {r['a']}" + (f" − {r['b']}" if r.get("b") else "")
+            if "skipped" in r:
+                rows.append([label, "—", "—", "—", r["skipped"]])
+                continue
+            res = r["result"]
+            if c["kind"] == "depth":
+                rows.append([label, f"ρ = {_f(res['rho'])}", _ci(res["ci"]), _p(res.get("row_q_value")),
+                             f"Spearman over {res['n_layers']} layers, bootstrap p {_p(res['p_bootstrap'])}"])
+                continue
+            h, layers = res.get("headline"), res.get("layers")
+            note = ""
+            if layers is not None:
+                n_sig = sum(bool(x) for x in layers["reject"])
+                note = f"{n_sig}/{len(layers['reject'])} layers differ (BH)"
+            if h is None and layers is not None and res.get("headline_layer") in res.get("layer_names", []):
+                k = res["layer_names"].index(res["headline_layer"])
+                rows.append([label + f" (layer {res['headline_layer']})", _f(layers["difference"][k]),
+                             _ci(layers["ci"][k]), _p(layers["q_value"][k]), note])
+            elif h is None:
+                rows.append([label, "—", "—", "—", note or "no headline"])
+            else:
+                rows.append([label + " (headline)", _f(h["difference"]), _ci(h["ci"]), _p(res.get("row_q_value")),
+                             note])
+        if rows:
+            out.append(Table(f"Contrast {c['contrast']} ({c['kind']})", ["contrast", "estimate", "95% CI", "q (BH)",
+                                                                         "note"], rows, c["description"]))
+    return out
+
+
+def _pairwise_figures(stem: str, tasks: list[str], tables: dict[str, dict], synthetic: bool,
+                      figure_dir: Path) -> list[F.Figure]:
+    out = []
+    for task in tasks:
+        t = tables.get(task)
+        if not t or t.get("pairwise") is None:
+            continue
+        pw = t["pairwise"]
+        caption = (f"Headline of the row model minus that of the column model"
+                   f"{' (an error: lower is better)' if t.get('lower_is_better') else ''}; paired t-tests on "
+                   f"{t['ranks']['n_resamples']} shared bootstrap resamples ({pw.get('design')} design), "
+                   f"Benjamini-Hochberg across the {pw.get('m')} pairs; outlined with * : q ≤ {pw.get('alpha')}.")
+        figure = F.pairwise_figure(f"{stem}__pairwise__{safe_name(task)}", t, synthetic, caption)
+        figure.save(figure_dir)  # now: a report can hold many, each closed once written
+        out.append(figure)
+    return out
+
+
+def _rsa_figures(stem: str, experiment: str, by_task: dict[str, list[dict]], styles, synthetic: bool,
+                 contrast_rows: list[dict]) -> list[F.Figure]:
+    """Figures of RSA tasks: KL targets as figure 1A (A2 for partial RSA), modal and physical targets paired
+    per dimension as figure 1B, any other target as per-task profiles."""
+    partial = experiment == "rsa-partial"
+    kl = {t: rs for t, rs in by_task.items() if F.params(rs[0]).get("target") == "kl"}
+    zero_one: dict[tuple, dict[str, str]] = {}
+    for t, rs in by_task.items():
+        if F.params(rs[0]).get("target") in ("modal", "physical"):
+            zero_one.setdefault(F.dimensions(rs[0]), {})[F.params(rs[0])["target"]] = t
+    paired = {t for v in zero_one.values() for t in v.values()}
+    rest = {t: rs for t, rs in by_task.items() if t not in kl and t not in paired}
+    control = F.params(next(iter(by_task.values()))[0]).get("control", "")
+    drawn = _controls_words(styles)
+    out = []
+    if kl:
+        name, title = (("figA2", f"Figure A2: partial RSA ({control} RDM regressed out), perceived targets") if partial
+                       else ("fig1a", "Figure 1A: RSA against perceived targets (symmetric KL of responses)"))
+        regressed = f", after regressing the {control} RDM out of each layer's RDM" if partial else ""
+        caption = (f"Per-layer RSA of each model against each perceived target (symmetric KL divergence of listeners' "
+                   f"response distributions){regressed}, at relative depth (0 first layer, 1 last). Bands: "
+                   f"{_resampling_words([r for rs in kl.values() for r in rs])}. Dotted black: split-half noise "
+                   f"ceiling (Spearman-Brown); hatched: leave-one-listener-out bounds (one listener against the "
+                   f"panel: a reference on the single-listener scale, not a ceiling for the score). {drawn}")
+        out.append(F.profiles_figure(f"{stem}__{name}", title, kl, styles, synthetic, caption))
+    if zero_one:
+        pairs = [(" / ".join(dims) if len(dims) > 1 else (dims[0] if dims else "?"), v.get("modal"), v.get("physical"))
+                 for dims, v in sorted(zero_one.items(), key=lambda kv: F._dim_key(kv[0]))]
+        name, title = (("figA2-01", f"Partial RSA ({control} regressed out), 0/1 targets: perceived vs physical")
+                       if partial else
+                       ("fig1b", "Figure 1B: perceived (modal response) vs physical labels, 0/1 targets"))
+        tested = any((c.get("a"), c.get("b")) in {(p[1], p[2]) for p in pairs} for c in contrast_rows)
+        marks = ("Triangles at the top: layers where the perceived-minus-physical contrast is significant (paired "
+                 "t-test on shared resamples, Benjamini-Hochberg across the model's layers; ▲ perceived higher, ▼ "
+                 "lower). "
+                 if tested else "No contrast file pairs these tasks: no per-layer test is marked. ")
+        caption = (f"Per dimension, each model's RSA against the 0/1 distance of listeners' modal responses (solid) "
+                   f"and of the physical labels (dashed), per layer at relative depth. Bands: "
+                   f"{_resampling_words([r for t in paired for r in by_task[t]])}. {marks}{drawn}")
+        out.append(F.perceived_physical_figure(f"{stem}__{name}", title, pairs, by_task, styles, contrast_rows,
+                                               synthetic, caption))
+    out += _profile_figures(f"{stem}__{experiment}-other", f"Other {experiment} tasks", rest, styles, synthetic)
+    return out
+
+
+def _profile_figures(stem: str, title: str, by_task: dict[str, list[dict]], styles, synthetic: bool,
+                     extra: str = "") -> list[F.Figure]:
+    """Per-task profiles, six panels a figure."""
+    tasks = F.task_order(by_task)
+    bands = _resampling_words([r for rs in by_task.values() for r in rs])
+    caption = f"Per-layer scores at relative depth. Bands: {bands}. {extra}{_controls_words(styles)}"
+    return [F.profiles_figure(f"{stem}-{i // 6 + 1}", title, {t: by_task[t] for t in tasks[i:i + 6]}, styles,
+                              synthetic, caption) for i in range(0, len(tasks), 6)]
+
+
+INTROS = {
+    "rsa": "How closely does each layer's representational geometry follow listeners' judgments? Read the height of "
+           "each profile against the noise ceiling, and where in depth it peaks; then whether it follows what "
+           "listeners perceive more than the physical truth (figure 1B).",
+    "rsa-partial": "What is left of each layer's alignment once the geometry of the control model ({control}: "
+                   "spectrogram distances) is regressed out? A profile near zero says the alignment was spectral.",
+    "transfer": "Does a probe of perceived material learned on some sounds work on others (another shape, another "
+                "hollowness)? Transfer near its no-transfer baseline means the layer's notion of material "
+                "generalises; near chance, that it does not.",
+    "abx": "How well does each layer discriminate the perceived categories (A, B, X triplets)? An error rate: lower "
+           "is better, chance is 0.5.",
+}
+
+
+def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles, synthetic: bool, cmp: dict,
+             figure_dir: Path) -> Section:
+    """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices."""
+    by_task = _by_task(results)
+    tasks = F.task_order(by_task)
+    tables = {t["task"]: t for t in cmp["tasks"]}
+    contrast_rows = [row for c in cmp["contrasts"] for row in c["rows"]]
+    if exp in ("rsa", "rsa-partial"):
+        figs = _rsa_figures(stem, exp, by_task, styles, synthetic, contrast_rows)
+    elif exp == "transfer":
+        caption = (f"Per split, accuracy of a linear probe trained on one subset and tested on the other (solid; "
+                   f"bands: {_resampling_words(results)}), its no-transfer baseline (dotted, where defined: the same "
+                   f"probe cross-validated inside the test subset) and chance (black, long dashes). Triangles at the "
+                   f"top: layers where transfer and baseline differ (paired t-test, BH across layers). "
+                   f"{_controls_words(styles)}")
+        figs = [F.transfer_figure(f"{stem}__fig2", "Figure 2: transfer of perceived material across subsets",
+                                  by_task, styles, contrast_rows, synthetic, caption)]
+    elif exp == "abx":
+        figs = _profile_figures(f"{stem}__abx", "ABX error per layer", by_task, styles, synthetic,
+                                "Black long dashes: chance (0.5); lower is better. ")
+    else:
+        figs = _profile_figures(f"{stem}__{exp}", f"{exp} tasks", by_task, styles, synthetic)
+    for f in figs:
+        f.save(figure_dir)
+    control = F.params(results[0]).get("control", "")
+    section = Section(exp, EXPERIMENTS.get(exp, f"Tasks of type {results[0]['task']['type']}"),
+                      anchor(ds["name"], fp, exp), INTROS.get(exp, "").format(control=control), figs)
+    section.tables.append(_headline_table("Headline scores", tasks, by_task, tables, styles))
+    section.tables += _contrast_tables(cmp["contrasts"], set(tasks))
+    section.pairwise = _pairwise_figures(stem, tasks, tables, synthetic, figure_dir)
+    return section
+
+
+def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figure_dir: Path) -> list[SetReport]:
+    """Every stimulus set's sections and figures (written into figure_dir as they are drawn), from result
+    files and the comparison report; full sets first, then --limit cuts."""
+    by_set: dict[str, list[dict]] = {}
+    for _, r in files:
+        if r["schema_version"] >= 2:
+            by_set.setdefault(r["dataset"]["fingerprint"], []).append(r)
+    cmp_sets = {s["fingerprint"]: s for s in comparison.get("sets", [])}
+    out = []
+    for fp, rs in sorted(by_set.items(), key=lambda kv: (kv[1][0]["dataset"].get("partial", False),
+                                                         kv[1][0]["dataset"]["name"], kv[0])):
+        ds = rs[0]["dataset"]
+        synthetic = any(r["dataset"].get("synthetic") for r in rs)
+        stem = set_folder(ds["name"], fp)
+        styles = F.styles_for(rs)
+        by_exp: dict[str, list[dict]] = {}
+        for r in rs:
+            by_exp.setdefault(experiment_of(r), []).append(r)
+        cmp = cmp_sets.get(fp, {"tasks": [], "contrasts": []})
+        sections = [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir)
+                    for exp in [*EXPERIMENTS, *sorted(set(by_exp) - set(EXPERIMENTS))] if exp in by_exp]
+        order = F.model_order(styles)
+        out.append(SetReport(ds["name"], fp, ds["n_sounds"], synthetic, bool(ds.get("partial")),
+                             [m for m in order if not styles[m].control], [m for m in order if styles[m].control],
+                             sections))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Rendering
+
+CSS = """
+body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; color: #1a1a1a;
+       max-width: 1080px; margin: 0 auto; padding: 1em 1.5em 4em; }
+h1 { font-size: 1.6em; margin-bottom: .2em; } h2 { margin-top: 2.2em; border-bottom: 2px solid #333; }
+h3 { margin-top: 1.8em; border-bottom: 1px solid #bbb; } h4 { margin: 1.2em 0 .4em; }
+.banner { background: #fde0dd; border: 2px solid #7a0000; color: #7a0000; font-weight: bold; padding: .5em .8em;
+          margin: .8em 0; }
+.note { background: #f4f4f4; border-left: 4px solid #999; padding: .4em .8em; }
+figure { margin: 1.2em 0; page-break-inside: avoid; break-inside: avoid; }
+figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
+figcaption { font-size: .88em; color: #333; margin-top: .3em; }
+.pairwise { display: grid; grid-template-columns: repeat(auto-fill, minmax(320px, 1fr)); gap: .5em 1.2em; }
+table { border-collapse: collapse; font-size: .85em; margin: .5em 0; }
+th, td { border-bottom: 1px solid #ddd; padding: .2em .6em; text-align: left; vertical-align: top; }
+th { background: #f0f0f0; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+caption { caption-side: bottom; text-align: left; font-size: .85em; color: #444; padding-top: .3em; }
+nav ul { margin: .2em 0; } code { font-size: .92em; }
+@media print { body { max-width: none; font-size: 11pt; } h2 { page-break-before: always; } a { color: inherit; } }
+"""
+
+
+def _h(x) -> str:
+    return html.escape(str(x), quote=True)
+
+
+def _html_table(t: Table) -> str:
+    head = "".join(f"<th>{_h(h)}</th>" for h in t.headers)
+    body = "".join("<tr>" + "".join(f"<td>{_h(c)}</td>" for c in row) + "</tr>" for row in t.rows)
+    caption = f"<caption>{_h(t.note)}</caption>" if t.note else ""
+    return f"<h4>{_h(t.title)}</h4>\n<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _html_figure(f: F.Figure) -> str:
+    data = base64.b64encode(f.png).decode("ascii")
+    w, h = f.data["size_px"]
+    return (f'<figure id="fig-{_h(f.name)}"><img src="data:image/png;base64,{data}" width="{w}" height="{h}" '
+            f'alt="{_h(f.alt or f.title)}"><figcaption><b>{_h(f.title)}.</b> {_h(f.caption)} '
+            f'<span class="files">(files: figures/{_h(f.name)}.png, .svg, .json)</span></figcaption></figure>')
+
+
+def _set_heading(s: SetReport) -> str:
+    return (f"Stimulus set {s.name} ({s.n_sounds} sounds, fingerprint {s.fingerprint[:12]})"
+            + (" — PARTIAL (--limit)" if s.partial else ""))
+
+
+def _models_line(s: SetReport) -> str:
+    return (f"Models: {', '.join(s.models) or 'none'}; controls (random weights, spectrogram baselines): "
+            f"{', '.join(s.controls) or 'none'}.")
+
+
+def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
+    out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
+           '<meta name="viewport" content="width=device-width, initial-scale=1">',
+           '<title>audioprobe report</title>', f'<style>{CSS}</style></head><body>',
+           '<h1>audioprobe report</h1>',
+           f'<p>From {meta["n_results"]} result files under <code>{_h(meta["results_dir"])}</code> and their bootstrap '
+           f'replicates (no model, no activation), comparisons at false discovery rate α = {meta["alpha"]}. '
+           'Method of Bost et al. (2024), <i>Principled probing of foundation models in the auditory '
+           'modality</i>.</p>']
+    if any(s.synthetic for s in sets):
+        out.append(f'<div class="banner synthetic-banner">{_h(F.SYNTHETIC_BANNER)}.</div>')
+    out.append('<nav><b>Contents</b><ul>')
+    for s in sets:
+        out.append(f'<li><a href="#{_h(s.anchor)}">{_h(_set_heading(s))}</a>'
+                   + (' <b>(synthetic)</b>' if s.synthetic else '') + '<ul>'
+                   + "".join(f'<li><a href="#{_h(sec.anchor)}">{_h(sec.title)}</a></li>' for sec in s.sections)
+                   + '</ul></li>')
+    out.append('</ul></nav>')
+    out.append(f'<p class="note">{_h(NOT_DRAWN)}</p>')
+    for s in sets:
+        out.append(f'<section id="{_h(s.anchor)}"><h2>{_h(_set_heading(s))}</h2>')
+        if s.synthetic:
+            out.append(f'<div class="banner synthetic-banner">{_h(F.SYNTHETIC_BANNER)}.</div>')
+        out.append(f'<p>{_h(_models_line(s))}</p>')
+        for sec in s.sections:
+            out.append(f'<section id="{_h(sec.anchor)}"><h3>{_h(sec.title)}</h3>')
+            if sec.intro:
+                out.append(f'<p>{_h(sec.intro)}</p>')
+            out += [_html_figure(f) for f in sec.figures]
+            out += [_html_table(t) for t in sec.tables]
+            if sec.pairwise:
+                out.append('<h4>Pairwise comparisons of the models, per task</h4><div class="pairwise">')
+                out += [_html_figure(f) for f in sec.pairwise]
+                out.append('</div>')
+            out.append('</section>')
+        out.append('</section>')
+    out.append(f'<footer><p>Generated by audioprobe-report {_h(meta["version"])}.</p></footer></body></html>')
+    return "\n".join(out) + "\n"
+
+
+def _md_cell(x) -> str:
+    return str(x).replace("|", "\\|").replace("\n", " ")
+
+
+def _md_table(t: Table) -> list[str]:
+    lines = [f"#### {t.title}", "", "| " + " | ".join(map(_md_cell, t.headers)) + " |",
+             "|" + "---|" * len(t.headers)]
+    lines += ["| " + " | ".join(map(_md_cell, row)) + " |" for row in t.rows]
+    return lines + ([""] + [t.note] if t.note else []) + [""]
+
+
+def _md_figure(f: F.Figure) -> list[str]:
+    return [f"![{f.alt or f.title}](figures/{f.name}.png)", "", f"**{f.title}.** {f.caption} "
+            f"([SVG](figures/{f.name}.svg))", ""]
+
+
+def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
+    banner = f"> **{F.SYNTHETIC_BANNER}.**"
+    lines = ["# audioprobe report", "",
+             f"From {meta['n_results']} result files under `{meta['results_dir']}` and their bootstrap replicates "
+             f"(no model, no activation); comparisons at false discovery rate α = {meta['alpha']}.", ""]
+    if any(s.synthetic for s in sets):
+        lines += [banner, ""]
+    lines += [f"_{NOT_DRAWN}_", ""]
+    for s in sets:
+        lines += [f'<a id="{s.anchor}"></a>', "", f"## {_set_heading(s)}", ""]
+        if s.synthetic:
+            lines += [banner, ""]
+        lines += [_models_line(s), ""]
+        for sec in s.sections:
+            lines += [f'<a id="{sec.anchor}"></a>', "", f"### {sec.title}", ""]
+            if sec.intro:
+                lines += [sec.intro, ""]
+            for f in sec.figures:
+                lines += _md_figure(f)
+            for t in sec.tables:
+                lines += _md_table(t)
+            if sec.pairwise:
+                lines += ["#### Pairwise comparisons of the models, per task", ""]
+                for f in sec.pairwise:
+                    lines += _md_figure(f)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: float = 0.05) -> dict[str, Any]:
+    """Write index.html, report.md and figures/ into output_dir; return what was written and how long it took."""
+    from audioprobe import __version__
+    from audioprobe.leaderboard.compare import compare
+    from audioprobe.leaderboard.contrasts import discover_contrasts
+
+    start = time.perf_counter()
+    results_dir, output_dir = Path(results_dir), Path(output_dir)
+    files = collect_files(results_dir)
+    if not any(r["schema_version"] >= 2 for _, r in files):
+        raise AudioprobeError(f"{results_dir}: no result files of schema 2 here; run audioprobe-eval first.")
+    comparison = compare(results_dir, discover_contrasts(contrast_paths), alpha=alpha)
+    t_compare = time.perf_counter() - start
+    figure_dir = output_dir / "figures"
+    figure_dir.mkdir(parents=True, exist_ok=True)
+    sets = build_sets(files, comparison, figure_dir)
+    all_figures = [f for s in sets for sec in s.sections for f in (*sec.figures, *sec.pairwise)]
+    written = {p for f in all_figures for p in f.paths.values()}
+    for stale in figure_dir.iterdir():  # figures of an earlier report that this one no longer has
+        if stale.suffix in (".png", ".svg", ".json") and stale not in written and "__" in stale.name:
+            stale.unlink()
+    meta = {"n_results": sum(r["schema_version"] >= 2 for _, r in files), "results_dir": str(results_dir),
+            "alpha": alpha, "version": __version__}
+    page = render_html(sets, meta).encode("utf-8")
+    markdown = render_markdown(sets, meta).encode("utf-8")
+    atomic_write_bytes(output_dir / "index.html", lambda fh: fh.write(page))
+    atomic_write_bytes(output_dir / "report.md", lambda fh: fh.write(markdown))
+    return {"index": output_dir / "index.html", "markdown": output_dir / "report.md", "figures": len(all_figures),
+            "sets": [s.anchor for s in sets], "anchors": [sec.anchor for s in sets for sec in s.sections],
+            "seconds": time.perf_counter() - start, "compare_seconds": t_compare}
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("-o", "--output-dir", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for index.html, report.md and figures/ (created if needed).")
+@click.option("--contrasts", "contrast_paths", multiple=True, type=click.Path(path_type=Path),
+              help="Extra contrast YAML file or folder (repeatable); the built-in ones are always read.")
+@click.option("--alpha", default=0.05, type=click.FloatRange(0, 1, min_open=True, max_open=True), show_default=True,
+              help="False discovery rate of the Benjamini-Hochberg corrections.")
+def report_cmd(results_dir, output_dir, contrast_paths, alpha):
+    """An HTML report (and markdown) of the result files under RESULTS_DIR: the paper's figures per stimulus
+    set and experiment, headline tables, contrasts and pairwise comparisons."""
+    done = write_report(results_dir, output_dir, contrast_paths, alpha)
+    click.echo(f"Wrote {done['index']}, {done['markdown'].name} and {done['figures']} figure(s) as PNG and SVG in "
+               f"{output_dir / 'figures'} ({done['seconds']:.1f} s).")

@@ -1,0 +1,351 @@
+"""audioprobe-report: the figures plot what the result files hold, and the page stands alone.
+
+One small results folder is built through the CLI (logmel, mfcc and the two-layer toy model, 30 sounds,
+tasks of figures 1A, 1B, 2 and appendix B, and ABX); the report is written once. Each figure's JSON
+sidecar is read back from the drawn matplotlib artists, so comparing it with the result files checks
+the picture, not a copy of the input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioprobe import registry
+from audioprobe.cli import main as eval_main
+from audioprobe.errors import AudioprobeError
+from audioprobe.leaderboard import figures as F
+from audioprobe.leaderboard.compare import compare
+from audioprobe.leaderboard.contrasts import discover_contrasts
+from audioprobe.leaderboard.report import EXPERIMENTS, anchor, report_cmd
+from tests.toymodels import FrameProjection
+
+pytest.importorskip("matplotlib")
+Image = pytest.importorskip("PIL.Image")
+
+N = 30
+TOY = "toy-frames"
+MODELS = ("logmel", "mfcc", TOY)
+# rsa-physical-material is not applicable on these 30 sounds (one material): its result is missing
+TASKS = ("rsa-material,rsa-average,rsa-modal-material,rsa-physical-material,rsa-modal-hollowness,"
+         "rsa-physical-hollowness,transfer-material-hollow-to-full,transfer-material-full-to-hollow,"
+         "partial-rsa-material,abx-material")
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """(results folder, report folder): results through audioprobe-eval, then the report."""
+    root = tmp_path_factory.mktemp("report")
+    results, report = root / "results", root / "report"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(registry._EXTRA, TOY, (FrameProjection, {}))
+        mp.setenv("AUDIOPROBE_CACHE", str(root / "cache"))
+        for model in MODELS:
+            assert eval_main(["--model", model, "--tasks", TASKS, "--limit", str(N), "--output-dir", str(results)]) == 0
+    report_cmd.main([str(results), "-o", str(report)], standalone_mode=False)
+    return results, report
+
+
+def results_of(results: Path) -> dict[tuple[str, str], dict]:
+    """(model, task) -> result, read straight from the files."""
+    return {(p.parent.name, p.stem): json.loads(p.read_text()) for p in results.glob("*/*/*.json")}
+
+
+def sidecar(report: Path, figure: str) -> dict:
+    (path,) = (report / "figures").glob(f"*__{figure}.json")
+    return json.loads(path.read_text())
+
+
+def nulls(values) -> list:
+    return [None if v is None or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+
+
+def assert_series_is_result(series: dict, per_layer: list[dict], key: str = "score", ci: str | None = "ci"):
+    """A drawn series holds the per-layer values of its result: at relative depth i / (n - 1), or as a
+    level line (a one-layer model); null scores as gaps (null), never as zero."""
+    values = [e.get(key) for e in per_layer]
+    assert series["layers"] == [e["layer"] for e in per_layer]
+    if len(per_layer) == 1:
+        assert series["one_layer"] and series["y"] == nulls(values * 2) and series["x"][0] == 0.0
+    else:
+        assert series["y"] == pytest.approx(nulls(values)) if None not in values else series["y"] == nulls(values)
+        assert series["x"] == pytest.approx([i / (len(values) - 1) for i in range(len(values))])
+    if ci is not None and "band_low" in series:
+        lows = [e[ci][0] if e.get(ci) else None for e in per_layer]
+        assert series["band_low"][: len(lows)] == pytest.approx(lows)
+
+
+# ---------------------------------------------------------------------------------------------
+# The figures plot the result files
+
+def test_figure_1a_plots_each_models_per_layer_scores_and_the_ceiling(built):
+    results, report = built
+    files = results_of(results)
+    fig = sidecar(report, "fig1a")
+    assert fig["synthetic"] and fig["banner"] == F.SYNTHETIC_BANNER
+    assert [p["task"] for p in fig["panels"]] == ["rsa-average", "rsa-material"]  # the paper's panel order
+    for panel in fig["panels"]:
+        assert sorted(s["model"] for s in panel["series"]) == sorted(m for m, t in files if t == panel["task"])
+        for s in panel["series"]:
+            assert_series_is_result(s, files[(s["model"], panel["task"])]["scores"]["per_layer"])
+        nc = files[(TOY, panel["task"])]["scores"]["noise_ceiling"]
+        assert panel["ceiling"]["value"] == pytest.approx(nc["value"])
+        assert panel["ceiling"]["lower_bound"] == pytest.approx(nc["lower_bound"])
+        assert panel["ceiling"]["upper_bound"] == pytest.approx(nc["upper_bound"])
+    toy = next(s for s in fig["panels"][1]["series"] if s["model"] == TOY)
+    assert toy["n_layers"] == 2 and not toy["one_layer"]
+    logmel = next(s for s in fig["panels"][1]["series"] if s["model"] == "logmel")
+    assert logmel["one_layer"] and logmel["y"][0] == logmel["y"][1]  # a level line, not a lone dot
+
+
+def test_figure_1b_pairs_perceived_with_physical_and_leaves_a_missing_result_out(built):
+    results, report = built
+    files = results_of(results)
+    assert (TOY, "rsa-physical-material") not in files  # not applicable on 30 sounds: no file
+    fig = sidecar(report, "fig1b")
+    panels = {p["dimension"]: p for p in fig["panels"]}
+    assert list(panels) == ["material", "hollowness"]
+    assert panels["material"]["physical_task"] is None
+    assert {s["role"] for s in panels["material"]["series"]} == {"perceived"}  # absent, not drawn as zero
+    for panel in panels.values():
+        for s in panel["series"]:
+            assert s["task"] == panel[f"{s['role']}_task"]
+            assert_series_is_result(s, files[(s["model"], s["task"])]["scores"]["per_layer"])
+    # the marks are the fig1b contrast's per-layer rejections, as audioprobe-compare finds them
+    (cmp_set,) = compare(results, discover_contrasts())["sets"]
+    (contrast,) = [c for c in cmp_set["contrasts"] if c["contrast"] == "fig1b-perceived-vs-physical"]
+    for row in contrast["rows"]:
+        panel = next(p for p in panels.values() if p["perceived_task"] == row["a"])
+        marked = next((m["layers"] for m in panel["significant"] if m["model"] == row["model"]), [])
+        expected = [n for n, r in zip(row["result"]["layer_names"], row["result"]["layers"]["reject"]) if r]
+        assert marked == expected
+
+
+def test_figure_1b_marks_the_layers_a_contrast_rejects(built):
+    """The strip of significance marks, on a contrast row made up here: one mark per rejected layer, on the
+    side of the difference, at the layer's relative depth."""
+    results, _ = built
+    files = results_of(results)
+    by_task = {t: [r for (m, task), r in files.items() if task == t] for t in ("rsa-modal-hollowness",
+                                                                              "rsa-physical-hollowness")}
+    rows = [{"model": TOY, "a": "rsa-modal-hollowness", "b": "rsa-physical-hollowness",
+             "result": {"layer_names": ["proj1", "proj2"],
+                        "layers": {"difference": [0.2, -0.1], "reject": [True, False]}}},
+            {"model": "logmel", "a": "rsa-modal-hollowness", "b": "rsa-physical-hollowness",
+             "result": {"layer_names": ["fbank"], "layers": {"difference": [-0.3], "reject": [True]}}}]
+    styles = F.styles_for([r for rs in by_task.values() for r in rs])
+    figure = F.perceived_physical_figure("t", "t", [("hollowness", "rsa-modal-hollowness", "rsa-physical-hollowness")],
+                                         by_task, styles, rows, True, "")
+    marks = {m["model"]: m for m in figure.data["panels"][0]["significant"]}
+    F._pyplot().close(figure.fig)
+    assert marks[TOY] == {"model": TOY, "layers": ["proj1"], "x_higher": [0.0], "x_lower": []}
+    assert marks["logmel"]["layers"] == ["fbank"] and len(marks["logmel"]["x_lower"]) == 1
+    assert marks["logmel"]["x_lower"][0] > 1  # a one-layer model's mark sits at its point, right of depth 1
+
+
+def test_figure_2_plots_transfer_baseline_and_chance(built):
+    results, report = built
+    files = results_of(results)
+    panels = sidecar(report, "fig2")["panels"]
+    assert [p["task"] for p in panels] == ["transfer-material-hollow-to-full", "transfer-material-full-to-hollow"]
+    baselines = 0
+    for panel in panels:
+        task = panel["task"]
+        chance = files[(TOY, task)]["scores"]["chance"]
+        assert chance["accuracy"] != chance["balanced_accuracy"]  # the test tells the two apart
+        assert panel["chance"]["value"] == pytest.approx(chance["accuracy"])
+        roles = {(s["model"], s["role"]): s for s in panel["series"]}
+        for model in MODELS:
+            per_layer = files[(model, task)]["scores"]["per_layer"]
+            assert_series_is_result(roles[(model, "transfer")], per_layer)
+            assert_series_is_result(roles[(model, "transfer")], per_layer, key="accuracy")
+            if any(e["baseline_accuracy"] is not None for e in per_layer):
+                assert_series_is_result(roles[(model, "baseline")], per_layer, key="baseline_accuracy", ci=None)
+                baselines += 1
+            else:  # no baseline (a test class of one sound): none drawn
+                assert (model, "baseline") not in roles
+    assert baselines >= 3
+
+
+def test_figure_a2_leaves_undefined_scores_as_gaps(built):
+    results, report = built
+    files = results_of(results)
+    (panel,) = sidecar(report, "figA2")["panels"]
+    assert panel["task"] == "partial-rsa-material"
+    series = {s["model"]: s for s in panel["series"]}
+    for model, s in series.items():
+        assert_series_is_result(s, files[(model, "partial-rsa-material")]["scores"]["per_layer"])
+    # logmel with its own RDM regressed out: every score null, drawn as nothing (null), never as 0
+    assert files[("logmel", "partial-rsa-material")]["scores"]["per_layer"][0]["score"] is None
+    assert series["logmel"]["y"] == [None, None]
+
+
+def test_pairwise_matrices_are_the_compare_report(built):
+    results, report = built
+    (cmp_set,) = compare(results, discover_contrasts())["sets"]
+    tables = [t for t in cmp_set["tasks"] if t["pairwise"] is not None]
+    assert {t["task"] for t in tables} >= {"rsa-material", "abx-material", "transfer-material-full-to-hollow"}
+    for t in tables:
+        fig = sidecar(report, f"pairwise__{t['task']}")
+        assert fig["models"] == t["models"]
+        diff = np.array(nulls([v for row in t["pairwise"]["difference"] for v in row]), dtype=float)
+        drawn = np.array(nulls([v for row in fig["difference"] for v in row]), dtype=float)
+        np.testing.assert_allclose(drawn, diff, equal_nan=True)
+        assert fig["significant_cells"] == [[i, j] for i, row in enumerate(t["pairwise"]["reject"])
+                                            for j, r in enumerate(row) if r]
+        assert fig["lower_is_better"] == (t["task"] == "abx-material")
+
+
+# ---------------------------------------------------------------------------------------------
+# The files: PNG and SVG, the self-contained page, the markdown
+
+class Page(HTMLParser):
+    """Tags, ids, URL attributes and text of an HTML page; fails on a closing tag that closes nothing open."""
+
+    VOID = {"meta", "img", "br", "hr", "link", "input", "source", "col", "area", "base", "wbr"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.ids, self.urls, self.images, self.text = [], set(), [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if "id" in attrs:
+            assert attrs["id"] not in self.ids, f"duplicate id {attrs['id']}"
+            self.ids.add(attrs["id"])
+        for key in ("src", "href", "data", "srcset", "poster", "action"):
+            if attrs.get(key):
+                self.urls.append(attrs[key])
+        if tag == "img":
+            self.images.append(attrs["src"])
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack[-1] == tag, f"</{tag}> closes {self.stack[-1:]}"
+        self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def test_index_html_is_self_contained_with_every_figure_and_anchor(built):
+    results, report = built
+    raw = (report / "index.html").read_text(encoding="utf-8")
+    page = Page()
+    page.feed(raw)
+    page.close()
+    assert page.stack == [], page.stack
+    assert "http://" not in raw and "https://" not in raw and "@import" not in raw and "<script" not in raw
+    assert all(u.startswith(("data:image/png;base64,", "#", "figures/")) for u in page.urls), page.urls
+    # every figure file is in the page, byte for byte
+    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in page.images}
+    pngs = sorted((report / "figures").glob("*.png"))
+    assert len(pngs) == len(page.images)
+    assert {p.stem.split("__", 1)[1] for p in pngs} == {
+        "fig1a", "fig1b", "fig2", "figA2", "abx-1",
+        *(f"pairwise__{t}" for t in ("rsa-material", "rsa-average", "rsa-modal-material", "rsa-modal-hollowness",
+                                     "rsa-physical-hollowness", "transfer-material-hollow-to-full",
+                                     "transfer-material-full-to-hollow", "partial-rsa-material", "abx-material"))}
+    assert {p.read_bytes() for p in pngs} == embedded
+    # a section per experiment, at the anchor the leaderboard links to, and links to each
+    result = next(iter(results_of(results).values()))
+    name, fp = result["dataset"]["name"], result["dataset"]["fingerprint"]
+    for experiment in EXPERIMENTS:
+        assert anchor(name, fp, experiment) in page.ids
+        assert f"#{anchor(name, fp, experiment)}" in page.urls
+    text = " ".join(page.text)
+    assert text.count(F.SYNTHETIC_BANNER) >= 2  # the page's banner and the set's
+    assert "figure A1" in text and "RDM heatmaps" in text  # what is not drawn, and why
+
+
+def test_report_md_links_figures_relatively(built):
+    _, report = built
+    text = (report / "report.md").read_text(encoding="utf-8")
+    links = [line.split("](", 1)[1].split(")", 1)[0] for line in text.splitlines() if line.startswith("![")]
+    assert links and all(link.startswith("figures/") and (report / link).is_file() for link in links)
+    assert f"> **{F.SYNTHETIC_BANNER}.**" in text and "http" not in text
+
+
+def test_every_figure_is_a_non_blank_png_of_its_size_and_an_svg(built):
+    _, report = built
+    for png in sorted((report / "figures").glob("*.png")):
+        data = json.loads(png.with_suffix(".json").read_text())
+        with Image.open(png) as im:
+            assert list(im.size) == data["size_px"], png.name
+            pixels = np.asarray(im.convert("L"))
+        assert pixels.std() > 5 and len(np.unique(pixels)) > 20, f"{png.name} is blank"
+        if not png.stem.split("__", 1)[1].startswith("pairwise"):
+            assert data["size_px"][0] == round(F.WIDTH * F.DPI * (1 if len(data["panels"]) > 1 else 0.75))
+        assert data["banner"] == F.SYNTHETIC_BANNER
+        svg = ET.parse(png.with_suffix(".svg")).getroot()
+        assert svg.tag.endswith("svg") and any(e.get("id") == "synthetic-banner" for e in svg.iter())
+
+
+def test_a_rerun_is_byte_identical_and_removes_stale_figures(built, tmp_path):
+    results, report = built
+    copy = tmp_path / "report"
+    shutil.copytree(report, copy)
+    (copy / "figures" / "impacts-00000000__fig9.png").write_bytes(b"old")
+    (copy / "figures" / "notes.txt").write_text("mine")
+    report_cmd.main([str(results), "-o", str(copy)], standalone_mode=False)
+    assert not (copy / "figures" / "impacts-00000000__fig9.png").exists()
+    assert (copy / "figures" / "notes.txt").read_text() == "mine"
+    names = [sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) for folder in (copy, report)]
+    assert names[0] == sorted([*names[1], Path("figures/notes.txt")])
+    for name in names[1]:  # PNG, SVG (seeded ids), sidecars and pages: the same bytes on every run
+        assert (copy / name).read_bytes() == (report / name).read_bytes(), name
+
+
+def test_anchor_rule(built):
+    fp = "401f9999b6e7a635"
+    assert anchor("impacts", fp, "rsa-partial") == "impacts-401f9999-rsa-partial"
+    assert anchor("hf:Org/Impacts", fp, "abx") == "hf_org__impacts-401f9999-abx"
+    with pytest.raises(ValueError):
+        anchor("impacts", fp, "RSA partial")
+    from audioprobe.leaderboard import build
+
+    if hasattr(build, "anchor"):  # the leaderboard's links and the report's sections agree
+        for name in ("impacts", "hf:Org/Impacts", "my set.v2"):
+            for experiment in EXPERIMENTS:
+                assert build.anchor(name, fp, experiment) == anchor(name, fp, experiment)
+
+
+def test_no_results_is_one_clear_error(tmp_path):
+    with pytest.raises(AudioprobeError, match="no result files"):
+        report_cmd.main([str(tmp_path), "-o", str(tmp_path / "r")], standalone_mode=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# A real browser
+
+def test_headless_chromium_opens_the_page_from_disk(built, tmp_path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium; .ci/run installs it): "
+                    "the page is not opened in a browser here")
+    _, report = built
+    shot = tmp_path / "page.png"
+    done = subprocess.run([chromium, "--headless", "--disable-gpu", "--no-sandbox", "--no-first-run",
+                           "--disable-extensions", "--disable-background-networking", "--disable-sync",
+                           "--host-resolver-rules=MAP * ~NOTFOUND", f"--user-data-dir={tmp_path / 'profile'}",
+                           "--hide-scrollbars", "--window-size=1200,1600", f"--screenshot={shot}",
+                           (report / "index.html").resolve().as_uri()],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    with Image.open(shot) as im:
+        assert im.size == (1200, 1600)
+        pixels = np.asarray(im.convert("RGB"))
+    grey = pixels.mean(axis=2)
+    assert grey.std() > 10 and len(np.unique(grey)) > 50, "the screenshot is blank"
+    # the synthetic banner's pink (#fde0dd) is on screen: the page's styles were applied
+    assert np.any(np.all(np.abs(pixels.astype(int) - [0xfd, 0xe0, 0xdd]) <= 3, axis=2))
