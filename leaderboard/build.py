@@ -67,7 +67,9 @@ def experiment_of(result: dict) -> str:
     """The experiment a result belongs to: its task type, partial RSA (a control regressed out) apart."""
     kind = result["task"].get("type", "other")
     control = _params(result).get("control", "none")
-    return "rsa-partial" if kind == "rsa" and control not in ("none", "", None) else kind
+    if kind == "rsa" and control not in ("none", "", None):
+        return "rsa-partial"
+    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"  # a slug: it becomes an anchor
 
 
 def _params(result: dict) -> dict:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -30,6 +29,7 @@ import click
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
+from audioprobe.leaderboard.build import anchor, experiment_of
 from audioprobe.results import collect_files, format_score, safe_name, set_folder
 
 #: experiments in page order: anchor suffix -> heading
@@ -42,24 +42,6 @@ EXPERIMENTS = {
 NOT_DRAWN = ("Not drawn (yet): figure A1 (the correlations between the target RDMs of the stimulus set) and the "
              "RDM heatmaps (model and target dissimilarity matrices). They need the RDMs themselves, which "
              "result files do not hold; the report reads result files only.")
-
-
-def anchor(set_name: str, fingerprint: str, experiment: str) -> str:
-    """The HTML anchor of one experiment's section: `<set>-<fingerprint[:8]>-<experiment>`, lowercase,
-    the set part spelled as its result folder (`audioprobe.results.set_folder`: safe in a URL). The
-    leaderboard links to these anchors: the rule is the one `audioprobe.leaderboard.build.anchor` states."""
-    if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", experiment):
-        raise ValueError(f"experiment {experiment!r}: expected a lowercase name such as {', '.join(EXPERIMENTS)}")
-    return f"{set_folder(set_name, fingerprint)}-{experiment}".lower()
-
-
-def experiment_of(result: dict) -> str:
-    """`rsa`, `rsa-partial` (an RSA task with a control RDM regressed out), `transfer`, `abx`, or the
-    task type of any other task."""
-    kind = result["task"]["type"]
-    if kind == "rsa" and F.params(result).get("control", "none") not in ("none", "", None):
-        return "rsa-partial"
-    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"
 
 
 # ---------------------------------------------------------------------------------------------
