@@ -349,3 +349,37 @@ def test_headless_chromium_opens_the_page_from_disk(built, tmp_path):
     assert grey.std() > 10 and len(np.unique(grey)) > 50, "the screenshot is blank"
     # the synthetic banner's pink (#fde0dd) is on screen: the page's styles were applied
     assert np.any(np.all(np.abs(pixels.astype(int) - [0xfd, 0xe0, 0xdd]) <= 3, axis=2))
+
+
+def test_committed_example_report_agrees_with_its_result_files():
+    """leaderboard/report/ is the report of leaderboard/synthetic-baselines: every profile it plots
+    is a result file's per-layer scores, every figure it embeds exists, and it links the sections
+    the committed leaderboard links to."""
+    import json as _json
+    import re as _re
+
+    from audioprobe.results import collect_files
+
+    root = Path(__file__).resolve().parent.parent / "leaderboard"
+    results = {(r["model"]["name"], r["task"]["name"]): r for _, r in collect_files(root / "synthetic-baselines")}
+    figures = root / "report" / "figures"
+    checked = 0
+    for sidecar in sorted(figures.glob("*.json")):
+        data = _json.loads(sidecar.read_text())
+        assert (figures / f"{data['figure']}.png").is_file() and (figures / f"{data['figure']}.svg").is_file()
+        for panel in data.get("panels", []):
+            for series in panel.get("series", []):
+                r = results.get((series.get("model"), panel.get("task")))
+                if r is None or series.get("one_layer") is None or "y" not in series:
+                    continue
+                key = {"baseline": "baseline_accuracy"}.get(series.get("role"), "score")  # figure 2 draws both
+                scores = [e.get(key) for e in r["scores"]["per_layer"]]
+                y = series["y"][:1] if series["one_layer"] else series["y"]
+                assert y == pytest.approx([s if s is not None else None for s in scores][:len(y)], abs=1e-12), \
+                    (sidecar.name, series["model"], panel["task"])
+                checked += 1
+    assert checked >= 20  # the profiles of five models on the paper's figures
+    page = (root / "report" / "index.html").read_text(encoding="utf-8")
+    board = (root / "LEADERBOARD.md").read_text(encoding="utf-8")
+    for target in _re.findall(r"\]\(report/index\.html#([a-z0-9-]+)\)", board):
+        assert f'id="{target}"' in page, target
