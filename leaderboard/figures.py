@@ -462,6 +462,12 @@ def _slots(keys: list, n_layers: dict) -> dict:
     return {k: i for i, k in enumerate(one)}
 
 
+def _profile_grid(title: str, synthetic: bool, n_panels: int, ncols: int):
+    """The panel grid of per-layer profile figures (1A, A2, 2): one sizing rule for all of them."""
+    return _new_figure(title, synthetic, n_panels, ncols, panel_h=2.45 if ncols > 1 else 2.9,
+                       width=WIDTH if ncols > 1 else WIDTH * 0.75)
+
+
 def profiles_figure(name: str, title: str, results_by_task: dict[str, list[dict]], styles: dict[str, ModelStyle],
                     synthetic: bool, caption: str, panel_titles: dict[str, str] | None = None,
                     ncols: int = 2) -> Figure:
@@ -469,8 +475,7 @@ def profiles_figure(name: str, title: str, results_by_task: dict[str, list[dict]
     or chance (transfer, ABX)."""
     tasks = task_order(results_by_task)
     ncols = min(ncols, len(tasks))
-    fig, sub, axes, texts = _new_figure(title, synthetic, len(tasks), ncols, panel_h=2.45 if ncols > 1 else 2.9,
-                                        width=WIDTH if ncols > 1 else WIDTH * 0.75)
+    fig, sub, axes, texts = _profile_grid(title, synthetic, len(tasks), ncols)
     panels = []
     with _pyplot().rc_context(RC):
         for i, (ax, task) in enumerate(zip(axes, tasks)):
@@ -597,8 +602,7 @@ def transfer_figure(name: str, title: str, results_by_task: dict[str, list[dict]
 
     tasks = task_order(results_by_task)
     ncols = min(3, len(tasks))
-    fig, sub, axes, texts = _new_figure(title, synthetic, len(tasks), ncols, panel_h=2.45 if ncols > 1 else 2.9,
-                                        width=WIDTH if ncols > 1 else WIDTH * 0.75)
+    fig, sub, axes, texts = _profile_grid(title, synthetic, len(tasks), ncols)
     panels = []
     with _pyplot().rc_context(RC):
         for i, (ax, task) in enumerate(zip(axes, tasks)):

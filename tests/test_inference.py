@@ -189,6 +189,15 @@ def _counts(captured, n_sounds, n_listeners):
     return sounds, listeners
 
 
+def _assert_same_variances(est, replicates, result, n_sounds, n_listeners):
+    """Our pairwise table on rsatoolbox's own draws: model and difference variances and dof equal its Result."""
+    table = inf.pairwise_table(est, replicates, n_sounds=n_sounds, n_listeners=n_listeners)
+    np.testing.assert_allclose(as_float(table["score"]["variance"]), result.model_var, rtol=1e-10)
+    np.testing.assert_allclose(as_float(table["variance"])[np.triu_indices(len(est), 1)], result.diff_var,
+                               rtol=1e-10)
+    assert table["dof"] == result.dof
+
+
 def test_end_to_end_equals_rsatoolbox_eval_bootstrap(monkeypatch):
     """rsatoolbox's eval_bootstrap (subjects and patterns resampled together, method 'corr' =
     Pearson) against ours: (1) on the very resamples rsatoolbox drew, every replicate and every
@@ -218,10 +227,7 @@ def test_end_to_end_equals_rsatoolbox_eval_bootstrap(monkeypatch):
     np.testing.assert_allclose(same, result.evaluations, atol=1e-12)
     est = _our_scores(models, data, np.ones((1, n_sounds)), np.ones((1, n_listeners)))[0]
     iu = np.triu_indices(3, 1)
-    table = inf.pairwise_table(est, same, n_sounds=n_sounds, n_listeners=n_listeners)
-    np.testing.assert_allclose(as_float(table["score"]["variance"]), result.model_var, rtol=1e-10)
-    np.testing.assert_allclose(as_float(table["variance"])[iu], result.diff_var, rtol=1e-10)
-    assert table["dof"] == result.dof
+    _assert_same_variances(est, same, result, n_sounds, n_listeners)
 
     own = np.random.default_rng(11)
     ours = _our_scores(models, data, stats.bootstrap_counts(own, n_sounds, n_resamples).astype(float),
@@ -262,10 +268,7 @@ def test_end_to_end_equals_rsatoolbox_eval_dual_bootstrap(monkeypatch):
         np.testing.assert_allclose(same[key], evaluations[:, :, i], atol=1e-12)
     est = _our_scores(models, data, np.ones((1, n_sounds)), np.ones((1, n_listeners)))[0]
     iu = np.triu_indices(3, 1)
-    table = inf.pairwise_table(est, same, n_sounds=n_sounds, n_listeners=n_listeners)
-    np.testing.assert_allclose(as_float(table["score"]["variance"]), result.model_var, rtol=1e-10)
-    np.testing.assert_allclose(as_float(table["variance"])[iu], result.diff_var, rtol=1e-10)
-    assert table["dof"] == result.dof
+    _assert_same_variances(est, same, result, n_sounds, n_listeners)
 
     own = np.random.default_rng(12)
     ours = replicates(stats.bootstrap_counts(own, n_sounds, 4000).astype(float),
