@@ -112,6 +112,9 @@ class Extractor:
         if self.cache is not None:
             for p, k in keys.items():
                 hit = self.cache.get(k)
+                if hit is not None and any(a.ndim != 2 or a.shape[0] != len(stimset) for a in hit[0].values()):
+                    self.cache.discard(k, f"its arrays are not [{len(stimset)} sounds, dim]")
+                    hit = None
                 if hit is not None:
                     found[p] = hit[0]
                     info["revision"] = hit[1].get("revision")

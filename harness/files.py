@@ -1,4 +1,5 @@
-"""File-system primitives every layer shares: atomic writes, the user cache folder, file hashes.
+"""File-system primitives every layer shares: atomic writes, the user cache folder, file hashes,
+the writability check made before a run starts.
 
 Nothing is ever half-written: every file audioprobe writes (results, cache entries, synthesised
 audio, leaderboards) goes through `atomic_write_bytes`.
@@ -13,6 +14,8 @@ from pathlib import Path
 
 import platformdirs
 
+from audioprobe.errors import AudioprobeError
+
 
 def default_cache_dir() -> Path:
     """`$AUDIOPROBE_CACHE`, else the platform's user cache folder."""
@@ -20,10 +23,14 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe")) / "activations"
 
 
-def _umask() -> int:
+def current_umask() -> int:
+    """The process's umask (new files get 0666 less it, new folders 0777 less it)."""
     mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
     os.umask(mask)
     return mask
+
+
+_umask = current_umask
 
 
 def atomic_write_bytes(path: Path, write) -> None:
@@ -55,3 +62,25 @@ def sha256_file(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def check_writable(folder: Path, what: str) -> Path:
+    """Create `folder` if needed and prove a file can be written there (and removed), before any
+    work starts; raise AudioprobeError naming `what` (e.g. "--output-dir results") otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".audioprobe-write-check-")
+        os.close(fd)
+        os.unlink(probe)
+    except (FileExistsError, NotADirectoryError):
+        raise AudioprobeError(f"{what}: {folder} is a file, not a folder; choose a folder.") from None
+    except OSError as exc:
+        raise AudioprobeError(f"{what}: cannot write in {folder} ({exc.strerror or exc}); choose a folder you "
+                              f"can write to.") from None
+    return folder
+
+
+def rescue_dir() -> Path:
+    """Where a result goes when its own folder cannot be written (beside the activation cache)."""
+    return default_cache_dir().parent / "unsaved-results"

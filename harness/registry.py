@@ -99,6 +99,16 @@ def resolve_model(name: str) -> tuple[type[AudioModel], dict[str, Any], ModelMet
     )
 
 
+def weight_free_baselines() -> list[str]:
+    """Registered names a task file may name as a `control:` on its own: catalogue models with no
+    learned weights and nothing to fetch (logmel, mfcc, spectrogram). Creating one imports only
+    audioprobe's own code and downloads nothing; any other control (a trained model, a random
+    control that reads a Hub configuration, `hf:`, `hear:`) must be named on the command line."""
+    return sorted(name for name, entry in CATALOG.items()
+                  if not has_learned_weights(entry.meta) and entry.meta.repo_id is None
+                  and entry.wrapper.startswith("audioprobe."))
+
+
 def resolve_model_class(name: str) -> tuple[type[AudioModel], dict[str, Any]]:
     """The wrapper class for a name and the model args the name presets."""
     cls, preset, _ = resolve_model(name)

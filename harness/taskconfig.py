@@ -63,6 +63,8 @@ def _read_yaml(path: Path) -> dict:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise AudioprobeError(f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8.") from None
     except yaml.YAMLError as exc:
         raise AudioprobeError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
@@ -70,8 +72,29 @@ def _read_yaml(path: Path) -> dict:
     return data
 
 
-def load_task(path: Path) -> TaskConfig:
-    """Read, merge `include:` and validate one task file."""
+def check_controls(where: str, ttype: str, params: dict[str, Any], allowed: frozenset[str] | set[str] = frozenset()) -> None:
+    """A task file may name as its `control:` only a registered weight-free baseline (registry.
+    weight_free_baselines): a shared task file must never import code (`hear:module`) or fetch a
+    model (`hf:ORG/NAME`, a trained model). Others run only when the user names them on the command
+    line (`--allow-control NAME`, passed here as `allowed`)."""
+    from audioprobe.registry import weight_free_baselines
+
+    safe = set(weight_free_baselines())
+    for name in TASK_TYPES[ttype].controls(params):
+        if name not in safe and name not in allowed:
+            raise AudioprobeError(
+                f"{where}: key 'control' names {name!r}, which a task file may not load on its own (it could "
+                f"import code or download a model). Allowed in task files: {', '.join(sorted(safe))}. To use "
+                f"{name!r}, name it on the command line: --allow-control {name}."
+            )
+
+
+def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozenset()) -> TaskConfig:
+    """Read, merge `include:` and validate one task file.
+
+    `allowed_controls`: control models the user named on the command line (`--allow-control`),
+    beyond the weight-free baselines a task file may always name (see `check_controls`).
+    """
     path = Path(path)
     data = _read_yaml(path)
     include = data.pop("include", None)
@@ -109,6 +132,7 @@ def load_task(path: Path) -> TaskConfig:
             raise AudioprobeError(f"{where}: missing required key {key!r} for type {ttype!r}. {spec.doc}")
         params[key] = spec.validate(where, key, data.get(key, spec.default))
     TASK_TYPES[ttype].check_params(where, params)
+    check_controls(where, ttype, params, allowed_controls)
     return TaskConfig(
         name=common["task"], version=common["version"], description=common["description"],
         tags=tuple(common["tags"]), dataset=common["dataset"], type=ttype, params=params, path=where,
@@ -123,7 +147,8 @@ def builtin_task_dir() -> Path:
     return Path(str(resources.files("audioprobe.tasks")))
 
 
-def discover_tasks(include_paths: list[Path] | tuple = ()) -> dict[str, TaskConfig]:
+def discover_tasks(include_paths: list[Path] | tuple = (),
+                   allowed_controls: frozenset[str] | set[str] = frozenset()) -> dict[str, TaskConfig]:
     """All tasks under the built-in `tasks/` folder and the extra paths, by name."""
     found: dict[str, TaskConfig] = {}
     roots = [builtin_task_dir(), *map(Path, include_paths)]
@@ -134,7 +159,7 @@ def discover_tasks(include_paths: list[Path] | tuple = ()) -> dict[str, TaskConf
         for f in files:
             if f.name.startswith("_") or CONTRASTS_FOLDER in f.relative_to(root).parts[:-1]:
                 continue  # defaults, and contrast files (audioprobe-compare reads those)
-            task = load_task(f)
+            task = load_task(f, allowed_controls)
             if task.name in found and found[task.name].path != task.path:
                 raise AudioprobeError(
                     f"task name {task.name!r} is defined twice: {found[task.name].path} and {task.path}."

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import abc
 from pathlib import Path
-from typing import Any, ClassVar, NamedTuple
+from typing import Any, Callable, ClassVar, NamedTuple
 
 import torch
 
@@ -26,7 +26,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.models._hub import resolve_commit
 from audioprobe.models.meta import RANDOM_SEED, TRAINING_KINDS, ModelMeta, random_control
 
-__all__ = ["RANDOM_SEED", "TRAINING_KINDS", "AudioModel", "LayerActivations", "ModelMeta", "coerce_arg",
+__all__ = ["RANDOM_SEED", "TRAINING_KINDS", "AudioModel", "LayerActivations", "ModelMeta", "at_least", "coerce_arg",
            "frames_from_samples", "parse_model_args"]
 
 
@@ -48,6 +48,9 @@ class AudioModel(abc.ABC):
     wrapper_version: ClassVar[str] = "1"
     #: `--model-args` this wrapper accepts, with their types (str, int, float or bool).
     arg_types: ClassVar[dict[str, type]] = {}
+    #: Checks of argument values, once typed: name -> function returning None, or what is wrong
+    #: ("must be >= 1"). A bad value then fails before anything loads, with a message naming it.
+    arg_checks: ClassVar[dict[str, Callable[[Any], str | None]]] = {}
     #: Whether `load()` can build this architecture with fixed-seed random weights instead of the
     #: trained ones. If so the `random` argument (bool) is accepted, `load()` reads `self.random` and
     #: seeds with RANDOM_SEED, and the registry registers `random-NAME` for every name with learned
@@ -65,6 +68,10 @@ class AudioModel(abc.ABC):
             raise AudioprobeError(f"model {name!r} does not accept --model-args {', '.join(unknown)}; "
                                   f"accepted: {allowed}.{hint}")
         self.args = {k: coerce_arg(name, k, v, accepted[k]) for k, v in args.items()}
+        for key, value in self.args.items():
+            problem = self.arg_checks[key](value) if key in self.arg_checks else None
+            if problem:
+                raise AudioprobeError(f"--model-args {key}={value!r} for model {name!r}: {problem}.")
         if self.args.get("random") is False:
             del self.args["random"]  # the default, so `random=false` and no argument are the same run
         self.device = torch.device(device)
@@ -167,6 +174,11 @@ def coerce_arg(model: str, key: str, value: Any, kind: type) -> Any:
         raise AudioprobeError(
             f"--model-args {key}={value!r} for model {model!r}: expected {expected}."
         ) from None
+
+
+def at_least(low: int | float) -> Callable[[Any], str | None]:
+    """An `arg_checks` entry: the value must be >= low (and finite)."""
+    return lambda v: None if isinstance(v, (int, float)) and v == v and low <= v < float("inf") else f"must be >= {low}"
 
 
 def parse_model_args(text: str | None) -> dict[str, str]:

@@ -265,14 +265,47 @@ class BEATsNet(nn.Module):
         return outs
 
 
+#: cfg keys that size the network: they must be integers >= 1 (input_patch_size is checked below)
+POSITIVE_KEYS = ("embed_dim", "encoder_layers", "encoder_embed_dim", "encoder_ffn_embed_dim",
+                 "encoder_attention_heads", "conv_pos", "conv_pos_groups", "num_buckets", "max_distance",
+                 "predictor_class")
+
+
+def check_types(c: dict[str, Any]) -> None:
+    """Each cfg value must have the type of its default (an int where an int is expected, ...)."""
+    wrong = []
+    for key, default in CONFIG_DEFAULTS.items():
+        value = c.get(key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool) or (type(value) is int and value in (0, 1))
+        elif isinstance(default, int):
+            ok = type(value) is int
+        else:
+            ok = isinstance(value, type(default))
+        if not ok:
+            wrong.append(f"{key}={value!r} (expected {type(default).__name__})")
+    wrong += [f"{k}={c[k]!r} (expected an integer >= 1)" for k in POSITIVE_KEYS
+              if type(c.get(k)) is int and c[k] < 1]
+    if type(c.get("encoder_embed_dim")) is int and type(c.get("encoder_attention_heads")) is int \
+            and c["encoder_attention_heads"] >= 1 and c["encoder_embed_dim"] % c["encoder_attention_heads"]:
+        wrong.append("encoder_embed_dim not divisible by encoder_attention_heads")
+    if type(c.get("encoder_embed_dim")) is int and type(c.get("conv_pos_groups")) is int \
+            and c["conv_pos_groups"] >= 1 and c["encoder_embed_dim"] % c["conv_pos_groups"]:
+        wrong.append("encoder_embed_dim not divisible by conv_pos_groups")
+    if wrong:
+        raise AudioprobeError(f"BEATs checkpoint cfg has values of the wrong type or range: {'; '.join(wrong)}. "
+                              f"Is it an official BEATs checkpoint?")
+
+
 def check_config(c: dict[str, Any]) -> None:
     """Refuse cfg values this implementation does not reproduce, naming them."""
+    check_types(c)
     unsupported = []
     if c["layer_norm_first"]:
         unsupported.append("layer_norm_first=True")
     if c["activation_fn"] != "gelu":
         unsupported.append(f"activation_fn={c['activation_fn']!r}")
-    if c["input_patch_size"] is None or int(c["input_patch_size"]) < 1:
+    if c["input_patch_size"] < 1:
         unsupported.append(f"input_patch_size={c['input_patch_size']!r}")
     if c["gru_rel_pos"] and not c["relative_position_embedding"]:
         unsupported.append("gru_rel_pos without relative_position_embedding")
@@ -373,7 +406,10 @@ def load_checkpoint(path: Path, expect_finetuned: bool | None = None) -> BEATsNe
     """Build the network from an official-format checkpoint; strict loading with clear errors."""
     ckpt = read_checkpoint(path, expect_finetuned)
     cfg = ckpt["cfg"]
-    net = BEATsNet(cfg)
+    try:
+        net = BEATsNet(cfg)
+    except AudioprobeError as exc:
+        raise AudioprobeError(f"{exc} (in {str(path)!r})") from None
     state = ckpt["model"]
     expected = set(net.state_dict())
     missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)

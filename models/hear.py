@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, at_least
 
 #: Loaded HEAR models by (module, model_file_path): metadata() and load() share one load.
 _LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}
@@ -70,6 +70,7 @@ class HEARModule(AudioModel):
                      sample_rate=16000, training="unknown", license="see the package")
     wrapper_version = "1"
     arg_types = {"module": str, "checkpoint": str, "sample_rate": int, "training": str}
+    arg_checks = {"sample_rate": at_least(1)}
 
     def adapt_meta(self, card: ModelMeta) -> ModelMeta:
         name = self.args.get("module")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +33,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models._hub import pretrained_source
-from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta
+from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta, at_least
 from audioprobe.models.meta import with_source
 
 #: Whisper's fixed input: 30 s at 16 kHz (WhisperFeatureExtractor chunk_length=30, n_samples).
@@ -103,9 +104,22 @@ def load_pretrained(model: str, cls: Any, source: str, revision: str | None, ran
             else:
                 net, info = cls.from_pretrained(source, revision=revision, output_loading_info=True, **kwargs)
                 check_loading(model, net, info)
+        except pickle.UnpicklingError as exc:  # torch.load(weights_only=True) refused a .bin file
+            raise AudioprobeError(refused_pickle(model, source, exc)) from None
         except (OSError, ValueError, KeyError) as exc:
             raise AudioprobeError(f"model {model!r}: could not load {source} (revision {revision}): {exc}") from None
     return net.eval()
+
+
+def refused_pickle(model: str, source: str, exc: Exception) -> str:
+    """Why a pickled checkpoint (`pytorch_model.bin`) was refused, and what to do instead."""
+    detail = next((line.strip() for line in str(exc).splitlines() if "Unsupported global" in line), "")
+    detail = detail.split(" was not an allowed global")[0].replace("WeightsUnpickler error: ", "")
+    return (f"model {model!r}: the weights in {source} are a pickle that torch.load(weights_only=True) refuses"
+            f"{f' ({detail})' if detail else ''}: it holds objects other than tensors, and loading it fully "
+            f"could run code. audioprobe never does that. Use a safetensors copy (model.safetensors, e.g. "
+            f"converted where you trust the file: transformers' save_pretrained writes one), or another "
+            f"revision of the repository that has one.")
 
 
 # ------------------------------------------------------------------------------ wrapper
@@ -122,6 +136,7 @@ class HFAudioEncoder(AudioModel):
     )
     wrapper_version = "1"
     arg_types = {"repo": str, "revision": str, "checkpoint": str, "sample_rate": int, "training": str}
+    arg_checks = {"sample_rate": at_least(1)}
     supports_random = True
 
     def adapt_meta(self, card: ModelMeta) -> ModelMeta:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from audioprobe.models.base import AudioModel, LayerActivations
+from audioprobe.models.base import AudioModel, LayerActivations, at_least
 from audioprobe.models.catalog import CATALOG
 from audioprobe.models.fbank import FbankConfig, fbank, num_frames
 
@@ -21,6 +21,7 @@ class LogMel(AudioModel):
     meta = CATALOG["logmel"].meta  # name, description, 16 kHz, training "none"
     wrapper_version = "1"
     arg_types = {"num_mel_bins": int}
+    arg_checks = {"num_mel_bins": at_least(1)}
 
     def load(self) -> None:
         self.config = FbankConfig(sample_rate=self.meta.sample_rate, num_mel_bins=self.args.get("num_mel_bins", 128))

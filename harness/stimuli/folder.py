@@ -16,6 +16,9 @@ fingerprint.
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +26,10 @@ import soundfile as sf
 import yaml
 
 from audioprobe.errors import AudioprobeError
+from audioprobe.files import current_umask
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.stimuli.audio import check_audio_header, decode_audio
-from audioprobe.stimuli.stimulus_set import StimulusSet, check_rdm
+from audioprobe.stimuli.stimulus_set import StimulusSet, check_rdm, check_sound_id
 
 
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
@@ -42,6 +46,20 @@ def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
             return [dict(row) for row in reader]
     except OSError as exc:
         raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except csv.Error as exc:
+        raise AudioprobeError(f"{path}: not a readable CSV file ({exc}); save it as plain comma-separated UTF-8 text.") from None
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> AudioprobeError:
+    """The error for a text file that is not UTF-8 (often UTF-16 from a spreadsheet's "Unicode text")."""
+    raw = Path(path).read_bytes()[:4] if Path(path).is_file() else b""
+    guess = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+    return AudioprobeError(
+        f"{path}: not UTF-8 text{guess}: byte {exc.start} cannot be decoded. Save the file as UTF-8 "
+        f"(e.g. \"CSV UTF-8\" in a spreadsheet, or iconv -f UTF-16 -t UTF-8)."
+    )
 
 
 def _find_sound_files(folder: Path) -> dict[str, Path]:
@@ -49,8 +67,20 @@ def _find_sound_files(folder: Path) -> dict[str, Path]:
     if not sounds.is_dir():
         raise AudioprobeError(f"{folder}: no 'sounds/' folder; put one audio file per sound there.")
     files: dict[str, Path] = {}
+    inside = folder.resolve()
     for p in sorted(sounds.iterdir()):
-        if p.name.startswith(".") or not p.is_file():
+        if p.name.startswith("."):
+            continue
+        if p.is_symlink() or not p.resolve().is_relative_to(inside):
+            target = p.resolve()
+            if not target.is_relative_to(inside):  # never read a file outside the set (e.g. /etc/passwd)
+                raise AudioprobeError(
+                    f"{p}: a link to {target}, outside the stimulus set's folder {inside}; copy the audio file into "
+                    f"sounds/ instead (a set's audio must lie inside its folder)."
+                )
+            if not target.exists():
+                raise AudioprobeError(f"{p}: a link to {target}, which does not exist; replace it with the audio file.")
+        if not p.is_file():
             continue
         if p.stem in files:
             raise AudioprobeError(
@@ -78,6 +108,10 @@ def load_folder(folder: Path) -> StimulusSet:
         meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise AudioprobeError(f"{meta_path}: not valid YAML ({exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(meta_path, exc) from None
+    except OSError as exc:
+        raise AudioprobeError(f"{meta_path}: cannot read ({exc.strerror}).") from None
     if not isinstance(meta, dict):
         raise AudioprobeError(f"{meta_path}: must be a mapping of keys to values.")
     allowed = {"name", "description", "license", "citation", "sample_rate", "dimensions", "synthetic"}
@@ -283,6 +317,10 @@ def read_rdm(path: Path, sound_ids: list[str]) -> np.ndarray:
             rows = [r for r in csv.reader(fh) if r]
     except OSError as exc:
         raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except csv.Error as exc:
+        raise AudioprobeError(f"{path}: not a readable CSV file ({exc}); save it as plain comma-separated UTF-8 text.") from None
     if not rows:
         raise AudioprobeError(f"{path}: empty.")
     header = rows[0][1:]
@@ -334,9 +372,47 @@ def read_rdm(path: Path, sound_ids: list[str]) -> np.ndarray:
     return mat[np.ix_(order, order)]
 
 
-def export_folder(stimset: StimulusSet, folder: Path) -> Path:
-    """Write a stimulus set in the folder format; loading it back gives the same fingerprint."""
+def export_folder(stimset: StimulusSet, folder: Path, overwrite: bool = False) -> Path:
+    """Write a stimulus set in the folder format; loading it back gives the same fingerprint.
+
+    Everything is written into a temporary folder beside `folder`, which is renamed into place at
+    the end: an interrupted export leaves nothing half-written, and a folder is never a mix of two
+    sets (a stale rdm.csv, say). An existing non-empty `folder` is replaced only with `overwrite`.
+    """
     folder = Path(folder)
+    if folder.exists() and not folder.is_dir():
+        raise AudioprobeError(f"{folder}: exists and is not a folder; choose another destination.")
+    if folder.is_dir() and any(folder.iterdir()) and not overwrite:
+        raise AudioprobeError(
+            f"{folder}: the folder exists and is not empty; choose a new folder, or pass --overwrite to replace "
+            f"it (everything in it is deleted)."
+        )
+    for sid in stimset.sound_ids:  # ids become file names: never a path out of the folder
+        check_sound_id(sid, stimset.source or stimset.name)
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+    except OSError as exc:
+        raise AudioprobeError(f"{folder}: cannot write there ({exc.strerror}); choose another folder.") from None
+    try:
+        _write_folder(stimset, tmp)
+        os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp's 0700 is not what a user's folder gets
+        if folder.exists():
+            old = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".old"))
+            os.replace(folder, old / "x")
+            os.replace(tmp, folder)
+            shutil.rmtree(old)
+        else:
+            os.replace(tmp, folder)
+    except OSError as exc:
+        raise AudioprobeError(f"{folder}: cannot write the stimulus set ({exc}); nothing was changed.") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _write_folder(stimset: StimulusSet, folder: Path) -> None:
     (folder / "sounds").mkdir(parents=True, exist_ok=True)
     meta = {
         "name": stimset.name, "description": stimset.description, "license": stimset.license,
@@ -380,4 +456,3 @@ def export_folder(stimset: StimulusSet, folder: Path) -> Path:
             w.writerow(["sound_id", *stimset.sound_ids])
             for sid, row in zip(stimset.sound_ids, stimset.rdm):
                 w.writerow([sid, *(repr(float(v)) for v in row)])
-    return folder

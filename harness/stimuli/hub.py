@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -29,7 +30,7 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.stimuli.audio import check_audio_header, decode_audio
-from audioprobe.stimuli.stimulus_set import StimulusSet
+from audioprobe.stimuli.stimulus_set import StimulusSet, check_sound_id
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +141,11 @@ def load_hub_dataset(spec: str) -> StimulusSet:
     features = ds.features
     dims = _dimensions(features, where)
     table = ds.remove_columns(["audio"]).to_dict()
-    ids = [str(s) for s in table["sound_id"]]
+    ids = []
+    for sid in table["sound_id"]:  # ids become file names on export: checked before anything else
+        if sid is None:
+            raise AudioprobeError(f"{where}: a row has no sound_id (row {len(ids)}); every sound needs an id.")
+        ids.append(check_sound_id(str(sid), where))
     n = len(ids)
 
     judgments: dict[str, np.ndarray] = {}
@@ -207,9 +212,14 @@ def load_hub_dataset(spec: str) -> StimulusSet:
             return io.BytesIO(cell["bytes"])
         path = cell.get("path")
         if path:
-            for candidate in (Path(path), snapshot / path):
-                if candidate.is_file():
-                    return candidate
+            # only a file of the downloaded repository: never a path the data names elsewhere
+            candidate = Path(os.path.normpath(Path(snapshot, path)))
+            inside = os.path.normpath(snapshot)
+            if os.path.commonpath([inside, candidate]) != inside:
+                raise AudioprobeError(f"{where}: sound {ids[i]!r}: its audio path {path!r} is outside the dataset's "
+                                      f"repository; audio must be embedded bytes or a file of the repository.")
+            if candidate.is_file():
+                return candidate
         raise AudioprobeError(f"{where}: sound {ids[i]!r} has no audio bytes and no readable audio path.")
 
     for i, sid in enumerate(ids):  # headers only: a bad sound fails now, not in the middle of a model run

@@ -124,6 +124,8 @@ class StimulusSet:
         n = len(self.sound_ids)
         if n == 0:
             raise AudioprobeError(f"{where}: no sounds.")
+        for sid in self.sound_ids:
+            check_sound_id(sid, where)
         dup = _first_duplicate(self.sound_ids)
         if dup is not None:
             raise AudioprobeError(f"{where}: sound id {dup!r} appears twice; ids must be unique.")
@@ -189,6 +191,37 @@ class StimulusSet:
         if self.rdm is not None:
             check_rdm(np.asarray(self.rdm), n, where)
         return self
+
+
+#: Longest sound id: it becomes a file name (`<id>.wav`), and file names stop at 255 bytes.
+MAX_SOUND_ID_BYTES = 200
+
+
+def check_sound_id(sid, where: str) -> str:
+    """A sound id must be a safe file stem: exporting writes `sounds/<id>.wav`, so an id must never
+    name a path (no separator, no `..`, not absolute), a hidden file or a control character.
+
+    Every source (folder, Hub, embedded) goes through `StimulusSet.validate`, hence through this.
+    """
+    problem = None
+    if not isinstance(sid, str) or not sid:
+        problem = "is empty" if sid == "" else f"is a {type(sid).__name__}, not a string"
+    elif "/" in sid or "\\" in sid:
+        problem = "contains a path separator ('/' or '\\')"
+    elif sid.startswith("."):
+        problem = "starts with '.' (a hidden file, or '..': the parent folder)"
+    elif any(ord(ch) < 32 or ord(ch) == 127 for ch in sid):
+        problem = "contains a control character"
+    elif sid != sid.strip():
+        problem = "starts or ends with white space"
+    elif len(sid.encode("utf-8", "surrogatepass")) > MAX_SOUND_ID_BYTES:
+        problem = f"is longer than {MAX_SOUND_ID_BYTES} bytes"
+    if problem:
+        raise AudioprobeError(
+            f"{where}: sound id {sid!r} {problem}; a sound id must be a plain file name stem (letters, digits, "
+            f"'-', '_', '.' inside), since the set is written as sounds/<id>.wav. Rename the sound."
+        )
+    return sid
 
 
 def _first_duplicate(items):
