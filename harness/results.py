@@ -288,6 +288,18 @@ def read_result(path: Path) -> dict[str, Any]:
     return data
 
 
+#: a stimulus set's summary beside its model folders (written and read by audioprobe.summaries)
+SUMMARY_FILE = "dataset.json"
+
+
+def is_set_summary(path: Path) -> bool:
+    """A stimulus set's summary, which lies among the results but is none."""
+    if path.name != SUMMARY_FILE:
+        return False
+    with open(path, "rb") as fh:
+        return b'"summary_version"' in fh.read(64)
+
+
 def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
     """(path, result) for every result file under `results_dir`, one per (stimulus set, model, task).
 
@@ -298,6 +310,8 @@ def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
     """
     best: dict[tuple, tuple[Path, dict]] = {}
     for f in sorted(Path(results_dir).rglob("*.json")):
+        if is_set_summary(f):
+            continue
         r = read_result(f)
         slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
         rank = (r["schema_version"], r.get("created", ""))
@@ -411,6 +425,13 @@ def _check(value: Any, tp: Any, where: str, problems: list[str]) -> None:
         raise TypeError(f"the schema uses a type the validator does not know: {tp!r}")
     if not ok:
         problems.append(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}"[:200])
+
+
+def check_typed(value: Any, tp: Any, where: str) -> list[str]:
+    """Every way `value` departs from the typed dict `tp` (empty: valid); for files beside the results."""
+    problems: list[str] = []
+    _check(value, tp, where or tp.__name__, problems)
+    return problems
 
 
 def scores_schema(task_type: str) -> type:

@@ -22,8 +22,10 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import Extractor
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.registry import create_model
-from audioprobe.results import build_result, model_dir, read_replicates, read_result, result_path, write_result
+from audioprobe.results import (build_result, model_dir, read_replicates, read_result, result_path, set_folder,
+                                write_result)
 from audioprobe.stimuli import StimulusSet, resolve_dataset
+from audioprobe.summaries import SUMMARY_VERSION, rdm_bytes, read_summary, store_rdms, summarise, write_summary
 from audioprobe.taskconfig import TaskConfig
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 
@@ -110,6 +112,8 @@ class Runner:
                     out.append(old)
                     continue
             todo.setdefault(self.opt.data or task.dataset, []).append((task, key))
+        for spec in dict.fromkeys(self.opt.data or t.dataset for t in tasks):
+            self.ensure_summary(self._sets[spec])
         if self.opt.save_activations is not None:
             for spec in {self.opt.data or t.dataset for t in tasks}:
                 todo.setdefault(spec, [])
@@ -130,6 +134,20 @@ class Runner:
                     log.warning("%s / %s: not applicable: %s", name, task.name, exc)
                     out.append(not_applicable(name, task, stimset, str(exc)))
         return out
+
+    def set_dir(self, stimset: StimulusSet) -> Path:
+        return Path(self.opt.output_dir) / set_folder(stimset.name, stimset.fingerprint())
+
+    def ensure_summary(self, stimset: StimulusSet) -> None:
+        """Write the set's summary (dataset.json: figure A1, sound categories) unless a current one is there."""
+        set_dir = self.set_dir(stimset)
+        try:
+            current = read_summary(set_dir)
+        except AudioprobeError as exc:
+            log.warning("%s; writing it again", exc)
+            current = None
+        if current is None or current["summary_version"] != SUMMARY_VERSION:
+            write_summary(set_dir, summarise(stimset))
 
     def result_path(self, stimset: StimulusSet, model_name: str, task: TaskConfig) -> Path:
         return result_path(self.opt.output_dir, stimset.name, stimset.fingerprint(), model_name, task.name)
@@ -163,8 +181,15 @@ class Runner:
                                    f"it in TaskType.controls, so it would be missing from the run key")
             return self.control_extractor(model_name).extract(stimset, [pooling])[0][pooling]
 
+        rdm_files: dict[str, bytes] = {}
+
+        def keep_rdm(condensed: np.ndarray) -> str:
+            data, sha = rdm_bytes(condensed)
+            rdm_files[sha] = data
+            return sha
+
         ctx = EvalContext(task=task.name, seed=self.opt.seed, rng=np.random.default_rng(self.opt.seed),
-                          control=control)
+                          control=control, keep_rdm=keep_rdm)
         start = time.perf_counter()
         scores = ttype.evaluate(acts, stimset, task.params, ctx)
         metric_s = time.perf_counter() - start
@@ -173,5 +198,6 @@ class Runner:
                                        scores=scores, device=self.device, extract_s=info["extract_s"],
                                        metric_s=metric_s, activations_cached=info["cached"],
                                        replicates=ctx.replicates, resampling=ctx.resampling)
+        store_rdms(self.set_dir(stimset), rdm_files)  # before the result that refers to them
         write_result(self.result_path(stimset, name, task), result, sidecar)
         return result

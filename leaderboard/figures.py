@@ -143,6 +143,7 @@ class Figure:
     data: dict[str, Any]
     alt: str = ""
     png: bytes = b""  # the PNG's bytes, once saved
+    palette: bool = False  # PNG with a 256-colour palette: heatmaps of many cells, a third of the bytes
     paths: dict[str, Path] = dataclasses.field(default_factory=dict)  # and its files
 
     def save(self, directory: Path) -> dict[str, Path]:
@@ -153,6 +154,9 @@ class Figure:
             buffer = io.BytesIO()
             with _pyplot().rc_context(RC):  # svg.hashsalt: the same ids on every run
                 self.fig.savefig(buffer, format=fmt, dpi=DPI, metadata=meta)
+            if self.palette:
+                buffer = io.BytesIO(_palette_png(buffer.getvalue()) if fmt == "png" else
+                                    _palette_svg_images(buffer.getvalue()))
             paths[fmt] = directory / f"{self.name}.{fmt}"
             atomic_write_bytes(paths[fmt], lambda fh, b=buffer.getvalue(): fh.write(b))
         self.png = paths["png"].read_bytes()
@@ -164,6 +168,35 @@ class Figure:
         self.fig = None
         self.paths = paths
         return paths
+
+
+def _palette_png(data: bytes) -> bytes:
+    """The PNG with its colours mapped to a palette of at most 256 (no dithering): a viridis heatmap and
+    antialiased text need no more, and the file is a third of the size."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(data))
+    alpha = image.mode == "RGBA" and image.getextrema()[3][0] < 255
+    out = io.BytesIO()
+    if alpha:  # keep transparency exact: only the colours go to the palette
+        image.quantize(colors=255, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE).save(out, "PNG",
+                                                                                                    optimize=True)
+    else:
+        image.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT,
+                                      dither=Image.Dither.NONE).save(out, "PNG", optimize=True)
+    return out.getvalue()
+
+
+def _palette_svg_images(data: bytes) -> bytes:
+    """The SVG with each embedded PNG image (the heatmaps, drawn at one cell a pixel) palette-coded as above."""
+    import base64
+    import re
+
+    def recode(match: re.Match) -> bytes:
+        png = _palette_png(base64.b64decode(match.group(2)))
+        return match.group(1) + base64.b64encode(png)
+
+    return re.sub(rb'(data:image/png;base64,)([A-Za-z0-9+/=\s]+)', recode, data)
 
 
 def _num(x) -> float:
@@ -723,6 +756,144 @@ def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str) -> Fi
             "difference": [_json_floats(row) for row in np.ma.filled(image.get_array().astype(float), np.nan)],
             "significant_cells": cells, "alpha": pw.get("alpha"), "lower_is_better": lower}
     return Figure(name, title, caption, fig, data, alt=title)
+
+
+# ---------------------------------------------------------------------------------------------
+# Figure A1: how the stimulus set's target RDMs agree with each other
+
+def target_correlation_figure(name: str, correlations: dict, synthetic: bool, caption: str) -> Figure:
+    """The Pearson correlations between the set's target RDMs (set summary), annotated, on a diverging scale
+    fixed at [-1, 1] so sets compare by eye."""
+    plt = _pyplot()
+    import numpy as np
+
+    labels = [t["name"] for t in correlations["targets"]]
+    k = len(labels)
+    values = np.array([[_num(v) for v in row] for row in correlations["pearson"]], dtype=float).reshape(k, k)
+    side = min(WIDTH - 2.4, 0.8 + 0.38 * k)  # the matrix; labels left and below, the colour bar right
+    title = "Figure A1: correlations between the stimulus set's target RDMs"
+    fig, sub, (ax,), texts = _new_figure(title, synthetic, 1, 1, panel_h=side + 1.3, width=max(side + 2.4, 5.0))
+    with plt.rc_context(RC):
+        cmap = plt.get_cmap("RdBu").with_extremes(bad="#f2f2f2")
+        image = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, vmin=-1, vmax=1, gid="correlations")
+        ax.grid(False)
+        ax.set_xticks(range(k), labels, rotation=40, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(k), labels)
+        ax.tick_params(length=0)
+        ax.spines[:].set_visible(False)
+        for i in range(k):
+            for j in range(k):
+                v = values[i, j]
+                text = "—" if not np.isfinite(v) else f"{v:.2f}" if round(v, 2) != 0 else "0.00"
+                ax.text(j, i, text.replace("-", "\u2212"), ha="center",
+                        va="center", fontsize=6.5 if k > 8 else 7.5,
+                        color="white" if np.isfinite(v) and abs(v) > 0.6 else "black")
+        bar = sub.colorbar(image, ax=ax, shrink=0.8, pad=0.03)
+        bar.set_label("Pearson r of the upper triangles", fontsize=7)
+        bar.ax.tick_params(labelsize=6.5)
+        _finish(fig, [ax], [])
+    data = {**_header_data(texts, synthetic, fig), "kind": "target-correlations", "targets": labels,
+            "pearson": [_json_floats(row) for row in np.ma.filled(image.get_array().astype(float), np.nan)],
+            "spearman": correlations["spearman"], "n_pairs": correlations["n_pairs"]}
+    return Figure(name, title, caption, fig, data, alt=title)
+
+
+# ---------------------------------------------------------------------------------------------
+# RDM heatmaps: the target beside each model's headline-layer RDM, sounds ordered by category
+
+def percentile_ranks(condensed) -> "np.ndarray":
+    """Each dissimilarity's rank among the RDM's pairs, scaled to [0, 1] (ties averaged; NaN kept): RDMs of
+    different scales (KL, cosine, 0/1) share one colour scale (the display of Kriegeskorte et al. 2008)."""
+    import numpy as np
+    from scipy.stats import rankdata
+
+    x = np.asarray(condensed, dtype=float)
+    out = np.full(x.shape, np.nan)
+    ok = np.isfinite(x)
+    if ok.sum() > 1:
+        out[ok] = (rankdata(x[ok]) - 1) / (ok.sum() - 1)
+    elif ok.sum() == 1:
+        out[ok] = 0.5
+    return out
+
+
+def square(condensed, order) -> "np.ndarray":
+    """The square RDM of a condensed one (upper triangle row by row), rows and columns in `order`."""
+    import numpy as np
+
+    x = np.asarray(condensed, dtype=float)
+    n = int(round((1 + math.sqrt(1 + 8 * x.size)) / 2))
+    m = np.zeros((n, n))
+    i, j = np.triu_indices(n, 1)
+    m[i, j] = x
+    m[j, i] = x
+    return m[np.ix_(order, order)]
+
+
+def category_order(groups: list[list[str]]) -> tuple[list[int], list[tuple[str, int, int]]]:
+    """Sounds sorted by their categories (first grouping first; '' last; the set's order within a category),
+    and the blocks `(category, start, stop)` of the first grouping."""
+    n = len(groups[0])
+    key = lambda i: tuple((g[i] == "", g[i]) for g in groups)  # noqa: E731
+    order = sorted(range(n), key=key)
+    blocks: list[tuple[str, int, int]] = []
+    for pos, i in enumerate(order):
+        name = groups[0][i]
+        if blocks and blocks[-1][0] == name:
+            blocks[-1] = (name, blocks[-1][1], pos + 1)
+        else:
+            blocks.append((name, pos, pos + 1))
+    return order, blocks
+
+
+def rdm_figure(name: str, title: str, target: tuple[str, Any], panels: list[tuple[str, Any]], order: list[int],
+               blocks: list[tuple[str, int, int]], grouping: str, synthetic: bool, caption: str,
+               unknown: str = "none") -> Figure:
+    """The target RDM beside model RDMs (condensed arrays), sounds in `order` with the category blocks marked
+    (`unknown`: the name of the block of sounds without a category); each RDM shown as percentile ranks of its
+    own dissimilarities."""
+    plt = _pyplot()
+    import numpy as np
+
+    allp = [target, *panels]
+    ncols = min(4, len(allp))
+    panel_w = (WIDTH - 1.3) / 4  # four panels across the page, whatever their number
+    fig, sub, axes, texts = _new_figure(title, synthetic, len(allp), ncols, panel_h=panel_w + 0.4,
+                                        width=max(ncols * panel_w + 1.3, 4.2))
+    shown = []
+    with plt.rc_context(RC):
+        cmap = plt.get_cmap("viridis").with_extremes(bad="#d9d9d9")
+        image = None
+        for k, (ax, (label, condensed)) in enumerate(zip(axes, allp)):
+            matrix = square(percentile_ranks(condensed), order)
+            np.fill_diagonal(matrix, np.nan)
+            image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0, vmax=1, interpolation="nearest",
+                              gid=f"rdm:{k}")
+            ax.grid(False)
+            ax.set_title(label, fontsize=7.5)
+            ax.spines[:].set_visible(False)
+            ax.tick_params(length=0)
+            for _, start, stop in blocks[1:]:
+                for line in (ax.axhline, ax.axvline):
+                    line(start - 0.5, color="white", linewidth=0.6)
+            mids = [(start + stop - 1) / 2 for _, start, stop in blocks]
+            names = [b[0] or unknown for b in blocks]
+            ax.set_xticks([])
+            if k % ncols == 0 and len(blocks) <= 12:
+                ax.set_yticks(mids, names, fontsize=6)
+            else:
+                ax.set_yticks([])
+            drawn = np.ma.filled(image.get_array().astype(float), np.nan)
+            shown.append({"label": label, "row_means": _json_floats(np.round(np.nanmean(drawn, axis=1), 6)),
+                          "corner": [_json_floats(np.round(row, 6)) for row in drawn[:5, :5]]})
+        bar = sub.colorbar(image, ax=axes, shrink=0.7, pad=0.02)
+        bar.set_label("dissimilarity (percentile rank)", fontsize=7)
+        bar.ax.tick_params(labelsize=6.5)
+        _finish(fig, axes, [])
+    # the drawn matrices are n x n: the sidecar keeps each panel's row means and top-left corner to check them by
+    data = {**_header_data(texts, synthetic, fig), "kind": "rdms", "grouping": grouping, "order": list(order),
+            "blocks": [list(b) for b in blocks], "panels": shown}
+    return Figure(name, title, caption, fig, data, alt=title, palette=True)
 
 
 # ---------------------------------------------------------------------------------------------

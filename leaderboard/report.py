@@ -20,6 +20,8 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import logging
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -32,6 +34,8 @@ from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor, experiment_of
 from audioprobe.results import collect_files, format_score, safe_name, set_folder
 
+log = logging.getLogger(__name__)
+
 #: experiments in page order: anchor suffix -> heading
 EXPERIMENTS = {
     "rsa": "Experiment 1: representational similarity (figures 1A, 1B)",
@@ -39,9 +43,6 @@ EXPERIMENTS = {
     "transfer": "Experiment 2: transfer of perceived material across subsets (figure 2)",
     "abx": "ABX discrimination of perceived categories",
 }
-NOT_DRAWN = ("Not drawn (yet): figure A1 (the correlations between the target RDMs of the stimulus set) and the "
-             "RDM heatmaps (model and target dissimilarity matrices). They need the RDMs themselves, which "
-             "result files do not hold; the report reads result files only.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -64,6 +65,7 @@ class Section:
     figures: list[F.Figure] = dataclasses.field(default_factory=list)
     tables: list[Table] = dataclasses.field(default_factory=list)
     pairwise: list[F.Figure] = dataclasses.field(default_factory=list)
+    rdms: list[F.Figure] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -273,6 +275,75 @@ def _profile_figures(stem: str, title: str, by_task: dict[str, list[dict]], styl
                               synthetic, caption) for i in range(0, len(tasks), 6)]
 
 
+RDM_HEADING = "RDMs of the headline layers beside the target, per task"
+RDM_PANELS = 7  # models beside the target in one RDM figure (two rows of four panels)
+
+
+def _grouping(result: dict, summary: dict) -> tuple[str, list[list[str]], str]:
+    """How to order a task's sounds: by the physical labels of a physical target, by the modal responses of a
+    perceived one (its dimensions in turn); a target without dimensions, by the first label column."""
+    dims = list(F.dimensions(result))
+    if F.params(result).get("target") == "physical":
+        source, words, unknown = summary["labels"], "physical label", "missing"
+    else:
+        source, words, unknown = summary["modal"], "modal response", "tied"
+    dims = [d for d in dims if d in source]
+    if not dims and summary["labels"]:
+        source, words, unknown, dims = summary["labels"], "physical label", "missing", [next(iter(summary["labels"]))]
+    if not dims:
+        n = len(summary["sound_ids"])
+        return "the set's order", [[""] * n], "all"
+    return f"{words} ({', then '.join(dims)})", [source[d] for d in dims], unknown
+
+
+def _rdm_figures(stem: str, tasks: list[str], by_task: dict[str, list[dict]], styles, synthetic: bool,
+                 set_dir: Path | None, summary: dict | None, figure_dir: Path) -> list[F.Figure]:
+    """Per RSA task: the target RDM beside the headline-layer RDM of each model (the best RDM_PANELS by headline)."""
+    from audioprobe.summaries import load_rdm
+
+    if summary is None or set_dir is None:
+        return []
+    out = []
+    order_of = {m: i for i, m in enumerate(F.model_order(styles))}
+    for task in tasks:
+        kept = [r for r in by_task[task] if "model_sha256" in (r["scores"].get("rdms") or {})]
+        if not kept:
+            continue
+        kept.sort(key=lambda r: -(r["scores"]["headline"]["value"] if r["scores"]["headline"]["value"] is not None
+                                  else -math.inf))
+        shown = sorted(kept[:RDM_PANELS], key=lambda r: order_of.get(r["model"]["name"], len(order_of)))
+        params = F.params(shown[0])
+        grouping, groups, unknown = _grouping(shown[0], summary)
+        order, blocks = F.category_order(groups)
+        try:
+            target = load_rdm(set_dir, shown[0]["scores"]["rdms"]["target_sha256"])
+            panels = []
+            for r in shown:
+                refs = r["scores"]["rdms"]
+                score = next((e["score"] for e in r["scores"]["per_layer"] if e["layer"] == refs["layer"]), None)
+                label = f"{r['model']['name']} · {refs['layer']}\nr = {_f(score, 2)}"
+                panels.append((label, load_rdm(set_dir, refs["model_sha256"])))
+        except AudioprobeError as exc:
+            log.warning("%s: RDM heatmaps of %s left out: %s", set_dir, task, exc)
+            continue
+        partial = shown[0]["scores"].get("control") is not None
+        what = (f"the residual RDM of each model's headline layer after regressing out the "
+                f"{shown[0]['scores']['control']['model']} RDM" if partial else "the RDM of each model's headline layer")
+        more = (f" The {len(shown)} models with the highest headline of {len(kept)} are shown." if len(kept) > len(shown)
+                else "")
+        caption = (f"The target RDM ({F.dimension_label(shown[0])}, target {params.get('target')}) beside {what} "
+                   f"(the layer the cross-validation picks most often; r: its score on all sounds), sounds ordered by "
+                   f"{grouping}, white lines between categories. Each RDM is drawn as the percentile ranks of its own "
+                   f"dissimilarities, so RDMs of different scales share one colour scale (Kriegeskorte et al. 2008); "
+                   f"grey: undefined.{more}")
+        title = f"RDMs of {task}: target and headline layers"
+        figure = F.rdm_figure(f"{stem}__rdms__{safe_name(task)}", title, ("target", target), panels, order, blocks,
+                              grouping, synthetic, caption, unknown)
+        figure.save(figure_dir)
+        out.append(figure)
+    return out
+
+
 INTROS = {
     "rsa": "How closely does each layer's representational geometry follow listeners' judgments? Read the height of "
            "each profile against the noise ceiling, and where in depth it peaks; then whether it follows what "
@@ -288,7 +359,7 @@ INTROS = {
 
 
 def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles, synthetic: bool, cmp: dict,
-             figure_dir: Path) -> Section:
+             figure_dir: Path, set_dir: Path | None = None, summary: dict | None = None) -> Section:
     """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices."""
     by_task = _by_task(results)
     tasks = F.task_order(by_task)
@@ -317,16 +388,38 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     section.tables.append(_headline_table("Headline scores", tasks, by_task, tables, styles))
     section.tables += _contrast_tables(cmp["contrasts"], set(tasks))
     section.pairwise = _pairwise_figures(stem, tasks, tables, synthetic, figure_dir)
+    if exp in ("rsa", "rsa-partial"):
+        section.rdms = _rdm_figures(stem, tasks, by_task, styles, synthetic, set_dir, summary, figure_dir)
     return section
+
+
+def _dataset_section(stem: str, ds: dict, fp: str, summary: dict, synthetic: bool, figure_dir: Path) -> Section:
+    """Appendix A of the paper: how the set's targets relate (figure A1)."""
+    corr = summary["correlations"]
+    caption = (f"Pearson correlation between the upper triangles ({corr['n_pairs']} pairs of sounds) of the set's "
+               f"standard target RDMs: per judged dimension the symmetric KL divergence of listeners' response "
+               f"distributions (smoothing 0.5) and the 0/1 distance of modal responses, per label column the 0/1 "
+               f"distance of the physical labels. Spearman correlations are in the figure's JSON file. High "
+               f"correlations between targets mean their RSA scores cannot be told apart by the data.")
+    figure = F.target_correlation_figure(f"{stem}__figA1", corr, synthetic, caption)
+    figure.save(figure_dir)
+    intro = ("Which targets does the stimulus set let one tell apart? Read how strongly perceived and physical "
+             "targets of one dimension agree, and whether dimensions are confounded with each other.")
+    return Section("dataset", "The stimulus set's targets (figure A1, appendix A)", anchor(ds["name"], fp, "dataset"),
+                   intro, [figure])
 
 
 def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figure_dir: Path) -> list[SetReport]:
     """Every stimulus set's sections and figures (written into figure_dir as they are drawn), from result
     files and the comparison report; full sets first, then --limit cuts."""
+    from audioprobe.summaries import read_summary
+
     by_set: dict[str, list[dict]] = {}
-    for _, r in files:
+    set_dirs: dict[str, Path] = {}
+    for path, r in files:
         if r["schema_version"] >= 2:
             by_set.setdefault(r["dataset"]["fingerprint"], []).append(r)
+            set_dirs.setdefault(r["dataset"]["fingerprint"], path.parent.parent)  # DIR/<set>-<fp8>/<model>/<task>.json
     cmp_sets = {s["fingerprint"]: s for s in comparison.get("sets", [])}
     out = []
     for fp, rs in sorted(by_set.items(), key=lambda kv: (kv[1][0]["dataset"].get("partial", False),
@@ -339,8 +432,14 @@ def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figur
         for r in rs:
             by_exp.setdefault(experiment_of(r), []).append(r)
         cmp = cmp_sets.get(fp, {"tasks": [], "contrasts": []})
-        sections = [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir)
-                    for exp in [*EXPERIMENTS, *sorted(set(by_exp) - set(EXPERIMENTS))] if exp in by_exp]
+        try:
+            summary = read_summary(set_dirs[fp])
+        except AudioprobeError as exc:
+            log.warning("%s; figure A1 and the RDM heatmaps of this set are left out", exc)
+            summary = None
+        sections = [_dataset_section(stem, ds, fp, summary, synthetic, figure_dir)] if summary else []
+        sections += [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir, set_dirs[fp], summary)
+                     for exp in [*EXPERIMENTS, *sorted(set(by_exp) - set(EXPERIMENTS))] if exp in by_exp]
         order = F.model_order(styles)
         out.append(SetReport(ds["name"], fp, ds["n_sounds"], synthetic, bool(ds.get("partial")),
                              [m for m in order if not styles[m].control], [m for m in order if styles[m].control],
@@ -419,7 +518,6 @@ def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
                    + "".join(f'<li><a href="#{_h(sec.anchor)}">{_h(sec.title)}</a></li>' for sec in s.sections)
                    + '</ul></li>')
     out.append('</ul></nav>')
-    out.append(f'<p class="note">{_h(NOT_DRAWN)}</p>')
     for s in sets:
         out.append(f'<section id="{_h(s.anchor)}"><h2>{_h(_set_heading(s))}</h2>')
         if s.synthetic:
@@ -435,6 +533,9 @@ def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
                 out.append('<h4>Pairwise comparisons of the models, per task</h4><div class="pairwise">')
                 out += [_html_figure(f) for f in sec.pairwise]
                 out.append('</div>')
+            if sec.rdms:
+                out.append(f'<h4>{_h(RDM_HEADING)}</h4>')
+                out += [_html_figure(f) for f in sec.rdms]
             out.append('</section>')
         out.append('</section>')
     out.append(f'<footer><p>Generated by audioprobe-report {_h(meta["version"])}.</p></footer></body></html>')
@@ -464,7 +565,6 @@ def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
              f"(no model, no activation); comparisons at false discovery rate α = {meta['alpha']}.", ""]
     if any(s.synthetic for s in sets):
         lines += [banner, ""]
-    lines += [f"_{NOT_DRAWN}_", ""]
     for s in sets:
         lines += [f'<a id="{s.anchor}"></a>', "", f"## {_set_heading(s)}", ""]
         if s.synthetic:
@@ -481,6 +581,10 @@ def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
             if sec.pairwise:
                 lines += ["#### Pairwise comparisons of the models, per task", ""]
                 for f in sec.pairwise:
+                    lines += _md_figure(f)
+            if sec.rdms:
+                lines += [f"#### {RDM_HEADING}", ""]
+                for f in sec.rdms:
                     lines += _md_figure(f)
     return "\n".join(lines).rstrip() + "\n"
 
@@ -504,7 +608,7 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
     figure_dir = output_dir / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
     sets = build_sets(files, comparison, figure_dir)
-    all_figures = [f for s in sets for sec in s.sections for f in (*sec.figures, *sec.pairwise)]
+    all_figures = [f for s in sets for sec in s.sections for f in (*sec.figures, *sec.pairwise, *sec.rdms)]
     written = {p for f in all_figures for p in f.paths.values()}
     for stale in figure_dir.iterdir():  # figures of an earlier report that this one no longer has
         if stale.suffix in (".png", ".svg", ".json") and stale not in written and "__" in stale.name:

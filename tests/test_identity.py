@@ -68,7 +68,7 @@ def status(out: str, task: str) -> str:
 
 
 def result_files(out_dir: Path) -> list[Path]:
-    return sorted(out_dir.rglob("*.json"))
+    return sorted(p for p in out_dir.rglob("*.json") if p.name != "dataset.json")  # not the set summaries
 
 
 def test_the_issue_reproduction_recomputes(tmp_path, capsys):

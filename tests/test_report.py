@@ -26,7 +26,8 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.compare import compare
 from audioprobe.leaderboard.contrasts import discover_contrasts
-from audioprobe.leaderboard.report import EXPERIMENTS, anchor, report_cmd
+from audioprobe.leaderboard.report import EXPERIMENTS, RDM_HEADING, anchor, report_cmd
+from audioprobe.summaries import load_rdm, read_summary
 from tests.toymodels import FrameProjection
 
 pytest.importorskip("matplotlib")
@@ -189,6 +190,67 @@ def test_figure_a2_leaves_undefined_scores_as_gaps(built):
     assert series["logmel"]["y"] == [None, None]
 
 
+def set_dir_of(results: Path) -> Path:
+    (folder,) = [p for p in results.iterdir() if p.is_dir()]
+    return folder
+
+
+def test_figure_a1_draws_the_set_summary(built):
+    results, report = built
+    summary = read_summary(set_dir_of(results))
+    drawn = sidecar(report, "figA1")
+    corr = summary["correlations"]
+    assert drawn["targets"] == [t["name"] for t in corr["targets"]]
+    assert len(drawn["targets"]) == 10  # KL, modal, physical of three dimensions, and the object label column
+    assert drawn["pearson"] == [pytest.approx(nulls(row)) for row in corr["pearson"]]
+    assert drawn["banner"] == F.SYNTHETIC_BANNER
+
+
+def percentile_ranks_here(x: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return (rankdata(x) - 1) / (len(x) - 1)
+
+
+def test_rdm_heatmaps_draw_the_kept_rdms_in_category_order(built):
+    """Each panel is the stored RDM (target first, then the headline layer of each model with one) as
+    percentile ranks, rows and columns in category order; categories contiguous, sorted, ties last."""
+    results, report = built
+    files = results_of(results)
+    set_dir = set_dir_of(results)
+    summary = read_summary(set_dir)
+    for task in ("rsa-material", "rsa-physical-hollowness", "partial-rsa-material"):
+        drawn = sidecar(report, f"rdms__{task}")
+        kept = {m: r for (m, t), r in files.items() if t == task and "model_sha256" in r["scores"]["rdms"]}
+        order_of_models = F.model_order(F.styles_for(list(files.values())))  # trained models first, then controls
+        assert kept and [p["label"].split(" · ")[0] for p in drawn["panels"][1:]] == [
+            m for m in order_of_models if m in kept]
+        assert drawn["panels"][0]["label"] == "target"
+        if task == "partial-rsa-material":
+            assert "logmel" not in kept  # its own RDM regressed out: no residual
+        target_sha = {r["scores"]["rdms"]["target_sha256"] for r in kept.values()}
+        assert len(target_sha) == 1
+        arrays = [load_rdm(set_dir, target_sha.pop())] + [
+            load_rdm(set_dir, kept[p["label"].split(" · ")[0]]["scores"]["rdms"]["model_sha256"])
+            for p in drawn["panels"][1:]]
+        order = drawn["order"]
+        column = "hollowness" if task == "rsa-physical-hollowness" else "material"
+        source = summary["labels" if "physical" in task else "modal"][column]
+        cats = [source[i] for i in order]
+        known = [c for c in cats if c]
+        assert known == sorted(known) and all(not c for c in cats[len(known):])  # sorted, unknown last
+        assert [b[0] for b in drawn["blocks"]] == list(dict.fromkeys(cats))
+        n = len(order)
+        for panel, condensed in zip(drawn["panels"], arrays):
+            square = np.zeros((n, n))
+            square[np.triu_indices(n, 1)] = percentile_ranks_here(condensed)
+            square = square + square.T
+            square = square[np.ix_(order, order)]
+            np.fill_diagonal(square, np.nan)
+            assert panel["row_means"] == pytest.approx(np.round(np.nanmean(square, axis=1), 6), abs=2e-6)
+            assert nulls(panel["corner"][0])[1:] == pytest.approx(np.round(square[0, 1:5], 6), abs=2e-6)
+
+
 def test_pairwise_matrices_are_the_compare_report(built):
     results, report = built
     (cmp_set,) = compare(results, discover_contrasts())["sets"]
@@ -251,21 +313,22 @@ def test_index_html_is_self_contained_with_every_figure_and_anchor(built):
     embedded = {base64.b64decode(src.split(",", 1)[1]) for src in page.images}
     pngs = sorted((report / "figures").glob("*.png"))
     assert len(pngs) == len(page.images)
+    rsa_tasks = ("rsa-material", "rsa-average", "rsa-modal-material", "rsa-modal-hollowness", "rsa-physical-hollowness",
+                 "partial-rsa-material")
     assert {p.stem.split("__", 1)[1] for p in pngs} == {
-        "fig1a", "fig1b", "fig2", "figA2", "abx-1",
-        *(f"pairwise__{t}" for t in ("rsa-material", "rsa-average", "rsa-modal-material", "rsa-modal-hollowness",
-                                     "rsa-physical-hollowness", "transfer-material-hollow-to-full",
-                                     "transfer-material-full-to-hollow", "partial-rsa-material", "abx-material"))}
+        "fig1a", "fig1b", "fig2", "figA1", "figA2", "abx-1", *(f"rdms__{t}" for t in rsa_tasks),
+        *(f"pairwise__{t}" for t in (*rsa_tasks, "transfer-material-hollow-to-full",
+                                     "transfer-material-full-to-hollow", "abx-material"))}
     assert {p.read_bytes() for p in pngs} == embedded
     # a section per experiment, at the anchor the leaderboard links to, and links to each
     result = next(iter(results_of(results).values()))
     name, fp = result["dataset"]["name"], result["dataset"]["fingerprint"]
-    for experiment in EXPERIMENTS:
+    for experiment in (*EXPERIMENTS, "dataset"):
         assert anchor(name, fp, experiment) in page.ids
         assert f"#{anchor(name, fp, experiment)}" in page.urls
     text = " ".join(page.text)
     assert text.count(F.SYNTHETIC_BANNER) >= 2  # the page's banner and the set's
-    assert "figure A1" in text and "RDM heatmaps" in text  # what is not drawn, and why
+    assert "Figure A1" in text and RDM_HEADING in text
 
 
 def test_report_md_links_figures_relatively(built):
@@ -284,8 +347,9 @@ def test_every_figure_is_a_non_blank_png_of_its_size_and_an_svg(built):
             assert list(im.size) == data["size_px"], png.name
             pixels = np.asarray(im.convert("L"))
         assert pixels.std() > 5 and len(np.unique(pixels)) > 20, f"{png.name} is blank"
-        if not png.stem.split("__", 1)[1].startswith("pairwise"):
+        if data.get("kind") not in ("pairwise", "target-correlations", "rdms"):  # profiles: the page's width
             assert data["size_px"][0] == round(F.WIDTH * F.DPI * (1 if len(data["panels"]) > 1 else 0.75))
+        assert data["size_px"][0] <= F.WIDTH * F.DPI  # no figure wider than the page
         assert data["banner"] == F.SYNTHETIC_BANNER
         svg = ET.parse(png.with_suffix(".svg")).getroot()
         assert svg.tag.endswith("svg") and any(e.get("id") == "synthetic-banner" for e in svg.iter())

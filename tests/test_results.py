@@ -30,9 +30,9 @@ def results(tmp_path_factory):
     code = eval_main(["--model", "logmel", "--tasks", "rsa-material,partial-rsa-material,"
                       "transfer-material-hollow-to-full,abx-material", "--limit", "40", "--output-dir", str(out)])
     assert code == 0
-    found = {p.stem: json.loads(p.read_text()) for p in out.rglob("*.json")}
+    found = {p.stem: json.loads(p.read_text()) for p in out.glob("*/*/*.json")}
     assert len(found) == 4, sorted(found)
-    for p in out.rglob("*.json"):
+    for p in out.glob("*/*/*.json"):
         found[p.stem]["_path"] = p
     return found
 

@@ -73,6 +73,10 @@ class EvalContext:
     #: the result file, and the resampling they come from.
     replicates: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
     resampling: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: Keep a condensed RDM for the report's heatmaps; returns its reference (the SHA-256 of its
+    #: stored file, see audioprobe.summaries), or None where nothing is stored (the runner passes
+    #: the store; a context made without one keeps nothing).
+    keep_rdm: Callable[[np.ndarray], str | None] = lambda condensed: None
 
     def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
                         **arrays: np.ndarray) -> None:

@@ -282,6 +282,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
               f"{', residualised on the ' + params['control'] + ' RDM' if control else ''}) and the target RDM "
               f"({what}{' averaged over ' + ', '.join(dims) if len(dims) > 1 else ''})")
     head = headline(per_layer, names, out, params)
+    rdms = keep_rdms(ctx, names, model_rdms, target, head["layer"], control)
     statistics = {
         "seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "sounds (pairs of a sound with its "
         "own copy excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
@@ -308,11 +309,33 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "noise_ceiling": ceiling,
         "headline_over_ceiling": over_ceiling(head["value"], ceiling),
         "control": control,
+        "rdms": rdms,
         "statistics": statistics,
         "n_sounds": len(stimset),
         "n_pairs": int(target.size),
         **synthetic_caveat(stimset),
     }
+
+
+#: above this many sounds no RDM is kept for the report (2,000 sounds: 2 million pairs, 8 MB a file)
+RDM_MAX_SOUNDS = 2000
+
+
+def keep_rdms(ctx: EvalContext, names: list[str], model_rdms: np.ndarray, target: np.ndarray, layer: str | None,
+              control: dict | None) -> dict:
+    """References to the headline layer's RDM (the residual one in partial RSA) and the target, kept for the
+    report's heatmaps; or why none are kept."""
+    n_sounds = int(round((1 + np.sqrt(1 + 8 * target.size)) / 2))
+    if layer is None:
+        return {"layer": None, "reason": "no headline layer (no finite score)"}
+    if n_sounds > RDM_MAX_SOUNDS:
+        return {"layer": layer, "reason": f"{n_sounds} sounds: RDMs are kept for sets of at most {RDM_MAX_SOUNDS}"}
+    model_sha, target_sha = ctx.keep_rdm(model_rdms[names.index(layer)]), ctx.keep_rdm(target)
+    if model_sha is None or target_sha is None:
+        return {"layer": layer, "reason": "this run kept no RDMs"}
+    what = ("residual RDM of the headline layer after regressing out the control RDM" if control else
+            "RDM of the headline layer")
+    return {"layer": layer, "model_sha256": model_sha, "target_sha256": target_sha, "what": what}
 
 
 def _check_rsa(where: str, params: dict[str, Any]) -> None:
@@ -363,6 +386,15 @@ class Control(TypedDict):
     score_of_control: Annotated[float | None, "the control RDM's own correlation with the target"]
 
 
+class RDMRefs(TypedDict):
+    layer: Annotated[str | None, "the headline layer"]
+    model_sha256: NotRequired[Annotated[str, "its condensed RDM (float32, upper triangle row by row): "
+                                             "<set folder>/rdms/<sha256>.npy"]]
+    target_sha256: NotRequired[Annotated[str, "the target RDM, stored the same way"]]
+    what: NotRequired[Annotated[str, "what the model RDM is (partial RSA: the residual after the control)"]]
+    reason: NotRequired[Annotated[str, "why no RDMs were kept"]]
+
+
 class RSAStatistics(Statistics):
     permutations: Annotated[int, "Mantel permutations (0: off)"]
     resampled: NotRequired[Annotated[list[str], "the factors the bootstrap resampled: [sounds] (percentile "
@@ -378,6 +410,7 @@ class RSAScores(Scores):
     noise_ceiling: Annotated[NoiseCeiling, "how well the target agrees with itself across listeners"]
     headline_over_ceiling: NotRequired[Annotated[CeilingFractions, "the headline as a fraction of each ceiling"]]
     control: Annotated[Control | None, "partial RSA: the regressed-out control (null: plain RSA)"]
+    rdms: NotRequired[Annotated[RDMRefs, "the headline layer's RDM and the target, kept for the report's heatmaps"]]
     n_sounds: Annotated[int, "sounds compared"]
     n_pairs: Annotated[int, "pairs of sounds (upper-triangle entries)"]
 
