@@ -143,3 +143,26 @@ def test_validator_passes_on_tiny_variant(name):
 
     report = validate_model(name, tiny=True)
     assert report.ok, report.text()
+
+
+def test_block_layers_are_the_blocks_in_stage_order(tiny_dir, rng):
+    """Each `stageS.blockB` is the output of block B of stage S, both counted from 1 in the encoder's
+    own order: hooks placed by an explicit loop over the stages' blocks see the same tensors."""
+    model = create_model("clap", {"checkpoint": str(tiny_dir)})
+    model.load()
+    enc = model.net.audio_model.audio_encoder
+    seen, hooks = {}, []
+    for s, stage in enumerate(enc.layers):
+        for b, block in enumerate(stage.blocks):
+            hooks.append(block.register_forward_hook(
+                lambda _m, _i, out, key=(s + 1, b + 1): seen.__setitem__(key, out[0].detach().clone())))
+    waves = torch.from_numpy(rng.standard_normal((2, 20000)).astype(np.float32) * 0.1)
+    try:
+        out = model.forward(waves, torch.tensor([20000, 15000]))
+    finally:
+        for h in hooks:
+            h.remove()
+    assert sorted(seen) == [(1, 1), (2, 1), (2, 2)]
+    for (s, b), values in seen.items():
+        torch.testing.assert_close(out[f"stage{s}.block{b}"].values, values, rtol=0, atol=0)
+    assert not torch.allclose(out["stage2.block1"].values, out["stage2.block2"].values)

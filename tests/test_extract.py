@@ -58,3 +58,34 @@ def test_layers_must_match_declaration(rng):
     model.load()
     with pytest.raises(AudioprobeError, match="same names in the same order"):
         run_model(model, [np.zeros(1600, np.float32)], ["mean"], 2, progress=False)
+
+
+def test_two_stimulus_sets_through_one_cache(tmp_path, rng):
+    """Two sets with the same name and ids but different sounds share one cache: each gets its own
+    activations (the key holds the set's fingerprint, not its name); the same set again is a hit."""
+    from audioprobe.cache import ActivationCache
+    from audioprobe.extract import Extractor, prepare_waveforms
+    from audioprobe.stimuli import StimulusSet
+
+    def stimset(waves):
+        return StimulusSet(name="same-name", sound_ids=[f"s{i}" for i in range(len(waves))], dimensions={},
+                           labels={}, judgments={}, load_audio=lambda i: (waves[i], 8000))
+
+    a = stimset([rng.standard_normal(1600).astype(np.float32) for _ in range(3)])
+    b = stimset([rng.standard_normal(1600).astype(np.float32) for _ in range(3)])
+    model = FrameProjection()
+    model.load()
+    cache = ActivationCache(tmp_path)
+    extractor = Extractor(model, batch_size=2, cache=cache, progress=False)
+    got_a, info_a = extractor.extract(a, ["mean"])
+    got_b, info_b = extractor.extract(b, ["mean"])
+    assert not info_a["cached"] and not info_b["cached"] and info_b["n_forward"] == 3
+    for s, got in ((a, got_a), (b, got_b)):
+        direct = run_model(model, prepare_waveforms(s, extractor.frontend), ["mean"], 2, progress=False)
+        for layer in ("proj1", "proj2"):
+            np.testing.assert_allclose(got["mean"][layer], direct["mean"][layer], rtol=1e-6)
+    assert not np.allclose(got_a["mean"]["proj2"], got_b["mean"]["proj2"])
+    assert len(list(tmp_path.rglob("*.npz"))) == 2
+    again, info = Extractor(model, batch_size=3, cache=cache, progress=False).extract(a, ["mean"])
+    assert info["cached"] and info["n_forward"] == 0
+    np.testing.assert_array_equal(again["mean"]["proj2"], got_a["mean"]["proj2"])
