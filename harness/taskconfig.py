@@ -55,6 +55,9 @@ class TaskConfig:
     def config_hash(self) -> str:
         """SHA-256 of the resolved configuration (dataset excluded: results record its fingerprint)."""
         cfg = {k: v for k, v in self.config().items() if k != "dataset"}
+        schema = TASK_TYPES[self.type].params
+        cfg["params"] = {k: v for k, v in self.params.items()
+                         if k not in schema or schema[k].hashed_at_default or v != schema[k].default}
         return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
 
 

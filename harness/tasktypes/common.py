@@ -33,6 +33,9 @@ class Param:
     doc: str = ""
     choices: tuple | None = None
     check: Callable[[Any], str | None] | None = None  # returns a message when the value is bad
+    #: False for an optional feature added later whose default means "off": at its default it is left out
+    #: of the task's config hash, so adding it leaves existing run keys (and results) valid
+    hashed_at_default: bool = True
 
     def validate(self, where: str, key: str, value: Any) -> Any:
         kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)

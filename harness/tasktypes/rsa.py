@@ -11,11 +11,11 @@ from typing import Annotated, Any, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import rsa, stats
+from audioprobe.metrics import rsa, similarity, stats
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (STAT_PARAMS, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
+from audioprobe.tasktypes.common import (STAT_PARAMS, Interval, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
                                          headline, interval, json_float, non_negative, require_dimensions,
                                          synthetic_caveat, register_task_type)
 
@@ -43,6 +43,10 @@ RSA_PARAMS = {
     "control": Param(str, "none", "Partial RSA: a model (e.g. logmel) whose RDM is regressed out of each "
                                   "layer's RDM; none: plain RSA."),
     "control_layer": Param(str, "", "Layer of the control model (empty: its only layer)."),
+    "measures": Param(list, [], "Measures of the timbre literature computed beside the RSA per layer, each with a "
+                                "bootstrap interval over the same resamples of the sounds (docs/metrics.md). "
+                                "Costly on large sets.",
+                      choices=tuple(similarity.MEASURES), hashed_at_default=False),
     "resample": Param(str, "auto", "What the bootstrap resamples: sounds, or sounds+listeners (two-factor: the "
                                    "target rebuilt from resampled listeners; t intervals from the dual-bootstrap "
                                    "variance of Schütt et al. 2023). auto: sounds+listeners where the target is built "
@@ -283,6 +287,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
               f"({what}{' averaged over ' + ', '.join(dims) if len(dims) > 1 else ''})")
     head = headline(per_layer, names, out, params)
     rdms = keep_rdms(ctx, names, model_rdms, target, head["layer"], control)
+    measures = (timbre_measures(params["measures"], names, model_rdms, target, out["bootstrap_counts"], head["layer"],
+                                params["ci_level"]) if params["measures"] else None)
     statistics = {
         "seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "sounds (pairs of a sound with its "
         "own copy excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
@@ -310,11 +316,37 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "headline_over_ceiling": over_ceiling(head["value"], ceiling),
         "control": control,
         "rdms": rdms,
+        **({"measures": measures} if measures else {}),
         "statistics": statistics,
         "n_sounds": len(stimset),
         "n_pairs": int(target.size),
         **synthetic_caveat(stimset),
     }
+
+
+def timbre_measures(wanted: list[str], names: list[str], model_rdms: np.ndarray, target: np.ndarray,
+                    counts: np.ndarray, head_layer: str | None, level: float) -> dict:
+    """Each requested measure (metrics/similarity.py) per layer, with a percentile interval over the RSA's own
+    bootstrap resamples of the sounds (the target fixed), and at the RSA's headline layer (chosen by the RSA,
+    not by the measure: no second selection)."""
+    from scipy.spatial.distance import squareform
+
+    human = squareform(target, checks=False)
+    out = {}
+    for name in wanted:
+        func, kwargs, lower = similarity.MEASURES[name]
+        rows = []
+        for k, layer in enumerate(names):
+            model = squareform(model_rdms[k], checks=False)
+            value = func(model, human, **kwargs)
+            reps = similarity.bootstrap_measure(func, model, human, counts, **kwargs) if counts.size else np.empty(0)
+            rows.append({"layer": layer, "value": json_float(value),
+                         "ci": interval(stats.percentile_interval(reps[:, None], level)[0]) if reps.size else None})
+        at_head = next((dict(r) for r in rows if r["layer"] == head_layer), None)
+        out[name] = {"lower_is_better": lower, "per_layer": rows, "at_headline_layer": at_head,
+                     "method": f"{func.__name__}({', '.join(f'{k}={v}' for k, v in kwargs.items())}), "
+                               f"{'lower' if lower else 'higher'} is better; interval: percentile bootstrap over sounds"}
+    return out
 
 
 #: above this many sounds no RDM is kept for the report (2,000 sounds: 2 million pairs, 8 MB a file)
@@ -339,6 +371,8 @@ def keep_rdms(ctx: EvalContext, names: list[str], model_rdms: np.ndarray, target
 
 
 def _check_rsa(where: str, params: dict[str, Any]) -> None:
+    if len(set(params["measures"])) != len(params["measures"]):
+        raise AudioprobeError(f"{where}: key 'measures' lists a measure twice.")
     dims = params["dimensions"]
     if isinstance(dims, list) and not all(isinstance(d, str) and d for d in dims):
         raise AudioprobeError(f"{where}: key 'dimensions' must be a dimension name or a list of names.")
@@ -395,6 +429,19 @@ class RDMRefs(TypedDict):
     reason: NotRequired[Annotated[str, "why no RDMs were kept"]]
 
 
+class MeasureLayer(TypedDict):
+    layer: Annotated[str, "layer name"]
+    value: Annotated[float | None, "the measure on this layer (null: undefined)"]
+    ci: Annotated[Interval | None, "percentile bootstrap interval over sounds (null: off or undefined)"]
+
+
+class MeasureScores(TypedDict):
+    lower_is_better: Annotated[bool, "normalised_mae: lower is better; the others: higher"]
+    per_layer: Annotated[list[MeasureLayer], "the measure per layer, in the model's layer order"]
+    at_headline_layer: Annotated[MeasureLayer | None, "at the layer the RSA headline chose (null: none)"]
+    method: Annotated[str, "the function, its settings and the interval's method"]
+
+
 class RSAStatistics(Statistics):
     permutations: Annotated[int, "Mantel permutations (0: off)"]
     resampled: NotRequired[Annotated[list[str], "the factors the bootstrap resampled: [sounds] (percentile "
@@ -411,6 +458,8 @@ class RSAScores(Scores):
     headline_over_ceiling: NotRequired[Annotated[CeilingFractions, "the headline as a fraction of each ceiling"]]
     control: Annotated[Control | None, "partial RSA: the regressed-out control (null: plain RSA)"]
     rdms: NotRequired[Annotated[RDMRefs, "the headline layer's RDM and the target, kept for the report's heatmaps"]]
+    measures: NotRequired[Annotated[dict[str, MeasureScores], "measures of the timbre literature (param measures), "
+                                                              "by name"]]
     n_sounds: Annotated[int, "sounds compared"]
     n_pairs: Annotated[int, "pairs of sounds (upper-triangle entries)"]
 
