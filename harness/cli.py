@@ -1,12 +1,15 @@
 """`audioprobe-eval`: parse, call the runner, print. Everything here is callable from Python.
 
-User errors (`AudioprobeError`, bad options) print one message and exit with code 2.
+Exit codes: 0 success; 2 a user error (`AudioprobeError`, bad options: one message naming the
+file, key or sound, no traceback); 3 a run that computed nothing (every task not applicable);
+130 interrupted.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -15,6 +18,83 @@ from tabulate import tabulate
 from audioprobe.errors import AudioprobeError
 
 SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated listeners: not a finding about human perception."
+
+#: Exit code of a run in which no task could be scored (every one "not applicable").
+EXIT_NOTHING_COMPUTED = 3
+
+
+class NothingComputed(AudioprobeError):
+    """A run that scored no task: not a success (exit code EXIT_NOTHING_COMPUTED)."""
+
+    exit_code = EXIT_NOTHING_COMPUTED
+
+
+class TaskProgress:
+    """Progress over tasks on stderr: which task, how many done, elapsed time.
+
+    On a terminal the running task is shown on a line that the finished one replaces; otherwise one
+    plain line per task. Silent when `quiet`.
+    """
+
+    def __init__(self, total: int, quiet: bool = False, stream=None):
+        self.total, self.quiet = total, quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.done = 0
+        self.start = time.perf_counter()
+
+    def _elapsed(self) -> str:
+        s = int(time.perf_counter() - self.start)
+        return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
+
+    def _write(self, text: str) -> None:
+        if not self.quiet:
+            self.stream.write(text)
+            self.stream.flush()
+
+    def begin(self, model: str, task: str) -> None:
+        if self.tty:
+            self._write(f"\r\033[K[{self.done + 1}/{self.total}] {model} / {task}: running (elapsed {self._elapsed()})")
+
+    def finish(self, model: str, task: str, status: str, n: int = 1) -> None:
+        self.done += n
+        clear = "\r\033[K" if self.tty else ""
+        self._write(f"{clear}[{self.done}/{self.total}] {model} / {task}: {status} (elapsed {self._elapsed()})\n")
+
+
+def cli_runner(options, progress: TaskProgress):
+    """The runner with what the command line adds: progress over tasks, and a task's dimensions
+    checked against the set its own file names before any model runs."""
+    from audioprobe.errors import NotApplicableError
+    from audioprobe.runner import Runner
+    from audioprobe.taskconfig import check_names_in_set
+
+    class CliRunner(Runner):
+        def stimulus_set(self, task):
+            stimset = super().stimulus_set(task)
+            if self.opt.data is None:
+                check_names_in_set(task, stimset)
+            return stimset
+
+        def run_model(self, name, args, tasks):
+            out = super().run_model(name, args, tasks)
+            reused = sum(1 for r in out if r.get("_reused"))
+            if reused:
+                progress.finish(name, f"{reused} task(s)", "reused (same run key)", n=reused)
+            return out
+
+        def evaluate(self, name, model, key, task, stimset, acts, info):
+            progress.begin(name, task.name)
+            start = time.perf_counter()
+            try:
+                result = super().evaluate(name, model, key, task, stimset, acts, info)
+            except NotApplicableError:
+                progress.finish(name, task.name, "not applicable")
+                raise
+            progress.finish(name, task.name, f"done in {time.perf_counter() - start:.1f} s")
+            return result
+
+    return CliRunner(options)
 
 
 def results_table(results: list[dict]) -> str:
@@ -69,34 +149,53 @@ def results_table(results: list[dict]) -> str:
               help="Write DIR/<set>-<fp8>/<model>/activations.npz (mean-pooled, one array per layer).")
 @click.option("--include-path", "include_paths", multiple=True, type=click.Path(path_type=Path),
               help="Extra task YAML file or folder (repeatable).")
+@click.option("--allow-control", "allowed_controls", multiple=True, metavar="NAME",
+              help="Let task files use model NAME as their control (repeatable). Without it a task file may "
+                   "name only a weight-free baseline (logmel, mfcc, spectrogram): never code or a download.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (warnings and errors still show).")
 @click.pass_context
 def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, batch_size, limit, seed, overwrite, no_cache,
-        save_activations, include_paths, verbose):
+        save_activations, include_paths, allowed_controls, verbose, quiet):
     """Probe audio models against human judgments, layer by layer.
 
     \b
     audioprobe-eval --model logmel --tasks all
     audioprobe-eval list models|tasks|datasets
+
+    \b
+    Exit codes: 0 done; 2 a bad input (the message names it); 3 nothing computed (every task
+    was not applicable, e.g. on a --limit subset); 130 interrupted.
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
-    ctx.obj = {"include_paths": list(include_paths)}
+    ctx.obj = {"include_paths": list(include_paths), "allowed_controls": frozenset(allowed_controls)}
     if ctx.invoked_subcommand is not None:
         return
     if not models or not tasks:
         raise click.UsageError("give --model NAME and --tasks SPEC (or a sub-command such as `list models`).")
+    from audioprobe.files import check_writable
     from audioprobe.models.base import parse_model_args
-    from audioprobe.runner import RunOptions, Runner
+    from audioprobe.runner import RunOptions
     from audioprobe.taskconfig import discover_tasks, select_tasks
 
-    selected = select_tasks(tasks, discover_tasks(include_paths))
+    selected = select_tasks(tasks, discover_tasks(include_paths, frozenset(allowed_controls)))
     args = parse_model_args(model_args)
+    check_writable(output_dir, f"--output-dir {output_dir}")  # before any work: no result computed in vain
+    if save_activations is not None:
+        check_writable(save_activations, f"--save-activations {save_activations}")
     options = RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
                          overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations, data=data,
-                         progress=sys.stderr.isatty(), precision=precision)
-    results = Runner(options).run([(m, args) for m in models], selected)
+                         progress=sys.stderr.isatty() and not quiet, precision=precision)
+    progress = TaskProgress(len(models) * len(selected), quiet=quiet)
+    results = cli_runner(options, progress).run([(m, args) for m in models], selected)
     click.echo(results_table(results))
+    if results and all("not_applicable" in r for r in results):
+        raise NothingComputed(
+            f"nothing was computed: all {len(results)} task(s) were not applicable to this stimulus set"
+            f"{f' cut to --limit {limit} sounds' if limit else ''} (reasons above). Use more sounds, or tasks "
+            f"that fit the set."
+        )
     click.echo(f"\nResults in {output_dir}/. Leaderboard: audioprobe-leaderboard {output_dir}")
 
 
@@ -121,7 +220,7 @@ def list_cmd(ctx, what):
     elif what == "tasks":
         from audioprobe.taskconfig import discover_tasks
 
-        tasks = discover_tasks(ctx.obj["include_paths"])
+        tasks = discover_tasks(ctx.obj["include_paths"], ctx.obj["allowed_controls"])
         rows = [[t.name, t.type, ",".join(t.tags), t.dataset, t.description] for t in sorted(tasks.values(), key=lambda t: t.name)]
         click.echo(tabulate(rows, headers=["task", "type", "tags", "dataset", "description"]))
     else:
@@ -135,12 +234,17 @@ def list_cmd(ctx, what):
 @cli.command("export-dataset")
 @click.argument("name")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-def export_dataset(name, directory):
-    """Write stimulus set NAME to DIRECTORY in the folder format."""
+@click.option("--overwrite", is_flag=True, help="Replace DIRECTORY if it exists and is not empty.")
+def export_dataset(name, directory, overwrite):
+    """Write stimulus set NAME to DIRECTORY in the folder format.
+
+    It is written into a temporary folder beside DIRECTORY and renamed into place at the end; an
+    existing non-empty DIRECTORY is refused unless --overwrite.
+    """
     from audioprobe.stimuli import export_folder, resolve_dataset
 
     stimset = resolve_dataset(name)
-    export_folder(stimset, directory)
+    export_folder(stimset, directory, overwrite=overwrite)
     click.echo(f"Wrote {len(stimset)} sounds of {stimset.name!r} to {directory} (fingerprint {stimset.fingerprint()[:12]}).")
 
 
@@ -167,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         cli.main(args=argv, prog_name="audioprobe-eval", standalone_mode=False)
     except AudioprobeError as exc:
         click.echo(f"Error: {exc}", err=True)
-        return 2
+        return getattr(exc, "exit_code", 2)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("\nInterrupted. Finished results are saved; run the same command again to resume.", err=True)
         return 130

@@ -73,8 +73,10 @@ def check_writable(folder: Path, what: str) -> Path:
         fd, probe = tempfile.mkstemp(dir=folder, prefix=".audioprobe-write-check-")
         os.close(fd)
         os.unlink(probe)
-    except (FileExistsError, NotADirectoryError):
+    except FileExistsError:
         raise AudioprobeError(f"{what}: {folder} is a file, not a folder; choose a folder.") from None
+    except NotADirectoryError:
+        raise AudioprobeError(f"{what}: a part of {folder} is a file, not a folder; choose a folder.") from None
     except OSError as exc:
         raise AudioprobeError(f"{what}: cannot write in {folder} ({exc.strerror or exc}); choose a folder you "
                               f"can write to.") from None

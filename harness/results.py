@@ -18,6 +18,7 @@ import datetime
 import hashlib
 import io
 import json
+import logging
 import platform
 import re
 import types
@@ -274,6 +275,8 @@ def read_result(path: Path) -> dict[str, Any]:
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AudioprobeError(f"{path}: not a readable result file ({exc}).") from None
     version = data.get("schema_version") if isinstance(data, dict) else None
+    if version is None:
+        raise AudioprobeError(f"{path}: not an audioprobe result file (no schema_version).")
     if version not in READABLE_VERSIONS:
         raise AudioprobeError(f"{path}: schema_version {version!r} is not one of {READABLE_VERSIONS}; re-run the "
                               f"task with --overwrite.")
@@ -312,7 +315,11 @@ def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
     for f in sorted(Path(results_dir).rglob("*.json")):
         if is_set_summary(f):
             continue
-        r = read_result(f)
+        try:
+            r = read_result(f)
+        except AudioprobeError as exc:  # one bad file never hides the others: skip it, say which
+            logging.getLogger(__name__).warning("skipped %s", exc)
+            continue
         slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
         rank = (r["schema_version"], r.get("created", ""))
         if slot not in best or rank > (best[slot][1]["schema_version"], best[slot][1].get("created", "")):

@@ -54,6 +54,19 @@ def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet, reason: s
             "not_applicable": reason}
 
 
+def rescue_result(path: Path, output_dir: Path, result: dict, sidecar: bytes | None, exc: OSError) -> str:
+    """Write a result that could not be written to `path` into `files.rescue_dir()`; say where."""
+    from audioprobe.files import rescue_dir
+
+    spare = rescue_dir() / Path(path).relative_to(output_dir)
+    try:
+        write_result(spare, result, sidecar)
+        where = f"it was saved to {spare} instead; copy it to {path} once the folder is writable"
+    except OSError:
+        where = "it could not be saved elsewhere either (its activations are cached: a re-run recomputes only the metric)"
+    return f"{path}: cannot write the result ({exc.strerror or exc}); {where}."
+
+
 def resolve_device(device: str) -> str:
     if device == "auto":
         return "cuda" if torch.cuda.is_available() else "cpu"
@@ -198,6 +211,10 @@ class Runner:
                                        scores=scores, device=self.device, extract_s=info["extract_s"],
                                        metric_s=metric_s, activations_cached=info["cached"],
                                        replicates=ctx.replicates, resampling=ctx.resampling)
-        store_rdms(self.set_dir(stimset), rdm_files)  # before the result that refers to them
-        write_result(self.result_path(stimset, name, task), result, sidecar)
+        path = self.result_path(stimset, name, task)
+        try:
+            store_rdms(self.set_dir(stimset), rdm_files)  # before the result that refers to them
+            write_result(path, result, sidecar)
+        except OSError as exc:  # a computed result is never lost to a write error
+            raise AudioprobeError(rescue_result(path, self.opt.output_dir, result, sidecar, exc)) from None
         return result

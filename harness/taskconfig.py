@@ -9,6 +9,7 @@ file, the key and what is allowed.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import fnmatch
 import hashlib
 import json
@@ -116,7 +117,7 @@ def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozense
         if key not in data and spec.default is REQUIRED:
             raise AudioprobeError(f"{where}: missing required key {key!r}. {spec.doc}")
     ttype = data.get("type")
-    if ttype not in TASK_TYPES:
+    if not isinstance(ttype, str) or ttype not in TASK_TYPES:
         raise UnknownNameError("task type", str(ttype), sorted(TASK_TYPES), f"(in {where}, key 'type')")
     schema = TASK_TYPES[ttype].params
     unknown = sorted(set(data) - set(COMMON) - set(schema))
@@ -140,6 +141,28 @@ def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozense
         name=common["task"], version=common["version"], description=common["description"],
         tags=tuple(common["tags"]), dataset=common["dataset"], type=ttype, params=params, path=where,
     )
+
+
+#: task parameters that name a dimension (or a label column) of the stimulus set
+DIMENSION_KEYS = ("dimensions", "dimension", "by", "target_dimension", "split_dimension")
+
+
+def check_names_in_set(task: TaskConfig, stimset) -> None:
+    """Every dimension a task names must exist in the set its own file names (as a judged dimension
+    or a label column): a misspelt dimension is an error in the task file, not a task that "does
+    not apply". (On another set, given with --data, a missing dimension makes it not applicable.)"""
+    known = [*stimset.dimensions, *stimset.labels]
+    for key in DIMENSION_KEYS:
+        value = task.params.get(key)
+        names = [value] if isinstance(value, str) else list(value or [])
+        for name in names:
+            if name and name not in known:
+                close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
+                raise AudioprobeError(
+                    f"{task.path}: key {key!r} names dimension {name!r}, which stimulus set {stimset.name!r} (the "
+                    f"task's dataset) does not have{f'; did you mean {close[0]!r}?' if close else '.'} Judged "
+                    f"dimensions: {', '.join(stimset.dimensions) or 'none'}; label columns: "
+                    f"{', '.join(stimset.labels) or 'none'}.")
 
 
 #: a folder of this name beside the tasks holds contrasts between tasks, not tasks

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
+from audioprobe.errors import AudioprobeError
 from audioprobe.results import collect_files, format_score, set_folder
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
@@ -466,7 +467,10 @@ def best_groups(files: list[tuple[Path, dict]], alpha: float = 0.05) -> dict[tup
 
 def build(results_dir: Path, output: Path | None = None, report_url: str | None = None) -> str:
     """The leaderboard of the result files under `results_dir`, written to `output` when given."""
-    files = collect_files(results_dir)
+    files = collect_files(results_dir)  # unreadable files are skipped with a warning naming each
+    if not files:
+        raise AudioprobeError(f"{results_dir}: no readable result files here (searched every *.json below it); "
+                              f"run audioprobe-eval first, or give the folder it wrote (--output-dir).")
     text = render_markdown([r for _, r in files], best_groups(files), report_url=report_url)
     if output is not None:
         from audioprobe.files import atomic_write_bytes

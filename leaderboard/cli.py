@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
@@ -63,7 +64,17 @@ def compare_cmd(results_dir, tasks, models, contrast_paths, alpha, output, json_
         click.echo(text)
 
 
+class _Warnings(logging.Handler):
+    """audioprobe's warnings (e.g. "skipped FILE: why it cannot be read") as plain lines on stderr."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        click.echo(f"warning: {record.getMessage()}", err=True)
+
+
 def _run(command, prog: str, argv) -> int:
+    logger = logging.getLogger("audioprobe")
+    handler = _Warnings(logging.WARNING)
+    logger.addHandler(handler)
     try:
         command.main(args=argv, prog_name=prog, standalone_mode=False)
     except AudioprobeError as exc:
@@ -72,6 +83,8 @@ def _run(command, prog: str, argv) -> int:
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
+    finally:
+        logger.removeHandler(handler)
     return 0
 
 

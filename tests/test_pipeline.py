@@ -184,12 +184,14 @@ def test_interrupted_run_resumes(tmp_path, toy, capsys, monkeypatch):
 
 
 def test_task_not_applicable_to_the_data_is_reported_and_skipped(tmp_path, toy, capsys):
-    """A task needing a dimension the set lacks is listed as not applicable; the others still run."""
+    """A task needing a dimension the set given with --data lacks is listed as not applicable; the
+    others still run. (On the set its own file names, an unknown dimension is an error in the task
+    file: tests/test_bad_inputs.py.)"""
     out, extra = tmp_path / "r", tmp_path / "extra"
     extra.mkdir()
     (extra / "zz-loudness.yaml").write_text(
-        "task: zz-loudness\nversion: 1\ndescription: d\ndataset: impacts\ntype: rsa\ndimensions: loudness\n")
-    code, captured = run(["--model", toy, "--tasks", "rsa-material,zz-loudness", "--limit", str(N),
+        "task: zz-loudness\nversion: 1\ndescription: d\ndataset: elsewhere\ntype: rsa\ndimensions: loudness\n")
+    code, captured = run(["--model", toy, "--tasks", "rsa-material,zz-loudness", "--limit", str(N), "--data", "impacts",
                           "--output-dir", str(out), "--include-path", str(extra)], capsys)
     assert code == 0
     assert "not applicable" in captured.out and "'loudness'" in captured.out

@@ -82,6 +82,7 @@ def _find_sound_files(folder: Path) -> dict[str, Path]:
                 raise AudioprobeError(f"{p}: a link to {target}, which does not exist; replace it with the audio file.")
         if not p.is_file():
             continue
+        check_sound_id(p.stem, str(p))
         if p.stem in files:
             raise AudioprobeError(
                 f"{sounds}: two files for sound id {p.stem!r} ({files[p.stem].name}, {p.name}); keep one."
