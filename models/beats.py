@@ -385,7 +385,13 @@ def read_checkpoint(path: Path, expect_finetuned: bool | None = None) -> dict[st
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickle / zip errors of many types all mean "not a checkpoint"
-        raise AudioprobeError(f"BEATs checkpoint {str(path)!r} could not be read as a torch checkpoint: {exc}") from None
+        detail = next((line.strip() for line in str(exc).splitlines() if "Unsupported" in line), str(exc).splitlines()[0])
+        detail = detail.replace("WeightsUnpickler error: ", "").split(" was not an allowed global")[0]
+        if "Weights only load failed" in detail:
+            detail = "not a torch zip archive, or a pickle holding more than tensors"
+        raise AudioprobeError(f"BEATs checkpoint {str(path)!r} could not be read as a torch checkpoint with "
+                              f"weights_only=True ({detail}); give an official BEATs .pt file (tensors and a cfg "
+                              f"dict only: nothing that loading could run).") from None
     if not isinstance(ckpt, dict) or not isinstance(ckpt.get("cfg"), dict) or not isinstance(ckpt.get("model"), dict):
         found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise AudioprobeError(

@@ -267,7 +267,7 @@ CASES = [
     Case("BEATs cfg with wrong types", _beats_bad_cfg, "encoder_layers='2' (expected int)"),
     Case("BEATs checkpoint not a checkpoint", lambda t: (folder(t), (t / "x.pt").write_text("no"),
                                                          on_folder(t, "--model", "beats", "--model-args", f"checkpoint={t / 'x.pt'}")[2:] + ["--model", "beats"])[-1],
-         "x.pt' could not be read as a torch checkpoint"),
+         "x.pt' could not be read as a torch checkpoint with weights_only=True"),
     Case("hf: .bin refused by weights_only", _hf_bin_refused, "Use a safetensors copy"),
     # --- where results go, and runs that compute nothing
     Case("--output-dir is a file", _output_is_file, "afile' is a file"),

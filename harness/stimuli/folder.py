@@ -56,9 +56,10 @@ def not_utf8(path: Path, exc: UnicodeDecodeError) -> AudioprobeError:
     """The error for a text file that is not UTF-8 (often UTF-16 from a spreadsheet's "Unicode text")."""
     raw = Path(path).read_bytes()[:4] if Path(path).is_file() else b""
     guess = " (it looks like UTF-16)" if raw[:2] in (b"\xff\xfe", b"\xfe\xff") else ""
+    how = "\"CSV UTF-8\" in a spreadsheet, or " if Path(path).suffix == ".csv" else ""
     return AudioprobeError(
         f"{path}: not UTF-8 text{guess}: byte {exc.start} cannot be decoded. Save the file as UTF-8 "
-        f"(e.g. \"CSV UTF-8\" in a spreadsheet, or iconv -f UTF-16 -t UTF-8)."
+        f"(e.g. {how}iconv -f UTF-16 -t UTF-8)."
     )
 
 
