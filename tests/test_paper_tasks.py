@@ -94,12 +94,39 @@ def test_every_paper_task_runs_and_reports_its_statistics():
             assert entry["p_value"] is not None and 0 < entry["p_value"] <= 1, name
         h = out["headline"]
         assert h["value"] is not None and h["layer"] in acts and h["ci"] is not None and h["selection"], name
+        if t.type == "rsa" and params["control"] == "none" and params["target"] in ("kl", "physical"):
+            check_rsa_scores(out, acts, s, params, name)
         if t.type == "rsa":
             human = t.params["target"] in ("kl", "js", "modal")
             assert (out["noise_ceiling"]["value"] is not None) == human, name
             assert (out["control"] is not None) == name.startswith("partial-"), name
         if t.type == "transfer":
             assert "baseline_accuracy" in out["per_layer"][0] and 0 < out["chance"]["accuracy"] < 1
+
+
+def check_rsa_scores(out, acts, s, params, name):
+    """Each layer's score: Pearson r (scipy) of the cosine distances and the target written out
+    (symmetric KL with the task's smoothing, or 0/1 label differences), averaged over the dimensions."""
+    from itertools import combinations
+
+    from scipy.spatial.distance import pdist
+    from scipy.special import rel_entr
+    from scipy.stats import pearsonr
+
+    dims = params["dimensions"] if isinstance(params["dimensions"], list) else [params["dimensions"]]
+    targets = []
+    for d in dims:
+        if params["target"] == "kl":
+            c = s.judgments[d] + params["smoothing"]
+            p = c / c.sum(axis=1, keepdims=True)
+            targets.append([np.sum(rel_entr(p[i], p[j]) + rel_entr(p[j], p[i])) for i, j in combinations(range(len(s)), 2)])
+        else:
+            lab = np.asarray(s.labels[d])
+            targets.append([float(lab[i] != lab[j]) for i, j in combinations(range(len(s)), 2)])
+    target = np.mean(targets, axis=0)
+    for entry in out["per_layer"]:
+        ref = pearsonr(pdist(acts[entry["layer"]], "cosine"), target)[0]
+        assert entry["score"] == pytest.approx(ref, abs=1e-9), name
 
 
 def test_partial_rsa_through_the_cli_equals_independent_computation(tmp_path, monkeypatch):

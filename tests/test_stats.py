@@ -53,8 +53,15 @@ def test_blocks_give_halves_and_whole(rng):
     halves = stats.random_halves(rng, 14, 10)
     assert np.all(halves.sum(axis=1) == 7)
     a, b, whole = stats.weighted_pearson_blocks(x, y, [counts * halves, counts * ~halves])
-    np.testing.assert_allclose(whole, stats.weighted_pearson(x, y, counts), atol=1e-12)
-    np.testing.assert_allclose(a, stats.weighted_pearson(x, y, counts * halves), atol=1e-12)
+    for r in range(10):  # each block and their sum: r over the explicitly resampled pairs
+        for got, w in ((a, counts[r] * halves[r]), (b, counts[r] * ~halves[r]), (whole, counts[r])):
+            draws = np.repeat(np.arange(14), w)
+            i, j = np.triu_indices(draws.size, 1)
+            mask = draws[i] != draws[j]
+            ys = squareform(y)[draws[i], draws[j]][mask]
+            ref = [np.corrcoef(squareform(row)[draws[i], draws[j]][mask], ys)[0, 1] for row in x]
+            if np.count_nonzero(w) >= 3:
+                np.testing.assert_allclose(got[r], ref, atol=1e-10)
     # a 0/1 weight is the score on that subset's pairs
     sub = np.nonzero(halves[0])[0]
     ref = rsa.pearson_rows(np.stack([rsa.upper_triangle(squareform(r)[np.ix_(sub, sub)]) for r in x]),
@@ -157,7 +164,7 @@ def test_rsa_statistics_tau_a_and_spearman_paths(rng):
     perms = stats.random_permutations(stats.streams(0)[1], 12, 30)
     null = np.array([[rsa.compare_rows(r, rsa.upper_triangle(squareform(y)[np.ix_(p, p)]), "spearman")[0]
                       for r in x] for p in perms])
-    np.testing.assert_allclose(sp["p_value"], stats.permutation_p_value(sp["score"], null))
+    np.testing.assert_allclose(sp["p_value"], (1 + (null >= sp["score"] - 1e-9).sum(axis=0)) / (1 + 30))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,3 +332,40 @@ def test_replicate_variance_and_t_interval():
 
     lo, hi = stats.t_interval(0.5, 0.04, 16, 0.95)
     assert hi - 0.5 == pytest.approx(t.ppf(0.975, 16) * 0.2) and lo == pytest.approx(1.0 - hi)
+
+
+def test_two_factor_variance_uses_rows_where_all_three_kinds_are_defined():
+    """Unclipped numbers (the clipping would hide a variance taken over the wrong rows)."""
+    both = np.array([0.9, 1.9, 2.8, np.nan, 2.0])
+    lis = np.array([0.9, 1.4, 1.1, 2.0, 1.2])
+    snd = np.array([1.2, 1.6, 2.9, 9.0, 2.0])  # row 3 is defined here only: left out
+    ok = [0, 1, 2, 4]
+    vb, vl, vs = (np.var(v[ok], ddof=1) for v in (both, lis, snd))
+    kl, ks = 5 / 4, 9 / 8
+    ref = kl * vl + ks * vs - kl * ks * (vb - vl - vs)
+    assert kl * vl < ref < vb and ks * vs < ref  # not clipped
+    np.testing.assert_allclose(stats.two_factor_variance(both, lis, snd, 5, 9), [ref], rtol=1e-12)
+    np.testing.assert_allclose(stats.two_factor_variance(snd, lis, both, 5, 9),
+                               stats.dual_bootstrap_variance(*(np.var(v[ok], ddof=1) for v in (snd, lis, both)), 5, 9))
+
+
+def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
+    x, y = rdms(rng, n=9, layers=3)
+    out = stats.rsa_statistics(x, y, "pearson", 0, 0, 0, 0, 0.95)
+    assert out["p_value"].shape == (3,) and np.isnan(out["p_value"]).all()
+    assert out["ci"].shape == (3, 2) and np.isnan(out["ci"]).all()
+    assert out["cv_choice"].dtype.kind == "i" and out["cv_choice"].size == 0 and out["cv_scores"].size == 0
+    assert out["bootstrap"].shape == (0, 3) and out["bootstrap_counts"].shape == (0, 9)
+    assert out["bootstrap_counts"].dtype == np.int64
+    np.testing.assert_allclose(out["score"], rsa.pearson_rows(x, y))
+    # a layer whose RDM is not finite: NaN in every statistic, the others unchanged
+    bad = x.copy()
+    bad[1, 0] = np.nan
+    out = stats.rsa_statistics(bad, y, "pearson", 0, 30, 20, 4, 0.95)
+    ref = stats.rsa_statistics(x[[0, 2]], y, "pearson", 0, 30, 20, 4, 0.95)
+    assert np.isnan(out["score"][1]) and np.isnan(out["p_value"][1]) and np.isnan(out["bootstrap"][:, 1]).all()
+    assert np.isnan(out["ci"][1]).all()
+    np.testing.assert_allclose(out["score"][[0, 2]], ref["score"])
+    np.testing.assert_allclose(out["p_value"][[0, 2]], ref["p_value"])
+    np.testing.assert_allclose(out["bootstrap"][:, [0, 2]], ref["bootstrap"], atol=1e-12)
+    assert not np.any(out["cv_choice"] == 1)
