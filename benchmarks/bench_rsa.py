@@ -43,9 +43,10 @@ def synthetic(n_sounds: int, n_layers: int, dim: int, n_listeners: int, n_catego
     return s, {"mean": acts}
 
 
-def run_task(s, acts, seed):
+def run_task(s, acts, seed, resample="auto"):
     params = {k: v.default for k, v in RSA_PARAMS.items()}
     params["dimensions"] = "material"  # target kl, cosine, pearson; 1000 / 1000 / 100 / 100 by default
+    params["resample"] = resample  # auto: sounds+listeners here (17 simulated listeners)
     ctx = EvalContext("bench", seed, np.random.default_rng(seed), None)
     start = time.perf_counter()
     out = TASK_TYPES["rsa"].evaluate(acts, s, params, ctx)
@@ -86,14 +87,17 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-rsatoolbox", action="store_true")
+    ap.add_argument("--resample", choices=("auto", "sounds", "sounds+listeners"), default="auto",
+                    help="what the bootstrap resamples (auto: sounds and listeners on these data)")
     args = ap.parse_args()
     s, acts = synthetic(args.sounds, args.layers, args.dim, 17, 7, args.seed)
-    run_task(s, {"mean": dict(list(acts["mean"].items())[:1])}, args.seed)  # warm-up (imports, BLAS)
-    task_s, out, params = run_task(s, acts, args.seed)
+    run_task(s, {"mean": dict(list(acts["mean"].items())[:1])}, args.seed, args.resample)  # warm-up
+    task_s, out, params = run_task(s, acts, args.seed, args.resample)
     line = {
         "sounds": args.sounds, "layers": args.layers, "dim": args.dim, "bootstrap": params["bootstrap"],
         "permutations": params["permutations"], "cv_splits": params["cv_splits"],
-        "ceiling_splits": params["ceiling_splits"], "task_s": round(task_s, 4),
+        "ceiling_splits": params["ceiling_splits"], "resampled": out["statistics"]["resampled"],
+        "task_s": round(task_s, 4),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }

@@ -138,8 +138,8 @@ def _single_pair(w: np.ndarray) -> np.ndarray:
 
 #: Bytes of per-resample target RDMs a two-factor bootstrap holds at once (a chunk of resamples).
 TARGET_CHUNK_BYTES = 64 * 2 ** 20
-#: Bytes of one tile of pair weights (resamples x pairs) in `weighted_pearson_targets`.
-PAIR_TILE_BYTES = 4 * 2 ** 20
+#: Bytes of square target RDMs `weighted_pearson_targets` holds at once (a few, to stay in cache).
+SQUARE_CHUNK_BYTES = 4 * 2 ** 20
 
 
 def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weights: list) -> list[np.ndarray]:
@@ -147,36 +147,49 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
 
     model_rdms `[n_layers, n_pairs]`, targets `[m, n_pairs]` (row b: the target rebuilt from
     listener draw b), weights: a list of `[m, n]` arrays (bootstrap counts, or 0/1 memberships) ->
-    one `[m, n_layers]` per weight array. With a target per row the sums are no longer quadratic
-    forms in one matrix: the pair weights w_i w_j are formed explicitly, one tile of pairs at a time
-    for every weight array (memory: m x tile), and each sum is a product with the model RDMs.
+    one `[m, n_layers]` per weight array. Every sum is still a quadratic form, in a matrix that
+    changes with the row: sum_{i<j} w_i w_j a_ij = w^T A w / 2 with A square, zero diagonal. The
+    sums that do not involve the target (weights and model RDMs only) are quadratic forms for all
+    rows at once (one matrix product per layer); the others take, per row b, the products of the
+    weight arrays with the square target Y_b, Y_b o Y_b and Y_b o X_l, a few rows at a time (no
+    pair weights w_i w_j are ever formed, which was the cost of the earlier pair-tiled version).
     A row whose target is not finite gives NaN.
     """
+    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
+
     x = _standardised(np.atleast_2d(model_rdms))
     y = _standardised(np.atleast_2d(targets))
-    ws = [np.asarray(w, dtype=np.float64) for w in weights]
-    m, n = ws[0].shape
-    i, j = rsa._triu_indices(n)
-    xt, xxt = np.ascontiguousarray(x.T), np.ascontiguousarray((x * x).T)  # [n_pairs, n_layers]
+    w_all = np.stack([np.asarray(w, dtype=np.float64) for w in weights], axis=1)  # [m, k, n]
+    m, k, n = w_all.shape
     n_layers = x.shape[0]
-    sums = [[np.zeros(m), np.zeros((m, n_layers)), np.zeros(m), np.zeros((m, n_layers)), np.zeros(m),
-             np.zeros((m, n_layers))] for _ in ws]  # s_w, s_x, s_y, s_xx, s_yy, s_xy
-    tile = int(max(256, PAIR_TILE_BYTES // (8 * max(m, 1))))
-    for start in range(0, i.size, tile):
-        ii, jj = i[start:start + tile], j[start:start + tile]
-        yt, x1, x2 = y[:, start:start + tile], xt[start:start + tile], xxt[start:start + tile]
-        for w, (s_w, s_x, s_y, s_xx, s_yy, s_xy) in zip(ws, sums):
-            pw = w[:, ii] * w[:, jj]
-            pwy = pw * yt
-            s_w += pw.sum(axis=1)
-            s_x += pw @ x1
-            s_xx += pw @ x2
-            s_y += pwy.sum(axis=1)
-            s_yy += np.einsum("mp,mp->m", pwy, yt)
-            s_xy += pwy @ x1
-    return [np.where(_single_pair(w)[:, None], np.nan,
-                     _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy))
-            for w, (s_w, s_x, s_y, s_xx, s_yy, s_xy) in zip(ws, sums)]
+    flat = w_all.reshape(m * k, n)
+    s_w = 0.5 * (flat.sum(axis=1) ** 2 - (flat * flat).sum(axis=1))
+    s_x, s_xx, s_xy = (np.empty((m * k, n_layers)) for _ in range(3))
+    s_y, s_yy = np.empty(m * k), np.empty(m * k)
+
+    def quad(w, square):  # 0.5 w^T A w per row of w `[..., n]`, A `[..., n, n]`
+        return 0.5 * np.einsum("...n,...n->...", w @ square, w)
+
+    x_squares = [squareform(row, checks=False) for row in x]
+    for layer, xsq in enumerate(x_squares):
+        s_x[:, layer] = quad(flat, xsq)
+        s_xx[:, layer] = quad(flat, xsq * xsq)
+    i, j = rsa._triu_indices(n)
+    rows = int(max(1, SQUARE_CHUNK_BYTES // (8 * n * n)))
+    ysq = np.zeros((rows, n, n))
+    for start in range(0, m, rows):
+        b = min(m, start + rows) - start
+        yb = ysq[:b]
+        yb[:, i, j] = y[start:start + b]
+        yb[:, j, i] = y[start:start + b]
+        wb = w_all[start:start + b]  # [b, k, n]
+        out = slice(start * k, (start + b) * k)
+        s_y[out] = quad(wb, yb).ravel()
+        s_yy[out] = quad(wb, yb * yb).ravel()
+        for layer, xsq in enumerate(x_squares):
+            s_xy[out, layer] = quad(wb, yb * xsq).ravel()
+    r = _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy).reshape(m, k, n_layers)
+    return [np.where(_single_pair(w_all[:, q])[:, None], np.nan, r[:, q]) for q in range(k)]
 
 
 def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray) -> np.ndarray:
@@ -477,33 +490,63 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     if two_factor and n_listeners < 3:
         raise ValueError(f"a two-factor bootstrap needs at least 3 listeners, got {n_listeners}")
 
+    # Layers whose RDM is not finite give NaN everywhere (each layer's statistics are computed
+    # independently): only the finite rows are computed, and the others are filled with NaN. A partial
+    # RSA whose control explains every layer then costs nothing but its draws.
+    n_layers, kept = x.shape[0], np.flatnonzero(finite)
+    xf = x[finite]
     if comparison == "spearman":
-        x, y = rsa.rank_rows(x), rsa.rank_rows(y)
+        xf, y = rsa.rank_rows(xf), rsa.rank_rows(y)
+
+    def spread(arrays):  # `[m, n_finite]` each -> `[m, n_layers]`, NaN for the other layers
+        out = []
+        for a in arrays:
+            full_a = np.full((a.shape[0], n_layers), np.nan)
+            full_a[:, kept] = a
+            out.append(full_a)
+        return out
+
     if comparison in ("pearson", "spearman"):
-        def on_weights(blocks):
-            return weighted_pearson_blocks(x, y, blocks)
+        def weights_core(blocks):
+            return weighted_pearson_blocks(xf, y, blocks)
 
-        def on_perms(perms):
-            return permuted_pearson(x, y, perms)
+        def perms_core(perms):
+            return [permuted_pearson(xf, y, perms)]
 
-        def on_targets(targets, weights):
+        def targets_core(targets, weights):
             if comparison == "spearman":
                 targets = rsa.rank_rows(targets)
-            return weighted_pearson_targets(x, targets, weights)
+            return weighted_pearson_targets(xf, targets, weights)
     else:
         def compare(a, b):
             return rsa.compare_rows(a, b, comparison)[0]
 
-        def on_weights(blocks):
+        def weights_core(blocks):
             blocks = [np.asarray(b, dtype=np.int64) for b in blocks]
             total = np.sum(blocks, axis=0)
-            return [resampled_scores_loop(x, y, w, compare) for w in [*blocks, total]]
+            return [resampled_scores_loop(xf, y, w, compare) for w in [*blocks, total]]
 
-        def on_perms(perms):
-            return permuted_scores_loop(x, y, perms, compare)
+        def perms_core(perms):
+            return [permuted_scores_loop(xf, y, perms, compare)]
 
-        def on_targets(targets, weights):
-            return [resampled_scores_loop(x, targets, w, compare) for w in weights]
+        def targets_core(targets, weights):
+            return [resampled_scores_loop(xf, targets, w, compare) for w in weights]
+
+    def on_weights(blocks):
+        if not kept.size:
+            return [np.full((np.shape(blocks[0])[0], n_layers), np.nan) for _ in range(len(blocks) + 1)]
+        return spread(weights_core(blocks))
+
+    def on_perms(perms):
+        if not kept.size:
+            return np.full((perms.shape[0], n_layers), np.nan)
+        return spread(perms_core(perms))[0]
+
+    def on_targets(make_targets, weights):
+        """make_targets() -> `[m, n_pairs]`: built only when some layer needs them."""
+        if not kept.size:
+            return [np.full((np.shape(w)[0], n_layers), np.nan) for w in weights]
+        return spread(targets_core(make_targets(), weights))
 
     out = {"score": score, "ci": np.full((x.shape[0], 2), np.nan), "p_value": np.full(x.shape[0], np.nan),
            "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.array([]),
@@ -558,7 +601,10 @@ def _two_factor(on_targets, listener_targets, n_listeners, seed, counts, halves,
     chunk = int(min(128, max(8, TARGET_CHUNK_BYTES // (8 * max(n_pairs, 1)))))
     for start in range(0, n_bootstrap, chunk):
         stop = start + chunk
-        targets = np.asarray(listener_targets(listeners[start:stop]), dtype=np.float64)
+
+        def targets(rows=slice(start, stop)):
+            return np.asarray(listener_targets(listeners[rows]), dtype=np.float64)
+
         c, h = counts[start:stop], halves[start:stop]
         both_a, both_b, both, lis_a, lis_b, lis = on_targets(
             targets, [c * h, c * ~h, c, ones * h, ones * ~h, np.repeat(ones, len(c), axis=0)])

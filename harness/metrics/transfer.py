@@ -35,39 +35,158 @@ def _folds(labels: np.ndarray, wanted: int) -> int:
     return max(2, min(wanted, smallest))
 
 
-def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000):
-    """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only.
-
-    Between the two, PCA keeping every component rotates the (centred) training rows onto their own
-    span. That changes nothing but speed: the L2-penalised solution lies in the span of the
-    training rows (representer theorem; the intercept is not penalised), so the probe's predictions
-    are those of the plain pipeline, with n_train instead of n_features coefficients per class
-    (tests/test_transfer.py checks the equality).
-    """
+def _preprocessor():
+    """Standardise, then PCA keeping every component (see `fit_probe`)."""
     from sklearn.decomposition import PCA
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), PCA(svd_solver="full"), LogisticRegression(max_iter=max_iter))
-    cv = StratifiedKFold(_folds(labels, inner_folds), shuffle=True, random_state=seed)
-    return GridSearchCV(pipe, {"logisticregression__C": list(c_grid)}, cv=cv, scoring="accuracy")
+    return make_pipeline(StandardScaler(), PCA(svd_solver="full"))
+
+
+def _classifier(c: float, max_iter: int):
+    from sklearn.linear_model import LogisticRegression
+
+    return LogisticRegression(C=c, max_iter=max_iter)
+
+
+class _MultinomialFit:
+    """scikit-learn's multinomial lbfgs fit (LogisticRegression, defaults but C and max_iter), with
+    the same float operations in the same order and without its per-iteration dispatch overhead.
+
+    LogisticRegression.fit minimises LinearModelLoss.loss_gradient with scipy's L-BFGS-B from zero;
+    this calls the same Cython loss (HalfMultinomialLoss) and the same minimize options, so the
+    iterates and the coefficients are bit-identical (tests/test_transfer_speed.py checks it against
+    LogisticRegression). Why not warm starts along the C path: the reference stops lbfgs at
+    tol=1e-4 before the optimum for large C (objective off by ~1e-3 relative at C=1000 on the
+    embedded set), so a warm-started fit stops elsewhere and changed the chosen C of some layers;
+    equal results need equal iterates. Two or more classes; binary problems use LogisticRegression.
+    """
+
+    def __init__(self, z, y, max_iter: int, tol: float = 1e-4):
+        from sklearn._loss.loss import HalfMultinomialLoss
+
+        self.z = np.ascontiguousarray(z, dtype=np.float64)  # LogisticRegression validates to C order
+        self.classes, codes = np.unique(y, return_inverse=True)
+        self.target = codes.astype(np.float64)
+        self.k = self.classes.size
+        self.base = HalfMultinomialLoss(n_classes=self.k)
+        self.max_iter, self.tol = max_iter, tol
+
+    def _loss_gradient(self, coef, x, target, sample_weight, l2, n_threads):
+        # LinearModelLoss.loss_gradient (scikit-learn 1.9), numpy arrays, no sample weights
+        from sklearn.utils.extmath import squared_norm
+
+        n_samples, n_features = x.shape
+        w = coef.reshape((self.k, -1), order="F")
+        weights, intercept = w[:, :-1], w[:, -1]
+        raw = x @ weights.T + intercept
+        loss, grad_pointwise = self.base.loss_gradient(y_true=target, raw_prediction=raw, sample_weight=None,
+                                                       n_threads=n_threads)
+        loss = float(np.sum(loss) / n_samples)
+        loss += float(0.5 * l2 * squared_norm(weights))
+        grad_pointwise /= n_samples
+        grad = np.empty((self.k, n_features + 1), dtype=weights.dtype, order="F")
+        grad[:, :n_features] = grad_pointwise.T @ x + l2 * weights
+        grad[:, -1] = np.sum(grad_pointwise, axis=0)
+        return loss, grad.ravel(order="F")
+
+    def fit(self, c: float) -> np.ndarray:
+        """Coefficients `[k, n_features + 1]` (intercept last) for inverse regularisation c."""
+        from scipy import optimize
+
+        n_samples, n_features = self.z.shape
+        w0 = np.zeros((self.k, n_features + 1), order="F").ravel(order="F")
+        res = optimize.minimize(self._loss_gradient, w0, method="L-BFGS-B", jac=True,
+                                args=(self.z, self.target, None, 1.0 / (c * n_samples), 1),
+                                options={"maxiter": self.max_iter, "maxls": 50, "gtol": self.tol,
+                                         "ftol": 64 * np.finfo(float).eps})
+        return res.x.reshape((self.k, -1), order="F")
+
+    def predict(self, coef: np.ndarray, z) -> np.ndarray:
+        scores = np.asarray(z, dtype=np.float64) @ coef[:, :-1].T + coef[:, -1]
+        return self.classes[np.argmax(scores, axis=1)]
+
+
+def path_accuracies(x_fit, y_fit, x_val, y_val, c_grid, max_iter: int) -> np.ndarray:
+    """Validation accuracy of the probe for every C of c_grid (in grid order), one preprocessing.
+
+    The scaler and PCA are fitted once on x_fit (the plain pipeline refits them for every C, with
+    the same result), then one cold lbfgs fit per distinct C, as the reference does.
+    """
+    pre = _preprocessor()
+    z_fit = pre.fit_transform(x_fit, y_fit)  # fit_transform, as Pipeline.fit does (PCA's differs from
+    z_val = pre.transform(x_val)             # fit().transform() by rounding)
+    scores = {}
+    if np.unique(y_fit).size > 2:
+        fitter = _MultinomialFit(z_fit, y_fit, max_iter)
+        for c in dict.fromkeys(float(c) for c in c_grid):
+            scores[c] = float(np.average(fitter.predict(fitter.fit(c), z_val) == y_val))
+    else:
+        for c in dict.fromkeys(float(c) for c in c_grid):
+            probe = _classifier(c, max_iter).fit(z_fit, y_fit)
+            scores[c] = float(np.average(probe.predict(z_val) == y_val))
+    return np.array([scores[float(c)] for c in c_grid])
+
+
+def choose_c(x, y, c_grid, n_folds: int, seed: int, max_iter: int) -> float:
+    """C with the best mean accuracy over stratified folds of (x, y), the first of the grid on ties
+    (GridSearchCV's rule, and its folds: StratifiedKFold(n_folds, shuffle=True, random_state=seed))."""
+    from sklearn.model_selection import StratifiedKFold
+
+    cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    scores = np.array([path_accuracies(x[fit], y[fit], x[val], y[val], c_grid, max_iter)
+                       for fit, val in cv.split(x, y)])  # [folds, C]
+    mean = np.average(scores, axis=0)
+    return float(list(c_grid)[int(np.flatnonzero(mean == mean.max())[0])])
+
+
+def fit_probe(x_train, y_train, x_test, c_grid, n_folds: int, seed: int, max_iter: int):
+    """One probe: C by inner stratified CV on the training sounds only, then a cold refit of
+    standardise + PCA + multinomial logistic regression on all training sounds -> (predictions, C).
+
+    PCA keeping every component rotates the (centred) training rows onto their own span. That
+    changes nothing but speed: the L2-penalised solution lies in the span of the training rows
+    (representer theorem; the intercept is not penalised), so the predictions are those of the plain
+    pipeline, with n_train instead of n_features coefficients per class. The refit starts from
+    zero, like the reference pipeline's (benchmarks/reference_transfer.py): the same C gives the
+    same predictions.
+    """
+    from sklearn.exceptions import ConvergenceWarning
+
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
+        best_c = choose_c(x_train, y_train, c_grid, n_folds, seed, max_iter)
+        pre = _preprocessor()
+        z = pre.fit_transform(x_train, y_train)
+        probe = _classifier(best_c, max_iter).fit(z, y_train)
+        return probe.predict(pre.transform(x_test)), best_c
 
 
 def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
     """Fit the probe on the training sounds only; predict the test sounds. -> (predictions, chosen C)."""
-    from sklearn.exceptions import ConvergenceWarning
-
     y_train = np.asarray(y_train)
     if len(np.unique(y_train)) < 2:
         raise ValueError("the training subset has a single class: nothing to learn")
-    probe = make_probe(c_grid, inner_folds, y_train, seed, max_iter)
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        probe.fit(np.asarray(x_train, dtype=np.float64), y_train)
-        pred = probe.predict(np.asarray(x_test, dtype=np.float64))
-    return pred, float(probe.best_params_["logisticregression__C"])
+    return fit_probe(np.asarray(x_train, dtype=np.float64), y_train, np.asarray(x_test, dtype=np.float64), c_grid,
+                     _folds(y_train, inner_folds), seed, max_iter)
+
+
+def baseline_folds(y, folds: int, inner_folds: int, seed: int):
+    """The no-transfer baseline's folds: (outer [(train, test) index pairs], inner fold count), or None
+    when a class has a single sound (no stratified split can test it). Inner folds must fit inside
+    an outer training fold, which holds about (k-1)/k of each class."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    _, class_counts = np.unique(y, return_counts=True)
+    if class_counts.size < 2 or class_counts.min() < 2:
+        return None
+    k = _folds(y, folds)
+    outer = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros((y.size, 1)), y))
+    smallest_train = int(class_counts.min()) * (k - 1) // k
+    return outer, max(2, min(inner_folds, smallest_train))
 
 
 def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
@@ -75,49 +194,78 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
 
     Returns None when a class has a single sound (no stratified split can test it).
     """
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
-
-    y = np.asarray(y)
-    if len(np.unique(y)) < 2 or np.min(np.unique(y, return_counts=True)[1]) < 2:
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y)
+    plan = baseline_folds(y, folds, inner_folds, seed)
+    if plan is None:
         return None
-    k = _folds(y, folds)
-    outer = StratifiedKFold(k, shuffle=True, random_state=seed)
-    probe = make_probe(c_grid, inner_folds, y, seed, max_iter)
-    # inner folds must fit inside an outer training fold, which holds about (k-1)/k of each class
-    smallest_train = int(np.min(np.unique(y, return_counts=True)[1])) * (k - 1) // k
-    probe.cv = StratifiedKFold(max(2, min(inner_folds, smallest_train)), shuffle=True, random_state=seed)
-    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
-        return cross_val_predict(probe, np.asarray(x, dtype=np.float64), y, cv=outer)
+    outer, n_inner = plan
+    out = np.empty_like(y)
+    for fit, held in outer:
+        out[held] = fit_probe(x[fit], y[fit], x[held], c_grid, n_inner, seed, max_iter)[0]
+    return out
 
 
 def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
                       baseline_folds: int, seed: int, max_iter: int):
     """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions)."""
-    x = np.asarray(x, dtype=np.float64)
-    pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid, inner_folds, seed, max_iter)
-    base = baseline_predictions(x[test], y_test, baseline_folds, c_grid, inner_folds, seed, max_iter)
-    return pred, best_c, base
+    return all_layer_predictions([x], train, test, y_train, y_test, c_grid, inner_folds, baseline_folds, seed,
+                                 max_iter, n_jobs=1)[0]
 
 
-def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = None) -> list[tuple]:
-    """`layer_predictions` for every layer, in worker processes (one BLAS thread each).
-
-    Layers are independent and each fit is small and single-threaded, so processes are the only
-    parallelism that helps; results do not depend on the number of workers.
-    """
+def _workers(n_jobs: int | None) -> int:
     import os
-
-    from joblib import Parallel, delayed
 
     if n_jobs is None:
         n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    n_jobs = max(1, min(n_jobs, len(layers)))
+    return max(1, n_jobs)
+
+
+def all_layer_predictions(layers: list[np.ndarray], train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid,
+                          inner_folds: int, n_baseline_folds: int, seed: int, max_iter: int,
+                          n_jobs: int | None = None) -> list[tuple]:
+    """(transfer predictions, chosen C, baseline out-of-fold predictions or None) for every layer.
+
+    The work is cut into independent probes, one per (layer, transfer or baseline outer fold), so a
+    one-layer model keeps every core busy too; each probe runs single-threaded in a worker process
+    (the fits are small: processes are the parallelism that helps), largest first. Results do not
+    depend on the number of workers.
+    """
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("the training subset has a single class: nothing to learn")
+    n_transfer_folds = _folds(y_train, inner_folds)
+    plan = baseline_folds(y_test, n_baseline_folds, inner_folds, seed)
+    jobs = []  # (layer, fold or -1 for the transfer probe, arguments of fit_probe)
+    for k, x in enumerate(layers):
+        x = np.asarray(x, dtype=np.float64)
+        jobs.append((k, -1, (x[train], y_train, x[test], c_grid, n_transfer_folds, seed, max_iter)))
+        if plan is not None:
+            xt = x[test]
+            for f, (fit, held) in enumerate(plan[0]):
+                jobs.append((k, f, (xt[fit], y_test[fit], xt[held], c_grid, plan[1], seed, max_iter)))
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][2][0].shape[0])  # largest first
+    n_jobs = min(_workers(n_jobs), len(jobs))
     if n_jobs == 1:
-        return [layer_predictions(x, *args) for x in layers]
-    return Parallel(n_jobs=n_jobs, backend="loky")(delayed(layer_predictions)(x, *args) for x in layers)
+        fitted = [fit_probe(*jobs[i][2]) for i in order]
+    else:
+        from joblib import Parallel, delayed
+
+        fitted = Parallel(n_jobs=n_jobs, backend="loky")(delayed(fit_probe)(*jobs[i][2]) for i in order)
+    results = dict(zip(order, fitted))
+    out = []
+    for k in range(len(layers)):
+        pred, best_c, base = None, None, None
+        if plan is not None:
+            base = np.empty_like(y_test)
+        for i, (layer, f, _) in enumerate(jobs):
+            if layer != k:
+                continue
+            if f < 0:
+                pred, best_c = results[i]
+            else:
+                base[plan[0][f][1]] = results[i][0]
+        out.append((pred, best_c, base))
+    return out
 
 
 def accuracies(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

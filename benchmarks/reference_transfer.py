@@ -1,0 +1,108 @@
+"""REFERENCE ONLY: the transfer-probe pipeline as it was before issue 13 (a copy of
+harness/metrics/transfer.py at commit c49217d), kept so that benchmarks/bench_tasks.py and
+tests/test_transfer_speed.py can compare the fast path (audioprobe.metrics.transfer) with it in
+the same run. Not used by the harness. Do not edit except to follow scikit-learn API changes.
+
+Each C is a cold GridSearchCV fit of StandardScaler + PCA + LogisticRegression, per inner fold,
+nested in the outer folds of the baseline.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from audioprobe.metrics.transfer import C_GRID
+
+
+def _folds(labels: np.ndarray, wanted: int) -> int:
+    """As many stratified folds as asked, but no more than the smallest class allows (>= 2)."""
+    smallest = int(np.min(np.unique(labels, return_counts=True)[1]))
+    return max(2, min(wanted, smallest))
+
+
+def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000):
+    """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only.
+
+    Between the two, PCA keeping every component rotates the (centred) training rows onto their own
+    span. That changes nothing but speed: the L2-penalised solution lies in the span of the
+    training rows (representer theorem; the intercept is not penalised), so the probe's predictions
+    are those of the plain pipeline, with n_train instead of n_features coefficients per class
+    (tests/test_transfer.py checks the equality).
+    """
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GridSearchCV, StratifiedKFold
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    pipe = make_pipeline(StandardScaler(), PCA(svd_solver="full"), LogisticRegression(max_iter=max_iter))
+    cv = StratifiedKFold(_folds(labels, inner_folds), shuffle=True, random_state=seed)
+    return GridSearchCV(pipe, {"logisticregression__C": list(c_grid)}, cv=cv, scoring="accuracy")
+
+
+def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+    """Fit the probe on the training sounds only; predict the test sounds. -> (predictions, chosen C)."""
+    from sklearn.exceptions import ConvergenceWarning
+
+    y_train = np.asarray(y_train)
+    if len(np.unique(y_train)) < 2:
+        raise ValueError("the training subset has a single class: nothing to learn")
+    probe = make_probe(c_grid, inner_folds, y_train, seed, max_iter)
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        probe.fit(np.asarray(x_train, dtype=np.float64), y_train)
+        pred = probe.predict(np.asarray(x_test, dtype=np.float64))
+    return pred, float(probe.best_params_["logisticregression__C"])
+
+
+def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+    """No-transfer baseline: out-of-fold predictions of the same probe cross-validated inside x.
+
+    Returns None when a class has a single sound (no stratified split can test it).
+    """
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
+    y = np.asarray(y)
+    if len(np.unique(y)) < 2 or np.min(np.unique(y, return_counts=True)[1]) < 2:
+        return None
+    k = _folds(y, folds)
+    outer = StratifiedKFold(k, shuffle=True, random_state=seed)
+    probe = make_probe(c_grid, inner_folds, y, seed, max_iter)
+    # inner folds must fit inside an outer training fold, which holds about (k-1)/k of each class
+    smallest_train = int(np.min(np.unique(y, return_counts=True)[1])) * (k - 1) // k
+    probe.cv = StratifiedKFold(max(2, min(inner_folds, smallest_train)), shuffle=True, random_state=seed)
+    with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
+        return cross_val_predict(probe, np.asarray(x, dtype=np.float64), y, cv=outer)
+
+
+def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
+                      baseline_folds: int, seed: int, max_iter: int):
+    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions)."""
+    x = np.asarray(x, dtype=np.float64)
+    pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid, inner_folds, seed, max_iter)
+    base = baseline_predictions(x[test], y_test, baseline_folds, c_grid, inner_folds, seed, max_iter)
+    return pred, best_c, base
+
+
+def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = None) -> list[tuple]:
+    """`layer_predictions` for every layer, in worker processes (one BLAS thread each).
+
+    Layers are independent and each fit is small and single-threaded, so processes are the only
+    parallelism that helps; results do not depend on the number of workers.
+    """
+    import os
+
+    from joblib import Parallel, delayed
+
+    if n_jobs is None:
+        n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    n_jobs = max(1, min(n_jobs, len(layers)))
+    if n_jobs == 1:
+        return [layer_predictions(x, *args) for x in layers]
+    return Parallel(n_jobs=n_jobs, backend="loky")(delayed(layer_predictions)(x, *args) for x in layers)

@@ -1,0 +1,150 @@
+"""The fast paths of issue 13 give the numbers of the code they replaced.
+
+- Transfer probes: the same chosen C and the same predictions as the reference pipeline
+  (benchmarks/reference_transfer.py: GridSearchCV over StandardScaler + PCA + LogisticRegression),
+  on several layers and splits; the lean lbfgs fit is bit-identical to LogisticRegression's.
+- Two-factor RSA sums (`weighted_pearson_targets`) against an explicit pair-by-pair Pearson r.
+- `rsa_statistics` skips non-finite layers without changing any other number.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from audioprobe.metrics import stats, transfer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def reference():
+    spec = importlib.util.spec_from_file_location("reference_transfer", ROOT / "benchmarks" / "reference_transfer.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def layers_and_labels(rng, n=90, dims=(6, 30, 120), n_classes=4):
+    """Layers from easy to hard (more features than sounds in the last, as in real models)."""
+    y = np.array([f"c{k}" for k in rng.integers(0, n_classes, n)])
+    codes = np.unique(y, return_inverse=True)[1]
+    out = []
+    for k, d in enumerate(dims):
+        x = rng.normal(size=(n, d))
+        x[np.arange(n), codes % d] += 1.5 / (k + 1)
+        out.append(x)
+    return out, y
+
+
+def test_lean_fit_is_bit_identical_to_logistic_regression(rng):
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = layers_and_labels(rng)[0][1], layers_and_labels(rng)[1]
+    fitter = transfer._MultinomialFit(x, y, max_iter=1000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for c in (1e-3, 1.0, 1e3):
+            ours = fitter.fit(c)
+            lr = LogisticRegression(C=c, max_iter=1000).fit(x, y)
+            assert np.array_equal(ours, np.c_[lr.coef_, lr.intercept_])
+            assert np.array_equal(fitter.predict(ours, x), lr.predict(x))
+
+
+@pytest.mark.parametrize("seed", [0, 3])
+def test_transfer_and_baseline_equal_the_reference_pipeline(rng, seed):
+    ref = reference()
+    layers, y = layers_and_labels(rng)
+    train, test = np.arange(0, 90, 3), np.setdiff1d(np.arange(90), np.arange(0, 90, 3))
+    args = (train, test, y[train], y[test], (0.01, 1.0, 100.0), 3, 3, seed, 1000)
+    fast = transfer.all_layer_predictions(layers, *args, n_jobs=1)
+    slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
+    for (p1, c1, b1), (p2, c2, b2) in zip(fast, slow):
+        assert c1 == c2
+        assert np.array_equal(p1, p2) and np.array_equal(b1, b2)
+
+
+def test_binary_probe_and_parallel_workers_equal_the_reference(rng):
+    ref = reference()
+    layers, y = layers_and_labels(rng, n=60, dims=(5, 40), n_classes=2)
+    train, test = np.arange(0, 60, 2), np.arange(1, 60, 2)
+    args = (train, test, y[train], y[test], (0.1, 1.0, 10.0), 3, 3, 0, 1000)
+    fast = transfer.all_layer_predictions(layers, *args, n_jobs=2)
+    slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
+    for (p1, c1, b1), (p2, c2, b2) in zip(fast, slow):
+        assert c1 == c2 and np.array_equal(p1, p2) and np.array_equal(b1, b2)
+
+
+def test_baseline_is_none_for_a_singleton_class(rng):
+    x = rng.normal(size=(20, 4))
+    y = np.array(["a"] * 10 + ["b"] * 9 + ["c"])
+    assert transfer.baseline_predictions(x, y) is None
+
+
+def explicit_pearson(model_rdms, targets, weights):
+    """Pearson r over the resampled pairs, built pair by pair (pair i<j repeated w_i w_j times)."""
+    out = np.full((len(weights), len(model_rdms)), np.nan)
+    for b, w in enumerate(np.asarray(weights, dtype=np.int64)):
+        if np.count_nonzero(w) < 3 or not np.all(np.isfinite(targets[b])):
+            continue
+        yb = stats.expanded_pairs(targets[b], w)
+        for layer, row in enumerate(model_rdms):
+            out[b, layer] = np.corrcoef(stats.expanded_pairs(row, w), yb)[0, 1]
+    return out
+
+
+def test_two_factor_sums_equal_explicit_pairs(rng):
+    n, m = 12, 9
+    pairs = n * (n - 1) // 2
+    x = rng.random((3, pairs))
+    targets = rng.random((m, pairs))
+    targets[4] = np.nan  # an undefined target: NaN for that row
+    counts = stats.bootstrap_counts(rng, n, m)
+    halves = stats.random_halves(rng, n, m)
+    weights = [counts * halves, counts, np.ones((m, n), dtype=np.int64) * ~halves]
+    got = stats.weighted_pearson_targets(x, targets, weights)
+    for w, r in zip(weights, got):
+        want = explicit_pearson(x, targets, w)
+        assert np.array_equal(np.isnan(r), np.isnan(want))
+        np.testing.assert_allclose(r, want, atol=1e-12, equal_nan=True)
+
+
+@pytest.mark.parametrize("two_factor", [False, True])
+def test_non_finite_layers_change_no_other_number(rng, two_factor):
+    n, n_listeners = 14, 5
+    pairs = n * (n - 1) // 2
+    x = rng.random((3, pairs))
+    target = rng.random(pairs)
+    lis = rng.random((n_listeners, pairs))
+
+    def listener_targets(w):
+        return np.asarray(w, dtype=np.float64) @ lis
+
+    kwargs = dict(comparison="pearson", seed=1, n_bootstrap=30, n_permutations=20, cv_splits=6, level=0.9,
+                  listener_targets=listener_targets if two_factor else None,
+                  n_listeners=n_listeners if two_factor else 0)
+    with_nan = x.copy()
+    with_nan[1] = np.nan
+    full = stats.rsa_statistics(x, target, **kwargs)
+    part = stats.rsa_statistics(with_nan, target, **kwargs)
+    none = stats.rsa_statistics(np.full_like(x, np.nan), target, **kwargs)
+    assert sorted(full) == sorted(part) == sorted(none)
+    for key, value in part.items():
+        value = np.asarray(value)
+        if value.ndim == 2 and value.shape[1] == 3 and "counts" not in key:
+            assert np.all(np.isnan(value[:, 1]))
+            np.testing.assert_allclose(value[:, [0, 2]], np.asarray(full[key])[:, [0, 2]], atol=1e-12, rtol=0)
+        elif key in ("score", "p_value", "variance"):
+            assert np.isnan(value[1])
+            np.testing.assert_allclose(value[[0, 2]], np.asarray(full[key])[[0, 2]], atol=1e-12, rtol=0)
+        elif key == "ci":
+            assert np.all(np.isnan(value[1]))
+            np.testing.assert_allclose(value[[0, 2]], full[key][[0, 2]], atol=1e-12, rtol=0)
+        assert np.asarray(none[key]).shape == np.asarray(full[key]).shape, key
+    assert np.array_equal(none["bootstrap_counts"], full["bootstrap_counts"])
+    assert np.all(np.isnan(none["bootstrap"])) and np.all(none["cv_choice"] == -1)
+    if two_factor:
+        assert np.array_equal(none["listener_counts"], full["listener_counts"])
