@@ -112,3 +112,20 @@ def test_ceiling_normalised_and_depth_trend_written_out():
     prop = np.sum(np.array(rho) < 0) / n
     assert out["p_bootstrap"] == pytest.approx((n - 1) / n * 2 * min(prop, 1 - prop) + 1 / n)
     assert out["n_resamples"] == 300 and out["n_layers"] == 5
+
+
+def test_errors_name_the_argument_at_fault():
+    reps = np.ones((4, 2))
+    dual = {"both": reps, "sounds": reps, "listeners": reps}
+    with pytest.raises(ValueError, match=r"^estimates is missing$"):
+        inference.rank_intervals(None, reps)
+    with pytest.raises(ValueError, match=r"^replicates_a is missing$"):
+        inference.paired_difference(0.1, 0.2, None, reps[:, 0])
+    with pytest.raises(ValueError, match=r"^replicates_b is missing$"):
+        inference.paired_difference(0.1, 0.2, reps[:, 0], None)
+    with pytest.raises(ValueError, match=r"^replicates_a\['sounds'\] is missing$"):
+        inference.paired_difference(0.1, 0.2, {**dual, "sounds": None}, dual)
+    with pytest.raises(ValueError, match=r"^replicates_b: .*\(missing \[\], unknown \['extra'\]\)$"):
+        inference.paired_difference(0.1, 0.2, dual, {**dual, "extra": reps})
+    with pytest.raises(ValueError, match=r"^replicates: .*\(missing \['listeners'\], unknown \[\]\)$"):
+        inference.contrast_statistics(0.1, {"both": reps, "sounds": reps})
