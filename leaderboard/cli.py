@@ -67,8 +67,15 @@ def compare_cmd(results_dir, tasks, models, contrast_paths, alpha, output, json_
 class _Warnings(logging.Handler):
     """audioprobe's warnings (e.g. "skipped FILE: why it cannot be read") as plain lines on stderr."""
 
+    def __init__(self, level: int):
+        super().__init__(level)
+        self.seen: set[str] = set()  # the report reads the files more than once: say each thing once
+
     def emit(self, record: logging.LogRecord) -> None:
-        click.echo(f"warning: {record.getMessage()}", err=True)
+        message = record.getMessage()
+        if message not in self.seen:
+            self.seen.add(message)
+            click.echo(f"warning: {message}", err=True)
 
 
 def _run(command, prog: str, argv) -> int:
