@@ -870,7 +870,7 @@ def rdm_figure(name: str, title: str, target: tuple[str, Any], panels: list[tupl
             image = ax.imshow(np.ma.masked_invalid(matrix), cmap=cmap, vmin=0, vmax=1, interpolation="nearest",
                               gid=f"rdm:{k}")
             ax.grid(False)
-            ax.set_title(label, fontsize=7.5)
+            ax.set_title(label, fontsize=7)
             ax.spines[:].set_visible(False)
             ax.tick_params(length=0)
             for _, start, stop in blocks[1:]:

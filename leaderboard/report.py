@@ -321,7 +321,7 @@ def _rdm_figures(stem: str, tasks: list[str], by_task: dict[str, list[dict]], st
             for r in shown:
                 refs = r["scores"]["rdms"]
                 score = next((e["score"] for e in r["scores"]["per_layer"] if e["layer"] == refs["layer"]), None)
-                label = f"{r['model']['name']} · {refs['layer']}\nr = {_f(score, 2)}"
+                label = f"{r['model']['name']}\n{refs['layer']}, r = {_f(score, 2)}"
                 panels.append((label, load_rdm(set_dir, refs["model_sha256"])))
         except AudioprobeError as exc:
             log.warning("%s: RDM heatmaps of %s left out: %s", set_dir, task, exc)

@@ -223,7 +223,7 @@ def test_rdm_heatmaps_draw_the_kept_rdms_in_category_order(built):
         drawn = sidecar(report, f"rdms__{task}")
         kept = {m: r for (m, t), r in files.items() if t == task and "model_sha256" in r["scores"]["rdms"]}
         order_of_models = F.model_order(F.styles_for(list(files.values())))  # trained models first, then controls
-        assert kept and [p["label"].split(" · ")[0] for p in drawn["panels"][1:]] == [
+        assert kept and [p["label"].split("\n")[0] for p in drawn["panels"][1:]] == [
             m for m in order_of_models if m in kept]
         assert drawn["panels"][0]["label"] == "target"
         if task == "partial-rsa-material":
@@ -231,7 +231,7 @@ def test_rdm_heatmaps_draw_the_kept_rdms_in_category_order(built):
         target_sha = {r["scores"]["rdms"]["target_sha256"] for r in kept.values()}
         assert len(target_sha) == 1
         arrays = [load_rdm(set_dir, target_sha.pop())] + [
-            load_rdm(set_dir, kept[p["label"].split(" · ")[0]]["scores"]["rdms"]["model_sha256"])
+            load_rdm(set_dir, kept[p["label"].split("\n")[0]]["scores"]["rdms"]["model_sha256"])
             for p in drawn["panels"][1:]]
         order = drawn["order"]
         column = "hollowness" if task == "rsa-physical-hollowness" else "material"
