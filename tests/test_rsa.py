@@ -344,3 +344,16 @@ def test_undefined_targets_of_some_draws_are_left_out(rng):
     assert 0 < missing.mean() < 1  # the draws without listener 0
     assert out["noise_ceiling"]["value"] is None and "undefined" in out["noise_ceiling"]["reason"]
     assert out["noise_ceiling"]["lower_bound"] is None and "undefined" in out["noise_ceiling"]["bounds_reason"]
+
+
+def test_model_rdms_computed_in_float64_from_float32_activations(rng):
+    """Activations arrive as float32 (the cache's dtype); every distance is computed in float64:
+    equal to scipy on the float64 values far below float32 rounding."""
+    x = (rng.normal(size=(30, 64)) + 5.0).astype(np.float32)
+    x64 = x.astype(np.float64)
+    for name, ref in (("cosine", pdist(x64, "cosine")), ("correlation", pdist(x64, "correlation")),
+                      ("euclidean", pdist(x64, "euclidean")),
+                      ("centred_cosine", pdist(x64 - x64.mean(axis=0), "cosine"))):
+        got = rsa.model_rdm(x, name)
+        assert got.dtype == np.float64
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12, err_msg=name)
