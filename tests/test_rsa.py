@@ -357,3 +357,51 @@ def test_model_rdms_computed_in_float64_from_float32_activations(rng):
         got = rsa.model_rdm(x, name)
         assert got.dtype == np.float64
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12, err_msg=name)
+
+
+def test_rsa_task_edges_against_written_out_expectations(rng):
+    s, truth = tiny_set(rng)
+    feats = np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3))
+    # target rdm needs no dimensions; any other target does
+    TASK_TYPES["rsa"].check_params("t.yaml", params(target="rdm", dimensions=[]))
+    with pytest.raises(AudioprobeError, match="'dimensions' is required"):
+        TASK_TYPES["rsa"].check_params("t.yaml", params(target="modal", dimensions=[]))
+    # kl without smoothing is refused before any divergence is computed
+    with pytest.raises(AudioprobeError, match="needs smoothing > 0"):
+        TASK_TYPES["rsa"].evaluate({"mean": {"a": feats}}, s, params(smoothing=0.0), ctx())
+    # one dimension: the metric names no average; two: it does
+    one = TASK_TYPES["rsa"].evaluate({"mean": {"a": feats}}, s, params(bootstrap=0, permutations=0), ctx())
+    assert one["metric"] == ("pearson correlation between the model RDM (cosine distance of mean-pooled "
+                             "activations) and the target RDM (symmetric KL of response distributions)")
+    two = TASK_TYPES["rsa"].evaluate({"mean": {"a": feats}}, s, params(bootstrap=0, permutations=0,
+                                                                       dimensions=["material", "extent"]), ctx())
+    assert two["metric"].endswith("(symmetric KL of response distributions averaged over material, extent)")
+    # fewer than 4 listeners: no split half, but the leave-one-out bounds
+    few, _ = tiny_set(np.random.default_rng(5), listeners=3)
+    nc = TASK_TYPES["rsa"].evaluate({"mean": {"a": feats}}, few, params(bootstrap=0, permutations=0), ctx())
+    nc = nc["noise_ceiling"]
+    assert nc["value"] is None and nc["reason"] == "3 listeners: a split half needs at least 4"
+    assert nc["n_listeners"] == 3 and nc["lower_bound"] is not None
+
+
+def test_partial_rsa_control_layer_and_a_constant_layer(rng):
+    s, truth = tiny_set(rng)
+    feats = np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3))
+    other = rng.random((30, 4))
+    acts = {"mean": {"flat": np.ones((30, 3)), "other": other}}
+    control = {"first": rng.random((30, 5)), "second": feats}
+    out = TASK_TYPES["rsa"].evaluate(acts, s, params(control="logmel", control_layer="second", bootstrap=0,
+                                                     permutations=0),
+                                     ctx(control=lambda m, p: control))
+    assert out["control"]["layer"] == "second"
+    target = rsa.symmetric_kl_rdm(s.judgments["material"], 0.5)
+    assert out["control"]["score_of_control"] == pytest.approx(pearsonr(pdist(feats, "cosine"), target)[0])
+    c = pdist(feats, "cosine")
+    design = np.column_stack([np.ones_like(c), c])
+    m = pdist(other, "cosine")
+    resid = m - design @ np.linalg.lstsq(design, m, rcond=None)[0]
+    assert out["per_layer"][1]["score"] == pytest.approx(pearsonr(resid, target)[0], abs=1e-9)
+    # a layer whose RDM is constant (every distance 0): nothing left once the control is removed
+    assert out["per_layer"][0]["score"] is None and "explains" in out["per_layer"][0]["note"]
+    with pytest.raises(AudioprobeError, match="set control_layer"):
+        TASK_TYPES["rsa"].evaluate(acts, s, params(control="logmel"), ctx(control=lambda m, p: control))
