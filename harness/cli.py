@@ -7,6 +7,7 @@ file, key or sound, no traceback); 3 a run that computed nothing (every task not
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -70,9 +71,9 @@ def cli_runner(options, progress: TaskProgress):
     from audioprobe.taskconfig import check_names_in_set
 
     class CliRunner(Runner):
-        def stimulus_set(self, task):
-            stimset = super().stimulus_set(task)
-            if self.opt.data is None:
+        def stimulus_set(self, spec, task=None):
+            stimset = super().stimulus_set(spec, task)
+            if task is not None and not self.opt.data:
                 check_names_in_set(task, stimset)
             return stimset
 
@@ -130,11 +131,52 @@ def results_table(results: list[dict]) -> str:
     return table + ("\n\n" + "\n".join(notes) if notes else "")
 
 
+def data_sets(data: tuple[str, ...]):
+    """--data values -> (stimulus-set specs, the suite they come from or None). A suite file brings its sets;
+    it cannot be mixed with other sets (its result would not be the suite's)."""
+    from audioprobe.suites import is_suite_file, load_suite
+
+    suites = [d for d in data if is_suite_file(d)]
+    if not suites:
+        return list(data), None
+    if len(data) > 1:
+        raise AudioprobeError(f"--data {suites[0]}: a suite file is given alone (its sets are the suite); add sets to "
+                              f"the suite file instead of repeating --data.")
+    suite = load_suite(Path(suites[0]))
+    return list(suite.sets), suite
+
+
+def suite_table(output_dir: Path, suite_name: str, models, tasks) -> str:
+    """The suite results just written: per (model, task) the leave-one-set-out mean over sets."""
+    from audioprobe.results import format_score
+    from audioprobe.suites import suite_path
+
+    rows = []
+    for m in models:
+        for t in tasks:
+            path = suite_path(output_dir, suite_name, m, t.name)
+            if not path.is_file():
+                continue
+            r = json.loads(path.read_text(encoding="utf-8"))
+            loso, mean = r["leave_one_set_out"], r["mean_of_set_headlines"]
+            ci = loso["ci"]
+            rows.append([m, t.name, format_score(loso["value"]),
+                         f"[{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci else "—",
+                         format_score(mean["value"]), f"{loso['n_sets']}/{len(r['sets'])}"])
+    head = (f"Suite {suite_name}: leave-one-set-out mean (each set at the layer best on the other sets; interval: "
+            f"bootstrap over sets), and the mean of the sets' own headlines. Files: "
+            f"{output_dir}/suites/{suite_name}/<model>/<task>.suite.json")
+    return head + "\n" + tabulate(rows, headers=["model", "task", "suite score", "interval", "mean of set headlines",
+                                                  "sets"])
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--model", "models", multiple=True, metavar="NAME", help="Model name (repeatable); see `list models`.")
 @click.option("--model-args", default="", metavar="K=V,...", help="Arguments for the model(s), e.g. checkpoint=PATH.")
 @click.option("--tasks", default=None, metavar="SPEC", help="all, task names, tags or globs, comma-separated.")
-@click.option("--data", default=None, metavar="PATH", help="Run the tasks on this stimulus set (folder, name or hf:ORG/NAME).")
+@click.option("--data", "data", multiple=True, metavar="SPEC",
+              help="Run the tasks on this stimulus set (folder, name or hf:ORG/NAME; repeatable), or on every set of a "
+                   "suite file (SUITE.yaml: a suite result per model and task is written too).")
 @click.option("--output-dir", default="results", type=click.Path(file_okay=False, path_type=Path), show_default=True,
               help="Result files go to DIR/<set>-<fingerprint[:8]>/<model>/<task>.json.")
 @click.option("--device", default="auto", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
@@ -180,16 +222,20 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
     from audioprobe.taskconfig import discover_tasks, select_tasks
 
     selected = select_tasks(tasks, discover_tasks(include_paths, frozenset(allowed_controls)))
+    data_specs, suite = data_sets(data)
     args = parse_model_args(model_args)
     check_writable(output_dir, f"--output-dir {output_dir}")  # before any work: no result computed in vain
     if save_activations is not None:
         check_writable(save_activations, f"--save-activations {save_activations}")
     options = RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
-                         overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations, data=data,
-                         progress=sys.stderr.isatty() and not quiet, precision=precision)
-    progress = TaskProgress(len(models) * len(selected), quiet=quiet)
+                         overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations,
+                         data=data_specs or None, suite=suite, progress=sys.stderr.isatty() and not quiet,
+                         precision=precision)
+    progress = TaskProgress(len(models) * len(selected) * max(1, len(data_specs)), quiet=quiet)
     results = cli_runner(options, progress).run([(m, args) for m in models], selected)
     click.echo(results_table(results))
+    if suite is not None:
+        click.echo("\n" + suite_table(output_dir, suite.name, models, selected))
     if results and all("not_applicable" in r for r in results):
         raise NothingComputed(
             f"nothing was computed: all {len(results)} task(s) were not applicable to this stimulus set"
@@ -221,7 +267,8 @@ def list_cmd(ctx, what):
         from audioprobe.taskconfig import discover_tasks
 
         tasks = discover_tasks(ctx.obj["include_paths"], ctx.obj["allowed_controls"])
-        rows = [[t.name, t.type, ",".join(t.tags), t.dataset, t.description] for t in sorted(tasks.values(), key=lambda t: t.name)]
+        rows = [[t.name, t.type, ",".join(t.tags), t.dataset or "(--data)", t.description]
+                for t in sorted(tasks.values(), key=lambda t: t.name)]
         click.echo(tabulate(rows, headers=["task", "type", "tags", "dataset", "description"]))
     else:
         from audioprobe.stimuli import DATASETS

@@ -293,6 +293,8 @@ def read_result(path: Path) -> dict[str, Any]:
 
 #: a stimulus set's summary beside its model folders (written and read by audioprobe.summaries)
 SUMMARY_FILE = "dataset.json"
+#: a suite result's file name ends so (written and read by audioprobe.suites)
+SUITE_SUFFIX = ".suite.json"
 
 
 def is_set_summary(path: Path) -> bool:
@@ -313,7 +315,7 @@ def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
     """
     best: dict[tuple, tuple[Path, dict]] = {}
     for f in sorted(Path(results_dir).rglob("*.json")):
-        if is_set_summary(f):
+        if is_set_summary(f) or f.name.endswith(SUITE_SUFFIX):  # beside the results, but none
             continue
         try:
             r = read_result(f)

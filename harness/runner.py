@@ -43,15 +43,17 @@ class RunOptions:
     use_cache: bool = True
     cache_dir: Path | None = None
     save_activations: Path | None = None
-    data: str | None = None  # run every task on this stimulus set instead of the one it names
+    #: run every task on these stimulus sets instead of the one it names (a str: one set)
+    data: str | list[str] | None = None
+    suite: Any = None  # the audioprobe.suites.Suite the sets come from: a suite result per (model, task)
     progress: bool = True
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast on the forward pass)
 
 
-def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet, reason: str) -> dict:
+def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet | None, reason: str) -> dict:
     """A placeholder row for the printed table; never written to disk."""
-    return {"model": {"name": model}, "task": {"name": task.name}, "dataset": stimset.describe(),
-            "not_applicable": reason}
+    where = stimset.describe() if stimset is not None else {"name": "(none)", "n_sounds": 0}
+    return {"model": {"name": model}, "task": {"name": task.name}, "dataset": where, "not_applicable": reason}
 
 
 def rescue_result(path: Path, output_dir: Path, result: dict, sidecar: bytes | None, exc: OSError) -> str:
@@ -85,8 +87,15 @@ class Runner:
         self._sets: dict[str, StimulusSet] = {}
         self._controls: dict[str, Extractor] = {}
 
-    def stimulus_set(self, task: TaskConfig) -> StimulusSet:
-        spec = self.opt.data or task.dataset
+    def specs(self, task: TaskConfig) -> list[str]:
+        """The stimulus sets a task runs on: those of --data, else the one its file names (none: it
+        leaves its set to the command line)."""
+        if self.opt.data:
+            return [self.opt.data] if isinstance(self.opt.data, str) else list(self.opt.data)
+        return [task.dataset] if task.dataset else []
+
+    def stimulus_set(self, spec: str, task: TaskConfig | None = None) -> StimulusSet:
+        """The set `spec` names (loaded once per run; cut to --limit). `task`: the task it is loaded for."""
         if spec not in self._sets:
             stimset = resolve_dataset(spec)
             if self.opt.limit is not None:
@@ -97,11 +106,29 @@ class Runner:
         return self._sets[spec]
 
     def run(self, models: list[tuple[str, dict[str, Any]]], tasks: list[TaskConfig]) -> list[dict]:
-        """Evaluate every model on every task; return the results (reused ones included)."""
+        """Evaluate every model on every task and set; return the results (reused ones included), and
+        write the suite results when the sets come from a suite."""
         results = []
         for name, args in models:
-            results.extend(self.run_model(name, args, tasks))
+            done = self.run_model(name, args, tasks)
+            if self.opt.suite is not None:
+                self.write_suite_results(name, done, tasks)
+            results.extend(done)
         return results
+
+    def write_suite_results(self, model_name: str, results: list[dict], tasks: list[TaskConfig]) -> None:
+        """One suite result per task from this model's per-set results, in the suite's order."""
+        from audioprobe.suites import build_suite_result, suite_path, write_suite_result
+
+        order = {self._sets[spec].fingerprint(): k for k, spec in enumerate(self.specs(tasks[0]))}
+        for task in tasks:
+            mine = sorted((r for r in results if r["task"]["name"] == task.name and "not_applicable" not in r),
+                          key=lambda r: order.get(r["dataset"]["fingerprint"], len(order)))
+            missing = [r["dataset"]["name"] for r in results if r["task"]["name"] == task.name and "not_applicable" in r]
+            if not mine:
+                continue
+            suite_result = build_suite_result(self.opt.suite, mine, missing, self.opt.seed)
+            write_suite_result(suite_path(self.opt.output_dir, self.opt.suite.name, model_name, task.name), suite_result)
 
     def run_model(self, name: str, args: dict[str, Any], tasks: list[TaskConfig]) -> list[dict]:
         model = create_model(name, args, self.device)
@@ -109,26 +136,33 @@ class Runner:
         out: list[dict] = []
         todo: dict[str, list[tuple[TaskConfig, RunKey]]] = {}
         for task in tasks:
-            stimset = self.stimulus_set(task)
-            key = self.run_key(extractor.key, task, stimset)
-            path = self.result_path(stimset, name, task)
-            if path.is_file() and not self.opt.overwrite:
-                try:
-                    old = read_result(path)
-                    if "replicates" in old:
-                        read_replicates(path, old)  # its arrays must be there and intact, or it is redone
-                except AudioprobeError:
-                    old = None  # unreadable, another schema or damaged replicates: recompute
-                if old is not None and old.get("run_key") == key.as_dict():
-                    log.info("%s / %s: a result with the same run key exists, reused", name, task.name)
-                    old["_reused"] = True
-                    out.append(old)
-                    continue
-            todo.setdefault(self.opt.data or task.dataset, []).append((task, key))
-        for spec in dict.fromkeys(self.opt.data or t.dataset for t in tasks):
+            specs = self.specs(task)
+            if not specs:
+                out.append(not_applicable(name, task, None, f"task {task.name!r} names no stimulus set; give one "
+                                                            f"with --data (a folder, a name, hf:ORG/NAME or a suite)"))
+                continue
+            for spec in specs:
+                stimset = self.stimulus_set(spec, task)
+                key = self.run_key(extractor.key, task, stimset)
+                path = self.result_path(stimset, name, task)
+                if path.is_file() and not self.opt.overwrite:
+                    try:
+                        old = read_result(path)
+                        if "replicates" in old:
+                            read_replicates(path, old)  # its arrays must be there and intact, or it is redone
+                    except AudioprobeError:
+                        old = None  # unreadable, another schema or damaged replicates: recompute
+                    if old is not None and old.get("run_key") == key.as_dict():
+                        log.info("%s / %s: a result with the same run key exists, reused", name, task.name)
+                        old["_reused"] = True
+                        out.append(old)
+                        continue
+                todo.setdefault(spec, []).append((task, key))
+        used = list(dict.fromkeys(spec for t in tasks for spec in self.specs(t)))
+        for spec in used:
             self.ensure_summary(self._sets[spec])
         if self.opt.save_activations is not None:
-            for spec in {self.opt.data or t.dataset for t in tasks}:
+            for spec in used:
                 todo.setdefault(spec, [])
         for spec, set_tasks in todo.items():
             stimset = self._sets[spec]

@@ -32,7 +32,8 @@ COMMON: dict[str, Param] = {
     "version": Param(int, doc="Bump on any change that can change a score."),
     "description": Param(str, doc="One line shown by `list tasks`.", check=_nonempty),
     "tags": Param(list, [], "Tags selectable with --tasks TAG."),
-    "dataset": Param(str, doc="Stimulus set: a registered name, a folder or hf:ORG/NAME."),
+    "dataset": Param(str, "", "Stimulus set: a registered name, a folder or hf:ORG/NAME; left out: the set is "
+                             "given on the command line (--data)."),
     "type": Param(str, doc="Task type."),
 }
 

@@ -321,6 +321,9 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
         report["sets"].append({"name": ds["name"], "fingerprint": fp, "n_sounds": ds["n_sounds"],
                                "synthetic": bool(ds.get("synthetic")), "partial": bool(ds.get("partial")),
                                "tasks": tables, "contrasts": contrast_out})
+    from audioprobe.leaderboard.suites import compare_suites
+
+    report["suites"] = compare_suites(results_dir, alpha, level)
     return report
 
 
@@ -410,4 +413,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                                tablefmt="github"), "",
                       "q (BH): headlines corrected across this contrast's rows; a layer row (transfer) is corrected "
                       "across the layers of its task; 'layers differ': per-layer tests, BH across layers.", ""]
+    from audioprobe.leaderboard.suites import render_comparisons
+
+    lines += render_comparisons(report.get("suites", []), report["alpha"])
     return "\n".join(lines).rstrip() + "\n"

@@ -29,7 +29,7 @@ ALLOWED = {
     "tasktypes": {"base", "metrics", "stimuli", "signal"},
     "engine": {"base", "metrics", "signal", "stimuli", "models", "tasktypes", "results"},
     "leaderboard": {"base", "results", "metrics"},       # reads result files only
-    "results": {"base", "engine", "tasktypes", "metrics"},  # results.py, and summaries.py (set summary, RDMs)
+    "results": {"base", "engine", "tasktypes", "metrics"},  # results.py, summaries.py (set summary, RDMs), suites.py
     "data": set(),
 }
 
@@ -40,7 +40,7 @@ def group(module: str) -> str:
         return "base"
     if module in ("audioprobe.frontend", "audioprobe.pooling"):
         return "signal"
-    if module in ("audioprobe.results", "audioprobe.summaries"):
+    if module in ("audioprobe.results", "audioprobe.summaries", "audioprobe.suites"):
         return "results"
     if len(parts) > 1 and parts[1] in ("metrics", "stimuli", "models", "tasktypes", "leaderboard"):
         return parts[1]
