@@ -1,18 +1,26 @@
 """`mfcc` and `spectrogram`: hand-crafted baselines beside `logmel`, no learned weights.
 
-Both cut frames as Kaldi does (25 ms windows every 10 ms at 16 kHz, snip edges), so a sound's
-frames never read its padding and batch invariance holds exactly.
+Both cut frames as Kaldi does (25 ms windows every 10 ms, snip edges), so a sound's frames never
+read its padding and batch invariance holds exactly.
+
+Arguments: both take `sample_rate` (default 16000; 8000..192000 Hz; the front end resamples to it,
+`adapt_meta` making it `meta.sample_rate`); `mfcc` also `num_mel_bins` (default 23) and
+`num_ceps` (default 13, at most num_mel_bins). At any rate the frames stay 25 ms / 10 ms, the FFT
+the next power of two of the window, and the mel bands Kaldi's (20 Hz to the Nyquist frequency).
+An argument given at its default is the same run as leaving it out.
 """
 
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 
-from audioprobe.models.base import AudioModel, LayerActivations
+from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, at_least
 from audioprobe.models.catalog import CATALOG
-from audioprobe.models.fbank import FbankConfig, fbank, num_frames
+from audioprobe.models.fbank import (DEFAULT_RATE, FbankConfig, arg_error, drop_defaults, fbank, mel_bins_problem,
+                                     num_frames, rate_check, with_rate)
 
 # Kaldi reads int16-range samples; the log energies depend on that scale (as in `logmel`).
 INT16_SCALE = 2.0 ** 15
@@ -55,11 +63,30 @@ def raw_log_energy(waveforms: torch.Tensor, cfg: FbankConfig) -> torch.Tensor:
 class MFCC(AudioModel):
     meta = CATALOG["mfcc"].meta
     wrapper_version = "1"
+    arg_types = {"sample_rate": int, "num_mel_bins": int, "num_ceps": int}
+    arg_checks = {"sample_rate": rate_check, "num_mel_bins": at_least(1), "num_ceps": at_least(1)}
+
+    def __init__(self, device: str | torch.device = "cpu", *, card: ModelMeta | None = None, **args: Any):
+        super().__init__(device, card=card, **args)
+        drop_defaults(self.args, {"sample_rate": DEFAULT_RATE, "num_mel_bins": MFCC_MEL_BINS,
+                                  "num_ceps": MFCC_NUM_CEPS})
+        bins = self.args.get("num_mel_bins", MFCC_MEL_BINS)
+        ceps = self.args.get("num_ceps", MFCC_NUM_CEPS)
+        problem = mel_bins_problem(bins, self.meta.sample_rate)
+        if problem:
+            raise arg_error(self.meta.name, "num_mel_bins", bins, problem)
+        if ceps > bins:
+            raise arg_error(self.meta.name, "num_ceps", ceps, f"must be <= num_mel_bins ({bins})")
+
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        return with_rate(card, self.args)
 
     def load(self) -> None:
-        self.config = FbankConfig(sample_rate=self.meta.sample_rate, num_mel_bins=MFCC_MEL_BINS)
-        self.dct = kaldi_dct_matrix(MFCC_NUM_CEPS, MFCC_MEL_BINS).to(self.device)
-        self.lifter = kaldi_lifter(MFCC_NUM_CEPS, MFCC_LIFTER).to(self.device)
+        bins = self.args.get("num_mel_bins", MFCC_MEL_BINS)
+        ceps = self.args.get("num_ceps", MFCC_NUM_CEPS)
+        self.config = FbankConfig(sample_rate=self.meta.sample_rate, num_mel_bins=bins)
+        self.dct = kaldi_dct_matrix(ceps, bins).to(self.device)
+        self.lifter = kaldi_lifter(ceps, MFCC_LIFTER).to(self.device)
 
     def layers(self) -> list[str]:
         return ["mfcc"]
@@ -73,22 +100,32 @@ class MFCC(AudioModel):
 
 
 class Spectrogram(AudioModel):
-    """Linear STFT magnitude: 25 ms periodic Hann window, 10 ms hop, 512-point FFT, no centring."""
+    """Linear STFT magnitude: 25 ms periodic Hann window, 10 ms hop, no centring; at 16 kHz a
+    400-sample window and a 512-point FFT (257 bins)."""
 
     meta = CATALOG["spectrogram"].meta
     wrapper_version = "1"
-    # The same framing as `logmel` (Kaldi's 25 ms / 10 ms at 16 kHz, snip edges) so the two
-    # baselines see the same frames; the FFT size is the next power of two of the window.
-    FRAMES = FbankConfig(sample_rate=16000)
+    arg_types = {"sample_rate": int}
+    arg_checks = {"sample_rate": rate_check}
+
+    def __init__(self, device: str | torch.device = "cpu", *, card: ModelMeta | None = None, **args: Any):
+        super().__init__(device, card=card, **args)
+        drop_defaults(self.args, {"sample_rate": DEFAULT_RATE})
+        # The same framing as `logmel` (Kaldi's 25 ms / 10 ms, snip edges) so the two baselines see
+        # the same frames; the FFT size is the next power of two of the window.
+        self.frames = FbankConfig(sample_rate=self.meta.sample_rate)
+
+    def adapt_meta(self, card: ModelMeta) -> ModelMeta:
+        return with_rate(card, self.args)
 
     def load(self) -> None:
-        self.window = torch.hann_window(self.FRAMES.frame_length, periodic=True, device=self.device)
+        self.window = torch.hann_window(self.frames.frame_length, periodic=True, device=self.device)
 
     def layers(self) -> list[str]:
         return ["stft_magnitude"]
 
     def forward(self, waveforms: torch.Tensor, lengths: torch.Tensor) -> dict[str, LayerActivations]:
-        cfg = self.FRAMES
+        cfg = self.frames
         x = waveforms.float()
         if x.shape[1] < cfg.frame_length:
             values = x.new_zeros(x.shape[0], 0, cfg.n_fft // 2 + 1)

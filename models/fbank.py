@@ -15,6 +15,9 @@ from functools import lru_cache
 
 import torch
 
+from audioprobe.errors import AudioprobeError
+from audioprobe.models.meta import ModelMeta
+
 # Kaldi's floor before the log: std::numeric_limits<float>::epsilon() (feature-fbank.cc).
 LOG_FLOOR = torch.finfo(torch.float32).eps
 
@@ -36,13 +39,16 @@ class FbankConfig:
     use_power: bool = True
     use_log: bool = True
 
+    # Samples per frame and per shift truncated as Kaldi computes them (feature-window.h WindowSize,
+    # WindowShift: rate * 0.001 * ms, in that order). At 16 kHz and the common rates this equals
+    # torchaudio's rate * ms * 0.001; at a few odd rates (8200 Hz: 204 vs 205) only Kaldi's is Kaldi's.
     @property
     def frame_length(self) -> int:
-        return int(self.sample_rate * self.frame_length_ms * 0.001)
+        return int(self.sample_rate * 0.001 * self.frame_length_ms)
 
     @property
     def frame_shift(self) -> int:
-        return int(self.sample_rate * self.frame_shift_ms * 0.001)
+        return int(self.sample_rate * 0.001 * self.frame_shift_ms)
 
     @property
     def n_fft(self) -> int:
@@ -131,3 +137,65 @@ def fbank(waveforms: torch.Tensor, cfg: FbankConfig = FbankConfig()) -> torch.Te
     if cfg.use_log:
         mel = torch.clamp(mel, min=LOG_FLOOR).log()
     return mel
+
+
+# ---------------------------------------------------------------------------------------------
+# Model arguments of the Kaldi-framed baselines (`logmel`, `mfcc`, `spectrogram`)
+
+#: The rate of the baselines when `sample_rate=` is not given (their registered metadata's rate).
+DEFAULT_RATE = 16000
+#: The `sample_rate=` the baselines accept, in Hz: telephone speech to high-rate studio audio.
+MIN_RATE, MAX_RATE = 8000, 192000
+
+
+def rate_check(value: object) -> str | None:
+    """An `arg_checks` entry for `sample_rate`: an int in MIN_RATE..MAX_RATE Hz."""
+    if isinstance(value, int) and not isinstance(value, bool) and MIN_RATE <= value <= MAX_RATE:
+        return None
+    return f"must be between {MIN_RATE} and {MAX_RATE} (Hz)"
+
+
+def max_mel_bins(sample_rate: int) -> int:
+    """The most mel bands Kaldi framing allows at `sample_rate`: the FFT's n_fft / 2 bins.
+
+    (Kaldi's MelBanks reads n_fft / 2 FFT bins; more triangles than bins cannot all hold one.
+    Fewer can still leave a low band empty, as 128 bins at 16 kHz do, which Kaldi refuses but
+    torchaudio, BEATs and `logmel` accept: the band then holds the log floor.)
+    """
+    return FbankConfig(sample_rate=sample_rate).n_fft // 2
+
+
+def mel_bins_problem(num_mel_bins: int, sample_rate: int) -> str | None:
+    """What is wrong with `num_mel_bins` at `sample_rate` (None if nothing), for a model-args message."""
+    most = max_mel_bins(sample_rate)
+    if num_mel_bins > most:
+        frame = FbankConfig(sample_rate=sample_rate).frame_length
+        return (f"must be <= {most} at sample_rate {sample_rate}: the mel bands read the {most} bins below "
+                f"Nyquist of the {2 * most}-point FFT of a {frame}-sample 25 ms frame")
+    return None
+
+
+def with_rate(card: ModelMeta, args: dict) -> ModelMeta:
+    """A baseline's metadata at the `sample_rate=` of its args (the card itself at the default).
+
+    The front end resamples every sound to `meta.sample_rate`, and that rate is part of the run
+    identity (the front end's `target_rate`), so each rate is its own run and cache entry.
+    """
+    rate = args.get("sample_rate", DEFAULT_RATE)
+    return card if rate == card.sample_rate else dataclasses.replace(card, sample_rate=rate)
+
+
+def arg_error(model: str, key: str, value: object, problem: str) -> AudioprobeError:
+    """The error of a model argument that is wrong given the others, worded as AudioModel's checks."""
+    return AudioprobeError(f"--model-args {key}={value!r} for model {model!r}: {problem}.")
+
+
+def drop_defaults(args: dict, defaults: dict) -> None:
+    """Remove from `args` the arguments given at their default value, in place.
+
+    An argument left out and the same argument at its default are then one run identity (as
+    `random=false` is in AudioModel), so results computed before the argument existed are reused.
+    """
+    for key, value in defaults.items():
+        if key in args and args[key] == value:
+            del args[key]
