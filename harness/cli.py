@@ -223,6 +223,11 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
 
     selected = select_tasks(tasks, discover_tasks(include_paths, frozenset(allowed_controls)))
     data_specs, suite = data_sets(data)
+    setless = [t.name for t in selected if not t.dataset] if not data_specs else []
+    if setless and len(setless) == len(selected):
+        raise AudioprobeError(f"task(s) {', '.join(setless)} name no stimulus set: give one with --data (a folder, a "
+                              f"registered name, hf:ORG/NAME or a suite file).")
+    selected = [t for t in selected if t.name not in setless]
     args = parse_model_args(model_args)
     check_writable(output_dir, f"--output-dir {output_dir}")  # before any work: no result computed in vain
     if save_activations is not None:
@@ -242,6 +247,8 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
             f"{f' cut to --limit {limit} sounds' if limit else ''} (reasons above). Use more sounds, or tasks "
             f"that fit the set."
         )
+    if setless:
+        click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
     click.echo(f"\nResults in {output_dir}/. Leaderboard: audioprobe-leaderboard {output_dir}")
 
 

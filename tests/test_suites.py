@@ -18,7 +18,6 @@ from scipy.stats import pearsonr
 
 from audioprobe import registry
 from audioprobe.cache import load_layers
-from audioprobe.cli import EXIT_NOTHING_COMPUTED
 from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.build import build
 from audioprobe.leaderboard.compare import compare
@@ -137,10 +136,16 @@ def test_leaderboard_and_compare_show_the_suite(suite_run):
     assert pw["dof"] == 2  # sets - 1
 
 
-def test_a_task_without_a_set_needs_data(tmp_path, monkeypatch):
+def test_a_task_without_a_set_needs_data(tmp_path, monkeypatch, capsys):
+    """Asked for alone: an error naming --data. Among others (--tasks all): left out, and said so."""
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
-    code = eval_main(["--model", "logmel", "--tasks", "rsa-rdm", "--output-dir", str(tmp_path / "r")])
-    assert code == EXIT_NOTHING_COMPUTED
+    assert eval_main(["--model", "logmel", "--tasks", "rsa-rdm", "--output-dir", str(tmp_path / "r")]) == 2
+    assert "rsa-rdm name no stimulus set: give one with --data" in capsys.readouterr().err
+    assert eval_main(["--model", "logmel", "--tasks", "rsa-rdm,rsa-physical-hollowness", "--limit", "30",
+                      "--output-dir", str(tmp_path / "r")]) == 0
+    out = capsys.readouterr().out
+    assert "Not run: rsa-rdm (they take their stimulus set from --data)." in out
+    assert [p.stem for p in (tmp_path / "r").glob("*/logmel/*.json")] == ["rsa-physical-hollowness"]
 
 
 @pytest.mark.parametrize("text, message", [
