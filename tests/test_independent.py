@@ -306,3 +306,65 @@ def test_transfer_on_a_shifted_imbalanced_test_subset():
         np.testing.assert_allclose(ctx.replicates["per_layer"][:, out["per_layer"].index(entry)], boot, atol=1e-12)
     assert expected_acc == {"shifted": 0.25, "plain": 1.0}
     assert out["per_layer"][1]["p_value"] == pytest.approx(majority ** 24, rel=1e-9)
+
+
+def test_transfer_headline_statistics_and_text_written_out():
+    """Balanced accuracy as the score, the cross-validated headline and its bootstrap written out
+    (best layer on one half of each resample, scored on the other), and the result's fixed fields."""
+    from audioprobe.errors import AudioprobeError
+
+    s, material, extent, rng = shifted_set(1)
+    base = 3.0 * material + 0.3 * rng.normal(size=64)
+    layers = {"shifted": np.c_[base + 3.0 * (extent == 2), rng.normal(size=64)],
+              "plain": np.c_[base, rng.normal(size=64)]}
+    seed, params = 2, transfer_params(score="balanced_accuracy", cv_splits=6, bootstrap=50)
+    ctx = EvalContext(task="t", seed=seed, rng=np.random.default_rng(seed), control=None)
+    out = TASK_TYPES["transfer"].evaluate({"mean": layers}, s, params, ctx)
+    labels = np.array(["wood", "metal"])[material]
+    train, test = np.nonzero(extent < 2)[0], np.nonzero(extent == 2)[0]
+    y = labels[test]
+    correct = {}
+    for entry in out["per_layer"]:
+        x = layers[entry["layer"]]
+        correct[entry["layer"]] = sklearn_transfer(x[train], labels[train], x[test], params["c_grid"], 3, seed) == y
+        assert entry["score"] == entry["balanced_accuracy"]
+    assert out["per_layer"][0]["balanced_accuracy"] == 0.5 and out["per_layer"][0]["accuracy"] == 0.25
+
+    def balanced(ok, w):  # mean recall over the classes present in the weighted sounds
+        rec = [np.sum(w * ok * (y == c)) / np.sum(w * (y == c)) for c in ("metal", "wood") if np.sum(w * (y == c))]
+        return np.mean(rec)
+
+    draws = spawned(seed, 0).integers(0, 24, size=(50, 24))
+    counts = np.stack([np.bincount(d, minlength=24) for d in draws])
+    boot_rng = spawned(seed, 0)
+    boot_rng.integers(0, 24, size=(50, 24))  # the draws above, then the halves from the same stream
+    halves = np.zeros((50, 24), dtype=bool)
+    np.put_along_axis(halves, np.argsort(boot_rng.random((50, 24)), axis=1)[:, :12], True, axis=1)
+    names = list(layers)
+    for k, name in enumerate(names):
+        boot = [balanced(correct[name], c) for c in counts]
+        np.testing.assert_allclose(ctx.replicates["per_layer"][:, k], boot, atol=1e-12)
+        np.testing.assert_allclose(out["per_layer"][k]["balanced_accuracy_ci"], np.quantile(boot, [0.025, 0.975]),
+                                   atol=1e-12)
+    held = []
+    for c, h in zip(counts, halves):
+        a = [balanced(correct[n], c * h) for n in names]
+        b = [balanced(correct[n], c * ~h) for n in names]
+        held.append((b[int(np.argmax(a))] + a[int(np.argmax(b))]) / 2)
+    np.testing.assert_allclose(ctx.replicates["headline"], held, atol=1e-12)
+    assert out["headline"]["ci"] == pytest.approx(np.quantile(held, [0.025, 0.975]).tolist(), abs=1e-12)
+    assert ctx.resampling["unit"] == "test sounds" and ctx.resampling["n_items"] == 24
+    assert out["n_excluded"] == 0 and out["metric"] == (
+        "balanced accuracy of a multinomial logistic-regression probe predicting the perceived material of test "
+        "sounds (perceived extent in 3D) after training on 1D, 2D")
+    assert out["statistics"] == {
+        "seed": 2, "bootstrap": 50, "bootstrap_unit": "test sounds (the fitted probe is kept)", "ci_level": 0.95,
+        "ci_method": "percentile", "p_value": "one-sided binomial test of the number of correct test sounds "
+        "against the majority-class rate", "cv_splits": 6}
+    # no bootstrap: a cross-validated headline without an interval
+    plain = TASK_TYPES["transfer"].evaluate({"mean": layers}, s, transfer_params(bootstrap=0, cv_splits=6),
+                                            EvalContext(task="t", seed=seed, rng=np.random.default_rng(0), control=None))
+    assert plain["headline"]["ci"] is None and plain["headline"]["value"] is not None
+    for bad in ([], [0.0, 1.0], [True]):
+        with pytest.raises(AudioprobeError, match="c_grid"):
+            TASK_TYPES["transfer"].check_params("t.yaml", transfer_params(c_grid=bad))
