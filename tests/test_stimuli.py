@@ -238,10 +238,11 @@ def test_rdm_upper_triangle(tmp_path, rng):
     ([["a", "0", "1", "2"], ["b", "1", "0", "3"], ["c", "2", "4", "0"]], "not symmetric"),
     ([["a", "0", "-1", "2"], ["b", "-1", "0", "3"], ["c", "2", "3", "0"]], "negative entries"),
     ([["a", "0", "x", "2"], ["b", "1", "0", "3"], ["c", "2", "3", "0"]], r"line 2, column 3: 'x' is not a number"),
-    ([["a", "", "1", ""], ["b", "", "", "3"], ["c", "", "", ""]], "empty cell in the upper triangle"),
-    ([["a", "0", "1", "2"], ["b", "1", "", "3"], ["c", "2", "3", "0"]], "line 3, column 3: empty cell"),
+    # missing cells and a non-zero diagonal are allowed (tests/test_real_matrices.py); these are not
+    ([["a", "", "inf", ""], ["b", "", "", "3"], ["c", "", "", ""]], r"line 2, column 3: 'inf' is not a finite number"),
+    ([["a", "0", "", ""], ["b", "", "0", "NaN"], ["c", "", "", "0"]], "no value off its diagonal"),
     ([["b", "0", "1", "2"], ["a", "1", "0", "3"], ["c", "2", "3", "0"]], "same ids in the same order"),
-    ([["a", "1", "1", "2"], ["b", "1", "0", "3"], ["c", "2", "3", "0"]], "zeros on its diagonal"),
+    ([["a", "1", "1", "2"], ["b", "1", "0", "3"], ["c", "2.5", "3", "0"]], r"not symmetric \(line 2, column 4"),
 ])
 def test_rdm_errors(tmp_path, rows, message):
     write_csv(tmp_path / "rdm.csv", ["sound_id", "a", "b", "c"], rows)

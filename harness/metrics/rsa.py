@@ -235,14 +235,22 @@ def compare_rows(model_rdms: np.ndarray, target_rdm: np.ndarray, method: str) ->
     raise ValueError(f"unknown comparison {method!r}; choose from {', '.join(COMPARISONS)}")
 
 
-def residualise(model_rdms: np.ndarray, control_rdm: np.ndarray) -> np.ndarray:
+def residualise(model_rdms: np.ndarray, control_rdm: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:
     """Residuals of each model RDM after least-squares regression on a control RDM and an intercept.
 
     Bost et al. (2024), appendix B: model distances regressed on spectrogram distances; the
-    residuals are then compared with the human RDM (a semi-partial correlation).
+    residuals are then compared with the human RDM (a semi-partial correlation). present `[n_pairs]`
+    bool (None: all): the pairs the human RDM has; the regression is fitted on those alone (so the
+    residuals are uncorrelated with the control on the pairs compared) and applied to every pair.
     """
     x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
     c = np.asarray(control_rdm, dtype=np.float64)
+    if present is not None:
+        cc = c - c[present].mean()
+        xc = x - x[:, present].mean(axis=1, keepdims=True)
+        denom = cc[present] @ cc[present]
+        slope = (xc[:, present] @ cc[present]) / denom if denom > 0 else np.zeros(x.shape[0])
+        return xc - slope[:, None] * cc[None, :]
     cc = c - c.mean()
     xc = x - x.mean(axis=1, keepdims=True)
     denom = cc @ cc

@@ -11,6 +11,13 @@ construction, not data), exactly as rsatoolbox's `subsample_pattern` marks those
 sum a Pearson r needs over the resampled pairs is then a quadratic form
 `sum_{i<j} c_i c_j a_ij = c^T A c / 2` (A the square form with zero diagonal), so a batch of
 resamples costs a few matrix products and memory grows with the pairs, not pairs x resamples.
+
+Missing pairs. A target RDM may hold NaN where a pair was not rated (a published matrix with
+empty cells). Every statistic then uses only the pairs present: with M the 0/1 square mask of the
+present pairs, the pair count is `c^T M c / 2` instead of `((sum c)^2 - sum c^2) / 2` and the
+model and target values are set to 0 on the missing pairs, so every other sum skips them; a
+resampled pair (i, j) whose cell is missing is left out, however often i and j were drawn. A
+complete target takes the original code path unchanged (the same numbers).
 """
 
 from __future__ import annotations
@@ -66,6 +73,17 @@ def _standardised(v: np.ndarray) -> np.ndarray:
         return v / norm
 
 
+def _standardised_present(v: np.ndarray, present: np.ndarray | None) -> np.ndarray:
+    """`_standardised` over the present pairs only, 0 on the missing ones (so that they add nothing to
+    any sum); present None: every pair, `_standardised` itself."""
+    if present is None:
+        return _standardised(v)
+    v = np.asarray(v, dtype=np.float64)
+    out = np.zeros(v.shape)
+    out[..., present] = _standardised(v[..., present])
+    return out
+
+
 def _pearson_from_sums(sw, sx, sy, sxx, syy, sxy):
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / sw
@@ -76,27 +94,30 @@ def _pearson_from_sums(sw, sx, sy, sxx, syy, sxy):
     return np.where(bad, np.nan, r)
 
 
-def weighted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def weighted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, weights: np.ndarray,
+                     present: np.ndarray | None = None) -> np.ndarray:
     """Pearson r over pairs i<j weighted by w_i w_j, for each weight vector and each model RDM.
 
     model_rdms `[n_layers, n_pairs]`, target `[n_pairs]`, weights `[m, n]` (bootstrap counts, or
     0/1 membership of a subset of sounds) -> `[m, n_layers]`. With counts c this is the Pearson r
     of the bootstrap-resampled RDMs (module docstring); with 0/1 weights, r on a subset's pairs.
+    present `[n_pairs]` bool: only those pairs count (missing pairs; None: all).
     """
-    return weighted_pearson_blocks(model_rdms, target_rdm, [np.asarray(weights, dtype=np.float64)])[0]
+    return weighted_pearson_blocks(model_rdms, target_rdm, [np.asarray(weights, dtype=np.float64)], present)[0]
 
 
-def weighted_pearson_blocks(model_rdms, target_rdm, blocks):
+def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
     """Like `weighted_pearson` for several weight blocks W_1..W_k `[m, n]` at once.
 
     Returns one `[m, n_layers]` array per block and, last, the one for the sum of the blocks
     (computed from the same products: sum_k W_k @ A). With W_1 = c*h and W_2 = c*(1-h) this gives
     both halves of a split of a bootstrap resample and the whole resample for the cost of two.
+    present `[n_pairs]` bool (None: all pairs): the pairs that count (module docstring, "Missing pairs").
     """
     from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
 
-    x = _standardised(np.atleast_2d(model_rdms))
-    y = _standardised(target_rdm)
+    x = _standardised_present(np.atleast_2d(model_rdms), present)
+    y = _standardised_present(target_rdm, present)
     blocks = [np.asarray(b, dtype=np.float64) for b in blocks]
     total = np.sum(blocks, axis=0)
     ws = blocks + [total]
@@ -117,9 +138,14 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks):
         return [[p[s] for p in per] + [whole[s]] for s in range(k)]
 
     ysq = squareform(y, checks=False)
-    s_w = [sw(w) for w in ws]
-    s_y, s_yy = quad(ysq, ysq * ysq)
-    single_pair = [_single_pair(w) for w in ws]
+    if present is None:
+        s_w = [sw(w) for w in ws]
+        s_y, s_yy = quad(ysq, ysq * ysq)
+        single_pair = [_single_pair(w) for w in ws]
+    else:
+        msq = squareform(np.asarray(present, dtype=np.float64), checks=False)
+        s_w, s_y, s_yy = quad(msq, ysq, ysq * ysq)
+        single_pair = [_single_pair(w, msq) for w in ws]
     results = [np.empty((w.shape[0], x.shape[0])) for w in ws]
     for layer, row in enumerate(x):
         xsq = squareform(row, checks=False)
@@ -130,10 +156,14 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks):
     return results
 
 
-def _single_pair(w: np.ndarray) -> np.ndarray:
-    """`[m]` True where weights w hold fewer than 3 distinct sounds: at most one distinct pair, no
-    correlation (the sums would give a rounding artefact, not NaN)."""
-    return np.count_nonzero(w, axis=1) < 3
+def _single_pair(w: np.ndarray, mask_square: np.ndarray | None = None) -> np.ndarray:
+    """`[m]` True where weights w hold at most one distinct pair (fewer than 3 distinct sounds; with
+    a square 0/1 mask of present pairs, fewer than 2 distinct present pairs among the drawn sounds):
+    no correlation (the sums would give a rounding artefact, not NaN)."""
+    if mask_square is None:
+        return np.count_nonzero(w, axis=1) < 3
+    drawn = (np.atleast_2d(w) != 0).astype(np.float64)
+    return 0.5 * np.einsum("mn,mn->m", drawn @ mask_square, drawn) < 2
 
 
 #: Bytes of per-resample target RDMs a two-factor bootstrap holds at once (a chunk of resamples).
@@ -192,12 +222,17 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
     return [np.where(_single_pair(w_all[:, q])[:, None], np.nan, r[:, q]) for q in range(k)]
 
 
-def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray) -> np.ndarray:
+def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray,
+                     present: np.ndarray | None = None) -> np.ndarray:
     """Pearson r of each model RDM with the target RDM whose rows and columns are permuted together.
 
     The Mantel (1967) test statistic under each permutation of `[n_perm, n]`; -> `[n_perm, n_layers]`.
     One batch of permuted targets serves every layer; batches are chunked to bound memory.
+    present `[n_pairs]` bool (None: all): the target's present pairs; the missing ones move with the
+    permutation, and each permuted target is compared on the pairs present in it.
     """
+    if present is not None:
+        return _permuted_pearson_present(model_rdms, target_rdm, permutations, present)
     from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
 
     x = _standardised(np.atleast_2d(model_rdms))
@@ -221,6 +256,57 @@ def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutation
             flat = np.take(pn, i[s:s + block], axis=1)
             flat += np.take(p, j[s:s + block], axis=1)
             out[start:start + chunk] += np.take(flat_target, flat) @ x[:, s:s + block].T
+    return out
+
+
+def _permuted_pearson_present(model_rdms, target_rdm, permutations, present) -> np.ndarray:
+    """`permuted_pearson` with missing target pairs. Under permutation p the present pairs P_p are
+    the permuted mask's; y (standardised over its present pairs, 0 elsewhere) keeps its sums over
+    P_p, so only the model's sums over P_p change: r = (S_xy - S_x S_y / N) / sqrt((S_xx - S_x^2 / N)
+    (S_yy - S_y^2 / N)), N = |P| (a permutation keeps the count), S_x and S_xx from the permuted mask."""
+    from scipy.spatial.distance import squareform
+
+    present = np.asarray(present, dtype=bool)
+    x = _standardised(np.atleast_2d(model_rdms))
+    y = _standardised_present(target_rdm, present)
+    perms = np.atleast_2d(permutations)
+    n = perms.shape[1]
+    flat_target = squareform(y, checks=False).ravel()
+    flat_mask = squareform(present.astype(np.float64), checks=False).ravel()
+    n_present = np.float64(present.sum())  # a numpy scalar: `~(sw > 0)` in _pearson_from_sums must be logical
+    s_y, s_yy = y.sum(), (y * y).sum()
+    xx = x * x
+    i, j = rsa._triu_indices(n)
+    chunk = 64
+    block = int(max(1, PERMUTATION_CHUNK_BYTES // (3 * 8 * chunk)))
+    s_xy, s_x, s_xx = (np.zeros((perms.shape[0], x.shape[0])) for _ in range(3))
+    for start in range(0, perms.shape[0], chunk):
+        p = perms[start:start + chunk]
+        pn = p * n
+        for s in range(0, i.size, block):
+            flat = np.take(pn, i[s:s + block], axis=1)
+            flat += np.take(p, j[s:s + block], axis=1)
+            mask = np.take(flat_mask, flat)
+            s_xy[start:start + chunk] += np.take(flat_target, flat) @ x[:, s:s + block].T
+            s_x[start:start + chunk] += mask @ x[:, s:s + block].T
+            s_xx[start:start + chunk] += mask @ xx[:, s:s + block].T
+    return _pearson_from_sums(n_present, s_x, s_y, s_xx, s_yy, s_xy)
+
+
+def permuted_spearman_present(model_rdms, target_rdm, permutations) -> np.ndarray:
+    """Spearman rho of each model RDM with the permuted target, on the pairs present in each permuted
+    target, both sides re-ranked per permutation: with missing pairs the model's ranks depend on which
+    pairs the permutation leaves present, so the ranks of the whole set cannot be reused (they can for
+    a complete target). One ranking of all layers per permutation."""
+    from scipy.spatial.distance import squareform
+
+    x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
+    ysq = squareform(np.asarray(target_rdm, dtype=np.float64), checks=False)
+    out = np.empty((len(permutations), x.shape[0]))
+    for b, p in enumerate(np.atleast_2d(permutations)):
+        y = rsa.upper_triangle(ysq[np.ix_(p, p)])
+        keep = np.isfinite(y)
+        out[b] = rsa.pearson_rows(rsa.rank_rows(x[:, keep]), rsa.rank_rows(y[keep]))
     return out
 
 
@@ -290,6 +376,8 @@ def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarra
 
     For statistics no quadratic form expresses (Kendall's tau-a): `compare(x, y) -> float`.
     target_rdm `[n_pairs]`, or `[m, n_pairs]`: one target per weight vector (two-factor bootstrap).
+    A target row that is all NaN (undefined) gives NaN; a target with some NaN pairs (missing
+    cells) is compared on its present pairs (NaN when fewer than 2 distinct ones were drawn).
     """
     x = np.atleast_2d(model_rdms)
     targets = np.asarray(target_rdm)
@@ -298,7 +386,15 @@ def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarra
         if np.count_nonzero(w) < 3:
             continue
         target = targets if targets.ndim == 1 else targets[b]
-        if not np.all(np.isfinite(target)):
+        ok = np.isfinite(target)
+        if not np.all(ok):
+            i, j = rsa._triu_indices(w.size)
+            if not np.any(ok) or np.count_nonzero(ok & (w[i] > 0) & (w[j] > 0)) < 2:
+                continue
+            y = expanded_pairs(target, w)
+            keep = np.isfinite(y)
+            for layer, row in enumerate(x):
+                out[b, layer] = compare(expanded_pairs(row, w)[keep], y[keep])
             continue
         y = expanded_pairs(target, w)
         for layer, row in enumerate(x):
@@ -307,7 +403,8 @@ def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarra
 
 
 def permuted_scores_loop(model_rdms, target_rdm, permutations, compare) -> np.ndarray:
-    """Any comparison against row-and-column permuted targets, one permutation at a time."""
+    """Any comparison against row-and-column permuted targets, one permutation at a time (missing
+    target pairs move with the permutation and are left out of each comparison)."""
     from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
 
     x = np.atleast_2d(model_rdms)
@@ -315,8 +412,9 @@ def permuted_scores_loop(model_rdms, target_rdm, permutations, compare) -> np.nd
     out = np.empty((len(permutations), x.shape[0]))
     for b, p in enumerate(permutations):
         y = rsa.upper_triangle(ysq[np.ix_(p, p)])
+        keep = np.isfinite(y)
         for layer, row in enumerate(x):
-            out[b, layer] = compare(row, y)
+            out[b, layer] = compare(row, y) if keep.all() else compare(row[keep], y[keep])
     return out
 
 
@@ -340,6 +438,43 @@ def split_half_reliability(responses: dict[str, np.ndarray], n_categories: dict[
             for side, members in enumerate((half, ~half)):
                 pairs[side].append(target({d: counts_from_responses(responses[d][members], n_categories[d]) for d in dims}))
         out[start:start + chunk] = compare_rows(np.stack(pairs[0]), np.stack(pairs[1]))
+    return out
+
+
+def mean_of_rdms(rdms: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted cell-wise means of per-listener RDMs over the listeners that have each pair.
+
+    rdms `[n_listeners, n_pairs]` (NaN: that listener did not rate that pair), weights `[m,
+    n_listeners]` (0/1 membership, or counts) -> `[m, n_pairs]`, NaN where no weighted listener has
+    the pair: the nanmean of the chosen listeners' matrices, for split halves and leave-one-out."""
+    r = np.asarray(rdms, dtype=np.float64)
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    has = np.isfinite(r)
+    total = w @ np.where(has, r, 0.0)
+    k = w @ has.astype(np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(k > 0, total / k, np.nan)
+
+
+def split_half_rdms(rdms: np.ndarray, compare_rows, rng: np.random.Generator, n_splits: int) -> np.ndarray:
+    """Split-half correlations between the mean RDMs (`mean_of_rdms`) of random halves of the listeners,
+    as `split_half_reliability` does for response counts -> the `[n_splits]` uncorrected r values."""
+    halves = random_halves(rng, np.shape(rdms)[0], n_splits)
+    return compare_rows(mean_of_rdms(rdms, halves), mean_of_rdms(rdms, ~halves))
+
+
+def paired_rows_present(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
+    """`paired_rows` on the pairs finite in both rows of each pair of rows (missing pairs left out);
+    NaN where fewer than 3 pairs remain. Rows with every pair present take `paired_rows` unchanged."""
+    a, b = np.atleast_2d(a), np.atleast_2d(b)
+    b = np.broadcast_to(b, a.shape)
+    both = np.isfinite(a) & np.isfinite(b)
+    if both.all():
+        return paired_rows(a, b, method)
+    out = np.full(a.shape[0], np.nan)
+    for k in range(a.shape[0]):
+        if both[k].sum() >= 3:
+            out[k] = paired_rows(a[k, both[k]], b[k, both[k]], method)[0]
     return out
 
 
@@ -475,28 +610,47 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     interval score -/+ t(dof) sqrt(variance).
 
     Spearman statistics rank the pairs of the full set once, then use the Pearson machinery:
-    exact for permutations (a permutation only reorders the ranks); for bootstrap resamples and
-    half splits an approximation (the resample's own ranks are not recomputed). Kendall's tau-a
+    exact for permutations (a permutation only reorders the ranks; with missing pairs each
+    permutation is re-ranked, `permuted_spearman_present`); for bootstrap resamples and half splits
+    an approximation (the resample's own ranks are not recomputed). Kendall's tau-a
     has no quadratic form: it is computed resample by resample (slow).
+
+    Missing pairs: a target with NaN entries (cells of a published matrix nobody rated) is compared
+    on its present pairs only, by every statistic (score, bootstrap, Mantel test, cross-validation;
+    module docstring, "Missing pairs"); Spearman ranks the present pairs. A complete target gives
+    exactly the numbers it always gave. A two-factor bootstrap needs a complete target.
     """
     x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
     y = np.asarray(target_rdm, dtype=np.float64)
     n = n_items(y.size)
     finite = np.all(np.isfinite(x), axis=1)
+    present = np.isfinite(y)
+    mask = None if present.all() else present  # None: the complete-matrix path, unchanged
     score = np.full(x.shape[0], np.nan)
-    score[finite] = rsa.compare_rows(x[finite], y, comparison)
+    if mask is None:
+        score[finite] = rsa.compare_rows(x[finite], y, comparison)
+    elif present.sum() >= 2:
+        score[finite] = rsa.compare_rows(x[finite][:, present], y[present], comparison)
     rng_boot, rng_perm, rng_cv, _ = streams(seed)
     two_factor = listener_targets is not None
     if two_factor and n_listeners < 3:
         raise ValueError(f"a two-factor bootstrap needs at least 3 listeners, got {n_listeners}")
+    if two_factor and mask is not None:
+        raise ValueError("a two-factor bootstrap needs a complete target RDM (no missing pairs)")
 
     # Layers whose RDM is not finite give NaN everywhere (each layer's statistics are computed
     # independently): only the finite rows are computed, and the others are filled with NaN. A partial
     # RSA whose control explains every layer then costs nothing but its draws.
     n_layers, kept = x.shape[0], np.flatnonzero(finite)
     xf = x[finite]
-    if comparison == "spearman":
+    x_values, y_values = xf, y  # before ranking (Spearman's Mantel test with missing pairs re-ranks)
+    if comparison == "spearman" and mask is None:
         xf, y = rsa.rank_rows(xf), rsa.rank_rows(y)
+    elif comparison == "spearman":  # ranks among the present pairs; the missing ones stay out
+        ranked_x, ranked_y = np.zeros(xf.shape), np.full(y.shape, np.nan)
+        ranked_x[:, present] = rsa.rank_rows(xf[:, present])
+        ranked_y[present] = rsa.rank_rows(y[present])
+        xf, y = ranked_x, ranked_y
 
     def spread(arrays):  # `[m, n_finite]` each -> `[m, n_layers]`, NaN for the other layers
         out = []
@@ -508,10 +662,12 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
 
     if comparison in ("pearson", "spearman"):
         def weights_core(blocks):
-            return weighted_pearson_blocks(xf, y, blocks)
+            return weighted_pearson_blocks(xf, y, blocks, mask)
 
         def perms_core(perms):
-            return [permuted_pearson(xf, y, perms)]
+            if comparison == "spearman" and mask is not None:
+                return [permuted_spearman_present(x_values, y_values, perms)]
+            return [permuted_pearson(xf, y, perms, mask)]
 
         def targets_core(targets, weights):
             if comparison == "spearman":

@@ -6,7 +6,8 @@
       labels.csv      sound_id + physical label columns (optional; its row order is the set's order)
       judgments.csv   sound_id,dimension,category,count   (and/or responses.csv)
       responses.csv   listener,sound_id,dimension,category (optional)
-      rdm.csv         optional human dissimilarity matrix
+      rdm.csv         optional human dissimilarity matrix (NaN or empty cells: pairs not rated)
+      rdm/            optional: one <listener>.csv per listener, same layout (noise ceiling of rdm targets)
 
 docs/stimuli.md describes every file. Loading checks everything small (and every audio header)
 up front, with errors naming the file, line and sound; exporting then loading gives the same
@@ -16,7 +17,9 @@ fingerprint.
 from __future__ import annotations
 
 import csv
+import math
 import os
+import warnings
 import shutil
 import tempfile
 from pathlib import Path
@@ -29,7 +32,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import current_umask
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.stimuli.audio import check_audio_header, decode_audio
-from audioprobe.stimuli.stimulus_set import StimulusSet, check_rdm, check_sound_id
+from audioprobe.stimuli.stimulus_set import RDM_KINDS, StimulusSet, check_rdm, check_sound_id, normalise_rdm
 
 
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
@@ -116,7 +119,7 @@ def load_folder(folder: Path) -> StimulusSet:
         raise AudioprobeError(f"{meta_path}: cannot read ({exc.strerror}).") from None
     if not isinstance(meta, dict):
         raise AudioprobeError(f"{meta_path}: must be a mapping of keys to values.")
-    allowed = {"name", "description", "license", "citation", "sample_rate", "dimensions", "synthetic"}
+    allowed = {"name", "description", "license", "citation", "sample_rate", "dimensions", "synthetic", "rdm"}
     bad = sorted(set(meta) - allowed)
     if bad:
         raise AudioprobeError(f"{meta_path}: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}.")
@@ -132,6 +135,11 @@ def load_folder(folder: Path) -> StimulusSet:
     for d, cats in dimensions.items():
         if len(set(cats)) != len(cats):
             raise AudioprobeError(f"{meta_path}: dimension {d!r} lists a category twice.")
+    rdm_kind = meta.get("rdm", "dissimilarity")
+    if rdm_kind not in RDM_KINDS:
+        raise AudioprobeError(
+            f"{meta_path}: rdm must be 'dissimilarity' (the default) or 'similarity' (what rdm.csv and rdm/ hold), "
+            f"got {rdm_kind!r}.")
     declared_rate = meta.get("sample_rate")
     if declared_rate is not None and (not isinstance(declared_rate, int) or declared_rate <= 0):
         raise AudioprobeError(f"{meta_path}: sample_rate must be a positive integer (Hz), got {declared_rate!r}.")
@@ -251,7 +259,10 @@ def load_folder(folder: Path) -> StimulusSet:
     rdm = None
     rdm_path = folder / "rdm.csv"
     if rdm_path.is_file():
-        rdm = read_rdm(rdm_path, sound_ids)
+        rdm = read_rdm(rdm_path, sound_ids, rdm_kind)
+    listener_rdms = read_listener_rdms(folder / "rdm", sound_ids, rdm_kind)
+    if rdm is None and listener_rdms is not None:
+        rdm = mean_rdm(list(listener_rdms.values()))
 
     def load_audio(i: int) -> tuple[np.ndarray, int]:
         return decode_audio(paths[i], sound_ids[i], paths[i])
@@ -271,7 +282,38 @@ def load_folder(folder: Path) -> StimulusSet:
         listeners=listeners,
         responses=responses,
         rdm=rdm,
+        listener_rdms=listener_rdms,
     ).validate(str(folder))
+
+
+def read_listener_rdms(folder: Path, sound_ids: list[str], kind: str = "dissimilarity") -> dict[str, np.ndarray] | None:
+    """Per-listener matrices from `rdm/<listener>.csv` (each as `read_rdm` reads rdm.csv), by listener
+    id (the file name without .csv), in sorted order; None without an `rdm/` folder."""
+    if not folder.exists():
+        return None
+    if not folder.is_dir():
+        raise AudioprobeError(f"{folder}: not a folder; per-listener matrices go in rdm/<listener>.csv.")
+    out: dict[str, np.ndarray] = {}
+    inside = folder.parent.resolve()
+    for p in sorted(folder.iterdir()):
+        if p.name.startswith("."):
+            continue
+        if p.suffix != ".csv" or not p.is_file():
+            raise AudioprobeError(f"{p}: rdm/ holds one <listener>.csv per listener and nothing else.")
+        if not p.resolve().is_relative_to(inside):
+            raise AudioprobeError(f"{p}: a link out of the stimulus set's folder; copy the file into rdm/ instead.")
+        out[p.stem] = read_rdm(p, sound_ids, kind)
+    if not out:
+        raise AudioprobeError(f"{folder}: no <listener>.csv files; remove the empty folder or add the matrices.")
+    return out
+
+
+def mean_rdm(matrices: list[np.ndarray]) -> np.ndarray:
+    """The cell-wise mean over the matrices that have the cell (NaN where none has it): the target of a
+    set given only per-listener matrices, and of the per-listener noise ceiling."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a cell no listener rated: NaN, as it should be
+        return np.nanmean(np.stack(matrices), axis=0)
 
 
 def _read_responses(path, dimensions, index, unknown_sound):
@@ -306,13 +348,19 @@ def _read_responses(path, dimensions, index, unknown_sound):
     return listeners, responses
 
 
-def read_rdm(path: Path, sound_ids: list[str]) -> np.ndarray:
-    """A human dissimilarity matrix from rdm.csv, in the order of `sound_ids`.
+#: cell text read as a missing pair (besides an empty cell); any case
+MISSING_CELLS = {"nan", "na", "n/a"}
+
+
+def read_rdm(path: Path, sound_ids: list[str], kind: str = "dissimilarity") -> np.ndarray:
+    """A human dissimilarity matrix from rdm.csv, in the order of `sound_ids` (NaN: a missing pair).
 
     Layout: a header row `sound_id,<id 1>,...,<id n>`, then one row per sound starting with its id
-    (rows and columns in any order, the same ids). Either every cell is filled (the matrix must be
-    symmetric with a zero diagonal), or only the upper triangle (cells right of the diagonal, in
-    the file's own order; cells on and below it left empty): it is mirrored and the diagonal is 0.
+    (rows and columns in any order, the same ids). Cells may be filled on both sides of the
+    diagonal (the full matrix: symmetric) or on one side only (the upper or the lower triangle,
+    mirrored). A cell empty (or NaN, NA) on both sides is a pair nobody rated. The diagonal is
+    ignored (a non-zero one with a warning). kind "similarity": turned into dissimilarities,
+    max(s) - s (`normalise_rdm`, which holds every rule).
     """
     try:
         with open(path, newline="", encoding="utf-8") as fh:
@@ -346,28 +394,15 @@ def read_rdm(path: Path, sound_ids: list[str]) -> np.ndarray:
             raise AudioprobeError(f"{path}, line {i + 2}: {len(cells)} values for {n} sounds.")
         for j, v in enumerate(cells):
             v = v.strip()
-            if v == "":
+            if v == "" or v.lower() in MISSING_CELLS:
                 continue
             try:
                 mat[i, j] = float(v)
             except ValueError:
                 raise AudioprobeError(f"{path}, line {i + 2}, column {j + 2}: {v!r} is not a number.") from None
-    upper = np.triu(np.ones((n, n), bool), k=1)
-    if np.all(np.isnan(mat[~upper & ~np.eye(n, dtype=bool)])) and not np.all(np.isnan(mat[upper])):
-        if np.any(np.isnan(mat[upper])):
-            i, j = np.argwhere(np.isnan(mat) & upper)[0]
-            raise AudioprobeError(f"{path}, line {i + 2}, column {j + 2}: empty cell in the upper triangle.")
-        diag = np.diag(mat)
-        mat = np.where(upper, mat, 0.0)
-        mat = mat + mat.T
-        if np.any(~np.isnan(diag) & (diag != 0)):
-            raise AudioprobeError(f"{path}: the diagonal must be empty or 0.")
-    elif np.any(np.isnan(mat)):
-        i, j = np.argwhere(np.isnan(mat))[0]
-        raise AudioprobeError(
-            f"{path}, line {i + 2}, column {j + 2}: empty cell. Fill the whole matrix, or only the upper "
-            f"triangle (cells right of the diagonal), leaving the rest empty."
-        )
+            if not math.isfinite(mat[i, j]):
+                raise AudioprobeError(f"{path}, line {i + 2}, column {j + 2}: {v!r} is not a finite number.")
+    mat = normalise_rdm(mat, str(path), kind, cell=lambda i, j: f"line {i + 2}, column {j + 2}")
     check_rdm(mat, n, str(path))
     pos = {s: i for i, s in enumerate(header)}
     order = [pos[s] for s in sound_ids]
@@ -453,8 +488,18 @@ def _write_folder(stimset: StimulusSet, folder: Path) -> None:
                         if c >= 0:
                             w.writerow([who, sid, dim, cats[c]])
     if stimset.rdm is not None:
-        with open(folder / "rdm.csv", "w", newline="", encoding="utf-8") as fh:
-            w = csv.writer(fh)
-            w.writerow(["sound_id", *stimset.sound_ids])
-            for sid, row in zip(stimset.sound_ids, stimset.rdm):
-                w.writerow([sid, *(repr(float(v)) for v in row)])
+        _write_rdm(folder / "rdm.csv", stimset.sound_ids, stimset.rdm)
+    if stimset.listener_rdms is not None:
+        (folder / "rdm").mkdir()
+        for who, mat in stimset.listener_rdms.items():
+            check_sound_id(who, stimset.source or stimset.name)  # a listener id becomes a file name too
+            _write_rdm(folder / "rdm" / f"{who}.csv", stimset.sound_ids, mat)
+
+
+def _write_rdm(path: Path, sound_ids: list[str], mat: np.ndarray) -> None:
+    """The full matrix, every value as repr (exact on reload); a missing pair as an empty cell."""
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["sound_id", *sound_ids])
+        for sid, row in zip(sound_ids, mat):
+            w.writerow([sid, *("" if np.isnan(v) else repr(float(v)) for v in row)])

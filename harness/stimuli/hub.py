@@ -10,7 +10,10 @@ known and recorded) and read with `datasets.load_dataset`; audio stays undecoded
   category order: `{material: {wood: 3, glass: 14, ...}, hollowness: {...}}`;
 - `responses` (optional): struct of dimensions, each a list with one entry per listener (same
   listener order in every row), a `ClassLabel` index, -1 for no response;
-- `rdm` (optional): list of floats, the sound's row of a dissimilarity matrix in dataset order;
+- `rdm` (optional): list of floats, the sound's row of a dissimilarity matrix in dataset order
+  (null or NaN: a pair not rated; the diagonal is ignored), or instead `similarity`: the same for a
+  similarity matrix, turned into dissimilarities as a folder's `rdm: similarity` is (the Hub has no
+  place for dataset.yaml's keys, so the column's name says it);
 - every other column holding strings, `ClassLabel`s, numbers or booleans is a label column
   (ClassLabels are turned into their names).
 Dimensions and categories are declared by the features of `judgments` (or the ClassLabel names
@@ -30,11 +33,11 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.stimuli.audio import check_audio_header, decode_audio
-from audioprobe.stimuli.stimulus_set import StimulusSet, check_sound_id
+from audioprobe.stimuli.stimulus_set import StimulusSet, check_sound_id, normalise_rdm
 
 log = logging.getLogger(__name__)
 
-RESERVED = ("sound_id", "audio", "judgments", "responses", "rdm")
+RESERVED = ("sound_id", "audio", "judgments", "responses", "rdm", "similarity")
 _SPEC = re.compile(r"^(?P<repo>[A-Za-z0-9][\w.-]*/[\w.-]+)(@(?P<rev>[\w./-]+))?$")
 
 
@@ -198,11 +201,20 @@ def load_hub_dataset(spec: str) -> StimulusSet:
         labels[col] = values
 
     rdm = None
-    if "rdm" in table:
-        rows = table["rdm"]
+    if "rdm" in table and "similarity" in table:
+        raise AudioprobeError(f"{where}: columns 'rdm' and 'similarity' both given; keep one matrix.")
+    for column, kind in (("rdm", "dissimilarity"), ("similarity", "similarity")):
+        if column not in table:
+            continue
+        rows = table[column]
         if any(r is None or len(r) != n for r in rows):
-            raise AudioprobeError(f"{where}: every 'rdm' entry must be a list of {n} numbers (the sound's row).")
-        rdm = np.array(rows, dtype=np.float64)
+            raise AudioprobeError(f"{where}: every {column!r} entry must be a list of {n} numbers (the sound's row).")
+        try:
+            rdm = np.array(rows, dtype=np.float64)  # None -> NaN: a pair not rated
+        except (TypeError, ValueError):
+            raise AudioprobeError(f"{where}: column {column!r} must hold numbers (or null for a pair not rated).") from None
+        rdm = normalise_rdm(rdm, f"{where}, column {column!r}", kind,
+                            cell=lambda i, j: f"sound {ids[i]!r}, entry {j} ({ids[j]!r})")
 
     audio_column = ds.select_columns(["audio"])
 

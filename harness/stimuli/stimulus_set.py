@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import logging
 from typing import Callable
 
 import numpy as np
@@ -21,6 +22,11 @@ from audioprobe.metrics.responses import counts_from_responses
 
 AudioLoader = Callable[[int], "tuple[np.ndarray, int]"]
 
+log = logging.getLogger(__name__)
+
+#: What a given matrix holds (`rdm:` in dataset.yaml): similarities are turned into dissimilarities.
+RDM_KINDS = ("dissimilarity", "similarity")
+
 
 @dataclasses.dataclass
 class StimulusSet:
@@ -29,6 +35,9 @@ class StimulusSet:
     judgments[dim] is an int64 array `[n_sounds, n_categories]` of response counts, categories in
     the order of `dimensions[dim]`. responses[dim], when per-listener data exist, is an int64 array
     `[n_listeners, n_sounds]` of category indices (-1: that listener did not judge that sound).
+    rdm is a symmetric dissimilarity matrix with a zero diagonal; NaN marks a pair nobody rated (every
+    statistic then uses the pairs present). listener_rdms holds one such matrix per listener
+    (folder `rdm/`), for the noise ceiling of rdm targets.
     """
 
     name: str
@@ -44,7 +53,8 @@ class StimulusSet:
     source: str = ""
     listeners: list[str] | None = None
     responses: dict[str, np.ndarray] | None = None
-    rdm: np.ndarray | None = None  # human dissimilarity matrix [n_sounds, n_sounds], if given
+    rdm: np.ndarray | None = None  # human dissimilarity matrix [n_sounds, n_sounds], if given (NaN: missing)
+    listener_rdms: dict[str, np.ndarray] | None = None  # listener -> their own [n_sounds, n_sounds] matrix
     partial: bool = False  # True when cut down with --limit
     _fingerprint: str | None = dataclasses.field(default=None, repr=False)
 
@@ -74,7 +84,9 @@ class StimulusSet:
                 h.update(b"responses:" + dim.encode())
                 h.update(np.ascontiguousarray(self.responses[dim], dtype="<i8").tobytes())
             if self.rdm is not None:
-                h.update(b"rdm:" + np.ascontiguousarray(self.rdm, dtype="<f8").tobytes())
+                h.update(b"rdm:" + _rdm_bytes(self.rdm))
+            for who in sorted(self.listener_rdms or {}):  # absent: nothing added (older fingerprints stand)
+                h.update(b"listener_rdm:" + who.encode() + b":" + _rdm_bytes(self.listener_rdms[who]))
             for i, sid in enumerate(self.sound_ids):
                 wave, sr = self.audio(i)
                 h.update(f"{sid}:{sr}:{wave.shape}".encode())
@@ -95,6 +107,8 @@ class StimulusSet:
             judgments={k: v[keep] for k, v in self.judgments.items()},
             responses=None if self.responses is None else {k: v[:, keep] for k, v in self.responses.items()},
             rdm=None if self.rdm is None else self.rdm[keep, keep],
+            listener_rdms=None if self.listener_rdms is None else {k: v[keep, keep] for k, v in
+                                                                   self.listener_rdms.items()},
             load_audio=parent,
             partial=True,
             _fingerprint=None,
@@ -190,6 +204,11 @@ class StimulusSet:
                     raise AudioprobeError(f"{where}: judgments of {dim!r} disagree with the per-listener responses.")
         if self.rdm is not None:
             check_rdm(np.asarray(self.rdm), n, where)
+        if self.listener_rdms is not None:
+            if not self.listener_rdms:
+                raise AudioprobeError(f"{where}: per-listener matrices are given but there are none.")
+            for who, mat in self.listener_rdms.items():
+                check_rdm(np.asarray(mat), n, f"{where}: listener {who!r}")
         return self
 
 
@@ -234,20 +253,89 @@ def _first_duplicate(items):
 
 
 def check_rdm(mat: np.ndarray, n: int, where: str) -> None:
-    """A dissimilarity matrix must be [n, n], finite, non-negative, symmetric, with a zero diagonal."""
+    """A dissimilarity matrix must be [n, n], non-negative, symmetric, with a zero diagonal; NaN marks
+    a missing pair (symmetrically), and at least one pair must be present. Loaders first bring a
+    matrix as it comes into this form with `normalise_rdm`; this is the rule every source obeys."""
     if mat.shape != (n, n):
         raise AudioprobeError(f"{where}: the dissimilarity matrix must be [{n}, {n}] (one row per sound), got {mat.shape}.")
-    if not np.all(np.isfinite(mat)):
-        raise AudioprobeError(f"{where}: the dissimilarity matrix has empty, NaN or infinite entries.")
+    if np.any(np.isinf(mat)):
+        raise AudioprobeError(f"{where}: the dissimilarity matrix has infinite entries.")
     if np.any(mat < 0):
         raise AudioprobeError(f"{where}: the dissimilarity matrix has negative entries; dissimilarities are >= 0.")
-    if not np.allclose(mat, mat.T, rtol=1e-9, atol=1e-12):
-        i, j = np.argwhere(~np.isclose(mat, mat.T, rtol=1e-9, atol=1e-12))[0]
+    same = np.isclose(mat, mat.T, rtol=1e-9, atol=1e-12) | (np.isnan(mat) & np.isnan(mat.T))
+    if not np.all(same):
+        i, j = np.argwhere(~same)[0]
         raise AudioprobeError(
             f"{where}: the dissimilarity matrix is not symmetric (row {i}, column {j}: {mat[i, j]} vs {mat[j, i]})."
         )
     if np.any(np.diag(mat) != 0):
         raise AudioprobeError(f"{where}: the dissimilarity matrix must have zeros on its diagonal.")
+    if n > 1 and not np.any(np.isfinite(mat[~np.eye(n, dtype=bool)])):
+        raise AudioprobeError(f"{where}: the dissimilarity matrix has no value off its diagonal.")
+
+
+def _position(i: int, j: int) -> str:
+    return f"row {i}, column {j}"
+
+
+def normalise_rdm(mat: np.ndarray, where: str, kind: str = "dissimilarity",
+                  cell: Callable[[int, int], str] = _position) -> np.ndarray:
+    """A published matrix as it comes -> the form `check_rdm` accepts (a new array).
+
+    - NaN cells are missing pairs; a cell missing on one side of the diagonal only takes the value
+      of its mirror cell.
+    - The diagonal is ignored (set to 0): published matrices often hold self-ratings there, or
+      similarities of a sound with itself. A non-zero one is logged as a warning naming `where`.
+    - Off the diagonal the matrix must be symmetric (rtol 1e-9); an asymmetric matrix (A-B rated
+      apart from B-A) is refused: average it with its transpose yourself if that is what you mean.
+    - kind "similarity": d = max(s) - s, max over the present off-diagonal similarities (rank order
+      reversed, the most similar pair at 0, scale kept). Dissimilarities must be >= 0.
+    cell(i, j) names a cell in errors (a file's line and column for a folder).
+    """
+    if kind not in RDM_KINDS:
+        raise AudioprobeError(f"{where}: rdm must be one of {', '.join(RDM_KINDS)}, got {kind!r}.")
+    m = np.array(mat, dtype=np.float64)
+    n = m.shape[0]
+    if m.ndim != 2 or m.shape != (n, n):
+        raise AudioprobeError(f"{where}: the matrix must be square (one row per sound), got {m.shape}.")
+    if np.any(np.isinf(m)):
+        i, j = np.argwhere(np.isinf(m))[0]
+        raise AudioprobeError(f"{where}, {cell(i, j)}: {m[i, j]} is not a finite number.")
+    off = ~np.eye(n, dtype=bool)
+    one_sided = np.isnan(m) & ~np.isnan(m.T) & off
+    m[one_sided] = m.T[one_sided]
+    differ = off & ~np.isnan(m) & ~np.isclose(m, m.T, rtol=1e-9, atol=1e-12)
+    if np.any(differ):
+        i, j = np.argwhere(differ)[0]
+        raise AudioprobeError(
+            f"{where}: the {kind} matrix is not symmetric ({cell(i, j)}: {m[i, j]!r} vs {cell(j, i)}: {m[j, i]!r}); "
+            f"only the diagonal may differ. If A-B and B-A were rated apart, average the matrix with its transpose "
+            f"(or give the upper triangle only).")
+    diag = np.diag(m)
+    if np.any(np.isfinite(diag) & (diag != 0)):
+        k = int(np.flatnonzero(np.isfinite(diag) & (diag != 0))[0])
+        # a similarity matrix's diagonal (self-similarity) is expected: said at info level only
+        log.log(logging.WARNING if kind == "dissimilarity" else logging.INFO,
+                "%s: the diagonal is not zero (%s: %r); it is ignored (set to 0): a sound's dissimilarity with "
+                "itself is not data.", where, cell(k, k), float(diag[k]))
+    values = m[off & ~np.isnan(m)]
+    if not values.size:
+        raise AudioprobeError(f"{where}: the matrix has no value off its diagonal.")
+    if kind == "similarity":
+        m = values.max() - m
+    elif np.any(values < 0):
+        i, j = np.argwhere(off & (m < 0))[0]
+        raise AudioprobeError(
+            f"{where}: the dissimilarity matrix has negative entries ({cell(i, j)}: {m[i, j]!r}); dissimilarities "
+            f"are >= 0. For similarities declare `rdm: similarity` in dataset.yaml.")
+    np.fill_diagonal(m, 0.0)
+    return m
+
+
+def _rdm_bytes(mat: np.ndarray) -> bytes:
+    """A matrix's bytes for the fingerprint, every NaN the same (a missing cell is a missing cell)."""
+    m = np.asarray(mat, dtype="<f8")
+    return np.ascontiguousarray(np.where(np.isnan(m), np.nan, m), dtype="<f8").tobytes()
 
 
 def _canonical(obj) -> bytes:

@@ -74,14 +74,13 @@ def _target_or_nan(kind: str, counts: dict[str, np.ndarray], dims: list[str], sm
 
 
 def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.ndarray:
-    """The task's human (or physical) RDM, condensed; several dimensions: their mean."""
+    """The task's human (or physical) RDM, condensed; several dimensions: their mean. Target rdm: the
+    set's matrix, NaN on the pairs nobody rated (every statistic then uses the pairs present)."""
     kind, dims = params["target"], dimensions_of(params)
     if kind == "rdm":
         if stimset.rdm is None:
             raise NotApplicableError(f"task {task!r} compares with the stimulus set's dissimilarity matrix, but set "
                                   f"{stimset.name!r} has no rdm.csv. Add one or choose another target.")
-        if not np.all(np.isfinite(stimset.rdm)):
-            raise AudioprobeError(f"stimulus set {stimset.name!r}: rdm.csv has missing or non-finite entries.")
         return rsa.square_rdm(stimset.rdm)
     if kind == "physical":
         for d in dims:
@@ -152,6 +151,8 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none),
     and the leave-one-listener-out lower and upper bounds."""
     kind, dims, n_splits = params["target"], dimensions_of(params), params["ceiling_splits"]
+    if kind == "rdm":
+        return rdm_noise_ceiling(stimset, params, rng)
     if kind not in HUMAN_TARGETS:
         return {"value": None, "reason": f"target {kind!r} is not built from listener responses"}
     responses = listener_responses(stimset, params)
@@ -201,6 +202,67 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     return out
 
 
+def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
+    """`noise_ceiling` of an rdm target from per-listener matrices (folder `rdm/`): the same split-half
+    reliability (Spearman-Brown corrected) and leave-one-listener-out bounds, a group's target being
+    the cell-wise mean of its listeners' matrices over those who rated each pair (`stats.mean_of_rdms`)
+    and every comparison made on the pairs present in both matrices compared."""
+    n_splits = params["ceiling_splits"]
+    if not stimset.listener_rdms:
+        return {"value": None, "reason": "the stimulus set has no per-listener matrices (rdm/<listener>.csv)"}
+    rdms = np.stack([rsa.square_rdm(m) for m in stimset.listener_rdms.values()])
+    n_listeners = rdms.shape[0]
+    compare = lambda a, b: stats.paired_rows_present(a, b, params["comparison"])  # noqa: E731
+    target_note = ("; the ceiling's target is the mean of the listeners' matrices (rdm/), which may differ from "
+                   "rdm.csv" if stimset.listener_rdms and _has_own_rdm(stimset, rdms) else "")
+    if n_splits == 0:
+        out = {"value": None, "reason": "ceiling_splits is 0"}
+    elif n_listeners < 4:
+        out = {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
+    else:
+        split_r = stats.split_half_rdms(rdms, compare, rng, n_splits)
+        defined = split_r[np.isfinite(split_r)]
+        mean_r = float(np.mean(defined)) if defined.size else float("nan")
+        out = {
+            "value": json_float(stats.spearman_brown(mean_r)),
+            "split_half_r": json_float(mean_r),
+            "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
+            "n_splits": n_splits,
+            "method": "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair "
+                      "averaged over the listeners of the half who rated it, compared on the pairs both halves "
+                      "have) over random halves of the listeners, Spearman-Brown corrected to the full panel"
+                      + target_note,
+        }
+        if not defined.size:
+            out["reason"] = "no split of the listeners gave a defined correlation (constant or too few shared pairs)"
+    out["n_listeners"] = n_listeners
+    if n_listeners < 2:
+        out.update(lower_bound=None, upper_bound=None, bounds_reason="1 listener: no other listener to compare with")
+        return out
+    lower, upper = stats.leave_one_out_ceiling(lambda w: stats.mean_of_rdms(rdms, w), n_listeners, compare)
+    ok = np.isfinite(lower) & np.isfinite(upper)
+    used = int(ok.sum())
+    out.update(
+        lower_bound=json_float(np.mean(lower[ok])) if used else None,
+        upper_bound=json_float(np.mean(upper[ok])) if used else None,
+        bounds_method="leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): each listener's "
+                      "own matrix compared with the mean matrix of all listeners (upper bound) and of the other "
+                      "listeners (lower bound), on the pairs both have, averaged over listeners"
+                      + ("" if used == n_listeners else
+                         f" ({used} of {n_listeners} listeners: for the others the comparison is undefined, their "
+                         f"matrix being constant or sharing fewer than 3 pairs)") + target_note)
+    if not used:
+        out["bounds_reason"] = "no listener's matrix gives a defined comparison (constant, or too few shared pairs)"
+    return out
+
+
+def _has_own_rdm(stimset: StimulusSet, rdms: np.ndarray) -> bool:
+    """Whether the set's rdm differs from the mean of its listeners' matrices (an rdm.csv of its own)."""
+    mean = stats.mean_of_rdms(rdms, np.ones((1, rdms.shape[0])))[0]
+    own = rsa.square_rdm(stimset.rdm)
+    return not np.allclose(own, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
+
+
 def over_ceiling(value: float | None, ceiling: dict) -> dict:
     """The headline as a fraction of each ceiling: null where either is missing or the ceiling is not > 0."""
     def frac(c):
@@ -230,7 +292,13 @@ RESIDUAL_FLOOR = 1e-8  # well above float64 rounding of a regression on ~1e4 pai
 
 def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     target = target_rdm(stimset, params, ctx.task)
-    if np.ptp(target) == 0:
+    present = np.isfinite(target)
+    n_present = int(present.sum())
+    mask = None if n_present == target.size else present  # None: a complete target, the original path
+    if n_present < 3:
+        raise NotApplicableError(f"task {ctx.task!r}: the target RDM of stimulus set {stimset.name!r} has "
+                                 f"{n_present} pair(s) present (at least 3 needed for a correlation).")
+    if np.ptp(target[present]) == 0:
         raise NotApplicableError(f"task {ctx.task!r}: the target RDM is constant on stimulus set {stimset.name!r} "
                               f"(every pair equally dissimilar); no correlation is defined.")
     layers = acts[params["pooling"]]
@@ -241,15 +309,17 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     control = None
     if params["control"] != "none":
         control_rdm, control_layer = _control_rdm(ctx, params)
-        centred = model_rdms - model_rdms.mean(axis=1, keepdims=True)
-        residual = rsa.residualise(model_rdms, control_rdm)
-        explained = np.linalg.norm(residual, axis=1) <= RESIDUAL_FLOOR * np.linalg.norm(centred, axis=1)
+        on = slice(None) if mask is None else present  # the regression and its check on the pairs compared
+        centred = model_rdms[:, on] - model_rdms[:, on].mean(axis=1, keepdims=True)
+        residual = rsa.residualise(model_rdms, control_rdm, mask)
+        explained = np.linalg.norm(residual[:, on], axis=1) <= RESIDUAL_FLOOR * np.linalg.norm(centred, axis=1)
         residual[explained] = np.nan
         for k in np.nonzero(explained)[0]:
             notes[names[k]] = "the control RDM explains this layer's RDM entirely: no residual to compare"
         model_rdms = residual
         control = {"model": params["control"], "layer": control_layer,
-                   "score_of_control": json_float(rsa.compare_rows(control_rdm, target, params["comparison"])[0])}
+                   "score_of_control": json_float(rsa.compare_rows(control_rdm[on], target[on],
+                                                                   params["comparison"])[0])}
     for k, row in enumerate(model_rdms):
         if names[k] not in notes and not np.all(np.isfinite(row)):
             notes[names[k]] = "undefined distances (a sound's pooled activation is all zeros for this distance)"
@@ -319,7 +389,12 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         **({"measures": measures} if measures else {}),
         "statistics": statistics,
         "n_sounds": len(stimset),
-        "n_pairs": int(target.size),
+        "n_pairs": n_present,
+        **({} if mask is None else {
+            "n_pairs_missing": int(target.size - n_present),
+            "missing_pairs": f"{target.size - n_present} of {target.size} pairs have no value in the target (cells "
+                             f"not rated); every statistic (score, bootstrap, Mantel test, cross-validated headline, "
+                             f"partial RSA) uses the {n_present} pairs present"}),
         **synthetic_caveat(stimset),
     }
 
@@ -461,7 +536,10 @@ class RSAScores(Scores):
     measures: NotRequired[Annotated[dict[str, MeasureScores], "measures of the timbre literature (param measures), "
                                                               "by name"]]
     n_sounds: Annotated[int, "sounds compared"]
-    n_pairs: Annotated[int, "pairs of sounds (upper-triangle entries)"]
+    n_pairs: Annotated[int, "pairs of sounds compared: upper-triangle entries present in the target"]
+    n_pairs_missing: NotRequired[Annotated[int, "pairs with no value in the target (cells of rdm.csv not rated), "
+                                                "left out of every statistic"]]
+    missing_pairs: NotRequired[Annotated[str, "a note saying that some pairs are missing and which pairs were used"]]
 
 
 register_task_type(TaskType("rsa", RSA_PARAMS, evaluate_rsa, scores_schema=RSAScores, check=_check_rsa,
