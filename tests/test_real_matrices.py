@@ -467,3 +467,32 @@ def test_hub_similarity_column_with_missing_cells(hub_cache, rng, tmp_path, monk
                      "2" * 40, repo_type="dataset")
     with pytest.raises(AudioprobeError, match="columns 'rdm' and 'similarity' both given"):
         resolve_dataset("hf:lab/both")
+
+
+def test_cli_partial_rsa_with_missing_cells_fits_on_the_present_pairs(missing_run, monkeypatch):
+    """control: logmel on the study with missing cells: each mfcc layer's RDM regressed on logmel's RDM (with
+    an intercept) on the present pairs, the residuals correlated with the target there."""
+    _, layers, human, tmp = missing_run
+    monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp / "cache"))
+    folder = tmp / "study"
+    tasks = tmp / "tasks-partial"
+    tasks.mkdir()
+    (tasks / "partial.yaml").write_text(TASK.format(name="partial", data=folder, comparison="pearson", bootstrap=0,
+                                                    permutations=0, cv_splits=0) + "control: logmel\n")
+    out, acts = tmp / "out-partial", tmp / "acts-partial"
+    assert eval_main(["--model", "mfcc", "--tasks", "partial", "--include-path", str(tasks), "--output-dir",
+                      str(out)]) == 0
+    assert eval_main(["--model", "logmel", "--tasks", "partial", "--include-path", str(tasks), "--output-dir",
+                      str(tmp / "out-partial-logmel"), "--save-activations", str(acts)]) == 0
+    (control_layer,) = load_layers(next(acts.glob("*/logmel/activations.npz")))[0].values()
+    scores = json.loads(next(out.glob("*/mfcc/partial.json")).read_text())["scores"]
+    y = squareform(np.nan_to_num(human, nan=-1.0), checks=False)
+    present = squareform(np.isfinite(human).astype(float), checks=False) > 0
+    c = pdist(control_layer, "cosine")[present]
+    design = np.stack([np.ones(c.size), c], axis=1)
+    for entry in scores["per_layer"]:
+        x = pdist(layers[entry["layer"]], "cosine")[present]
+        residual = x - design @ np.linalg.lstsq(design, x, rcond=None)[0]
+        assert entry["score"] == pytest.approx(pearsonr(residual, y[present])[0], abs=1e-9)
+    assert scores["control"]["score_of_control"] == pytest.approx(pearsonr(c, y[present])[0], abs=1e-9)
+    assert scores["n_pairs"] == int(present.sum())
