@@ -84,10 +84,10 @@ class TargetEntry(TypedDict):
 
 class TargetCorrelations(TypedDict):
     targets: Annotated[list[TargetEntry], "the set's standard target RDMs, in matrix order"]
-    pearson: Annotated[list[list[float | None]], "Pearson correlations of the targets' upper triangles (null: a "
-                                                 "constant target)"]
+    pearson: Annotated[list[list[float | None]], "Pearson correlations of the targets' upper triangles, over the "
+                                                 "pairs present in both (null: fewer than 3, or a constant target)"]
     spearman: Annotated[list[list[float | None]], "Spearman correlations of the same"]
-    n_pairs: Annotated[int, "pairs of sounds correlated"]
+    n_pairs: Annotated[int, "pairs of sounds (an rdm.csv may miss some: its correlations use the pairs it has)"]
 
 
 class SetSummary(TypedDict):
@@ -99,8 +99,16 @@ class SetSummary(TypedDict):
     correlations: Annotated[TargetCorrelations, "figure A1: how the set's target RDMs agree with each other"]
 
 
-def _corr(x: np.ndarray, y: np.ndarray) -> float | None:
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
+def _corr(x: np.ndarray, y: np.ndarray, ranked: bool = False) -> float | None:
+    """Pearson (or Spearman: `ranked`) correlation over the pairs present in both (an rdm.csv may miss
+    some); None where fewer than 3 pairs are shared or either side is constant there."""
+    from scipy.stats import rankdata
+
+    keep = np.isfinite(x) & np.isfinite(y)
+    x, y = x[keep], y[keep]
+    if ranked:  # values rounded to 12 decimals: equal count patterns give KL values equal up to rounding
+        x, y = rankdata(np.round(x, 12)), rankdata(np.round(y, 12))  # (1e-16), which must tie
+    if x.size < 3 or np.ptp(x) == 0 or np.ptp(y) == 0:
         return None
     return float(np.corrcoef(x, y)[0, 1])
 
@@ -108,8 +116,6 @@ def _corr(x: np.ndarray, y: np.ndarray) -> float | None:
 def summarise(stimset) -> dict[str, Any]:
     """The summary of a stimulus set: per-sound categories and the correlations between its standard targets
     (per judged dimension: KL and modal; per label column: physical; the set's rdm.csv)."""
-    from scipy.stats import rankdata
-
     from audioprobe.metrics import rsa, transfer
     from audioprobe.tasktypes.rsa import RSA_PARAMS
 
@@ -130,15 +136,13 @@ def summarise(stimset) -> dict[str, Any]:
     for column in stimset.labels:
         if column not in stimset.judgments:
             physical(column)
-    if stimset.rdm is not None and np.all(np.isfinite(stimset.rdm)):
+    if stimset.rdm is not None and np.isfinite(stimset.rdm[np.triu_indices(len(stimset), 1)]).any():
         entries.append({"name": "rdm.csv", "kind": "rdm", "dimension": None})
-        vectors.append(rsa.square_rdm(stimset.rdm))
-    # ranks of values rounded to 12 decimals: equal count patterns give KL values equal up to rounding
-    # (1e-16), which must tie rather than be ordered by floating-point noise
-    ranked = [rankdata(np.round(v, 12)) for v in vectors]
+        iu = np.triu_indices(len(stimset), 1)
+        vectors.append(np.asarray(stimset.rdm, dtype=np.float64)[iu])  # missing pairs stay NaN
     k = len(vectors)
     pearson = [[_corr(vectors[i], vectors[j]) for j in range(k)] for i in range(k)]
-    spearman = [[_corr(ranked[i], ranked[j]) for j in range(k)] for i in range(k)]
+    spearman = [[_corr(vectors[i], vectors[j], ranked=True) for j in range(k)] for i in range(k)]
     modal = {dim: [m or "" for m in transfer.modal_labels(counts, stimset.dimensions[dim])]
              for dim, counts in stimset.judgments.items()}
     n = len(stimset)

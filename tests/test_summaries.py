@@ -199,3 +199,21 @@ def test_very_large_sets_keep_no_rdm_and_say_why(monkeypatch, tmp_path):
     refs = json.loads(path.read_text())["scores"]["rdms"]
     assert "model_sha256" not in refs and "at most 10" in refs["reason"]
     assert not list((tmp_path / "r").glob("*/rdms/*.npy"))
+
+
+def test_a_matrix_with_missing_pairs_is_correlated_on_the_pairs_it_has():
+    counts = np.array([[3, 0], [2, 1], [0, 3], [1, 2], [3, 0]])
+    rdm = np.array([[0, 1, 2, 3, 1], [1, 0, 1, 2, 2], [2, 1, 0, 1, 3], [3, 2, 1, 0, 1], [1, 2, 3, 1, 0]], float)
+    rdm[0, 3] = rdm[3, 0] = np.nan
+    s = StimulusSet(name="toy", sound_ids=list("abcde"), dimensions={"m": ["x", "y"]},
+                    labels={"m": ["x", "x", "y", "y", "x"]}, judgments={"m": counts},
+                    load_audio=lambda i: (np.zeros(16, np.float32), 16000), rdm=rdm)
+    summary = summarise(s)
+    names = [t["name"] for t in summary["correlations"]["targets"]]
+    row = summary["correlations"]["pearson"][names.index("rdm.csv")]
+    iu = np.triu_indices(5, 1)
+    keep = np.isfinite(rdm[iu])
+    want = pearsonr(rdm[iu][keep], differ(s.labels["m"])[keep])[0]
+    assert row[names.index("m · physical")] == pytest.approx(want)
+    assert summary["correlations"]["spearman"][names.index("rdm.csv")][names.index("m · physical")] == \
+        pytest.approx(spearmanr(rdm[iu][keep], differ(s.labels["m"])[keep])[0])
