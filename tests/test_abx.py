@@ -108,3 +108,54 @@ def test_blocks_of_x_sounds_give_the_same_answer(rng, monkeypatch):
     whole = abx.abx_error(d, labels, None, w)
     monkeypatch.setattr(abx, "BLOCK_BYTES", 1)  # one X sound per block
     np.testing.assert_allclose(abx.abx_error(d, labels, None, w), whole, atol=1e-15)
+
+
+def test_abx_task_statistics_written_out(rng):
+    """The per-layer intervals and the cross-validated headline (lowest error on one half of the
+    sounds, scored on the other) against brute force on the subsets; exact result fields; physical
+    labels are used when asked; the same seed gives the same result."""
+    from audioprobe.errors import AudioprobeError
+
+    n = 24
+    cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
+    truth = {"material": np.repeat([0, 1, 2], 8), "extent": np.tile([0, 1, 2], 8)}
+    counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 5 for d in cats}
+    counts["material"][:4] = [0, 5, 0]  # perceived metal, physically wood
+    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
+                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
+                    load_audio=lambda i: (np.zeros(400, np.float32), 16000))
+    layers = {"a": np.eye(3)[truth["material"]] + 0.6 * rng.random((n, 3)), "b": rng.random((n, 4))}
+    p = {k: v.default for k, v in ABX_PARAMS.items()}
+    p.update(bootstrap=40, cv_splits=6, label_source="physical")
+    ctx = EvalContext("t", 3, np.random.default_rng(0), None)
+    out = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, ctx)
+    again = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, EvalContext("t", 3, np.random.default_rng(9), None))
+    assert again == out
+    labels = truth["material"]
+    d = {k: squareform(pdist(v, "cosine")) for k, v in layers.items()}
+    for k, entry in enumerate(out["per_layer"]):
+        assert entry["score"] == pytest.approx(brute_force(d[entry["layer"]], labels), abs=1e-12)
+        reps = ctx.replicates["per_layer"][:, k]
+        assert entry["ci"] == pytest.approx(np.quantile(reps, [0.025, 0.975]).tolist(), abs=1e-12)
+    # the headline: cross-validated over random halves of the sounds (stream 2 of the seed)
+    cv_rng = np.random.default_rng(np.random.SeedSequence(3).spawn(4)[2])
+    halves = np.zeros((6, n), dtype=bool)
+    np.put_along_axis(halves, np.argsort(cv_rng.random((6, n)), axis=1)[:, : n // 2], True, axis=1)
+    held = []
+    for h in halves:
+        err = {side: [brute_force(d[name], labels, w=w.astype(float)) for name in layers]
+               for side, w in (("a", h), ("b", ~h))}
+        held += [err["b"][int(np.argmin(err["a"]))], err["a"][int(np.argmin(err["b"]))]]
+    head = out["headline"]
+    assert head["value"] == pytest.approx(np.mean(held), abs=1e-12) and 0 <= head["value"] <= 0.5
+    assert head["layer"] == "a" and "lowest-error" in head["selection"]
+    assert head["ci"] == pytest.approx(np.quantile(ctx.replicates["headline"], [0.025, 0.975]).tolist(), abs=1e-12)
+    assert np.all((ctx.replicates["headline"] >= 0) & (ctx.replicates["headline"] <= 1))
+    assert set(ctx.replicates) == {"per_layer", "headline"} and ctx.resampling["unit"] == "sounds"
+    assert out["n_sounds_used"] == n and out["metric"].startswith("ABX error between physical material categories")
+    assert out["statistics"]["cv_splits"] == 6 and out["statistics"]["bootstrap"] == 40
+    perceived = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "label_source": "perceived"}, ctx)
+    assert perceived["per_layer"][0]["score"] != out["per_layer"][0]["score"]
+    with pytest.raises(AudioprobeError, match="'by' must name another dimension"):
+        TASK_TYPES["abx"].check_params("t.yaml", {**p, "by": "material"})
+    TASK_TYPES["abx"].check_params("t.yaml", {**p, "by": "extent"})
