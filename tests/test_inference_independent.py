@@ -129,3 +129,24 @@ def test_errors_name_the_argument_at_fault():
         inference.paired_difference(0.1, 0.2, dual, {**dual, "extra": reps})
     with pytest.raises(ValueError, match=r"^replicates: .*\(missing \['listeners'\], unknown \[\]\)$"):
         inference.contrast_statistics(0.1, {"both": reps, "sounds": reps})
+
+
+def test_layer_contrast_and_pairwise_table_with_the_bootstrap_test():
+    est, reps = problem(2)
+    a, b = reps[:, :2], reps[:, 2:]
+    out = inference.layer_contrast(est[:2], est[2:], a, b, test="bootstrap", alpha=0.1)
+    assert out["test"] == "bootstrap" and out["alpha"] == 0.1 and out["headline"] is None
+    d = a - b
+    p = []
+    for k in range(2):
+        n = d.shape[0]
+        prop = np.sum(d[:, k] < 0) / n
+        p.append((n - 1) / n * 2 * min(prop, 1 - prop) + 1 / n)
+    assert out["layers"]["p_bootstrap"] == pytest.approx(p)
+    order = np.argsort(p)
+    q = np.minimum.accumulate((np.array(p)[order] * 2 / np.arange(1, 3))[::-1])[::-1]
+    assert [out["layers"]["q_value"][i] for i in order] == pytest.approx(np.minimum(q, 1).tolist())
+    with pytest.raises(ValueError, match=r"^scores_a is missing$"):
+        inference.layer_contrast(None, est[2:], a, b)
+    table = inference.pairwise_table(est, reps, alpha=0.2, test="bootstrap")
+    assert table["alpha"] == 0.2 and table["test"] == "bootstrap" and table["m"] == 6
