@@ -443,6 +443,23 @@ def check_typed(value: Any, tp: Any, where: str) -> list[str]:
     return problems
 
 
+def validate_file(data: Any, tp: Any, version_key: str, version: int, where: str, what: str, fix: str) -> dict:
+    """A typed file beside the results (a set summary, a suite result): valid for `tp` and of this
+    `version`, or an AudioprobeError naming `where`, what it should be and how to `fix` it."""
+    problems = check_typed(data, tp, "")
+    if not problems and data[version_key] != version:
+        problems.append(f"{version_key} {data[version_key]} (this version reads {version})")
+    if problems:
+        raise AudioprobeError(f"{where}: not a valid {what}: {'; '.join(problems[:5])}. {fix}")
+    return data
+
+
+def write_json_file(path: Path, data: dict[str, Any]) -> None:
+    """Write a validated JSON file atomically (no NaN: JSON has none)."""
+    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
+    atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode()))
+
+
 def scores_schema(task_type: str) -> type:
     """The TypedDict of a task type's `scores` block."""
     from audioprobe.tasktypes import TASK_TYPES

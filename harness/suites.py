@@ -24,8 +24,7 @@ import numpy as np
 import yaml
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.files import atomic_write_bytes
-from audioprobe.results import SUITE_SUFFIX, check_typed, now_utc, safe_name
+from audioprobe.results import SUITE_SUFFIX, now_utc, safe_name, validate_file, write_json_file
 
 SUITE_VERSION = 1
 SUITES_FOLDER = "suites"
@@ -204,19 +203,12 @@ def build_suite_result(suite: Suite, results: list[dict], missing: list[str], se
 
 
 def validate_suite_result(data: Any, where: str) -> dict[str, Any]:
-    problems = check_typed(data, SuiteResult, "suite result")
-    if not problems and data["suite_version"] != SUITE_VERSION:
-        problems.append(f"suite_version {data['suite_version']} (this version reads {SUITE_VERSION})")
-    if problems:
-        raise AudioprobeError(f"{where}: not a valid suite result: {'; '.join(problems[:5])}. Rerun audioprobe-eval "
-                              f"on the suite.")
-    return data
+    return validate_file(data, SuiteResult, "suite_version", SUITE_VERSION, where, "suite result",
+                         "Rerun audioprobe-eval on the suite.")
 
 
 def write_suite_result(path: Path, data: dict[str, Any]) -> None:
-    validate_suite_result(data, str(path))
-    text = json.dumps(data, indent=1, allow_nan=False) + "\n"
-    atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
+    write_json_file(path, validate_suite_result(data, str(path)))
 
 
 def read_suite_results(results_dir: Path) -> list[tuple[Path, dict]]:

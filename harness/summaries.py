@@ -27,7 +27,7 @@ import numpy as np
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
-from audioprobe.results import SUMMARY_FILE, check_typed
+from audioprobe.results import SUMMARY_FILE, validate_file, write_json_file
 
 SUMMARY_VERSION = 1
 RDM_FOLDER = "rdms"
@@ -157,20 +157,13 @@ def summarise(stimset) -> dict[str, Any]:
 
 
 def validate_summary(data: Any, where: str) -> dict[str, Any]:
-    problems = check_typed(data, SetSummary, "")
-    if not problems and data["summary_version"] != SUMMARY_VERSION:
-        problems.append(f"summary_version {data['summary_version']} (this version reads {SUMMARY_VERSION})")
-    if problems:
-        raise AudioprobeError(f"{where}: not a valid set summary: {'; '.join(problems[:5])}. Rerun audioprobe-eval "
-                              f"on the set to write it again.")
-    return data
+    return validate_file(data, SetSummary, "summary_version", SUMMARY_VERSION, where, "set summary",
+                         "Rerun audioprobe-eval on the set to write it again.")
 
 
 def write_summary(set_dir: Path, summary: dict[str, Any]) -> Path:
     path = Path(set_dir) / SUMMARY_FILE
-    validate_summary(summary, str(path))
-    text = json.dumps(summary, indent=1, allow_nan=False) + "\n"
-    atomic_write_bytes(path, lambda fh: fh.write(text.encode()))
+    write_json_file(path, validate_summary(summary, str(path)))
     return path
 
 

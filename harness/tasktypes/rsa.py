@@ -147,6 +147,47 @@ def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str) -
                              f"resample: auto or sounds.")
 
 
+def _ceiling(n_listeners: int, n_splits: int, split_half, split_method: str, no_split: str, bounds,
+             bounds_method: str, some_undefined: str, none_defined: str) -> dict:
+    """The noise-ceiling block shared by response and matrix targets: split-half reliability over random
+    halves of the listeners, Spearman-Brown corrected (`split_half()` -> `[n_splits]` correlations), and the
+    leave-one-listener-out bounds (`bounds()` -> per-listener lower and upper). The texts say how the targets
+    were built (`split_method`, `bounds_method`) and why a value is missing."""
+    if n_splits == 0:
+        out = {"value": None, "reason": "ceiling_splits is 0"}
+    elif n_listeners < 4:
+        out = {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
+    else:
+        split_r = split_half()
+        defined = split_r[np.isfinite(split_r)]
+        mean_r = float(np.mean(defined)) if defined.size else float("nan")
+        out = {
+            "value": json_float(stats.spearman_brown(mean_r)),
+            "split_half_r": json_float(mean_r),
+            "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
+            "n_splits": n_splits,
+            "method": split_method,
+        }
+        if not defined.size:
+            out["reason"] = no_split
+    out["n_listeners"] = n_listeners
+    if n_listeners < 2:
+        out.update(lower_bound=None, upper_bound=None, bounds_reason="1 listener: no other listener to compare with")
+        return out
+    lower, upper = bounds()
+    ok = np.isfinite(lower) & np.isfinite(upper)  # a listener whose comparison is undefined is left out
+    used = int(ok.sum())
+    out.update(
+        lower_bound=json_float(np.mean(lower[ok])) if used else None,
+        upper_bound=json_float(np.mean(upper[ok])) if used else None,
+        bounds_method=bounds_method.format(
+            others="" if used == n_listeners else
+            f" ({used} of {n_listeners} listeners: for the others the comparison is undefined, {some_undefined})"))
+    if not used:
+        out["bounds_reason"] = none_defined
+    return out
+
+
 def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
     """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none),
     and the leave-one-listener-out lower and upper bounds."""
@@ -158,48 +199,21 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     responses = listener_responses(stimset, params)
     if responses is None:
         return {"value": None, "reason": "the stimulus set has no per-listener responses (responses.csv)"}
-    n_listeners = responses[dims[0]].shape[0]
     compare = lambda a, b: stats.paired_rows(a, b, params["comparison"])  # noqa: E731
-    if n_splits == 0:
-        out = {"value": None, "reason": "ceiling_splits is 0"}
-    elif n_listeners < 4:
-        out = {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
-    else:
-        split_r = stats.split_half_reliability(
+    return _ceiling(
+        responses[dims[0]].shape[0], n_splits,
+        lambda: stats.split_half_reliability(
             responses, {d: len(stimset.dimensions[d]) for d in dims},
-            lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits)
-        defined = split_r[np.isfinite(split_r)]
-        mean_r = float(np.mean(defined)) if defined.size else float("nan")
-        out = {
-            "value": json_float(stats.spearman_brown(mean_r)),
-            "split_half_r": json_float(mean_r),
-            "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
-            "n_splits": n_splits,
-            "method": "mean split-half correlation of the target RDM over random halves of the listeners, "
-                      "Spearman-Brown corrected to the full panel",
-        }
-        if not defined.size:
-            out["reason"] = "no split of the listeners gave a defined correlation (a constant or undefined target)"
-    out["n_listeners"] = n_listeners
-    if n_listeners < 2:
-        out.update(lower_bound=None, upper_bound=None, bounds_reason="1 listener: no other listener to compare with")
-        return out
-    lower, upper = stats.leave_one_out_ceiling(response_targets(stimset, params), n_listeners, compare)
-    ok = np.isfinite(lower) & np.isfinite(upper)  # a listener whose comparison is undefined is left out
-    used = int(ok.sum())
-    out.update(
-        lower_bound=json_float(np.mean(lower[ok])) if used else None,
-        upper_bound=json_float(np.mean(upper[ok])) if used else None,
-        bounds_method="leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): the target built "
-                      "from one listener's responses alone, compared with the target of all listeners (upper "
-                      "bound) and of the other listeners (lower bound), averaged over listeners; targets pool "
-                      "the listeners' response counts"
-                      + ("" if used == n_listeners else
-                         f" ({used} of {n_listeners} listeners: for the others the comparison is undefined, "
-                         f"their own target being constant or undefined)"))
-    if not used:
-        out["bounds_reason"] = "no listener's own target gives a defined comparison (constant or undefined targets)"
-    return out
+            lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits),
+        "mean split-half correlation of the target RDM over random halves of the listeners, Spearman-Brown "
+        "corrected to the full panel",
+        "no split of the listeners gave a defined correlation (a constant or undefined target)",
+        lambda: stats.leave_one_out_ceiling(response_targets(stimset, params), responses[dims[0]].shape[0], compare),
+        "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): the target built from one "
+        "listener's responses alone, compared with the target of all listeners (upper bound) and of the other "
+        "listeners (lower bound), averaged over listeners; targets pool the listeners' response counts{others}",
+        "their own target being constant or undefined",
+        "no listener's own target gives a defined comparison (constant or undefined targets)")
 
 
 def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
@@ -207,53 +221,25 @@ def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.rand
     reliability (Spearman-Brown corrected) and leave-one-listener-out bounds, a group's target being
     the cell-wise mean of its listeners' matrices over those who rated each pair (`stats.mean_of_rdms`)
     and every comparison made on the pairs present in both matrices compared."""
-    n_splits = params["ceiling_splits"]
     if not stimset.listener_rdms:
         return {"value": None, "reason": "the stimulus set has no per-listener matrices (rdm/<listener>.csv)"}
     rdms = np.stack([rsa.square_rdm(m) for m in stimset.listener_rdms.values()])
-    n_listeners = rdms.shape[0]
+    n_listeners, n_splits = rdms.shape[0], params["ceiling_splits"]
     compare = lambda a, b: stats.paired_rows_present(a, b, params["comparison"])  # noqa: E731
     target_note = ("; the ceiling's target is the mean of the listeners' matrices (rdm/), which may differ from "
-                   "rdm.csv" if stimset.listener_rdms and _has_own_rdm(stimset, rdms) else "")
-    if n_splits == 0:
-        out = {"value": None, "reason": "ceiling_splits is 0"}
-    elif n_listeners < 4:
-        out = {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
-    else:
-        split_r = stats.split_half_rdms(rdms, compare, rng, n_splits)
-        defined = split_r[np.isfinite(split_r)]
-        mean_r = float(np.mean(defined)) if defined.size else float("nan")
-        out = {
-            "value": json_float(stats.spearman_brown(mean_r)),
-            "split_half_r": json_float(mean_r),
-            "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
-            "n_splits": n_splits,
-            "method": "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair "
-                      "averaged over the listeners of the half who rated it, compared on the pairs both halves "
-                      "have) over random halves of the listeners, Spearman-Brown corrected to the full panel"
-                      + target_note,
-        }
-        if not defined.size:
-            out["reason"] = "no split of the listeners gave a defined correlation (constant or too few shared pairs)"
-    out["n_listeners"] = n_listeners
-    if n_listeners < 2:
-        out.update(lower_bound=None, upper_bound=None, bounds_reason="1 listener: no other listener to compare with")
-        return out
-    lower, upper = stats.leave_one_out_ceiling(lambda w: stats.mean_of_rdms(rdms, w), n_listeners, compare)
-    ok = np.isfinite(lower) & np.isfinite(upper)
-    used = int(ok.sum())
-    out.update(
-        lower_bound=json_float(np.mean(lower[ok])) if used else None,
-        upper_bound=json_float(np.mean(upper[ok])) if used else None,
-        bounds_method="leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): each listener's "
-                      "own matrix compared with the mean matrix of all listeners (upper bound) and of the other "
-                      "listeners (lower bound), on the pairs both have, averaged over listeners"
-                      + ("" if used == n_listeners else
-                         f" ({used} of {n_listeners} listeners: for the others the comparison is undefined, their "
-                         f"matrix being constant or sharing fewer than 3 pairs)") + target_note)
-    if not used:
-        out["bounds_reason"] = "no listener's matrix gives a defined comparison (constant, or too few shared pairs)"
-    return out
+                   "rdm.csv" if _has_own_rdm(stimset, rdms) else "")
+    return _ceiling(
+        n_listeners, n_splits, lambda: stats.split_half_rdms(rdms, compare, rng, n_splits),
+        "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair averaged over the "
+        "listeners of the half who rated it, compared on the pairs both halves have) over random halves of the "
+        "listeners, Spearman-Brown corrected to the full panel" + target_note,
+        "no split of the listeners gave a defined correlation (constant or too few shared pairs)",
+        lambda: stats.leave_one_out_ceiling(lambda w: stats.mean_of_rdms(rdms, w), n_listeners, compare),
+        "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): each listener's own matrix "
+        "compared with the mean matrix of all listeners (upper bound) and of the other listeners (lower bound), on "
+        "the pairs both have, averaged over listeners{others}" + target_note.replace("{", "{{").replace("}", "}}"),
+        "their matrix being constant or sharing fewer than 3 pairs",
+        "no listener's matrix gives a defined comparison (constant, or too few shared pairs)")
 
 
 def _has_own_rdm(stimset: StimulusSet, rdms: np.ndarray) -> bool:
