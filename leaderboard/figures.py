@@ -801,7 +801,7 @@ def target_correlation_figure(name: str, correlations: dict, synthetic: bool, ca
 # ---------------------------------------------------------------------------------------------
 # RDM heatmaps: the target beside each model's headline-layer RDM, sounds ordered by category
 
-def percentile_ranks(condensed) -> "np.ndarray":
+def percentile_ranks(condensed) -> Any:
     """Each dissimilarity's rank among the RDM's pairs, scaled to [0, 1] (ties averaged; NaN kept): RDMs of
     different scales (KL, cosine, 0/1) share one colour scale (the display of Kriegeskorte et al. 2008)."""
     import numpy as np
@@ -817,7 +817,7 @@ def percentile_ranks(condensed) -> "np.ndarray":
     return out
 
 
-def square(condensed, order) -> "np.ndarray":
+def square(condensed, order) -> Any:
     """The square RDM of a condensed one (upper triangle row by row), rows and columns in `order`."""
     import numpy as np
 
