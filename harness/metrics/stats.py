@@ -240,23 +240,30 @@ def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutation
     perms = np.atleast_2d(permutations)
     n = perms.shape[1]
     flat_target = squareform(y, checks=False).ravel()
-    i, j = rsa._triu_indices(n)
     # Tiled over permutations x pairs: a tile's permuted target values stay within
     # PERMUTATION_CHUNK_BYTES, and each pass over the model RDMs serves a whole chunk of
     # permutations (at 3,000 sounds one permutation at a time re-read 0.5 GB of model RDMs each:
     # 195 ms per permutation here). Small chunks of permutations keep the index arrays in cache
     # (64 permutations of 246 sounds measured ~2x faster than 256).
+    out = np.zeros((perms.shape[0], x.shape[0]))
+    for rows, cols, flat in _permuted_pair_tiles(perms, n):
+        out[rows] += np.take(flat_target, flat) @ x[:, cols].T
+    return out
+
+
+def _permuted_pair_tiles(perms: np.ndarray, n: int):
+    """Tiles (permutation rows, pair columns, `[chunk, block]` flat indices into the square target): the
+    square-target position of each upper-triangle pair under each permutation of a chunk."""
+    i, j = rsa._triu_indices(n)
     chunk = 64
     block = int(max(1, PERMUTATION_CHUNK_BYTES // (3 * 8 * chunk)))
-    out = np.zeros((perms.shape[0], x.shape[0]))
     for start in range(0, perms.shape[0], chunk):
         p = perms[start:start + chunk]
         pn = p * n
         for s in range(0, i.size, block):
             flat = np.take(pn, i[s:s + block], axis=1)
             flat += np.take(p, j[s:s + block], axis=1)
-            out[start:start + chunk] += np.take(flat_target, flat) @ x[:, s:s + block].T
-    return out
+            yield slice(start, start + chunk), slice(s, s + block), flat
 
 
 def _permuted_pearson_present(model_rdms, target_rdm, permutations, present) -> np.ndarray:
@@ -276,20 +283,12 @@ def _permuted_pearson_present(model_rdms, target_rdm, permutations, present) -> 
     n_present = np.float64(present.sum())  # a numpy scalar: `~(sw > 0)` in _pearson_from_sums must be logical
     s_y, s_yy = y.sum(), (y * y).sum()
     xx = x * x
-    i, j = rsa._triu_indices(n)
-    chunk = 64
-    block = int(max(1, PERMUTATION_CHUNK_BYTES // (3 * 8 * chunk)))
     s_xy, s_x, s_xx = (np.zeros((perms.shape[0], x.shape[0])) for _ in range(3))
-    for start in range(0, perms.shape[0], chunk):
-        p = perms[start:start + chunk]
-        pn = p * n
-        for s in range(0, i.size, block):
-            flat = np.take(pn, i[s:s + block], axis=1)
-            flat += np.take(p, j[s:s + block], axis=1)
-            mask = np.take(flat_mask, flat)
-            s_xy[start:start + chunk] += np.take(flat_target, flat) @ x[:, s:s + block].T
-            s_x[start:start + chunk] += mask @ x[:, s:s + block].T
-            s_xx[start:start + chunk] += mask @ xx[:, s:s + block].T
+    for rows, cols, flat in _permuted_pair_tiles(perms, n):
+        mask = np.take(flat_mask, flat)
+        s_xy[rows] += np.take(flat_target, flat) @ x[:, cols].T
+        s_x[rows] += mask @ x[:, cols].T
+        s_xx[rows] += mask @ xx[:, cols].T
     return _pearson_from_sums(n_present, s_x, s_y, s_xx, s_yy, s_xy)
 
 
