@@ -152,8 +152,20 @@ def test_abx_task_statistics_written_out(rng):
     assert head["ci"] == pytest.approx(np.quantile(ctx.replicates["headline"], [0.025, 0.975]).tolist(), abs=1e-12)
     assert np.all((ctx.replicates["headline"] >= 0) & (ctx.replicates["headline"] <= 1))
     assert set(ctx.replicates) == {"per_layer", "headline"} and ctx.resampling["unit"] == "sounds"
-    assert out["n_sounds_used"] == n and out["metric"].startswith("ABX error between physical material categories")
+    assert out["n_sounds_used"] == n
+    assert out["metric"].startswith("ABX error between physical material categories (cosine ")
     assert out["statistics"]["cv_splits"] == 6 and out["statistics"]["bootstrap"] == 40
+    assert out["statistics"]["bootstrap_unit"].startswith("sounds (X paired with its own copy ")
+    # within each extent: every sound is used (extent code 0 included)
+    by = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "by": "extent"}, ctx)
+    assert by["n_sounds_used"] == n and by["metric"].startswith(
+        "ABX error between physical material categories within each extent value (cosine ")
+    for entry in by["per_layer"]:
+        ref = brute_force(d[entry["layer"]], labels, by=truth["extent"])
+        assert entry["score"] == pytest.approx(ref, abs=1e-12)
+    # a bootstrap without the cross-validated headline
+    nocv = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "cv_splits": 0}, EvalContext("t", 3, None, None))
+    assert nocv["headline"]["layer"] == "a" and nocv["headline"]["value"] == out["per_layer"][0]["score"]
     perceived = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "label_source": "perceived"}, ctx)
     assert perceived["per_layer"][0]["score"] != out["per_layer"][0]["score"]
     with pytest.raises(AudioprobeError, match="'by' must name another dimension"):

@@ -294,7 +294,7 @@ def test_transfer_on_a_shifted_imbalanced_test_subset():
         pred = sklearn_transfer(x[train], labels[train], x[test], params["c_grid"], 3, seed)
         correct = pred == labels[test]
         expected_acc[entry["layer"]] = correct.mean()
-        assert entry["accuracy"] == pytest.approx(correct.mean(), abs=1e-12)
+        assert entry["accuracy"] == pytest.approx(correct.mean(), abs=1e-12) and entry["score"] == entry["accuracy"]
         recall = [correct[labels[test] == c].mean() for c in ("metal", "wood")]
         assert entry["balanced_accuracy"] == pytest.approx(np.mean(recall), abs=1e-12)
         p = binomtest(int(correct.sum()), 24, majority, alternative="greater").pvalue
@@ -368,3 +368,20 @@ def test_transfer_headline_statistics_and_text_written_out():
     for bad in ([], [0.0, 1.0], [True]):
         with pytest.raises(AudioprobeError, match="c_grid"):
             TASK_TYPES["transfer"].check_params("t.yaml", transfer_params(c_grid=bad))
+
+
+def test_transfer_subsets_of_two_sounds_and_the_messages():
+    from audioprobe.errors import NotApplicableError
+    from audioprobe.tasktypes.transfer import transfer_subsets
+
+    s, material, extent, _ = shifted_set()
+    keep = np.r_[np.arange(40), np.nonzero(extent == 2)[0][[0, 18]]]  # a test subset of 2 sounds: allowed
+    small = StimulusSet(name="small", sound_ids=[s.sound_ids[i] for i in keep], dimensions=s.dimensions,
+                        labels={d: [v[i] for i in keep] for d, v in s.labels.items()},
+                        judgments={d: v[keep] for d, v in s.judgments.items()}, load_audio=s.load_audio)
+    train, test, target, excluded = transfer_subsets(small, transfer_params(), "t")
+    assert list(test) == [40, 41] and len(train) == 40 and excluded == 0
+    with pytest.raises(NotApplicableError, match=r"the test subset has 1 sound\(s\)"):
+        transfer_subsets(small.head(41), transfer_params(), "t")
+    with pytest.raises(NotApplicableError, match=r"the training subset has 0 sound\(s\)"):
+        transfer_subsets(small, transfer_params(train_values=[]), "t")
