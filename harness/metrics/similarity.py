@@ -17,7 +17,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats as sps
+
+def _sps():
+    """scipy.stats, imported when a measure runs (0.5 s: task files that name no measure never pay it)."""
+    from scipy import stats
+
+    return stats
 
 #: Bytes the per-anchor difference blocks of `triplet_agreement` may occupy at once.
 TRIPLET_CHUNK_BYTES = 16 * 2 ** 20
@@ -84,14 +89,14 @@ def rowwise_rank_correlations(model, human, method: str = "spearman") -> np.ndar
         # tau-b per row (scipy's O(k log k) algorithm): O(n^2 log n) in all
         for i in np.flatnonzero(defined):
             row = present[i]
-            out[i] = sps.kendalltau(m[i, row], h[i, row]).statistic
+            out[i] = _sps().kendalltau(m[i, row], h[i, row]).statistic
         return out
     if method == "kendall":
         out[defined] = _kendall_rows(m[defined], h[defined], present[defined])
         return out
     # Spearman: Pearson r of mid-ranks over each row's present cells, all rows at once
-    rm = sps.rankdata(m[defined], axis=1, nan_policy="omit")
-    rh = sps.rankdata(h[defined], axis=1, nan_policy="omit")
+    rm = _sps().rankdata(m[defined], axis=1, nan_policy="omit")
+    rh = _sps().rankdata(h[defined], axis=1, nan_policy="omit")
     centre = ((k[defined] + 1) / 2.0)[:, None]  # the mean of mid-ranks 1..k
     rm = np.where(present[defined], rm - centre, 0.0)
     rh = np.where(present[defined], rh - centre, 0.0)
@@ -242,7 +247,7 @@ def kendall_tau_b(model, human) -> float:
     m, h = _upper_present(model, human)
     if m.size < 3 or m.min() == m.max() or h.min() == h.max():
         return float("nan")
-    return float(sps.kendalltau(m, h).statistic)
+    return float(_sps().kendalltau(m, h).statistic)
 
 
 def normalised_mae(model, human) -> float:
