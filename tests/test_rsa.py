@@ -405,3 +405,20 @@ def test_partial_rsa_control_layer_and_a_constant_layer(rng):
     assert out["per_layer"][0]["score"] is None and "explains" in out["per_layer"][0]["note"]
     with pytest.raises(AudioprobeError, match="set control_layer"):
         TASK_TYPES["rsa"].evaluate(acts, s, params(control="logmel"), ctx(control=lambda m, p: control))
+
+
+def test_residualise_small_and_constant_controls(rng):
+    x = rng.normal(size=(2, 40))
+    for control in (0.05 * rng.random(40), 0.05 * rng.random(40) + 3.0):  # tiny variance: still regressed out
+        design = np.column_stack([np.ones(40), control])
+        for present in (None, rng.random(40) < 0.7):
+            keep = np.ones(40, bool) if present is None else present
+            res = rsa.residualise(x, control, present)
+            for row, r in zip(x, res):  # fitted on the present pairs, applied to every pair
+                coef = np.linalg.lstsq(design[keep], row[keep], rcond=None)[0]
+                np.testing.assert_allclose(r, row - design @ coef, atol=1e-9)
+    # a constant control explains nothing: the centred rows come back
+    for present in (None, rng.random(40) < 0.5):
+        keep = np.ones(40, bool) if present is None else present
+        res = rsa.residualise(x, np.full(40, 2.0), present)
+        np.testing.assert_allclose(res, x - x[:, keep].mean(axis=1, keepdims=True), atol=1e-12)

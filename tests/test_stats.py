@@ -369,3 +369,18 @@ def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
     np.testing.assert_allclose(out["p_value"][[0, 2]], ref["p_value"])
     np.testing.assert_allclose(out["bootstrap"][:, [0, 2]], ref["bootstrap"], atol=1e-12)
     assert not np.any(out["cv_choice"] == 1)
+
+
+def test_no_finite_layer_and_chunked_targets(rng, monkeypatch):
+    x, y = rdms(rng, n=10, layers=2)
+    out = stats.rsa_statistics(np.full_like(x, np.nan), y, "pearson", 0, 20, 15, 3, 0.95)
+    for key, shape in (("score", (2,)), ("p_value", (2,)), ("ci", (2, 2)), ("bootstrap", (20, 2))):
+        assert out[key].shape == shape and np.isnan(out[key]).all(), key
+    # weighted_pearson_targets in chunks of 2 rows gives the unchunked answer
+    counts = stats.bootstrap_counts(rng, 10, 7)
+    targets = y + 0.5 * rng.normal(size=(7, y.size))
+    whole = stats.weighted_pearson_targets(x, targets, [counts, counts > 0])
+    monkeypatch.setattr(stats, "SQUARE_CHUNK_BYTES", 8 * 10 * 10 * 2)
+    monkeypatch.setattr(stats, "PAIR_TILE_BYTES", 8 * 7 * 4, raising=False)
+    for a, b in zip(stats.weighted_pearson_targets(x, targets, [counts, counts > 0]), whole):
+        np.testing.assert_allclose(a, b, atol=1e-12)
