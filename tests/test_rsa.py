@@ -422,3 +422,30 @@ def test_residualise_small_and_constant_controls(rng):
         keep = np.ones(40, bool) if present is None else present
         res = rsa.residualise(x, np.full(40, 2.0), present)
         np.testing.assert_allclose(res, x - x[:, keep].mean(axis=1, keepdims=True), atol=1e-12)
+
+
+def test_rsa_statistics_block_and_ceiling_edges(rng):
+    """The method text a result file carries, exactly; one ceiling split; a single listener."""
+    s, truth = tiny_set(rng)
+    acts = {"mean": {"a": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3))}}
+    one, _ = _run(s, acts, resample="sounds", ceiling_splits=1)
+    assert one["statistics"] == {
+        "seed": 0, "bootstrap": 200, "bootstrap_unit": "sounds (pairs of a sound with its own copy excluded)",
+        "ci_level": 0.95, "ci_method": "percentile", "permutations": 200,
+        "p_value": "one-sided Mantel test (rows and columns of the target permuted together), (1 + #null >= "
+                   "observed) / (1 + permutations)", "cv_splits": 20, "resampled": ["sounds"]}
+    assert one["noise_ceiling"]["n_splits"] == 1 and one["noise_ceiling"]["value"] is not None
+    both, _ = _run(s, acts)
+    st = both["statistics"]
+    assert st["bootstrap_unit"] == (
+        "sounds and listeners: resample b draws the sounds (pairs of a sound with its own copy excluded) and the "
+        "listeners (the target rebuilt from the drawn listeners' responses) with replacement; the same draws also "
+        "give the sounds-only and listeners-only resamples")
+    assert st["ci_method"] == (
+        "t: score -/+ t(dof) sqrt(V), V the dual-bootstrap variance (Schütt et al. 2023, eLife 12:e82566; "
+        "small-sample form as rsatoolbox's eval_dual_bootstrap) from the bootstraps over both factors, over "
+        "listeners and over sounds, dof = min(listeners, sounds) - 1")
+    single, _ = tiny_set(np.random.default_rng(1), listeners=1)
+    nc = _run(single, acts, resample="sounds")[0]["noise_ceiling"]
+    assert nc["lower_bound"] is None and nc["upper_bound"] is None
+    assert nc["bounds_reason"] == "1 listener: no other listener to compare with"
