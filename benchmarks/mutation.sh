@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# Mutation score of the statistics and task-type modules (issue 16): a benchmark, not part of CI.
+#
+# mutmut 3 (in-process: forks one worker per mutant and runs only the tests that reach the mutated
+# function) on a *copy* of the sources, laid out as the installed package (`audioprobe/` with
+# `metrics/`, `tasktypes/`, `models/`, ...), so the working tree is never touched. mutmut is
+# installed in its own virtual environment that also sees the project's (.venv) packages.
+#
+# usage: benchmarks/mutation.sh [MODULE ...]   (default: the modules below; a module is a path
+#        under harness/, e.g. metrics/stats.py). Env: MUTATION_DIR (work folder, default
+#        /tmp/audioprobe-mutation), MUTATION_JOBS (parallel workers, default 2), MUTATION_SAMPLE
+#        (test a seeded random sample of that many mutants per module; default 0: all of them),
+#        MUTATION_SEED (default 16), MUTATION_PREVIOUS (a summary.jsonl of an earlier run: re-test only
+#        its mutants that were not killed, and report the earlier statuses updated with the new ones).
+# A full run is slow (mutmut 3 makes ~1,600 mutants of metrics/stats.py alone, about 0.3-2 per
+# second on 2 shared cores), hence the sample: its score estimates the full score (Wong & Mathur
+# 1995, "Reducing the cost of mutation testing"), with a binomial standard error printed beside it.
+# Prints one JSON line last: score = killed / (mutants - equivalent), with survivors listed.
+# Not mutated: `raise XError(...)` statements (error messages; the conditions around them are).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="${MUTATION_DIR:-/tmp/audioprobe-mutation}"
+JOBS="${MUTATION_JOBS:-2}"
+SAMPLE="${MUTATION_SAMPLE:-0}"
+SEED="${MUTATION_SEED:-16}"
+PREVIOUS="${MUTATION_PREVIOUS:-}"
+PROJECT_PY="$ROOT/.venv/bin/python"
+MODULES=("$@")
+if [ ${#MODULES[@]} -eq 0 ]; then
+  MODULES=(metrics/stats.py metrics/rsa.py metrics/inference.py tasktypes/common.py tasktypes/rsa.py
+           tasktypes/transfer.py tasktypes/abx.py)
+fi
+# the test files that exercise each module (the others never reach it)
+declare -A TESTS=(
+  [metrics/stats.py]="tests/test_stats.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/rsa.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_stats.py tests/test_real_matrices.py"
+  [metrics/inference.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
+  [metrics/transfer.py]="tests/test_transfer.py tests/test_independent.py"
+  [metrics/abx.py]="tests/test_abx.py"
+  [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
+  [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py"
+  [tasktypes/transfer.py]="tests/test_transfer.py tests/test_independent.py"
+  [tasktypes/abx.py]="tests/test_abx.py"
+  [extract.py]="tests/test_extract.py tests/test_identity.py"
+  [cache.py]="tests/test_cache.py tests/test_cache_integrity.py tests/test_identity.py"
+)
+
+# mutmut 3 in its own environment, which also sees the project's packages (not its editable
+# install of audioprobe: the copy below is imported instead)
+TOOL="$WORK/tool"
+if [ ! -x "$TOOL/bin/mutmut" ]; then
+  "$PROJECT_PY" -m venv "$TOOL"
+  "$TOOL/bin/pip" install -q "mutmut==3.8.1"
+  "$PROJECT_PY" -c "import site; print(site.getsitepackages()[0])" \
+    > "$("$TOOL/bin/python" -c "import site; print(site.getsitepackages()[0])")/audioprobe-project.pth"
+fi
+
+START=$(date +%s)
+SUMMARY="$WORK/summary.jsonl"
+: > "$SUMMARY"
+for MOD in "${MODULES[@]}"; do
+  STAGE="$WORK/stage-${MOD//\//-}"
+  rm -rf "$STAGE"
+  mkdir -p "$STAGE"
+  # the installed package layout (setup.cfg package_dir)
+  cp -r "$ROOT/harness" "$STAGE/audioprobe"
+  cp -r "$ROOT/models" "$STAGE/audioprobe/models"
+  cp -r "$ROOT/leaderboard" "$STAGE/audioprobe/leaderboard"
+  cp -r "$ROOT/tasks" "$STAGE/audioprobe/tasks"
+  cp -r "$ROOT/tests" "$STAGE/tests"
+  find "$STAGE" -name __pycache__ -prune -exec rm -rf {} +
+  SEL="${TESTS[$MOD]:-tests/}"
+  SELECTED=""
+  for t in $SEL; do [ -e "$ROOT/$t" ] && SELECTED="$SELECTED\"$t\", "; done
+  cat > "$STAGE/pyproject.toml" <<TOML
+[tool.mutmut]
+source_paths = ["audioprobe"]
+only_mutate = ["audioprobe/$MOD"]
+pytest_add_cli_args_test_selection = [${SELECTED%, }]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--deselect", "tests/test_stats.py::test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap", "--deselect", "tests/test_inference.py::test_end_to_end_equals_rsatoolbox_eval_dual_bootstrap"]
+timeout_multiplier = 5.0
+# error messages are text for people (tests check them by pattern): their raise statements are not
+# mutated; the conditions that raise them are
+do_not_mutate_patterns = ['^\s*raise \w*(Error|Exception)\(']
+process_isolation = "forkserver"
+use_git_change_detection = false
+TOML
+  printf '[tool:pytest]\ntestpaths = tests\n' > "$STAGE/setup.cfg"
+  cd "$STAGE"
+  T0=$(date +%s)
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1
+  "$TOOL/bin/python" "$ROOT/benchmarks/mutation_sample.py" "$SAMPLE" "$SEED" > "$WORK/names-${MOD//\//-}.txt" \
+    2> "$WORK/generate-${MOD//\//-}.log"
+  grep '__mutmut_' "$WORK/names-${MOD//\//-}.txt" > "$WORK/names.tmp" || true
+  mv "$WORK/names.tmp" "$WORK/names-${MOD//\//-}.txt"
+  if [ -n "$PREVIOUS" ]; then  # the earlier run's survivors of this module
+    "$TOOL/bin/python" "$ROOT/benchmarks/mutation_summary.py" survivors "$MOD" "$PREVIOUS" \
+      > "$WORK/names-${MOD//\//-}.txt"
+  fi
+  mapfile -t NAMES < "$WORK/names-${MOD//\//-}.txt"
+  if [ "$SAMPLE" = 0 ] && [ -z "$PREVIOUS" ]; then NAMES=(); fi
+  if [ -n "$PREVIOUS" ] && [ ${#NAMES[@]} -eq 0 ]; then NAMES=("none-left__mutmut_0"); fi
+  "$TOOL/bin/mutmut" run --max-children "$JOBS" "${NAMES[@]}" > "$WORK/run-${MOD//\//-}.log" 2>&1 || true
+  T1=$(date +%s)
+  "$TOOL/bin/mutmut" results --all true > "$WORK/results-${MOD//\//-}.txt" 2>&1 || true
+  "$TOOL/bin/python" "$ROOT/benchmarks/mutation_summary.py" module "$MOD" "$WORK/results-${MOD//\//-}.txt" \
+    "$((T1 - T0))" "$WORK/names-${MOD//\//-}.txt" $PREVIOUS >> "$SUMMARY"
+  cd "$ROOT"
+done
+"$TOOL/bin/python" "$ROOT/benchmarks/mutation_summary.py" total "$SUMMARY" "$ROOT/benchmarks/mutation-survivors.md" \
+  "$(( $(date +%s) - START ))" "MUTATION_SAMPLE=$SAMPLE MUTATION_SEED=$SEED${PREVIOUS:+ MUTATION_PREVIOUS=$PREVIOUS} benchmarks/mutation.sh ${MODULES[*]}"

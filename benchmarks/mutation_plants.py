@@ -1,0 +1,102 @@
+"""Re-plant the 11 bugs of issue 16 one at a time, on a copy of the sources, and report which tests
+catch each (the working tree is never touched).
+
+usage: .venv/bin/python benchmarks/mutation_plants.py [--tests PATH ...] [PLANT ...]
+Each plant is copied into WORK/audioprobe (the installed package layout), put first on
+PYTHONPATH, and pytest runs the given tests (default: the whole suite). Prints one JSON line per
+plant ({"plant", "failed": [test ids]}) and a last line with the plants no test caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: name -> (file under the package, text today, planted text); lists: alternatives, the first found
+PLANTS = {
+    "kl-smoothing-ignored": ("tasktypes/rsa.py",
+                             'return _target_from_counts(kind, stimset.judgments, dims, params["smoothing"])',
+                             'return _target_from_counts(kind, stimset.judgments, dims, 0.5)'),
+    "ceiling-always-spearman": ("tasktypes/rsa.py",
+                                'compare = lambda a, b: stats.paired_rows(a, b, params["comparison"])',
+                                'compare = lambda a, b: stats.paired_rows(a, b, "spearman")'),
+    "pearson-ranks-data": ("metrics/stats.py",
+                           'if comparison == "spearman":\n        x, y = rsa.rank_rows(x), rsa.rank_rows(y)',
+                           'if comparison in ("pearson", "spearman"):\n        x, y = rsa.rank_rows(x), '
+                           'rsa.rank_rows(y)'),
+    "p-value-2-plus-n": ("metrics/stats.py", "p = (1.0 + exceed) / (1.0 + null.shape[0])",
+                         "p = (1.0 + exceed) / (2.0 + null.shape[0])"),
+    "bootstrap-skips-last-sound": ("metrics/stats.py", "draws = rng.integers(0, n, size=(n_resamples, n))",
+                                   "draws = rng.integers(0, n - 1, size=(n_resamples, n))"),
+    "ceiling-without-spearman-brown": ("tasktypes/rsa.py", '"value": json_float(stats.spearman_brown(mean_r)),',
+                                       '"value": json_float(mean_r),'),
+    "transfer-test-standardised-alone": (
+        "metrics/transfer.py",
+        # two layouts of the layer-level code (before and after the probes were cut into jobs)
+        ["pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid,",
+         "jobs.append((k, -1, (x[train], y_train, x[test], c_grid,"],
+        ["z = lambda v: (v - v.mean(0)) / (v.std(0) + 1e-12)\n"
+         "    pred, best_c = transfer_predictions(z(x[train]), y_train, z(x[test]), c_grid,",
+         "z = lambda v: (v - v.mean(0)) / (v.std(0) + 1e-12)\n"
+         "        jobs.append((k, -1, (z(x[train]), y_train, z(x[test]), c_grid,"]),
+    "cache-keyed-on-name": ("extract.py", "keys = {p: activation_key(self.key, p, fp) for p in poolings}",
+                            "keys = {p: activation_key(self.key, p, stimset.name) for p in poolings}"),
+    "clap-blocks-reversed": ("models/clap.py", "for b, blk in enumerate(stage.blocks, start=1)]",
+                             "for b, blk in enumerate(reversed(stage.blocks), start=1)]"),
+    "alpha-not-halved": ("metrics/stats.py", "alpha = (1.0 - level) / 2.0", "alpha = (1.0 - level)"),
+    "transfer-chance-one-over-k": ("tasktypes/transfer.py",
+                                   "chance = float(class_counts.max() / class_counts.sum())",
+                                   "chance = 1.0 / len(classes)"),
+}
+
+
+def stage(work: Path) -> Path:
+    pkg = work / "audioprobe"
+    shutil.copytree(ROOT / "harness", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    for sub in ("models", "leaderboard", "tasks"):
+        shutil.copytree(ROOT / sub, pkg / sub, ignore=shutil.ignore_patterns("__pycache__"))
+    return pkg
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("plants", nargs="*", default=list(PLANTS))
+    ap.add_argument("--tests", nargs="*", default=["tests"])
+    args = ap.parse_args()
+    missed = []
+    for name in args.plants:
+        rel, old, new = PLANTS[name]
+        with tempfile.TemporaryDirectory(prefix="audioprobe-plant-") as tmp:
+            pkg = stage(Path(tmp))
+            path = pkg / rel
+            text = path.read_text()
+            olds, news = ([old], [new]) if isinstance(old, str) else (old, new)
+            found = [(o, n) for o, n in zip(olds, news) if text.count(o) == 1]
+            if not found:
+                print(json.dumps({"plant": name, "error": f"{rel}: the text to replace is not there once"}))
+                continue
+            path.write_text(text.replace(*found[0]))
+            env = dict(os.environ, PYTHONPATH=tmp, PYTHONDONTWRITEBYTECODE="1")
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
+                                   *args.tests], cwd=ROOT, env=env, capture_output=True, text=True)
+            # the copy is what ran: guard against the editable install shadowing it
+            check = subprocess.run([sys.executable, "-c", "import audioprobe; print(audioprobe.__file__)"],
+                                   cwd=ROOT, env=env, capture_output=True, text=True).stdout.strip()
+            assert check.startswith(tmp), check
+        failed = sorted({line.split(" ")[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")})
+        print(json.dumps({"plant": name, "file": rel, "failed": failed}), flush=True)
+        if not failed:
+            missed.append(name)
+    print(json.dumps({"missed": missed}))
+
+
+if __name__ == "__main__":
+    main()
