@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from audioprobe.files import atomic_write_bytes, default_cache_dir
+from audioprobe.files import atomic_write_bytes, default_cache_dir, file_lock
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,8 @@ class ActivationCache:
         info_text = json.dumps(info, sort_keys=True)
         layers = {n: np.asarray(a) for n, a in layers.items()}
         try:
-            save_layers(self.path(key), layers, info=info_text, checksum=layers_checksum(layers, info_text))
+            with file_lock(self.path(key)):  # two jobs or sweeps sharing the cache: one writes an entry at a time
+                save_layers(self.path(key), layers, info=info_text, checksum=layers_checksum(layers, info_text))
         except OSError as exc:
             log.warning("cannot write the activation cache at %s (%s); going on without caching these activations. "
                         "Set AUDIOPROBE_CACHE to a writable folder, or pass --no-cache.", self.path(key),

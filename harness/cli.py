@@ -194,11 +194,26 @@ def suite_table(output_dir: Path, suite_name: str, models, tasks) -> str:
 @click.option("--allow-control", "allowed_controls", multiple=True, metavar="NAME",
               help="Let task files use model NAME as their control (repeatable). Without it a task file may "
                    "name only a weight-free baseline (logmel, mfcc, spectrogram): never code or a download.")
+@click.option("--launcher", default="local", type=click.Choice(["local", "slurm"]), show_default=True,
+              help="slurm: one job per (model, stimulus set), submitted as one SLURM job array (submitit; see "
+                   "docs/cluster.md). local: this process, or --max-parallel worker processes.")
+@click.option("--max-parallel", default=None, type=click.IntRange(min=1), metavar="N",
+              help="Jobs running at once (local: worker processes, one GPU each where there are several; slurm: "
+                   "the array's limit). Default: local 1 (no sweep: today's single process), slurm all.")
+@click.option("--slurm-partition", default=None, metavar="NAME", help="SLURM partition (default: the cluster's).")
+@click.option("--gpus-per-job", default=0, type=click.IntRange(min=0), show_default=True, help="SLURM: GPUs per job.")
+@click.option("--cpus-per-job", default=4, type=click.IntRange(min=1), show_default=True, help="SLURM: CPUs per job.")
+@click.option("--mem", default="16G", show_default=True, metavar="SIZE", help="SLURM: memory per job (as sbatch --mem).")
+@click.option("--time", "time_limit", default="2:00:00", show_default=True, metavar="TIME",
+              help="SLURM: time limit per job (minutes or [D-]HH:MM:SS); a job that reaches it is requeued and "
+                   "resumes.")
+@click.option("--no-wait", is_flag=True, help="SLURM: submit and return; follow with `audioprobe-eval status DIR`.")
 @click.option("-v", "--verbose", count=True, help="More logging (-vv for debug).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress on stderr (warnings and errors still show).")
 @click.pass_context
 def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, batch_size, limit, seed, overwrite, no_cache,
-        save_activations, include_paths, allowed_controls, verbose, quiet):
+        save_activations, include_paths, allowed_controls, launcher, max_parallel, slurm_partition, gpus_per_job,
+        cpus_per_job, mem, time_limit, no_wait, verbose, quiet):
     """Probe audio models against human judgments, layer by layer.
 
     \b
@@ -207,7 +222,8 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
 
     \b
     Exit codes: 0 done; 2 a bad input (the message names it); 3 nothing computed (every task
-    was not applicable, e.g. on a --limit subset); 130 interrupted.
+    was not applicable, e.g. on a --limit subset); 4 a sweep job failed (its log is named);
+    130 interrupted.
     """
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s")
@@ -236,6 +252,19 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
                          overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations,
                          data=data_specs or None, suite=suite, progress=sys.stderr.isatty() and not quiet,
                          precision=precision)
+    slurm_only = [f"--{n.replace('_', '-')}" for n in ("slurm_partition", "gpus_per_job", "cpus_per_job", "mem",
+                                                       "no_wait") if ctx.get_parameter_source(n).name != "DEFAULT"]
+    if ctx.get_parameter_source("time_limit").name != "DEFAULT":
+        slurm_only.append("--time")
+    if launcher == "local" and slurm_only:
+        raise click.UsageError(f"{', '.join(slurm_only)}: only with --launcher slurm.")
+    if launcher == "slurm" or (max_parallel or 1) > 1:
+        sweep(launcher, max_parallel, options, [(m, args) for m in models], selected, data_specs, suite, no_wait,
+              quiet, dict(partition=slurm_partition, gpus=gpus_per_job, cpus=cpus_per_job, mem=mem,
+                          time_limit=time_limit))
+        if setless:
+            click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
+        return
     progress = TaskProgress(len(models) * len(selected) * max(1, len(data_specs)), quiet=quiet)
     results = cli_runner(options, progress).run([(m, args) for m in models], selected)
     click.echo(results_table(results))
@@ -250,6 +279,54 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
     if setless:
         click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
     click.echo(f"\nResults in {output_dir}/. Leaderboard: audioprobe-leaderboard {output_dir}")
+
+
+def sweep(launcher, max_parallel, options, models, tasks, data_specs, suite, no_wait, quiet, slurm) -> None:
+    """The run as jobs, one per (model, stimulus set): on SLURM, or in local worker processes (launch.py)."""
+    from audioprobe.launch import check_statuses, parse_minutes, plan_sweep, run_sweep, slurm_parameters
+
+    plan = plan_sweep(options, models, tasks, data_specs, suite)
+    parallel = max_parallel or (len(plan.jobs) if launcher == "slurm" else 1)
+    params = None
+    if launcher == "slurm":
+        params = slurm_parameters(slurm["partition"], slurm["gpus"], slurm["cpus"], slurm["mem"],
+                                  parse_minutes(slurm["time_limit"]), parallel, f"audioprobe-{plan.id}")
+    results, statuses = run_sweep(plan, launcher, parallel, params, wait=not no_wait, quiet=quiet, echo=click.echo)
+    if no_wait:
+        return
+    if results:
+        click.echo(results_table(results))
+    if suite is not None:
+        click.echo("\n" + suite_table(plan.options.output_dir, suite.name, [m for m, _ in models], tasks))
+    check_statuses(statuses)
+    if results and all("not_applicable" in r for r in results):
+        raise NothingComputed(f"nothing was computed: all {len(results)} task(s) were not applicable (reasons above).")
+    click.echo(f"\nResults in {options.output_dir}/. Leaderboard: audioprobe-leaderboard {options.output_dir}")
+
+
+@cli.command("status")
+@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--sweep", "sweep_id", default=None, metavar="ID", help="This sweep (default: the latest).")
+def status_cmd(results_dir, sweep_id):
+    """The jobs of a sweep (--launcher slurm, or local --max-parallel): done, running, pending or failed per
+    model and stimulus set, failed jobs with their log and error. Writes the suite results of models whose
+    jobs have all finished."""
+    from audioprobe.launch import (current_statuses, failures_text, list_sweeps, load_sweep, status_table,
+                                   summary_line, write_finished_suites)
+
+    folder, record = load_sweep(results_dir, sweep_id)
+    statuses = current_statuses(folder, record)
+    written = write_finished_suites(folder, record, statuses)
+    click.echo(f"Sweep {record['id']} ({record['launcher']}, started {record['created']}): {summary_line(statuses)}")
+    click.echo(status_table(statuses))
+    failed = failures_text(statuses)
+    if failed:
+        click.echo("\nFailed (run the same command again to retry what is missing):\n" + failed)
+    if written:
+        click.echo(f"\nSuite results written for {', '.join(written)}.")
+    others = [s for s in list_sweeps(results_dir) if s != record["id"]]
+    if others:
+        click.echo(f"\nOther sweeps here: {', '.join(others)} (--sweep ID).")
 
 
 @cli.command("list")

@@ -7,6 +7,7 @@ audio, leaderboards) goes through `atomic_write_bytes`.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -53,6 +54,34 @@ def atomic_write_bytes(path: Path, write) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+@contextlib.contextmanager
+def file_lock(path: Path):
+    """Hold an exclusive lock for writing `path`: `fcntl.flock` on a hidden lock file beside it
+    (`.<name>.lock`, left in place), so that two processes (jobs of a sweep, two sweeps on one output
+    folder or cache) never write the same file, or the same pair of files, at once. Blocks until the lock
+    is free. On NFS (v4) flock is a whole-file POSIX lock the server arbitrates; where no lock can be taken
+    (a file system without locks, a read-only folder) it goes on without one: writes stay atomic.
+    """
+    import fcntl
+
+    path = Path(path)
+    lock = path.with_name(f".{path.name}.lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError:
+            pass
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
 
 
 def sha256_file(path: Path) -> str:

@@ -20,10 +20,11 @@ import torch
 from audioprobe.cache import ActivationCache, save_layers
 from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import Extractor
+from audioprobe.files import file_lock
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.registry import create_model
-from audioprobe.results import (build_result, model_dir, read_replicates, read_result, result_path, set_folder,
-                                write_result)
+from audioprobe.results import (SUMMARY_FILE, build_result, model_dir, read_replicates, read_result, result_path,
+                                set_folder, write_result)
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.summaries import SUMMARY_VERSION, rdm_bytes, read_summary, store_rdms, summarise, write_summary
 from audioprobe.taskconfig import TaskConfig
@@ -79,6 +80,24 @@ def resolve_device(device: str) -> str:
     return device
 
 
+def write_suite_results(output_dir: Path, suite, seed: int, model_name: str, results: list[dict],
+                        tasks: list[TaskConfig], fingerprints: list[str]) -> None:
+    """One suite result per task from a model's per-set results (`not_applicable` rows included: they are
+    the suite's missing sets), ordered as `fingerprints` (the suite's sets). Used by the runner after a
+    model's sets, and by a sweep (launch.py) once every job of the model has finished."""
+    from audioprobe.suites import build_suite_result, suite_path, write_suite_result
+
+    order = {fp: k for k, fp in enumerate(fingerprints)}
+    for task in tasks:
+        mine = sorted((r for r in results if r["task"]["name"] == task.name and "not_applicable" not in r),
+                      key=lambda r: order.get(r["dataset"]["fingerprint"], len(order)))
+        missing = [r["dataset"]["name"] for r in results if r["task"]["name"] == task.name and "not_applicable" in r]
+        if not mine:
+            continue
+        suite_result = build_suite_result(suite, mine, missing, seed)
+        write_suite_result(suite_path(output_dir, suite.name, model_name, task.name), suite_result)
+
+
 class Runner:
     def __init__(self, options: RunOptions):
         self.opt = options
@@ -118,17 +137,8 @@ class Runner:
 
     def write_suite_results(self, model_name: str, results: list[dict], tasks: list[TaskConfig]) -> None:
         """One suite result per task from this model's per-set results, in the suite's order."""
-        from audioprobe.suites import build_suite_result, suite_path, write_suite_result
-
-        order = {self._sets[spec].fingerprint(): k for k, spec in enumerate(self.specs(tasks[0]))}
-        for task in tasks:
-            mine = sorted((r for r in results if r["task"]["name"] == task.name and "not_applicable" not in r),
-                          key=lambda r: order.get(r["dataset"]["fingerprint"], len(order)))
-            missing = [r["dataset"]["name"] for r in results if r["task"]["name"] == task.name and "not_applicable" in r]
-            if not mine:
-                continue
-            suite_result = build_suite_result(self.opt.suite, mine, missing, self.opt.seed)
-            write_suite_result(suite_path(self.opt.output_dir, self.opt.suite.name, model_name, task.name), suite_result)
+        write_suite_results(self.opt.output_dir, self.opt.suite, self.opt.seed, model_name, results, tasks,
+                            [self._sets[spec].fingerprint() for spec in self.specs(tasks[0])])
 
     def run_model(self, name: str, args: dict[str, Any], tasks: list[TaskConfig]) -> list[dict]:
         model = create_model(name, args, self.device)
@@ -194,7 +204,13 @@ class Runner:
             log.warning("%s; writing it again", exc)
             current = None
         if current is None or current["summary_version"] != SUMMARY_VERSION:
-            write_summary(set_dir, summarise(stimset))
+            with file_lock(set_dir / SUMMARY_FILE):  # jobs of a sweep share the set's folder: one writes it
+                try:
+                    current = read_summary(set_dir)
+                except AudioprobeError:
+                    current = None
+                if current is None or current["summary_version"] != SUMMARY_VERSION:
+                    write_summary(set_dir, summarise(stimset))
 
     def result_path(self, stimset: StimulusSet, model_name: str, task: TaskConfig) -> Path:
         return result_path(self.opt.output_dir, stimset.name, stimset.fingerprint(), model_name, task.name)
@@ -248,7 +264,8 @@ class Runner:
         path = self.result_path(stimset, name, task)
         try:
             store_rdms(self.set_dir(stimset), rdm_files)  # before the result that refers to them
-            write_result(path, result, sidecar)
+            with file_lock(path):  # a result and its replicates file are a pair: one writer at a time
+                write_result(path, result, sidecar)
         except OSError as exc:  # a computed result is never lost to a write error
             raise AudioprobeError(rescue_result(path, self.opt.output_dir, result, sidecar, exc)) from None
         return result
