@@ -384,3 +384,15 @@ def test_no_finite_layer_and_chunked_targets(rng, monkeypatch):
     monkeypatch.setattr(stats, "PAIR_TILE_BYTES", 8 * 7 * 4, raising=False)
     for a, b in zip(stats.weighted_pearson_targets(x, targets, [counts, counts > 0]), whole):
         np.testing.assert_allclose(a, b, atol=1e-12)
+
+
+def test_a_target_constant_on_the_drawn_sounds_gives_no_correlation():
+    """Sounds 0-3 all differ in label: on them the 0/1 target is constant (all pairs differ), so r is
+    undefined (NaN), not the -1e-9 that rounding left before."""
+    labels = [0, 1, 2, 3, 0, 1, 2, 0, 1, 3]
+    y = rsa.label_rdm(labels)
+    x = np.random.default_rng(0).random((2, y.size))
+    w = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 0, 0]], dtype=float)
+    assert np.isnan(stats.weighted_pearson(x, y, w)).all()
+    w_all = np.ones((1, 10))
+    np.testing.assert_allclose(stats.weighted_pearson(x, y, w_all)[0], [np.corrcoef(r, y)[0, 1] for r in x])

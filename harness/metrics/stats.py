@@ -90,8 +90,14 @@ def _pearson_from_sums(sw, sx, sy, sxx, syy, sxy):
         vx = sxx - sx * sx / sw
         vy = syy - sy * sy / sw
         r = cov / np.sqrt(vx * vy)
-    bad = ~(sw > 0) | ~(vx > 0) | ~(vy > 0)
+    # a variance within rounding of zero (relative to the sum of squares it is cancelled from: float64
+    # cancellation leaves ~1e-16 of it) is a constant side: undefined, not a tiny spurious r
+    bad = ~(sw > 0) | ~(vx > VARIANCE_FLOOR * np.abs(sxx)) | ~(vy > VARIANCE_FLOOR * np.abs(syy))
     return np.where(bad, np.nan, r)
+
+
+#: a weighted variance below this fraction of its uncentred sum of squares is rounding error
+VARIANCE_FLOOR = 1e-12
 
 
 def weighted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, weights: np.ndarray,
