@@ -407,6 +407,17 @@ def test_cli_per_listener_matrices_give_target_and_noise_ceiling(base, truth, tm
     assert ceiling["lower_bound"] == pytest.approx(np.mean(lower), abs=1e-9)
     assert ceiling["n_listeners"] == 6 and 0 < ceiling["lower_bound"] < ceiling["upper_bound"]
     assert scores["headline_over_ceiling"]["upper_bound"] is not None
+    assert ceiling["method"] == (
+        "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair averaged over the "
+        "listeners of the half who rated it, compared on the pairs both halves have) over random halves of the "
+        "listeners, Spearman-Brown corrected to the full panel")
+    assert ceiling["bounds_method"].endswith("on the pairs both have, averaged over listeners")
+    # with an rdm.csv of its own (the study's matrix, not the listeners' mean), the ceiling says whose target it is
+    write_matrix(folder / "rdm.csv", ids, d)
+    own, _ = run_task(tmp_path, folder, name="own-rdm", bootstrap=0, permutations=0, cv_splits=0)
+    note = "; the ceiling's target is the mean of the listeners' matrices (rdm/), which may differ from rdm.csv"
+    assert own["scores"]["noise_ceiling"]["method"] == ceiling["method"] + note
+    assert own["scores"]["noise_ceiling"]["bounds_method"] == ceiling["bounds_method"] + note
 
 
 def nanmean(mats: list[np.ndarray]) -> np.ndarray:

@@ -69,6 +69,7 @@ def test_every_set_has_its_own_results_scored_against_its_matrix(suite_run):
         assert sorted(results) == sorted(studies)
         for name, (_, known) in studies.items():
             r = results[name]
+            assert "measures" not in r["scores"]  # measures only where a task asks for them
             (acts_file,) = acts.glob(f"{name}-*/{model}/activations.npz")
             layers = load_layers(acts_file)[0]
             iu = np.triu_indices(len(known), 1)
