@@ -7,7 +7,6 @@ file, key or sound, no traceback); 3 a run that computed nothing (every task not
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -149,7 +148,7 @@ def data_sets(data: tuple[str, ...]):
 def suite_table(output_dir: Path, suite_name: str, models, tasks) -> str:
     """The suite results just written: per (model, task) the leave-one-set-out mean over sets."""
     from audioprobe.results import format_score
-    from audioprobe.suites import suite_path
+    from audioprobe.suites import read_suite_result, suite_path
 
     rows = []
     for m in models:
@@ -157,7 +156,7 @@ def suite_table(output_dir: Path, suite_name: str, models, tasks) -> str:
             path = suite_path(output_dir, suite_name, m, t.name)
             if not path.is_file():
                 continue
-            r = json.loads(path.read_text(encoding="utf-8"))
+            r = read_suite_result(path)
             loso, mean = r["leave_one_set_out"], r["mean_of_set_headlines"]
             ci = loso["ci"]
             rows.append([m, t.name, format_score(loso["value"]),

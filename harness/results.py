@@ -136,6 +136,21 @@ def format_score(value: float | None, digits: int = 4) -> str:
     return text[1:] if text.startswith("-") and text.strip("-0.") == "" else text
 
 
+def score_text(x, digits: int = 3) -> str:
+    """A score in a table cell ("—": missing): the leaderboard, comparisons, report and suite tables."""
+    return format_score(x, digits) if x is not None else "—"
+
+
+def interval_text(ci, digits: int = 3) -> str:
+    return f"[{score_text(ci[0], digits)}, {score_text(ci[1], digits)}]" if ci and None not in ci else "—"
+
+
+def p_text(p) -> str:
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
+
+
 def safe_name(name: str) -> str:
     """A model, task or set name as a file or folder name (`hf:org/name` -> `hf_org__name`)."""
     return re.sub(r"[^A-Za-z0-9._+-]", "_", name.replace("/", "__"))

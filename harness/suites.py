@@ -211,13 +211,15 @@ def write_suite_result(path: Path, data: dict[str, Any]) -> None:
     write_json_file(path, validate_suite_result(data, str(path)))
 
 
+def read_suite_result(path: Path) -> dict[str, Any]:
+    """One suite result, validated (an unreadable or invalid one is an error naming it)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise AudioprobeError(f"{path}: unreadable suite result ({exc}); rerun audioprobe-eval on the suite.") from None
+    return validate_suite_result(data, str(path))
+
+
 def read_suite_results(results_dir: Path) -> list[tuple[Path, dict]]:
     """Every suite result under `results_dir` (an unreadable one is an error naming it)."""
-    out = []
-    for f in sorted(Path(results_dir).rglob(f"*{SUITE_SUFFIX}")):
-        try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise AudioprobeError(f"{f}: unreadable suite result ({exc}); rerun audioprobe-eval on the suite.") from None
-        out.append((f, validate_suite_result(data, str(f))))
-    return out
+    return [(f, read_suite_result(f)) for f in sorted(Path(results_dir).rglob(f"*{SUITE_SUFFIX}"))]

@@ -20,7 +20,7 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference
-from audioprobe.results import collect_files, format_score, read_replicates
+from audioprobe.results import collect_files, interval_text, p_text, read_replicates, score_text
 
 METHOD = ("Paired comparisons on shared bootstrap resamples (Schütt et al. 2023, eLife): a two-sided t-test of "
           "each difference with its bootstrap variance ({design}), 95% t intervals; Benjamini-Hochberg FDR at "
@@ -327,18 +327,7 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
     return report
 
 
-def _f(x, digits=3) -> str:
-    return format_score(x, digits) if x is not None else "—"
-
-
-def _ci(ci, digits=3) -> str:
-    return f"[{_f(ci[0], digits)}, {_f(ci[1], digits)}]" if ci and None not in ci else "—"
-
-
-def _p(p) -> str:
-    if p is None:
-        return "—"
-    return "<0.001" if p < 0.001 else f"{p:.3f}"
+_f, _ci, _p = score_text, interval_text, p_text
 
 
 def render_markdown(report: dict[str, Any]) -> str:

@@ -820,14 +820,9 @@ def percentile_ranks(condensed) -> Any:
 def square(condensed, order) -> Any:
     """The square RDM of a condensed one (upper triangle row by row), rows and columns in `order`."""
     import numpy as np
+    from scipy.spatial.distance import squareform
 
-    x = np.asarray(condensed, dtype=float)
-    n = int(round((1 + math.sqrt(1 + 8 * x.size)) / 2))
-    m = np.zeros((n, n))
-    i, j = np.triu_indices(n, 1)
-    m[i, j] = x
-    m[j, i] = x
-    return m[np.ix_(order, order)]
+    return squareform(np.asarray(condensed, dtype=float), checks=False)[np.ix_(order, order)]
 
 
 def category_order(groups: list[list[str]]) -> tuple[list[int], list[tuple[str, int, int]]]:

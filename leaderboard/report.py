@@ -32,7 +32,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor, experiment_of
-from audioprobe.results import collect_files, format_score, safe_name, set_folder
+from audioprobe.results import collect_files, interval_text, p_text, safe_name, score_text, set_folder
 
 log = logging.getLogger(__name__)
 
@@ -84,16 +84,7 @@ class SetReport:
         return set_folder(self.name, self.fingerprint).lower()
 
 
-def _f(x, digits: int = 3) -> str:
-    return format_score(x, digits) if x is not None else "—"
-
-
-def _ci(ci, digits: int = 3) -> str:
-    return f"[{_f(ci[0], digits)}, {_f(ci[1], digits)}]" if ci and None not in ci else "—"
-
-
-def _p(p) -> str:
-    return "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+_f, _ci, _p = score_text, interval_text, p_text
 
 
 def _by_task(results: list[dict]) -> dict[str, list[dict]]:

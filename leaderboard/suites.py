@@ -16,18 +16,13 @@ import numpy as np
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import format_score
+from audioprobe.results import interval_text, score_text
 from audioprobe.suites import read_suite_results
 
 MAX_WIDTH = 120  # characters: wider tables put the sets in rows
 
 
-def _f(x, digits: int = 3) -> str:
-    return format_score(x, digits) if x is not None else "—"
-
-
-def _ci(ci) -> str:
-    return f"[{_f(ci[0])}, {_f(ci[1])}]" if ci else "—"
+_f, _ci = score_text, interval_text
 
 
 def group(results_dir: Path) -> dict[tuple[str, str], list[dict]]:

@@ -418,7 +418,7 @@ def keep_rdms(ctx: EvalContext, names: list[str], model_rdms: np.ndarray, target
               control: dict | None) -> dict:
     """References to the headline layer's RDM (the residual one in partial RSA) and the target, kept for the
     report's heatmaps; or why none are kept."""
-    n_sounds = int(round((1 + np.sqrt(1 + 8 * target.size)) / 2))
+    n_sounds = stats.n_items(target.size)
     if layer is None:
         return {"layer": None, "reason": "no headline layer (no finite score)"}
     if n_sounds > RDM_MAX_SOUNDS:
