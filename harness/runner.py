@@ -105,6 +105,7 @@ class Runner:
         self.cache = ActivationCache(options.cache_dir) if options.use_cache else None
         self._sets: dict[str, StimulusSet] = {}
         self._controls: dict[str, Extractor] = {}
+        self._summarised: set[Path] = set()  # set folders whose summary this run has checked
 
     def specs(self, task: TaskConfig) -> list[str]:
         """The stimulus sets a task runs on: those of --data, else the one its file names (none: it
@@ -196,8 +197,12 @@ class Runner:
         return Path(self.opt.output_dir) / set_folder(stimset.name, stimset.fingerprint())
 
     def ensure_summary(self, stimset: StimulusSet) -> None:
-        """Write the set's summary (dataset.json: figure A1, sound categories) unless a current one is there."""
+        """Write the set's summary (dataset.json: figure A1, sound categories) unless a current one is there;
+        checked once per set and run, not once per model."""
         set_dir = self.set_dir(stimset)
+        if set_dir in self._summarised:
+            return
+        self._summarised.add(set_dir)
         try:
             current = read_summary(set_dir)
         except AudioprobeError as exc:
