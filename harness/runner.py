@@ -257,7 +257,7 @@ class Runner:
             return sha
 
         ctx = EvalContext(task=task.name, seed=self.opt.seed, rng=np.random.default_rng(self.opt.seed),
-                          control=control, keep_rdm=keep_rdm)
+                          control=control, keep_rdm=keep_rdm, device=self.device)
         start = time.perf_counter()
         scores = ttype.evaluate(acts, stimset, task.params, ctx)
         metric_s = time.perf_counter() - start

@@ -80,6 +80,10 @@ class EvalContext:
     #: stored file, see audioprobe.summaries), or None where nothing is stored (the runner passes
     #: the store; a context made without one keeps nothing).
     keep_rdm: Callable[[np.ndarray], str | None] = lambda condensed: None
+    #: Where the statistics may compute: the runner's resolved `--device` ("cpu", "cuda", "cuda:1").
+    #: On cuda the RSA statistics' products run through torch (`metrics/stats_torch.py`), equal to
+    #: the CPU ones within float rounding: like the forward pass's device, not part of the run key.
+    device: str = "cpu"
 
     def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
                         **arrays: np.ndarray) -> None:

@@ -1,0 +1,212 @@
+"""The torch statistics (`--device cuda`) against the numpy ones in `stats` (an independent
+implementation: squares tiled on the device vs products per layer) and against brute force on tiny
+data (explicitly resampled and permuted RDMs). Run on torch's CPU device, so no GPU is needed; the
+last test repeats the comparison on cuda where one is present."""
+
+from __future__ import annotations
+
+import dataclasses
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from scipy.spatial.distance import pdist, squareform
+
+from audioprobe.metrics import stats
+
+torch = pytest.importorskip("torch")
+from audioprobe.metrics import stats_torch  # noqa: E402  (after the skip: needs torch)
+
+TOL = 1e-10
+#: budgets (bytes) that force tiles of one column or row, a few, and the default (one tile)
+BUDGETS = [8, 4000, None]
+
+
+def data(rng, n=16, layers=3, missing=0.0):
+    x = np.stack([pdist(rng.normal(size=(n, 4))) for _ in range(layers)])
+    y = x[0] + pdist(rng.normal(size=(n, 2)))
+    if missing:
+        y[rng.random(y.size) < missing] = np.nan
+    return x, y
+
+
+def close(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.shape == b.shape
+    assert np.array_equal(np.isnan(a), np.isnan(b))
+    assert np.nanmax(np.abs(a - b), initial=0.0) < TOL
+
+
+def blocks_of(rng, n, m):
+    counts = stats.bootstrap_counts(rng, n, m)
+    halves = stats.random_halves(rng, n, m)
+    return [counts * halves, counts * ~halves]
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize("missing", [0.0, 0.25])
+def test_blocks_equal_numpy(rng, budget, missing):
+    x, y = data(rng, missing=missing)
+    present = None if not missing else np.isfinite(y)
+    blocks = blocks_of(rng, 16, 12)
+    for a, b in zip(stats.weighted_pearson_blocks(x, y, blocks, present),
+                    stats_torch.weighted_pearson_blocks(x, y, blocks, present, device="cpu", chunk_bytes=budget)):
+        close(a, b)
+
+
+def test_blocks_equal_explicit_resample(rng):
+    """Brute force: r of the resampled RDMs (every pair of drawn copies of different sounds)."""
+    x, y = data(rng, n=10, layers=2)
+    counts = stats.bootstrap_counts(rng, 10, 6)
+    got = stats_torch.weighted_pearson_blocks(x, y, [counts], device="cpu", chunk_bytes=4000)[0]
+    for b in range(6):
+        draws = np.repeat(np.arange(10), counts[b])
+        keep = np.triu_indices(draws.size, 1)
+        different = (draws[:, None] != draws[None, :])[keep]
+        ys = squareform(y)[np.ix_(draws, draws)][keep][different]
+        for k in range(2):
+            xs = squareform(x[k])[np.ix_(draws, draws)][keep][different]
+            assert got[b, k] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=TOL)
+
+
+def test_fewer_than_three_sounds_is_nan(rng):
+    x, y = data(rng, n=8)
+    w = np.zeros((3, 8))
+    w[0, :2] = [3, 1]  # two distinct sounds: one pair
+    w[1, :3] = 1  # three: defined
+    w[2, 5] = 4  # one sound
+    for present in (None, np.isfinite(y)):
+        got = stats_torch.weighted_pearson_blocks(x, y, [w], present, device="cpu")
+        close(got[0], stats.weighted_pearson_blocks(x, y, [w], present)[0])
+        assert np.isnan(got[0][[0, 2]]).all() and np.isfinite(got[0][1]).all()
+    targets = np.stack([y, y, y])
+    got = stats_torch.weighted_pearson_targets(x, targets, [w], device="cpu")[0]
+    assert np.isnan(got[[0, 2]]).all() and np.isfinite(got[1]).all()
+
+
+def test_constant_layer_is_nan_as_in_numpy(rng):
+    x, y = data(rng)
+    x[1] = 0.5  # a constant RDM: variance zero
+    blocks = blocks_of(rng, 16, 5)
+    for a, b in zip(stats.weighted_pearson_blocks(x, y, blocks), stats_torch.weighted_pearson_blocks(x, y, blocks)):
+        close(a, b)
+        assert np.isnan(b[:, 1]).all()
+
+
+def test_finite_layers_only_as_the_caller_passes_them(rng):
+    """rsa_statistics passes only the finite layers; their results equal those of the full stack."""
+    x, y = data(rng, layers=4)
+    blocks = blocks_of(rng, 16, 5)
+    full = stats_torch.weighted_pearson_blocks(x, y, blocks)
+    part = stats_torch.weighted_pearson_blocks(x[[0, 2]], y, blocks)
+    for a, b in zip(full, part):
+        close(a[:, [0, 2]], b)
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize("missing", [0.0, 0.25])
+def test_permutations_equal_numpy_and_brute_force(rng, budget, missing):
+    x, y = data(rng, missing=missing)
+    present = None if not missing else np.isfinite(y)
+    perms = stats.random_permutations(rng, 16, 20)
+    got = stats_torch.permuted_pearson(x, y, perms, present, device="cpu", chunk_bytes=budget)
+    close(got, stats.permuted_pearson(x, y, perms, present))
+    ysq = squareform(np.where(np.isfinite(y), y, np.nan), checks=False)
+    for b in (0, 7):
+        yp = ysq[np.ix_(perms[b], perms[b])][np.triu_indices(16, 1)]
+        keep = np.isfinite(yp)
+        for k in range(3):
+            assert got[b, k] == pytest.approx(np.corrcoef(x[k][keep], yp[keep])[0, 1], abs=TOL)
+
+
+def test_spearman_permutations_via_ranks(rng):
+    """Complete target: Spearman's Mantel test is Pearson's on the ranks (as rsa_statistics calls it)."""
+    from audioprobe.metrics import rsa
+
+    x, y = data(rng)
+    perms = stats.random_permutations(rng, 16, 10)
+    xr, yr = rsa.rank_rows(x), rsa.rank_rows(y)
+    close(stats_torch.permuted_pearson(xr, yr, perms), stats.permuted_pearson(xr, yr, perms))
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+def test_targets_equal_numpy(rng, budget):
+    x, y = data(rng)
+    m = 7
+    targets = y + rng.normal(size=(m, y.size))
+    targets[3] = np.nan  # a target that is not finite gives NaN
+    c = stats.bootstrap_counts(rng, 16, m)
+    h = stats.random_halves(rng, 16, m)
+    ones = np.ones((m, 16), dtype=np.int64)
+    weights = [c * h, c * ~h, c, ones * h, ones]
+    got = stats_torch.weighted_pearson_targets(x, targets, weights, device="cpu", chunk_bytes=budget)
+    for a, b in zip(stats.weighted_pearson_targets(x, targets, weights), got):
+        close(a, b)
+    assert np.isnan(got[2][3]).all()
+
+
+@pytest.mark.parametrize("budget", BUDGETS)
+@pytest.mark.parametrize("method", ["pearson", "spearman", "kendall_tau_a"])
+def test_paired_rows_equal_numpy(rng, budget, method):
+    a = rng.normal(size=(9, 40))
+    b = a + rng.normal(size=(9, 40))
+    b[:, :5] = b[:, 5:10]  # ties for the ranks
+    close(stats_torch.paired_rows(a, b, method, device="cpu", chunk_bytes=budget), stats.paired_rows(a, b, method))
+    single = stats_torch.paired_rows(a, b[0], method, device="cpu")  # one row against each (broadcast)
+    close(single, stats.paired_rows(a, np.broadcast_to(b[0], a.shape), method))
+
+
+def test_on_binds_the_device(rng):
+    x, y = data(rng)
+    impl = stats_torch.on("cpu", chunk_bytes=4000)
+    perms = stats.random_permutations(rng, 16, 4)
+    close(impl.permuted_pearson(x, y, perms), stats.permuted_pearson(x, y, perms))
+    assert impl.device == "cpu" and stats_torch.available("cpu")
+    assert not stats_torch.available("tpu")
+
+
+def test_importing_metrics_does_not_import_torch():
+    code = "import sys, audioprobe.metrics, audioprobe.metrics.stats_torch; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_runner_passes_its_device_to_the_task(tmp_path, monkeypatch):
+    from audioprobe import registry
+    from audioprobe.cli import main as eval_main
+    from audioprobe.tasktypes import TASK_TYPES
+    from tests.toymodels import FrameProjection
+
+    monkeypatch.setitem(registry._EXTRA, "toy-frames", (FrameProjection, {}))
+    seen = []
+    rsa_type = TASK_TYPES["rsa"]
+
+    def evaluate(acts, stimset, params, ctx):
+        seen.append(ctx.device)
+        return rsa_type.evaluate(acts, stimset, params, ctx)
+
+    monkeypatch.setitem(TASK_TYPES, "rsa", dataclasses.replace(rsa_type, evaluate=evaluate))
+    code = eval_main(["--model", "toy-frames", "--tasks", "rsa-material", "--limit", "12", "--device", "cpu",
+                      "--output-dir", str(tmp_path), "-q"])
+    assert code == 0 and seen == ["cpu"]
+
+
+@pytest.mark.skipif(not stats_torch.available("cuda"), reason="no CUDA device")
+def test_cuda_equals_numpy(rng):
+    x, y = data(rng, n=40, layers=5)
+    present = np.isfinite(np.where(rng.random(y.size) < 0.2, np.nan, y))
+    blocks = blocks_of(rng, 40, 30)
+    for mask in (None, present):
+        for a, b in zip(stats.weighted_pearson_blocks(x, y, blocks, mask),
+                        stats_torch.weighted_pearson_blocks(x, y, blocks, mask, device="cuda")):
+            close(a, b)
+        perms = stats.random_permutations(rng, 40, 50)
+        close(stats_torch.permuted_pearson(x, y, perms, mask, device="cuda"), stats.permuted_pearson(x, y, perms, mask))
+    targets = y + rng.normal(size=(30, y.size))
+    for a, b in zip(stats.weighted_pearson_targets(x, targets, blocks),
+                    stats_torch.weighted_pearson_targets(x, targets, blocks, device="cuda")):
+        close(a, b)
+    for method in ("pearson", "spearman"):
+        close(stats_torch.paired_rows(targets, targets[::-1], method, device="cuda"),
+              stats.paired_rows(targets, targets[::-1], method))
