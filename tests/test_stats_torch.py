@@ -144,6 +144,12 @@ def test_targets_equal_numpy(rng, budget):
     for a, b in zip(stats.weighted_pearson_targets(x, targets, weights), got):
         close(a, b)
     assert np.isnan(got[2][3]).all()
+    draws = np.repeat(np.arange(16), c[0])  # brute force: row 0's resample against row 0's target
+    keep = np.triu_indices(draws.size, 1)
+    different = (draws[:, None] != draws[None, :])[keep]
+    ys = squareform(targets[0])[np.ix_(draws, draws)][keep][different]
+    xs = squareform(x[1])[np.ix_(draws, draws)][keep][different]
+    assert got[2][0, 1] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=TOL)
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
