@@ -8,7 +8,7 @@ sounds with its split halves (`weighted_pearson_blocks`, n_bootstrap resamples),
 permutations (`permuted_pearson`), the cross-validation splits (`weighted_pearson_blocks` on 0/1
 halves), a chunk of two-factor replicates with per-resample targets (`weighted_pearson_targets`)
 and split-half ceiling comparisons (`paired_rows`), on the same draws; reports the largest absolute
-difference of each and, where `rsa_statistics` takes a `device`, the whole statistics too. Prints
+difference of each and, where `rsa_statistics` takes a `backend` (`stats_torch.on(device)`), the whole statistics too. Prints
 ONE JSON line. Data are random (not stimuli): this measures speed and agreement only.
 """
 
@@ -110,11 +110,11 @@ def main(argv=None) -> dict:
         numpy_s[name], ref = timed(lambda: call(stats), lambda: None)
         torch_s[name], got = timed(lambda: call(impl), sync)
         diff[name] = max_diff(ref, got)
-    if "device" in inspect.signature(stats.rsa_statistics).parameters:  # once the lead has wired it in
+    if "backend" in inspect.signature(stats.rsa_statistics).parameters:  # once it takes stats_torch.on(device)
         kw = dict(comparison="pearson", seed=args.seed, n_bootstrap=args.bootstrap, n_permutations=args.permutations,
                   cv_splits=args.cv_splits, level=0.95)
-        numpy_s["rsa_statistics"], ref = timed(lambda: stats.rsa_statistics(x, y, device="cpu", **kw), lambda: None)
-        torch_s["rsa_statistics"], got = timed(lambda: stats.rsa_statistics(x, y, device=args.device, **kw), sync)
+        numpy_s["rsa_statistics"], ref = timed(lambda: stats.rsa_statistics(x, y, **kw), lambda: None)
+        torch_s["rsa_statistics"], got = timed(lambda: stats.rsa_statistics(x, y, backend=impl, **kw), sync)
         diff["rsa_statistics"] = max(max_diff(ref[k], got[k]) or 0.0 for k in ref
                                      if np.issubdtype(np.asarray(ref[k]).dtype, np.floating))
     report = {
