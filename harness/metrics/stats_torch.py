@@ -16,7 +16,9 @@ at 3,000 sounds and 13 layers); every temporary is tiled so that one tile stays 
 `audioprobe.metrics` never loads it.
 
 Wiring: `on(device)` returns a namespace with the four functions bound to that device, a drop-in
-for `stats` in `stats.rsa_statistics`'s cores (`impl.weighted_pearson_blocks(xf, y, blocks, mask)`).
+for `stats` in `stats.rsa_statistics`'s cores (`backend.weighted_pearson_blocks(xf, y, blocks, mask)`).
+The caller (the task type, from `EvalContext.device`) passes it in: `stats` importing this module,
+which imports `stats`, would be an import cycle (tests/test_architecture.py counts lazy imports).
 """
 
 from __future__ import annotations
