@@ -6,10 +6,13 @@
 For each model, the activations of the embedded `impacts` set are extracted first (through the
 activation cache; not timed), then every task of `--tasks` is evaluated in this process, grouped
 by task type (rsa, partial-rsa, transfer, abx). `--reference all` evaluates the same tasks a second
-time with the pre-issue-13 code swapped in (benchmarks/reference_transfer.py for the transfer
-probes, benchmarks/reference_stats.py for the two-factor RSA sums) and reports the ratio, and
-whether the chosen C and the predictions (transfer) and the scores (RSA, to 1e-10) are equal. The
-machine may be shared: each line carries the load average at its start and end.
+time with the reference code swapped in (benchmarks/reference_transfer.py for the transfer probes:
+the plain scikit-learn pipeline with cold fits at the converged tolerance; benchmarks/reference_stats.py
+for the two-factor RSA sums) and reports the ratio, and whether the chosen C and the predictions
+(transfer) and the scores (RSA, to 1e-10) are equal. Transfer tasks are evaluated a third time with
+the legacy reference (the same pipeline at scikit-learn's default tol=1e-4, max_iter=1000: transfer
+version 2): `legacy_ratio`, and whether its C and predictions happen to equal the converged probe's.
+The machine may be shared: each line carries the load average at its start and end.
 """
 
 from __future__ import annotations
@@ -49,18 +52,48 @@ def activations(model: str, stimset, folder: Path) -> dict[str, np.ndarray]:
 
 
 @contextmanager
-def reference_code():
-    """The pre-issue-13 transfer pipeline and two-factor sums, swapped in."""
+def reference_code(legacy: bool = False):
+    """The reference transfer pipeline (converged, or legacy: tol=1e-4) and two-factor sums, swapped in."""
     import reference_stats
     import reference_transfer
 
+    def reference_probes(layers, train, test, y_train, y_test, c_grid, inner, base, seed, max_iter, n_jobs=None):
+        settings = reference_transfer.LEGACY if legacy else {"tol": reference_transfer.TOL, "max_iter": max_iter}
+        return reference_transfer.all_layer_predictions(layers, train, test, y_train, y_test, c_grid, inner, base,
+                                                        seed, settings["max_iter"], n_jobs=n_jobs, tol=settings["tol"])
+
     saved = transfer.all_layer_predictions, stats.weighted_pearson_targets
-    transfer.all_layer_predictions = reference_transfer.all_layer_predictions
+    transfer.all_layer_predictions = reference_probes
     stats.weighted_pearson_targets = reference_stats.weighted_pearson_targets
     try:
         yield
     finally:
         transfer.all_layer_predictions, stats.weighted_pearson_targets = saved
+
+
+@contextmanager
+def recording(probes: dict, name: str):
+    """Keep what the transfer task's all_layer_predictions returned: [(predictions, C, baseline)] per layer."""
+    inner = transfer.all_layer_predictions
+
+    def record(*args, **kwargs):
+        probes[name] = inner(*args, **kwargs)
+        return probes[name]
+
+    transfer.all_layer_predictions = record
+    try:
+        yield
+    finally:
+        transfer.all_layer_predictions = inner
+
+
+def same_probes(a, b) -> tuple[bool, bool]:
+    """(every chosen C equal, every transfer and baseline prediction equal) of two recordings."""
+    same_c = a.keys() == b.keys() and all(x[1] == y[1] for n in a for x, y in zip(a[n], b[n]))
+    same_pred = a.keys() == b.keys() and all(
+        np.array_equal(x[0], y[0]) and (x[2] is None) == (y[2] is None) and (x[2] is None or np.array_equal(x[2], y[2]))
+        for n in a for x, y in zip(a[n], b[n]))
+    return same_c, same_pred
 
 
 def kind(task) -> str:
@@ -69,15 +102,17 @@ def kind(task) -> str:
     return task.type
 
 
-def evaluate_all(tasks, acts, controls, stimset, seed):
-    """-> {task name: (seconds, scores)}."""
+def evaluate_all(tasks, acts, controls, stimset, seed, probes=None):
+    """-> {task name: (seconds, scores)}; the transfer probes' outputs go into `probes` (by task)."""
     out = {}
+    probes = {} if probes is None else probes
     for task in tasks:
         pooling = {"mean": acts}
         ctx = EvalContext(task.name, seed, np.random.default_rng(seed), lambda model, pooling: controls[model])
         start = time.perf_counter()
         try:
-            scores = TASK_TYPES[task.type].evaluate(pooling, stimset, task.params, ctx)
+            with recording(probes, task.name):
+                scores = TASK_TYPES[task.type].evaluate(pooling, stimset, task.params, ctx)
         except Exception as exc:  # a task not applicable to this model or set
             scores = {"error": type(exc).__name__}
         out[task.name] = (time.perf_counter() - start, scores)
@@ -116,12 +151,17 @@ def main() -> None:
         acts = activations(model, stimset, args.workdir)
         evaluate_all(tasks[:1], acts, controls, stimset, args.seed)  # warm-up: imports, BLAS
         load0 = os.getloadavg()[0]
-        new = evaluate_all(tasks, acts, controls, stimset, args.seed)
+        probes = {"new": {}, "reference": {}, "legacy": {}}
+        new = evaluate_all(tasks, acts, controls, stimset, args.seed, probes["new"])
         load1 = os.getloadavg()[0]
-        ref = None
+        ref = legacy = None
         if args.reference == "all":
             with reference_code():
-                ref = evaluate_all(tasks, acts, controls, stimset, args.seed)
+                ref = evaluate_all(tasks, acts, controls, stimset, args.seed, probes["reference"])
+            load2 = os.getloadavg()[0]
+            with reference_code(legacy=True):
+                legacy = evaluate_all([t for t in tasks if t.type == "transfer"], acts, controls, stimset, args.seed,
+                                      probes["legacy"])
         for k in sorted({kind(t) for t in tasks}):
             names = [t.name for t in tasks if kind(t) == k]
             line = {"model": model, "layers": len(acts), "task_type": k, "tasks": len(names),
@@ -131,9 +171,18 @@ def main() -> None:
                 ref_s = sum(ref[n][0] for n in names)
                 line.update(reference_seconds=round(ref_s, 3), ratio=round(ref_s / max(line["seconds"], 1e-9), 2),
                             equal_results=all(same_numbers(new[n][1], ref[n][1]) for n in names),
-                            load_avg_1min_reference_end=round(os.getloadavg()[0], 2))
+                            load_avg_1min_reference_end=round(load2, 2))
+            if ref is not None and k == "transfer":
+                pick = {w: {n: probes[w][n] for n in names if n in probes[w]} for w in probes}
+                line["equal_C"], line["equal_predictions"] = same_probes(pick["new"], pick["reference"])
+                legacy_s = sum(legacy[n][0] for n in names)
+                line.update(legacy_reference_seconds=round(legacy_s, 3),
+                            legacy_ratio=round(legacy_s / max(line["seconds"], 1e-9), 2),
+                            load_avg_1min_legacy_end=round(os.getloadavg()[0], 2))
+                line["legacy_equal_C"], line["legacy_equal_predictions"] = same_probes(pick["new"], pick["legacy"])
+                line["legacy_changed_C"] = sum(x[1] != y[1] for n in pick["new"] if n in pick["legacy"]
+                                               for x, y in zip(pick["new"][n], pick["legacy"][n]))
             print(json.dumps(line), flush=True)
-
 
 if __name__ == "__main__":
     main()

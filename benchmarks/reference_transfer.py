@@ -1,10 +1,15 @@
-"""REFERENCE ONLY: the transfer-probe pipeline as it was before issue 13 (a copy of
-harness/metrics/transfer.py at commit c49217d), kept so that benchmarks/bench_tasks.py and
-tests/test_transfer_speed.py can compare the fast path (audioprobe.metrics.transfer) with it in
-the same run. Not used by the harness. Do not edit except to follow scikit-learn API changes.
+"""REFERENCE ONLY: the transfer probe computed the plain, slow way, so that
+benchmarks/bench_tasks.py and tests/test_transfer_speed.py can compare the fast path
+(audioprobe.metrics.transfer) with it in the same run. Not used by the harness. Do not edit except
+to follow scikit-learn API changes.
 
-Each C is a cold GridSearchCV fit of StandardScaler + PCA + LogisticRegression, per inner fold,
-nested in the outer folds of the baseline.
+Each C is a cold GridSearchCV fit of Pipeline(StandardScaler, PCA, LogisticRegression(C, tol,
+max_iter)) per inner fold, nested in the outer folds of the baseline. Two settings:
+
+- `CONVERGED` (default): tol=TOL, max_iter=MAX_ITER of audioprobe.metrics.transfer, the estimator
+  the harness computes since transfer version 3 (the converged L2 logistic regression);
+- `LEGACY`: scikit-learn's default tol=1e-4 and max_iter=1000, the pipeline before version 3
+  (lbfgs stopped before the optimum at large C); kept to report the speed-up against it too.
 """
 
 from __future__ import annotations
@@ -14,7 +19,10 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audioprobe.metrics.transfer import C_GRID
+from audioprobe.metrics.transfer import C_GRID, MAX_ITER, TOL
+
+CONVERGED = {"tol": TOL, "max_iter": MAX_ITER}
+LEGACY = {"tol": 1e-4, "max_iter": 1000}
 
 
 def _folds(labels: np.ndarray, wanted: int) -> int:
@@ -23,7 +31,7 @@ def _folds(labels: np.ndarray, wanted: int) -> int:
     return max(2, min(wanted, smallest))
 
 
-def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = 1000):
+def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter: int = MAX_ITER, tol: float = TOL):
     """Standardise + multinomial logistic regression, C chosen by stratified CV on the fit data only.
 
     Between the two, PCA keeping every component rotates the (centred) training rows onto their own
@@ -38,19 +46,19 @@ def make_probe(c_grid, inner_folds: int, labels: np.ndarray, seed: int, max_iter
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    pipe = make_pipeline(StandardScaler(), PCA(svd_solver="full"), LogisticRegression(max_iter=max_iter))
+    pipe = make_pipeline(StandardScaler(), PCA(svd_solver="full"), LogisticRegression(max_iter=max_iter, tol=tol))
     cv = StratifiedKFold(_folds(labels, inner_folds), shuffle=True, random_state=seed)
     return GridSearchCV(pipe, {"logisticregression__C": list(c_grid)}, cv=cv, scoring="accuracy")
 
 
-def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=MAX_ITER, tol=TOL):
     """Fit the probe on the training sounds only; predict the test sounds. -> (predictions, chosen C)."""
     from sklearn.exceptions import ConvergenceWarning
 
     y_train = np.asarray(y_train)
     if len(np.unique(y_train)) < 2:
         raise ValueError("the training subset has a single class: nothing to learn")
-    probe = make_probe(c_grid, inner_folds, y_train, seed, max_iter)
+    probe = make_probe(c_grid, inner_folds, y_train, seed, max_iter, tol)
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         probe.fit(np.asarray(x_train, dtype=np.float64), y_train)
@@ -58,7 +66,7 @@ def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5,
     return pred, float(probe.best_params_["logisticregression__C"])
 
 
-def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=MAX_ITER, tol=TOL):
     """No-transfer baseline: out-of-fold predictions of the same probe cross-validated inside x.
 
     Returns None when a class has a single sound (no stratified split can test it).
@@ -71,7 +79,7 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
         return None
     k = _folds(y, folds)
     outer = StratifiedKFold(k, shuffle=True, random_state=seed)
-    probe = make_probe(c_grid, inner_folds, y, seed, max_iter)
+    probe = make_probe(c_grid, inner_folds, y, seed, max_iter, tol)
     # inner folds must fit inside an outer training fold, which holds about (k-1)/k of each class
     smallest_train = int(np.min(np.unique(y, return_counts=True)[1])) * (k - 1) // k
     probe.cv = StratifiedKFold(max(2, min(inner_folds, smallest_train)), shuffle=True, random_state=seed)
@@ -82,15 +90,15 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
 
 
 def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
-                      baseline_folds: int, seed: int, max_iter: int):
+                      baseline_folds: int, seed: int, max_iter: int, tol: float = TOL):
     """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions)."""
     x = np.asarray(x, dtype=np.float64)
-    pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid, inner_folds, seed, max_iter)
-    base = baseline_predictions(x[test], y_test, baseline_folds, c_grid, inner_folds, seed, max_iter)
+    pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid, inner_folds, seed, max_iter, tol)
+    base = baseline_predictions(x[test], y_test, baseline_folds, c_grid, inner_folds, seed, max_iter, tol)
     return pred, best_c, base
 
 
-def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = None) -> list[tuple]:
+def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = None, tol: float = TOL) -> list[tuple]:
     """`layer_predictions` for every layer, in worker processes (one BLAS thread each).
 
     Layers are independent and each fit is small and single-threaded, so processes are the only
@@ -104,5 +112,5 @@ def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = 
         n_jobs = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     n_jobs = max(1, min(n_jobs, len(layers)))
     if n_jobs == 1:
-        return [layer_predictions(x, *args) for x in layers]
-    return Parallel(n_jobs=n_jobs, backend="loky")(delayed(layer_predictions)(x, *args) for x in layers)
+        return [layer_predictions(x, *args, tol=tol) for x in layers]
+    return Parallel(n_jobs=n_jobs, backend="loky")(delayed(layer_predictions)(x, *args, tol=tol) for x in layers)

@@ -1,14 +1,16 @@
 """The fast paths of issue 13 give the numbers of the code they replaced.
 
 - Transfer probes: the same chosen C and the same predictions as the reference pipeline
-  (benchmarks/reference_transfer.py: GridSearchCV over StandardScaler + PCA + LogisticRegression),
-  on several layers and splits; the lean lbfgs fit is bit-identical to LogisticRegression's.
+  (benchmarks/reference_transfer.py: GridSearchCV over StandardScaler + PCA + LogisticRegression at
+  the converged tolerance, cold lbfgs fits), on several layers and splits of the embedded set and on
+  constructed data; the warm-started path's coefficients equal cold fits at the optimum.
 - Two-factor RSA sums (`weighted_pearson_targets`) against an explicit pair-by-pair Pearson r.
 - `rsa_statistics` skips non-finite layers without changing any other number.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import warnings
 from pathlib import Path
@@ -40,18 +42,82 @@ def layers_and_labels(rng, n=90, dims=(6, 30, 120), n_classes=4):
     return out, y
 
 
-def test_lean_fit_is_bit_identical_to_logistic_regression(rng):
+@functools.cache
+def embedded_layers():
+    """The weight-free baselines' features of the embedded `impacts` set (about 2 s): three layers
+    of 13 (mfcc), 128 (logmel) and 257 (spectrogram) features, and the set."""
+    from audioprobe.extract import prepare_waveforms, run_model
+    from audioprobe.frontend import FrontEnd
+    from audioprobe.registry import create_model
+    from audioprobe.stimuli import resolve_dataset
+
+    stimset = resolve_dataset("impacts")
+    layers = {}
+    for name in ("mfcc", "logmel", "spectrogram"):
+        model = create_model(name)
+        model.load()
+        acts = run_model(model, prepare_waveforms(stimset, FrontEnd(model.meta.sample_rate)), ["mean"], 64,
+                         progress=False)["mean"]
+        layers.update({f"{name}/{k}": v.astype(np.float64) for k, v in acts.items()})
+    return layers, stimset
+
+
+def embedded_split(task: str, every: int):
+    """(train, test, labels) of a transfer task of the embedded set, every `every`-th sound of each
+    subset (a smaller problem keeps the cold reference fits quick)."""
+    from audioprobe.taskconfig import discover_tasks, select_tasks
+    from audioprobe.tasktypes.transfer import transfer_subsets
+
+    (cfg,) = select_tasks(task, discover_tasks())
+    train, test, target, _ = transfer_subsets(embedded_layers()[1], cfg.params, task)
+    return train[::every], test[::every], target
+
+
+@pytest.mark.parametrize("task", ["transfer-material-1D2D-to-3D", "transfer-material-hollow-to-full"])
+def test_equal_to_the_converged_reference_on_the_embedded_set(task):
+    """Three layers, two splits, C up to 1000 (the ill-conditioned end where an unconverged
+    optimiser stops early): same chosen C, same transfer and baseline predictions."""
+    ref = reference()
+    layers, _ = embedded_layers()
+    train, test, target = embedded_split(task, 3)
+    args = (train, test, target[train], target[test], (0.01, 1.0, 100.0, 1000.0), 2, 2, 0, transfer.MAX_ITER)
+    fast = transfer.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
+    slow = ref.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
+    for name, (p1, c1, b1), (p2, c2, b2) in zip(layers, fast, slow):
+        assert c1 == c2, name
+        assert np.array_equal(p1, p2) and np.array_equal(b1, b2), name
+
+
+def test_path_coefficients_equal_cold_fits_at_the_optimum():
+    """Warm-started fits along the C path (in the order fit_probe runs them) against cold
+    LogisticRegression fits at each C, run to a tighter tolerance by another solver: the same
+    optimum. A warm start taken at the wrong C, or a path not run to convergence, fails here."""
     from sklearn.linear_model import LogisticRegression
 
-    x, y = layers_and_labels(rng)[0][1], layers_and_labels(rng)[1]
-    fitter = transfer._MultinomialFit(x, y, max_iter=1000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        for c in (1e-3, 1.0, 1e3):
-            ours = fitter.fit(c)
-            lr = LogisticRegression(C=c, max_iter=1000).fit(x, y)
-            assert np.array_equal(ours, np.c_[lr.coef_, lr.intercept_])
-            assert np.array_equal(fitter.predict(ours, x), lr.predict(x))
+    layers, _ = embedded_layers()
+    train, _, target = embedded_split("transfer-material-2D3D-to-1D", 2)
+    z = transfer._preprocessor().fit_transform(layers["logmel/fbank"][train], target[train])
+    y = target[train]
+    probe = transfer._path_probe(transfer.MAX_ITER, transfer.TOL)
+    grid = (1e-3, 1e-1, 10.0, 1000.0)
+    for c in grid:
+        probe.set_params(C=c).fit(z, y)
+        cold = LogisticRegression(C=c, solver="newton-cholesky", tol=1e-10, max_iter=1000).fit(z, y)
+        warm, exact = np.c_[probe.coef_, probe.intercept_], np.c_[cold.coef_, cold.intercept_]
+        assert np.max(np.abs(warm - exact)) <= 1e-5 * np.max(np.abs(exact)), c
+        assert np.array_equal(probe.predict(z), cold.predict(z))
+
+
+def test_validation_sounds_do_not_shape_the_inner_fits():
+    """Inner folds fit the scaler on their fitting sounds only: validation sounds all of class b
+    far out at 10 are all called b at every C; a scaler fitted with them would centre them (about
+    half called a)."""
+    rng = np.random.default_rng(3)
+    x_fit = np.r_[rng.normal(0, 0.1, 20), rng.normal(1, 0.1, 20)][:, None]
+    y_fit = np.array(["a"] * 20 + ["b"] * 20)
+    x_val = rng.normal(10, 0.5, 30)[:, None]
+    acc = transfer.path_accuracies(x_fit, y_fit, x_val, np.array(["b"] * 30), (0.01, 1.0, 100.0))
+    assert np.all(acc == 1.0)
 
 
 @pytest.mark.parametrize("seed", [0, 3])
@@ -59,7 +125,7 @@ def test_transfer_and_baseline_equal_the_reference_pipeline(rng, seed):
     ref = reference()
     layers, y = layers_and_labels(rng)
     train, test = np.arange(0, 90, 3), np.setdiff1d(np.arange(90), np.arange(0, 90, 3))
-    args = (train, test, y[train], y[test], (0.01, 1.0, 100.0), 3, 3, seed, 1000)
+    args = (train, test, y[train], y[test], (0.01, 1.0, 100.0), 3, 3, seed, transfer.MAX_ITER)
     fast = transfer.all_layer_predictions(layers, *args, n_jobs=1)
     slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
     for (p1, c1, b1), (p2, c2, b2) in zip(fast, slow):
@@ -71,7 +137,7 @@ def test_binary_probe_and_parallel_workers_equal_the_reference(rng):
     ref = reference()
     layers, y = layers_and_labels(rng, n=60, dims=(5, 40), n_classes=2)
     train, test = np.arange(0, 60, 2), np.arange(1, 60, 2)
-    args = (train, test, y[train], y[test], (0.1, 1.0, 10.0), 3, 3, 0, 1000)
+    args = (train, test, y[train], y[test], (0.1, 1.0, 10.0), 3, 3, 0, transfer.MAX_ITER)
     fast = transfer.all_layer_predictions(layers, *args, n_jobs=2)
     slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
     for (p1, c1, b1), (p2, c2, b2) in zip(fast, slow):

@@ -44,127 +44,95 @@ def _preprocessor():
     return make_pipeline(StandardScaler(), PCA(svd_solver="full"))
 
 
-def _classifier(c: float, max_iter: int):
+#: The probe is the converged estimator: the unique minimiser of the (strictly convex) L2 multinomial
+#: objective, mean log-loss + ||W||^2 / (2 C n) (scikit-learn's scaling; the intercept is not
+#: penalised), which any correct solver reaches. A fit stops when every component of that
+#: objective's gradient is below TOL in absolute value (LogisticRegression's `tol` for newton-cg).
+#: On the embedded set this leaves the objective within about 1e-12 (relative) of its minimum at
+#: every C of the grid, and the coefficients within 1e-4 (relative) of those of other solvers run to
+#: TOL; at scikit-learn's default tol=1e-4, lbfgs stopped about 1e-2 (relative) above the minimum at
+#: C = 1000, so the chosen C depended on where that optimiser stopped (transfer version 2).
+TOL = 1e-8
+
+#: Iteration cap of the solver. A cap only: fits stop at TOL, here after at most a few tens of Newton
+#: iterations (lbfgs, which the reference pipeline uses, needs a few thousand at C = 1000).
+MAX_ITER = 10000
+
+
+def _path_probe(max_iter: int, tol: float):
+    """LogisticRegression fitted along the C path: ascending C, each fit warm-started from the last.
+
+    Newton-CG (exact Hessian-vector products) converges quadratically near the optimum, where
+    lbfgs crawls on the ill-conditioned large-C problems (curvature down to 1 / (C n)); the optimum
+    moves smoothly with C, so a warm start leaves a few Newton steps per C. Warm starts cannot
+    change the result: each fit runs to TOL on a strictly convex objective.
+    """
     from sklearn.linear_model import LogisticRegression
 
-    return LogisticRegression(C=c, max_iter=max_iter)
+    return LogisticRegression(solver="newton-cg", tol=tol, max_iter=max_iter, warm_start=True)
 
 
-class _MultinomialFit:
-    """scikit-learn's multinomial lbfgs fit (LogisticRegression, defaults but C and max_iter), with
-    the same float operations in the same order and without its per-iteration dispatch overhead.
-
-    LogisticRegression.fit minimises LinearModelLoss.loss_gradient with scipy's L-BFGS-B from zero;
-    this calls the same Cython loss (HalfMultinomialLoss) and the same minimize options, so the
-    iterates and the coefficients are bit-identical (tests/test_transfer_speed.py checks it against
-    LogisticRegression). Why not warm starts along the C path: the reference stops lbfgs at
-    tol=1e-4 before the optimum for large C (objective off by ~1e-3 relative at C=1000 on the
-    embedded set), so a warm-started fit stops elsewhere and changed the chosen C of some layers;
-    equal results need equal iterates. Two or more classes; binary problems use LogisticRegression.
-    """
-
-    def __init__(self, z, y, max_iter: int, tol: float = 1e-4):
-        from sklearn._loss.loss import HalfMultinomialLoss
-
-        self.z = np.ascontiguousarray(z, dtype=np.float64)  # LogisticRegression validates to C order
-        self.classes, codes = np.unique(y, return_inverse=True)
-        self.target = codes.astype(np.float64)
-        self.k = self.classes.size
-        self.base = HalfMultinomialLoss(n_classes=self.k)
-        self.max_iter, self.tol = max_iter, tol
-
-    def _loss_gradient(self, coef, x, target, sample_weight, l2, n_threads):
-        # LinearModelLoss.loss_gradient (scikit-learn 1.9), numpy arrays, no sample weights
-        from sklearn.utils.extmath import squared_norm
-
-        n_samples, n_features = x.shape
-        w = coef.reshape((self.k, -1), order="F")
-        weights, intercept = w[:, :-1], w[:, -1]
-        raw = x @ weights.T + intercept
-        loss, grad_pointwise = self.base.loss_gradient(y_true=target, raw_prediction=raw, sample_weight=None,
-                                                       n_threads=n_threads)
-        loss = float(np.sum(loss) / n_samples)
-        loss += float(0.5 * l2 * squared_norm(weights))
-        grad_pointwise /= n_samples
-        grad = np.empty((self.k, n_features + 1), dtype=weights.dtype, order="F")
-        grad[:, :n_features] = grad_pointwise.T @ x + l2 * weights
-        grad[:, -1] = np.sum(grad_pointwise, axis=0)
-        return loss, grad.ravel(order="F")
-
-    def fit(self, c: float) -> np.ndarray:
-        """Coefficients `[k, n_features + 1]` (intercept last) for inverse regularisation c."""
-        from scipy import optimize
-
-        n_samples, n_features = self.z.shape
-        w0 = np.zeros((self.k, n_features + 1), order="F").ravel(order="F")
-        res = optimize.minimize(self._loss_gradient, w0, method="L-BFGS-B", jac=True,
-                                args=(self.z, self.target, None, 1.0 / (c * n_samples), 1),
-                                options={"maxiter": self.max_iter, "maxls": 50, "gtol": self.tol,
-                                         "ftol": 64 * np.finfo(float).eps})
-        return res.x.reshape((self.k, -1), order="F")
-
-    def predict(self, coef: np.ndarray, z) -> np.ndarray:
-        scores = np.asarray(z, dtype=np.float64) @ coef[:, :-1].T + coef[:, -1]
-        return self.classes[np.argmax(scores, axis=1)]
+def path_predictions(z_fit, y_fit, z_pred, c_grid, max_iter: int = MAX_ITER, tol: float = TOL) -> dict:
+    """{C: predictions on z_pred} for the distinct C of c_grid, fitted in ascending order of C."""
+    probe = _path_probe(max_iter, tol)
+    return {c: probe.set_params(C=c).fit(z_fit, y_fit).predict(z_pred)
+            for c in sorted({float(c) for c in c_grid})}
 
 
-def path_accuracies(x_fit, y_fit, x_val, y_val, c_grid, max_iter: int) -> np.ndarray:
+def path_accuracies(x_fit, y_fit, x_val, y_val, c_grid, max_iter: int = MAX_ITER, tol: float = TOL) -> np.ndarray:
     """Validation accuracy of the probe for every C of c_grid (in grid order), one preprocessing.
 
     The scaler and PCA are fitted once on x_fit (the plain pipeline refits them for every C, with
-    the same result), then one cold lbfgs fit per distinct C, as the reference does.
+    the same result), then the probe is fitted along the C path with warm starts.
     """
     pre = _preprocessor()
     z_fit = pre.fit_transform(x_fit, y_fit)  # fit_transform, as Pipeline.fit does (PCA's differs from
     z_val = pre.transform(x_val)             # fit().transform() by rounding)
-    scores = {}
-    if np.unique(y_fit).size > 2:
-        fitter = _MultinomialFit(z_fit, y_fit, max_iter)
-        for c in dict.fromkeys(float(c) for c in c_grid):
-            scores[c] = float(np.average(fitter.predict(fitter.fit(c), z_val) == y_val))
-    else:
-        for c in dict.fromkeys(float(c) for c in c_grid):
-            probe = _classifier(c, max_iter).fit(z_fit, y_fit)
-            scores[c] = float(np.average(probe.predict(z_val) == y_val))
-    return np.array([scores[float(c)] for c in c_grid])
+    pred = path_predictions(z_fit, y_fit, z_val, c_grid, max_iter, tol)
+    return np.array([float(np.average(pred[float(c)] == y_val)) for c in c_grid])
 
 
-def choose_c(x, y, c_grid, n_folds: int, seed: int, max_iter: int) -> float:
+def choose_c(x, y, c_grid, n_folds: int, seed: int, max_iter: int = MAX_ITER, tol: float = TOL) -> float:
     """C with the best mean accuracy over stratified folds of (x, y), the first of the grid on ties
-    (GridSearchCV's rule, and its folds: StratifiedKFold(n_folds, shuffle=True, random_state=seed))."""
+    (GridSearchCV's rule, and its folds: StratifiedKFold(n_folds, shuffle=True, random_state=seed)).
+
+    Accuracies take few values, so exact ties between C's are common and resolved by grid order;
+    two C's whose mean accuracies differ do so by at least 1 / (folds x validation sounds), far
+    above anything solver tolerance can move (it moves a prediction only for a sound within a
+    TOL-sized margin of a decision boundary)."""
     from sklearn.model_selection import StratifiedKFold
 
     cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    scores = np.array([path_accuracies(x[fit], y[fit], x[val], y[val], c_grid, max_iter)
-                       for fit, val in cv.split(x, y)])  # [folds, C]
-    mean = np.average(scores, axis=0)
+    scores = np.array([path_accuracies(x[fit], y[fit], x[val], y[val], c_grid, max_iter, tol)
+                       for fit, val in cv.split(x, y)]).T  # [C, folds]
+    mean = np.average(scores, axis=1)  # as GridSearchCV's mean_test_score
     return float(list(c_grid)[int(np.flatnonzero(mean == mean.max())[0])])
 
 
-def fit_probe(x_train, y_train, x_test, c_grid, n_folds: int, seed: int, max_iter: int):
-    """One probe: C by inner stratified CV on the training sounds only, then a cold refit of
+def fit_probe(x_train, y_train, x_test, c_grid, n_folds: int, seed: int, max_iter: int = MAX_ITER,
+              tol: float = TOL):
+    """One probe: C by inner stratified CV on the training sounds only, then a refit of
     standardise + PCA + multinomial logistic regression on all training sounds -> (predictions, C).
 
     PCA keeping every component rotates the (centred) training rows onto their own span. That
     changes nothing but speed: the L2-penalised solution lies in the span of the training rows
     (representer theorem; the intercept is not penalised), so the predictions are those of the plain
-    pipeline, with n_train instead of n_features coefficients per class. The refit starts from
-    zero, like the reference pipeline's (benchmarks/reference_transfer.py): the same C gives the
-    same predictions.
+    pipeline, with n_train instead of n_features coefficients per class. The refit follows the path
+    up to the chosen C (warm starts), so it reaches the same optimum as a cold fit.
     """
     from sklearn.exceptions import ConvergenceWarning
 
     with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
-        best_c = choose_c(x_train, y_train, c_grid, n_folds, seed, max_iter)
+        warnings.simplefilter("default", ConvergenceWarning)  # a fit short of TOL is not the probe: say so
+        best_c = choose_c(x_train, y_train, c_grid, n_folds, seed, max_iter, tol)
         pre = _preprocessor()
         z = pre.fit_transform(x_train, y_train)
-        probe = _classifier(best_c, max_iter).fit(z, y_train)
-        return probe.predict(pre.transform(x_test)), best_c
+        path = [c for c in c_grid if float(c) <= best_c]  # warm starts up to the chosen C
+        return path_predictions(z, y_train, pre.transform(x_test), path, max_iter, tol)[best_c], best_c
 
 
-def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=MAX_ITER):
     """Fit the probe on the training sounds only; predict the test sounds. -> (predictions, chosen C)."""
     y_train = np.asarray(y_train)
     if len(np.unique(y_train)) < 2:
@@ -189,7 +157,7 @@ def baseline_folds(y, folds: int, inner_folds: int, seed: int):
     return outer, max(2, min(inner_folds, smallest_train))
 
 
-def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=1000):
+def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=MAX_ITER):
     """No-transfer baseline: out-of-fold predictions of the same probe cross-validated inside x.
 
     Returns None when a class has a single sound (no stratified split can test it).

@@ -33,7 +33,8 @@ TRANSFER_PARAMS = {
                          check=lambda v: None if v >= 2 else "must be >= 2"),
     "baseline_folds": Param(int, 5, "Stratified folds of the no-transfer baseline inside the test subset.",
                             check=lambda v: None if v >= 2 else "must be >= 2"),
-    "max_iter": Param(int, 1000, "Iterations of the lbfgs solver.", check=lambda v: None if v > 0 else "must be > 0"),
+    "max_iter": Param(int, transfer.MAX_ITER, "Iteration cap of the solver (a cap only: each fit stops at the "
+                      "converged optimum, gradient norm below 1e-8).", check=lambda v: None if v > 0 else "must be > 0"),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
     **STAT_PARAMS,
 }
