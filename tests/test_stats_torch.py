@@ -216,3 +216,41 @@ def test_cuda_equals_numpy(rng):
     for method in ("pearson", "spearman"):
         close(stats_torch.paired_rows(targets, targets[::-1], method, device="cuda"),
               stats.paired_rows(targets, targets[::-1], method))
+
+
+def test_an_rsa_task_on_the_torch_backend_equals_numpy(monkeypatch):
+    """The wiring: a task run with --device cuda hands its products to stats_torch (here on torch's CPU
+    device, standing in for the GPU) and gives the numpy results within float rounding."""
+    from audioprobe.metrics import stats_torch
+    from audioprobe.stimuli import StimulusSet
+    from audioprobe.tasktypes import TASK_TYPES, EvalContext
+    from audioprobe.tasktypes.rsa import RSA_PARAMS
+
+    rng = np.random.default_rng(5)
+    n, n_listeners = 30, 6
+    responses = {"d": rng.integers(0, 3, size=(n_listeners, n))}
+    s = StimulusSet(name="t", sound_ids=[f"s{i}" for i in range(n)], dimensions={"d": ["a", "b", "c"]}, labels={},
+                    judgments={}, load_audio=None, listeners=[f"l{i}" for i in range(n_listeners)],
+                    responses=responses, synthetic=True)
+    s.judgments = s.counts_from_responses()
+    acts = {"mean": {f"layer{k}": rng.normal(size=(n, 8)) for k in range(3)}}
+    calls = []
+    real_on, real_paired = stats_torch.on, stats_torch.paired_rows
+    monkeypatch.setattr(stats_torch, "on", lambda device, chunk_bytes=None: calls.append(device) or real_on("cpu"))
+    monkeypatch.setattr(stats_torch, "paired_rows", lambda a, b, method, device="cpu", chunk_bytes=None:
+                        calls.append(device) or real_paired(a, b, method, device="cpu"))
+    for comparison in ("pearson", "spearman"):
+        params = {k: v.default for k, v in RSA_PARAMS.items()}
+        params.update(dimensions="d", comparison=comparison, bootstrap=50, permutations=40, cv_splits=10,
+                       ceiling_splits=10)
+        outs = {}
+        for device in ("cpu", "cuda"):
+            ctx = EvalContext("t", 0, np.random.default_rng(0), None, device=device)
+            outs[device] = TASK_TYPES["rsa"].evaluate(acts, s, params, ctx)
+        for a, b in zip(outs["cpu"]["per_layer"], outs["cuda"]["per_layer"]):
+            assert a["score"] == pytest.approx(b["score"], abs=1e-10)
+            assert a["ci"] == pytest.approx(b["ci"], abs=1e-10)
+            assert a["p_value"] == pytest.approx(b["p_value"], abs=1e-10)
+        assert outs["cpu"]["headline"]["value"] == pytest.approx(outs["cuda"]["headline"]["value"], abs=1e-10)
+        assert outs["cpu"]["noise_ceiling"]["value"] == pytest.approx(outs["cuda"]["noise_ceiling"]["value"], abs=1e-10)
+    assert "cuda" in calls  # the torch path was taken

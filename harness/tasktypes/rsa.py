@@ -6,12 +6,13 @@ regressed out).
 
 from __future__ import annotations
 
+import functools
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import rsa, similarity, stats
+from audioprobe.metrics import rsa, similarity, stats, stats_torch
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
@@ -61,6 +62,19 @@ def _target_from_counts(kind: str, counts: dict[str, np.ndarray], dims: list[str
              "js": lambda c: rsa.jensen_shannon_rdm(c, smoothing),
              "modal": rsa.modal_rdm}
     return np.mean([funcs[kind](counts[d]) for d in dims], axis=0)
+
+
+#: targets whose square form has a low-rank factorisation (rsa.*_factors): Pearson ceilings use it
+FACTORED_TARGETS = {"kl": rsa.symmetric_kl_factors, "modal": rsa.modal_factors}
+
+
+def _target_factors(kind: str, counts: dict[str, np.ndarray], dims: list[str],
+                    smoothing: float) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) with A @ B.T the square form of `_target_from_counts` (the mean over dims: the factors
+    side by side, A scaled by 1/len(dims))."""
+    func = FACTORED_TARGETS[kind]
+    parts = [func(counts[d], smoothing) if kind == "kl" else func(counts[d]) for d in dims]
+    return np.hstack([a / len(dims) for a, _ in parts]), np.hstack([b for _, b in parts])
 
 
 def _target_or_nan(kind: str, counts: dict[str, np.ndarray], dims: list[str], smoothing: float) -> np.ndarray:
@@ -188,9 +202,10 @@ def _ceiling(n_listeners: int, n_splits: int, split_half, split_method: str, no_
     return out
 
 
-def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
+def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator, device: str = "cpu") -> dict:
     """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none),
-    and the leave-one-listener-out lower and upper bounds."""
+    and the leave-one-listener-out lower and upper bounds. device cuda: comparisons of formed RDMs
+    (Spearman, or targets without factors) on the GPU."""
     kind, dims, n_splits = params["target"], dimensions_of(params), params["ceiling_splits"]
     if kind == "rdm":
         return rdm_noise_ceiling(stimset, params, rng)
@@ -199,16 +214,29 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     responses = listener_responses(stimset, params)
     if responses is None:
         return {"value": None, "reason": "the stimulus set has no per-listener responses (responses.csv)"}
-    compare = lambda a, b: stats.paired_rows(a, b, params["comparison"])  # noqa: E731
+    paired_rows = (functools.partial(stats_torch.paired_rows, device=device) if device.startswith("cuda")
+                   else stats.paired_rows)
+    compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731
+    n_categories = {d: len(stimset.dimensions[d]) for d in dims}
+    # Pearson on a low-rank target: the same correlations from the factors, without forming RDMs
+    factored = params["comparison"] == "pearson" and kind in FACTORED_TARGETS
+    factors = (lambda counts: _target_factors(kind, counts, dims, params["smoothing"])) if factored else None
+
+    def factors_of(weights):  # the factors of the target of the listeners drawn with these weights
+        drawn = np.repeat(np.arange(responses[dims[0]].shape[0]), weights)
+        return factors({d: counts_from_responses(responses[d][drawn], n_categories[d]) for d in dims})
+
     return _ceiling(
         responses[dims[0]].shape[0], n_splits,
         lambda: stats.split_half_reliability(
-            responses, {d: len(stimset.dimensions[d]) for d in dims},
-            lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits),
+            responses, n_categories,
+            lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits,
+            factors=factors),
         "mean split-half correlation of the target RDM over random halves of the listeners, Spearman-Brown "
         "corrected to the full panel",
         "no split of the listeners gave a defined correlation (a constant or undefined target)",
-        lambda: stats.leave_one_out_ceiling(response_targets(stimset, params), responses[dims[0]].shape[0], compare),
+        lambda: stats.leave_one_out_ceiling(response_targets(stimset, params), responses[dims[0]].shape[0], compare,
+                                            factors_of=factors_of if factored else None),
         "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): the target built from one "
         "listener's responses alone, compared with the target of all listeners (upper bound) and of the other "
         "listeners (lower bound), averaged over listeners; targets pool the listeners' response counts{others}",
@@ -313,10 +341,11 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     factors = resampled_factors(stimset, params, ctx.task)
     two_factor = "listeners" in factors
     n_listeners = next(iter(listener_responses(stimset, params).values())).shape[0] if two_factor else 0
+    on_gpu = ctx.device.startswith("cuda") and params["comparison"] in ("pearson", "spearman")
     out = stats.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
                                params["permutations"], params["cv_splits"], params["ci_level"],
                                listener_targets=response_targets(stimset, params) if two_factor else None,
-                               n_listeners=n_listeners)
+                               n_listeners=n_listeners, backend=stats_torch.on(ctx.device) if on_gpu else None)
     kept = {"per_layer": out["bootstrap"]}
     if out["cv_bootstrap"].size:
         kept["headline"] = out["cv_bootstrap"]
@@ -332,7 +361,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
             entry["note"] = notes[name]
         per_layer.append(entry)
     with stats.small_problem_threads(len(stimset)):
-        ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3])
+        ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3], device=ctx.device)
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
             "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
             "labels", "rdm": "the stimulus set's dissimilarity matrix"}[params["target"]]
