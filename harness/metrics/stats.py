@@ -466,7 +466,7 @@ def factored_pearson(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.n
     ceiling (rank 16 for seven categories) cost microseconds instead of a tenth of a second each.
     Equal to `rsa.pearson_rows` of the condensed RDMs up to rounding (tests/test_stats.py).
     """
-    (fa, ga), (fb, gb) = a, b
+    (fa, ga), (fb, gb) = _centred_factors(*a), _centred_factors(*b)
     n_pairs = np.float64(fa.shape[0] * (fa.shape[0] - 1) / 2)
     da, db = np.einsum("ir,ir->i", fa, ga), np.einsum("ir,ir->i", fb, gb)
     s_a = 0.5 * (fa.sum(axis=0) @ ga.sum(axis=0) - da.sum())
@@ -481,6 +481,18 @@ def factored_pearson(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.n
         if not s_xx - s_x * s_x / n_pairs > VARIANCE_FLOOR * np.sum(np.abs(gram)):
             return float("nan")
     return r
+
+
+def _centred_factors(f: np.ndarray, g: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Factors of the same square less a constant (a correlation ignores it), with centred columns.
+
+    f g^T = c + h 1^T + 1 k^T + df dg^T (df, dg: f and g less their column means; h = df mean(g),
+    k = dg mean(f)): the sums of squares are then those of deviations, not of the raw factors, whose
+    cancellation cost about 1e-11 of accuracy on one-listener KL targets at 3,000 sounds."""
+    f_mean, g_mean = f.mean(axis=0), g.mean(axis=0)
+    df, dg = f - f_mean, g - g_mean
+    ones = np.ones((f.shape[0], 1))
+    return np.hstack([(df @ g_mean)[:, None], ones, df]), np.hstack([ones, (dg @ f_mean)[:, None], dg])
 
 
 def mean_of_rdms(rdms: np.ndarray, weights: np.ndarray) -> np.ndarray:
