@@ -128,3 +128,20 @@ def test_permuted_pearson_compiled_path_equals_the_numpy_path(rng, monkeypatch):
     ysq = squareform(y)
     np.testing.assert_allclose(compiled[7], [pearsonr(row, rsa.upper_triangle(ysq[np.ix_(perms[7], perms[7])]))[0]
                                              for row in x], atol=1e-12)
+
+
+@pytest.mark.parametrize("present", [False, True])
+def test_cv_splits_riding_with_the_bootstrap_give_the_same_statistics(rng, monkeypatch, present):
+    n = 40
+    x = np.stack([pdist(rng.normal(size=(n, 4))) for _ in range(3)])
+    y = pdist(rng.normal(size=(n, 2)))
+    if present:
+        y[rng.random(y.size) < 0.2] = np.nan  # missing pairs take the masked path
+    monkeypatch.setattr(stats, "SMALL_PROBLEM_SOUNDS", 10 ** 9)  # separate passes (small sets)
+    apart = stats.rsa_statistics(x, y, "pearson", 3, 50, 0, 12, 0.9)
+    monkeypatch.setattr(stats, "SMALL_PROBLEM_SOUNDS", 0)  # the CV halves inside the bootstrap's products
+    together = stats.rsa_statistics(x, y, "pearson", 3, 50, 0, 12, 0.9)
+    for key in ("cv_scores", "cv_bootstrap", "bootstrap", "ci"):
+        np.testing.assert_allclose(together[key], apart[key], atol=1e-12, err_msg=key)
+    np.testing.assert_array_equal(together["cv_choice"], apart["cv_choice"])
+    assert together["bootstrap"].shape == (50, 3) and together["cv_scores"].shape == (24,)

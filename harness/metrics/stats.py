@@ -797,10 +797,20 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
             warnings.simplefilter("ignore", RuntimeWarning)  # all layers undefined: NaN, left out later
             return np.nanmean(held.reshape(2, -1), axis=0)
 
+    # The CV splits' halves are weights like the bootstrap's: on a large set they ride along in the
+    # bootstrap's products (one pass over the layers' squares instead of two; the same numbers)
+    cv_halves = random_halves(rng_cv, n, cv_splits) if cv_splits > 0 else None
+    cv_with_bootstrap = n_bootstrap > 0 and cv_halves is not None and n >= SMALL_PROBLEM_SOUNDS
     if n_bootstrap > 0:
         counts = bootstrap_counts(rng_boot, n, n_bootstrap)
         halves = random_halves(rng_boot, n, n_bootstrap)
-        half_a, half_b, full = on_weights([counts * halves, counts * ~halves])
+        if cv_with_bootstrap:
+            half_a, half_b, full = on_weights([np.vstack([counts * halves, cv_halves]),
+                                               np.vstack([counts * ~halves, ~cv_halves])])
+            cv_a, cv_b = half_a[n_bootstrap:], half_b[n_bootstrap:]
+            half_a, half_b, full = half_a[:n_bootstrap], half_b[:n_bootstrap], full[:n_bootstrap]
+        else:
+            half_a, half_b, full = on_weights([counts * halves, counts * ~halves])
         full[:, ~finite] = np.nan
         out["bootstrap"], out["bootstrap_counts"] = full, counts
         out["ci"] = percentile_interval(full, level)
@@ -816,10 +826,12 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
         if n_permutations > 0:
             null = on_perms(random_permutations(rng_perm, n, n_permutations))
             out["p_value"] = permutation_p_value(score, null)
-    if cv_splits > 0:
-        halves = random_halves(rng_cv, n, cv_splits)
-        with small_problem_threads(n):
-            half_a, half_b, _ = on_weights([halves, ~halves])
+    if cv_halves is not None:
+        if cv_with_bootstrap:
+            half_a, half_b = cv_a, cv_b
+        else:
+            with small_problem_threads(n):
+                half_a, half_b, _ = on_weights([cv_halves, ~cv_halves])
         half_a[:, ~finite] = np.nan
         half_b[:, ~finite] = np.nan
         out["cv_scores"], out["cv_choice"] = cross_validated_selection(half_a, half_b)
