@@ -115,7 +115,7 @@ class Result(TypedDict):
     frontend: Annotated[FrontendInfo, "the audio front end"]
     pooling: Annotated[list[str], "poolings over frames the task read"]
     precision: Annotated[Literal["fp32", "fp16", "bf16"], "forward-pass precision"]
-    device: Annotated[str, "where the forward pass ran (cpu, cuda, cuda:1; not part of the run key)"]
+    device: Annotated[str, "where the forward pass and the RSA statistics ran (cpu, cuda, cuda:1; not part of the run key: results agree within float rounding)"]
     scores: Annotated[Scores, "what the task type computed: see the task type's scores below"]
     seed: Annotated[int, "seed of every resampling statistic"]
     versions: Annotated[dict[str, str], "audioprobe, python, torch, numpy, scipy, scikit-learn"]
