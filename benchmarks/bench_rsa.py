@@ -1,7 +1,11 @@
 """Benchmark: one RSA task with full statistics against rsatoolbox's bootstrap on the same data.
 
     python benchmarks/bench_rsa.py                 # 13 layers x 246 sounds, with rsatoolbox
-    python benchmarks/bench_rsa.py --sounds 3000 --no-rsatoolbox
+    python benchmarks/bench_rsa.py --sounds 3000 --no-rsatoolbox --resample sounds --reference
+
+--reference evaluates the task a second time with the large-set paths of issue 13 switched off (the
+noise ceiling from formed RDMs, the Mantel test in numpy, the CV splits in their own pass) and
+reports the ratio and the largest difference of any number in the two results.
 
 Times (1) the whole `rsa` task evaluation (model RDMs, 1,000 bootstrap resamples of the sounds,
 1,000 Mantel permutations, 100 cross-validation splits, 100 split-half ceiling splits) and (2)
@@ -14,6 +18,7 @@ line. Data are random (not stimuli): this measures speed and agreement, nothing 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -53,6 +58,32 @@ def run_task(s, acts, seed, resample="auto"):
     return time.perf_counter() - start, out, params
 
 
+@contextlib.contextmanager
+def reference_paths():
+    """The task as before issue 13's large-set paths: every one switched off (their results must agree)."""
+    from audioprobe.metrics import kernels
+    from audioprobe.tasktypes import rsa as rsa_task
+
+    saved = kernels.MIN_SOUNDS, stats.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS
+    kernels.MIN_SOUNDS, rsa_task.FACTORED_TARGETS = 10 ** 9, {}
+    stats.SMALL_PROBLEM_SOUNDS = 10 ** 9  # also keeps the CV splits out of the bootstrap's pass
+    try:
+        yield
+    finally:
+        kernels.MIN_SOUNDS, stats.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS = saved
+
+
+def largest_difference(a, b) -> float:
+    """The largest absolute difference between the numbers of two results (timing and RDM references aside)."""
+    if isinstance(a, dict):
+        return max([largest_difference(a[k], b[k]) for k in a if k not in ("timing", "rdms")] or [0.0])
+    if isinstance(a, (list, tuple)):
+        return max([largest_difference(u, v) for u, v in zip(a, b)] or [0.0])
+    if isinstance(a, float) and isinstance(b, float):
+        return 0.0 if (np.isnan(a) and np.isnan(b)) else abs(a - b)
+    return 0.0 if a == b else float("inf")
+
+
 def rsatoolbox_bootstrap(model_rdms, target, n_boot, seed):
     """rsatoolbox's eval_bootstrap_pattern ('corr' = Pearson), recording the resampled patterns."""
     import rsatoolbox.inference.evaluate as ev
@@ -87,6 +118,7 @@ def main() -> None:
     ap.add_argument("--dim", type=int, default=768)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-rsatoolbox", action="store_true")
+    ap.add_argument("--reference", action="store_true", help="also run with the large-set paths off; ratio, difference")
     ap.add_argument("--resample", choices=("auto", "sounds", "sounds+listeners"), default="auto",
                     help="what the bootstrap resamples (auto: sounds and listeners on these data)")
     args = ap.parse_args()
@@ -101,6 +133,11 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "load_avg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(),
     }
+    if args.reference:
+        with reference_paths():
+            reference_s, reference_out, _ = run_task(s, acts, args.seed, args.resample)
+        line.update(reference_task_s=round(reference_s, 4), ratio_vs_reference=round(reference_s / task_s, 2),
+                    max_abs_diff_vs_reference=largest_difference(reference_out, out))
     if not args.no_rsatoolbox:
         target = target_rdm(s, params, "bench")
         model_rdms = np.stack([rsa.model_rdm(x, "cosine") for x in acts["mean"].values()])
