@@ -139,6 +139,8 @@ def main() -> None:
     ap.add_argument("--reference", choices=("all", "none"), default="all")
     ap.add_argument("--workdir", type=Path, default=Path(os.environ.get("TMPDIR", "/tmp")) / "audioprobe-bench-tasks")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--layer-step", type=int, default=1,
+                    help="keep every k-th layer of each model (a quicker look at a deep model)")
     args = ap.parse_args()
     stimset = resolve_dataset("impacts")
     tasks = select_tasks(args.tasks, discover_tasks())
@@ -149,6 +151,7 @@ def main() -> None:
             controls[control] = activations(control, stimset, args.workdir)
     for model in args.models.split(","):
         acts = activations(model, stimset, args.workdir)
+        acts = {name: acts[name] for name in list(acts)[::args.layer_step]}
         evaluate_all(tasks[:1], acts, controls, stimset, args.seed)  # warm-up: imports, BLAS
         load0 = os.getloadavg()[0]
         probes = {"new": {}, "reference": {}, "legacy": {}}
