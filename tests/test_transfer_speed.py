@@ -108,6 +108,88 @@ def test_path_coefficients_equal_cold_fits_at_the_optimum():
         assert np.array_equal(probe.predict(z), cold.predict(z))
 
 
+def ill_conditioned(rng, n, d, n_classes):
+    """Features with scales 1e-3..1e3 (as PCA components' spread), classes partly separable."""
+    y = rng.integers(0, n_classes, n)
+    x = rng.normal(size=(n, d))
+    x[np.arange(n), y % d] += 1.0
+    return x * np.logspace(3, -3, d), y
+
+
+def sklearn_gradient(coef, intercept, z, codes, c):
+    """The objective's gradient in LogisticRegression's own arithmetic (LinearModelLoss)."""
+    from sklearn._loss.loss import HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=coef.shape[0]), fit_intercept=True)
+    w = np.c_[coef, intercept].ravel(order="F")
+    return loss.gradient(w, z, codes.astype(np.float64), None, 1.0 / (c * z.shape[0]))
+
+
+@pytest.mark.parametrize("n_classes,seed", [(3, 0), (5, 1), (7, 2)])
+def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_classes, seed):
+    """The path solver against cold LogisticRegression fits at a tighter tolerance (newton-cg, tol=1e-10;
+    lbfgs stops far short of it on these scales, up to 1e-1 in gradient at C = 1000):
+    the same coefficients within 1e-6 (relative) at every C, run to that tolerance; run to TOL, the
+    gradient of the objective (scikit-learn's arithmetic) is at most TOL in every component."""
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(seed)
+    z, codes = ill_conditioned(rng, 80, 12, n_classes)
+    labels = np.array([f"class {k}" for k in range(n_classes)])[codes]
+    grid = [1e-3, 1e-1, 1.0, 10.0, 1000.0]
+    tight = transfer.multinomial_path(z, codes, n_classes, grid, tol=1e-10)
+    at_tol = transfer.multinomial_path(z, codes, n_classes, grid)
+    assert tight is not None and at_tol is not None
+    for c, (coef, intercept), (coef_tol, intercept_tol) in zip(grid, tight, at_tol):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ref = LogisticRegression(C=c, solver="newton-cg", tol=1e-10, max_iter=100000).fit(z, labels)
+        mine = np.c_[coef, intercept - intercept.mean()]  # the intercepts' common shift is free
+        theirs = np.c_[ref.coef_, ref.intercept_ - ref.intercept_.mean()]
+        assert np.max(np.abs(mine - theirs)) <= 1e-6 * np.max(np.abs(theirs)), c
+        assert np.max(np.abs(sklearn_gradient(coef_tol, intercept_tol, z, codes, c))) <= transfer.TOL, c
+        assert np.max(np.abs(sklearn_gradient(coef, intercept, z, codes, c))) <= 1e-10, c
+
+
+def test_path_predictions_keep_labels_and_ties_as_logistic_regression(rng, monkeypatch):
+    """Integer, string and object labels come back as given (LogisticRegression's classes_ order);
+    a sound on a tie of decision values goes to the first class, as np.argmax in predict."""
+    from sklearn.linear_model import LogisticRegression
+
+    z, codes = ill_conditioned(rng, 60, 5, 4)
+    z_pred = rng.normal(size=(20, 5))
+    for labels in (np.array([7, -2, 30, 4])[codes], np.array(["d", "b", "c", "a"])[codes],
+                   np.array(["x1", "2.5", "y", "none"], dtype=object)[codes]):
+        fast = transfer.path_predictions(z, labels, z_pred, (0.1, 10.0))
+        probe = LogisticRegression(solver="newton-cg", tol=transfer.TOL, max_iter=transfer.MAX_ITER, warm_start=True)
+        for c in (0.1, 10.0):
+            slow = probe.set_params(C=c).fit(z, labels).predict(z_pred)
+            assert fast[c].dtype == slow.dtype and np.array_equal(fast[c], slow), (labels.dtype, c)
+    # ties: classes 1 and 3 share the top decision value everywhere, class 1 wins (as sklearn's predict)
+    coef, intercept = np.zeros((4, 5)), np.array([0.0, 1.0, -1.0, 1.0])
+    monkeypatch.setattr(transfer, "multinomial_path", lambda *args: [(coef, intercept)])
+    labels = np.array(["d", "b", "c", "a"])[codes]
+    tied = transfer.path_predictions(z, labels, z_pred, (1.0,))[1.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # only its classes_ and the form of coef_ are used
+        probe = LogisticRegression(max_iter=1).fit(z, labels)
+    probe.coef_, probe.intercept_ = coef, intercept
+    assert np.all(tied == "b") and np.array_equal(tied, probe.predict(z_pred))
+
+
+def test_multinomial_solver_gives_up_to_logistic_regression(rng, monkeypatch):
+    """Where the solver does not reach TOL within its cap, the path is LogisticRegression's."""
+    z, codes = ill_conditioned(rng, 50, 6, 3)
+    z_pred = rng.normal(size=(10, 6))
+    monkeypatch.setattr(transfer, "NEWTON_CAP", 1)
+    assert transfer.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
+    fallback = transfer.path_predictions(z, codes, z_pred, (1.0, 100.0))
+    monkeypatch.setattr(transfer, "NEWTON_CAP", 200)
+    assert all(np.array_equal(fallback[c], p) for c, p in transfer.path_predictions(z, codes, z_pred,
+                                                                                   (1.0, 100.0)).items())
+
+
 def test_validation_sounds_do_not_shape_the_inner_fits():
     """Inner folds fit the scaler on their fitting sounds only: validation sounds all of class b
     far out at 10 are all called b at every C; a scaler fitted with them would centre them (about
