@@ -380,7 +380,8 @@ def test_no_finite_layer_and_chunked_targets(rng, monkeypatch):
     counts = stats.bootstrap_counts(rng, 10, 7)
     targets = y + 0.5 * rng.normal(size=(7, y.size))
     whole = stats.weighted_pearson_targets(x, targets, [counts, counts > 0])
-    monkeypatch.setattr(stats, "PAIR_WEIGHT_CHUNK_BYTES", 8 * 2 * 45 * 2)  # 2 rows of 2 weight arrays x 45 pairs
+    monkeypatch.setattr(stats, "SQUARE_CHUNK_BYTES", 8 * 10 * 10 * 2)
+    monkeypatch.setattr(stats, "PAIR_TILE_BYTES", 8 * 7 * 4, raising=False)
     for a, b in zip(stats.weighted_pearson_targets(x, targets, [counts, counts > 0]), whole):
         np.testing.assert_allclose(a, b, atol=1e-12)
 

@@ -189,8 +189,8 @@ def _single_pair(w: np.ndarray, mask_square: np.ndarray | None = None) -> np.nda
 
 #: Bytes of per-resample target RDMs a two-factor bootstrap holds at once (a chunk of resamples).
 TARGET_CHUNK_BYTES = 64 * 2 ** 20
-#: Bytes of pair-weighted targets `weighted_pearson_targets` holds at once (a few rows of resamples).
-PAIR_WEIGHT_CHUNK_BYTES = 32 * 2 ** 20
+#: Bytes of square target RDMs `weighted_pearson_targets` holds at once (a few, to stay in cache).
+SQUARE_CHUNK_BYTES = 4 * 2 ** 20
 
 
 def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weights: list) -> list[np.ndarray]:
@@ -201,9 +201,9 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
     one `[m, n_layers]` per weight array. Every sum is still a quadratic form, in a matrix that
     changes with the row: sum_{i<j} w_i w_j a_ij = w^T A w / 2 with A square, zero diagonal. The
     sums that do not involve the target (weights and model RDMs only) are quadratic forms for all
-    rows at once (one matrix product per layer); the others weight each pair of row b by w_i w_j Y_b,ij
-    and take one matrix product with all layers (at 245 sounds and 13 layers about 4x faster than
-    quadratic forms in the square targets, one layer at a time, which it replaced; equal to 1e-14).
+    rows at once (one matrix product per layer); the others take, per row b, the products of the
+    weight arrays with the square target Y_b, Y_b o Y_b and Y_b o X_l, a few rows at a time (no
+    pair weights w_i w_j are ever formed, which was the cost of the earlier pair-tiled version).
     A row whose target is not finite gives NaN.
     """
     from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
@@ -225,21 +225,20 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
     for layer, xsq in enumerate(x_squares):
         s_x[:, layer] = quad(flat, xsq)
         s_xx[:, layer] = quad(flat, xsq * xsq)
-    # The sums with the target: per row b and weight array q, the pair weights w_i w_j times Y_b over
-    # the pairs (t), then s_y = sum t, s_yy = t . Y_b and, for every layer in one matrix product,
-    # s_xy = t . X_l. A few rows at a time (t within PAIR_WEIGHT_CHUNK_BYTES).
     i, j = rsa._triu_indices(n)
-    rows = int(max(1, PAIR_WEIGHT_CHUNK_BYTES // (8 * k * max(i.size, 1))))
+    rows = int(max(1, SQUARE_CHUNK_BYTES // (8 * n * n)))
+    ysq = np.zeros((rows, n, n))
     for start in range(0, m, rows):
         b = min(m, start + rows) - start
-        yb = y[start:start + b]  # [b, n_pairs]
-        t = np.take(w_all[start:start + b], i, axis=2)  # [b, k, n_pairs]
-        t *= np.take(w_all[start:start + b], j, axis=2)
-        t *= yb[:, None, :]
+        yb = ysq[:b]
+        yb[:, i, j] = y[start:start + b]
+        yb[:, j, i] = y[start:start + b]
+        wb = w_all[start:start + b]  # [b, k, n]
         out = slice(start * k, (start + b) * k)
-        s_y[out] = t.sum(axis=2).ravel()
-        s_yy[out] = np.einsum("bkp,bp->bk", t, yb).ravel()
-        s_xy[out] = t.reshape(b * k, -1) @ x.T
+        s_y[out] = quad(wb, yb).ravel()
+        s_yy[out] = quad(wb, yb * yb).ravel()
+        for layer, xsq in enumerate(x_squares):
+            s_xy[out, layer] = quad(wb, yb * xsq).ravel()
     r = _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy).reshape(m, k, n_layers)
     return [np.where(_single_pair(w_all[:, q])[:, None], np.nan, r[:, q]) for q in range(k)]
 
