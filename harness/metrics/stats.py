@@ -478,7 +478,7 @@ def factored_pearson(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.n
     sum_ij (A B^T)_ij = (1^T A)(B^T 1), sum_ij (A B^T)_ij (C D^T)_ij = sum((A^T C) o (B^T D)). With
     rank r << n this is O(n r^2) instead of O(n^2): the split-half targets of a 3,000-sound noise
     ceiling (rank 16 for seven categories) cost microseconds instead of a tenth of a second each.
-    Equal to `rsa.pearson_rows` of the condensed RDMs up to rounding (tests/test_stats.py).
+    Equal to `rsa.pearson_rows` of the condensed RDMs up to rounding (tests/test_large_sets.py).
     """
     (fa, ga), (fb, gb) = _centred_factors(*a), _centred_factors(*b)
     n_pairs = np.float64(fa.shape[0] * (fa.shape[0] - 1) / 2)

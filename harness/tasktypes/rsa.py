@@ -125,21 +125,32 @@ def response_targets(stimset: StimulusSet, params: dict[str, Any]):
     twice counted twice). All ones gives the task's target. A target that is undefined for a draw
     (js without smoothing on a sound no drawn listener judged) is a row of NaN."""
     kind, dims, smoothing = params["target"], dimensions_of(params), params["smoothing"]
-    responses = listener_responses(stimset, params)
-    n_categories = {d: len(stimset.dimensions[d]) for d in dims}
-    n_listeners, n_sounds = responses[dims[0]].shape
-    who = np.arange(n_listeners)
+    counts_of = drawn_counts(stimset, params)
+    n_sounds = len(stimset)
 
     def targets(weights: np.ndarray) -> np.ndarray:
         weights = np.atleast_2d(np.asarray(weights, dtype=np.int64))
         out = np.empty((weights.shape[0], n_sounds * (n_sounds - 1) // 2))
         for row, w in zip(out, weights):
-            drawn = np.repeat(who, w)
-            counts = {d: counts_from_responses(responses[d][drawn], n_categories[d]) for d in dims}
-            row[:] = _target_or_nan(kind, counts, dims, smoothing)
+            row[:] = _target_or_nan(kind, counts_of(w), dims, smoothing)
         return out
 
     return targets
+
+
+def drawn_counts(stimset: StimulusSet, params: dict[str, Any]):
+    """weights `[n_listeners]` (how often each listener is drawn) -> dim -> `[n_sounds, n_categories]`
+    response counts of those listeners (a listener drawn twice counted twice)."""
+    dims = dimensions_of(params)
+    responses = listener_responses(stimset, params)
+    n_categories = {d: len(stimset.dimensions[d]) for d in dims}
+    who = np.arange(responses[dims[0]].shape[0])
+
+    def counts(weights: np.ndarray) -> dict[str, np.ndarray]:
+        drawn = np.repeat(who, weights)
+        return {d: counts_from_responses(responses[d][drawn], n_categories[d]) for d in dims}
+
+    return counts
 
 
 def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str) -> list[str]:
@@ -223,8 +234,7 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     factors = (lambda counts: _target_factors(kind, counts, dims, params["smoothing"])) if factored else None
 
     def factors_of(weights):  # the factors of the target of the listeners drawn with these weights
-        drawn = np.repeat(np.arange(responses[dims[0]].shape[0]), weights)
-        return factors({d: counts_from_responses(responses[d][drawn], n_categories[d]) for d in dims})
+        return factors(drawn_counts(stimset, params)(weights))
 
     return _ceiling(
         responses[dims[0]].shape[0], n_splits,
