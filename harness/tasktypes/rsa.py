@@ -233,8 +233,10 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     factored = params["comparison"] == "pearson" and kind in FACTORED_TARGETS
     factors = (lambda counts: _target_factors(kind, counts, dims, params["smoothing"])) if factored else None
 
+    counts_of = drawn_counts(stimset, params)
+
     def factors_of(weights):  # the factors of the target of the listeners drawn with these weights
-        return factors(drawn_counts(stimset, params)(weights))
+        return factors(counts_of(weights))
 
     return _ceiling(
         responses[dims[0]].shape[0], n_splits,
