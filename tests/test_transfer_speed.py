@@ -126,14 +126,35 @@ def sklearn_gradient(coef, intercept, z, codes, c):
     return loss.gradient(w, z, codes.astype(np.float64), None, 1.0 / (c * z.shape[0]))
 
 
+def count_calls(monkeypatch, module, name) -> list:
+    """Wrap module.name so that each call appends to the returned list."""
+    calls, inner = [], getattr(module, name)
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return inner(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+@pytest.mark.parametrize("preconditioner", ["adaptive", "diagonal", "factor"])
 @pytest.mark.parametrize("n_classes,seed", [(3, 0), (5, 1), (7, 2)])
-def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_classes, seed):
+def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_classes, seed, preconditioner,
+                                                                             monkeypatch):
     """The path solver against cold LogisticRegression fits at a tighter tolerance (newton-cg, tol=1e-10;
     lbfgs stops far short of it on these scales, up to 1e-1 in gradient at C = 1000):
     the same coefficients within 1e-6 (relative) at every C, run to that tolerance; run to TOL, the
-    gradient of the objective (scikit-learn's arithmetic) is at most TOL in every component."""
+    gradient of the objective (scikit-learn's arithmetic) is at most TOL in every component. With
+    either preconditioner forced (the diagonal throughout, or the Hessian's factor from the first
+    Newton step) as with the adaptive choice: the preconditioner changes only the way there."""
     from sklearn.linear_model import LogisticRegression
 
+    if preconditioner == "diagonal":
+        monkeypatch.setattr(transfer, "FACTOR_MAX_PARAMS", 0)
+    elif preconditioner == "factor":
+        monkeypatch.setattr(transfer, "JACOBI_CG_CAP", 0)
+    factored = count_calls(monkeypatch, transfer, "multinomial_hessian")
     rng = np.random.default_rng(seed)
     z, codes = ill_conditioned(rng, 80, 12, n_classes)
     labels = np.array([f"class {k}" for k in range(n_classes)])[codes]
@@ -141,6 +162,10 @@ def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_c
     tight = transfer.multinomial_path(z, codes, n_classes, grid, tol=1e-10)
     at_tol = transfer.multinomial_path(z, codes, n_classes, grid)
     assert tight is not None and at_tol is not None
+    if preconditioner == "diagonal":
+        assert not factored
+    else:  # factor: at every C of both paths; adaptive: at the hard C's of these scales
+        assert len(factored) >= (2 * len(grid) if preconditioner == "factor" else 1)
     for c, (coef, intercept), (coef_tol, intercept_tol) in zip(grid, tight, at_tol):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -150,6 +175,48 @@ def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_c
         assert np.max(np.abs(mine - theirs)) <= 1e-6 * np.max(np.abs(theirs)), c
         assert np.max(np.abs(sklearn_gradient(coef_tol, intercept_tol, z, codes, c))) <= transfer.TOL, c
         assert np.max(np.abs(sklearn_gradient(coef, intercept, z, codes, c))) <= 1e-10, c
+
+
+def test_multinomial_hessian_equals_scikit_learns(rng):
+    """The factored preconditioner's matrix is the objective's Hessian (scikit-learn's
+    LinearModelLoss.gradient_hessian, reordered from its class-fastest layout) plus u u^T on the
+    intercepts' common shift u, and positive definite where the Hessian is only semi-definite."""
+    from sklearn._loss.loss import HalfMultinomialLoss
+    from sklearn.linear_model._linear_loss import LinearModelLoss
+
+    n, d, k, l2 = 40, 6, 4, 0.05
+    z, codes = ill_conditioned(rng, n, d, k)
+    z = z / np.std(z, axis=0)
+    w = rng.normal(size=(k, d + 1))
+    loss = LinearModelLoss(base_loss=HalfMultinomialLoss(n_classes=k), fit_intercept=True)
+    _, theirs, _ = loss.gradient_hessian(w.ravel(order="F"), z, codes.astype(np.float64), None, l2)
+    order = np.array([j * k + a for a in range(k) for j in range(d + 1)])  # ours: class-major
+    theirs = theirs[np.ix_(order, order)]
+    z1 = np.c_[z, np.ones(n)]
+    raw = z1 @ w.T
+    p = np.exp(raw - raw.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    penalised = np.r_[np.ones(d), 0.0]
+    mine = transfer.multinomial_hessian(z1, p, l2 * penalised, n)
+    u = np.zeros(k * (d + 1))
+    u[np.arange(k) * (d + 1) + d] = 1 / np.sqrt(k)
+    assert np.max(np.abs(mine - np.outer(u, u) - theirs)) <= 1e-12 * np.max(np.abs(theirs))
+    assert np.linalg.eigvalsh(theirs)[0] < 1e-12  # singular along u ...
+    assert np.linalg.eigvalsh(mine)[0] > 1e-6     # ... but not with u u^T
+    assert abs(u @ theirs @ u) < 1e-12
+
+
+def test_multinomial_path_survives_a_failed_factorisation(rng, monkeypatch):
+    """A Hessian that is not positive definite in floating point (here: forced) falls back to the
+    diagonal preconditioner for that Newton step, with the same optimum."""
+    z, codes = ill_conditioned(rng, 60, 8, 5)
+    grid = [1e-2, 1.0, 100.0]
+    expected = transfer.multinomial_path(z, codes, 5, grid)
+    monkeypatch.setattr(transfer, "JACOBI_CG_CAP", 0)
+    monkeypatch.setattr(transfer, "multinomial_hessian", lambda z1, p, reg, n: -np.eye(p.shape[1] * z1.shape[1]))
+    got = transfer.multinomial_path(z, codes, 5, grid)
+    for (coef, intercept), (coef_got, intercept_got) in zip(expected, got):
+        assert np.max(np.abs(coef - coef_got)) <= 1e-5 * np.max(np.abs(coef))
 
 
 def test_path_predictions_keep_labels_and_ties_as_logistic_regression(rng, monkeypatch):
