@@ -311,7 +311,15 @@ def explicit_pearson(model_rdms, targets, weights):
     return out
 
 
-def test_two_factor_sums_equal_explicit_pairs(rng):
+@pytest.mark.parametrize("compiled", [True, False])
+def test_two_factor_sums_equal_explicit_pairs(rng, monkeypatch, compiled):
+    """Both ways to the target's sums (numba's `kernels.target_sums` where installed, numpy's
+    `_target_sums_numpy` otherwise) against an explicit pair-by-pair Pearson r."""
+    from audioprobe.metrics import kernels
+
+    if compiled and not kernels.available():
+        pytest.skip("numba is not installed (extra 'fast')")
+    monkeypatch.setattr(kernels, "available", lambda: compiled)
     n, m = 12, 9
     pairs = n * (n - 1) // 2
     x = rng.random((3, pairs))

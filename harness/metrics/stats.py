@@ -201,10 +201,9 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
     one `[m, n_layers]` per weight array. Every sum is still a quadratic form, in a matrix that
     changes with the row: sum_{i<j} w_i w_j a_ij = w^T A w / 2 with A square, zero diagonal. The
     sums that do not involve the target (weights and model RDMs only) are quadratic forms for all
-    rows at once (one matrix product per layer); the others take, per row b, the products of the
-    weight arrays with the square target Y_b, Y_b o Y_b and Y_b o X_l, a few rows at a time (no
-    pair weights w_i w_j are ever formed, which was the cost of the earlier pair-tiled version).
-    A row whose target is not finite gives NaN.
+    rows at once (one matrix product per layer); the others are `kernels.target_sums` (one compiled
+    pass over the pairs per row) where numba is installed, else `_target_sums_numpy` (the same sums
+    to rounding). A row whose target is not finite gives NaN.
     """
     from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
 
@@ -221,10 +220,26 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
     def quad(w, square):  # 0.5 w^T A w per row of w `[..., n]`, A `[..., n, n]`
         return 0.5 * np.einsum("...n,...n->...", w @ square, w)
 
+    compiled = kernels.available()
+    if compiled:  # the target's sums in one compiled pass over the pairs (kernels.py), before any
+        # matrix product here: BLAS threads keep spinning for a while after one, slowing the kernel's
+        t_y, t_yy, t_xy = kernels.target_sums(y, x, w_all)
+        s_y[:], s_yy[:], s_xy[:] = t_y.ravel(), t_yy.ravel(), t_xy.reshape(m * k, n_layers)
     x_squares = [squareform(row, checks=False) for row in x]
     for layer, xsq in enumerate(x_squares):
         s_x[:, layer] = quad(flat, xsq)
         s_xx[:, layer] = quad(flat, xsq * xsq)
+    if not compiled:
+        _target_sums_numpy(x_squares, y, w_all, s_y, s_yy, s_xy, quad)
+    r = _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy).reshape(m, k, n_layers)
+    return [np.where(_single_pair(w_all[:, q])[:, None], np.nan, r[:, q]) for q in range(k)]
+
+
+def _target_sums_numpy(x_squares, y, w_all, s_y, s_yy, s_xy, quad) -> None:
+    """`kernels.target_sums` in numpy, into s_y, s_yy `[m k]` and s_xy `[m k, n_layers]`: per row b,
+    the products of its weights with the square target Y_b, Y_b o Y_b and Y_b o X_l, a few rows at a
+    time (no pair weights w_i w_j are formed, which was the cost of an earlier pair-tiled version)."""
+    m, k, n = w_all.shape
     i, j = rsa._triu_indices(n)
     rows = int(max(1, SQUARE_CHUNK_BYTES // (8 * n * n)))
     ysq = np.zeros((rows, n, n))
@@ -239,8 +254,6 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
         s_yy[out] = quad(wb, yb * yb).ravel()
         for layer, xsq in enumerate(x_squares):
             s_xy[out, layer] = quad(wb, yb * xsq).ravel()
-    r = _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy).reshape(m, k, n_layers)
-    return [np.where(_single_pair(w_all[:, q])[:, None], np.nan, r[:, q]) for q in range(k)]
 
 
 def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray,
