@@ -62,9 +62,12 @@ def reference_code(legacy: bool = False):
         return reference_transfer.all_layer_predictions(layers, train, test, y_train, y_test, c_grid, inner, base,
                                                         seed, settings["max_iter"], n_jobs=n_jobs, tol=settings["tol"])
 
+    def reference_targets(model_rdms, targets, weights, layers=None):  # forms its own squares
+        return reference_stats.weighted_pearson_targets(model_rdms, targets, weights)
+
     saved = transfer.all_layer_predictions, stats.weighted_pearson_targets
     transfer.all_layer_predictions = reference_probes
-    stats.weighted_pearson_targets = reference_stats.weighted_pearson_targets
+    stats.weighted_pearson_targets = reference_targets
     try:
         yield
     finally:

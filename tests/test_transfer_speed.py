@@ -329,6 +329,8 @@ def test_two_factor_sums_equal_explicit_pairs(rng, monkeypatch, compiled):
     halves = stats.random_halves(rng, n, m)
     weights = [counts * halves, counts, np.ones((m, n), dtype=np.int64) * ~halves]
     got = stats.weighted_pearson_targets(x, targets, weights)
+    prepared = stats.weighted_pearson_targets(x, targets, weights, layers=stats.layer_squares(x))
+    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, prepared))  # the squares formed once
     for w, r in zip(weights, got):
         want = explicit_pearson(x, targets, w)
         assert np.array_equal(np.isnan(r), np.isnan(want))

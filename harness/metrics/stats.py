@@ -193,7 +193,19 @@ TARGET_CHUNK_BYTES = 64 * 2 ** 20
 SQUARE_CHUNK_BYTES = 4 * 2 ** 20
 
 
-def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weights: list) -> list[np.ndarray]:
+def layer_squares(model_rdms: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+    """(standardised condensed layers `[n_layers, n_pairs]`, their square forms): what
+    `weighted_pearson_targets` needs of the layers, formed once for all the chunks of resamples of a
+    two-factor bootstrap (at 3,000 sounds, 13 squares of 72 MB, formed again for every chunk of 8
+    resamples before)."""
+    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
+
+    x = _standardised(np.atleast_2d(model_rdms))
+    return x, [squareform(row, checks=False) for row in x]
+
+
+def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weights: list,
+                             layers: tuple | None = None) -> list[np.ndarray]:
     """Like `weighted_pearson`, when every weight row b has its own target RDM (two-factor bootstrap).
 
     model_rdms `[n_layers, n_pairs]`, targets `[m, n_pairs]` (row b: the target rebuilt from
@@ -203,11 +215,10 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
     sums that do not involve the target (weights and model RDMs only) are quadratic forms for all
     rows at once (one matrix product per layer); the others are `kernels.target_sums` (one compiled
     pass over the pairs per row) where numba is installed, else `_target_sums_numpy` (the same sums
-    to rounding). A row whose target is not finite gives NaN.
+    to rounding). A row whose target is not finite gives NaN. layers: `layer_squares(model_rdms)`,
+    when the caller has them (None: formed here).
     """
-    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
-
-    x = _standardised(np.atleast_2d(model_rdms))
+    x, x_squares = layer_squares(model_rdms) if layers is None else layers
     y = _standardised(np.atleast_2d(targets))
     w_all = np.stack([np.asarray(w, dtype=np.float64) for w in weights], axis=1)  # [m, k, n]
     m, k, n = w_all.shape
@@ -225,7 +236,6 @@ def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weight
         # matrix product here: BLAS threads keep spinning for a while after one, slowing the kernel's
         t_y, t_yy, t_xy = kernels.target_sums(y, x, w_all)
         s_y[:], s_yy[:], s_xy[:] = t_y.ravel(), t_yy.ravel(), t_xy.reshape(m * k, n_layers)
-    x_squares = [squareform(row, checks=False) for row in x]
     for layer, xsq in enumerate(x_squares):
         s_x[:, layer] = quad(flat, xsq)
         s_xx[:, layer] = quad(flat, xsq * xsq)
@@ -765,10 +775,16 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
                 return [permuted_spearman_present(x_values, y_values, perms)]
             return [products.permuted_pearson(xf, y, perms, mask)]
 
+        prepared = []  # layer_squares(xf), formed at the first chunk of a two-factor bootstrap (numpy)
+
         def targets_core(targets, weights):
             if comparison == "spearman":
                 targets = rsa.rank_rows(targets)
-            return products.weighted_pearson_targets(xf, targets, weights)
+            if backend is not None:
+                return products.weighted_pearson_targets(xf, targets, weights)
+            if not prepared:
+                prepared.append(layer_squares(xf))
+            return weighted_pearson_targets(xf, targets, weights, layers=prepared[0])
     else:
         def compare(a, b):
             return rsa.compare_rows(a, b, comparison)[0]
