@@ -136,7 +136,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
     n = blocks[0].shape[1]
     # Buffers reused by every layer: at 3,000 sounds each square is 72 MB, and allocating them afresh
     # per layer cost seconds of page faults (system time), not arithmetic
-    layer_squares = np.zeros((n, 3, n))  # [X | X o X | X o Y] side by side, row by row
+    square_buffers = np.zeros((n, 3, n))  # [X | X o X | X o Y] side by side, row by row
     layer_products = [np.empty((b.shape[0], 3 * n)) for b in blocks]
 
     def quad(*squares, stacked=None, out=None):  # 0.5 w^T A w for each square A: per block, then their sum
@@ -164,13 +164,13 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
         single_pair = [_single_pair(w, msq) for w in ws]
     results = [np.empty((w.shape[0], x.shape[0])) for w in ws]
     i, j = rsa._triu_indices(n)
-    xsq = layer_squares[:, 0, :]  # its diagonal stays 0: the square form of a condensed RDM
+    xsq = square_buffers[:, 0, :]  # its diagonal stays 0: the square form of a condensed RDM
     for layer, row in enumerate(x):
         xsq[i, j] = row
         xsq[j, i] = row
-        np.multiply(xsq, xsq, out=layer_squares[:, 1, :])
-        np.multiply(xsq, ysq, out=layer_squares[:, 2, :])
-        s_x, s_xx, s_xy = quad(stacked=layer_squares.reshape(n, 3 * n), out=layer_products)
+        np.multiply(xsq, xsq, out=square_buffers[:, 1, :])
+        np.multiply(xsq, ysq, out=square_buffers[:, 2, :])
+        s_x, s_xx, s_xy = quad(stacked=square_buffers.reshape(n, 3 * n), out=layer_products)
         for k in range(len(ws)):
             r = _pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
             results[k][:, layer] = np.where(single_pair[k], np.nan, r)
