@@ -7,9 +7,8 @@ For each model, the activations of the embedded `impacts` set are extracted firs
 activation cache; not timed), then every task of `--tasks` is evaluated in this process, grouped
 by task type (rsa, partial-rsa, transfer, abx). `--reference all` evaluates the same tasks a second
 time with the reference code swapped in (benchmarks/reference_transfer.py for the transfer probes:
-the plain scikit-learn pipeline with cold fits at the converged tolerance; benchmarks/reference_stats.py
-for the two-factor RSA sums) and reports the ratio, and whether the chosen C and the predictions
-(transfer) and the scores (RSA, to 1e-10) are equal. Transfer tasks are evaluated a third time with
+the plain scikit-learn pipeline with cold fits at the converged tolerance) and reports the ratio, and
+whether the chosen C and the predictions (transfer) and the scores (to 1e-10) are equal. Transfer tasks are evaluated a third time with
 the legacy reference (the same pipeline at scikit-learn's default tol=1e-4, max_iter=1000: transfer
 version 2): `legacy_ratio`, and whether its C and predictions happen to equal the converged probe's.
 The machine may be shared: each line carries the load average at its start and end.
@@ -29,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from audioprobe.metrics import stats, transfer  # noqa: E402
+from audioprobe.metrics import transfer  # noqa: E402
 from audioprobe.runner import Runner  # noqa: E402,F401  (imported for its side effects: task types)
 from audioprobe.stimuli import resolve_dataset  # noqa: E402
 from audioprobe.taskconfig import discover_tasks, select_tasks  # noqa: E402
@@ -53,8 +52,7 @@ def activations(model: str, stimset, folder: Path) -> dict[str, np.ndarray]:
 
 @contextmanager
 def reference_code(legacy: bool = False):
-    """The reference transfer pipeline (converged, or legacy: tol=1e-4) and two-factor sums, swapped in."""
-    import reference_stats
+    """The reference transfer pipeline (converged, or legacy: tol=1e-4), swapped in."""
     import reference_transfer
 
     def reference_probes(layers, train, test, y_train, y_test, c_grid, inner, base, seed, max_iter, n_jobs=None):
@@ -62,16 +60,12 @@ def reference_code(legacy: bool = False):
         return reference_transfer.all_layer_predictions(layers, train, test, y_train, y_test, c_grid, inner, base,
                                                         seed, settings["max_iter"], n_jobs=n_jobs, tol=settings["tol"])
 
-    def reference_targets(model_rdms, targets, weights, layers=None):  # forms its own squares
-        return reference_stats.weighted_pearson_targets(model_rdms, targets, weights)
-
-    saved = transfer.all_layer_predictions, stats.weighted_pearson_targets
+    saved = transfer.all_layer_predictions
     transfer.all_layer_predictions = reference_probes
-    stats.weighted_pearson_targets = reference_targets
     try:
         yield
     finally:
-        transfer.all_layer_predictions, stats.weighted_pearson_targets = saved
+        transfer.all_layer_predictions = saved
 
 
 @contextmanager

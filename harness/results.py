@@ -33,8 +33,11 @@ from audioprobe.files import atomic_write_bytes
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.tasktypes.common import Scores
 
-#: schema versions `read_result` accepts; only SCHEMA_VERSION results carry a run key (reusable)
-READABLE_VERSIONS = (1, SCHEMA_VERSION)
+#: schema versions `read_result` accepts; only SCHEMA_VERSION results carry a run key that can match a run
+#: (reusable). Schema 2 (before issue 22: headline replicates of one random split per resample, ceiling ratios
+#: to the reliability itself, no matched-size transfer baseline) is read as the earlier layout is, for display;
+#: audioprobe-compare leaves its headlines out of paired tests.
+READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
 LEGACY_REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed", "versions", "device",
                         "timing", "created")
 
@@ -95,7 +98,11 @@ class Replicates(TypedDict):
     file: Annotated[str, "the array file beside this one (`<task>.replicates.npz`)"]
     sha256: Annotated[str, "SHA-256 of that file: a replaced or damaged file is refused"]
     arrays: Annotated[dict[str, list[int]], "name -> shape: per_layer `[resamples, layers]` and headline "
-                                            "`[resamples]`; transfer adds baseline `[resamples, layers]`"]
+                                            "(`[resamples, K]`: a cross-validated headline on K fixed half-splits "
+                                            "of every resample; `[resamples]`: one layer, or cv_splits 0); "
+                                            "two-factor RSA adds the _sounds and _listeners kinds of both; transfer "
+                                            "adds baseline, matched, matched_baseline `[resamples, layers]` and "
+                                            "baseline_contrast (shaped as headline)"]
     resampling: Annotated[Resampling, "the resamples the rows come from"]
 
 
@@ -283,8 +290,19 @@ def read_replicates(path: Path, result: dict[str, Any] | None = None) -> dict[st
     return arrays
 
 
+def experiment_of(result: dict) -> str:
+    """The experiment a result belongs to: its task type, partial RSA (a control regressed out) apart. The
+    leaderboard's and the report's sections, and the families over which audioprobe-compare corrects for
+    multiple comparisons."""
+    kind = result["task"].get("type", "other")
+    control = result["task"].get("config", {}).get("params", {}).get("control", "none")
+    if kind == "rsa" and control not in ("none", "", None):
+        return "rsa-partial"
+    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"  # a slug: it becomes an anchor
+
+
 def read_result(path: Path) -> dict[str, Any]:
-    """Read and check one result file (schema 2, or a schema 1 file of the earlier layout)."""
+    """Read and check one result file (schema 3; a schema 1 or 2 file is checked for its required keys only)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -295,7 +313,7 @@ def read_result(path: Path) -> dict[str, Any]:
     if version not in READABLE_VERSIONS:
         raise AudioprobeError(f"{path}: schema_version {version!r} is not one of {READABLE_VERSIONS}; re-run the "
                               f"task with --overwrite.")
-    if version == 1:
+    if version != SCHEMA_VERSION:
         missing = [k for k in LEGACY_REQUIRED_KEYS if k not in data]
         problems = [f"missing key {k!r}" for k in missing]
     else:

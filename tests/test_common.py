@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
-from audioprobe.tasktypes.common import STAT_PARAMS, cv_headline, headline, interval, register_task_type
+from audioprobe.tasktypes.common import STAT_PARAMS, headline, interval, register_task_type
 
 
 def test_ci_level_bounds():
@@ -20,23 +20,54 @@ def test_ci_level_bounds():
 
 
 def test_headlines_written_out():
+    """The three headlines of common.headline with their replicates and intervals, against the rules written out:
+    cross-validated (split replicates), best layer on all sounds (its choice redone per resample), one layer."""
+    from audioprobe.metrics import inference
+
+    rng = np.random.default_rng(0)
     names = ["a", "b", "c"]
-    scores = np.array([0.2, np.nan, 0.4, 0.3, 0.5, 0.1])
-    choice = np.array([1, 0, 1, 2, 1, -1])
-    boot = np.linspace(0, 1, 41)
-    h = cv_headline(names, scores, choice, boot, 0.9)
+    per_layer = [{"layer": n, "score": s, "ci": [0, 1]} for n, s in zip(names, (0.1, 0.2, 0.3))]
+    cv_scores = np.array([0.2, np.nan, 0.4, 0.3, 0.5, 0.1])
+    cv_choice = np.array([1, 0, 1, 2, 1, -1])
+    layer_reps = 0.2 + 0.05 * rng.normal(size=(300, 3))
+    split_reps = 0.3 + 0.05 * rng.normal(size=(300, 4))
+    params = {"cv_splits": 6, "ci_level": 0.9}
+    h, kept = headline(per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice,
+                       layer_replicates=layer_reps, split_replicates=split_reps, n_sounds=40)
     ok = [0, 2, 3, 4]  # finite score and a chosen layer
-    assert h == {"value": pytest.approx(np.mean(scores[ok])), "layer": "b", "layer_frequency": 0.75,
-                 "ci": pytest.approx(np.quantile(boot, [0.05, 0.95]).tolist()),
+    ref = inference.contrast_statistics(np.mean(cv_scores[ok]), inference.Splits(split_reps, 6), n_sounds=40, level=0.9)
+    assert h == {"value": pytest.approx(np.mean(cv_scores[ok])), "layer": "b", "layer_frequency": 0.75,
+                 "ci": pytest.approx(ref["ci"]), "se": pytest.approx(ref["se"]), "dof": 39.0,
+                 "ci_method": pytest.approx(h["ci_method"]),
                  "selection": "cross-validated over sounds: best layer picked on one half, scored on the other"}
-    per_layer = [{"layer": n, "score": s, "ci": [0, 1]} for n, s in zip(names, (0.1, None, 0.3))]
-    params = {"cv_splits": 0, "ci_level": 0.95}
-    assert headline(per_layer, names, {}, params) == {
-        "value": 0.3, "layer": "c", "ci": [0, 1], "selection": "best layer on all sounds (not cross-validated: "
-                                                                "optimistic)"}
+    assert "split noise removed" in h["ci_method"] and kept == {"headline": split_reps}
+    # cv_splits 0: the best layer on all sounds; its replicates redo the choice in every resample
+    h0, kept0 = headline(per_layer, names, {"cv_splits": 0, "ci_level": 0.95}, layer_replicates=layer_reps,
+                         n_sounds=40)
+    assert h0["value"] == 0.3 and h0["layer"] == "c" and "optimistic" in h0["selection"]
+    np.testing.assert_array_equal(kept0["headline"], layer_reps.max(axis=1))
+    assert h0["ci"] == pytest.approx(inference.contrast_statistics(0.3, layer_reps.max(axis=1), n_sounds=40)["ci"])
+    # one layer with a score: that layer's score and replicates, no selection
+    one = [{"layer": "a", "score": None}, {"layer": "b", "score": 0.25}, {"layer": "c", "score": None}]
+    h1, kept1 = headline(one, names, params, cv_scores=cv_scores, cv_choice=cv_choice, layer_replicates=layer_reps,
+                         split_replicates=split_reps, n_sounds=40)
+    assert h1["value"] == 0.25 and h1["layer"] == "b" and h1["selection"].startswith("the only layer")
+    np.testing.assert_array_equal(kept1["headline"], layer_reps[:, 1])
+    # nothing defined; no bootstrap
     none = [{"layer": n, "score": None, "ci": None} for n in names]
-    assert headline(none, names, {}, params) == {"value": None, "layer": None, "ci": None,
-                                                 "selection": "best layer (no finite score)"}
+    assert headline(none, names, params)[0] == {"value": None, "layer": None, "ci": None,
+                                                "selection": "no layer has a finite score"}
+    hb, keptb = headline(per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice)
+    assert hb["ci"] is None and keptb == {}
+    # dual replicates: the three kinds are kept, the interval is the dual one
+    dual = {k: split_reps + 0.01 * rng.normal(size=split_reps.shape) for k in ("both", "sounds", "listeners")}
+    hd, keptd = headline(per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice,
+                         layer_replicates={k: layer_reps for k in dual}, split_replicates=dual, n_sounds=40,
+                         n_listeners=9)
+    assert set(keptd) == {"headline", "headline_sounds", "headline_listeners"}
+    refd = inference.contrast_statistics(hd["value"], {k: inference.Splits(v, 6) for k, v in dual.items()},
+                                         n_sounds=40, n_listeners=9, level=0.9)
+    assert hd["ci"] == pytest.approx(refd["ci"]) and hd["dof"] == refd["dof"]
 
 
 def test_interval_needs_both_bounds():
@@ -65,3 +96,8 @@ def test_replicate_plan_hashes_int64_draws():
     both.update(listeners.astype(np.int64).tobytes())
     assert ctx.resampling["plan_sha256"] == both.hexdigest() and ctx.resampling["n_listeners"] == 2
     assert ctx.resampling["factors"] == ["sounds", "listeners"]
+
+    # real-valued weights (a weighted bootstrap) are hashed as float64
+    weights = np.array([[0.5, 1.25, 1.25], [1.0, 1.0, 1.0]])
+    ctx.keep_replicates(weights, "sounds", per_layer=np.zeros((2, 1)))
+    assert ctx.resampling["plan_sha256"] == hashlib.sha256(weights.tobytes()).hexdigest()

@@ -1,6 +1,7 @@
-"""Inference outputs against formulas written out here (issue 16): the one-factor paired t-test of
-the gap to the best with scipy, the bootstrap p, BH over k - 1, rank intervals from the ranks of
-each replicate, and the exact output of the degenerate cases."""
+"""Inference outputs against formulas written out here (issues 16, 22): the simultaneous critical value
+against an independent simulation, the best set and rank intervals counted from the pairwise t statistics,
+the depth trend's change from numpy's least squares, the attainable ratio, the exact output of the
+degenerate cases."""
 
 from __future__ import annotations
 
@@ -18,100 +19,92 @@ def problem(seed=0, k=4, m=400):
     return est, reps
 
 
-def gap_tests(est, reps, best, sign=1.0):
-    """Paired gap best - i: one-factor variance of the replicate differences (ddof 1), two-sided t
-    with the normal distribution (no dof given), and the bootstrap p of rsatoolbox's formula."""
-    out = {}
-    for i in range(est.size):
-        if i == best:
-            continue
-        d = sign * (reps[:, best] - reps[:, i])
-        gap = sign * (est[best] - est[i])
-        se = np.std(d, ddof=1)
-        n = d.size
-        prop = np.sum(d < 0) / (n - np.sum(d == 0))
-        p_boot = (n - 1) / n * 2 * min(prop, 1 - prop) + 1 / n
-        out[i] = {"gap": gap, "p_t": 2 * sstats.norm.sf(abs(gap / se)), "p_boot": p_boot,
-                  "ci": [gap - sstats.norm.ppf(0.975) * se, gap + sstats.norm.ppf(0.975) * se]}
-    return out
+def pair_t(est, reps):
+    """Every pair's t = (est_i - est_j) / se, se the one-factor bootstrap SD of the replicate differences (ddof 1,
+    no small-sample factor: no n given)."""
+    k = est.size
+    t = np.full((k, k), np.nan)
+    for i in range(k):
+        for j in range(k):
+            if i != j:
+                t[i, j] = (est[i] - est[j]) / np.std(reps[:, i] - reps[:, j], ddof=1)
+    return t
 
 
-@pytest.mark.parametrize("test", ["t", "bootstrap"])
+def max_t_critical(reps, level, draws=200_000, seed=5):
+    """The level quantile of max |Z| over all pairs, Z normal with the pair differences' correlation, by an
+    independent simulation (numpy's multivariate_normal on the replicates' own covariance)."""
+    k = reps.shape[1]
+    pairs = [(i, j) for i in range(k) for j in range(i + 1, k)]
+    a = np.zeros((len(pairs), k))
+    for p, (i, j) in enumerate(pairs):
+        a[p, i], a[p, j] = 1, -1
+    cov = a @ np.cov(reps.T) @ a.T
+    sd = np.sqrt(np.diag(cov))
+    z = np.random.default_rng(seed).multivariate_normal(np.zeros(len(pairs)), cov / np.outer(sd, sd), size=draws)
+    return float(np.quantile(np.abs(z).max(axis=1), level))
+
+
 @pytest.mark.parametrize("lower_is_better", [False, True])
-def test_indistinguishable_from_best_against_written_out_tests(test, lower_is_better):
-    est, reps = problem()
+def test_best_set_and_rank_intervals_against_written_out_max_t(lower_is_better):
+    est, reps = problem(k=4)
     if lower_is_better:
         est, reps = 1 - est, 1 - reps
-    out = inference.indistinguishable_from_best(est, reps, alpha=0.05, test=test, lower_is_better=lower_is_better)
+    sim = inference.simultaneous_pairs(est, reps, level=0.95)
+    c = max_t_critical(reps, 0.95)
+    assert sim["critical_value"] == pytest.approx(c, abs=0.03) and sim["dof"] is None
+    t = pair_t(est, reps)
+    np.testing.assert_allclose(np.array(sim["t"], dtype=float), t, rtol=1e-9, equal_nan=True)
     sign = -1.0 if lower_is_better else 1.0
-    best = int(np.argmax(sign * est))
-    assert out["best"] == best == 0
-    ref = gap_tests(est, reps, best, sign)
-    p = {i: r["p_t" if test == "t" else "p_boot"] for i, r in ref.items()}
-    ranked = sorted(p, key=p.get)
-    q = {}
-    for rank, i in enumerate(ranked, start=1):  # BH over the k - 1 comparisons
-        q[i] = min(1.0, min(3 * p[j] / r for r, j in enumerate(ranked, start=1) if r >= rank))
-    for i, r in ref.items():
-        assert out["gap"][i] == pytest.approx(r["gap"], abs=1e-12)
-        assert out["gap_ci"][i] == pytest.approx(r["ci"], abs=1e-9)
-        assert out["p_value"][i] == pytest.approx(p[i], rel=1e-9, abs=1e-15)
-        assert out["q_value"][i] == pytest.approx(q[i], rel=1e-9, abs=1e-15)
-        assert out["in_group"][i] == (q[i] > 0.05)
-    assert out["gap"][best] == 0 and out["p_value"][best] is None and out["q_value"][best] is None
-    assert out["in_group"][best] is True
-    members = [best] + sorted((i for i in ref if q[i] > 0.05), key=lambda i: -sign * est[i])
-    assert out["members"] == members and 1 in members and 2 not in members
-    assert {k: out[k] for k in ("alpha", "test", "lower_is_better", "dof", "design")} == {
-        "alpha": 0.05, "test": test, "lower_is_better": lower_is_better, "dof": None, "design": "one-factor"}
+    beats = sign * t > sim["critical_value"]  # [i][j]: i significantly better than j
+    np.fill_diagonal(beats, False)
+    out = inference.best_set(est, reps, alpha=0.05, lower_is_better=lower_is_better, simultaneous=sim)
+    assert out["in_group"] == [not beats[:, j].any() for j in range(4)]
+    assert out["best"] == int(np.argmax(sign * est)) == 0
+    ranks = inference.rank_intervals(est, reps, lower_is_better=lower_is_better, simultaneous=sim)
+    assert ranks["rank_interval"] == [[1 + beats[:, j].sum(), 4 - beats[j, :].sum()] for j in range(4)]
+    assert ranks["rank"] == sstats.rankdata(-sign * est).tolist()
+    # the adjusted p of a pair: the share of simulated max |Z| at or above its |t|
+    iu = (0, 2)
+    z_share = inference._max_abs_t(np.eye(1), np.inf)  # shape check of the helper on one pair
+    assert z_share.size == inference.SIMULTANEOUS_DRAWS and np.all(np.diff(z_share) >= 0)
+    assert sim["p_adjusted"][iu[0]][iu[1]] <= 0.05 if abs(t[iu]) > sim["critical_value"] else True
 
 
-def test_indistinguishable_from_best_with_nothing_defined():
-    for reps, design in ((np.ones((5, 3)), "one-factor"),
-                         ({"both": np.ones((5, 3)), "sounds": np.ones((5, 3)), "listeners": np.ones((5, 3))}, "dual")):
-        out = inference.indistinguishable_from_best([None, None, None], reps, alpha=0.1, test="bootstrap",
-                                                    lower_is_better=True)
-        assert out == {"best": None, "members": [], "in_group": [False] * 3, "gap": [None] * 3,
-                       "gap_ci": [[None, None]] * 3, "p_value": [None] * 3, "q_value": [None] * 3, "alpha": 0.1,
-                       "test": "bootstrap", "lower_is_better": True, "dof": None, "design": design}
+def test_two_models_simultaneous_is_the_pairwise_t_test():
+    est, reps = problem(k=2)
+    sim = inference.simultaneous_pairs(est, reps, n_sounds=30)
+    pw = inference.pairwise_table(est, reps, n_sounds=30)
+    assert sim["critical_value"] == pytest.approx(sstats.t.ppf(0.975, 29), abs=0.03)
+    assert sim["p_adjusted"][0][1] == pytest.approx(pw["p_value"][0][1], abs=0.005)
 
 
-@pytest.mark.parametrize("lower_is_better", [False, True])
-def test_rank_intervals_from_the_ranks_of_each_replicate(lower_is_better):
-    est, reps = problem(1)
-    reps[3, 2] = np.nan  # a resample where a ranked model is undefined is dropped
-    out = inference.rank_intervals([*est, None], np.c_[reps, reps[:, :1]], lower_is_better=lower_is_better,
-                                   level=0.8)
-    sgn = 1 if lower_is_better else -1
-    rank = sstats.rankdata(sgn * est)
-    keep = np.all(np.isfinite(reps), axis=1)
-    r = sstats.rankdata(sgn * reps[keep], axis=1)
-    assert out["rank"] == [*rank.tolist(), None]
-    for i in range(4):
-        assert out["rank_interval"][i] == [np.quantile(r[:, i], 0.1, method="lower"),
-                                           np.quantile(r[:, i], 0.9, method="higher")]
-        best = reps[keep].min(axis=1) if lower_is_better else reps[keep].max(axis=1)
-        assert out["share_best"][i] == pytest.approx(np.mean(reps[keep][:, i] == best))
-    assert out["rank_interval"][4] == [None, None] and out["share_best"][4] is None
-    assert out["n_resamples"] == int(keep.sum()) == 399
-    assert out["lower_is_better"] is lower_is_better and out["level"] == 0.8
+def test_best_set_with_nothing_defined():
+    for reps in (np.ones((5, 3)), {"both": np.ones((5, 3)), "sounds": np.ones((5, 3)), "listeners": np.ones((5, 3))}):
+        out = inference.best_set([None, None, None], reps, alpha=0.1, lower_is_better=True)
+        assert out["best"] is None and out["members"] == [] and out["in_group"] == [False] * 3
+        assert out["gap"] == [None] * 3 and out["beaten_by"] == [None] * 3 and out["alpha"] == 0.1
 
 
-def test_ceiling_normalised_and_depth_trend_written_out():
-    out = inference.ceiling_normalised([0.2, 0.3, None], [0.4, 0.0, 0.5], None)
-    assert out == {"of_lower": [0.5, None, None], "of_upper": [None, None, None]}
+def test_attainable_ratio_and_depth_trend_written_out():
+    out = inference.attainable_ratio([0.2, 0.3, None], [0.25, 0.0, 0.5])
+    assert out == {"ratio": [0.4, None, None], "attainable": [0.5, None, pytest.approx(np.sqrt(0.5))]}
     rng = np.random.default_rng(3)
     scores = np.array([0.1, 0.3, 0.2, 0.5, 0.45])
     reps = scores + 0.1 * rng.normal(size=(300, 5))
-    reps[0, 1] = np.nan  # rho over the defined layers
+    reps[0, 1] = np.nan  # a resample with an undefined layer is left out of the change's replicates
     out = inference.depth_trend(scores, reps, level=0.9)
+    slope = np.polyfit(np.arange(5), scores, 1)[0]
+    keep = np.all(np.isfinite(reps), axis=1)
+    change_reps = np.array([np.polyfit(np.arange(5), r, 1)[0] * 4 for r in reps[keep]])
+    se = np.std(change_reps, ddof=1)
+    assert out["change"] == pytest.approx(4 * slope) and out["se"] == pytest.approx(se)
+    assert out["p_value"] == pytest.approx(2 * sstats.norm.sf(abs(4 * slope / se)))
+    assert out["ci"] == pytest.approx([4 * slope - sstats.norm.ppf(0.95) * se, 4 * slope + sstats.norm.ppf(0.95) * se])
     rho = [sstats.spearmanr(np.flatnonzero(np.isfinite(r)), r[np.isfinite(r)])[0] for r in reps]
     assert out["rho"] == pytest.approx(sstats.spearmanr(np.arange(5), scores)[0])
-    assert out["ci"] == pytest.approx(np.quantile(rho, [0.05, 0.95]).tolist())
-    n = len(rho)
-    prop = np.sum(np.array(rho) < 0) / n
-    assert out["p_bootstrap"] == pytest.approx((n - 1) / n * 2 * min(prop, 1 - prop) + 1 / n)
-    assert out["n_resamples"] == 300 and out["n_layers"] == 5
+    assert out["rho_ci"] == pytest.approx(np.quantile(rho, [0.05, 0.95]).tolist())
+    assert out["n_resamples"] == 299 and out["n_layers"] == 5
 
 
 def test_errors_name_the_argument_at_fault():

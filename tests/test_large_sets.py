@@ -5,8 +5,8 @@
 - the ceiling of a task with and without the factored path;
 - `kernels.permuted_dots` (the compiled Mantel loop) against explicitly permuted targets and
   against the numpy path of `stats.permuted_pearson`;
-- `kernels.target_sums` (the two-factor bootstrap's sums with a target per resample) against
-  explicit sums over pairs, and `stats.weighted_pearson_targets` with and without it.
+- the two-factor bootstrap's target sums (`split_pearson.target_split_sums`) with the layers masked to
+  each part (small sets) and with each part's pairs gathered (large sets).
 """
 
 from __future__ import annotations
@@ -132,34 +132,11 @@ def test_permuted_pearson_compiled_path_equals_the_numpy_path(rng, monkeypatch):
                                              for row in x], atol=1e-12)
 
 
-@needs_numba
-def test_target_sums_against_explicit_pairs(rng):
-    """Sums over i < j of w_i w_j times y, y^2 and y x_l, row by row, with zero weights (skipped by the
-    loop) and an undefined target (NaN sums for its row only)."""
-    n, m, k = 23, 7, 4
-    pairs = n * (n - 1) // 2
-    x, y = rng.normal(size=(3, pairs)), rng.normal(size=(m, pairs))
-    y[5, 17] = np.nan
-    w = rng.integers(0, 3, size=(m, k, n)).astype(np.float64)  # about a third zeros
-    w[2, 1] = 0.0  # a weight vector with no pair at all
-    s_y, s_yy, s_xy = kernels.target_sums(y, x, w)
-    i, j = np.triu_indices(n, 1)
-    for b in range(m):
-        for q in range(k):
-            pair_w = w[b, q, i] * w[b, q, j]
-            if b == 5:
-                assert np.isnan(s_y[b, q]) and np.isnan(s_yy[b, q]) and np.all(np.isnan(s_xy[b, q]))
-                continue
-            np.testing.assert_allclose(s_y[b, q], pair_w @ y[b], rtol=1e-12, atol=1e-12)
-            np.testing.assert_allclose(s_yy[b, q], pair_w @ y[b] ** 2, rtol=1e-12, atol=1e-12)
-            np.testing.assert_allclose(s_xy[b, q], x @ (pair_w * y[b]), rtol=1e-12, atol=1e-12)
-    assert s_y[2, 1] == 0.0 and np.all(s_xy[2, 1] == 0.0)
-
-
-@needs_numba
-def test_two_factor_bootstrap_compiled_path_equals_the_numpy_path(rng, monkeypatch):
+def test_two_factor_bootstrap_gathered_parts_equal_the_masked_ones(rng, monkeypatch):
     """A whole two-factor RSA statistic (sounds and listeners resampled, split halves, CV) is the same
-    with and without the compiled target sums, to rounding."""
+    with the layers masked to each part (small sets) and with each part's pairs gathered (large sets)."""
+    from audioprobe.metrics import split_pearson
+
     n, n_listeners, n_categories = 30, 9, 4
     responses = rng.integers(0, n_categories, size=(n_listeners, n))
     x = np.stack([pdist(rng.normal(size=(n, 5))) for _ in range(3)])
@@ -175,7 +152,7 @@ def test_two_factor_bootstrap_compiled_path_equals_the_numpy_path(rng, monkeypat
     common = dict(comparison="pearson", seed=4, n_bootstrap=60, n_permutations=0, cv_splits=5, level=0.95,
                   listener_targets=listener_targets, n_listeners=n_listeners)
     compiled = stats.rsa_statistics(x, target, **common)
-    monkeypatch.setattr(kernels, "available", lambda: False)
+    monkeypatch.setattr(split_pearson, "MASKED_BYTES", 0)
     numpy_path = stats.rsa_statistics(x, target, **common)
     assert compiled.keys() == numpy_path.keys()
     for key, value in numpy_path.items():
@@ -184,20 +161,3 @@ def test_two_factor_bootstrap_compiled_path_equals_the_numpy_path(rng, monkeypat
         else:
             np.testing.assert_array_equal(compiled[key], value, err_msg=key)
     assert np.isfinite(compiled["variance"]).all() and compiled["bootstrap_listeners"].shape == (60, 3)
-
-
-@pytest.mark.parametrize("present", [False, True])
-def test_cv_splits_riding_with_the_bootstrap_give_the_same_statistics(rng, monkeypatch, present):
-    n = 40
-    x = np.stack([pdist(rng.normal(size=(n, 4))) for _ in range(3)])
-    y = pdist(rng.normal(size=(n, 2)))
-    if present:
-        y[rng.random(y.size) < 0.2] = np.nan  # missing pairs take the masked path
-    monkeypatch.setattr(stats, "SMALL_PROBLEM_SOUNDS", 10 ** 9)  # separate passes (small sets)
-    apart = stats.rsa_statistics(x, y, "pearson", 3, 50, 0, 12, 0.9)
-    monkeypatch.setattr(stats, "SMALL_PROBLEM_SOUNDS", 0)  # the CV halves inside the bootstrap's products
-    together = stats.rsa_statistics(x, y, "pearson", 3, 50, 0, 12, 0.9)
-    for key in ("cv_scores", "cv_bootstrap", "bootstrap", "ci"):
-        np.testing.assert_allclose(together[key], apart[key], atol=1e-12, err_msg=key)
-    np.testing.assert_array_equal(together["cv_choice"], apart["cv_choice"])
-    assert together["bootstrap"].shape == (50, 3) and together["cv_scores"].shape == (24,)

@@ -406,7 +406,7 @@ def test_cli_per_listener_matrices_give_target_and_noise_ceiling(base, truth, tm
     assert ceiling["upper_bound"] == pytest.approx(np.mean(upper), abs=1e-9)
     assert ceiling["lower_bound"] == pytest.approx(np.mean(lower), abs=1e-9)
     assert ceiling["n_listeners"] == 6 and 0 < ceiling["lower_bound"] < ceiling["upper_bound"]
-    assert scores["headline_over_ceiling"]["upper_bound"] is not None
+    assert scores["headline_over_ceiling"]["attainable"] == pytest.approx(np.sqrt(ceiling["value"]))
     assert ceiling["method"] == (
         "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair averaged over the "
         "listeners of the half who rated it, compared on the pairs both halves have) over random halves of the "

@@ -12,6 +12,7 @@ import pytest
 
 from audioprobe.cli import main as eval_main
 from audioprobe.metrics import inference
+from audioprobe.identity import SCHEMA_VERSION
 from audioprobe.results import (read_replicates, read_result, result_path, schema_markdown, set_folder,
                                 validate_result, write_result)
 
@@ -44,7 +45,7 @@ def _clean(result):
 def test_real_results_of_every_type_are_valid(results):
     for name, r in results.items():
         assert validate_result(_clean(r)) == [], name
-        assert r["schema_version"] == 2 and r["run_key"]["task"]["name"] == name
+        assert r["schema_version"] == SCHEMA_VERSION == 3 and r["run_key"]["task"]["name"] == name
 
 
 def _problems_after(result, edit):
@@ -110,50 +111,55 @@ def test_result_path_names_set_model_and_task(tmp_path):
 
 
 def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results):
-    from audioprobe.metrics.stats import percentile_interval
+    """Per-layer intervals: percentile (one factor) or dual t (two factors) of the stored replicates; the headline's:
+    the t interval of inference.contrast_statistics on its stored replicates (one computation everywhere). logmel has
+    one layer: its headline is that layer's score and its replicates are the layer's."""
+    from audioprobe.metrics.intervals import percentile_interval
 
     for name, r in results.items():
         arrays = read_replicates(r["_path"])
         n_layers = len(r["scores"]["per_layer"])
+        plan = r["replicates"]["resampling"]
         assert arrays["per_layer"].shape == (1000, n_layers), name
-        assert arrays["headline"].shape == (1000,), name
-        if "per_layer_listeners" in arrays:  # two-factor: t interval with the dual-bootstrap variance
+        dual = "per_layer_listeners" in arrays
+        if dual:  # two-factor: t interval with the dual-bootstrap variance
             stats = inference.contrast_statistics(
                 [e["score"] for e in r["scores"]["per_layer"]],
                 {"both": arrays["per_layer"], "sounds": arrays["per_layer_sounds"],
                  "listeners": arrays["per_layer_listeners"]},
-                n_sounds=r["replicates"]["resampling"]["n_items"],
-                n_listeners=r["replicates"]["resampling"]["n_listeners"])
+                n_sounds=plan["n_items"], n_listeners=plan["n_listeners"])
             ci = [c if c is not None else [None, None] for c in stats["ci"]]
         else:
             ci = percentile_interval(arrays["per_layer"], 0.95)
         for entry, (lo, hi) in zip(r["scores"]["per_layer"], ci):
             if entry["ci"] is not None:
                 assert entry["ci"] == pytest.approx([lo, hi], abs=1e-9), name
-        if r["scores"]["headline"]["ci"] is None:  # logmel with its own RDM regressed out: nothing left
-            assert name == "partial-rsa-material" and np.isnan(arrays["headline"]).all()
-        elif "headline_listeners" in arrays:
-            stats = inference.contrast_statistics(
-                r["scores"]["headline"]["value"],
-                {"both": arrays["headline"], "sounds": arrays["headline_sounds"],
-                 "listeners": arrays["headline_listeners"]},
-                n_sounds=r["replicates"]["resampling"]["n_items"],
-                n_listeners=r["replicates"]["resampling"]["n_listeners"])
-            assert r["scores"]["headline"]["ci"] == pytest.approx(stats["ci"], abs=1e-9)
-        else:
-            assert r["scores"]["headline"]["ci"] == pytest.approx(
-                list(percentile_interval(arrays["headline"][:, None])[0]), abs=1e-12)
-    assert "baseline" in read_replicates(results["transfer-material-hollow-to-full"]["_path"])
+        if r["scores"]["headline"]["value"] is None:  # logmel with its own RDM regressed out: nothing left
+            assert name == "partial-rsa-material" and "headline" not in arrays
+            continue
+        assert arrays["headline"].shape == (1000,), name  # one layer: the layer's own replicates
+        np.testing.assert_array_equal(arrays["headline"], arrays["per_layer"][:, 0])
+        reps = ({"both": arrays["headline"], "sounds": arrays["headline_sounds"],
+                 "listeners": arrays["headline_listeners"]} if dual else arrays["headline"])
+        stats = inference.contrast_statistics(r["scores"]["headline"]["value"], reps, n_sounds=plan["n_items"],
+                                              n_listeners=plan.get("n_listeners"))
+        assert r["scores"]["headline"]["ci"] == pytest.approx(stats["ci"], abs=1e-9), name
+        assert r["scores"]["headline"]["value"] == r["scores"]["per_layer"][0]["score"], name
+    for key in ("baseline", "matched", "matched_baseline", "baseline_contrast"):
+        assert key in read_replicates(results["transfer-material-hollow-to-full"]["_path"]), key
 
 
 def test_results_on_one_set_share_their_resamples(results):
     plans = {name: r["replicates"]["resampling"] for name, r in results.items()}
-    sounds = {plans[t]["sounds_plan_sha256"] for t in ("rsa-material", "partial-rsa-material", "abx-material")}
+    sounds = {plans[t]["sounds_plan_sha256"] for t in ("rsa-material", "partial-rsa-material")}
     assert len(sounds) == 1 and plans["rsa-material"]["n_items"] == 40
     # listeners resampled too where the target is built from per-listener responses: one plan for both
     assert plans["rsa-material"]["factors"] == ["sounds", "listeners"]
     assert plans["rsa-material"]["plan_sha256"] == plans["partial-rsa-material"]["plan_sha256"]
-    assert plans["abx-material"]["plan_sha256"] == plans["abx-material"]["sounds_plan_sha256"] in sounds
+    # ABX weighs the sounds of its cells (a Bayesian bootstrap): a plan of its own, shared by every model
+    abx = plans["abx-material"]
+    assert abx["plan_sha256"] == abx["sounds_plan_sha256"] and abx["plan_sha256"] not in sounds
+    assert abx["n_items"] == results["abx-material"]["scores"]["n_sounds_used"]
     assert plans["transfer-material-hollow-to-full"]["unit"] == "test sounds"
     assert plans["transfer-material-hollow-to-full"]["sounds_plan_sha256"] not in sounds
 

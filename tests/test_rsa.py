@@ -183,7 +183,7 @@ def _run(s, acts, **over):
 
 
 def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
-    from audioprobe.metrics import stats
+    from audioprobe.metrics import intervals, stats
 
     s, truth = tiny_set(rng)
     acts = {"mean": {"good": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3)), "noise": rng.random((30, 5))}}
@@ -204,17 +204,23 @@ def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
         assert [e[key] for e in both["per_layer"]] == [e[key] for e in one["per_layer"]]
     assert both["headline"]["value"] == one["headline"]["value"]
     assert both["noise_ceiling"] == one["noise_ceiling"]
-    # the intervals: score -/+ t(dof) sqrt(dual-bootstrap variance), recomputable from the replicates
+    # the intervals: score -/+ t(dof) sqrt(dual-bootstrap variance), recomputable from the replicates; dof per
+    # layer by Satterthwaite from the three variances; the headline's from its split replicates (cv_splits of them)
     st = both["statistics"]
-    assert st["dof"] == 7 and st["n_listeners"] == 8 and "dual-bootstrap" in st["ci_method"]
+    assert st["n_listeners"] == 8 and "dual-bootstrap" in st["ci_method"] and "Satterthwaite" in st["ci_method"]
     assert one["statistics"]["ci_method"] == "percentile" and "n_listeners" not in one["statistics"]
     r = c2.replicates
     layers = both["per_layer"]
-    for kind, center, got in (("per_layer", [e["score"] for e in layers], [e["ci"] for e in layers]),
-                              ("headline", both["headline"]["value"], both["headline"]["ci"])):
-        var = stats.two_factor_variance(r[kind], r[kind + "_listeners"], r[kind + "_sounds"], 8, 30)
-        np.testing.assert_allclose(np.squeeze(stats.t_interval(center, var, 7, 0.95)), np.squeeze(got), atol=1e-12)
-    percentile = stats.percentile_interval(c1.replicates["per_layer"])[0]
+    var, dof = intervals.dual_variance_of(r["per_layer"], r["per_layer_listeners"], r["per_layer_sounds"], 8, 30)
+    np.testing.assert_allclose(intervals.t_interval([e["score"] for e in layers], var, dof, 0.95),
+                               [e["ci"] for e in layers], atol=1e-12)
+    assert [e["dof"] for e in layers] == pytest.approx(np.round(dof, 1).tolist()) and np.all(dof >= 7)
+    assert r["headline"].shape == (r["per_layer"].shape[0], stats.HEADLINE_SPLITS)
+    var, dof = intervals.dual_variance_of(r["headline"], r["headline_listeners"], r["headline_sounds"], 8, 30,
+                                          cv_splits=20, split_axis=True)
+    np.testing.assert_allclose(intervals.t_interval(both["headline"]["value"], var, dof, 0.95), both["headline"]["ci"],
+                               atol=1e-12)
+    percentile = intervals.percentile_interval(c1.replicates["per_layer"])[0]
     assert one["per_layer"][0]["ci"] == [pytest.approx(v) for v in percentile]
 
 
@@ -254,7 +260,8 @@ def test_resample_parameter_choices_and_errors(rng):
     phys_sounds, _ = _run(s, acts, target="physical", resample="sounds")
     assert phys == phys_sounds and phys["statistics"]["resampled"] == ["sounds"]
     assert phys["statistics"]["ci_method"] == "percentile"
-    assert phys["headline_over_ceiling"] == {"split_half": None, "lower_bound": None, "upper_bound": None}
+    assert phys["headline_over_ceiling"] == {"ratio": None, "attainable": None,
+                                             "reason": "no positive split-half reliability"}
     # a set without per-listener responses: auto falls back to sounds; asking for listeners is not applicable
     bare = StimulusSet(name="bare", sound_ids=s.sound_ids, dimensions=s.dimensions, labels=s.labels,
                        judgments=s.judgments, load_audio=s.load_audio, synthetic=True)
@@ -290,9 +297,8 @@ def test_leave_one_listener_out_bounds_brute_force(rng):
         assert nc["lower_bound"] == pytest.approx(np.mean(lower), abs=1e-12)
         assert nc["lower_bound"] < nc["upper_bound"] and nc["n_listeners"] == 5 and "Nili" in nc["bounds_method"]
         frac = out["headline_over_ceiling"]
-        assert frac["upper_bound"] == pytest.approx(out["headline"]["value"] / nc["upper_bound"])
-        assert frac["lower_bound"] == pytest.approx(out["headline"]["value"] / nc["lower_bound"])
-        assert frac["split_half"] == pytest.approx(out["headline"]["value"] / nc["value"])
+        assert frac["attainable"] == pytest.approx(np.sqrt(nc["value"]))
+        assert frac["ratio"] == pytest.approx(out["headline"]["value"] / np.sqrt(nc["value"]))
 
 
 def _panel_set(rng, n_sounds, n_listeners, school_share):
@@ -444,7 +450,7 @@ def test_rsa_statistics_block_and_ceiling_edges(rng):
     assert st["ci_method"] == (
         "t: score -/+ t(dof) sqrt(V), V the dual-bootstrap variance (Schütt et al. 2023, eLife 12:e82566; "
         "small-sample form as rsatoolbox's eval_dual_bootstrap) from the bootstraps over both factors, over "
-        "listeners and over sounds, dof = min(listeners, sounds) - 1")
+        "listeners and over sounds; dof per layer by Satterthwaite (1946) from the three variances")
     single, _ = tiny_set(np.random.default_rng(1), listeners=1)
     nc = _run(single, acts, resample="sounds")[0]["noise_ceiling"]
     assert nc["lower_bound"] is None and nc["upper_bound"] is None

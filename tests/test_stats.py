@@ -9,7 +9,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import kstest
 
-from audioprobe.metrics import rsa, stats
+from audioprobe.metrics import intervals, rsa, stats
 
 
 def rdms(rng, n=14, layers=3):
@@ -103,7 +103,7 @@ def test_bootstrap_interval_coverage_near_nominal():
         u, v = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n).T
         x = pdist(u[:, None], "sqeuclidean")[None, :]
         y = pdist(v[:, None], "sqeuclidean")
-        lo, hi = stats.percentile_interval(stats.weighted_pearson(x, y, stats.bootstrap_counts(rng, n, boots)))[0]
+        lo, hi = intervals.percentile_interval(stats.weighted_pearson(x, y, stats.bootstrap_counts(rng, n, boots)))[0]
         cover += lo <= truth <= hi
     assert 0.85 <= cover / reps <= 0.99, cover / reps
 
@@ -180,25 +180,11 @@ def test_listener_stream_leaves_the_first_four_streams_unchanged():
                                   stats.bootstrap_counts(stats.streams(3, 5)[4], 9, 5))
 
 
-def test_weighted_pearson_targets_equals_one_target_at_a_time(rng):
+def test_two_distinct_sounds_give_no_correlation(rng):
     x, y = rdms(rng)
-    counts = stats.bootstrap_counts(rng, 14, 12)
-    halves = stats.random_halves(rng, 14, 12)
-    targets = y + 0.7 * rng.normal(size=(12, y.size))
-    weights = [counts * halves, counts * ~halves, counts, halves]
-    got = stats.weighted_pearson_targets(x, targets, weights)
-    for w, g in zip(weights, got):
-        ref = np.stack([stats.weighted_pearson(x, targets[b], w[b:b + 1])[0] for b in range(12)])
-        np.testing.assert_allclose(g, ref, atol=1e-12, equal_nan=True)
-    # one target for every row: the quadratic-form machinery, to rounding
-    a, b, whole = stats.weighted_pearson_blocks(x, y, [counts * halves, counts * ~halves])
-    same = stats.weighted_pearson_targets(x, np.tile(y, (12, 1)), [counts * halves, counts * ~halves, counts])
-    for g, ref in zip(same, (a, b, whole)):
-        np.testing.assert_allclose(g, ref, atol=1e-12, equal_nan=True)
     two = np.zeros((1, 14), dtype=np.int64)
     two[0, [3, 8]] = [2, 1]  # two distinct sounds: one distinct pair, no correlation (not a rounding artefact)
     assert np.isnan(stats.weighted_pearson(x, y, two)).all()
-    assert np.isnan(stats.weighted_pearson_targets(x, y[None], [two])[0]).all()
 
 
 def _random_covariances(rng, k):
@@ -222,7 +208,7 @@ def test_dual_bootstrap_variance_equals_rsatoolbox_extract_variances():
         diag = np.einsum("kjj->kj", cov)
         for n_rdm, n_pattern in ((None, None), (12, 40), (3, 245)):
             ref = extract_variances(cov, nc_included=False, n_rdm=n_rdm, n_pattern=n_pattern)[0]
-            got = stats.dual_bootstrap_variance(diag[0], diag[1], diag[2], n_rdm, n_pattern)
+            got = intervals.dual_bootstrap_variance(diag[0], diag[1], diag[2], n_rdm, n_pattern)
             np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15)
             clipped.update(np.where(got == diag[0], "both", np.where(got > 2 * (diag[1] + diag[2]) - diag[0] + 1e-15,
                                                                     "low", "none")).tolist())
@@ -270,12 +256,13 @@ def test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap(monkeypa
     res = evaluate.eval_dual_bootstrap([ModelFixed(f"m{k}", RDMs(m[None])) for k, m in enumerate(models)],
                                        RDMs(per_listener), method="corr", N=1000)
     theirs = np.einsum("kjj->kj", res.variances)[:, :2]  # double, rdm, pattern; the models' part
-    np.testing.assert_allclose(stats.dual_bootstrap_variance(*theirs, n_listeners, n), res.model_var, rtol=1e-12)
+    np.testing.assert_allclose(intervals.dual_bootstrap_variance(*theirs, n_listeners, n), res.model_var, rtol=1e-12)
     ratio = out["variance"] / res.model_var
     assert np.all((ratio > 0.75) & (ratio < 1.33)), ratio
-    ours = [stats.replicate_variance(out[k]) for k in ("bootstrap", "bootstrap_listeners", "bootstrap_sounds")]
+    ours = [intervals.replicate_variance(out[k]) for k in ("bootstrap", "bootstrap_listeners", "bootstrap_sounds")]
     assert np.all((np.array(ours) / theirs > 0.6) & (np.array(ours) / theirs < 1.6))
-    assert res.dof == out["dof"] == min(n_listeners, n) - 1
+    # dof: Satterthwaite's per layer (intervals.dual_dof), never below rsatoolbox's min(n) - 1
+    assert res.dof == min(n_listeners, n) - 1 and np.all(out["dof"] >= res.dof - 1e-9)
 
 
 def test_two_factor_sound_replicates_are_the_one_factor_ones(rng):
@@ -298,8 +285,9 @@ def test_two_factor_sound_replicates_are_the_one_factor_ones(rng):
                                              lambda p, q: rsa.compare_rows(p, q, comparison)[0])[0]
         tol = 0.05 if comparison == "spearman" else 1e-12  # spearman: ranks of the full set reused
         np.testing.assert_allclose(two["bootstrap"][0], direct, atol=tol)
-        var = stats.two_factor_variance(two["bootstrap"], two["bootstrap_listeners"], two["bootstrap_sounds"], 6, 15)
-        np.testing.assert_allclose(two["ci"], stats.t_interval(two["score"], var, 5, 0.95))
+        var, dof = intervals.dual_variance_of(two["bootstrap"], two["bootstrap_listeners"], two["bootstrap_sounds"], 6, 15)
+        np.testing.assert_allclose(two["ci"], intervals.t_interval(two["score"], var, dof, 0.95))
+        assert np.all(dof >= 5)
 
 
 def test_leave_one_out_ceiling_equals_rsatoolbox_boot_noise_ceiling(rng):
@@ -321,16 +309,16 @@ def test_leave_one_out_ceiling_equals_rsatoolbox_boot_noise_ceiling(rng):
 
 def test_replicate_variance_and_t_interval():
     r = np.array([[1.0, np.nan], [2.0, 1.0], [4.0, np.nan]])
-    np.testing.assert_allclose(stats.replicate_variance(r), [np.var([1, 2, 4], ddof=1), np.nan])
+    np.testing.assert_allclose(intervals.replicate_variance(r), [np.var([1, 2, 4], ddof=1), np.nan])
     # the two-factor variance uses the resamples where all three kinds are defined
     both, lis = np.array([1.0, 2.0, 3.0, np.nan]), np.array([0.5, np.nan, 1.5, 2.0])
     snd = np.array([1.0, 2.0, 4.0, 9.0])
     ok = [0, 2]
-    ref = stats.dual_bootstrap_variance(*(np.var(v[ok], ddof=1) for v in (both, lis, snd)), 5, 9)
-    np.testing.assert_allclose(stats.two_factor_variance(both, lis, snd, 5, 9), [ref])
+    ref = intervals.dual_bootstrap_variance(*(np.var(v[ok], ddof=1) for v in (both, lis, snd)), 5, 9)
+    np.testing.assert_allclose(intervals.dual_variance_of(both, lis, snd, 5, 9)[0], ref)
     from scipy.stats import t
 
-    lo, hi = stats.t_interval(0.5, 0.04, 16, 0.95)
+    lo, hi = intervals.t_interval(0.5, 0.04, 16, 0.95)
     assert hi - 0.5 == pytest.approx(t.ppf(0.975, 16) * 0.2) and lo == pytest.approx(1.0 - hi)
 
 
@@ -344,9 +332,9 @@ def test_two_factor_variance_uses_rows_where_all_three_kinds_are_defined():
     kl, ks = 5 / 4, 9 / 8
     ref = kl * vl + ks * vs - kl * ks * (vb - vl - vs)
     assert kl * vl < ref < vb and ks * vs < ref  # not clipped
-    np.testing.assert_allclose(stats.two_factor_variance(both, lis, snd, 5, 9), [ref], rtol=1e-12)
-    np.testing.assert_allclose(stats.two_factor_variance(snd, lis, both, 5, 9),
-                               stats.dual_bootstrap_variance(*(np.var(v[ok], ddof=1) for v in (snd, lis, both)), 5, 9))
+    np.testing.assert_allclose(intervals.dual_variance_of(both, lis, snd, 5, 9)[0], ref, rtol=1e-12)
+    np.testing.assert_allclose(intervals.dual_variance_of(snd, lis, both, 5, 9)[0],
+                               intervals.dual_bootstrap_variance(*(np.var(v[ok], ddof=1) for v in (snd, lis, both)), 5, 9))
 
 
 def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
@@ -371,19 +359,12 @@ def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
     assert not np.any(out["cv_choice"] == 1)
 
 
-def test_no_finite_layer_and_chunked_targets(rng, monkeypatch):
+def test_no_finite_layer(rng):
     x, y = rdms(rng, n=10, layers=2)
     out = stats.rsa_statistics(np.full_like(x, np.nan), y, "pearson", 0, 20, 15, 3, 0.95)
     for key, shape in (("score", (2,)), ("p_value", (2,)), ("ci", (2, 2)), ("bootstrap", (20, 2))):
         assert out[key].shape == shape and np.isnan(out[key]).all(), key
-    # weighted_pearson_targets in chunks of 2 rows gives the unchunked answer
-    counts = stats.bootstrap_counts(rng, 10, 7)
-    targets = y + 0.5 * rng.normal(size=(7, y.size))
-    whole = stats.weighted_pearson_targets(x, targets, [counts, counts > 0])
-    monkeypatch.setattr(stats, "SQUARE_CHUNK_BYTES", 8 * 10 * 10 * 2)
-    monkeypatch.setattr(stats, "PAIR_TILE_BYTES", 8 * 7 * 4, raising=False)
-    for a, b in zip(stats.weighted_pearson_targets(x, targets, [counts, counts > 0]), whole):
-        np.testing.assert_allclose(a, b, atol=1e-12)
+    assert out["cv_bootstrap"].shape == (20, 3) and np.isnan(out["cv_bootstrap"]).all()
 
 
 def test_a_target_constant_on_the_drawn_sounds_gives_no_correlation():

@@ -80,9 +80,6 @@ def test_fewer_than_three_sounds_is_nan(rng):
         got = stats_torch.weighted_pearson_blocks(x, y, [w], present, device="cpu")
         close(got[0], stats.weighted_pearson_blocks(x, y, [w], present)[0])
         assert np.isnan(got[0][[0, 2]]).all() and np.isfinite(got[0][1]).all()
-    targets = np.stack([y, y, y])
-    got = stats_torch.weighted_pearson_targets(x, targets, [w], device="cpu")[0]
-    assert np.isnan(got[[0, 2]]).all() and np.isfinite(got[1]).all()
 
 
 def test_constant_layer_is_nan_as_in_numpy(rng):
@@ -128,28 +125,6 @@ def test_spearman_permutations_via_ranks(rng):
     perms = stats.random_permutations(rng, 16, 10)
     xr, yr = rsa.rank_rows(x), rsa.rank_rows(y)
     close(stats_torch.permuted_pearson(xr, yr, perms), stats.permuted_pearson(xr, yr, perms))
-
-
-@pytest.mark.parametrize("budget", BUDGETS)
-def test_targets_equal_numpy(rng, budget):
-    x, y = data(rng)
-    m = 7
-    targets = y + rng.normal(size=(m, y.size))
-    targets[3] = np.nan  # a target that is not finite gives NaN
-    c = stats.bootstrap_counts(rng, 16, m)
-    h = stats.random_halves(rng, 16, m)
-    ones = np.ones((m, 16), dtype=np.int64)
-    weights = [c * h, c * ~h, c, ones * h, ones]
-    got = stats_torch.weighted_pearson_targets(x, targets, weights, device="cpu", chunk_bytes=budget)
-    for a, b in zip(stats.weighted_pearson_targets(x, targets, weights), got):
-        close(a, b)
-    assert np.isnan(got[2][3]).all()
-    draws = np.repeat(np.arange(16), c[0])  # brute force: row 0's resample against row 0's target
-    keep = np.triu_indices(draws.size, 1)
-    different = (draws[:, None] != draws[None, :])[keep]
-    ys = squareform(targets[0])[np.ix_(draws, draws)][keep][different]
-    xs = squareform(x[1])[np.ix_(draws, draws)][keep][different]
-    assert got[2][0, 1] == pytest.approx(np.corrcoef(xs, ys)[0, 1], abs=TOL)
 
 
 @pytest.mark.parametrize("budget", BUDGETS)
@@ -210,9 +185,6 @@ def test_cuda_equals_numpy(rng):
         perms = stats.random_permutations(rng, 40, 50)
         close(stats_torch.permuted_pearson(x, y, perms, mask, device="cuda"), stats.permuted_pearson(x, y, perms, mask))
     targets = y + rng.normal(size=(30, y.size))
-    for a, b in zip(stats.weighted_pearson_targets(x, targets, blocks),
-                    stats_torch.weighted_pearson_targets(x, targets, blocks, device="cuda")):
-        close(a, b)
     for method in ("pearson", "spearman"):
         close(stats_torch.paired_rows(targets, targets[::-1], method, device="cuda"),
               stats.paired_rows(targets, targets[::-1], method))

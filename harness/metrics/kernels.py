@@ -1,5 +1,4 @@
-"""Compiled loops (numba) for the two statistics numpy cannot vectorise well: the Mantel test on large
-sets, and the two-factor bootstrap's sums over pairs with a target per resample.
+"""Compiled loops (numba) for the statistic numpy cannot vectorise well: the Mantel test on large sets.
 
 Mantel test. A permutation test of an RSA score needs, for every permutation p and layer l, the sum
 over pairs i < j of x_l[ij] * y[p(i), p(j)]. numpy must first gather the permuted target into memory
@@ -9,18 +8,12 @@ a small buffer and takes its dot products with every layer while the row is in c
 permutations at a time: about 4x less CPU time than numpy at 3,000 sounds (16 against 60 ms per
 permutation here).
 
-Two-factor bootstrap. Each resample b has its own target y_b (rebuilt from its listener draw) and
-several weight vectors w (its sound counts, their split halves, ...); the sums
-sum_{i<j} w_i w_j y_b[ij] x_l[ij] for every layer l are quadratic forms in a matrix y_b o x_l that
-numpy must form, per resample and layer, before a matrix-vector product reads it again.
-`target_sums` walks the pairs once per resample, multiplies y_b[ij] into every layer's value while
-they are in registers and adds that to the sums of the weight vectors that hold both sounds (skipping
-the others: a bootstrap resample leaves out about a third of the sounds): at 245 sounds x 13 layers,
-0.03 s for 128 resamples x 6 weight vectors against 0.4 s in numpy.
+The two-factor bootstrap's sums with a target per resample, compiled here until issue 22, are matrix
+products over the pairs since (`split_pearson.target_split_sums`): they serve the half-splits of every
+resample at once, which a loop over pairs would visit one by one.
 
-numba is optional (`pip install audioprobe[fast]`); without it (or, for the Mantel test, below
-`MIN_SOUNDS`) `stats` keeps its numpy paths. Both give the same sums up to floating-point rounding
-(tests/test_large_sets.py).
+numba is optional (`pip install audioprobe[fast]`); without it (or below `MIN_SOUNDS`) `stats` keeps its
+numpy path. Both give the same sums up to floating-point rounding (tests/test_large_sets.py).
 """
 
 from __future__ import annotations
@@ -116,67 +109,3 @@ def permuted_dots(square_target: np.ndarray, perms: np.ndarray, x: np.ndarray) -
     _kernel()(np.ascontiguousarray(square_target, dtype=np.float64).ravel(), np.ascontiguousarray(padded, np.int64),
               n, bounds, offsets, np.ascontiguousarray(x, dtype=np.float64), out, max(4, PERM_BLOCK // 4 * 4))
     return out[:n_perm]
-
-
-#: numba's fast-math flags for `target_sums`: reassociation and fused multiply-adds (the loop
-#: vectorises over layers), but not the flags that assume no NaN or infinity.
-_TARGET_SUMS_MATH = {"reassoc", "contract", "nsz", "arcp"}
-
-
-@functools.lru_cache(maxsize=1)
-def _target_kernel():
-    import numba
-
-    def target_sums_loop(y, x, w, s_y, s_yy, s_xy):
-        # For resample b and weight vector q: s_y[b, q] = sum_{i<j} w_qi w_qj y[b, ij], s_yy the same of
-        # y^2, s_xy[b, q, l] the same of y * x[l, ij]; a pair is skipped for the weight vectors that
-        # give it weight 0
-        n_rows, n_layers = y.shape[0], x.shape[0]
-        k, n = w.shape[1], w.shape[2]
-        for b in numba.prange(n_rows):
-            acc = np.zeros((k, n_layers))
-            sy, syy = np.zeros(k), np.zeros(k)
-            yx = np.empty(n_layers)
-            pos = 0
-            for i in range(n - 1):
-                for j in range(i + 1, n):
-                    v = y[b, pos]
-                    for layer in range(n_layers):
-                        yx[layer] = v * x[layer, pos]
-                    for q in range(k):
-                        a = w[b, q, i] * w[b, q, j]
-                        if a != 0.0:
-                            sy[q] += a * v
-                            syy[q] += a * v * v
-                            for layer in range(n_layers):
-                                acc[q, layer] += a * yx[layer]
-                    pos += 1
-            for q in range(k):
-                s_y[b, q] = sy[q]
-                s_yy[b, q] = syy[q]
-                for layer in range(n_layers):
-                    s_xy[b, q, layer] = acc[q, layer]
-
-    options = dict(parallel=True, boundscheck=False, fastmath=_TARGET_SUMS_MATH, nogil=True)
-    try:
-        return numba.njit(cache=True, **options)(target_sums_loop)
-    except Exception:  # a read-only install: no on-disk cache, compile each process
-        return numba.njit(**options)(target_sums_loop)
-
-
-def target_sums(y: np.ndarray, x: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Sums over pairs i < j of w_i w_j times y, y^2 and y * x_l, for a target per row.
-
-    y `[m, n_pairs]` (condensed targets, one per row), x `[n_layers, n_pairs]` (condensed layers),
-    w `[m, k, n]` (k weight vectors per row) -> s_y `[m, k]`, s_yy `[m, k]`, s_xy `[m, k, n_layers]`.
-    A row whose target is not finite gives NaN sums.
-    """
-    y = np.ascontiguousarray(y, dtype=np.float64)
-    x = np.ascontiguousarray(x, dtype=np.float64)
-    w = np.ascontiguousarray(w, dtype=np.float64)
-    m, k = w.shape[:2]
-    s_y, s_yy, s_xy = np.empty((m, k)), np.empty((m, k)), np.empty((m, k, x.shape[0]))
-    _target_kernel()(y, x, w, s_y, s_yy, s_xy)
-    undefined = ~np.all(np.isfinite(y), axis=1)
-    s_y[undefined], s_yy[undefined], s_xy[undefined] = np.nan, np.nan, np.nan
-    return s_y, s_yy, s_xy

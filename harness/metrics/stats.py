@@ -29,18 +29,13 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from audioprobe.metrics import kernels, rsa
+from audioprobe.metrics.intervals import (dual_bootstrap_variance, percentile_interval, replicate_variance,  # noqa: F401
+                                          t_interval)
 from audioprobe.metrics.responses import counts_from_responses
+from audioprobe.metrics.split_pearson import VARIANCE_FLOOR, n_items, pearson_from_sums
 
 #: Bytes a batch of permuted target RDMs may occupy (chunking keeps memory ~ pairs).
 PERMUTATION_CHUNK_BYTES = 32 * 2 ** 20
-
-
-def n_items(n_pairs: int) -> int:
-    """Number of sounds n with n(n-1)/2 == n_pairs."""
-    n = int(round((1 + np.sqrt(1 + 8 * n_pairs)) / 2))
-    if n * (n - 1) // 2 != n_pairs:
-        raise ValueError(f"{n_pairs} is not the length of a condensed RDM")
-    return n
 
 
 def bootstrap_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
@@ -84,22 +79,6 @@ def _standardised_present(v: np.ndarray, present: np.ndarray | None) -> np.ndarr
     out = np.zeros(v.shape)
     out[..., present] = _standardised(v[..., present])
     return out
-
-
-def _pearson_from_sums(sw, sx, sy, sxx, syy, sxy):
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cov = sxy - sx * sy / sw
-        vx = sxx - sx * sx / sw
-        vy = syy - sy * sy / sw
-        r = cov / np.sqrt(vx * vy)
-    # a variance within rounding of zero (relative to the sum of squares it is cancelled from: float64
-    # cancellation leaves ~1e-16 of it) is a constant side: undefined, not a tiny spurious r
-    bad = ~(sw > 0) | ~(vx > VARIANCE_FLOOR * np.abs(sxx)) | ~(vy > VARIANCE_FLOOR * np.abs(syy))
-    return np.where(bad, np.nan, r)
-
-
-#: a weighted variance below this fraction of its uncentred sum of squares is rounding error
-VARIANCE_FLOOR = 1e-12
 
 
 def weighted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, weights: np.ndarray,
@@ -172,7 +151,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
         np.multiply(xsq, ysq, out=square_buffers[:, 2, :])
         s_x, s_xx, s_xy = quad(stacked=square_buffers.reshape(n, 3 * n), out=layer_products)
         for k in range(len(ws)):
-            r = _pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
+            r = pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
             results[k][:, layer] = np.where(single_pair[k], np.nan, r)
     return results
 
@@ -189,81 +168,6 @@ def _single_pair(w: np.ndarray, mask_square: np.ndarray | None = None) -> np.nda
 
 #: Bytes of per-resample target RDMs a two-factor bootstrap holds at once (a chunk of resamples).
 TARGET_CHUNK_BYTES = 64 * 2 ** 20
-#: Bytes of square target RDMs `weighted_pearson_targets` holds at once (a few, to stay in cache).
-SQUARE_CHUNK_BYTES = 4 * 2 ** 20
-
-
-def layer_squares(model_rdms: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
-    """(standardised condensed layers `[n_layers, n_pairs]`, their square forms): what
-    `weighted_pearson_targets` needs of the layers, formed once for all the chunks of resamples of a
-    two-factor bootstrap (at 3,000 sounds, 13 squares of 72 MB, formed again for every chunk of 8
-    resamples before)."""
-    from scipy.spatial.distance import squareform  # scipy.spatial costs 0.3 s to import: only when used
-
-    x = _standardised(np.atleast_2d(model_rdms))
-    return x, [squareform(row, checks=False) for row in x]
-
-
-def weighted_pearson_targets(model_rdms: np.ndarray, targets: np.ndarray, weights: list,
-                             layers: tuple | None = None) -> list[np.ndarray]:
-    """Like `weighted_pearson`, when every weight row b has its own target RDM (two-factor bootstrap).
-
-    model_rdms `[n_layers, n_pairs]`, targets `[m, n_pairs]` (row b: the target rebuilt from
-    listener draw b), weights: a list of `[m, n]` arrays (bootstrap counts, or 0/1 memberships) ->
-    one `[m, n_layers]` per weight array. Every sum is still a quadratic form, in a matrix that
-    changes with the row: sum_{i<j} w_i w_j a_ij = w^T A w / 2 with A square, zero diagonal. The
-    sums that do not involve the target (weights and model RDMs only) are quadratic forms for all
-    rows at once (one matrix product per layer); the others are `kernels.target_sums` (one compiled
-    pass over the pairs per row) where numba is installed, else `_target_sums_numpy` (the same sums
-    to rounding). A row whose target is not finite gives NaN. layers: `layer_squares(model_rdms)`,
-    when the caller has them (None: formed here).
-    """
-    x, x_squares = layer_squares(model_rdms) if layers is None else layers
-    y = _standardised(np.atleast_2d(targets))
-    w_all = np.stack([np.asarray(w, dtype=np.float64) for w in weights], axis=1)  # [m, k, n]
-    m, k, n = w_all.shape
-    n_layers = x.shape[0]
-    flat = w_all.reshape(m * k, n)
-    s_w = 0.5 * (flat.sum(axis=1) ** 2 - (flat * flat).sum(axis=1))
-    s_x, s_xx, s_xy = (np.empty((m * k, n_layers)) for _ in range(3))
-    s_y, s_yy = np.empty(m * k), np.empty(m * k)
-
-    def quad(w, square):  # 0.5 w^T A w per row of w `[..., n]`, A `[..., n, n]`
-        return 0.5 * np.einsum("...n,...n->...", w @ square, w)
-
-    compiled = kernels.available()
-    if compiled:  # the target's sums in one compiled pass over the pairs (kernels.py), before any
-        # matrix product here: BLAS threads keep spinning for a while after one, slowing the kernel's
-        t_y, t_yy, t_xy = kernels.target_sums(y, x, w_all)
-        s_y[:], s_yy[:], s_xy[:] = t_y.ravel(), t_yy.ravel(), t_xy.reshape(m * k, n_layers)
-    for layer, xsq in enumerate(x_squares):
-        s_x[:, layer] = quad(flat, xsq)
-        s_xx[:, layer] = quad(flat, xsq * xsq)
-    if not compiled:
-        _target_sums_numpy(x_squares, y, w_all, s_y, s_yy, s_xy, quad)
-    r = _pearson_from_sums(s_w[:, None], s_x, s_y[:, None], s_xx, s_yy[:, None], s_xy).reshape(m, k, n_layers)
-    return [np.where(_single_pair(w_all[:, q])[:, None], np.nan, r[:, q]) for q in range(k)]
-
-
-def _target_sums_numpy(x_squares, y, w_all, s_y, s_yy, s_xy, quad) -> None:
-    """`kernels.target_sums` in numpy, into s_y, s_yy `[m k]` and s_xy `[m k, n_layers]`: per row b,
-    the products of its weights with the square target Y_b, Y_b o Y_b and Y_b o X_l, a few rows at a
-    time (no pair weights w_i w_j are formed, which was the cost of an earlier pair-tiled version)."""
-    m, k, n = w_all.shape
-    i, j = rsa._triu_indices(n)
-    rows = int(max(1, SQUARE_CHUNK_BYTES // (8 * n * n)))
-    ysq = np.zeros((rows, n, n))
-    for start in range(0, m, rows):
-        b = min(m, start + rows) - start
-        yb = ysq[:b]
-        yb[:, i, j] = y[start:start + b]
-        yb[:, j, i] = y[start:start + b]
-        wb = w_all[start:start + b]  # [b, k, n]
-        out = slice(start * k, (start + b) * k)
-        s_y[out] = quad(wb, yb).ravel()
-        s_yy[out] = quad(wb, yb * yb).ravel()
-        for layer, xsq in enumerate(x_squares):
-            s_xy[out, layer] = quad(wb, yb * xsq).ravel()
 
 
 def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutations: np.ndarray,
@@ -335,7 +239,7 @@ def _permuted_pearson_present(model_rdms, target_rdm, permutations, present) -> 
         s_xy[rows] += np.take(flat_target, flat) @ x[:, cols].T
         s_x[rows] += mask @ x[:, cols].T
         s_xx[rows] += mask @ xx[:, cols].T
-    return _pearson_from_sums(n_present, s_x, s_y, s_xx, s_yy, s_xy)
+    return pearson_from_sums(n_present, s_x, s_y, s_xx, s_yy, s_xy)
 
 
 def permuted_spearman_present(model_rdms, target_rdm, permutations) -> np.ndarray:
@@ -368,21 +272,6 @@ def permutation_p_value(observed: np.ndarray, null: np.ndarray) -> np.ndarray:
         exceed = (null >= observed[None, :] - 1e-12).sum(axis=0)
     p = (1.0 + exceed) / (1.0 + null.shape[0])
     return np.where(np.isfinite(observed), p, np.nan)
-
-
-def percentile_interval(samples: np.ndarray, level: float = 0.95) -> np.ndarray:
-    """Percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13) per column -> `[n_cols, 2]`.
-
-    Resamples whose statistic is undefined (NaN) are left out.
-    """
-    s = np.atleast_2d(np.asarray(samples, dtype=np.float64))
-    alpha = (1.0 - level) / 2.0
-    out = np.full((s.shape[1], 2), np.nan)
-    for k in range(s.shape[1]):
-        col = s[:, k][np.isfinite(s[:, k])]
-        if col.size:
-            out[k] = np.quantile(col, [alpha, 1.0 - alpha])
-    return out
 
 
 def spearman_brown(r: np.ndarray, factor: float = 2.0) -> np.ndarray:
@@ -511,7 +400,7 @@ def factored_pearson(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.n
     gram_a, gram_b = (fa.T @ fa) * (ga.T @ ga), (fb.T @ fb) * (gb.T @ gb)
     s_aa, s_bb = 0.5 * (np.sum(gram_a) - da @ da), 0.5 * (np.sum(gram_b) - db @ db)
     s_ab = 0.5 * (np.sum((fa.T @ fb) * (ga.T @ gb)) - da @ db)
-    r = float(_pearson_from_sums(n_pairs, s_a, s_b, s_aa, s_bb, s_ab))
+    r = float(pearson_from_sums(n_pairs, s_a, s_b, s_aa, s_bb, s_ab))
     # A constant RDM's variance is a difference of Gram terms far larger than the RDM's own squares: it
     # is rounding error unless it exceeds VARIANCE_FLOOR of their size (the direct path's rule, scaled)
     for s_x, s_xx, gram in ((s_a, s_aa, gram_a), (s_b, s_bb, gram_b)):
@@ -601,51 +490,6 @@ def leave_one_out_ceiling(targets_of, n_listeners: int, compare_rows,
     return lower, upper
 
 
-def dual_bootstrap_variance(v_both, v_listeners, v_sounds, n_listeners: int | None = None,
-                            n_sounds: int | None = None) -> np.ndarray:
-    """Variance of a score that must generalise over listeners and sounds, from three bootstraps
-    that share their draws: over both factors, over listeners only, over sounds only (Schütt et al.
-    2023, eLife 12:e82566, the "dual bootstrap"; rsatoolbox `util.inference_util._dual_bootstrap`,
-    whose arguments come in the order double, rdm (listeners), pattern (sounds)).
-
-    Resampling both factors at once counts the variance the factors share (their interaction and
-    the measurement noise) more than once; the one-factor bootstraps estimate it and remove the
-    excess. Asymptotic form (n_listeners or n_sounds not given): 2 (V_l + V_s) - V_b. Small-sample
-    form (both given, as rsatoolbox's `eval_dual_bootstrap` applies it):
-    n_l/(n_l-1) V_l + n_s/(n_s-1) V_s - n_l n_s/((n_l-1)(n_s-1)) (V_b - V_l - V_s).
-    Clipped as rsatoolbox does: at least each (corrected) one-factor variance, at most V_b.
-    """
-    vb, vl, vs = (np.asarray(v, dtype=np.float64) for v in (v_both, v_listeners, v_sounds))
-    if n_listeners is None or n_sounds is None:
-        v = 2.0 * (vl + vs) - vb
-        return np.minimum(np.maximum(np.maximum(v, vl), vs), vb)
-    kl, ks = n_listeners / (n_listeners - 1.0), n_sounds / (n_sounds - 1.0)
-    v = kl * vl + ks * vs - kl * ks * (vb - vl - vs)
-    return np.minimum(np.maximum(np.maximum(v, kl * vl), ks * vs), vb)
-
-
-def replicate_variance(replicates: np.ndarray, valid: np.ndarray | None = None) -> np.ndarray:
-    """Variance (ddof 1, as rsatoolbox) of each column over its finite replicates, or over the rows
-    `valid` marks (same shape) (NaN: fewer than 2)."""
-    r = np.asarray(replicates, dtype=np.float64)
-    r = r[:, None] if r.ndim == 1 else r
-    ok = np.isfinite(r) if valid is None else np.asarray(valid).reshape(r.shape) & np.isfinite(r)
-    k = ok.sum(axis=0)
-    mean = np.where(ok, r, 0.0).sum(axis=0) / np.maximum(k, 1)
-    ss = np.where(ok, (r - mean) ** 2, 0.0).sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(k >= 2, ss / (k - 1), np.nan)
-
-
-def t_interval(center, variance, dof: int, level: float = 0.95) -> np.ndarray:
-    """center -/+ t_{dof}((1 + level)/2) sqrt(variance) -> `[..., 2]` (NaN where undefined)."""
-    from scipy.special import stdtrit  # light: scipy.stats is not needed for a quantile
-
-    half = stdtrit(dof, 0.5 + level / 2.0) * np.sqrt(np.maximum(np.asarray(variance, dtype=np.float64), 0.0))
-    center = np.asarray(center, dtype=np.float64)
-    return np.stack([center - half, center + half], axis=-1)
-
-
 def paired_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     """Row i of a compared with row i of b by one of rsa.COMPARISONS -> `[m]`."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
@@ -685,6 +529,26 @@ def listener_draws(seed: int, n_listeners: int, n_resamples: int) -> np.ndarray:
     return bootstrap_counts(streams(seed, LISTENER_STREAM + 1)[LISTENER_STREAM], n_listeners, n_resamples)
 
 
+#: Fixed half-splits per bootstrap resample behind the cross-validated headline's replicates (the first
+#: of the estimate's cv_splits, the same in every resample): `intervals.split_variance` removes their noise,
+#: so a few suffice (the variance estimate's own noise grows by about (1 + 3/K) at the split noise measured
+#: on the embedded set, docs/metrics.md); more cost time in every resample.
+HEADLINE_SPLITS = 4
+
+
+def split_held_out(half_a: np.ndarray, half_b: np.ndarray, lower_is_better: bool = False) -> np.ndarray:
+    """The cross-validated score of each split of each resample: the layer picked on one half scored on
+    the other, both ways round, averaged. half_a, half_b `[..., n_layers]` -> `[...]` (NaN where no layer
+    is defined on a half)."""
+    a, b = np.asarray(half_a, dtype=np.float64), np.asarray(half_b, dtype=np.float64)
+    shape = a.shape[:-1]
+    sign = -1.0 if lower_is_better else 1.0
+    held, _ = cross_validated_selection(sign * a.reshape(-1, a.shape[-1]), sign * b.reshape(-1, b.shape[-1]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # no layer defined on a half: NaN, left out later
+        return sign * np.nanmean(held.reshape(2, -1), axis=0).reshape(shape)
+
+
 def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: str, seed: int,
                    n_bootstrap: int, n_permutations: int, cv_splits: int, level: float,
                    listener_targets=None, n_listeners: int = 0, backend=None) -> dict:
@@ -693,10 +557,12 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     model_rdms `[n_layers, n_pairs]` (rows that are not finite give NaN throughout), target
     `[n_pairs]`. Returns arrays: score `[L]`; ci `[L, 2]` (percentile bootstrap over sounds);
     p_value `[L]` (one-sided Mantel permutation test); cv_scores and cv_choice `[2 cv_splits]`
-    (held-out score and chosen layer index per half of each split); cv_bootstrap `[n_bootstrap]`
-    (the cross-validated score within each bootstrap resample, one random split each); bootstrap
-    `[n_bootstrap, L]` (each layer's score in each resample) and bootstrap_counts `[n_bootstrap, n]`
-    (how often each sound was drawn: the resamples every model shares for this seed and n).
+    (held-out score and chosen layer index per half of each split); bootstrap `[n_bootstrap, L]`
+    (each layer's score in each resample) and bootstrap_counts `[n_bootstrap, n]` (how often each
+    sound was drawn: the resamples every model shares for this seed and n); cv_bootstrap
+    `[n_bootstrap, K]`: the cross-validated score of each of the first K = min(HEADLINE_SPLITS,
+    cv_splits) splits of the estimate, in each resample (the replicates of the headline, whose split
+    noise `intervals.split_variance` removes; `split_pearson` computes them from shared sums).
 
     Two-factor bootstrap (listener_targets given: weights `[m, n_listeners]` -> the `[m, n_pairs]`
     targets built from those listeners; n_listeners >= 3): replicate b resamples the sounds with
@@ -704,26 +570,29 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     (`listener_draws`), the target being rebuilt from the drawn listeners. Then bootstrap and
     cv_bootstrap hold these "both" replicates; bootstrap_sounds, cv_bootstrap_sounds (sound draw
     b, all listeners: the one-factor replicates, identical to a sounds-only run) and
-    bootstrap_listeners, cv_bootstrap_listeners (listener draw b, all sounds, the split of sound
-    draw b) are added, with listener_counts `[n_bootstrap, n_listeners]`, variance `[L]` and
-    cv_variance (`dual_bootstrap_variance`), dof = min(n_listeners, n) - 1, and ci is the t
-    interval score -/+ t(dof) sqrt(variance).
+    bootstrap_listeners, cv_bootstrap_listeners (listener draw b, all sounds, the same K splits)
+    are added, with listener_counts `[n_bootstrap, n_listeners]`, variance `[L]`
+    (`intervals.dual_bootstrap_variance`) and dof `[L]` (`intervals.dual_dof`, Satterthwaite), and ci
+    is the t interval score -/+ t(dof) sqrt(variance).
 
     Spearman statistics rank the pairs of the full set once, then use the Pearson machinery:
     exact for permutations (a permutation only reorders the ranks; with missing pairs each
     permutation is re-ranked, `permuted_spearman_present`); for bootstrap resamples and half splits
     an approximation (the resample's own ranks are not recomputed). Kendall's tau-a
-    has no quadratic form: it is computed resample by resample (slow).
+    has no quadratic form: it is computed resample by resample and part by part (slow).
 
     Missing pairs: a target with NaN entries (cells of a published matrix nobody rated) is compared
     on its present pairs only, by every statistic (score, bootstrap, Mantel test, cross-validation;
     module docstring, "Missing pairs"); Spearman ranks the present pairs. A complete target gives
     exactly the numbers it always gave. A two-factor bootstrap needs a complete target.
 
-    backend: None (numpy, this module) or a namespace with the same `weighted_pearson_blocks`,
-    `weighted_pearson_targets` and `permuted_pearson` (`stats_torch.on(device)`: the products on a GPU,
-    equal within float rounding), used for Pearson and Spearman; the draws are the same either way.
+    backend: None (numpy, this module) or a namespace with the same `weighted_pearson_blocks` and
+    `permuted_pearson` (`stats_torch.on(device)`: the products on a GPU, equal within float
+    rounding), used for the Mantel test and the estimate's cross-validation of Pearson and Spearman
+    RSA; the bootstrap's split sums run in numpy (`split_pearson`). The draws are the same either way.
     """
+    from audioprobe.metrics import intervals, split_pearson
+
     x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
     y = np.asarray(target_rdm, dtype=np.float64)
     n = n_items(y.size)
@@ -755,162 +624,122 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
         ranked_x[:, present] = rsa.rank_rows(xf[:, present])
         ranked_y[present] = rsa.rank_rows(y[present])
         xf, y = ranked_x, ranked_y
+    linear = comparison in ("pearson", "spearman")
 
-    def spread(arrays):  # `[m, n_finite]` each -> `[m, n_layers]`, NaN for the other layers
-        out = []
-        for a in arrays:
-            full_a = np.full((a.shape[0], n_layers), np.nan)
-            full_a[:, kept] = a
-            out.append(full_a)
-        return out
+    def spread(a):  # `[..., n_finite]` -> `[..., n_layers]`, NaN for the other layers
+        full_a = np.full(a.shape[:-1] + (n_layers,), np.nan)
+        full_a[..., kept] = a
+        return full_a
 
-    if comparison in ("pearson", "spearman"):
-        products = sys.modules[__name__] if backend is None else backend
-
-        def weights_core(blocks):
-            return products.weighted_pearson_blocks(xf, y, blocks, mask)
-
-        def perms_core(perms):
-            if comparison == "spearman" and mask is not None:
-                return [permuted_spearman_present(x_values, y_values, perms)]
-            return [products.permuted_pearson(xf, y, perms, mask)]
-
-        prepared = []  # layer_squares(xf), formed at the first chunk of a two-factor bootstrap (numpy)
-
-        def targets_core(targets, weights):
-            if comparison == "spearman":
-                targets = rsa.rank_rows(targets)
-            if backend is not None:
-                return products.weighted_pearson_targets(xf, targets, weights)
-            if not prepared:
-                prepared.append(layer_squares(xf))
-            return weighted_pearson_targets(xf, targets, weights, layers=prepared[0])
-    else:
-        def compare(a, b):
-            return rsa.compare_rows(a, b, comparison)[0]
-
-        def weights_core(blocks):
-            blocks = [np.asarray(b, dtype=np.int64) for b in blocks]
-            total = np.sum(blocks, axis=0)
-            return [resampled_scores_loop(xf, y, w, compare) for w in [*blocks, total]]
-
-        def perms_core(perms):
-            return [permuted_scores_loop(xf, y, perms, compare)]
-
-        def targets_core(targets, weights):
-            return [resampled_scores_loop(xf, targets, w, compare) for w in weights]
-
-    def on_weights(blocks):
-        if not kept.size:
-            return [np.full((np.shape(blocks[0])[0], n_layers), np.nan) for _ in range(len(blocks) + 1)]
-        return spread(weights_core(blocks))
-
-    def on_perms(perms):
-        if not kept.size:
-            return np.full((perms.shape[0], n_layers), np.nan)
-        return spread(perms_core(perms))[0]
-
-    def on_targets(make_targets, weights):
-        """make_targets() -> `[m, n_pairs]`: built only when some layer needs them."""
-        if not kept.size:
-            return [np.full((np.shape(w)[0], n_layers), np.nan) for w in weights]
-        return spread(targets_core(make_targets(), weights))
-
-    out = {"score": score, "ci": np.full((x.shape[0], 2), np.nan), "p_value": np.full(x.shape[0], np.nan),
-           "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.array([]),
-           "bootstrap": np.empty((0, x.shape[0])), "bootstrap_counts": np.empty((0, n), dtype=np.int64)}
-
-    def cv_replicates(half_a, half_b):
-        held, _ = cross_validated_selection(half_a, half_b)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # all layers undefined: NaN, left out later
-            return np.nanmean(held.reshape(2, -1), axis=0)
-
-    # The CV splits' halves are weights like the bootstrap's: on a large set they ride along in the
-    # bootstrap's products (one pass over the layers' squares instead of two; the same numbers)
-    cv_halves = random_halves(rng_cv, n, cv_splits) if cv_splits > 0 else None
-    cv_with_bootstrap = n_bootstrap > 0 and cv_halves is not None and n >= SMALL_PROBLEM_SOUNDS
+    out = {"score": score, "ci": np.full((n_layers, 2), np.nan), "p_value": np.full(n_layers, np.nan),
+           "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.empty((0, 0)),
+           "bootstrap": np.empty((0, n_layers)), "bootstrap_counts": np.empty((0, n), dtype=np.int64)}
+    cv_halves = random_halves(rng_cv, n, cv_splits) if cv_splits > 0 else np.zeros((0, n), dtype=bool)
+    replicate_halves = cv_halves[:HEADLINE_SPLITS]
     if n_bootstrap > 0:
         counts = bootstrap_counts(rng_boot, n, n_bootstrap)
-        halves = random_halves(rng_boot, n, n_bootstrap)
-        if cv_with_bootstrap:
-            half_a, half_b, full = on_weights([np.vstack([counts * halves, cv_halves]),
-                                               np.vstack([counts * ~halves, ~cv_halves])])
-            cv_a, cv_b = half_a[n_bootstrap:], half_b[n_bootstrap:]
-            half_a, half_b, full = half_a[:n_bootstrap], half_b[:n_bootstrap], full[:n_bootstrap]
+        if linear:
+            xs, ys = _standardised_present(xf, mask), _standardised_present(y, mask)
+            sums = split_pearson.split_sums(xs, ys, counts, replicate_halves, mask)
+            few = split_pearson.distinct_parts(counts, split_pearson.part_members(replicate_halves), mask)
+            parts = spread(split_pearson.pearson_parts(sums, few)) if kept.size else np.full(
+                (n_bootstrap, 1 + 2 * len(replicate_halves), n_layers), np.nan)
         else:
-            half_a, half_b, full = on_weights([counts * halves, counts * ~halves])
-        full[:, ~finite] = np.nan
+            parts = spread(_parts_loop(xf, y, counts, replicate_halves, comparison))
+        full = parts[:, 0]
         out["bootstrap"], out["bootstrap_counts"] = full, counts
-        out["ci"] = percentile_interval(full, level)
-        out["cv_bootstrap"] = cv_replicates(half_a, half_b)
+        out["ci"] = intervals.percentile_interval(full, level)
+        out["cv_bootstrap"] = split_held_out(parts[:, 1::2], parts[:, 2::2])
         if two_factor:
-            out.update(_two_factor(on_targets, listener_targets, n_listeners, seed, counts, halves, finite,
-                                   cv_replicates, out))
-            out["ci"] = t_interval(score, out["variance"], out["dof"], level)
+            out.update(_two_factor(xf, kept, n_layers, listener_targets, n_listeners, seed, counts, replicate_halves,
+                                   comparison, sums if linear else None, out))
+            out["ci"] = intervals.t_interval(score, out["variance"], out["dof"], level)
     # Small matrix products: one BLAS thread is faster than two on a loaded machine (measured on
     # 2 cores under load 4, 246 sounds: permutations 0.29 -> 0.17 s, CV 0.10 -> 0.02 s); the
     # bootstrap's products, and everything for large sets, keep the default threads.
+    products = sys.modules[__name__] if backend is None else backend
     with small_problem_threads(n):
-        if n_permutations > 0:
-            null = on_perms(random_permutations(rng_perm, n, n_permutations))
-            out["p_value"] = permutation_p_value(score, null)
-    if cv_halves is not None:
-        if cv_with_bootstrap:
-            half_a, half_b = cv_a, cv_b
-        else:
-            with small_problem_threads(n):
-                half_a, half_b, _ = on_weights([cv_halves, ~cv_halves])
-        half_a[:, ~finite] = np.nan
-        half_b[:, ~finite] = np.nan
-        out["cv_scores"], out["cv_choice"] = cross_validated_selection(half_a, half_b)
+        if n_permutations > 0 and kept.size:
+            perms = random_permutations(rng_perm, n, n_permutations)
+            if comparison == "spearman" and mask is not None:
+                null = permuted_spearman_present(x_values, y_values, perms)
+            elif linear:
+                null = products.permuted_pearson(xf, y, perms, mask)
+            else:
+                null = permuted_scores_loop(xf, y, perms, lambda a, b: rsa.compare_rows(a, b, comparison)[0])
+            out["p_value"] = permutation_p_value(score, spread(null))
+        elif n_permutations > 0:
+            random_permutations(rng_perm, n, n_permutations)  # the same draws either way
+        if cv_splits > 0:
+            if not kept.size:
+                half_a = half_b = np.full((cv_splits, n_layers), np.nan)
+            elif linear:
+                half_a, half_b, _ = (spread(a) for a in products.weighted_pearson_blocks(xf, y, [cv_halves, ~cv_halves],
+                                                                                         mask))
+            else:
+                compare = lambda a, b: rsa.compare_rows(a, b, comparison)[0]  # noqa: E731
+                half_a, half_b = (spread(resampled_scores_loop(xf, y, w.astype(np.int64), compare))
+                                  for w in (cv_halves, ~cv_halves))
+            out["cv_scores"], out["cv_choice"] = cross_validated_selection(half_a, half_b)
     return out
 
 
-def _two_factor(on_targets, listener_targets, n_listeners, seed, counts, halves, finite, cv_replicates,
+def _parts_loop(x, y, weights, halves, comparison) -> np.ndarray:
+    """`[m, 1 + 2K, n_layers]` scores of any comparison on each weight row and each half of each split (the
+    parts of `split_pearson`), one explicit resample at a time (Kendall's tau-a; slow). y `[n_pairs]`, or
+    `[m, n_pairs]` (a target per row)."""
+    def compare(a, b):
+        return rsa.compare_rows(a, b, comparison)[0]
+
+    weights = np.asarray(weights, dtype=np.int64)
+    part_weights = [weights] + [weights * h for half in halves for h in (half, ~half)]
+    return np.stack([resampled_scores_loop(x, y, w, compare) for w in part_weights], axis=1)
+
+
+def _two_factor(xf, kept, n_layers, listener_targets, n_listeners, seed, counts, halves, comparison, sums,
                 sounds_only) -> dict:
     """The listener and both-factor replicates of `rsa_statistics` (see there), chunk by chunk of
-    resamples: the target of listener draw b is built once and serves both kinds."""
+    resamples: the target of listener draw b is built once and serves both kinds. The sums without the
+    target are those of the sounds-only resamples (`sums`: the same weights) and, for the listeners
+    kind, of one row of ones (every resample keeps every sound)."""
+    from audioprobe.metrics import intervals, split_pearson
+
     n_bootstrap, n = counts.shape
     listeners = listener_draws(seed, n_listeners, n_bootstrap)
-    ones = np.ones((1, n), dtype=np.int64)
-    kinds = {"both": [], "listeners": []}
+    n_parts = 1 + 2 * len(halves)
+    kinds = {"both": np.full((n_bootstrap, n_parts, n_layers), np.nan),
+             "listeners": np.full((n_bootstrap, n_parts, n_layers), np.nan)}
     # rows per chunk: the targets of a chunk within TARGET_CHUNK_BYTES, but at least 8 rows (each
     # pass reads the model RDMs once) and at most 128
     n_pairs = n * (n - 1) // 2
     chunk = int(min(128, max(8, TARGET_CHUNK_BYTES // (8 * max(n_pairs, 1)))))
-    for start in range(0, n_bootstrap, chunk):
-        stop = start + chunk
-
-        def targets(rows=slice(start, stop)):
-            return np.asarray(listener_targets(listeners[rows]), dtype=np.float64)
-
-        c, h = counts[start:stop], halves[start:stop]
-        both_a, both_b, both, lis_a, lis_b, lis = on_targets(
-            targets, [c * h, c * ~h, c, ones * h, ones * ~h, np.repeat(ones, len(c), axis=0)])
-        kinds["both"].append((both_a, both_b, both))
-        kinds["listeners"].append((lis_a, lis_b, lis))
-    out = {"listener_counts": listeners, "dof": int(min(n_listeners, n) - 1)}
+    if kept.size and sums is not None:
+        xs = _standardised(xf)
+        pairs = split_pearson.PairParts(xs, halves)
+        free = split_pearson.split_sums(xs, None, np.ones((1, n)), halves)
+        few = split_pearson.distinct_parts(counts, split_pearson.part_members(halves))
+    for start in range(0, n_bootstrap if kept.size else 0, chunk):
+        rows = slice(start, start + chunk)
+        targets = np.asarray(listener_targets(listeners[rows]), dtype=np.float64)
+        if comparison == "spearman":
+            targets = rsa.rank_rows(targets)
+        if sums is None:  # Kendall's tau-a: resample by resample
+            kinds["both"][rows][..., kept] = _parts_loop(xf, targets, counts[rows], halves, comparison)
+            kinds["listeners"][rows][..., kept] = _parts_loop(xf, targets, np.ones_like(counts[rows]), halves,
+                                                              comparison)
+            continue
+        ys = _standardised(targets)
+        both = {k: sums[k][rows] for k in ("w", "x", "xx")}
+        both.update(split_pearson.target_split_sums(pairs, ys, counts[rows]))
+        lis = {k: np.broadcast_to(v, (ys.shape[0],) + v.shape[1:]) for k, v in free.items()}
+        lis.update(split_pearson.target_split_sums(pairs, ys, None))
+        kinds["both"][rows][..., kept] = split_pearson.pearson_parts(both, few[rows])
+        kinds["listeners"][rows][..., kept] = split_pearson.pearson_parts(lis)
+    out = {"listener_counts": listeners}
     for kind, parts in kinds.items():
-        half_a, half_b, full = (np.concatenate(p) for p in zip(*parts))
-        full[:, ~finite] = np.nan
-        half_a[:, ~finite] = np.nan
-        half_b[:, ~finite] = np.nan
         key = "" if kind == "both" else "_listeners"
-        out["bootstrap" + key], out["cv_bootstrap" + key] = full, cv_replicates(half_a, half_b)
+        out["bootstrap" + key], out["cv_bootstrap" + key] = parts[:, 0], split_held_out(parts[:, 1::2], parts[:, 2::2])
     out["bootstrap_sounds"], out["cv_bootstrap_sounds"] = sounds_only["bootstrap"], sounds_only["cv_bootstrap"]
-    out["variance"] = two_factor_variance(out["bootstrap"], out["bootstrap_listeners"], out["bootstrap_sounds"],
-                                          n_listeners, n)
-    out["variance"][~finite] = np.nan
-    out["cv_variance"] = float(two_factor_variance(out["cv_bootstrap"], out["cv_bootstrap_listeners"],
-                                                   out["cv_bootstrap_sounds"], n_listeners, n)[0])
+    out["variance"], out["dof"] = intervals.dual_variance_of(out["bootstrap"], out["bootstrap_listeners"],
+                                                             out["bootstrap_sounds"], n_listeners, n)
     return out
-
-
-def two_factor_variance(both, listeners, sounds, n_listeners: int, n_sounds: int) -> np.ndarray:
-    """`dual_bootstrap_variance` of replicates `[n_resamples]` or `[n_resamples, k]` of the three kinds,
-    each variance over the resamples where all three are defined (rsatoolbox keeps those rows too)."""
-    both, listeners, sounds = (np.asarray(a, dtype=np.float64) for a in (both, listeners, sounds))
-    valid = np.isfinite(both) & np.isfinite(listeners) & np.isfinite(sounds)
-    return dual_bootstrap_variance(replicate_variance(both, valid), replicate_variance(listeners, valid),
-                                   replicate_variance(sounds, valid), n_listeners, n_sounds)

@@ -7,7 +7,7 @@ w^T A w / 2 with A a square RDM of zero diagonal; missing pairs via a 0/1 mask),
 results equal the CPU ones within float rounding (summation order only), which is why the device
 is not part of a run's identity. What is cheap or branchy stays in numpy and is imported, not
 copied: the standardisation of the RDMs (the device sees the very values the CPU path sees), the
-Pearson r from its sums with its variance floor (`stats._pearson_from_sums`) and the "fewer than 3
+Pearson r from its sums with its variance floor (`split_pearson.pearson_from_sums`) and the "fewer than 3
 distinct sounds" rule (`stats._single_pair`).
 
 Memory: the inputs live on the device whole (the model RDMs: n_layers x n_pairs float64, 470 MB
@@ -15,8 +15,10 @@ at 3,000 sounds and 13 layers); every temporary is tiled so that one tile stays 
 `chunk_bytes` (default `CHUNK_BYTES`). torch is imported only when a function runs, so importing
 `audioprobe.metrics` never loads it.
 
-Wiring: `on(device)` returns a namespace with the four functions bound to that device, a drop-in
-for `stats` in `stats.rsa_statistics`'s cores (`backend.weighted_pearson_blocks(xf, y, blocks, mask)`).
+Wiring: `on(device)` returns a namespace with the three functions bound to that device, a drop-in
+for `stats` in `stats.rsa_statistics` (`backend.weighted_pearson_blocks(xf, y, blocks, mask)`: the
+estimate's cross-validation; `backend.permuted_pearson`: the Mantel test). The bootstrap's sums on
+the halves of each resample (`split_pearson`, issue 22) stay in numpy.
 The caller (the task type, from `EvalContext.device`) passes it in: `stats` importing this module,
 which imports `stats`, would be an import cycle (tests/test_architecture.py counts lazy imports).
 """
@@ -28,7 +30,7 @@ import types
 
 import numpy as np
 
-from audioprobe.metrics import rsa, stats
+from audioprobe.metrics import rsa, split_pearson, stats
 
 #: Bytes of device memory the temporaries of one tile may take (the inputs come on top).
 CHUNK_BYTES = 2 ** 30
@@ -49,10 +51,10 @@ def available(device: str) -> bool:
 
 
 def on(device: str, chunk_bytes: int | None = None) -> types.SimpleNamespace:
-    """The four functions with `device` (and `chunk_bytes`) bound: call them as the `stats` ones."""
+    """The three functions with `device` (and `chunk_bytes`) bound: call them as the `stats` ones."""
     bind = functools.partial
     return types.SimpleNamespace(**{f.__name__: bind(f, device=device, chunk_bytes=chunk_bytes) for f in (
-        weighted_pearson_blocks, weighted_pearson_targets, permuted_pearson, paired_rows)}, device=device)
+        weighted_pearson_blocks, permuted_pearson, paired_rows)}, device=device)
 
 
 def _tensor(a, device):
@@ -131,7 +133,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None, device
     x = stats._standardised_present(np.atleast_2d(model_rdms), present)
     y = stats._standardised_present(target_rdm, present)
     n_layers, n_pairs = x.shape
-    n = stats.n_items(n_pairs)
+    n = split_pearson.n_items(n_pairs)
     ws = [np.asarray(b, dtype=np.float64) for b in blocks]
     ws.append(np.sum(ws, axis=0))
     rows = [x, y[None]] + ([np.asarray(present, dtype=np.float64)[None]] if present is not None else [])
@@ -155,7 +157,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None, device
     out = []
     for q, w in enumerate(ws):
         s = sums[q]
-        r = stats._pearson_from_sums(s_w[q][:, None], s[:, :L], s[:, 3 * L:3 * L + 1], s[:, L:2 * L],
+        r = split_pearson.pearson_from_sums(s_w[q][:, None], s[:, :L], s[:, 3 * L:3 * L + 1], s[:, L:2 * L],
                                      s[:, 3 * L + 1:3 * L + 2], s[:, 2 * L:3 * L])
         out.append(np.where(single[q][:, None], np.nan, r))
     return out
@@ -177,52 +179,6 @@ def _few_present_pairs(ws, present, n, device, chunk_bytes) -> list[np.ndarray]:
     drawn = [_tensor(np.asarray(w) != 0, device) for w in ws]
     per, _ = _quad_forms(drawn, mask, lambda g: g, 1, chunk_bytes)
     return list(_numpy(per)[..., 0] < 2)
-
-
-def weighted_pearson_targets(model_rdms, targets, weights, device: str = "cpu",
-                             chunk_bytes: int | None = None) -> list[np.ndarray]:
-    """`stats.weighted_pearson_targets` on `device` (each weight row has its own target RDM).
-
-    Here each row's square changes, so the products are formed per pair instead: the pair weights
-    w_i w_j of a tile of rows and pairs, then one product with the model RDMs' tile gives the sums
-    of every layer (memory-bound on a GPU, where forming them is cheap).
-    """
-    import torch
-
-    x_np = stats._standardised(np.atleast_2d(model_rdms))
-    y_np = stats._standardised(np.atleast_2d(targets))
-    w_np = np.stack([np.asarray(w, dtype=np.float64) for w in weights], axis=1)  # [m, k, n]
-    m, k, n = w_np.shape
-    n_layers, n_pairs = x_np.shape
-    x, y, w = _tensor(x_np, device), _tensor(y_np, device), _tensor(w_np, device)
-    i, j = torch.triu_indices(n, n, 1, device=device)
-    s_w, s_y, s_yy = (torch.zeros((m, k), dtype=torch.float64, device=device) for _ in range(3))
-    s_x, s_xx, s_xy = (torch.zeros((m, k, n_layers), dtype=torch.float64, device=device) for _ in range(3))
-    budget = _budget(chunk_bytes)
-    rows = min(m, 128)
-    # a tile per pair: 5 [rows, k] products, the target, 2 model squares, 2 indices
-    per_pair = 5 * rows * k + rows + 2 * n_layers + 2
-    block = budget // per_pair
-    if block < 1:
-        rows, block = 1, max(1, budget // (5 * k + 3 + 2 * n_layers))
-    for p0 in range(0, n_pairs, block):
-        ii, jj = i[p0:p0 + block], j[p0:p0 + block]
-        xb = x[:, p0:p0 + block]
-        xx = xb * xb
-        for r0 in range(0, m, rows):
-            r = slice(r0, r0 + rows)
-            pw = w[r][..., ii] * w[r][..., jj]  # [rows, k, pairs]
-            yb = y[r, p0:p0 + block][:, None, :]
-            pwy = pw * yb
-            s_w[r] += pw.sum(-1)
-            s_x[r] += pw @ xb.T
-            s_xx[r] += pw @ xx.T
-            s_y[r] += pwy.sum(-1)
-            s_yy[r] += (pwy * yb).sum(-1)
-            s_xy[r] += pwy @ xb.T
-    s_w, s_y, s_yy = (_numpy(s)[..., None] for s in (s_w, s_y, s_yy))
-    r_all = stats._pearson_from_sums(s_w, _numpy(s_x), s_y, _numpy(s_xx), s_yy, _numpy(s_xy))
-    return [np.where(stats._single_pair(w_np[:, q])[:, None], np.nan, r_all[:, q]) for q in range(k)]
 
 
 def permuted_pearson(model_rdms, target_rdm, permutations, present=None, device: str = "cpu",
@@ -274,7 +230,7 @@ def permuted_pearson(model_rdms, target_rdm, permutations, present=None, device:
     if present is None:
         return _numpy(s_xy)
     n_present = np.float64(np.count_nonzero(present))
-    return stats._pearson_from_sums(n_present, _numpy(s_x), (y_np).sum(), _numpy(s_xx), (y_np * y_np).sum(),
+    return split_pearson.pearson_from_sums(n_present, _numpy(s_x), (y_np).sum(), _numpy(s_xx), (y_np * y_np).sum(),
                                     _numpy(s_xy))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import warnings
 from typing import Annotated, Any, Callable, NotRequired, TypedDict
 
 import numpy as np
@@ -89,11 +90,15 @@ class EvalContext:
                         **arrays: np.ndarray) -> None:
         """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`
         (and, for a two-factor bootstrap, the listener draws `listeners` `[n_resamples, n_listeners]`).
+        counts may be real-valued weights (a weighted bootstrap, e.g. Dirichlet weights): those are
+        hashed as float64; whole-number counts as int64, whatever their dtype.
 
         Comparisons pair two results row by row only when their resamples are the same draws:
         the plan's SHA-256 (of the draws) says so without the draws being stored.
         """
-        counts = np.ascontiguousarray(counts, dtype=np.int64)
+        counts = np.asarray(counts)
+        whole = counts.dtype.kind in "iub" or bool(np.all(counts == np.round(counts)))
+        counts = np.ascontiguousarray(counts, dtype=np.int64 if whole else np.float64)
         if not counts.size:
             return
         for name, values in arrays.items():
@@ -129,13 +134,17 @@ class LayerScore(TypedDict):
 
 
 class Headline(TypedDict):
-    value: Annotated[float | None, "the cross-validated headline: mean held-out score of the layer picked on one "
-                                   "half of the sounds and scored on the other, over cv_splits random halves (or "
-                                   "the best layer's score when cv_splits is 0, said in selection)"]
-    layer: Annotated[str | None, "the layer picked most often"]
-    ci: Annotated[Interval | None, "interval of value, by statistics.ci_method"]
+    value: Annotated[float | None, "the headline: with several layers, the cross-validated score (mean held-out score "
+                                   "of the layer picked on one half of the sounds and scored on the other, over "
+                                   "cv_splits random halves; the best layer's score when cv_splits is 0); with one "
+                                   "layer with a score, that layer's score (selection says which)"]
+    layer: Annotated[str | None, "the layer picked most often (the only layer, when there is one)"]
+    ci: Annotated[Interval | None, "interval of value, by ci_method (null: no bootstrap, or undefined)"]
     selection: Annotated[str, "how the layer was chosen, in words"]
     layer_frequency: NotRequired[Annotated[float | None, "share of the splits that picked `layer`"]]
+    se: NotRequired[Annotated[float | None, "standard error of value, from its bootstrap replicates"]]
+    dof: NotRequired[Annotated[float | None, "degrees of freedom of the interval's t quantile (null: normal)"]]
+    ci_method: NotRequired[Annotated[str, "how the interval is made, in words"]]
 
 
 class Statistics(TypedDict):
@@ -222,36 +231,97 @@ STAT_PARAMS = {
 }
 
 
-def cv_headline(names: list[str], cv_scores: np.ndarray, cv_choice: np.ndarray, cv_bootstrap: np.ndarray,
-                level: float, lower_is_better: bool = False) -> dict:
-    """The headline: the cross-validated score, the most often chosen layer and its interval."""
-    ok = np.isfinite(cv_scores) & (cv_choice >= 0)
-    if not ok.any():
-        return {"value": None, "layer": None, "ci": None,
-                "selection": "cross-validated over sounds (no finite score)"}
-    freq = np.bincount(cv_choice[ok], minlength=len(names)) / ok.sum()
-    best = int(np.argmax(freq))
-    ci = interval(stats.percentile_interval(cv_bootstrap[:, None], level)[0]) if cv_bootstrap.size else None
+def _stack_kinds(reps) -> dict[str, np.ndarray]:
+    """Replicates as {"": both or the only kind, "_sounds": ..., "_listeners": ...} (the suffixes of their names)."""
+    if isinstance(reps, dict):
+        return {"": reps["both"], "_sounds": reps["sounds"], "_listeners": reps["listeners"]}
+    return {"": reps}
+
+
+def _as_design(kinds: dict[str, np.ndarray], cv_splits: int | None):
+    """The `inference` design of stacked kinds: one factor or dual; split replicates when 2-D per score."""
+    from audioprobe.metrics.inference import Splits
+
+    def wrap(a):
+        return Splits(a, cv_splits) if a.ndim == 2 else a
+
+    if len(kinds) == 1:
+        return wrap(kinds[""])
+    return {"both": wrap(kinds[""]), "sounds": wrap(kinds["_sounds"]), "listeners": wrap(kinds["_listeners"])}
+
+
+def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *, cv_scores=None, cv_choice=None,
+             layer_replicates=None, split_replicates=None, n_sounds: int | None = None, n_listeners: int | None = None,
+             lower_is_better: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+    """The headline score, how its layer was chosen, its interval, and the replicates that carry it.
+
+    - One layer with a score: no choice to make, the headline is that layer's score and its replicates
+      are the layer's (cross-validating it would only add the noise of half-splits).
+    - cv_splits > 0: the mean held-out score over the half-splits (cv_scores, cv_choice: per half of each
+      split, `stats.cross_validated_selection`); the layer picked most often, with its frequency. Its
+      replicates are `split_replicates` `[n_resamples, K]` (the same statistic on K fixed splits of each
+      resample; `inference.Splits`).
+    - cv_splits 0: the best layer on all sounds (optimistic); its replicates are the best layer of each
+      resample (the same statistic, the choice redone in every resample).
+
+    layer_replicates `[n_resamples, n_layers]` (and split_replicates) are arrays, or dual mappings
+    ("both", "sounds", "listeners") for a two-factor bootstrap. The interval is the t interval of
+    `inference.contrast_statistics` on those replicates (n_sounds, n_listeners: the resampled units), the
+    same computation audioprobe-compare makes, so a headline has one interval everywhere.
+
+    Returns (the `headline` block, the replicates to keep: "headline" and, two-factor, "headline_sounds"
+    and "headline_listeners"; empty without bootstrap).
+    """
+    from audioprobe.metrics import inference
+
+    scores = np.array([np.nan if e["score"] is None else e["score"] for e in per_layer], dtype=np.float64)
+    defined = np.flatnonzero(np.isfinite(scores))
     way = "lowest-error" if lower_is_better else "best"
-    return {
-        "value": json_float(np.mean(cv_scores[ok])),
-        "layer": names[best],
-        "layer_frequency": json_float(freq[best]),
-        "ci": ci,
-        "selection": f"cross-validated over sounds: {way} layer picked on one half, scored on the other",
-    }
+    kinds: dict[str, np.ndarray] = {}
+    layers = _stack_kinds(layer_replicates) if layer_replicates is not None else {}
+    cv = params["cv_splits"]
+    if not defined.size:
+        return {"value": None, "layer": None, "ci": None, "selection": "no layer has a finite score"}, {}
+    if defined.size == 1:
+        k = int(defined[0])
+        head = {"value": json_float(scores[k]), "layer": names[k],
+                "selection": "the only layer with a score: no layer is chosen"}
+        kinds = {suffix: a[:, k] for suffix, a in layers.items()}
+        cv = None
+    elif cv > 0:
+        ok = np.isfinite(cv_scores) & (cv_choice >= 0)
+        if not ok.any():
+            return {"value": None, "layer": None, "ci": None,
+                    "selection": "cross-validated over sounds (no finite held-out score)"}, {}
+        freq = np.bincount(cv_choice[ok], minlength=len(names)) / ok.sum()
+        best = int(np.argmax(freq))
+        head = {"value": json_float(np.mean(cv_scores[ok])), "layer": names[best], "layer_frequency": json_float(freq[best]),
+                "selection": f"cross-validated over sounds: {way} layer picked on one half, scored on the other"}
+        kinds = _stack_kinds(split_replicates) if split_replicates is not None else {}
+    else:
+        pick = int(defined[np.argmin(scores[defined]) if lower_is_better else np.argmax(scores[defined])])
+        head = {"value": json_float(scores[pick]), "layer": names[pick],
+                "selection": f"{way} layer on all sounds (not cross-validated: optimistic; its interval redoes the "
+                             f"choice in every resample)"}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a resample with no defined layer: NaN, left out
+            kinds = {suffix: (np.nanmin if lower_is_better else np.nanmax)(a, axis=1) for suffix, a in layers.items()}
+        cv = None
+    head["ci"] = None
+    if kinds and kinds[""].size:
+        st = inference.contrast_statistics(head["value"], _as_design(kinds, cv), n_sounds=n_sounds,
+                                           n_listeners=n_listeners, level=params["ci_level"])
+        head.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
+                    ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2))
+    return head, {"headline" + suffix: a for suffix, a in kinds.items()}
 
 
-def headline(per_layer, names, stats_out, params, lower_is_better=False) -> dict:
-    if params["cv_splits"] > 0:
-        return cv_headline(names, stats_out["cv_scores"], stats_out["cv_choice"], stats_out["cv_bootstrap"],
-                           params["ci_level"], lower_is_better)
-    valid = [e for e in per_layer if e["score"] is not None]
-    if not valid:
-        return {"value": None, "layer": None, "ci": None, "selection": "best layer (no finite score)"}
-    pick = (min if lower_is_better else max)(valid, key=lambda e: e["score"])
-    return {"value": pick["score"], "layer": pick["layer"], "ci": pick.get("ci"),
-            "selection": "best layer on all sounds (not cross-validated: optimistic)"}
+def _headline_ci_method(dual: bool, splits: bool) -> str:
+    variance = ("the dual-bootstrap variance (Schütt et al. 2023) of its replicates, Satterthwaite dof" if dual else
+                "the bootstrap variance of its replicates x n/(n-1), n - 1 dof")
+    noise = ("; replicates on fixed half-splits of each resample, their split noise removed (two-way layout of "
+             "resamples x splits)" if splits else "")
+    return f"t interval: value -/+ t(dof) se, se from {variance}{noise}"
 
 
 def synthetic_caveat(stimset: StimulusSet) -> dict:

@@ -16,7 +16,7 @@ from audioprobe.metrics import rsa, similarity, stats, stats_torch
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (STAT_PARAMS, Interval, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
+from audioprobe.tasktypes.common import (STAT_PARAMS, Interval, LayerScore, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
                                          headline, interval, json_float, non_negative, require_dimensions,
                                          synthetic_caveat, register_task_type)
 
@@ -289,13 +289,22 @@ def _has_own_rdm(stimset: StimulusSet, rdms: np.ndarray) -> bool:
     return not np.allclose(own, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
 
 
-def over_ceiling(value: float | None, ceiling: dict) -> dict:
-    """The headline as a fraction of each ceiling: null where either is missing or the ceiling is not > 0."""
-    def frac(c):
-        return json_float(value / c) if value is not None and c is not None and c > 0 else None
+def over_ceiling(value: float | None, ceiling: dict, partial: bool) -> dict:
+    """The headline as a fraction of what a perfect model could reach against this target: value /
+    sqrt(split-half reliability) (`inference.attainable_ratio`). Null, with a reason, where the reliability is
+    missing or not positive, and for partial RSA (the ceiling is the raw target's; the residualised model RDM
+    has no ceiling of its own)."""
+    from audioprobe.metrics.inference import attainable_ratio
 
-    return {"split_half": frac(ceiling.get("value")), "lower_bound": frac(ceiling.get("lower_bound")),
-            "upper_bound": frac(ceiling.get("upper_bound"))}
+    reliability = ceiling.get("value")
+    if partial:
+        return {"ratio": None, "attainable": None,
+                "reason": "partial RSA: the noise ceiling is that of the raw target, not of a residualised RDM"}
+    if value is None or reliability is None or not reliability > 0:
+        return {"ratio": None, "attainable": None,
+                "reason": "no headline" if value is None else "no positive split-half reliability"}
+    out = attainable_ratio(value, reliability)
+    return {"ratio": out["ratio"], "attainable": out["attainable"]}
 
 
 def _control_rdm(ctx: EvalContext, params: dict[str, Any]) -> tuple[np.ndarray, str]:
@@ -358,20 +367,29 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                                params["permutations"], params["cv_splits"], params["ci_level"],
                                listener_targets=response_targets(stimset, params) if two_factor else None,
                                n_listeners=n_listeners, backend=stats_torch.on(ctx.device) if on_gpu else None)
-    kept = {"per_layer": out["bootstrap"]}
-    if out["cv_bootstrap"].size:
-        kept["headline"] = out["cv_bootstrap"]
-    if two_factor:  # "per_layer" / "headline": both factors; the one-factor replicates beside them
-        kept.update(per_layer_sounds=out["bootstrap_sounds"], per_layer_listeners=out["bootstrap_listeners"],
-                    headline_sounds=out["cv_bootstrap_sounds"], headline_listeners=out["cv_bootstrap_listeners"])
-    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"), **kept)
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(out["score"][k]), "ci": interval(out["ci"][k]),
                  "p_value": json_float(out["p_value"][k])}
+        if two_factor:
+            entry["dof"] = json_float(np.round(out["dof"][k], 1))
         if name in notes:
             entry["note"] = notes[name]
         per_layer.append(entry)
+    if two_factor:  # "per_layer" / "headline": both factors; the one-factor replicates beside them
+        layer_reps = {"both": out["bootstrap"], "sounds": out["bootstrap_sounds"], "listeners": out["bootstrap_listeners"]}
+        split_reps = {"both": out["cv_bootstrap"], "sounds": out["cv_bootstrap_sounds"],
+                      "listeners": out["cv_bootstrap_listeners"]}
+    else:
+        layer_reps, split_reps = out["bootstrap"], out["cv_bootstrap"]
+    head, head_reps = headline(per_layer, names, params, cv_scores=out["cv_scores"], cv_choice=out["cv_choice"],
+                               layer_replicates=layer_reps if params["bootstrap"] else None,
+                               split_replicates=split_reps if params["bootstrap"] else None,
+                               n_sounds=len(stimset), n_listeners=n_listeners if two_factor else None)
+    kept = {"per_layer": out["bootstrap"], **head_reps}
+    if two_factor:
+        kept.update(per_layer_sounds=out["bootstrap_sounds"], per_layer_listeners=out["bootstrap_listeners"])
+    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"), **kept)
     with stats.small_problem_threads(len(stimset)):
         ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3], device=ctx.device)
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
@@ -382,7 +400,6 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
               f"{params['pooling']}-pooled activations"
               f"{', residualised on the ' + params['control'] + ' RDM' if control else ''}) and the target RDM "
               f"({what}{' averaged over ' + ', '.join(dims) if len(dims) > 1 else ''})")
-    head = headline(per_layer, names, out, params)
     rdms = keep_rdms(ctx, names, model_rdms, target, head["layer"], control)
     measures = (timbre_measures(params["measures"], names, model_rdms, target, out["bootstrap_counts"], head["layer"],
                                 params["ci_level"]) if params["measures"] else None)
@@ -394,8 +411,6 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "cv_splits": params["cv_splits"], "resampled": factors,
     }
     if two_factor:
-        if params["cv_splits"] > 0 and head["value"] is not None:  # else the best layer's own interval
-            head["ci"] = interval(stats.t_interval(head["value"], out["cv_variance"], out["dof"], params["ci_level"]))
         statistics.update(
             bootstrap_unit="sounds and listeners: resample b draws the sounds (pairs of a sound with its own copy "
                            "excluded) and the listeners (the target rebuilt from the drawn listeners' responses) "
@@ -403,14 +418,15 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                            "resamples",
             ci_method="t: score -/+ t(dof) sqrt(V), V the dual-bootstrap variance (Schütt et al. 2023, eLife "
                       "12:e82566; small-sample form as rsatoolbox's eval_dual_bootstrap) from the bootstraps over "
-                      "both factors, over listeners and over sounds, dof = min(listeners, sounds) - 1",
-            n_listeners=n_listeners, dof=out["dof"])
+                      "both factors, over listeners and over sounds; dof per layer by Satterthwaite (1946) from "
+                      "the three variances",
+            n_listeners=n_listeners)
     return {
         "metric": metric,
         "per_layer": per_layer,
         "headline": head,
         "noise_ceiling": ceiling,
-        "headline_over_ceiling": over_ceiling(head["value"], ceiling),
+        "headline_over_ceiling": over_ceiling(head["value"], ceiling, control is not None),
         "control": control,
         "rdms": rdms,
         **({"measures": measures} if measures else {}),
@@ -510,10 +526,12 @@ class NoiseCeiling(TypedDict):
 
 
 class CeilingFractions(TypedDict):
-    split_half: Annotated[float | None, "headline value / noise_ceiling.value (null: either missing, or the "
-                                        "ceiling not > 0)"]
-    lower_bound: Annotated[float | None, "headline value / noise_ceiling.lower_bound"]
-    upper_bound: Annotated[float | None, "headline value / noise_ceiling.upper_bound"]
+    ratio: Annotated[float | None, "headline value / attainable: the headline as a fraction of the correlation a "
+                                   "perfect model would reach against this noisy target (null: see reason)"]
+    attainable: Annotated[float | None, "sqrt(noise_ceiling.value): the correlation expected between the target and "
+                                        "its true (noise-free) values, the most any model can reach (classical test "
+                                        "theory)"]
+    reason: NotRequired[Annotated[str, "why ratio is null (no positive reliability; partial RSA)"]]
 
 
 class Control(TypedDict):
@@ -550,14 +568,20 @@ class RSAStatistics(Statistics):
                                                 "intervals) or [sounds, listeners] (two-factor: t intervals from "
                                                 "the dual-bootstrap variance); [] when bootstrap is 0"]]
     n_listeners: NotRequired[Annotated[int, "listeners resampled (two-factor)"]]
-    dof: NotRequired[Annotated[int, "degrees of freedom of the t intervals: min(listeners, sounds) - 1 "
-                                    "(two-factor)"]]
+
+
+class RSALayerScore(LayerScore):
+    dof: NotRequired[Annotated[float | None, "degrees of freedom of the layer's t interval (two-factor: Satterthwaite "
+                                             "from the three bootstrap variances, between min(listeners, sounds) - 1 "
+                                             "and about listeners x sounds)"]]
 
 
 class RSAScores(Scores):
+    per_layer: Annotated[list[RSALayerScore], "one entry per layer, in layer order"]
     statistics: Annotated[RSAStatistics, "the uncertainty settings and methods"]
     noise_ceiling: Annotated[NoiseCeiling, "how well the target agrees with itself across listeners"]
-    headline_over_ceiling: NotRequired[Annotated[CeilingFractions, "the headline as a fraction of each ceiling"]]
+    headline_over_ceiling: NotRequired[Annotated[CeilingFractions, "the headline as a fraction of the attainable "
+                                                                        "correlation"]]
     control: Annotated[Control | None, "partial RSA: the regressed-out control (null: plain RSA)"]
     rdms: NotRequired[Annotated[RDMRefs, "the headline layer's RDM and the target, kept for the report's heatmaps"]]
     measures: NotRequired[Annotated[dict[str, MeasureScores], "measures of the timbre literature (param measures), "
