@@ -20,7 +20,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import collect_files, format_score, set_folder
+from audioprobe.results import collect_files, experiment_of, format_score, set_folder
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
 #: screen without scrolling sideways. A table that would be wider is turned or cut (module docstring).
@@ -64,15 +64,6 @@ def anchor(set_name: str, fingerprint: str, experiment: str) -> str:
     return f"{set_folder(set_name, fingerprint)}-{experiment}".lower()
 
 
-def experiment_of(result: dict) -> str:
-    """The experiment a result belongs to: its task type, partial RSA (a control regressed out) apart."""
-    kind = result["task"].get("type", "other")
-    control = _params(result).get("control", "none")
-    if kind == "rsa" and control not in ("none", "", None):
-        return "rsa-partial"
-    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"  # a slug: it becomes an anchor
-
-
 def _params(result: dict) -> dict:
     return result["task"].get("config", {}).get("params", {})
 
@@ -102,10 +93,10 @@ def _baseline_text(result: dict) -> str:
 
 
 def _ceiling_share_text(scores: dict) -> str:
-    ratio = (scores.get("headline_over_ceiling") or {}).get("split_half")
-    if ratio is None or scores["headline"]["value"] <= 0:  # a share of the ceiling means nothing below 0
+    ratio = (scores.get("headline_over_ceiling") or {}).get("ratio")
+    if ratio is None or scores["headline"]["value"] <= 0:  # a share of the attainable means nothing below 0
         return ""
-    return f" = {100 * ratio:.0f}% of ceiling"
+    return f" = {100 * ratio:.0f}% of attainable"
 
 
 def score_cell(result: dict, best: bool = False, show_layer: bool = True) -> str:
@@ -375,16 +366,18 @@ def legend(view: SetView, best: dict, alpha: float) -> list[str]:
     compared = sorted(t for f, t in best if f == fp)
     if compared:
         tied = [t for t in compared if not best[(fp, t)]]
-        items.append(f"**Bold**: the best model of a task and those the data do not separate from it (paired "
-                     f"t-tests of headline differences on shared bootstrap resamples, with the dual-bootstrap "
-                     f"variance where listeners were resampled, Schütt et al. 2023; Benjamini-Hochberg across "
-                     f"the task's pairs, q < {alpha}). Not a proof of equality; `audioprobe-compare` gives "
-                     f"every difference." + (f" No model is separated from the best on: {', '.join(tied)}."
-                                             if tied else ""))
-    if any((r["scores"].get("headline_over_ceiling") or {}).get("split_half") is not None for r in rs):
-        items.append("*ceiling*: the split-half noise ceiling of the target (listeners against listeners, "
-                     "Spearman-Brown corrected); x% of ceiling: the headline over it (a descriptive ratio; the "
-                     "leave-one-listener-out bounds are in the result files and audioprobe-compare).")
+        items.append(f"**Bold**: the best group of a task, a confidence set for the best model: the models that no "
+                     f"other model beats significantly when all pairs are tested at once (paired t-tests of headline "
+                     f"differences on shared bootstrap resamples, with the dual-bootstrap variance where listeners "
+                     f"were resampled, Schütt et al. 2023; single-step max-t over the task's pairs, family-wise level "
+                     f"{alpha}; Mogstad et al. 2024). With probability {1 - alpha:g} it holds every truly best model; "
+                     f"it is not a proof that its members are equal. `audioprobe-compare` gives every difference."
+                     + (f" No model is separated from the best on: {', '.join(tied)}." if tied else ""))
+    if any((r["scores"].get("headline_over_ceiling") or {}).get("ratio") is not None for r in rs):
+        items.append("*ceiling*: the split-half noise ceiling of the target (its reliability: listeners against "
+                     "listeners, Spearman-Brown corrected); x% of attainable: the headline over the square root of the "
+                     "ceiling, the correlation a perfect model would reach against this noisy target (classical test "
+                     "theory; a descriptive ratio). None for partial RSA, whose residualised RDM has no ceiling.")
     if any(r["scores"].get("lower_is_better") for r in rs):
         items.append("↓ marks an error rate (ABX): lower is better; *chance* is the error of a model that cannot "
                      "tell the categories apart.")

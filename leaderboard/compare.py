@@ -20,12 +20,20 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference
-from audioprobe.results import collect_files, interval_text, p_text, read_replicates, score_text
+from audioprobe.results import collect_files, experiment_of, interval_text, p_text, read_replicates, score_text
 
 METHOD = ("Paired comparisons on shared bootstrap resamples (Schütt et al. 2023, eLife): a two-sided t-test of "
-          "each difference with its bootstrap variance ({design}), 95% t intervals; Benjamini-Hochberg FDR at "
-          "q = {alpha} across the pairs of a task (across layers within a contrast). 'Best group': the best model "
-          "and those the data do not separate from it (not a proof of equality).")
+          "each difference with its bootstrap variance ({design}; a cross-validated headline's split noise removed), "
+          "95% t intervals; Benjamini-Hochberg FDR at q = {alpha} across the tests of one experiment (its pairwise "
+          "headline differences and contrast rows together; per-layer contrast tests as a second family). Rank "
+          "intervals and the best group are simultaneous over all pairs of a task (single-step max-t; Mogstad et "
+          "al. 2024): the best group is a confidence set for the best model, not a proof that its members are "
+          "equal.")
+
+#: replicates of a cross-validated statistic: `[n_resamples, K]`, K fixed half-splits per resample
+SPLIT_REPLICATES = ("headline", "baseline_contrast")
+#: results older than this hold one random split per resample in their headline replicates: not paired
+FIRST_SPLIT_SCHEMA = 3
 
 
 @dataclasses.dataclass
@@ -54,14 +62,21 @@ class Entry:
         return self._arrays
 
     def replicates(self, name: str):
-        """`name` replicates (`per_layer`, `headline`, `baseline`): an array, or the dual-bootstrap dict."""
+        """`name` replicates (`per_layer`, `headline`, `baseline`, ...): an array, `inference.Splits` for the
+        replicates of a cross-validated statistic (`[n_resamples, K]`), or the dual-bootstrap dict of those."""
         arrays = self.arrays()
         if name not in arrays:
             return None
+
+        def wrap(a):
+            if name in SPLIT_REPLICATES and a.ndim == 2:
+                return inference.Splits(a, self.result["scores"].get("statistics", {}).get("cv_splits"))
+            return a
+
         if f"{name}_sounds" in arrays and f"{name}_listeners" in arrays:
-            return {"both": arrays[name], "sounds": arrays[f"{name}_sounds"],
-                    "listeners": arrays[f"{name}_listeners"]}
-        return arrays[name]
+            return {"both": wrap(arrays[name]), "sounds": wrap(arrays[f"{name}_sounds"]),
+                    "listeners": wrap(arrays[f"{name}_listeners"])}
+        return wrap(arrays[name])
 
     def factors(self) -> dict[str, int | None]:
         r = self.resampling or {}
@@ -74,10 +89,17 @@ def collect_entries(results_dir: Path) -> list[Entry]:
 
 
 def _stack(reps: list) -> Any:
-    """Per-model replicates `[B]` (or dual dicts of them) -> `[B, k]` (or a dual dict of those)."""
+    """Per-model replicates `[B]` or `Splits` `[B, K]` (or dual dicts of them) -> `[B, k]`, `Splits` `[B, K, k]`
+    (plain ones repeated over the splits), or a dual dict of those."""
     if isinstance(reps[0], dict):
-        return {key: np.stack([r[key] for r in reps], axis=1) for key in ("both", "sounds", "listeners")}
-    return np.stack(reps, axis=1)
+        return {key: _stack([r[key] for r in reps]) for key in ("both", "sounds", "listeners")}
+    splits = [r for r in reps if isinstance(r, inference.Splits)]
+    if not splits:
+        return np.stack(reps, axis=1)
+    k = max(r.values.shape[1] for r in splits)
+    columns = [r.values if isinstance(r, inference.Splits) else np.repeat(np.asarray(r)[:, None], k, axis=1)
+               for r in reps]
+    return inference.Splits(np.stack(columns, axis=2), min(r.cv_splits or 0 for r in splits) or None)
 
 
 def _pairable(entries: list[Entry], what: str) -> tuple[list[Entry], list[dict]]:
@@ -90,6 +112,9 @@ def _pairable(entries: list[Entry], what: str) -> tuple[list[Entry], list[dict]]
                              "older result: re-run with --overwrite)"})
         elif e.result["scores"]["headline"]["value"] is None and what == "headline":
             left_out.append({"model": e.model, "task": e.task, "reason": "no headline score"})
+        elif what == "headline" and e.result["schema_version"] < FIRST_SPLIT_SCHEMA:
+            left_out.append({"model": e.model, "task": e.task, "reason": "an older result: its headline replicates "
+                             "hold one random split per resample (re-run with --overwrite)"})
         else:
             with_reps.append(e)
     plans: dict[str, list[Entry]] = {}
@@ -106,7 +131,7 @@ def _pairable(entries: list[Entry], what: str) -> tuple[list[Entry], list[dict]]
 
 
 def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.95) -> dict[str, Any] | None:
-    """Every pair of models on one task and set: differences of headlines, ranks, the best group."""
+    """Every pair of models on one task and set: differences of headlines, simultaneous ranks, the best set."""
     usable, left_out = _pairable(entries, "headline")
     usable = sorted(usable, key=lambda e: e.model)
     if len(usable) < 2:
@@ -115,17 +140,22 @@ def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.9
     estimates = [e.result["scores"]["headline"]["value"] for e in usable]
     reps = _stack([e.replicates("headline") for e in usable])
     n = usable[0].factors()
-    common = dict(n_sounds=n["n_sounds"], n_listeners=n["n_listeners"], level=level)
+    common = dict(n_sounds=n["n_sounds"], n_listeners=n["n_listeners"])
+    simultaneous = inference.simultaneous_pairs(estimates, reps, level=level, **common)
+    best = simultaneous if abs((1 - alpha) - level) < 1e-12 else inference.simultaneous_pairs(
+        estimates, reps, level=1 - alpha, **common)
     return {
         "models": [e.model for e in usable],
         "headline": estimates,
         "headline_layer": [e.result["scores"]["headline"]["layer"] for e in usable],
         "lower_is_better": lower,
         "resampling": usable[0].resampling,
-        "pairwise": inference.pairwise_table(estimates, reps, alpha=alpha, **common),
-        "ranks": inference.rank_intervals(estimates, reps, lower_is_better=lower, level=level),
-        "best_group": inference.indistinguishable_from_best(estimates, reps, alpha=alpha, lower_is_better=lower,
-                                                            **common),
+        "pairwise": inference.pairwise_table(estimates, reps, alpha=alpha, level=level, **common),
+        "simultaneous": simultaneous,
+        "ranks": inference.rank_intervals(estimates, reps, lower_is_better=lower, level=level,
+                                          simultaneous=simultaneous, **common),
+        "best_group": inference.best_set(estimates, reps, alpha=alpha, lower_is_better=lower, simultaneous=best,
+                                         **common),
         "left_out": left_out,
     }
 
@@ -133,10 +163,14 @@ def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.9
 # ---------------------------------------------------------------------------------------------
 # Contrasts within a model
 
-def _as_dual(reps: np.ndarray, point) -> dict[str, np.ndarray]:
+def _as_dual(reps, point) -> dict:
     """One-factor (sounds) replicates of a score that does not depend on listeners (a physical target,
     a fixed dissimilarity matrix) in the dual-bootstrap form: resampling listeners leaves it at its
-    point estimate."""
+    point estimate. reps: an array `[B, ...]` or `inference.Splits`."""
+    if isinstance(reps, inference.Splits):
+        values = reps.values
+        constant = np.full(values.shape, np.nan if point is None else float(point))
+        return {"both": reps, "sounds": reps, "listeners": inference.Splits(constant, reps.cv_splits)}
     point = np.broadcast_to(np.array([np.nan if v is None else v for v in np.atleast_1d(point)], dtype=np.float64)
                             .reshape(reps.shape[1:]), reps.shape)
     return {"both": reps, "sounds": reps, "listeners": point.copy()}
@@ -165,29 +199,47 @@ def paired_replicates(a: Entry, b: Entry, name_a: str, name_b: str, point_a, poi
 
 
 def _layer_contrast(a: Entry, b: Entry | None, alpha: float, level: float) -> dict | str:
-    """a - b per layer (and for the headline when both have one), on shared resamples; b None: a
-    transfer probe against its own no-transfer baseline."""
-    scores_a = [e["score"] for e in a.result["scores"]["per_layer"]]
+    """a - b per layer and for the headline, on shared resamples. b None: a transfer probe against its own
+    no-transfer baseline, both trained on as many sounds (the `matched` and `matched_baseline` probes), with the
+    cross-validated headline of that difference (`scores.baseline_contrast`: the layer picked by the transfer
+    score on one half of the test sounds, the difference scored on the other)."""
+    per_layer = a.result["scores"]["per_layer"]
     if b is None:
-        key = "baseline_" + a.result["task"]["config"]["params"].get("score", "accuracy")
-        scores_b = [e.get(key) for e in a.result["scores"]["per_layer"]]
-        paired = paired_replicates(a, a, "per_layer", "baseline", scores_a, scores_b)
+        score = a.result["task"]["config"]["params"].get("score", "accuracy")
+        if "baseline_contrast" not in a.result["scores"]:
+            return ("an older result without the matched-size probes (the baseline was trained on fewer sounds than "
+                    "the transfer probe): re-run with --overwrite")
+        scores_a = [e.get(f"matched_{score}") for e in per_layer]
+        scores_b = [e.get(f"matched_baseline_{score}") for e in per_layer]
+        paired = paired_replicates(a, a, "matched", "matched_baseline", scores_a, scores_b)
     else:
+        scores_a = [e["score"] for e in per_layer]
         scores_b = [e["score"] for e in b.result["scores"]["per_layer"]]
         paired = paired_replicates(a, b, "per_layer", "per_layer", scores_a, scores_b)
     if isinstance(paired, str):
         return paired
     reps_a, reps_b, n = paired
-    headlines = {}
-    if b is not None:
+    headlines, baseline_headline = {}, None
+    if b is not None and min(a.result["schema_version"], b.result["schema_version"]) >= FIRST_SPLIT_SCHEMA:
         ha, hb = a.result["scores"]["headline"]["value"], b.result["scores"]["headline"]["value"]
         hp = paired_replicates(a, b, "headline", "headline", ha, hb)
         if None not in (ha, hb) and not isinstance(hp, str):
             headlines = dict(headline_a=ha, headline_b=hb, headline_replicates_a=hp[0], headline_replicates_b=hp[1])
     out = inference.layer_contrast(scores_a, scores_b, reps_a, reps_b, n_sounds=n["n_sounds"],
                                    n_listeners=n["n_listeners"], level=level, alpha=alpha, **headlines)
-    out["layer_names"] = [e["layer"] for e in a.result["scores"]["per_layer"]]
-    out["headline_layer"] = a.result["scores"]["headline"]["layer"]
+    if b is None:
+        block = a.result["scores"]["baseline_contrast"]
+        reps = a.replicates("baseline_contrast")
+        if block.get("value") is not None and reps is not None:
+            baseline_headline = inference.contrast_statistics(block["value"], reps, n_sounds=n["n_sounds"],
+                                                              n_listeners=n["n_listeners"], level=level)
+            baseline_headline["difference"] = baseline_headline.pop("estimate")
+            baseline_headline["selection"] = block.get("selection")
+        out["headline"] = baseline_headline
+        out["headline_layer"] = block.get("layer")
+    else:
+        out["headline_layer"] = a.result["scores"]["headline"]["layer"]
+    out["layer_names"] = [e["layer"] for e in per_layer]
     return out
 
 
@@ -223,8 +275,10 @@ def evaluate_contrast(contrast: Contrast, by_key: dict[tuple[str, str], Entry], 
                     rows.append({"model": model, "a": task, "skipped": "no bootstrap replicates"})
                     continue
                 scores = [e["score"] for e in a.result["scores"]["per_layer"]]
+                n = a.factors()
                 rows.append({"model": model, "a": task,
-                             "result": inference.depth_trend(scores, a.replicates("per_layer"), level=level)})
+                             "result": inference.depth_trend(scores, a.replicates("per_layer"), n_sounds=n["n_sounds"],
+                                                             n_listeners=n["n_listeners"], level=level)})
         elif contrast.kind == "control":
             for task in contrast.tasks:
                 a = by_key.get((model, task))
@@ -237,7 +291,9 @@ def evaluate_contrast(contrast: Contrast, by_key: dict[tuple[str, str], Entry], 
                         continue
                     ha, hb = a.result["scores"]["headline"]["value"], b.result["scores"]["headline"]["value"]
                     paired = ("no headline score" if None in (ha, hb) else
-                              paired_replicates(a, b, "headline", "headline", ha, hb))
+                              "an older result: its headline replicates hold one random split per resample (re-run "
+                              "with --overwrite)" if min(a.result["schema_version"], b.result["schema_version"])
+                              < FIRST_SPLIT_SCHEMA else paired_replicates(a, b, "headline", "headline", ha, hb))
                     if isinstance(paired, str):
                         rows.append({"model": model, "a": task, "b": control, "skipped": paired})
                         continue
@@ -247,21 +303,60 @@ def evaluate_contrast(contrast: Contrast, by_key: dict[tuple[str, str], Entry], 
     return rows
 
 
-def _correct_rows(rows: list[dict], kind: str, alpha: float) -> None:
-    """Benjamini-Hochberg across the rows of one contrast (models x pairs or tasks): each row's headline
-    test (depth: its bootstrap p) gets a `q_value` and `reject`. Per-layer tests are corrected across
-    layers inside their row already."""
-    tests = []
-    for r in rows:
-        res = r.get("result") or {}
-        p = res.get("p_bootstrap") if kind == "depth" else (res.get("headline") or {}).get("p_value")
-        if p is not None:
-            tests.append((r, p))
-    if not tests:
-        return
-    bh = inference.benjamini_hochberg([p for _, p in tests], alpha=alpha)
-    for (r, _), q, rej in zip(tests, bh["q_value"], bh["reject"]):
-        r["result"]["row_q_value"], r["result"]["row_reject"] = q, rej
+def row_test(row: dict, kind: str) -> dict | None:
+    """The headline-level test of a contrast row (its p_value and where its q goes): the headline contrast, or
+    the depth trend's change; None when the row has none."""
+    res = row.get("result") or {}
+    test = res if kind == "depth" else res.get("headline")
+    return test if test and test.get("p_value") is not None else None
+
+
+def correct_families(tables: list[dict], contrasts: list[dict], experiment_of_task: dict[str, str],
+                     alpha: float) -> None:
+    """Benjamini-Hochberg over the claims an experiment makes together (Benjamini & Hochberg 1995): per experiment
+    of a stimulus set, one family holds every pairwise headline difference of its tasks and every contrast row's
+    headline test (and depth trend) whose first task belongs to it; a second family holds the per-layer tests of
+    its contrast rows. Each test's `q_value` and `reject` are replaced by the family's, and the family is named
+    (`family`, `family_size`)."""
+    headline: dict[str, list[tuple[Any, Any, float]]] = {}
+    layers: dict[str, list[tuple[Any, int, float]]] = {}
+    for t in tables:
+        pw = t.get("pairwise")
+        if not pw:
+            continue
+        family = experiment_of_task.get(t["task"], t["task"])
+        k = len(t["models"])
+        for i in range(k):
+            for j in range(i + 1, k):
+                if pw["p_value"][i][j] is not None:
+                    headline.setdefault(family, []).append((pw, (i, j), pw["p_value"][i][j]))
+    for c in contrasts:
+        for r in c["rows"]:
+            family = experiment_of_task.get(r["a"], r["a"])
+            test = row_test(r, c["kind"])
+            if test is not None:
+                headline.setdefault(family, []).append((r["result"], None, test["p_value"]))
+            lay = (r.get("result") or {}).get("layers")
+            if lay:
+                for k, p in enumerate(lay["p_value"]):
+                    if p is not None:
+                        layers.setdefault(family, []).append((lay, k, p))
+    for family, tests in headline.items():
+        bh = inference.benjamini_hochberg([p for _, _, p in tests], alpha=alpha)
+        for (target, where, _), q, rej in zip(tests, bh["q_value"], bh["reject"]):
+            if where is None:  # a contrast row
+                target["row_q_value"], target["row_reject"] = q, rej
+                target["family"], target["family_size"] = family, len(tests)
+            else:
+                i, j = where
+                for a, b in ((i, j), (j, i)):
+                    target["q_value"][a][b], target["reject"][a][b] = q, rej
+                target["family"], target["family_size"] = family, len(tests)
+    for family, tests in layers.items():
+        bh = inference.benjamini_hochberg([p for _, _, p in tests], alpha=alpha)
+        for (lay, k, _), q, rej in zip(tests, bh["q_value"], bh["reject"]):
+            lay["q_value"][k], lay["reject"][k] = q, rej
+            lay["family"], lay["family_size"] = family + " (per layer)", len(tests)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -314,10 +409,10 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
         contrast_out = []
         for c in contrasts:
             rows = [r for r in evaluate_contrast(c, by_key, alpha, level) if r["model"] in shown_models]
-            _correct_rows(rows, c.kind, alpha)
             if rows:
                 contrast_out.append({"contrast": c.name, "version": c.version, "kind": c.kind,
                                      "description": c.description, "rows": rows})
+        correct_families(tables, contrast_out, {e.task: experiment_of(e.result) for e in group}, alpha)
         report["sets"].append({"name": ds["name"], "fingerprint": fp, "n_sounds": ds["n_sounds"],
                                "synthetic": bool(ds.get("synthetic")), "partial": bool(ds.get("partial")),
                                "tasks": tables, "contrasts": contrast_out})
@@ -328,6 +423,21 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
 
 
 _f, _ci, _p = score_text, interval_text, p_text
+
+
+def dof_text(dofs) -> str:
+    """Degrees of freedom of a table's t-tests in words: one value, a range, or the normal distribution."""
+    flat = [d for d in np.ravel(np.array(dofs, dtype=object)) if d is not None]
+    if not flat:
+        return "normal distribution"
+    lo, hi = min(flat), max(flat)
+    return f"dof {lo:g}" if lo == hi else f"dof {lo:g} to {hi:g}"
+
+
+def family_text(test: dict) -> str:
+    """'q: BH over the N tests of <experiment>' for a test that carries its family."""
+    family = test.get("family")
+    return f"BH over the {test.get('family_size')} tests of experiment `{family}`" if family else "BH"
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -345,27 +455,31 @@ def render_markdown(report: dict[str, Any]) -> str:
                       ""]
             if t["pairwise"] is None:
                 lines += [f"Only {', '.join(t['models'])} has replicates here: nothing to compare.", ""]
+                if t.get("left_out"):
+                    lines += ["Left out: " + "; ".join(f"{x['model']} ({x['reason']})" for x in t["left_out"]), ""]
                 continue
-            models, pw, ranks, best = t["models"], t["pairwise"], t["ranks"], t["best_group"]
-            design = pw.get("design", "")
+            models, pw, ranks, best, sim = t["models"], t["pairwise"], t["ranks"], t["best_group"], t["simultaneous"]
             rows = []
             for i, m in enumerate(models):
                 sc = pw["score"]
                 rows.append([m, _f(t["headline"][i]), _ci(sc["ci"][i]), t["headline_layer"][i] or "—",
                              f"{ranks['rank'][i]:g}", f"[{ranks['rank_interval'][i][0]:g}, {ranks['rank_interval'][i][1]:g}]",
                              "yes" if best["in_group"][i] else ""])
-            lines += [tabulate(rows, headers=["model", "headline", "95% CI", "layer", "rank", "rank interval",
+            lines += [tabulate(rows, headers=["model", "headline", "95% CI", "layer", "rank", "rank interval (simultaneous)",
                                               "best group"], tablefmt="github"), ""]
             pair_rows = []
             for i in range(len(models)):
                 for j in range(i + 1, len(models)):
                     pair_rows.append([f"{models[i]} − {models[j]}", _f(pw["difference"][i][j]), _ci(pw["ci"][i][j]),
                                       _p(pw["p_value"][i][j]), _p(pw["q_value"][i][j]),
-                                      "yes" if pw["reject"][i][j] else "no"])
-            lines += [tabulate(pair_rows, headers=["difference", "estimate", "95% CI", "p", "q (BH)",
-                                                   f"q < {report['alpha']}"], tablefmt="github"), "",
-                      f"Design: {design}; {ranks['n_resamples']} shared resamples"
-                      f"{'; dof ' + str(pw['dof']) if pw.get('dof') else ''}.", ""]
+                                      "yes" if pw["reject"][i][j] else "no", _p(sim["p_adjusted"][i][j])])
+            lines += [tabulate(pair_rows, headers=["difference", "estimate", "95% CI", "p", "q", f"q < {report['alpha']}",
+                                                   "p (all pairs at once)"], tablefmt="github"), "",
+                      f"Design: {pw.get('design', '')}; {ranks['n_resamples']} shared resamples; {dof_text(pw['dof'])}. "
+                      f"q: {family_text(pw)}. p (all pairs at once): single-step max-t over the task's pairs (critical "
+                      f"|t| {_f(sim['critical_value'])}), behind the simultaneous rank intervals and the best group "
+                      f"(the models no other is significantly better than at that level: a confidence set for the "
+                      f"best, not a proof of equality).", ""]
             if t["left_out"]:
                 lines += ["Left out: " + "; ".join(f"{x['model']} ({x['reason']})" for x in t["left_out"]), ""]
         for c in s["contrasts"]:
@@ -378,30 +492,31 @@ def render_markdown(report: dict[str, Any]) -> str:
                     continue
                 res = r["result"]
                 if c["kind"] == "depth":
-                    rows.append([label, _f(res["rho"]), _ci(res["ci"]), _p(res["p_bootstrap"]),
-                                 _p(res.get("row_q_value")), f"Spearman rho over {res['n_layers']} layers"])
+                    note = (f"fitted change from layer {res['span'][0]} to {res['span'][1]}; Spearman rho "
+                            f"{_f(res['rho'])} over {res['n_layers']} layers" if res.get("span") else
+                            f"fewer than 3 defined layers")
+                    rows.append([label + " (change over depth)", _f(res.get("change")), _ci(res.get("ci")),
+                                 _p(res.get("p_value")), _p(res.get("row_q_value")), note])
                     continue
                 h = res.get("headline")
                 layers = res.get("layers")
                 note = ""
                 if layers is not None:
                     n_sig = sum(bool(x) for x in layers["reject"])
-                    note = f"{n_sig}/{len(layers['reject'])} layers differ (BH)"
-                if h is None and layers is not None:  # baseline: the headline layer's row
-                    k = res["layer_names"].index(res["headline_layer"]) if res["headline_layer"] in res["layer_names"] else None
-                    if k is not None:
-                        rows.append([label + f" (layer {res['headline_layer']})", _f(layers["difference"][k]),
-                                     _ci(layers["ci"][k]), _p(layers["p_value"][k]), _p(layers["q_value"][k]), note])
-                        continue
+                    note = f"{n_sig}/{len(layers['reject'])} layers differ"
                 if h is None:
                     rows.append([label, "—", "—", "—", "—", note or "no headline"])
                     continue
-                rows.append([label + " (headline)", _f(h["difference"]), _ci(h["ci"]), _p(h["p_value"]),
+                where = " (headline, cross-validated)" if c["kind"] == "baseline" else " (headline)"
+                rows.append([label + where, _f(h["difference"]), _ci(h["ci"]), _p(h["p_value"]),
                              _p(res.get("row_q_value")), note])
-            lines += [tabulate(rows, headers=["contrast", "estimate", "95% CI", "p", "q (BH)", "note"],
+            lines += [tabulate(rows, headers=["contrast", "estimate", "95% CI", "p", "q", "note"],
                                tablefmt="github"), "",
-                      "q (BH): headlines corrected across this contrast's rows; a layer row (transfer) is corrected "
-                      "across the layers of its task; 'layers differ': per-layer tests, BH across layers.", ""]
+                      "q: Benjamini-Hochberg over the experiment's headline tests (pairwise differences and contrast "
+                      "rows together); 'layers differ': per-layer tests, BH over the experiment's per-layer tests. A "
+                      "transfer row compares the probe with its no-transfer baseline trained on as many sounds; its "
+                      "layer is picked by the transfer score on one half of the test sounds and scored on the other.",
+                      ""]
     from audioprobe.leaderboard.suites import render_comparisons
 
     lines += render_comparisons(report.get("suites", []), report["alpha"])

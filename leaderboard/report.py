@@ -31,8 +31,8 @@ import click
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
-from audioprobe.leaderboard.build import anchor, experiment_of
-from audioprobe.results import collect_files, interval_text, p_text, safe_name, score_text, set_folder
+from audioprobe.leaderboard.build import anchor
+from audioprobe.results import collect_files, experiment_of, interval_text, p_text, safe_name, score_text, set_folder
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +127,8 @@ def _controls_words(styles: dict) -> str:
 
 def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]], tables: dict[str, dict],
                     styles: dict) -> Table:
-    """Per task and model: headline [CI] at its layer, share of the split-half ceiling, rank [interval], best group."""
+    """Per task and model: headline [CI] at its layer, share of the attainable correlation, simultaneous rank
+    [interval], best group."""
     rows = []
     has_ceiling = False
     for task in tasks:
@@ -136,7 +137,7 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
         for model in F.model_order({r["model"]["name"]: styles[r["model"]["name"]] for r in by_task[task]}):
             r = next(x for x in by_task[task] if x["model"]["name"] == model)
             h = r["scores"]["headline"]
-            share = (r["scores"].get("headline_over_ceiling") or {}).get("split_half")
+            share = (r["scores"].get("headline_over_ceiling") or {}).get("ratio")
             has_ceiling |= share is not None
             rank, group = "—", ""
             if model in names and cmp.get("pairwise") is not None:
@@ -149,11 +150,15 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
                          h.get("layer") or "—",
                          f"{100 * share:.0f}%" if share is not None and (h.get("value") or 0) > 0 else "—",
                          rank, group])
-    headers = ["task", "model", "headline", "95% CI", "layer", "of ceiling", "rank [95%]", "best group"]
-    note = ("Headline: the layer picked on one half of the sounds, scored on the other (cross-validated); "
-            "rank and best group from paired tests on shared resamples (audioprobe-compare); ↓: lower is better.")
+    headers = ["task", "model", "headline", "95% CI", "layer", "of attainable", "rank [simultaneous 95%]",
+               "best group"]
+    note = ("Headline: with several layers, the layer picked on one half of the sounds and scored on the other "
+            "(cross-validated); with one layer, its score. Rank intervals hold for all models at once and the best "
+            "group is a confidence set for the best model (paired tests on shared resamples, all pairs at once: "
+            "audioprobe-compare); ↓: lower is better.")
     if has_ceiling:
-        note += " 'of ceiling': headline over the split-half noise ceiling (descriptive)."
+        note += (" 'of attainable': headline over the square root of the split-half noise ceiling, the correlation "
+                 "a perfect model would reach against this noisy target (descriptive).")
     return Table(title, headers, rows, note)
 
 
@@ -170,26 +175,29 @@ def _contrast_tables(contrasts: list[dict], tasks: set[str]) -> list[Table]:
                 continue
             res = r["result"]
             if c["kind"] == "depth":
-                rows.append([label, f"ρ = {_f(res['rho'])}", _ci(res["ci"]), _p(res.get("row_q_value")),
-                             f"Spearman over {res['n_layers']} layers, bootstrap p {_p(res['p_bootstrap'])}"])
+                rows.append([label + " (change over depth)", _f(res.get("change")), _ci(res.get("ci")),
+                             _p(res.get("row_q_value")),
+                             f"least-squares change from the first to the last layer; Spearman ρ {_f(res.get('rho'))} "
+                             f"over {res['n_layers']} layers"])
                 continue
             h, layers = res.get("headline"), res.get("layers")
             note = ""
             if layers is not None:
                 n_sig = sum(bool(x) for x in layers["reject"])
-                note = f"{n_sig}/{len(layers['reject'])} layers differ (BH)"
-            if h is None and layers is not None and res.get("headline_layer") in res.get("layer_names", []):
-                k = res["layer_names"].index(res["headline_layer"])
-                rows.append([label + f" (layer {res['headline_layer']})", _f(layers["difference"][k]),
-                             _ci(layers["ci"][k]), _p(layers["q_value"][k]), note])
-            elif h is None:
+                note = f"{n_sig}/{len(layers['reject'])} layers differ"
+            if h is None:
                 rows.append([label, "—", "—", "—", note or "no headline"])
             else:
-                rows.append([label + " (headline)", _f(h["difference"]), _ci(h["ci"]), _p(res.get("row_q_value")),
-                             note])
+                where = " (headline, cross-validated)" if c["kind"] == "baseline" else " (headline)"
+                rows.append([label + where, _f(h["difference"]), _ci(h["ci"]), _p(res.get("row_q_value")), note])
         if rows:
-            out.append(Table(f"Contrast {c['contrast']} ({c['kind']})", ["contrast", "estimate", "95% CI", "q (BH)",
-                                                                         "note"], rows, c["description"]))
+            note = c["description"] + (" Transfer and baseline are compared at matched training sizes (each "
+                                       "baseline fold against a transfer probe trained on as many sounds)."
+                                       if c["kind"] == "baseline" else "")
+            out.append(Table(f"Contrast {c['contrast']} ({c['kind']})", ["contrast", "estimate", "95% CI", "q",
+                                                                         "note"], rows,
+                             note + " q: Benjamini-Hochberg over the experiment's headline tests; layers: over its "
+                                    "per-layer tests."))
     return out
 
 
@@ -204,7 +212,8 @@ def _pairwise_figures(stem: str, tasks: list[str], tables: dict[str, dict], synt
         caption = (f"Headline of the row model minus that of the column model"
                    f"{' (an error: lower is better)' if t.get('lower_is_better') else ''}; paired t-tests on "
                    f"{t['ranks']['n_resamples']} shared bootstrap resamples ({pw.get('design')} design), "
-                   f"Benjamini-Hochberg across the {pw.get('m')} pairs; outlined with * : q ≤ {pw.get('alpha')}.")
+                   f"Benjamini-Hochberg over the {pw.get('family_size') or pw.get('m')} headline tests of the experiment; "
+                   f"outlined with * : q ≤ {pw.get('alpha')}.")
         figure = F.pairwise_figure(f"{stem}__pairwise__{safe_name(task)}", t, synthetic, caption)
         figure.save(figure_dir)  # now: a report can hold many, each closed once written
         out.append(figure)
@@ -244,7 +253,7 @@ def _rsa_figures(stem: str, experiment: str, by_task: dict[str, list[dict]], sty
                        ("fig1b", "Figure 1B: perceived (modal response) vs physical labels, 0/1 targets"))
         tested = any((c.get("a"), c.get("b")) in {(p[1], p[2]) for p in pairs} for c in contrast_rows)
         marks = ("Triangles at the top: layers where the perceived-minus-physical contrast is significant (paired "
-                 "t-test on shared resamples, Benjamini-Hochberg across the model's layers; ▲ perceived higher, ▼ "
+                 "t-test on shared resamples, Benjamini-Hochberg over the experiment's per-layer tests; ▲ perceived higher, ▼ "
                  "lower). "
                  if tested else "No contrast file pairs these tasks: no per-layer test is marked. ")
         caption = (f"Per dimension, each model's RSA against the 0/1 distance of listeners' modal responses (solid) "
@@ -362,7 +371,8 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
         caption = (f"Per split, accuracy of a linear probe trained on one subset and tested on the other (solid; "
                    f"bands: {_resampling_words(results)}), its no-transfer baseline (dotted, where defined: the same "
                    f"probe cross-validated inside the test subset) and chance (black, long dashes). Triangles at the "
-                   f"top: layers where transfer and baseline differ (paired t-test, BH across layers). "
+                   f"top: layers where the transfer probe and its baseline, trained on as many sounds, differ (paired t-test, "
+                   f"BH over the experiment's per-layer tests). "
                    f"{_controls_words(styles)}")
         figs = [F.transfer_figure(f"{stem}__fig2", "Figure 2: transfer of perceived material across subsets",
                                   by_task, styles, contrast_rows, synthetic, caption)]

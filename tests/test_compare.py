@@ -29,7 +29,7 @@ def results_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def report(results_dir):
-    return compare(results_dir, discover_contrasts())
+    return {**compare(results_dir, discover_contrasts()), "_dir": results_dir}
 
 
 def _task(report, name):
@@ -61,12 +61,41 @@ def test_pairwise_table_is_the_paired_test_on_the_stored_replicates(results_dir,
     assert pw["difference"][0][2] == pytest.approx(ra["scores"]["headline"]["value"] - rb["scores"]["headline"]["value"])
     assert pw["p_value"][0][2] == pytest.approx(expected["p_value"], rel=1e-12)
     assert pw["ci"][0][2] == pytest.approx(expected["ci"], rel=1e-12)
-    # the best group holds the best model and exactly those whose BH-corrected test is not significant
-    best = t["best_group"]
+    # the best group: exactly the models that no other model beats when all pairs are tested at once
+    best, sim = t["best_group"], t["simultaneous"]
     assert best["in_group"][best["best"]] and t["models"][best["best"]] == t["models"][int(np.argmax(t["headline"]))]
-    for j, (in_group, q) in enumerate(zip(best["in_group"], best["q_value"])):
-        if j != best["best"]:
-            assert in_group == (q >= best["alpha"])
+    for j, in_group in enumerate(best["in_group"]):
+        beaten = any(sim["t"][i][j] is not None and sim["t"][i][j] > sim["critical_value"] for i in range(3) if i != j)
+        assert in_group == (not beaten)
+
+
+def brute_bh(p):
+    p = np.asarray(p, dtype=float)
+    m = p.size
+    return [min(1.0, min(p[j] * m / np.sum(p <= p[j]) for j in range(m) if p[j] >= p[i])) for i in range(m)]
+
+
+def test_q_values_are_bh_over_the_experiment(report):
+    """One family per experiment: every pairwise headline difference of its tasks and every contrast row's
+    headline test whose first task belongs to it, corrected together (written out here)."""
+    (s,) = report["sets"]
+    family = {"rsa-material": "rsa", "rsa-modal-material": "rsa", "rsa-physical-material": "rsa"}
+    tests = []  # (where the q is, p)
+    for t in s["tasks"]:
+        if family.get(t["task"]) == "rsa":
+            pw = t["pairwise"]
+            tests += [((pw, i, j), pw["p_value"][i][j]) for i in range(3) for j in range(i + 1, 3)]
+    for c in s["contrasts"]:
+        for r in c["rows"]:
+            res = r.get("result") or {}
+            test = res if c["kind"] == "depth" else res.get("headline")
+            if family.get(r["a"]) == "rsa" and test and test.get("p_value") is not None:
+                tests.append(((res, None, None), test["p_value"]))
+    assert len(tests) > 9  # 3 tasks x 3 pairs and contrast rows
+    for ((where, i, j), _), q in zip(tests, brute_bh([p for _, p in tests])):
+        got = where["row_q_value"] if i is None else where["q_value"][i][j]
+        assert got == pytest.approx(q)
+        assert where["family"] == "rsa" and where["family_size"] == len(tests)
 
 
 def test_sounds_only_task_pairs_on_one_factor(report):
@@ -117,21 +146,26 @@ def test_contrasts_of_the_paper_are_reported(report):
     assert all(r["b"] == "no-transfer baseline" for r in fig2["rows"])
     control = by_name["model-vs-control"]
     assert {(r["model"], r["b"]) for r in control["rows"]} == {("mfcc", "logmel"), ("spectrogram", "logmel")}
-    # BH across the contrast's rows: q = min over k >= rank of p_(k) m / k (brute force)
-    p = np.array([r["result"]["headline"]["p_value"] for r in control["rows"]])
-    m = p.size
-    brute = [min(1.0, min(p[j] * m / (np.sum(p <= p[j])) for j in range(m) if p[j] >= p[i])) for i in range(m)]
-    assert [r["result"]["row_q_value"] for r in control["rows"]] == pytest.approx(brute)
+    # transfer against its baseline trained on as many sounds; the headline: the result's cross-validated
+    # baseline_contrast (none where the test subset has a class of one sound: no baseline at all)
+    for r in fig2["rows"]:
+        entry = next(e for e in collect_entries(report["_dir"]) if e.model == r["model"] and e.task == r["a"])
+        block = entry.result["scores"]["baseline_contrast"]
+        if block["value"] is None:
+            assert r.get("skipped") or r["result"]["headline"] is None
+        else:
+            assert r["result"]["headline"]["difference"] == pytest.approx(block["value"])
 
 
 def test_cli_writes_markdown_and_json(results_dir, tmp_path, capsys):
     md, js = tmp_path / "c.md", tmp_path / "c.json"
     assert compare_main([str(results_dir), "-o", str(md), "--json", str(js)]) == 0
     text = md.read_text()
-    assert "### rsa-material" in text and "best group" in text and "q (BH)" in text
+    assert "### rsa-material" in text and "best group" in text and "p (all pairs at once)" in text
     assert "Contrast `fig1b-perceived-vs-physical`" in text and "Synthetic stimuli" in text
     data = json.loads(js.read_text())
     assert data["sets"][0]["tasks"][0]["pairwise"]["m"] == 3
+    assert data["sets"][0]["tasks"][0]["pairwise"]["family"] in ("abx", "rsa", "transfer")
 
 
 def test_leaderboard_marks_the_best_group(results_dir, tmp_path):

@@ -101,7 +101,7 @@ def test_result_file_schema(tmp_path, toy):
     assert eval_main(["--model", toy, "--tasks", "rsa-material", "--limit", str(N), "--output-dir", str(out),
                       "--seed", "7"]) == 0
     r = load_results(out, toy)["rsa-material"]
-    assert r["schema_version"] == 2
+    assert r["schema_version"] == 3
     assert r["task"]["name"] == "rsa-material" and len(r["task"]["config_hash"]) == 64
     assert r["task"]["config"]["params"]["smoothing"] == 0.5
     assert r["model"]["name"] == "toy-frames" and r["model"]["wrapper_version"] == "1"
@@ -262,9 +262,9 @@ def test_leaderboard_marks_missing_and_synthetic(tmp_path, toy, capsys):
     lo, hi = toy_material["ci"]
     cell = rows["rsa-material"][header.index(toy)].strip().replace("**", "")  # bold: best group
     assert cell.startswith(f"{toy_material['value']:.3f} [{lo:.3f}, {hi:.3f}] ({toy_material['layer']})"), cell
-    ceiling = load_results(out, toy)["rsa-material"]["scores"]["headline_over_ceiling"]["split_half"]
-    if ceiling is not None and toy_material["value"] > 0:
-        assert cell.endswith(f"= {100 * ceiling:.0f}% of ceiling"), cell
+    ratio = load_results(out, toy)["rsa-material"]["scores"]["headline_over_ceiling"]["ratio"]
+    if ratio is not None and toy_material["value"] > 0:
+        assert cell.endswith(f"= {100 * ratio:.0f}% of attainable"), cell
 
 
 def test_leaderboard_rejects_foreign_json(tmp_path, capsys):

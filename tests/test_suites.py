@@ -134,7 +134,7 @@ def test_leaderboard_and_compare_show_the_suite(suite_run):
     counts = set_resamples(a["statistics"]["seed"], 3, a["statistics"]["n_resamples"])
     diffs = np.array([np.mean(np.repeat(va - vb, w)) for w in counts])  # paired: the same sets for both
     assert pw["ci_percentile"][0][1] == pytest.approx(np.quantile(diffs, [0.025, 0.975]).tolist())
-    assert pw["dof"] == 2  # sets - 1
+    assert pw["dof"] == [[None, 2], [2, None]]  # sets - 1, per pair
 
 
 def test_a_task_without_a_set_needs_data(tmp_path, monkeypatch, capsys):
