@@ -1,9 +1,23 @@
-"""`abx`: ABX discriminability of a dimension's categories (Schatz et al. 2013)."""
+"""`abx`: ABX discriminability of a dimension's categories (Schatz et al. 2013).
+
+Every statistic of a task scores one estimand: the cells (by-value, category of A and X, category
+of B) are fixed on the full set (`metrics.abx.abx_structure`: a stratum needs 4 sounds to serve as
+A/X and 2 as B) and used unchanged for the estimate, every bootstrap resample and every half-split.
+
+- Resampling: a weighted (Bayesian) bootstrap of the n sounds in a scored cell, each resample's
+  weights n x Dirichlet((n-1)/n) (`metrics.abx.bayesian_bootstrap_weights`; Rubin 1981): every sound
+  keeps a positive weight, so no cell is ever undefined, and the weights have the multinomial counts'
+  mean, variance and covariance. Drawn from the seed's bootstrap stream: every model on the same set,
+  task and seed gets the same weights (paired comparisons).
+- Half-splits: drawn within each (by-value, category) stratum (`metrics.abx.stratified_halves`) from
+  the seed's CV stream; the estimate's cross-validated headline uses cv_splits of them, its replicates
+  the first K = `stats.HEADLINE_SPLITS` in every resample (weights w h and w (1 - h)).
+- Headline: `common.headline`, lowest error.
+"""
 
 from __future__ import annotations
 
-import warnings
-from typing import Annotated, Any
+from typing import Annotated, Any, TypedDict
 
 import numpy as np
 
@@ -11,9 +25,9 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import abx, rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Scores, Activations, EvalContext, Param, TaskType,
-                                         category_codes, headline, interval, json_float, synthetic_caveat, register_task_type,
-                                         sound_labels)
+from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Scores, Activations, EvalContext, Param,
+                                         Statistics, TaskType, category_codes, headline, interval, json_float,
+                                         synthetic_caveat, register_task_type, sound_labels)
 
 
 ABX_PARAMS = {
@@ -26,10 +40,20 @@ ABX_PARAMS = {
     **STAT_PARAMS,
 }
 
+#: What the kept replicates resample (`EvalContext.keep_replicates`).
+REPLICATE_UNIT = "sounds (Bayesian bootstrap weights, Dirichlet(alpha=(n-1)/n) x n)"
+
 
 def _check_abx(where: str, params: dict[str, Any]) -> None:
     if params["by"] and params["by"] == params["dimension"]:
         raise AudioprobeError(f"{where}: key 'by' must name another dimension than {params['dimension']!r}.")
+
+
+def _interleaved(halves: np.ndarray) -> np.ndarray:
+    """`[2 k, n]`: each half followed by its complement (h_0, ~h_0, h_1, ~h_1, ...)."""
+    out = np.empty((2 * halves.shape[0], halves.shape[1]), dtype=bool)
+    out[0::2], out[1::2] = halves, ~halves
+    return out
 
 
 def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
@@ -40,57 +64,65 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     if params["by"]:
         by, by_values = category_codes(sound_labels(stimset, params["by"], params["label_source"], ctx.task))
         labels = np.where(by >= 0, labels, -1)
-    cells = abx.abx_cells(labels, by)
-    if not cells:
-        raise NotApplicableError(f"task {ctx.task!r}: no two categories of {params['dimension']!r} with enough sounds "
-                              f"(2 of one, 1 of the other{' within a value of ' + params['by'] if by is not None else ''})"
-                              f" on stimulus set {stimset.name!r}.")
-    n = len(stimset)
-    rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
-    blocks = [np.ones((1, n))]
-    if params["bootstrap"]:
-        counts = stats.bootstrap_counts(rng_boot, n, params["bootstrap"])
-        halves = stats.random_halves(rng_boot, n, params["bootstrap"])
-        blocks += [counts, counts * halves, counts * ~halves]
-    if params["cv_splits"]:
-        cv_halves = stats.random_halves(rng_cv, n, params["cv_splits"])
-        blocks += [cv_halves, ~cv_halves]
-    weights = np.concatenate(blocks).astype(np.float64)
+    full = abx.abx_structure(labels, by)
+    within = f" within one value of {params['by']!r}" if by is not None else ""
+    if not full.cells:
+        raise NotApplicableError(
+            f"task {ctx.task!r}: no ABX cell on stimulus set {stimset.name!r}: it needs two categories of "
+            f"{params['dimension']!r}{within} with at least {abx.MIN_A_SOUNDS} sounds of one (A and X: 2 in each "
+            f"half of a split) and {abx.MIN_B_SOUNDS} of the other (B: 1 in each half).")
+    used = full.used
+    structure = full.on_used()  # the same cells over the sounds they use, renumbered 0..n-1
+    n = used.size
+    B, S = params["bootstrap"], params["cv_splits"]
     layers = acts[params["pooling"]]
     names = list(layers)
-    scores = []
-    for x in layers.values():
-        d = squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)
-        scores.append(abx.combine(cells, np.stack([abx.cell_errors(d, c, weights)
-                                                   for c in cells])))
-    scores = np.stack(scores, axis=1)  # [weights, layers]
-    point, rest = scores[0], scores[1:]
-    B = params["bootstrap"]
-    out = {}
+    choose = len(names) > 1  # a layer to choose: the cross-validated headline and its split replicates
+    rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
+    weights = abx.bayesian_bootstrap_weights(rng_boot, n, B)  # [B, n]
+    splits = abx.stratified_halves(rng_cv, structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
+    K = min(stats.HEADLINE_SPLITS, splits.shape[0]) if B else 0
+    # one pass: all sounds and the first K splits' halves, under weights 1 (the estimate) and each resample's
+    # weights; a second: the other splits' halves under weights 1. A half is scored on its own sounds only.
+    main_weights, main_parts = np.vstack([np.ones((1, n)), weights]), _interleaved(splits[:K])
+    rest_parts = _interleaved(splits[K:])
+    L = len(names)
+    point, boot = np.full(L, np.nan), np.full((B, L), np.nan)
+    cv_a, cv_b = np.full((splits.shape[0], L), np.nan), np.full((splits.shape[0], L), np.nan)
+    rep_a, rep_b = np.full((B, K, L), np.nan), np.full((B, K, L), np.nan)
+    with stats.small_problem_threads(n):
+        for k, x in enumerate(layers.values()):
+            d = squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
+            main = abx.structure_errors(d, structure, main_weights, main_parts)  # [1 + 2K, 1 + B]
+            point[k], boot[:, k] = main[0, 0], main[0, 1:]
+            cv_a[:K, k], cv_b[:K, k] = main[1::2, 0], main[2::2, 0]
+            rep_a[:, :, k], rep_b[:, :, k] = main[1::2, 1:].T, main[2::2, 1:].T
+            if rest_parts.size:
+                rest = abx.structure_errors(d, structure, None, rest_parts, whole=False)[:, 0]
+                cv_a[K:, k], cv_b[K:, k] = rest[0::2], rest[1::2]
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(point[k]), "ci": None, "p_value": None}
         if B:
-            boot = rest[:B, k]
-            entry["ci"] = interval(stats.percentile_interval(boot[:, None], params["ci_level"])[0])
-            ok = boot[np.isfinite(boot)]
+            entry["ci"] = interval(stats.percentile_interval(boot[:, k:k + 1], params["ci_level"])[0])
+            ok = boot[np.isfinite(boot[:, k]), k]
             entry["p_value"] = json_float((1 + np.sum(ok >= 0.5)) / (1 + ok.size)) if ok.size else None
+        if entry["score"] is None:
+            entry["note"] = ("a distance between sounds of a scored cell is undefined (e.g. an all-zero activation "
+                             "under cosine distance)")
         per_layer.append(entry)
-    if params["cv_splits"]:
-        s = params["cv_splits"]
-        cv = rest[3 * B:]
+    cv = {}
+    if choose and S:
         # lower error is better: select on the negated error, report the error
-        held, out["cv_choice"] = stats.cross_validated_selection(-cv[:s], -cv[s:])
-        out["cv_scores"] = -held
-        out["cv_bootstrap"] = np.array([])
-        if B:
-            held_b, _ = stats.cross_validated_selection(-rest[B:2 * B], -rest[2 * B:3 * B])
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out["cv_bootstrap"] = -np.nanmean(held_b.reshape(2, -1), axis=0)
+        held, cv["cv_choice"] = stats.cross_validated_selection(-cv_a, -cv_b)
+        cv["cv_scores"] = -held
+    split_reps = stats.split_held_out(rep_a, rep_b, lower_is_better=True) if B and K else None  # [B, K]
+    head, head_reps = headline(per_layer, names, params, **cv, layer_replicates=boot if B else None,
+                               split_replicates=split_reps, n_sounds=n, lower_is_better=True)
     if B:
-        ctx.keep_replicates(counts, "sounds", per_layer=rest[:B],
-                            **({"headline": out["cv_bootstrap"]} if out.get("cv_bootstrap", np.array([])).size else {}))
+        ctx.keep_replicates(weights, REPLICATE_UNIT, per_layer=boot, **head_reps)
+    excluded = [{"by": by_values[c["group"]] if by is not None else None, "a": cats[c["a"]], "b": cats[c["b"]],
+                 "n_a": c["n_a"], "n_b": c["n_b"], "reason": c["reason"]} for c in full.excluded]
     return {
         "metric": f"ABX error between {params['label_source']} {params['dimension']} categories"
                   f"{' within each ' + params['by'] + ' value' if by is not None else ''} ({params['model_distance']} "
@@ -98,26 +130,60 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "lower_is_better": True,
         "chance": 0.5,
         "per_layer": per_layer,
-        "headline": headline(per_layer, names, out, params, lower_is_better=True),
+        "headline": head,
         "categories": cats,
         "by_values": by_values,
-        "n_sounds_used": int((labels >= 0).sum()),
-        "n_triplets": int(sum(c.idx_a.size * (c.idx_a.size - 1) * c.idx_b.size for c in cells)),
-        "statistics": {"seed": ctx.seed, "bootstrap": B, "bootstrap_unit": "sounds (X paired with its own copy "
-                       "as A excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
-                       "p_value": "bootstrap test against chance: (1 + #resamples with error >= 0.5) / (1 + "
-                       "resamples), one-sided", "cv_splits": params["cv_splits"]},
+        "n_sounds_used": int(n),
+        "n_triplets": structure.n_triplets,
+        "n_cells": len(structure.cells),
+        "cells_excluded": excluded,
+        "statistics": {
+            "seed": ctx.seed, "bootstrap": B,
+            "bootstrap_unit": f"sounds, weighted (Bayesian) bootstrap (Rubin 1981): each resample weighs the {n} "
+                              f"sounds of the scored cells by n x Dirichlet(alpha = (n-1)/n) (mean 1, variance "
+                              f"(n-1)/n, covariance -1/n: the multinomial counts' moments), triplet (X, A, B) by "
+                              f"w_X w_A w_B, X never its own A; the cells are fixed on the full set",
+            "ci_level": params["ci_level"],
+            "ci_method": "per layer: percentile interval of the weighted-bootstrap replicates; headline: its "
+                         "ci_method",
+            "p_value": "bootstrap test against chance: (1 + #resamples with error >= 0.5) / (1 + resamples), "
+                       "one-sided",
+            "cv_splits": S,
+            "halves": f"drawn within each ({params['by'] + ' value, ' if by is not None else ''}category) stratum, "
+                      f"floor/ceil, the odd sound's half at random; the headline's replicates score the first "
+                      f"K = min({stats.HEADLINE_SPLITS}, cv_splits) of the cv_splits halves in every resample "
+                      f"(weights w h and w (1 - h)); a half is scored on the cells restricted to its sounds",
+        },
         **synthetic_caveat(stimset),
     }
 
 
+class ExcludedCell(TypedDict):
+    by: Annotated[str | None, "the value of the `by` dimension (null: no `by`)"]
+    a: Annotated[str, "the category of A and X"]
+    b: Annotated[str, "the category of B"]
+    n_a: Annotated[int, "sounds of category a with this by-value"]
+    n_b: Annotated[int, "sounds of category b with this by-value"]
+    reason: Annotated[str, "why the cell is left out (too few sounds for A/X or for B)"]
+
+
+class ABXStatistics(Statistics):
+    halves: Annotated[str, "how the half-splits of the cross-validated headline and its replicates are drawn"]
+
+
 class ABXScores(Scores):
+    statistics: Annotated[ABXStatistics, "the uncertainty settings and methods"]
     lower_is_better: Annotated[bool, "true: the score is an error rate"]
     chance: Annotated[float, "the error of a model that cannot tell the categories apart (0.5)"]
     categories: Annotated[list[str], "categories of the discriminated dimension"]
     by_values: Annotated[list[str], "values of the `by` dimension that A, B and X share (empty: none)"]
-    n_sounds_used: Annotated[int, "sounds with a label"]
-    n_triplets: Annotated[int, "(A, B, X) triplets scored"]
+    n_sounds_used: Annotated[int, "sounds in at least one scored cell (the sounds the bootstrap weighs)"]
+    n_triplets: Annotated[int, "(A, B, X) triplets scored, over the scored cells"]
+    n_cells: Annotated[int, "ordered pairs of categories (a for A and X, b for B) scored, per by-value; fixed on "
+                            "the full set for every resample and half"]
+    cells_excluded: Annotated[list[ExcludedCell], "ordered pairs of categories present together but left out "
+                                                  "(fewer than 4 sounds for A and X or 2 for B), for every "
+                                                  "statistic"]
 
 
 register_task_type(TaskType("abx", ABX_PARAMS, evaluate_abx, scores_schema=ABXScores, check=_check_abx))
