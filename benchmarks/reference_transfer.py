@@ -1,7 +1,12 @@
 """REFERENCE ONLY: the transfer probe computed the plain, slow way, so that
 benchmarks/bench_tasks.py and tests/test_transfer_speed.py can compare the fast path
 (audioprobe.metrics.transfer) with it in the same run. Not used by the harness. Do not edit except
-to follow scikit-learn API changes.
+to follow scikit-learn API changes or a change of what the task computes (issue 22: the
+matched-size probes, `matched_predictions`).
+
+The matched-size probes take their training sounds from `audioprobe.metrics.transfer.matched_plan`
+(which sounds is the design, tested on its own in tests/test_transfer_matched.py); everything fitted
+on them is the plain pipeline below, each fold's matched probes fitted cold, none reused.
 
 Each C is a cold GridSearchCV fit of Pipeline(StandardScaler, PCA, LogisticRegression(C, tol,
 max_iter)) per inner fold, nested in the outer folds of the baseline. Two settings:
@@ -89,17 +94,61 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
         return cross_val_predict(probe, np.asarray(x, dtype=np.float64), y, cv=outer)
 
 
+def matched_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
+                        baseline_folds: int, seed: int, max_iter: int, tol: float = TOL):
+    """The matched-size probes' predictions of the test sounds, (transfer, baseline, defined) as
+    `audioprobe.metrics.transfer.MatchedPredictions`, or None without a baseline. Every probe is a
+    cold GridSearchCV fit on its fold's sounds, none reused: where a subsample is the whole training
+    subset (or the fold's whole training part) the fast path reuses the transfer (or baseline)
+    probe's predictions, and these refits check that reuse. A subsampled probe chooses its inner
+    folds as the transfer probe does (`make_probe`); the fold's own baseline probe as
+    `baseline_predictions` does."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.model_selection import StratifiedKFold
+
+    from audioprobe.metrics.transfer import MatchedPredictions, matched_plan
+
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    plan = matched_plan(y_train, y_test, baseline_folds, inner_folds, seed)
+    if plan is None:
+        return None
+    xs, xt = x[train], x[test]
+    out = MatchedPredictions(np.zeros_like(y_test), np.zeros_like(y_test), np.zeros(y_test.size, dtype=bool))
+    for fold in plan:
+        if not fold.fitted:
+            continue
+        out.transfer[fold.held] = transfer_predictions(xs[fold.transfer], y_train[fold.transfer], xt[fold.held],
+                                                       c_grid, inner_folds, seed, max_iter, tol)[0]
+        probe = make_probe(c_grid, inner_folds, y_test[fold.baseline], seed, max_iter, tol)
+        if fold.baseline_reused:  # the fold's baseline probe: inner folds as in `baseline_predictions`
+            counts = np.unique(y_test, return_counts=True)[1]
+            k = _folds(y_test, baseline_folds)
+            probe.cv = StratifiedKFold(max(2, min(inner_folds, int(np.min(counts)) * (k - 1) // k)), shuffle=True,
+                                       random_state=seed)
+        with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            warnings.simplefilter("ignore", UserWarning)  # "least populated class" notices of inner folds
+            probe.fit(xt[fold.baseline], y_test[fold.baseline])
+            out.baseline[fold.held] = probe.predict(xt[fold.held])
+        out.defined[fold.held] = True
+    return out
+
+
 def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
                       baseline_folds: int, seed: int, max_iter: int, tol: float = TOL):
-    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions)."""
+    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions,
+    matched-size predictions)."""
     x = np.asarray(x, dtype=np.float64)
     pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid, inner_folds, seed, max_iter, tol)
     base = baseline_predictions(x[test], y_test, baseline_folds, c_grid, inner_folds, seed, max_iter, tol)
-    return pred, best_c, base
+    matched = matched_predictions(x, train, test, y_train, y_test, c_grid, inner_folds, baseline_folds, seed,
+                                  max_iter, tol)
+    return pred, best_c, base, matched
 
 
 def all_layer_predictions(layers: list[np.ndarray], *args, n_jobs: int | None = None, tol: float = TOL) -> list[tuple]:
-    """`layer_predictions` for every layer, in worker processes (one BLAS thread each).
+    """`layer_predictions` for every layer, in worker processes (one BLAS thread each): (transfer
+    predictions, C, baseline predictions, matched-size predictions) per layer.
 
     Layers are independent and each fit is small and single-threaded, so processes are the only
     parallelism that helps; results do not depend on the number of workers.

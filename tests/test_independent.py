@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import rel_entr
+from scipy import stats as sstats
 from scipy.stats import binomtest, chisquare, pearsonr, spearmanr
 
 from audioprobe.metrics import rsa, stats
@@ -336,23 +337,31 @@ def test_transfer_headline_statistics_and_text_written_out():
 
     draws = spawned(seed, 0).integers(0, 24, size=(50, 24))
     counts = np.stack([np.bincount(d, minlength=24) for d in draws])
-    boot_rng = spawned(seed, 0)
-    boot_rng.integers(0, 24, size=(50, 24))  # the draws above, then the halves from the same stream
-    halves = np.zeros((50, 24), dtype=bool)
-    np.put_along_axis(halves, np.argsort(boot_rng.random((50, 24)), axis=1)[:, :12], True, axis=1)
+    # the headline's replicates: the first K = 4 of the estimate's 6 half-splits (CV stream), in every resample
+    halves = np.zeros((6, 24), dtype=bool)
+    np.put_along_axis(halves, np.argsort(spawned(seed, 2).random((6, 24)), axis=1)[:, :12], True, axis=1)
     names = list(layers)
     for k, name in enumerate(names):
         boot = [balanced(correct[name], c) for c in counts]
         np.testing.assert_allclose(ctx.replicates["per_layer"][:, k], boot, atol=1e-12)
         np.testing.assert_allclose(out["per_layer"][k]["balanced_accuracy_ci"], np.quantile(boot, [0.025, 0.975]),
                                    atol=1e-12)
-    held = []
-    for c, h in zip(counts, halves):
-        a = [balanced(correct[n], c * h) for n in names]
-        b = [balanced(correct[n], c * ~h) for n in names]
-        held.append((b[int(np.argmax(a))] + a[int(np.argmax(b))]) / 2)
+    held = np.empty((50, 4))
+    for b, c in enumerate(counts):
+        for k, h in enumerate(halves[:4]):
+            a = [balanced(correct[n], c * h) for n in names]
+            z = [balanced(correct[n], c * ~h) for n in names]
+            held[b, k] = (z[int(np.argmax(a))] + a[int(np.argmax(z))]) / 2
     np.testing.assert_allclose(ctx.replicates["headline"], held, atol=1e-12)
-    assert out["headline"]["ci"] == pytest.approx(np.quantile(held, [0.025, 0.975]).tolist(), abs=1e-12)
+    # its interval: a t interval whose variance is that of the resample means less the splits' own noise (two-way
+    # layout, Searle et al. 1992), plus that noise over the 6 splits the estimate averages, times n / (n - 1)
+    row, col, grand = held.mean(axis=1), held.mean(axis=0), held.mean()
+    ms_rows = 4 * np.var(row, ddof=1)
+    ms_int = np.sum((held - row[:, None] - col[None] + grand) ** 2) / (49 * 3)
+    variance = (max(0.0, (ms_rows - ms_int) / 4) + ms_int / 6) * 24 / 23
+    half = sstats.t.ppf(0.975, 23) * np.sqrt(variance)
+    value = out["headline"]["value"]
+    assert out["headline"]["ci"] == pytest.approx([value - half, value + half], abs=1e-12)
     assert ctx.resampling["unit"] == "test sounds" and ctx.resampling["n_items"] == 24
     assert out["n_excluded"] == 0 and out["metric"] == (
         "balanced accuracy of a multinomial logistic-regression probe predicting the perceived material of test "

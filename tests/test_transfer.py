@@ -95,6 +95,12 @@ def test_transfer_task_end_to_end(rng):
     assert z["accuracy"] < 0.7
     assert out["chance"]["accuracy"] == pytest.approx(1 / 3)
     assert out["headline"]["layer"] == "good"
+    assert out["baseline_contrast"]["layer"] == "good" and out["baseline_contrast"]["ci"] is not None
+    assert g["matched_accuracy"] > 0.8 and g["matched_baseline_accuracy"] > 0.7
+    from audioprobe.results import check_typed
+    from audioprobe.tasktypes.transfer import TransferScores
+
+    assert check_typed(out, TransferScores, "scores") == []
 
 
 def test_row_space_rotation_changes_nothing_but_speed(rng):
@@ -131,5 +137,6 @@ def test_parallel_layers_equal_serial(rng):
     args = (train, test, y[train], y[test], (0.1, 1.0), 3, 3, 0, 1000)
     serial = transfer.all_layer_predictions(x, *args, n_jobs=1)
     parallel = transfer.all_layer_predictions(x, *args, n_jobs=2)
-    for (p1, c1, b1), (p2, c2, b2) in zip(serial, parallel):
+    for (p1, c1, b1, m1), (p2, c2, b2, m2) in zip(serial, parallel):
         assert c1 == c2 and np.array_equal(p1, p2) and np.array_equal(b1, b2)
+        assert m1.defined.all() and all(np.array_equal(a, b) for a, b in zip(m1, m2))

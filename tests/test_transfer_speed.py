@@ -4,7 +4,6 @@
   (benchmarks/reference_transfer.py: GridSearchCV over StandardScaler + PCA + LogisticRegression at
   the converged tolerance, cold lbfgs fits), on several layers and splits of the embedded set and on
   constructed data; the warm-started path's coefficients equal cold fits at the optimum.
-- Two-factor RSA sums (`weighted_pearson_targets`) against an explicit pair-by-pair Pearson r.
 - `rsa_statistics` skips non-finite layers without changing any other number.
 """
 
@@ -28,6 +27,22 @@ def reference():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def assert_same_probes(fast, slow, names=None):
+    """Every layer: the same chosen C, transfer and baseline predictions, and matched-size predictions
+    (transfer, baseline, and which sounds have them)."""
+    names = names or [str(k) for k in range(len(fast))]
+    for name, (p1, c1, b1, m1), (p2, c2, b2, m2) in zip(names, fast, slow):
+        assert c1 == c2, name
+        assert np.array_equal(p1, p2) and (b1 is None) == (b2 is None), name
+        assert b1 is None or np.array_equal(b1, b2), name
+        assert (m1 is None) == (m2 is None), name
+        if m1 is not None:
+            assert np.array_equal(m1.defined, m2.defined), name
+            d = m1.defined
+            assert np.array_equal(m1.transfer[d], m2.transfer[d]), name
+            assert np.array_equal(m1.baseline[d], m2.baseline[d]), name
 
 
 def layers_and_labels(rng, n=90, dims=(6, 30, 120), n_classes=4):
@@ -62,30 +77,36 @@ def embedded_layers():
     return layers, stimset
 
 
-def embedded_split(task: str, every: int):
+def embedded_split(task: str, every: int, every_test: int | None = None):
     """(train, test, labels) of a transfer task of the embedded set, every `every`-th sound of each
-    subset (a smaller problem keeps the cold reference fits quick)."""
+    subset (of the test subset: every `every_test`-th, if given; a smaller problem keeps the cold
+    reference fits quick)."""
     from audioprobe.taskconfig import discover_tasks, select_tasks
     from audioprobe.tasktypes.transfer import transfer_subsets
 
     (cfg,) = select_tasks(task, discover_tasks())
     train, test, target, _ = transfer_subsets(embedded_layers()[1], cfg.params, task)
-    return train[::every], test[::every], target
+    return train[::every], test[::every_test or every], target
 
 
-@pytest.mark.parametrize("task", ["transfer-material-1D2D-to-3D", "transfer-material-hollow-to-full"])
-def test_equal_to_the_converged_reference_on_the_embedded_set(task):
+@pytest.mark.parametrize("task,every,every_test", [("transfer-material-1D2D-to-3D", 3, 2),
+                                                   ("transfer-material-hollow-to-full", 4, 2)])
+def test_equal_to_the_converged_reference_on_the_embedded_set(task, every, every_test):
     """Three layers, two splits, C up to 1000 (the ill-conditioned end where an unconverged
-    optimiser stops early): same chosen C, same transfer and baseline predictions."""
+    optimiser stops early): same chosen C, same transfer, baseline and matched-size predictions
+    (1D2D-to-3D: the matched transfer probes are subsamples of the training subset; hollow-to-full:
+    the matched baseline probes are subsamples of the folds' training parts)."""
     ref = reference()
     layers, _ = embedded_layers()
-    train, test, target = embedded_split(task, 3)
+    train, test, target = embedded_split(task, every, every_test)
     args = (train, test, target[train], target[test], (0.01, 1.0, 100.0, 1000.0), 2, 2, 0, transfer.MAX_ITER)
     fast = transfer.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
     slow = ref.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
-    for name, (p1, c1, b1), (p2, c2, b2) in zip(layers, fast, slow):
-        assert c1 == c2, name
-        assert np.array_equal(p1, p2) and np.array_equal(b1, b2), name
+    plan = transfer.matched_plan(target[train], target[test], 2, 2, 0)
+    assert all(f.fitted for f in plan)
+    subsampled = "transfer" if task.endswith("3D") else "baseline"  # the larger side of each fold is subsampled
+    assert all(not getattr(f, f"{subsampled}_reused") for f in plan)
+    assert_same_probes(fast, slow, list(layers))
 
 
 def test_path_coefficients_equal_cold_fits_at_the_optimum():
@@ -204,6 +225,9 @@ def test_multinomial_hessian_equals_scikit_learns(rng):
     assert np.linalg.eigvalsh(theirs)[0] < 1e-12  # singular along u ...
     assert np.linalg.eigvalsh(mine)[0] > 1e-6     # ... but not with u u^T
     assert abs(u @ theirs @ u) < 1e-12
+    upper = transfer.multinomial_hessian(z1, p, l2 * penalised, n, full=False)  # what the path factors
+    iu = np.triu_indices_from(mine)
+    assert np.max(np.abs(upper[iu] - mine[iu])) <= 1e-12 * np.max(np.abs(mine))
 
 
 def test_multinomial_path_survives_a_failed_factorisation(rng, monkeypatch):
@@ -213,7 +237,7 @@ def test_multinomial_path_survives_a_failed_factorisation(rng, monkeypatch):
     grid = [1e-2, 1.0, 100.0]
     expected = transfer.multinomial_path(z, codes, 5, grid)
     monkeypatch.setattr(transfer, "JACOBI_CG_CAP", 0)
-    monkeypatch.setattr(transfer, "multinomial_hessian", lambda z1, p, reg, n: -np.eye(p.shape[1] * z1.shape[1]))
+    monkeypatch.setattr(transfer, "multinomial_hessian", lambda z1, p, reg, n, full=True: -np.eye(p.shape[1] * z1.shape[1]))
     got = transfer.multinomial_path(z, codes, 5, grid)
     for (coef, intercept), (coef_got, intercept_got) in zip(expected, got):
         assert np.max(np.abs(coef - coef_got)) <= 1e-5 * np.max(np.abs(coef))
@@ -277,9 +301,7 @@ def test_transfer_and_baseline_equal_the_reference_pipeline(rng, seed):
     args = (train, test, y[train], y[test], (0.01, 1.0, 100.0), 3, 3, seed, transfer.MAX_ITER)
     fast = transfer.all_layer_predictions(layers, *args, n_jobs=1)
     slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
-    for (p1, c1, b1), (p2, c2, b2) in zip(fast, slow):
-        assert c1 == c2
-        assert np.array_equal(p1, p2) and np.array_equal(b1, b2)
+    assert_same_probes(fast, slow)
 
 
 def test_binary_probe_and_parallel_workers_equal_the_reference(rng):
@@ -289,52 +311,13 @@ def test_binary_probe_and_parallel_workers_equal_the_reference(rng):
     args = (train, test, y[train], y[test], (0.1, 1.0, 10.0), 3, 3, 0, transfer.MAX_ITER)
     fast = transfer.all_layer_predictions(layers, *args, n_jobs=2)
     slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
-    for (p1, c1, b1), (p2, c2, b2) in zip(fast, slow):
-        assert c1 == c2 and np.array_equal(p1, p2) and np.array_equal(b1, b2)
+    assert_same_probes(fast, slow)
 
 
 def test_baseline_is_none_for_a_singleton_class(rng):
     x = rng.normal(size=(20, 4))
     y = np.array(["a"] * 10 + ["b"] * 9 + ["c"])
     assert transfer.baseline_predictions(x, y) is None
-
-
-def explicit_pearson(model_rdms, targets, weights):
-    """Pearson r over the resampled pairs, built pair by pair (pair i<j repeated w_i w_j times)."""
-    out = np.full((len(weights), len(model_rdms)), np.nan)
-    for b, w in enumerate(np.asarray(weights, dtype=np.int64)):
-        if np.count_nonzero(w) < 3 or not np.all(np.isfinite(targets[b])):
-            continue
-        yb = stats.expanded_pairs(targets[b], w)
-        for layer, row in enumerate(model_rdms):
-            out[b, layer] = np.corrcoef(stats.expanded_pairs(row, w), yb)[0, 1]
-    return out
-
-
-@pytest.mark.parametrize("compiled", [True, False])
-def test_two_factor_sums_equal_explicit_pairs(rng, monkeypatch, compiled):
-    """Both ways to the target's sums (numba's `kernels.target_sums` where installed, numpy's
-    `_target_sums_numpy` otherwise) against an explicit pair-by-pair Pearson r."""
-    from audioprobe.metrics import kernels
-
-    if compiled and not kernels.available():
-        pytest.skip("numba is not installed (extra 'fast')")
-    monkeypatch.setattr(kernels, "available", lambda: compiled)
-    n, m = 12, 9
-    pairs = n * (n - 1) // 2
-    x = rng.random((3, pairs))
-    targets = rng.random((m, pairs))
-    targets[4] = np.nan  # an undefined target: NaN for that row
-    counts = stats.bootstrap_counts(rng, n, m)
-    halves = stats.random_halves(rng, n, m)
-    weights = [counts * halves, counts, np.ones((m, n), dtype=np.int64) * ~halves]
-    got = stats.weighted_pearson_targets(x, targets, weights)
-    prepared = stats.weighted_pearson_targets(x, targets, weights, layers=stats.layer_squares(x))
-    assert all(np.array_equal(a, b, equal_nan=True) for a, b in zip(got, prepared))  # the squares formed once
-    for w, r in zip(weights, got):
-        want = explicit_pearson(x, targets, w)
-        assert np.array_equal(np.isnan(r), np.isnan(want))
-        np.testing.assert_allclose(r, want, atol=1e-12, equal_nan=True)
 
 
 @pytest.mark.parametrize("two_factor", [False, True])

@@ -5,11 +5,22 @@ layer's pooled activations on a training subset of sounds and is tested on a dis
 e.g. trained on sounds perceived as 1D or 2D and tested on sounds perceived as 3D. The
 no-transfer baseline is the same probe cross-validated inside the test subset. Standardisation
 and the choice of C are fitted on training sounds only (a pipeline refitted in every fold).
+
+Matched training sizes. The baseline's probes see (k-1)/k of the test subset, which may be far fewer
+sounds than the transfer probe sees (24 against 149 on one split of the paper), so "transfer minus
+baseline" mixes the cost of transfer with the size of the training set. `matched_plan` pairs the
+two at equal sizes: for each baseline outer fold f, m_f = min(n_train, size of fold f's training
+part); a matched transfer probe is trained on a class-stratified random subsample of m_f training
+sounds (`stratified_subsample`) and a matched baseline probe on m_f sounds of the fold's training part
+(the fold's own baseline probe when that part has m_f sounds already), both predicting fold f's
+held-out sounds. Subsamples come from generators keyed by the seed and the fold only (the same
+sounds for every model: paired comparisons).
 """
 
 from __future__ import annotations
 
 import warnings
+from typing import NamedTuple
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -79,30 +90,42 @@ NEWTON_CAP = 200
 
 #: CG products of one Newton step, preconditioned by the Hessian's diagonal, after which the path
 #: switches to the Hessian's Cholesky factor as preconditioner (`multinomial_path`). A factor costs
-#: about (k (d + 1))^2 / (12 n) products (about 500 for 7 classes and 120 sounds); 80 was the fastest
-#: of 20 to 240 on the random model's transfer paths (40: 9% slower, 240: 20% slower).
-JACOBI_CG_CAP = 80
+#: about (k (d + 1))^2 / (12 n) products (about 500 for 7 classes and 120 sounds). 80 was the fastest
+#: of 20 to 240 on the random model's transfer paths while the factor went through scipy's wrappers
+#: and a full matrix product; with LAPACK called directly and the Hessian's upper triangle by syrk
+#: (issue 22), 40 is about 6% faster than 80 on the baseline folds' probes of the
+#: random model and of logmel (20: the same as 40).
+JACOBI_CG_CAP = 40
 
 #: CG products with a factored preconditioner beyond which the factor is taken as stale (the
-#: Hessian moved since it was formed) and formed again at the next Newton step.
-STALE_FACTOR_CG = 30
+#: Hessian moved since it was formed) and formed again at the next Newton step. 10 is 4% (random
+#: model) to 11% (logmel) faster than 30 on the baseline folds' probes; 5 and 15 are no faster.
+STALE_FACTOR_CG = 10
 
 #: Largest number of coefficients k (d + 1) for which the Hessian is factored (128 MiB, about 2e10
 #: flops); larger problems keep the diagonal preconditioner.
 FACTOR_MAX_PARAMS = 4096
 
 
-def multinomial_hessian(z1, p, reg, n: int) -> np.ndarray:
+def multinomial_hessian(z1, p, reg, n: int, full: bool = True) -> np.ndarray:
     """The Hessian of mean multinomial log-loss + penalty at class probabilities p, [k D, k D] in the
     order of w.ravel() (w: [k, D], the intercept as z1's last column of ones), plus u u^T where u
     is the unit common shift of the intercepts: the objective is flat along u (the softmax ignores
     a common shift), so the Hessian is singular there; the gradient is orthogonal to u, so adding
-    u u^T makes the matrix positive definite without changing a Newton step's effect."""
+    u u^T makes the matrix positive definite without changing a Newton step's effect.
+
+    full=False: only the upper triangle is right (what LAPACK's potrf reads; the rank-m product by
+    BLAS syrk, half the multiplications), the lower one is not."""
     m, d1 = z1.shape
     k = p.shape[1]
     pz = (p[:, :, None] * z1[:, None, :]).reshape(m, k * d1)  # row i: p_ia z_i for every class a
-    h = pz.T @ pz
-    np.negative(h, out=h)  # - sum_i (p_i p_i^T) (x) z_i z_i^T
+    if full:
+        h = pz.T @ pz
+        np.negative(h, out=h)  # - sum_i (p_i p_i^T) (x) z_i z_i^T
+    else:
+        from scipy.linalg import blas
+
+        h = blas.dsyrk(-1.0, pz.T)  # its upper triangle (pz.T is Fortran-ordered: no copy)
     for a in range(k):
         block = slice(a * d1, (a + 1) * d1)
         h[block, block] += pz[:, block].T @ z1  # + sum_i p_ia z_i z_i^T on the diagonal blocks
@@ -118,8 +141,10 @@ def _pcg(hessp, precondition, g, cap: int, tol: float):
 
     Inexact Newton: stops when the residual (the next gradient, to first order) is below
     min(0.5, sqrt(|g|)) |g| (superlinear near the optimum) or every component below tol / 10."""
-    g_norm = np.linalg.norm(g)
+    g_norm = np.sqrt(np.vdot(g, g))
     forcing = min(0.5, np.sqrt(g_norm)) * g_norm
+    forcing_sq, small = forcing * forcing, 0.1 * tol
+    small_sq = g.size * small * small  # max |r| <= small implies |r|^2 <= size small^2
     s, r = np.zeros_like(g), -g
     q = precondition(r)
     rz = np.vdot(r, q)
@@ -130,8 +155,9 @@ def _pcg(hessp, precondition, g, cap: int, tol: float):
             return s, used, True
         a = rz / curvature
         s += a * q
-        r = r - a * hq
-        if np.linalg.norm(r) <= forcing or np.max(np.abs(r)) <= 0.1 * tol:
+        r -= a * hq
+        rr = np.vdot(r, r)
+        if rr <= forcing_sq or (rr <= small_sq and np.abs(r).max() <= small):
             return s, used, True
         zr = precondition(r)
         rz, rz_old = np.vdot(r, zr), rz
@@ -166,7 +192,7 @@ def multinomial_path(z, codes, n_classes: int, c_path, max_iter: int = MAX_ITER,
     the random model's paths. Problems with more than FACTOR_MAX_PARAMS coefficients keep Jacobi
     (the factor's memory and cubic cost). The preconditioner changes only the way to the optimum.
     """
-    from scipy.linalg import cho_factor, cho_solve
+    from scipy.linalg import lapack
 
     try:  # the same loss as LogisticRegression's, for the final check of the stopping rule
         from sklearn._loss.loss import HalfMultinomialLoss
@@ -181,6 +207,7 @@ def multinomial_path(z, codes, n_classes: int, c_path, max_iter: int = MAX_ITER,
     y_float = np.asarray(codes, dtype=np.float64)
     z1 = np.c_[z, np.ones(n)]  # the intercept as a last column of ones: w is [k, d + 1]
     z1_sq = z1 ** 2
+    z1_n = z1 / n  # the mean's 1/n folded into the Hessian-vector product's last factor
     onehot = np.zeros((n, k))
     onehot[np.arange(n), codes] = 1.0
     penalised = np.ones(d + 1)
@@ -225,8 +252,11 @@ def multinomial_path(z, codes, n_classes: int, c_path, max_iter: int = MAX_ITER,
             steps += 1
 
             def hessp(v, p=p, reg=reg):
-                r = z1 @ v.T
-                return (p * (r - np.sum(p * r, axis=1, keepdims=True))).T @ z1 / n + reg * v
+                pr = p * (z1 @ v.T)
+                pr -= p * pr.sum(axis=1, keepdims=True)
+                out = pr.T @ z1_n
+                out += reg * v
+                return out
 
             def jacobi(r, m=1.0 / np.maximum((p * (1.0 - p)).T @ z1_sq / n + reg, 1e-300)):
                 return m * r
@@ -238,12 +268,15 @@ def multinomial_path(z, codes, n_classes: int, c_path, max_iter: int = MAX_ITER,
                 if not done and can_factor:  # a hard C: the factor from here on (larger C are harder still)
                     use_factor, s = True, None
             if s is None and factor is None:
-                try:
-                    factor = cho_factor(multinomial_hessian(z1, p, reg, n), check_finite=False, overwrite_a=True)
-                except np.linalg.LinAlgError:  # not positive definite in floating point: Jacobi this step
+                # LAPACK's potrf / potrs as scipy's cho_factor / cho_solve call them (the same
+                # arithmetic), without their wrappers' checks (about 50 us a call, thousands of calls)
+                factor, info = lapack.dpotrf(multinomial_hessian(z1, p, reg, n, full=False), lower=0, clean=0,
+                                             overwrite_a=1)
+                if info != 0:  # not positive definite in floating point: Jacobi this step
+                    factor = None
                     s, _, _ = _pcg(hessp, jacobi, g, full_cg, tol)
             if s is None:
-                s, used, _ = _pcg(hessp, lambda r: cho_solve(factor, r.ravel(), check_finite=False).reshape(r.shape),
+                s, used, _ = _pcg(hessp, lambda r: lapack.dpotrs(factor, r.ravel(), lower=0)[0].reshape(r.shape),
                                   g, full_cg, tol)
                 if used > STALE_FACTOR_CG:
                     factor = None  # the Hessian has moved: form it again at the next step
@@ -379,9 +412,102 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
     return out
 
 
+#: Spawn key of the matched subsamples' generators: `SeedSequence(seed, spawn_key=(MATCHED_STREAM, fold,
+#: 0 for the transfer subsample or 1 for the baseline's))`, apart from every stream `stats.streams`
+#: spawns (keys (0,) to (4,)), so that the bootstrap, split and ceiling draws are unchanged.
+MATCHED_STREAM = 100
+
+
+def matched_rng(seed: int, fold: int, which: int) -> np.random.Generator:
+    """The generator of fold `fold`'s matched subsample (which: 0 transfer, 1 baseline): seed and fold only."""
+    return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(MATCHED_STREAM, fold, which)))
+
+
+def stratified_subsample(rng: np.random.Generator, labels, m: int) -> np.ndarray | None:
+    """Sorted indices of m of the sounds, class-stratified, or None when fewer than 2 classes can be kept.
+
+    m >= the number of sounds: all of them (in order: the same training set, the same probe). Else every
+    class with at least 2 sounds keeps 2 (while m allows: the largest classes first, ties in class
+    order), so that the subsample's probe can predict the classes the full one can, and every inner
+    fold's fitting part holds each kept class; the rest of m goes one sound at a time to the kept
+    class furthest below its proportional share m n_c / n (ties in class order). Classes of a single
+    sound are left out, unless the kept classes cannot fill m. Within a class the sounds are a
+    uniform random draw (rng).
+    """
+    labels = np.asarray(labels)
+    n = labels.size
+    if m >= n:
+        return np.arange(n)
+    classes, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    quota = np.zeros(classes.size, dtype=np.int64)
+    eligible = np.flatnonzero(counts >= 2)
+    kept = eligible[np.argsort(-counts[eligible], kind="stable")][: m // 2]  # the largest classes first
+    if kept.size < 2:
+        return None
+    quota[kept] = 2
+    capacity = np.zeros(classes.size, dtype=np.int64)
+    capacity[kept] = counts[kept]
+    if capacity.sum() < m:  # only classes of one sound left to fill m with
+        capacity = counts.copy()
+    share = m * counts / n
+    for _ in range(m - int(quota.sum())):
+        deficit = np.where(quota < capacity, share - quota, -np.inf)
+        quota[int(np.argmax(deficit))] += 1
+    picked = [rng.permutation(np.flatnonzero(codes == c))[:q] for c, q in enumerate(quota) if q]
+    return np.sort(np.concatenate(picked))
+
+
+class MatchedFold(NamedTuple):
+    """One baseline outer fold's matched pair of probes (`matched_plan`)."""
+
+    held: np.ndarray  #: test-subset positions of the fold's held-out sounds, which both probes predict
+    size: int  #: m_f = min(n_train, size of the fold's training part)
+    transfer: np.ndarray | None  #: positions in the training subset of the matched transfer probe's sounds
+    baseline: np.ndarray | None  #: test-subset positions of the matched baseline probe's sounds
+    transfer_reused: bool  #: m_f = n_train: the transfer probe itself (its predictions are reused)
+    baseline_reused: bool  #: m_f = the fold's training size: the fold's baseline probe (reused)
+
+    @property
+    def fitted(self) -> bool:
+        """Both probes can be fitted (each subsample keeps 2 classes or more); else no matched predictions."""
+        return self.transfer is not None and self.baseline is not None
+
+
+def matched_plan(y_train, y_test, n_baseline_folds: int, inner_folds: int, seed: int) -> list[MatchedFold] | None:
+    """The matched-size probes of every baseline outer fold (module docstring), or None where there is
+    no baseline (a test class of one sound). The folds are `baseline_folds`'; fold f's subsamples are
+    drawn by `stratified_subsample` with `matched_rng(seed, f, 0)` (transfer) and `matched_rng(seed, f,
+    1)` (baseline), so they depend on the labels, the seed and the fold only. A fold whose subsample
+    keeps fewer than 2 classes has transfer = baseline = None (no matched predictions for its sounds)."""
+    y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    plan = baseline_folds(y_test, n_baseline_folds, inner_folds, seed)
+    if plan is None:
+        return None
+    out = []
+    for f, (fit, held) in enumerate(plan[0]):
+        m = min(y_train.size, fit.size)
+        t = stratified_subsample(matched_rng(seed, f, 0), y_train, m)
+        b = stratified_subsample(matched_rng(seed, f, 1), y_test[fit], m)
+        if t is None or b is None:
+            t = b = None
+        else:
+            b = fit[b]
+        out.append(MatchedFold(held, int(m), t, b, m == y_train.size, m == fit.size))
+    return out
+
+
+class MatchedPredictions(NamedTuple):
+    """One layer's matched predictions of the test sounds, paired sound by sound (`matched_plan`)."""
+
+    transfer: np.ndarray  #: `[n_test]` the matched transfer probes' predictions (undefined: "" or 0)
+    baseline: np.ndarray  #: `[n_test]` the matched baseline probes' predictions
+    defined: np.ndarray  #: `[n_test]` bool: the sound's fold has both matched probes
+
+
 def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
                       baseline_folds: int, seed: int, max_iter: int):
-    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions)."""
+    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions,
+    matched predictions), as `all_layer_predictions`."""
     return all_layer_predictions([x], train, test, y_train, y_test, c_grid, inner_folds, baseline_folds, seed,
                                  max_iter, n_jobs=1)[0]
 
@@ -397,19 +523,25 @@ def _workers(n_jobs: int | None) -> int:
 def all_layer_predictions(layers: list[np.ndarray], train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid,
                           inner_folds: int, n_baseline_folds: int, seed: int, max_iter: int,
                           n_jobs: int | None = None) -> list[tuple]:
-    """(transfer predictions, chosen C, baseline out-of-fold predictions or None) for every layer.
+    """(transfer predictions, chosen C, baseline out-of-fold predictions or None, `MatchedPredictions`
+    or None) for every layer; the last two are None where there is no baseline (a test class of one
+    sound).
 
-    The work is cut into independent probes, one per (layer, transfer or baseline outer fold), so a
-    one-layer model keeps every core busy too; each probe runs single-threaded in a worker process
-    (the fits are small: processes are the parallelism that helps), largest first. Results do not
-    depend on the number of workers.
+    The work is cut into independent probes, one per (layer, transfer or baseline outer fold, matched
+    probe of a fold), so a one-layer model keeps every core busy too; each probe runs single-threaded
+    in a worker process (the fits are small: processes are the parallelism that helps), largest
+    first. Matched probes (`matched_plan`) are fitted only where they are not a probe already there:
+    per fold at most one more per layer (trained on m_f sounds, the smaller of the two sizes); a
+    matched transfer probe uses inner folds as the transfer probe does (`_folds` of its own labels),
+    a subsampled matched baseline probe likewise. Results do not depend on the number of workers.
     """
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     if len(np.unique(y_train)) < 2:
         raise ValueError("the training subset has a single class: nothing to learn")
     n_transfer_folds = _folds(y_train, inner_folds)
     plan = baseline_folds(y_test, n_baseline_folds, inner_folds, seed)
-    jobs = []  # (layer, fold or -1 for the transfer probe, arguments of fit_probe)
+    matched = matched_plan(y_train, y_test, n_baseline_folds, inner_folds, seed)
+    jobs = []  # (layer, -1 transfer / fold f baseline / ("matched" or "matched_baseline", f), fit_probe's arguments)
     for k, x in enumerate(layers):
         x = np.asarray(x, dtype=np.float64)
         jobs.append((k, -1, (x[train], y_train, x[test], c_grid, n_transfer_folds, seed, max_iter)))
@@ -417,7 +549,16 @@ def all_layer_predictions(layers: list[np.ndarray], train: np.ndarray, test: np.
             xt = x[test]
             for f, (fit, held) in enumerate(plan[0]):
                 jobs.append((k, f, (xt[fit], y_test[fit], xt[held], c_grid, plan[1], seed, max_iter)))
-    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][2][0].shape[0])  # largest first
+            for f, mf in enumerate(matched):
+                if mf.fitted and not mf.transfer_reused:
+                    y_sub = y_train[mf.transfer]
+                    jobs.append((k, ("matched", f), (x[train[mf.transfer]], y_sub, xt[mf.held], c_grid,
+                                                     _folds(y_sub, inner_folds), seed, max_iter)))
+                if mf.fitted and not mf.baseline_reused:
+                    y_sub = y_test[mf.baseline]
+                    jobs.append((k, ("matched_baseline", f), (xt[mf.baseline], y_sub, xt[mf.held], c_grid,
+                                                              _folds(y_sub, inner_folds), seed, max_iter)))
+    order = sorted(range(len(jobs)), key=lambda i: -jobs[i][2][0].shape[0])  # largest first (stable)
     n_jobs = min(_workers(n_jobs), len(jobs))
     if n_jobs == 1:
         fitted = [fit_probe(*jobs[i][2]) for i in order]
@@ -426,19 +567,26 @@ def all_layer_predictions(layers: list[np.ndarray], train: np.ndarray, test: np.
 
         fitted = Parallel(n_jobs=n_jobs, backend="loky")(delayed(fit_probe)(*jobs[i][2]) for i in order)
     results = dict(zip(order, fitted))
+    by_layer: dict[int, dict] = {k: {} for k in range(len(layers))}
+    for i, (layer, f, _) in enumerate(jobs):
+        by_layer[layer][f] = results[i]
     out = []
     for k in range(len(layers)):
-        pred, best_c, base = None, None, None
+        pred, best_c = by_layer[k][-1]
+        base = pairs = None
         if plan is not None:
             base = np.empty_like(y_test)
-        for i, (layer, f, _) in enumerate(jobs):
-            if layer != k:
-                continue
-            if f < 0:
-                pred, best_c = results[i]
-            else:
-                base[plan[0][f][1]] = results[i][0]
-        out.append((pred, best_c, base))
+            for f, (_, held) in enumerate(plan[0]):
+                base[held] = by_layer[k][f][0]
+            pairs = MatchedPredictions(np.zeros_like(y_test), np.zeros_like(y_test), np.zeros(y_test.size, bool))
+            for f, mf in enumerate(matched):
+                if not mf.fitted:
+                    continue
+                pairs.transfer[mf.held] = pred[mf.held] if mf.transfer_reused else by_layer[k][("matched", f)][0]
+                pairs.baseline[mf.held] = base[mf.held] if mf.baseline_reused else \
+                    by_layer[k][("matched_baseline", f)][0]
+                pairs.defined[mf.held] = True
+        out.append((pred, best_c, base, pairs))
     return out
 
 

@@ -1,6 +1,14 @@
 """`transfer`: a linear probe trained on one subset of sounds and tested on another.
 
 Bost et al. (2024), experiment 2 (figure 2), with a no-transfer baseline and chance.
+
+Per layer: the transfer score, the no-transfer baseline (the probe cross-validated inside the test
+subset, at its own training size: the figure's comparison), and both again at matched training sizes
+(`transfer.matched_plan`: per baseline fold, two probes trained on the same number of sounds, paired
+sound by sound), so that "transfer beats baseline" does not measure training-set size. Two
+headlines, both cross-validated over half-splits of the test sounds: the transfer score
+(`common.headline`) and the matched contrast, matched transfer minus matched baseline at the layer
+the transfer score picks on the other half (`baseline_contrast`).
 """
 
 from __future__ import annotations
@@ -77,7 +85,137 @@ def transfer_subsets(stimset: StimulusSet, params: dict[str, Any], task: str):
     return np.nonzero(train)[0], np.nonzero(test)[0], np.array([t if t else "" for t in target]), int((~usable).sum())
 
 
+def _scores(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`[2, ...]`: accuracy and balanced accuracy for weights `[..., n]` (`transfer.accuracies`)."""
+    w = np.asarray(weights, dtype=np.float64)
+    acc, bal = transfer.accuracies(correct, labels, w.reshape(-1, w.shape[-1]))
+    return np.stack([acc, bal]).reshape((2,) + w.shape[:-1])
+
+
+def held_out_contrast(pick_a: np.ndarray, pick_b: np.ndarray, diff_a: np.ndarray, diff_b: np.ndarray):
+    """The contrast of the layer with the best transfer score, picked on one half and scored on the other.
+
+    pick_a, pick_b `[..., n_layers]`: each layer's transfer score on the two halves of each split;
+    diff_a, diff_b: its contrast (matched transfer minus matched baseline) on the same halves. Both ways
+    round: the layer picked on half a (highest pick_a, the first on ties, as the headline picks it)
+    scored by diff_b, and the other way. -> (held-out contrasts `[2, ...]`, chosen layers `[2, ...]`;
+    NaN and -1 where no layer has a transfer score on the picking half). The picking half's contrast is
+    never read.
+    """
+    held, chosen = [], []
+    for pick, judge in ((pick_a, diff_b), (pick_b, diff_a)):
+        idx = _nan_pick(np.asarray(pick, dtype=np.float64))
+        val = np.take_along_axis(np.asarray(judge, dtype=np.float64), np.maximum(idx, 0)[..., None], -1)[..., 0]
+        held.append(np.where(idx >= 0, val, np.nan))
+        chosen.append(idx)
+    return np.stack(held), np.stack(chosen)
+
+
+def _nanmean(a: np.ndarray, axis=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN slice: NaN, left out later
+        return np.nanmean(a, axis=axis)
+
+
+def _nan_pick(scores: np.ndarray) -> np.ndarray:
+    """Index of the highest finite score along the last axis (first on ties), -1 where none is finite."""
+    finite = np.isfinite(scores)
+    return np.where(finite.any(axis=-1), np.argmax(np.where(finite, scores, -np.inf), axis=-1), -1)
+
+
+CONTRAST_WHAT = ("matched transfer minus matched baseline: the task's score of probes trained on the same number of "
+                 "sounds (m_f of baseline fold f: the transfer probe on a class-stratified subsample of the training "
+                 "subset, the baseline on the fold's training part), on the same test sounds, paired sound by sound")
+
+
+def baseline_contrast(transfer_score: np.ndarray, contrast: np.ndarray, names: list[str], params: dict[str, Any], *,
+                      cv: tuple | None, boot: tuple | None, n_test: int) -> tuple[dict, np.ndarray | None]:
+    """The headline of the transfer-vs-baseline contrast at matched sizes, and its replicates.
+
+    transfer_score, contrast `[n_layers]` on all test sounds (contrast: matched transfer minus matched
+    baseline, the task's score). cv: (pick_a, pick_b, diff_a, diff_b), each `[cv_splits, n_layers]` on
+    the estimate's half-splits; boot: (transfer `[B, L]`, contrast `[B, L]`, and, with cv_splits > 0, the
+    four half arrays `[B, K, L]` on the first K splits of each resample), or None without bootstrap.
+
+    - One layer with a transfer score: its contrast on all test sounds, replicates `[B]` (no choice).
+    - cv_splits > 0: the layer with the best transfer score is picked on one half of the test sounds
+      (as the headline picks it) and its contrast scored on the other, both ways round; the value is
+      the mean over the splits, `layer` the one picked most often; replicates `[B, K]`, the same on the
+      first K splits of each resample (`inference.Splits`).
+    - cv_splits 0: the contrast of the layer with the best transfer score on all test sounds
+      (optimistic), replicates `[B]` redoing that choice in every resample.
+    """
+    from audioprobe.metrics import inference
+
+    defined = np.flatnonzero(np.isfinite(transfer_score))
+    block: dict[str, Any] = {"value": None, "layer": None, "ci": None, "selection": "", "what": CONTRAST_WHAT}
+    reps = None
+    splits = None
+    if not defined.size:
+        block["selection"] = "no layer has a transfer score"
+        if boot is not None:
+            reps = np.full(boot[0].shape[0], np.nan)
+    elif defined.size == 1:
+        k = int(defined[0])
+        block.update(value=json_float(contrast[k]), layer=names[k],
+                     selection="the only layer with a transfer score: no layer is chosen")
+        if boot is not None:
+            reps = boot[1][:, k]
+    elif params["cv_splits"] > 0:
+        held, chosen = held_out_contrast(*cv)
+        ok = np.isfinite(held) & (chosen >= 0)
+        block["selection"] = ("cross-validated over test sounds: the layer with the best transfer score picked on one "
+                              "half, its contrast scored on the other, both ways round")
+        if ok.any():
+            freq = np.bincount(chosen[ok], minlength=len(names)) / ok.sum()
+            best = int(np.argmax(freq))
+            block.update(value=json_float(np.mean(held[ok])), layer=names[best], layer_frequency=json_float(freq[best]))
+        if boot is not None:
+            reps = _nanmean(held_out_contrast(*boot[2:])[0], axis=0)  # [B, K]
+            splits = params["cv_splits"]
+    else:
+        pick = int(defined[np.argmax(transfer_score[defined])])
+        block.update(value=json_float(contrast[pick]), layer=names[pick],
+                     selection="the layer with the best transfer score on all test sounds (not cross-validated: "
+                               "optimistic; its interval redoes the choice in every resample)")
+        if boot is not None:
+            idx = _nan_pick(boot[0])
+            reps = np.where(idx >= 0, np.take_along_axis(boot[1], np.maximum(idx, 0)[:, None], 1)[:, 0], np.nan)
+    if block["value"] is None and defined.size:
+        block["layer"] = None
+        block.pop("layer_frequency", None)
+        block["selection"] += " (no value: no matched predictions, see matched.note)"
+    if reps is not None and block["value"] is not None and np.isfinite(reps).any():
+        st = inference.contrast_statistics(block["value"], inference.Splits(reps, splits) if reps.ndim == 2 else reps,
+                                           n_sounds=n_test, level=params["ci_level"])
+        block.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
+                     ci_method="t interval: value -/+ t(dof) se, se from the bootstrap variance of its replicates x "
+                               "n/(n-1), n - 1 dof" + ("; replicates on fixed half-splits of each resample, their "
+                                                      "split noise removed" if reps.ndim == 2 else ""))
+    order = ("value", "layer", "layer_frequency", "selection", "what", "ci", "se", "dof", "ci_method")
+    return {key: block[key] for key in order if key in block}, reps
+
+
+MATCHED_METHOD = ("Matched training sizes: for each baseline outer fold f, m_f = min(n_train, sounds in fold f's "
+                  "training part); a matched transfer probe is trained on a class-stratified random subsample of m_f "
+                  "training-subset sounds and a matched baseline probe on m_f sounds of the fold's training part (the "
+                  "fold's own baseline probe where that part has m_f sounds; the transfer probe itself where m_f = "
+                  "n_train), both predicting fold f's held-out test sounds. Subsamples keep 2 sounds of every class "
+                  "that has 2 (while m_f allows), the rest in proportion to the class sizes, drawn with a generator "
+                  "seeded by the seed and the fold (the same sounds for every model). A fold whose subsample keeps "
+                  "fewer than 2 classes gives no matched predictions.")
+
+
 def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
+    """Per layer: the transfer probe's score, the no-transfer baseline (full size: figure 2 of the paper),
+    and both at matched training sizes (`transfer.matched_plan`); the cross-validated headline of the
+    transfer score (`common.headline`) and of the matched contrast (`baseline_contrast`).
+
+    Resampling: bootstrap over test sounds (the fitted probes kept), one plan for every array kept.
+    Headline replicates: in resample b, the cross-validated score on the first K = min(HEADLINE_SPLITS,
+    cv_splits) of the estimate's half-splits h_k (weights counts_b h_k and counts_b (1 - h_k);
+    `stats.split_held_out`), `[B, K]`.
+    """
     from scipy.stats import binomtest
 
     train, test, target, excluded = transfer_subsets(stimset, params, ctx.task)
@@ -89,70 +227,144 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     chance = float(class_counts.max() / class_counts.sum())
     rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
     n_test = test.size
-    counts = stats.bootstrap_counts(rng_boot, n_test, params["bootstrap"]) if params["bootstrap"] else None
-    boot_halves = stats.random_halves(rng_boot, n_test, params["bootstrap"]) if params["bootstrap"] else None
-    cv_halves = stats.random_halves(rng_cv, n_test, params["cv_splits"]) if params["cv_splits"] else None
+    n_boot, n_cv = params["bootstrap"], params["cv_splits"]
+    counts = stats.bootstrap_counts(rng_boot, n_test, n_boot) if n_boot else None
+    cv_halves = stats.random_halves(rng_cv, n_test, n_cv) if n_cv else None
     which = 0 if params["score"] == "accuracy" else 1
     layers = acts[params["pooling"]]
     names = list(layers)
-    per_layer, cv_a, cv_b, boot_a, boot_b, boot_score, boot_base = [], [], [], [], [], [], []
     fitted = transfer.all_layer_predictions(list(layers.values()), train, test, y_train, y_test, params["c_grid"],
                                             params["inner_folds"], params["baseline_folds"], ctx.seed,
                                             params["max_iter"])
-    for name, (pred, best_c, base) in zip(names, fitted):
+    plan = transfer.matched_plan(y_train, y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
+    # the test sounds with matched predictions (the same for every layer: the plan depends on labels only)
+    pairs0 = fitted[0][3] if fitted else None
+    defined = np.zeros(n_test, dtype=bool) if pairs0 is None else np.asarray(pairs0.defined, dtype=bool)
+    ones = np.ones((1, n_test))
+    # weights: the resamples, the estimate's halves, and the first K halves within each resample
+    split_w = None
+    if counts is not None and cv_halves is not None:
+        halves = cv_halves[: stats.HEADLINE_SPLITS]
+        split_w = np.stack([counts[:, None, :] * halves[None], counts[:, None, :] * ~halves[None]])  # [2, B, K, n]
+    cv_w = np.stack([cv_halves, ~cv_halves]) if cv_halves is not None else None  # [2, S, n]
+    # the same weights on the sounds with matched predictions only (formed once for every layer)
+    on_defined = {key: w * defined for key, w in (("all", ones), ("boot", counts), ("cv", cv_w), ("split", split_w))
+                  if w is not None}
+
+    def ci(boot_row):
+        return interval(stats.percentile_interval(boot_row[:, None], params["ci_level"])[0])
+
+    per_layer = []
+    full = {"transfer": [], "contrast": []}
+    boot = {"transfer": [], "baseline": [], "matched": [], "matched_baseline": []}
+    cv_parts = {"transfer": [], "contrast": []}
+    split_parts = {"transfer": [], "contrast": []}
+    nan_b = np.full(n_boot, np.nan)
+    for name, (pred, best_c, base, pairs) in zip(names, fitted):
         correct = pred == y_test
-        acc, bal = (float(v[0]) for v in transfer.accuracies(correct, y_test, np.ones((1, n_test))))
+        acc, bal = _scores(correct, y_test, ones)[:, 0]
         entry = {"layer": name, "score": json_float(acc if which == 0 else bal), "ci": None,
                  "p_value": json_float(binomtest(int(correct.sum()), n_test, chance, alternative="greater").pvalue),
                  "accuracy": json_float(acc), "balanced_accuracy": json_float(bal), "C": best_c}
         base_correct = None if base is None else base == y_test
         if base_correct is not None:
-            b_acc, b_bal = (float(v[0]) for v in transfer.accuracies(base_correct, y_test, np.ones((1, n_test))))
+            b_acc, b_bal = _scores(base_correct, y_test, ones)[:, 0]
             entry.update(baseline_accuracy=json_float(b_acc), baseline_balanced_accuracy=json_float(b_bal))
         else:
             entry.update(baseline_accuracy=None, baseline_balanced_accuracy=None,
                          baseline_note="a test class has a single sound: no stratified baseline")
+        # matched sizes: both probes' correctness on the sounds whose fold has them (weights x defined)
+        if pairs is not None and defined.any():
+            m_ok, mb_ok = pairs.transfer == y_test, pairs.baseline == y_test
+            m_full = _scores(m_ok, y_test, on_defined["all"])[:, 0]
+            mb_full = _scores(mb_ok, y_test, on_defined["all"])[:, 0]
+        else:
+            m_ok = mb_ok = None
+            m_full = mb_full = np.full(2, np.nan)
+        entry.update(matched_accuracy=json_float(m_full[0]), matched_balanced_accuracy=json_float(m_full[1]),
+                     matched_baseline_accuracy=json_float(mb_full[0]),
+                     matched_baseline_balanced_accuracy=json_float(mb_full[1]))
+        full["transfer"].append((acc, bal)[which])
+        full["contrast"].append(m_full[which] - mb_full[which])
         if counts is not None:
-            boot = transfer.accuracies(correct, y_test, counts)
-            entry["accuracy_ci"] = interval(stats.percentile_interval(boot[0][:, None], params["ci_level"])[0])
-            entry["balanced_accuracy_ci"] = interval(stats.percentile_interval(boot[1][:, None], params["ci_level"])[0])
+            sb = _scores(correct, y_test, counts)
+            entry["accuracy_ci"], entry["balanced_accuracy_ci"] = ci(sb[0]), ci(sb[1])
             entry["ci"] = entry["accuracy_ci"] if which == 0 else entry["balanced_accuracy_ci"]
-            boot_score.append(boot[which])
-            boot_base.append(np.full(counts.shape[0], np.nan))
+            boot["transfer"].append(sb[which])
+            boot["baseline"].append(nan_b)
             if base_correct is not None:
-                bb = transfer.accuracies(base_correct, y_test, counts)
-                boot_base[-1] = bb[which]
-                entry["baseline_accuracy_ci"] = interval(stats.percentile_interval(bb[0][:, None], params["ci_level"])[0])
-                entry["baseline_balanced_accuracy_ci"] = interval(
-                    stats.percentile_interval(bb[1][:, None], params["ci_level"])[0])
-            boot_a.append(transfer.accuracies(correct, y_test, counts * boot_halves)[which])
-            boot_b.append(transfer.accuracies(correct, y_test, counts * ~boot_halves)[which])
-        if cv_halves is not None:
-            cv_a.append(transfer.accuracies(correct, y_test, cv_halves)[which])
-            cv_b.append(transfer.accuracies(correct, y_test, ~cv_halves)[which])
+                bb = _scores(base_correct, y_test, counts)
+                boot["baseline"][-1] = bb[which]
+                entry["baseline_accuracy_ci"], entry["baseline_balanced_accuracy_ci"] = ci(bb[0]), ci(bb[1])
+            if m_ok is not None:
+                mb, mbb = _scores(m_ok, y_test, on_defined["boot"]), _scores(mb_ok, y_test, on_defined["boot"])
+                entry["matched_accuracy_ci"], entry["matched_balanced_accuracy_ci"] = ci(mb[0]), ci(mb[1])
+                entry["matched_baseline_accuracy_ci"] = ci(mbb[0])
+                entry["matched_baseline_balanced_accuracy_ci"] = ci(mbb[1])
+                boot["matched"].append(mb[which])
+                boot["matched_baseline"].append(mbb[which])
+            else:
+                boot["matched"].append(nan_b)
+                boot["matched_baseline"].append(nan_b)
+        for parts, key, w in ((cv_parts, "cv", cv_w), (split_parts, "split", split_w)):
+            if w is None:
+                continue
+            parts["transfer"].append(_scores(correct, y_test, w)[which])
+            if m_ok is not None:
+                parts["contrast"].append(_scores(m_ok, y_test, on_defined[key])[which] -
+                                         _scores(mb_ok, y_test, on_defined[key])[which])
+            else:
+                parts["contrast"].append(np.full(w.shape[:-1], np.nan))
         per_layer.append(entry)
-    out = {}
-    if cv_halves is not None:
-        out["cv_scores"], out["cv_choice"] = stats.cross_validated_selection(np.stack(cv_a, 1), np.stack(cv_b, 1))
-        out["cv_bootstrap"] = np.array([])
-        if counts is not None:
-            held, _ = stats.cross_validated_selection(np.stack(boot_a, 1), np.stack(boot_b, 1))
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", RuntimeWarning)
-                out["cv_bootstrap"] = np.nanmean(held.reshape(2, -1), axis=0)
+
+    def layers_last(arrays):  # per layer [...] -> [..., n_layers]
+        return np.stack(arrays, axis=-1)
+
+    boot_arrays = {k: layers_last(v) for k, v in boot.items()} if counts is not None else None
+    cv_scores = cv_choice = None
+    cv_pairs = split_pairs = None
+    if cv_w is not None:
+        tr, co = layers_last(cv_parts["transfer"]), layers_last(cv_parts["contrast"])  # [2, S, L]
+        cv_scores, cv_choice = stats.cross_validated_selection(tr[0], tr[1])
+        cv_pairs = (tr[0], tr[1], co[0], co[1])
+    if split_w is not None:
+        tr, co = layers_last(split_parts["transfer"]), layers_last(split_parts["contrast"])  # [2, B, K, L]
+        split_pairs = (tr[0], tr[1], co[0], co[1])
+    head, head_reps = headline(per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice,
+                               layer_replicates=boot_arrays["transfer"] if counts is not None else None,
+                               split_replicates=stats.split_held_out(split_pairs[0], split_pairs[1])
+                               if split_pairs is not None else None, n_sounds=int(n_test))
+    contrast_boot = None
     if counts is not None:
-        ctx.keep_replicates(counts, "test sounds", per_layer=np.stack(boot_score, 1), baseline=np.stack(boot_base, 1),
-                            **({"headline": out["cv_bootstrap"]} if out.get("cv_bootstrap", np.array([])).size else {}))
+        contrast_boot = (boot_arrays["transfer"], boot_arrays["matched"] - boot_arrays["matched_baseline"],
+                         *(split_pairs or ()))
+    contrast, contrast_reps = baseline_contrast(np.array(full["transfer"], dtype=np.float64),
+                                                np.array(full["contrast"], dtype=np.float64), names, params,
+                                                cv=cv_pairs, boot=contrast_boot, n_test=int(n_test))
+    if counts is not None:
+        ctx.keep_replicates(counts, "test sounds", per_layer=boot_arrays["transfer"], baseline=boot_arrays["baseline"],
+                            matched=boot_arrays["matched"], matched_baseline=boot_arrays["matched_baseline"],
+                            baseline_contrast=contrast_reps, **head_reps)
+    matched = {"method": MATCHED_METHOD, "n_test": int(defined.sum())}
+    if plan is None:
+        matched["note"] = "a test class has a single sound: no stratified baseline, so no matched probes"
+    elif not defined.all():
+        lost = [f for f, mf in enumerate(plan) if not mf.fitted]
+        matched["note"] = (f"baseline fold(s) {', '.join(map(str, lost))}: a subsample of m_f sounds keeps fewer "
+                           f"than 2 classes; their {int((~defined).sum())} test sound(s) have no matched predictions")
     return {
         "metric": f"{params['score'].replace('_', ' ')} of a multinomial logistic-regression probe predicting the "
                   f"{params['target_source']} {params['target_dimension']} of test sounds ({params['split_source']} "
                   f"{params['split_dimension']} in {', '.join(params['test_values'])}) after training on "
                   f"{', '.join(params['train_values'])}",
         "per_layer": per_layer,
-        "headline": headline(per_layer, names, out, params),
+        "headline": head,
+        "baseline_contrast": contrast,
         "chance": {"accuracy": chance, "balanced_accuracy": 1.0 / len(classes),
                    "method": "accuracy: share of the test subset's majority class; balanced: 1 / number of classes"},
         "n_train": int(train.size), "n_test": int(n_test), "n_excluded": excluded,
+        "n_train_matched": None if plan is None else [mf.size for mf in plan],
+        "matched": matched,
         "classes_test": {str(c): int(k) for c, k in zip(classes, class_counts)},
         "classes_train": {str(c): int(k) for c, k in zip(*np.unique(y_train, return_counts=True))},
         "statistics": {"seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "test sounds "
@@ -171,10 +383,21 @@ class TransferLayerScore(LayerScore):
     baseline_balanced_accuracy: Annotated[float | None, "the baseline's balanced accuracy"]
     baseline_note: NotRequired[Annotated[str, "why the baseline is null"]]
     C: Annotated[float, "inverse regularisation strength chosen inside the training sounds"]
+    matched_accuracy: Annotated[float | None, "accuracy of the matched transfer probes (per baseline fold, trained on "
+                                              "m_f training-subset sounds; null: no matched probes, see matched.note)"]
+    matched_balanced_accuracy: Annotated[float | None, "the matched transfer probes' balanced accuracy"]
+    matched_baseline_accuracy: Annotated[float | None, "accuracy of the matched baseline probes (per fold, trained on "
+                                                       "m_f sounds of the fold's training part)"]
+    matched_baseline_balanced_accuracy: Annotated[float | None, "the matched baseline probes' balanced accuracy"]
     accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
     balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
     baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
     baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    matched_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    matched_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    matched_baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    matched_baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test "
+                                                                                  "sounds"]]
 
 
 class Chance(TypedDict):
@@ -183,12 +406,37 @@ class Chance(TypedDict):
     method: Annotated[str, "how chance is computed, in words"]
 
 
+class Matched(TypedDict):
+    method: Annotated[str, "what was matched and how the subsamples are drawn, in words"]
+    n_test: Annotated[int, "test sounds with matched predictions (every test sound unless a note says otherwise)"]
+    note: NotRequired[Annotated[str, "why some or all test sounds have no matched predictions"]]
+
+
+class BaselineContrast(TypedDict):
+    value: Annotated[float | None, "matched transfer minus matched baseline (the task's score) at the layer chosen by "
+                                   "the transfer score: cross-validated over half-splits of the test sounds, the "
+                                   "contrast never read on the half that chose its layer (selection says how)"]
+    layer: Annotated[str | None, "the layer picked most often (the only layer, when there is one)"]
+    layer_frequency: NotRequired[Annotated[float | None, "share of the split halves that picked `layer`"]]
+    ci: Annotated[Interval | None, "t interval of value at ci_level (null: no bootstrap, or undefined)"]
+    se: NotRequired[Annotated[float | None, "standard error of value, from its bootstrap replicates"]]
+    dof: NotRequired[Annotated[float | None, "degrees of freedom of the interval's t quantile"]]
+    ci_method: NotRequired[Annotated[str, "how the interval is made, in words"]]
+    selection: Annotated[str, "how the layer was chosen, in words"]
+    what: Annotated[str, "what the contrast is, in words"]
+
+
 class TransferScores(Scores):
     per_layer: Annotated[list[TransferLayerScore], "one entry per layer, in layer order"]
+    baseline_contrast: Annotated[BaselineContrast, "transfer against the no-transfer baseline at matched training "
+                                                   "sizes, with a cross-validated layer choice"]
     chance: Annotated[Chance, "chance levels of the test subset"]
     n_train: Annotated[int, "training sounds"]
     n_test: Annotated[int, "test sounds"]
     n_excluded: Annotated[int, "sounds left out for a tied modal response"]
+    n_train_matched: Annotated[list[int] | None, "m_f per baseline fold: the training sounds of both matched probes "
+                                                 "(null: no baseline)"]
+    matched: Annotated[Matched, "how the matched-size probes were made"]
     classes_train: Annotated[dict[str, int], "sounds per class in the training subset"]
     classes_test: Annotated[dict[str, int], "sounds per class in the test subset"]
 
