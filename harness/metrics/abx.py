@@ -171,67 +171,47 @@ def stratified_halves(rng: np.random.Generator, strata: np.ndarray, n_splits: in
 # ---------------------------------------------------------------------------------------------
 # Errors
 
-#: Bytes one block of triplet errors (or their weighted sums) may occupy: cells are processed a
-#: few X sounds at a time so that memory stays bounded on large sets.
+#: Bytes one block of triplet errors (or of the weights' products) may occupy: cells are processed a
+#: few layers, A sounds and X sounds at a time so that memory stays bounded on large sets.
 BLOCK_BYTES = 64 * 2 ** 20
 
 
 def _part_sums(distances: np.ndarray, xd_a: np.ndarray, xd_b: np.ndarray, wa: np.ndarray,
                wb: np.ndarray) -> np.ndarray:
-    """Weighted error sums of parts of one cell, padded to the same numbers of sounds.
+    """Weighted error sums of parts of one cell, for every layer, parts padded to the same numbers of sounds.
 
-    xd_a `[P, k_a]`: each part's A/X sounds (indices into distances), xd_b `[P, k_b]` its B sounds;
-    wa `[P, k_a, m]`, wb `[P, k_b, m]` their weights (0 on padding). -> `[P, m]`: the sum over the
-    part's triplets (X, A != X, B) of err(X, A, B) w_X w_A w_B. With KR the Khatri-Rao product of the A
-    and B weights (`[(a, b), m]`) and E_x the errors of X (`[(a, b)]`, 0 where A is X), the sum is
-    sum_x w_x (E_x @ KR): one matrix product whose inner dimension is k_a k_b (compute-bound). Blocks
-    of parts, A sounds and X rows keep every array within BLOCK_BYTES.
+    distances `[L, n, n]` (a layer's square distances per row); xd_a `[P, k_a]`: each part's A/X sounds
+    (indices into distances), xd_b `[P, k_b]` its B sounds; wa `[P, k_a, m]`, wb `[P, k_b, m]` their
+    weights (0 on padding). -> `[L, P, m]`: the sum over the part's triplets (X, A != X, B) of
+    err(X, A, B) w_X w_A w_B. With KR the Khatri-Rao product of the A and B weights (`[(a, b), m]`,
+    formed once for every layer) and E the errors (`[(layer, x), (a, b)]`, 0 where A is X), the sums
+    are w_x . (E @ KR): one matrix product per part for all layers (compute-bound). Blocks of A sounds,
+    layers and X rows keep every array within BLOCK_BYTES.
     """
+    n_layers = distances.shape[0]
     n_parts, ka = xd_a.shape
     kb, m = xd_b.shape[1], wa.shape[2]
-    num = np.zeros((n_parts, m))
-    a_step = int(min(ka, max(1, BLOCK_BYTES // (8 * kb * m))))
-    p_step = max(1, BLOCK_BYTES // (8 * ka * kb * max(m, ka))) if a_step == ka else 1
-    for p0 in range(0, n_parts, p_step):
-        ps = slice(p0, p0 + p_step)
-        np_ = min(p_step, n_parts - p0)
-        for a0 in range(0, ka, a_step):
-            a1 = min(a0 + a_step, ka)
-            kr = (wa[ps, a0:a1, None, :] * wb[ps, None, :, :]).reshape(np_, -1, m)  # [p, (a, b), m]
-            rows = int(min(ka, max(1, BLOCK_BYTES // (8 * np_ * (a1 - a0) * kb))))
+    num = np.zeros((n_layers, n_parts, m))
+    a_step = int(min(ka, max(1, BLOCK_BYTES // (8 * n_parts * kb * m))))
+    for a0 in range(0, ka, a_step):
+        a1 = min(a0 + a_step, ka)
+        kr = (wa[:, a0:a1, None, :] * wb[:, None, :, :]).reshape(n_parts, -1, m)  # [P, (a, b), m]
+        per_row = 8 * n_parts * (a1 - a0) * kb  # bytes of the errors of one layer's X row
+        rows = int(min(ka, max(1, BLOCK_BYTES // per_row)))
+        layers = int(min(n_layers, max(1, BLOCK_BYTES // (per_row * ka)))) if rows == ka else 1
+        for l0 in range(0, n_layers, layers):
+            dd = distances[l0:l0 + layers]
+            nl = dd.shape[0]
             for r0 in range(0, ka, rows):
                 r1 = min(r0 + rows, ka)
-                x = xd_a[ps, r0:r1, None]  # [p, r, 1]
-                err = distances[x, xd_a[ps, None, a0:a1]][..., None] - distances[x, xd_b[ps, None, :]][:, :, None, :]
-                np.heaviside(err, 0.5, out=err)  # [p, r, a, k_b]: 1 if d(A, X) > d(B, X), 1/2 if equal, else 0
+                x = xd_a[:, r0:r1, None]  # [P, r, 1]
+                err = dd[:, x, xd_a[:, None, a0:a1]][..., None] - dd[:, x, xd_b[:, None, :]][:, :, :, None, :]
+                np.heaviside(err, 0.5, out=err)  # [l, P, r, a, k_b]: 1 if d(A, X) > d(B, X), 1/2 if equal, else 0
                 own = np.arange(max(r0, a0), min(r1, a1))
-                err[:, own - r0, own - a0, :] = 0.0  # X is never its own A
-                g = np.matmul(err.reshape(np_, r1 - r0, -1), kr)  # [p, r, m]
-                num[ps] += np.einsum("prm,prm->pm", g, wa[ps, r0:r1])
-    return num
-
-
-def _part_counts(distances: np.ndarray, xd_a: np.ndarray, xd_b: np.ndarray) -> np.ndarray:
-    """Unweighted error sums of parts of one cell with the same numbers of sounds (no padding):
-    `[P]`, #(d(A, X) > d(B, X)) + #(equal)/2 over the part's triplets (X, A != X, B). Comparisons
-    of bytes, counted; blocks of parts and X rows keep them within BLOCK_BYTES."""
-    n_parts, ka = xd_a.shape
-    kb = xd_b.shape[1]
-    num = np.zeros(n_parts)
-    rows = int(min(ka, max(1, BLOCK_BYTES // (8 * ka * kb))))
-    p_step = max(1, BLOCK_BYTES // (8 * ka * ka * kb)) if rows == ka else 1
-    for p0 in range(0, n_parts, p_step):
-        ps = slice(p0, p0 + p_step)
-        for r0 in range(0, ka, rows):
-            r1 = min(r0 + rows, ka)
-            x = xd_a[ps, r0:r1, None]
-            d_ax = distances[x, xd_a[ps, None, :]][..., None]  # [p, r, k_a, 1]
-            d_bx = distances[x, xd_b[ps, None, :]][:, :, None, :]  # [p, r, 1, k_b]
-            own = np.arange(r0, r1)
-            d_xx = d_ax[:, own - r0, own]  # [p, r, 1]: X as its own A, taken back out below
-            above = np.count_nonzero(d_ax > d_bx, axis=(1, 2, 3)) - np.count_nonzero(d_xx > d_bx[:, :, 0], axis=(1, 2))
-            tied = np.count_nonzero(d_ax == d_bx, axis=(1, 2, 3)) - np.count_nonzero(d_xx == d_bx[:, :, 0], axis=(1, 2))
-            num[ps] += above + 0.5 * tied
+                err[:, :, own - r0, own - a0, :] = 0.0  # X is never its own A
+                flat = err.transpose(1, 0, 2, 3, 4).reshape(n_parts, nl * (r1 - r0), -1)
+                g = np.matmul(flat, kr).reshape(n_parts, nl, r1 - r0, m)  # [P, l, r, m]
+                num[l0:l0 + nl] += np.einsum("plrm,prm->lpm", g, wa[:, r0:r1])
     return num
 
 
@@ -249,52 +229,42 @@ def _members(idx: np.ndarray, members: np.ndarray, pad: int) -> np.ndarray:
 
 def cell_errors(distances: np.ndarray, cell: Cell, weights: np.ndarray | None = None, parts: np.ndarray | None = None,
                 whole: bool = True, weights_t: np.ndarray | None = None) -> np.ndarray:
-    """Weighted mean error of one cell: `[whole + n_parts, m]` (NaN where no triplet has weight).
+    """Weighted mean error of one cell: `[whole + n_parts, m]`, or `[L, whole + n_parts, m]` for a stack of
+    distance matrices `[L, n, n]` (NaN where no triplet has weight).
 
-    weights `[m, n]`, or None: every sound weighs 1 (m = 1; counted, not multiplied). A NaN distance
-    between the cell's sounds (e.g. an all-zero activation under cosine distance) makes the cell NaN
-    in every row. parts
-    `[n_parts, n]` bool subsets of the sounds (halves) or None. Row 0 (when `whole`): the cell on all
-    its sounds under each weight vector; then one row per part j: the cell restricted to the sounds of
-    part j (its A/X and B sounds in the part, as index arrays: the other sounds cost nothing), under
-    the same weights. Weighted, the parts are computed together, each padded to the largest with a
-    sound of weight 0 (a stratified split's halves differ by at most one sound); unweighted, parts with
-    the same numbers of sounds together. weights_t: `weights.T` with a row of zeros appended (the
-    padding's weight), if already made.
+    weights `[m, n]`, or None: every sound weighs 1 (m = 1); 0/1 weights give exact counts. A NaN
+    distance between the cell's sounds (e.g. an all-zero activation under cosine distance) makes the
+    cell NaN in every row of that layer. parts `[n_parts, n]` bool subsets of the sounds (halves) or
+    None. Row 0 (when `whole`): the cell on all its sounds under each weight vector; then one row per
+    part j: the cell restricted to the sounds of part j (its A/X and B sounds in the part, as index
+    arrays: the other sounds cost nothing), under the same weights, the parts computed together, each
+    padded to the largest with a sound of weight 0 (a stratified split's halves differ by at most one
+    sound). weights_t: `weights.T` with a row of zeros appended (the padding's weight), if already made.
     """
     d = np.asarray(distances, dtype=np.float64)
-    n = d.shape[0]
+    stacked = d.ndim == 3
+    d = d if stacked else d[None]
+    n = d.shape[1]
     parts = np.zeros((0, n), dtype=bool) if parts is None else np.atleast_2d(parts)
     ia, ib = cell.idx_a, cell.idx_b
-    in_a, in_b = parts[:, ia], parts[:, ib]
-    if np.isnan(d[np.ix_(ia, np.concatenate([ia, ib]))]).any():  # an undefined distance: the cell is undefined
-        return np.full((int(whole) + parts.shape[0], 1 if weights is None else np.atleast_2d(weights).shape[0]), np.nan)
-    if weights is None:
-        out = np.full((int(whole) + parts.shape[0], 1), np.nan)
-        if whole:
-            out[0] = _part_counts(d, ia[None], ib[None]) / (ia.size * (ia.size - 1) * ib.size)
-        size_a, size_b = in_a.sum(axis=1), in_b.sum(axis=1)
-        for ka, kb in set(zip(size_a.tolist(), size_b.tolist())):
-            js = np.flatnonzero((size_a == ka) & (size_b == kb))
-            if ka >= 2 and kb >= 1:
-                num = _part_counts(d, _members(ia, in_a[js], n), _members(ib, in_b[js], n))
-                out[int(whole) + js, 0] = num / (ka * (ka - 1) * kb)
-        return out
-    weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    weights = np.ones((1, n)) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
     m = weights.shape[0]
     if weights_t is None:
         weights_t = np.vstack([weights.T, np.zeros((1, m))])  # [n + 1, m]; row n: the padding
     groups = [(ia[None], ib[None])] if whole else []
     if parts.shape[0]:
-        groups.append((_members(ia, in_a, n), _members(ib, in_b, n)))
+        groups.append((_members(ia, parts[:, ia], n), _members(ib, parts[:, ib], n)))
     out = []
     for xa, xb in groups:
         wa, wb = weights_t[xa], weights_t[xb]  # [P, k, m]
         sa = wa.sum(axis=1)
         den = (sa * sa - (wa * wa).sum(axis=1)) * wb.sum(axis=1)  # sum_{x != a} w_x w_a sum_b w_b
         num = _part_sums(d, np.where(xa < n, xa, 0), np.where(xb < n, xb, 0), wa, wb)  # padding: weight 0
-        out.append(_ratio(num, den))
-    return np.concatenate(out) if out else np.empty((0, m))
+        out.append(_ratio(num, den[None]))
+    errors = np.concatenate(out, axis=1) if out else np.empty((d.shape[0], 0, m))
+    undefined = np.isnan(d[:, ia][:, :, np.concatenate([ia, ib])]).any(axis=(1, 2))  # [L]
+    errors[undefined] = np.nan
+    return errors if stacked else errors[0]
 
 
 def combine(structure: Structure | list[Cell], errors: np.ndarray) -> np.ndarray:
@@ -320,15 +290,13 @@ def combine(structure: Structure | list[Cell], errors: np.ndarray) -> np.ndarray
 def structure_errors(distances: np.ndarray, structure: Structure, weights: np.ndarray | None = None,
                      parts: np.ndarray | None = None, whole: bool = True) -> np.ndarray:
     """The score (`combine`) under each weight vector, on all sounds (when `whole`) and on each part:
-    `[whole + n_parts, m]` (weights `[m, n]`, or None: unweighted, m = 1; parts `[n_parts, n]` bool;
-    `cell_errors`)."""
+    `[whole + n_parts, m]`, or `[L, whole + n_parts, m]` for a stack of distance matrices `[L, n, n]`
+    (weights `[m, n]`, or None: every sound weighs 1, m = 1; parts `[n_parts, n]` bool; `cell_errors`)."""
     d = np.asarray(distances, dtype=np.float64)
-    weights_t = None
-    if weights is not None:
-        weights = np.atleast_2d(np.asarray(weights, dtype=np.float64))
-        weights_t = np.vstack([weights.T, np.zeros((1, weights.shape[0]))])
-    return combine(structure, np.stack([cell_errors(d, c, weights, parts, whole, weights_t)
-                                        for c in structure.cells]))
+    weights = np.ones((1, d.shape[-1])) if weights is None else np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    weights_t = np.vstack([weights.T, np.zeros((1, weights.shape[0]))])
+    errors = np.stack([cell_errors(d, c, weights, parts, whole, weights_t) for c in structure.cells])
+    return combine(structure, errors)
 
 
 def abx_error(distances: np.ndarray, labels: np.ndarray, by: np.ndarray | None = None,

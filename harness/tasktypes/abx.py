@@ -82,24 +82,20 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     weights = abx.bayesian_bootstrap_weights(rng_boot, n, B)  # [B, n]
     splits = abx.stratified_halves(rng_cv, structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
     K = min(stats.HEADLINE_SPLITS, splits.shape[0]) if B else 0
-    # one pass: all sounds and the first K splits' halves, under weights 1 (the estimate) and each resample's
-    # weights; a second: the other splits' halves under weights 1. A half is scored on its own sounds only.
-    main_weights, main_parts = np.vstack([np.ones((1, n)), weights]), _interleaved(splits[:K])
-    rest_parts = _interleaved(splits[K:])
-    L = len(names)
-    point, boot = np.full(L, np.nan), np.full((B, L), np.nan)
-    cv_a, cv_b = np.full((splits.shape[0], L), np.nan), np.full((splits.shape[0], L), np.nan)
-    rep_a, rep_b = np.full((B, K, L), np.nan), np.full((B, K, L), np.nan)
+    # Every layer at once (one matrix product per cell for all layers): the whole cells under weights 1 (the
+    # estimate), each resample's weights and the estimate's halves (0/1 weights: exact counts); then the
+    # first K splits' halves inside every resample, each half scored on its own sounds only.
     with stats.small_problem_threads(n):
-        for k, x in enumerate(layers.values()):
-            d = squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
-            main = abx.structure_errors(d, structure, main_weights, main_parts)  # [1 + 2K, 1 + B]
-            point[k], boot[:, k] = main[0, 0], main[0, 1:]
-            cv_a[:K, k], cv_b[:K, k] = main[1::2, 0], main[2::2, 0]
-            rep_a[:, :, k], rep_b[:, :, k] = main[1::2, 1:].T, main[2::2, 1:].T
-            if rest_parts.size:
-                rest = abx.structure_errors(d, structure, None, rest_parts, whole=False)[:, 0]
-                cv_a[K:, k], cv_b[K:, k] = rest[0::2], rest[1::2]
+        dist = np.stack([squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
+                         for x in layers.values()])  # [L, n, n]
+    main_w = np.vstack([np.ones((1, n)), weights, _interleaved(splits).astype(np.float64)])
+    main = abx.structure_errors(dist, structure, main_w)[:, 0]  # [L, 1 + B + 2S]
+    point, boot = main[:, 0], main[:, 1:1 + B].T  # [L], [B, L]
+    cv_a, cv_b = main[:, 1 + B::2].T, main[:, 2 + B::2].T  # [S, L] each
+    rep_a = rep_b = np.full((B, K, len(names)), np.nan)
+    if K:
+        halves = abx.structure_errors(dist, structure, weights, _interleaved(splits[:K]), whole=False)  # [L, 2K, B]
+        rep_a, rep_b = halves[:, 0::2].transpose(2, 1, 0), halves[:, 1::2].transpose(2, 1, 0)  # [B, K, L]
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(point[k]), "ci": None, "p_value": None}
