@@ -593,3 +593,63 @@ def test_attainable_ratio_divides_by_the_square_root_of_the_reliability():
         assert out["attainable"] == pytest.approx(np.sqrt(reliability))
     assert inf.attainable_ratio(0.2, 0.0) == {"ratio": None, "attainable": None}
     assert inf.attainable_ratio([0.2, 0.3], [0.25, -0.1])["ratio"] == [pytest.approx(0.4), None]
+
+
+def _equal_models(rng, k, b, n):
+    """k models equal in the population, scored on n items with a shared signal and model-specific noise;
+    bootstrap replicates over the items, shared by the models: (estimates [k], replicates [b, k])."""
+    s = rng.normal(size=n)
+    y = s + rng.normal(size=n)
+    xs = s[:, None] + 1.5 * rng.normal(size=(n, k))
+    counts = stats.bootstrap_counts(rng, n, b).astype(float)
+
+    def r(w):  # weighted Pearson r of every model with y, per weight row
+        sw = w.sum(1, keepdims=True)
+        mx, my = (w @ xs) / sw, (w @ y)[:, None] / sw
+        cov = (w @ (xs * y[:, None])) / sw - mx * my
+        vx = (w @ (xs * xs)) / sw - mx * mx
+        vy = (w @ (y * y))[:, None] / sw - my * my
+        return cov / np.sqrt(vx * vy)
+
+    return r(np.ones((1, n)))[0], r(counts)
+
+
+@pytest.mark.parametrize("k", [5, 12])
+def test_best_set_holds_every_model_when_all_are_equal_at_the_stated_rate(monkeypatch, k):
+    """With k equal models the best set leaves someone out exactly when some pair differs at the simultaneous
+    level: in about alpha of the studies (binomial 99.9% band), where the best-and-its-BH-group left one out in
+    6.8% (k = 5) to 10.5% (k = 12). The simultaneous rank intervals then all hold rank 1 (ties: 1 + the number
+    strictly better)."""
+    monkeypatch.setattr(inf, "SIMULTANEOUS_DRAWS", 20_000)
+    rng = np.random.default_rng(100 + k)
+    m, n, b = 300, 60, 300
+    out_rate = []
+    for _ in range(m):
+        est, reps = _equal_models(rng, k, b, n)
+        sim = inf.simultaneous_pairs(est, reps, n_sounds=n)
+        best = inf.best_set(est, reps, n_sounds=n, simultaneous=sim)
+        ranks = inf.rank_intervals(est, reps, n_sounds=n, simultaneous=sim)
+        out_rate.append(not all(best["in_group"]))
+        assert (not all(best["in_group"])) == (not all(iv[0] == 1 for iv in ranks["rank_interval"]))
+    lo, hi = binomial_band(m)
+    assert lo <= np.mean(out_rate) <= hi, np.mean(out_rate)
+
+
+def test_rank_intervals_cover_the_true_ranks_simultaneously(monkeypatch):
+    """Models of distinct population alignment (known true ranks): every model's interval holds its true rank in
+    at least 95% of the studies (binomial band), at once."""
+    monkeypatch.setattr(inf, "SIMULTANEOUS_DRAWS", 20_000)
+    rng = np.random.default_rng(7)
+    m, n, b, noise = 300, 60, 300, np.array([0.6, 0.9, 1.2, 1.5, 2.0])  # less noise: better aligned
+    covered = []
+    for _ in range(m):
+        s = rng.normal(size=n)
+        y = s + rng.normal(size=n)
+        xs = s[:, None] + noise * rng.normal(size=(n, noise.size))
+        counts = stats.bootstrap_counts(rng, n, b).astype(float)
+        w_all = np.vstack([np.ones((1, n)), counts])
+        rs = np.stack([weighted_corr(w_all[None], xs[:, j][None], y[None])[0] for j in range(noise.size)], axis=1)
+        ranks = inf.rank_intervals(rs[0], rs[1:], n_sounds=n)
+        covered.append(all(lo <= true <= hi for (lo, hi), true in zip(ranks["rank_interval"], range(1, 6))))
+    lo, _ = binomial_band(m, p=0.95)
+    assert np.mean(covered) >= lo, np.mean(covered)
