@@ -45,6 +45,10 @@ Designs (listeners answer independently per sound and per dimension):
   logmel - cal-noisy-logmel difference); see NOISE_SD for why these levels and not 3 ... 0.5. The
   planted RSA effects are small (logmel's RSA with the perceived material is about 0.09 in this
   design), so their power at 120 sounds is moderate: that is what is measured, not a target.
+  The benchmark-only models `cal-equal-a` and `cal-equal-b` (3 layers each: logmel plus independent
+  noise of SD 5.5, 4.5, 3.5 x the features' SD) are equal in distribution: their difference is a null
+  in both designs, and in the signal design a null between two models that DO align with the target
+  (the complete null, where nobody aligns, is a degenerate case for RSA; docs/metrics.md).
 
 Measures. Under null (truth known), each rate with its count, its Clopper-Pearson 95% interval
 (`scipy.stats.binomtest(k, n).proportion_ci()`) and `within_tolerance` (alpha, or the nominal
@@ -105,7 +109,7 @@ BEFORE_ROOT = Path("/tmp/audioprobe-before")
 
 CONDITIONS = ("null", "signal")
 COND_ID = {"null": 1, "signal": 2}
-DEFAULT_MODELS = "logmel,mfcc,spectrogram,random-yamnet,cal-noisy-logmel"
+DEFAULT_MODELS = "logmel,mfcc,spectrogram,random-yamnet,cal-noisy-logmel,cal-equal-a,cal-equal-b"
 ALPHA = 0.05
 LEVEL = 0.95
 QUICK = {"bootstrap": 200, "cv_splits": 20}
@@ -131,6 +135,17 @@ NOISY = "cal-noisy-logmel"
 #: SD 0.018). Noise of 3 to 0.5 x FEATURE_SD would leave every layer at 0.07 to 0.09 (128 dimensions
 #: average the noise out of the cosine distances): nothing planted to detect.
 NOISE_SD = (12.0, 9.0, 7.0, 5.5, 4.5, 3.5)
+#: Two benchmark-only models equal in distribution: logmel plus independent noise of the same SDs (each
+#: model's draws salted by its name). Over the simulated sets (new waveforms, so new noise, in each) they
+#: align equally with every target: their pairwise difference is a null in both designs, and in the
+#: signal design a null between two models that do align (RSA with the perceived material about 0.04
+#: to 0.06), which the complete null (nobody aligns) cannot show.
+EQUAL_A, EQUAL_B = "cal-equal-a", "cal-equal-b"
+EQUAL_SD = (5.5, 4.5, 3.5)
+#: name -> (noise SDs per layer, salt of the noise seed, description)
+NOISY_MODELS = {NOISY: (NOISE_SD, "", "falling with depth"),
+                EQUAL_A: (EQUAL_SD, EQUAL_A, f"equal in distribution to {EQUAL_B}"),
+                EQUAL_B: (EQUAL_SD, EQUAL_B, f"equal in distribution to {EQUAL_A}")}
 #: RMS over the 128 mel bins of the across-sound SD of mean-pooled logmel features on the embedded
 #: impacts set (seed 0, 245 sounds): 10.0 (measured with the logmel wrapper; fixed here so that the
 #: model is one fixed function of the sound).
@@ -181,29 +196,31 @@ def package_version() -> dict:
 # The benchmark-only model
 
 
-def register_noisy_model() -> None:
-    """Register `cal-noisy-logmel` in this process (idempotent)."""
+def register_noisy_model(name: str = NOISY) -> None:
+    """Register `name` (one of NOISY_MODELS) in this process (idempotent)."""
     from audioprobe.registry import model_names, register_model
 
-    if NOISY in model_names():
+    if name in model_names():
         return
     import torch
     from audioprobe.models.base import LayerActivations, ModelMeta
     from audioprobe.models.logmel import LogMel
 
-    class CalNoisyLogMel(LogMel):
-        """logmel's filter bank plus, in layer l, Gaussian noise of SD NOISE_SD[l] * FEATURE_SD, one
-        draw per sound and layer added to every frame (so mean pooling gives features + noise); the
-        draw is seeded from the SHA-256 of the sound's waveform at the model's rate: a fixed
-        function of the sound, whatever the batch. SIMULATION ONLY (bench_calibration)."""
+    sds, salt, what = NOISY_MODELS[name]
 
-        meta = ModelMeta(name=NOISY, family="calibration", sample_rate=16000, training="none", n_parameters=0,
-                         description="Calibration benchmark only: logmel plus waveform-seeded Gaussian noise falling "
-                                     "with depth (6 layers)")
-        wrapper_version = "cal-1:" + ",".join(f"{s:g}" for s in NOISE_SD) + f"x{FEATURE_SD:g}"
+    class CalNoisyLogMel(LogMel):
+        """logmel's filter bank plus, in layer l, Gaussian noise of SD sds[l] * FEATURE_SD, one draw per
+        sound and layer added to every frame (so mean pooling gives features + noise); the draw is
+        seeded from the SHA-256 of the sound's waveform at the model's rate (and the model's salt): a
+        fixed function of the sound, whatever the batch. SIMULATION ONLY (bench_calibration)."""
+
+        meta = ModelMeta(name=name, family="calibration", sample_rate=16000, training="none", n_parameters=0,
+                         description=f"Calibration benchmark only: logmel plus waveform-seeded Gaussian noise, {what} "
+                                     f"({len(sds)} layers)")
+        wrapper_version = "cal-1:" + ",".join(f"{s:g}" for s in sds) + f"x{FEATURE_SD:g}" + (f":{salt}" if salt else "")
 
         def layers(self) -> list[str]:
-            return [f"noisy{l}" for l in range(len(NOISE_SD))]
+            return [f"noisy{l}" for l in range(len(sds))]
 
         def forward(self, waveforms, lengths):
             base = super().forward(waveforms, lengths)["fbank"]
@@ -211,18 +228,19 @@ def register_noisy_model() -> None:
             wav = waveforms.detach().to("cpu", torch.float32).numpy()
             lens = lengths.detach().cpu().numpy()
             b, dim = feats.shape[0], feats.shape[-1]
-            noise = np.empty((len(NOISE_SD), b, dim))
+            noise = np.empty((len(sds), b, dim))
             for i in range(b):
-                digest = hashlib.sha256(np.ascontiguousarray(wav[i, : int(lens[i])], dtype="<f4").tobytes()).digest()
+                digest = hashlib.sha256(salt.encode() + np.ascontiguousarray(wav[i, : int(lens[i])], dtype="<f4")
+                                        .tobytes()).digest()
                 rng = np.random.default_rng(int.from_bytes(digest[:16], "little"))
-                noise[:, i] = rng.standard_normal((len(NOISE_SD), dim))
+                noise[:, i] = rng.standard_normal((len(sds), dim))
             out = {}
-            for l, (name, sd) in enumerate(zip(self.layers(), NOISE_SD)):
+            for l, (layer, sd) in enumerate(zip(self.layers(), sds)):
                 add = torch.as_tensor(noise[l] * (sd * FEATURE_SD), dtype=feats.dtype, device=feats.device)
-                out[name] = LayerActivations(feats + add[:, None, :], n_frames)
+                out[layer] = LayerActivations(feats + add[:, None, :], n_frames)
             return out
 
-    register_model(NOISY)(CalNoisyLogMel)
+    register_model(name)(CalNoisyLogMel)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -516,6 +534,8 @@ def planted_pair(task: str, pair: str) -> str | None:
         return "null"
     if pair == f"logmel - {NOISY}":
         return PLANTED_PAIR.get(task)
+    if pair == f"{EQUAL_A} - {EQUAL_B}":
+        return "null"
     return None
 
 
@@ -636,7 +656,7 @@ class Collector:
                         self.bump(f"pairwise p undefined: {task}")
                     a, b = names[i], names[j]
                     d = num(cell(pw.get("difference"), i, j))
-                    if b == "logmel" and a == NOISY:  # report the planted pair as logmel - cal-noisy-logmel
+                    if (b, a) in (("logmel", NOISY), (EQUAL_A, EQUAL_B)):  # report as logmel - cal-noisy-logmel ...
                         a, b, d = b, a, (None if d is None else -d)
                     slot = self.pair_values.setdefault(f"{task}|{a} - {b}", {"d": [], "p": []})
                     slot["d"].append(d)
@@ -888,8 +908,9 @@ def main(argv=None) -> int:
         # 2. one Runner over every set and model
         from audioprobe.runner import RunOptions
 
-        if NOISY in models:
-            register_noisy_model()
+        for name in NOISY_MODELS:
+            if name in models:
+                register_noisy_model(name)
         tasks = load_tasks(args.quick)
         t0 = time.perf_counter()
         runner = make_runner(RunOptions(output_dir=results_dir, device=args.device, seed=0, cache_dir=workdir / "cache",

@@ -23,7 +23,7 @@ from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.abx import ABX_PARAMS
 
 
-def kept_cells(labels, by=None, min_a=4, min_b=2):
+def kept_cells(labels, by=None, min_a=abx.MIN_A_SOUNDS, min_b=abx.MIN_B_SOUNDS):
     """{(g, a, b)} of the cells the full set keeps, from stratum sizes counted one sound at a time."""
     n = len(labels)
     by = np.zeros(n, int) if by is None else by
@@ -35,7 +35,7 @@ def kept_cells(labels, by=None, min_a=4, min_b=2):
             if h == g and b != a and size[g, a] >= min_a and size[g, b] >= min_b}
 
 
-def brute_force(d, labels, by=None, w=None, min_a=4, min_b=2):
+def brute_force(d, labels, by=None, w=None, min_a=abx.MIN_A_SOUNDS, min_b=abx.MIN_B_SOUNDS):
     """The definition, one triplet at a time, on the cells the full set keeps (X never its own A)."""
     n = len(labels)
     by = np.zeros(n, int) if by is None else by
@@ -82,19 +82,20 @@ def test_known_answers():
             d[i, j] = 5.0
     np.fill_diagonal(d, 0)
     assert abx.abx_error(d, labels, min_a=2, min_b=1)[0] == 1.0
-    # the task's minimum (4 sounds for A and X): 3 sounds per category leave no cell
+    # the task's minimum (8 sounds for A and X): 3 sounds per category leave no cell
     assert np.isnan(abx.abx_error(d, labels)[0])
     assert abx.abx_structure(labels).cells == () and len(abx.abx_structure(labels).excluded) == 2
 
 
 def test_against_brute_force_with_ties_by_and_weights(rng):
-    n = 30
+    n = 48
     d = squareform(np.round(pdist(rng.normal(size=(n, 2))), 1))  # rounding makes ties
-    labels = rng.integers(0, 3, size=n)
+    labels = rng.choice(3, size=n, p=[0.5, 0.35, 0.15])  # strata of unequal sizes, some below the minimum
     labels[0] = -1  # left out
     by = rng.integers(0, 2, size=n)
-    assert kept_cells(labels, by) != kept_cells(labels, by, 2, 1)  # some cells only the definition keeps
-    for min_a, min_b in ((4, 2), (2, 1)):
+    assert kept_cells(labels, by)  # the task's minimum keeps some cells ...
+    assert kept_cells(labels, by) != kept_cells(labels, by, 2, 1)  # ... and some only the definition keeps
+    for min_a, min_b in ((abx.MIN_A_SOUNDS, abx.MIN_B_SOUNDS), (2, 1)):
         assert abx.abx_error(d, labels, min_a=min_a, min_b=min_b)[0] == pytest.approx(
             brute_force(d, labels, min_a=min_a, min_b=min_b), abs=1e-12)
         assert abx.abx_error(d, labels, by, min_a=min_a, min_b=min_b)[0] == pytest.approx(
@@ -120,9 +121,9 @@ def test_an_undefined_cell_makes_the_whole_score_undefined(rng):
 
 
 def test_abx_task_type(rng):
-    n = 36
+    n = 72
     cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
-    truth = {"material": np.repeat([0, 1, 2], 12), "extent": np.tile([0, 1, 2], 12)}
+    truth = {"material": np.repeat([0, 1, 2], 24), "extent": np.tile([0, 1, 2], 24)}
     counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 5 for d in cats}
     s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
                     labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
@@ -144,7 +145,7 @@ def test_abx_task_type(rng):
     assert check_typed(by, TASK_TYPES["abx"].scores_schema, "scores") == []
     # within one extent, the extent layer holds only noise about material: chance
     assert by["per_layer"][1]["score"] == pytest.approx(0.5, abs=0.05)
-    assert by["by_values"] == ["1D", "2D", "3D"] and by["n_cells"] == 18  # 4 sounds per stratum: all kept
+    assert by["by_values"] == ["1D", "2D", "3D"] and by["n_cells"] == 18  # 8 sounds per stratum: all kept
 
 
 def test_blocks_of_x_sounds_give_the_same_answer(rng, monkeypatch):
@@ -180,7 +181,7 @@ def test_abx_task_statistics_written_out(rng):
     sounds, scored on the other) against brute force; the resamples are the Bayesian bootstrap weights
     of stream 0 (the plan's hash says so) and the halves stratified splits of stream 2; exact result
     fields; physical labels are used when asked; the same seed gives the same result."""
-    from audioprobe.errors import AudioprobeError
+    from audioprobe.errors import AudioprobeError, NotApplicableError
 
     n = 36
     s, truth = _tiny_set(n)
@@ -234,13 +235,18 @@ def test_abx_task_statistics_written_out(rng):
     assert out["statistics"]["cv_splits"] == S and out["statistics"]["bootstrap"] == B
     assert "Dirichlet" in out["statistics"]["bootstrap_unit"] and "stratum" in out["statistics"]["halves"]
     assert check_typed(out, TASK_TYPES["abx"].scores_schema, "scores") == []
-    # within each extent: every sound is used (extent code 0 included)
-    by = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "by": "extent"}, ctx)
-    assert by["n_sounds_used"] == n and by["metric"].startswith(
+    # within each extent: 4 sounds per (extent, material) stratum are too few for any cell ...
+    with pytest.raises(NotApplicableError, match=f"at least {abx.MIN_A_SOUNDS} sounds"):
+        TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "by": "extent"}, ctx)
+    # ... 8 are enough, and every sound is used (extent code 0 included)
+    s2, truth2 = _tiny_set(2 * n)
+    layers2 = {"a": np.eye(3)[truth2["material"]] + 0.6 * rng.random((2 * n, 3)), "b": rng.random((2 * n, 4))}
+    by = TASK_TYPES["abx"].evaluate({"mean": layers2}, s2, {**p, "by": "extent"}, ctx)
+    assert by["n_sounds_used"] == 2 * n and by["metric"].startswith(
         "ABX error between physical material categories within each extent value (cosine ")
-    assert by["n_cells"] == len(kept_cells(labels, truth["extent"])) == 18
+    assert by["n_cells"] == len(kept_cells(truth2["material"], truth2["extent"])) == 18
     for entry in by["per_layer"]:
-        ref = brute_force(d[entry["layer"]], labels, by=truth["extent"])
+        ref = brute_force(squareform(pdist(layers2[entry["layer"]], "cosine")), truth2["material"], by=truth2["extent"])
         assert entry["score"] == pytest.approx(ref, abs=1e-12)
     perceived = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "label_source": "perceived"}, ctx)
     assert perceived["per_layer"][0]["score"] != out["per_layer"][0]["score"]

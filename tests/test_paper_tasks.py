@@ -73,7 +73,7 @@ def small_impacts(seed=0, variants=3, listeners=8):
 
 
 def test_every_paper_task_runs_and_reports_its_statistics():
-    s, acts, control = small_impacts()
+    s, acts, control = small_impacts(variants=6)  # >= 8 sounds per (extent, material) stratum for ABX by extent
     tasks = discover_tasks()
     for name in EXPECTED:
         t = tasks[name]

@@ -1,8 +1,8 @@
 """`abx`: ABX discriminability of a dimension's categories (Schatz et al. 2013).
 
 Every statistic of a task scores one estimand: the cells (by-value, category of A and X, category
-of B) are fixed on the full set (`metrics.abx.abx_structure`: a stratum needs 4 sounds to serve as
-A/X and 2 as B) and used unchanged for the estimate, every bootstrap resample and every half-split.
+of B) are fixed on the full set (`metrics.abx.abx_structure`: a stratum needs 8 sounds to serve as
+A/X and 4 as B) and used unchanged for the estimate, every bootstrap resample and every half-split.
 
 - Resampling: a weighted (Bayesian) bootstrap of the n sounds in a scored cell, each resample's
   weights n x Dirichlet((n-1)/n) (`metrics.abx.bayesian_bootstrap_weights`; Rubin 1981): every sound
@@ -69,8 +69,9 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     if not full.cells:
         raise NotApplicableError(
             f"task {ctx.task!r}: no ABX cell on stimulus set {stimset.name!r}: it needs two categories of "
-            f"{params['dimension']!r}{within} with at least {abx.MIN_A_SOUNDS} sounds of one (A and X: 2 in each "
-            f"half of a split) and {abx.MIN_B_SOUNDS} of the other (B: 1 in each half).")
+            f"{params['dimension']!r}{within} with at least {abx.MIN_A_SOUNDS} sounds of one (A and X: "
+            f"{abx.MIN_A_SOUNDS // 2} in each half of a split) and {abx.MIN_B_SOUNDS} of the other (B: "
+            f"{abx.MIN_B_SOUNDS // 2} in each half).")
     used = full.used
     structure = full.on_used()  # the same cells over the sounds they use, renumbered 0..n-1
     n = used.size
@@ -178,7 +179,7 @@ class ABXScores(Scores):
     n_cells: Annotated[int, "ordered pairs of categories (a for A and X, b for B) scored, per by-value; fixed on "
                             "the full set for every resample and half"]
     cells_excluded: Annotated[list[ExcludedCell], "ordered pairs of categories present together but left out "
-                                                  "(fewer than 4 sounds for A and X or 2 for B), for every "
+                                                  "(fewer than 8 sounds for A and X or 4 for B), for every "
                                                   "statistic"]
 
 
