@@ -200,7 +200,7 @@ def test_headings_link_to_the_report_section_of_their_table(board, results_dir):
 
 def test_best_group_in_bold_as_audioprobe_compare_finds_it():
     committed = build(COMMITTED)
-    assert "**Bold**: the best model of a task and those the data do not separate from it" in committed
+    assert "**Bold**: the best group of a task, a confidence set for the best model" in committed
     tied = legend_line(committed, "No model is separated").split("from the best on: ")[1].rstrip(".").split(", ")
     (s,) = compare(COMMITTED, [])["sets"]
     for t in s["tasks"]:

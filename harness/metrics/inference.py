@@ -56,6 +56,7 @@ of those, so a caller can write it to JSON as it is.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -639,7 +640,12 @@ def rank_intervals(estimates, replicates, *, n_sounds=None, n_listeners=None, lo
         n_def = int(defined.sum())
         for j in np.flatnonzero(defined):
             interval[j] = [1 + above[defined, j].sum(), n_def - above[j, defined].sum()]
-        boot = np.nanmean(reps.main, axis=1)[:, defined] if reps.main.shape[1] > 1 else reps.main[:, 0, defined]
+        if reps.main.shape[1] > 1:  # a resample whose splits are all undefined stays NaN (and is left out below)
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                boot = np.nanmean(reps.main, axis=1)[:, defined]
+        else:
+            boot = reps.main[:, 0, defined]
         rows = np.all(np.isfinite(boot), axis=1)
         sub = boot[rows]
         n_used = int(sub.shape[0])
