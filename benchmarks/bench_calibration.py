@@ -50,9 +50,10 @@ Designs (listeners answer independently per sound and per dimension):
   in both designs, and in the signal design a null between two models that DO align with the target
   (the complete null, where nobody aligns, is a degenerate case for RSA; docs/metrics.md).
 
-Measures. Under null (truth known), each rate with its count, its Clopper-Pearson 95% interval
-(`scipy.stats.binomtest(k, n).proportion_ci()`) and `within_tolerance` (alpha, or the nominal
-level, inside that interval): pairwise headline differences (raw two-sided p < alpha per test, by
+Measures. Under null (truth known), each rate with its count, its 95% interval and
+`within_tolerance` (alpha, or the nominal level, inside that interval; the interval is Clopper-Pearson,
+`scipy.stats.binomtest(k, n).proportion_ci()`, for one test per set, and cluster-robust over sets where
+several tests share a set, `clustered_rate`): pairwise headline differences (raw two-sided p < alpha per test, by
 task; the rate of tables where Benjamini-Hochberg rejects anything); every contrast kind (the
 row's headline test, where a row has none, as the old version's baseline rows, the per-layer test
 at the row's `headline_layer`, as the report shows it; depth: `p_value`, or the old `p_bootstrap`)
@@ -64,9 +65,13 @@ rank of tied models as 1 + the number strictly better, Mogstad et al. 2024; ever
 mid-rank (k + 1) / 2). Under signal: per pair of models and task, and per contrast row, the mean
 estimate across sets (the effect size) and the rejection rate (power, or the false-positive rate of
 the nulls kept in the signal design) with its interval; coverage is not computable (truth unknown),
-except that of RSA against hollowness (0 in both designs).
-Rates pool tests that are dependent within a set (the pairs of a table, the layers of a row); only
-the one-per-set rates have exactly binomial intervals.
+except that of RSA against hollowness (0 in both designs); the nulls the signal design keeps (the
+equal models on every task, every pair against hollowness, full -> hollow transfer against its
+baseline) are also pooled, clustered by set (`known_nulls_pooled`): the false-positive rate between
+models that DO align, with a reliable target.
+Rates pool tests that are dependent within a set (the pairs of a table, the layers of a row): one set
+where a model scores high by chance rejects all its pairs, so their interval treats the sets, not the
+tests, as the independent units (`ci_if_independent` keeps the binomial interval beside it).
 
 Two things of the harness are worked around, and counted in the output: a seed of the impacts
 synthesis can give a silent sound (NaN samples after peak normalisation; such sounds are skipped
@@ -376,6 +381,38 @@ def rate(count: int, n: int, target: float | None = ALPHA, direction: str = "equ
     return out
 
 
+def clustered_rate(per_set: dict[str, list[int]], target: float | None = ALPHA, direction: str = "equal") -> dict:
+    """A rate pooled over tests that share a stimulus set (the pairs of a table, the layers of a row, the
+    tasks of a set): count / n as `rate`, but its 95% interval from the sets as independent clusters, since
+    tests on one set move together (one set where a model scores high by chance rejects all its pairs).
+    per_set: set -> [hits, tests]. The ratio estimator's cluster-robust standard error (Cochran 1977,
+    *Sampling Techniques*, 3rd ed., sec. 6.11; Cameron & Miller 2015, J. Human Resources 50:317, sec.
+    II.C), with G - 1 dof, G the number of sets; the interval is clipped to [0, 1]. The Clopper-Pearson
+    interval that would hold for independent tests is kept beside it (`ci_if_independent`). With one test
+    per set the two agree in expectation, and `rate`'s exact interval is used."""
+    from scipy.stats import t as t_dist
+
+    hits = np.array([h for h, _ in per_set.values()], dtype=np.float64)
+    ns = np.array([n for _, n in per_set.values()], dtype=np.float64)
+    keep = ns > 0
+    hits, ns = hits[keep], ns[keep]
+    out = rate(int(hits.sum()), int(ns.sum()), target, direction)
+    if ns.size < 2 or np.all(ns == 1):
+        return out
+    r = hits.sum() / ns.sum()
+    g = ns.size
+    resid = (hits - r * ns) / ns.mean()
+    se = float(np.sqrt((resid ** 2).sum() / (g * (g - 1))))
+    half = float(t_dist.ppf(0.975, g - 1)) * se
+    lo, hi = max(0.0, r - half), min(1.0, r + half)
+    out["ci_if_independent"] = out["ci"]
+    out.update(ci=[lo, hi], interval="cluster-robust over sets", sets=int(g))
+    if target is not None:
+        out["within_tolerance"] = bool({"equal": lo <= target <= hi, "at_most": lo <= target,
+                                        "at_least": hi >= target}[direction])
+    return out
+
+
 def num(x) -> float | None:
     """A finite float or None (JSON null, None, NaN, a non-number)."""
     if isinstance(x, bool) or x is None:
@@ -406,15 +443,21 @@ def describe(values: list[float]) -> dict:
 
 
 class Tally:
-    """Counts of p < alpha (or of any boolean) by key."""
+    """Counts of p < alpha (or of any boolean) by key, and by stimulus set (`unit`, set by the Collector
+    for the set being read) for intervals that respect the dependence within a set."""
 
     def __init__(self):
         self.hits: dict[str, int] = {}
         self.n: dict[str, int] = {}
+        self.by_set: dict[str, dict[str, list[int]]] = {}
+        self.unit = ""
 
     def add(self, key: str, hit: bool) -> None:
         self.hits[key] = self.hits.get(key, 0) + int(bool(hit))
         self.n[key] = self.n.get(key, 0) + 1
+        cell = self.by_set.setdefault(key, {}).setdefault(self.unit, [0, 0])
+        cell[0] += int(bool(hit))
+        cell[1] += 1
 
     def add_p(self, key: str, p) -> None:
         p = num(p)
@@ -422,10 +465,20 @@ class Tally:
             self.add(key, p < ALPHA)
 
     def summary(self, key: str, target: float | None = ALPHA, direction: str = "equal") -> dict:
-        return rate(self.hits.get(key, 0), self.n.get(key, 0), target, direction)
+        return clustered_rate(self.by_set.get(key, {}), target, direction)
 
     def all(self, target: float | None = ALPHA, direction: str = "equal") -> dict:
         return {k: self.summary(k, target, direction) for k in sorted(self.n)}
+
+    def pooled(self, target: float | None = ALPHA, direction: str = "equal", keys=None) -> dict:
+        """Every key (or those given) together, clustered by set."""
+        per_set: dict[str, list[int]] = {}
+        for k in (self.by_set if keys is None else keys):
+            for unit, (h, n) in self.by_set.get(k, {}).items():
+                cell = per_set.setdefault(unit, [0, 0])
+                cell[0] += h
+                cell[1] += n
+        return clustered_rate(per_set, target, direction)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,17 +593,17 @@ def planted_pair(task: str, pair: str) -> str | None:
 
 
 def planted_contrast(name: str, model: str, a: str) -> str | None:
-    if name == "cal-material-vs-hollowness" and model in ("logmel", NOISY):
-        return "positive"  # both align with the named material (0.09, 0.06), nobody with hollowness
-    if name == "cal-partial-vs-raw" and model == NOISY:
+    if name == "cal-material-vs-hollowness" and model in ("logmel", NOISY, EQUAL_A, EQUAL_B):
+        return "positive"  # all align with the named material (0.09, 0.06, ...), nobody with hollowness
+    if name == "cal-partial-vs-raw" and model in (NOISY, EQUAL_A, EQUAL_B):
         return "negative"  # regressing logmel's RDM out of logmel + noise leaves noise
     if name == "cal-transfer-vs-baseline" and a == "cal-transfer-1D2D-to-3D":
         return "negative"  # 3D sounds are named by a permuted material
     if name == "cal-transfer-vs-baseline" and a == "cal-transfer-full-to-hollow":
         return "null"
-    if name == "cal-depth" and model == NOISY:
-        return "positive"
-    if name == "cal-control" and model == NOISY:
+    if name == "cal-depth" and model in (NOISY, EQUAL_A, EQUAL_B):
+        return "positive"  # noise falling with depth (the equal models' fall less: 5.5 to 3.5)
+    if name == "cal-control" and model in (NOISY, EQUAL_A, EQUAL_B):
         return "negative"
     return None
 
@@ -573,6 +626,7 @@ class Collector:
         self.head_source: dict[str, dict[str, int]] = {}
         self.cover_head = Tally()  # by task
         self.cover_layer = Tally()
+        self.signal_nulls = Tally()  # signal design: the nulls it keeps (equal models, hollowness), by family
         self.undefined: dict[str, int] = {}
         # signal: effect sizes and power
         self.pair_values: dict[str, dict[str, list]] = {}  # "task|a - b" -> {"d": [...], "p": [...]}
@@ -581,6 +635,13 @@ class Collector:
         self.transfer_sizes: dict[str, dict[str, list]] = {}
         self.n_sets = 0
         self.sets_with_report = 0
+
+    def start_set(self, name: str) -> None:
+        """Tests from here on belong to stimulus set `name` (their cluster)."""
+        self.n_sets += 1
+        for t in vars(self).values():
+            if isinstance(t, Tally):
+                t.unit = name
 
     def bump(self, what: str) -> None:
         self.undefined[what] = self.undefined.get(what, 0) + 1
@@ -661,6 +722,8 @@ class Collector:
                     slot = self.pair_values.setdefault(f"{task}|{a} - {b}", {"d": [], "p": []})
                     slot["d"].append(d)
                     slot["p"].append(p)
+                    if p is not None and planted_pair(task, f"{a} - {b}") == "null":
+                        self.signal_nulls.add(f"pairwise|{task}", p < ALPHA)
         if self.condition == "null":
             self.table_bh.add(task, rejected_any)
             bg = table.get("best_group") or {}
@@ -697,6 +760,8 @@ class Collector:
         else:
             if p is None:
                 self.bump(f"contrast headline p undefined: {name}")
+            if p is not None and planted_contrast(name, row.get("model"), row.get("a")) == "null":
+                self.signal_nulls.add(f"contrast|{name}", p < ALPHA)
             slot = self.contrast_values.setdefault(label, {"d": [], "p": [], "layer_reject": [], "change": []})
             slot["d"].append(est)
             slot["p"].append(p)
@@ -709,8 +774,7 @@ class Collector:
     # -- summaries ------------------------------------------------------------------------------
     def null_summary(self) -> dict:
         def pooled(t: Tally, target, direction="equal"):
-            hits, n = sum(t.hits.values()), sum(t.n.values())
-            return {"all": rate(hits, n, target, direction), "by_task": t.all(target, direction)}
+            return {"all": t.pooled(target, direction), "by_task": t.all(target, direction)}
 
         def by_kind(t: Tally) -> dict:
             return {k: t.summary(k) for k in sorted(t.n)}
@@ -777,7 +841,16 @@ class Collector:
                                                     "(the hollowness latent is independent of the sound)",
                                             "headline_ci": self.cover_head.all(LEVEL),
                                             "per_layer_ci": self.cover_layer.all(LEVEL)},
-                "headline_scores": heads}
+                "headline_scores": heads,
+                "known_nulls_pooled": {
+                    "note": "the nulls kept in the signal design (cal-equal-a - cal-equal-b on every task, every pair "
+                            "on RSA against hollowness, full -> hollow transfer vs baseline), pooled with intervals "
+                            "clustered by set: the false-positive rate between models that align",
+                    "pairwise": self.signal_nulls.pooled(ALPHA, keys=[k for k in self.signal_nulls.n
+                                                                      if k.startswith("pairwise|")]),
+                    "contrasts": self.signal_nulls.pooled(ALPHA, keys=[k for k in self.signal_nulls.n
+                                                                       if k.startswith("contrast|")]),
+                    "by_family": self.signal_nulls.all(ALPHA)}}
 
     def summary(self) -> dict:
         out = {"sets": self.n_sets, "sets_with_report": self.sets_with_report}
@@ -955,7 +1028,7 @@ def main(argv=None) -> int:
         compare_errors = []
         for name, folder in folders.items():
             col = collectors[designs[name]["condition"]]
-            col.n_sets += 1
+            col.start_set(name)
             fp = fingerprints.get(name)
             if fp is None:
                 col.bump("set without any result")

@@ -1,0 +1,68 @@
+"""The calibration benchmark's own statistics: a pooled rate of dependent tests gets an interval over
+sets (clusters), not over tests; checked against known answers."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_calibration.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_calibration_under_test", BENCH)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_equal_cluster_sizes_give_the_t_interval_of_the_per_set_rates(bench):
+    # with n tests in every set, the ratio estimator is the mean of the per-set rates and its
+    # cluster-robust interval is the one-sample t interval of those rates
+    rng = np.random.default_rng(3)
+    hits = rng.integers(0, 6, size=25)
+    per_set = {f"s{i}": [int(h), 20] for i, h in enumerate(hits)}
+    out = bench.clustered_rate(per_set, 0.05)
+    props = hits / 20
+    half = stats.t.ppf(0.975, len(props) - 1) * props.std(ddof=1) / np.sqrt(len(props))
+    assert out["rate"] == pytest.approx(props.mean())
+    assert out["ci"] == pytest.approx([max(0.0, props.mean() - half), props.mean() + half])
+    assert out["interval"] == "cluster-robust over sets" and out["sets"] == 25
+    assert out["within_tolerance"] == (out["ci"][0] <= 0.05 <= out["ci"][1])
+    assert out["ci_if_independent"] != out["ci"]
+
+
+def test_one_test_per_set_keeps_the_exact_binomial_interval(bench):
+    per_set = {f"s{i}": [int(i < 3), 1] for i in range(40)}
+    out = bench.clustered_rate(per_set, 0.05)
+    ci = stats.binomtest(3, 40).proportion_ci(confidence_level=0.95)
+    assert out["ci"] == pytest.approx([ci.low, ci.high])
+    assert "interval" not in out
+
+
+def test_tests_that_move_together_get_a_wider_interval(bench):
+    # 40 sets of 21 tests: the same total of hits concentrated in a few sets (dependent tests) is
+    # less information than spread evenly, so its interval is wider; spread evenly it is narrower
+    # than the binomial one (the per-set counts vary less than binomially)
+    clumped = {f"s{i}": [20 if i < 2 else 0, 21] for i in range(40)}
+    spread = {f"s{i}": [1, 21] for i in range(40)}
+    wide, narrow = bench.clustered_rate(clumped, 0.05), bench.clustered_rate(spread, 0.05)
+    assert wide["rate"] == pytest.approx(narrow["rate"])
+    assert wide["ci"][1] - wide["ci"][0] > wide["ci_if_independent"][1] - wide["ci_if_independent"][0]
+    assert narrow["ci"][1] - narrow["ci"][0] < narrow["ci_if_independent"][1] - narrow["ci_if_independent"][0]
+
+
+def test_tally_pools_keys_within_each_set(bench):
+    t = bench.Tally()
+    for unit, hits in (("a", (1, 0, 0)), ("b", (0, 0, 0)), ("c", (1, 1, 0))):
+        t.unit = unit
+        for k, h in zip(("x", "y", "x"), hits):
+            t.add(k, bool(h))
+    assert t.by_set["x"] == {"a": [1, 2], "b": [0, 2], "c": [1, 2]}
+    pooled = t.pooled(0.05)
+    assert (pooled["count"], pooled["n"]) == (3, 9)
+    direct = bench.clustered_rate({"a": [1, 3], "b": [0, 3], "c": [2, 3]}, 0.05)
+    assert pooled["ci"] == pytest.approx(direct["ci"])
