@@ -66,3 +66,43 @@ def test_tally_pools_keys_within_each_set(bench):
     assert (pooled["count"], pooled["n"]) == (3, 9)
     direct = bench.clustered_rate({"a": [1, 3], "b": [0, 3], "c": [2, 3]}, 0.05)
     assert pooled["ci"] == pytest.approx(direct["ci"])
+
+
+def _load(name):
+    path = BENCH.parent / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_u_statistic_variance_of_an_additive_kernel_is_the_influence_variance():
+    # h(i, j) = a_i + a_j: no pair-specific part, so both estimates are 4 var(a) / n exactly
+    bv = _load("bench_rsa_variance")
+    n = 30
+    iu = bv.pair_index(n)
+    a = np.random.default_rng(0).normal(size=n)
+    v_inf, v_u = bv.u_variances(a[iu[0]] + a[iu[1]], n, iu)
+    # the rescaled row means recover a_i - mean(a) exactly, and the residual is 0
+    expected = 4.0 * np.var(a, ddof=1) / n
+    assert v_inf == pytest.approx(expected)
+    assert v_u == pytest.approx(expected)
+
+
+def test_u_statistic_variance_of_a_pure_pair_kernel_matches_brute_force():
+    # h(i, j) = z_ij, independent over pairs: Var(mean over pairs) = 1 / P exactly; the bootstrap of
+    # sounds triples it, the U-statistic estimate does not
+    bv = _load("bench_rsa_variance")
+    n, studies = 40, 300
+    iu = bv.pair_index(n)
+    p = iu[0].size
+    rng = np.random.default_rng(5)
+    v_u, v_boot = [], []
+    for _ in range(studies):
+        z = rng.normal(size=p)
+        v_u.append(bv.u_variances(z, n, iu)[1])
+        c = rng.multinomial(n, np.full(n, 1.0 / n), size=200).astype(float)
+        w = c[:, iu[0]] * c[:, iu[1]]
+        v_boot.append(np.var(w @ z / w.sum(1), ddof=1))
+    assert np.mean(v_u) == pytest.approx(1.0 / p, rel=0.1)
+    assert 2.4 < np.mean(v_boot) * p < 3.6
