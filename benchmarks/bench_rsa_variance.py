@@ -22,7 +22,14 @@ Regimes (each study draws new sounds; the truth is the variance of the estimate 
   with probability 0.8);
 - aligned: the features carry the category (RSA about 0.1 to 0.2);
 - layer-difference: layer B minus layer A of one model (the same features plus independent noise of
-  SD 3 and 1.5 per dimension), against the reliable aligned target: a depth-type contrast.
+  SD 3 and 1.5 per dimension), against the reliable aligned target: a depth-type contrast;
+- equal-models: two models equal in distribution (the same features plus independent noise of SD 1.5
+  each), their difference against the aligned target (truth 0).
+
+For the two differences, the U-statistic estimate is also formed as compare would have to form it from
+two result files: each result keeps h1_hat, the residual's sum of squares and a CountSketch of the
+residual over the pairs (the same buckets and signs for every result on a set), and the residuals'
+cross-product comes from the sketches (`u_statistic_sketch<m>`).
 
 Estimators of Var(r): the bootstrap over sounds (B resamples, pair weights c_i c_j, the harness's
 convention, times n / (n - 1)); the influence (jackknife-type) estimate 4 var(h1_hat) / n; and the
@@ -101,6 +108,29 @@ def u_variances(h: np.ndarray, n: int, iu) -> tuple[float, float]:
     return 4.0 * var1 / n, 4.0 * (var1 - s2 / (n - 2)) / n + s2 / p
 
 
+def decompose(h: np.ndarray, n: int, iu) -> tuple[np.ndarray, np.ndarray]:
+    """(h1_hat `[n]`, residual `[P]`) of `u_variances`: what one result would keep to be combined with
+    another result's on the same sounds (both are linear in h)."""
+    m = np.zeros((n, n))
+    m[iu] = h
+    m = m + m.T
+    grand = float(h.mean())
+    h1 = (n - 1) / (n - 2) * (m.sum(1) / (n - 1) - grand)
+    return h1, h - grand - h1[iu[0]] - h1[iu[1]]
+
+
+def u_variance_from_parts(h1: np.ndarray, resid_sq: float, n: int, p: int) -> float:
+    """The U-statistic estimate from h1_hat and the residual's sum of squares."""
+    s2 = resid_sq / (p - n)
+    return 4.0 * (float(np.var(h1, ddof=1)) - s2 / (n - 2)) / n + s2 / p
+
+
+def count_sketch(x: np.ndarray, buckets: np.ndarray, signs: np.ndarray, m: int) -> np.ndarray:
+    """CountSketch of a vector over the pairs (Charikar, Chen & Farach-Colton 2004): with the same
+    buckets and signs, <sketch(a), sketch(b)> is an unbiased estimate of <a, b>."""
+    return np.bincount(buckets, weights=signs * x, minlength=m)
+
+
 def listeners_target(rng, cats, n_listeners, k, p_named):
     n = cats.size
     named = rng.random((n, n_listeners)) < p_named
@@ -127,14 +157,21 @@ def study(rng, regime: str, n: int, dim: int, k: int, iu, centres):
         xa = cosine_rdm(f + 3.0 * rng.normal(size=f.shape), iu)
         xb = cosine_rdm(f + 1.5 * rng.normal(size=f.shape), iu)
         return [(xb, y), (xa, y)]
+    if regime == "equal-models":
+        xa = cosine_rdm(f + 1.5 * rng.normal(size=f.shape), iu)
+        xb = cosine_rdm(f + 1.5 * rng.normal(size=f.shape), iu)
+        return [(xa, y), (xb, y)]
     return [(cosine_rdm(f, iu), y)]
 
 
-def run(regime: str, n: int, studies: int, boot: int, dim: int, k: int, seed: int) -> dict:
+def run(regime: str, n: int, studies: int, boot: int, dim: int, k: int, seed: int, sketch: int = 1024) -> dict:
     rng = np.random.default_rng([seed, zlib.crc32(regime.encode())])
     iu = pair_index(n)
     centres = np.random.default_rng([seed, 7]).normal(size=(k, dim))
-    est, v_boot, v_inf, v_u = [], [], [], []
+    est, v_boot, v_inf, v_u, v_sk = [], [], [], [], []
+    p = iu[0].size
+    sk_rng = np.random.default_rng([seed, 11])  # one sketch for every result on a set
+    buckets, signs = sk_rng.integers(0, sketch, size=p), sk_rng.choice([-1.0, 1.0], size=p)
     for _ in range(studies):
         parts = study(rng, regime, n, dim, k, iu, centres)
         c = rng.multinomial(n, np.full(n, 1.0 / n), size=boot).astype(float)
@@ -149,12 +186,21 @@ def run(regime: str, n: int, studies: int, boot: int, dim: int, k: int, seed: in
         v_boot.append(float(np.var(reps, ddof=1)) * n / (n - 1))
         v_inf.append(vi)
         v_u.append(max(vu, 0.0))
+        if len(parts) == 2:
+            # what compare would do with two results: each keeps h1_hat, |residual|^2 and a sketch of
+            # the residual; the cross-product of the residuals comes from the sketches
+            (h1a, ra), (h1b, rb) = (decompose(influence(x, y), n, iu) for x, y in parts)
+            cross = float(count_sketch(ra, buckets, signs, sketch) @ count_sketch(rb, buckets, signs, sketch))
+            v_sk.append(max(u_variance_from_parts(h1a - h1b, float(ra @ ra + rb @ rb) - 2.0 * cross, n, p), 0.0))
     est = np.array(est)
     true = float(est.var(ddof=1))
     centre = float(est.mean())
     out = {"benchmark": "bench_rsa_variance", "simulated": True, "regime": regime, "sounds": n,
            "studies": studies, "bootstrap": boot, "mean_estimate": centre, "true_variance": true}
-    for name, v in (("bootstrap", v_boot), ("influence", v_inf), ("u_statistic", v_u)):
+    named = [("bootstrap", v_boot), ("influence", v_inf), ("u_statistic", v_u)]
+    if v_sk:
+        named.append((f"u_statistic_sketch{sketch}", v_sk))
+    for name, v in named:
         v = np.array(v)
         out[f"{name}_over_true"] = float(v.mean() / true)
         out[f"{name}_coverage"] = float(np.mean(np.abs(est - centre) <= 1.959964 * np.sqrt(v)))
@@ -170,12 +216,13 @@ def main(argv=None) -> int:
     ap.add_argument("--categories", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="60 studies per regime")
-    ap.add_argument("--regimes", default="null-unreliable,null-reliable,aligned,layer-difference")
+    ap.add_argument("--regimes", default="null-unreliable,null-reliable,aligned,layer-difference,equal-models")
+    ap.add_argument("--sketch", type=int, default=1024, help="buckets of the residuals' CountSketch")
     args = ap.parse_args(argv)
     studies = 60 if args.quick else args.studies
     for regime in args.regimes.split(","):
         t0 = time.perf_counter()
-        out = run(regime, args.sounds, studies, args.bootstrap, args.dim, args.categories, args.seed)
+        out = run(regime, args.sounds, studies, args.bootstrap, args.dim, args.categories, args.seed, args.sketch)
         out["seconds"] = round(time.perf_counter() - t0, 1)
         print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}), flush=True)
     return 0

@@ -106,3 +106,27 @@ def test_u_statistic_variance_of_a_pure_pair_kernel_matches_brute_force():
         v_boot.append(np.var(w @ z / w.sum(1), ddof=1))
     assert np.mean(v_u) == pytest.approx(1.0 / p, rel=0.1)
     assert 2.4 < np.mean(v_boot) * p < 3.6
+
+
+def test_u_statistic_variance_from_two_results_equals_the_direct_one():
+    # compare would combine two results' kept parts (h1_hat, residual); with the exact cross-product it
+    # must equal the estimate on the difference itself, and the CountSketch's cross-product is unbiased
+    bv = _load("bench_rsa_variance")
+    n = 25
+    iu = bv.pair_index(n)
+    p = iu[0].size
+    rng = np.random.default_rng(2)
+    g = rng.normal(size=n)
+    ha = g[iu[0]] + g[iu[1]] + rng.normal(size=p)
+    hb = 0.5 * (g[iu[0]] + g[iu[1]]) + 0.7 * (ha - g[iu[0]] - g[iu[1]]) + rng.normal(size=p)
+    (h1a, ra), (h1b, rb) = bv.decompose(ha, n, iu), bv.decompose(hb, n, iu)
+    direct = bv.u_variances(ha - hb, n, iu)[1]
+    assert bv.u_variance_from_parts(h1a - h1b, float((ra - rb) @ (ra - rb)), n, p) == pytest.approx(direct)
+    crosses = []
+    for s in range(400):
+        r = np.random.default_rng(s)
+        buckets, signs = r.integers(0, 64, size=p), r.choice([-1.0, 1.0], size=p)
+        crosses.append(bv.count_sketch(ra, buckets, signs, 64) @ bv.count_sketch(rb, buckets, signs, 64))
+    exact = float(ra @ rb)
+    se = np.std(crosses, ddof=1) / np.sqrt(len(crosses))
+    assert abs(np.mean(crosses) - exact) < 4 * se
