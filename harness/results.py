@@ -36,8 +36,9 @@ from audioprobe.tasktypes.common import Scores
 #: schema versions `read_result` accepts; only SCHEMA_VERSION results carry a run key that can match a run
 #: (reusable). Schema 2 (before issue 22: headline replicates of one random split per resample, ceiling ratios
 #: to the reliability itself, no matched-size transfer baseline) is read as the earlier layout is, for display;
-#: audioprobe-compare leaves its headlines out of paired tests.
-READABLE_VERSIONS = (1, 2, SCHEMA_VERSION)
+#: audioprobe-compare leaves its headlines out of paired tests. Schema 3 (before issue 23: no reliability of the
+#: target or labels, partial RSA with the raw target's ceiling) is read as it is, its missing flags absent.
+READABLE_VERSIONS = (1, 2, 3, SCHEMA_VERSION)
 LEGACY_REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed", "versions", "device",
                         "timing", "created")
 
@@ -301,8 +302,28 @@ def experiment_of(result: dict) -> str:
     return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"  # a slug: it becomes an anchor
 
 
+def unreliable_labels(scores: dict) -> list[str]:
+    """What a result is read against that the listeners do not agree on, in words (empty: nothing): an
+    RSA target whose split-half ceiling does not reach its reliability floor (`noise_ceiling`, or the raw
+    target's `target_reliability` for partial RSA), and each perceived label of a transfer or ABX task
+    (`label_reliability`) that does not. Scores against such a target or split say more about the
+    listeners' noise than about the model; the leaderboard, the report and compare flag them."""
+    out = []
+    target = scores.get("target_reliability") or scores.get("noise_ceiling") or {}
+    if target.get("reliable") is False:
+        lo, hi = target["interval"]
+        out.append(f"target unreliable: ceiling {format_score(target.get('value'), 3)}, "
+                   f"[{format_score(lo, 3)}, {format_score(hi, 3)}] over listener splits")
+    for role, block in (scores.get("label_reliability") or {}).items():
+        if block.get("reliable") is False:
+            lo, hi = block["interval"]
+            out.append(f"{role} label {block.get('dimension')!r} unreliable: listeners' split-half reliability "
+                       f"{format_score(block.get('value'), 3)}, [{format_score(lo, 3)}, {format_score(hi, 3)}]")
+    return out
+
+
 def read_result(path: Path) -> dict[str, Any]:
-    """Read and check one result file (schema 3; a schema 1 or 2 file is checked for its required keys only)."""
+    """Read and check one result file (the current schema; an older one is checked for its required keys only)."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -20,7 +20,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import collect_files, experiment_of, format_score, set_folder
+from audioprobe.results import collect_files, experiment_of, format_score, set_folder, unreliable_labels
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
 #: screen without scrolling sideways. A table that would be wider is turned or cut (module docstring).
@@ -99,9 +99,18 @@ def _ceiling_share_text(scores: dict) -> str:
     return f" = {100 * ratio:.0f}% of attainable"
 
 
+def _reliability_text(scores: dict) -> str:
+    """A short flag on a cell whose target or label the listeners do not agree on (`unreliable_labels`): the
+    roles ("target", "split", "labels", "strata"); the legend names the dimensions and their reliability,
+    the table's reference row the ceiling."""
+    roles = [f.split(" ")[0] for f in unreliable_labels(scores)]
+    return f" ⚠ {', '.join(roles)}" if roles else ""
+
+
 def score_cell(result: dict, best: bool = False, show_layer: bool = True) -> str:
     """One model on one task: the headline in bold when in the best group, ↓ for an error rate, its
-    interval, its layer (unless the model has one), the transfer baseline, the share of the ceiling."""
+    interval, its layer (unless the model has one), the transfer baseline, the share of the ceiling, and
+    a flag where the target or a label is unreliable."""
     scores = result["scores"]
     h = scores["headline"]
     if h.get("value") is None:
@@ -111,7 +120,13 @@ def score_cell(result: dict, best: bool = False, show_layer: bool = True) -> str
     text += _interval(h.get("ci"))
     if show_layer and h.get("layer"):
         text += f" ({h['layer']})"
-    return text + _baseline_text(result) + _ceiling_share_text(scores)
+    return text + _baseline_text(result) + _ceiling_share_text(scores) + _reliability_text(scores)
+
+
+def _reliability_blocks(scores: dict) -> list[dict]:
+    """Every split-half reliability block of a result: its RSA target's, and each perceived label's."""
+    target = scores.get("target_reliability") or scores.get("noise_ceiling")
+    return ([target] if target else []) + list((scores.get("label_reliability") or {}).values())
 
 
 def _reference(result: dict) -> float | None:
@@ -125,7 +140,9 @@ def _reference(result: dict) -> float | None:
 
 def _reference_text(results: list[dict]) -> str:
     values = sorted({format_score(v, 3) for v in map(_reference, results) if v is not None})
-    return " / ".join(values) if values else "none"
+    text = " / ".join(values) if values else "none"
+    unreliable = any((r["scores"].get("noise_ceiling") or {}).get("reliable") is False for r in results)
+    return f"{text} (unreliable)" if values and unreliable else text
 
 
 # ---------------------------------------------------------------------------------------------
@@ -377,7 +394,23 @@ def legend(view: SetView, best: dict, alpha: float) -> list[str]:
         items.append("*ceiling*: the split-half noise ceiling of the target (its reliability: listeners against "
                      "listeners, Spearman-Brown corrected); x% of attainable: the headline over the square root of the "
                      "ceiling, the correlation a perfect model would reach against this noisy target (classical test "
-                     "theory; a descriptive ratio). None for partial RSA, whose residualised RDM has no ceiling.")
+                     "theory; a descriptive ratio), given only where the target is reliable (below). None for "
+                     "partial RSA, whose residualised RDM has no ceiling.")
+    flagged: dict[str, list[str]] = {}
+    for r in rs:
+        for flag in unreliable_labels(r["scores"]):
+            flagged.setdefault(r["task"]["name"], [])
+            if flag not in flagged[r["task"]["name"]]:
+                flagged[r["task"]["name"]].append(flag)
+    if flagged:
+        floors = sorted({b.get("reliability_floor") for r in rs for b in _reliability_blocks(r["scores"])} - {None})
+        items.append("⚠ *unreliable* (target, split, labels, strata): the listeners do not agree on the target (RSA) "
+                     "or on a perceived label a transfer or ABX task uses (its target, its train/test split, its "
+                     "labels, its strata): the 2.5th percentile of the label's split-half reliability over random "
+                     "halves of the listeners (Spearman-Brown corrected) is below "
+                     f"{' / '.join(f'{x:g}' for x in floors) or 'the floor'}. A score there says more about the "
+                     "listeners' noise than about the model, and no share of the ceiling is given (docs/metrics.md). "
+                     + " ".join(f"{task}: {'; '.join(flags)}." for task, flags in sorted(flagged.items())))
     if any(r["scores"].get("lower_is_better") for r in rs):
         items.append("↓ marks an error rate (ABX): lower is better; *chance* is the error of a model that cannot "
                      "tell the categories apart.")

@@ -20,7 +20,8 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference
-from audioprobe.results import collect_files, experiment_of, interval_text, p_text, read_replicates, score_text
+from audioprobe.results import (collect_files, experiment_of, interval_text, p_text, read_replicates, score_text,
+                               unreliable_labels)
 
 METHOD = ("Paired comparisons on shared bootstrap resamples (Schütt et al. 2023, eLife): a two-sided t-test of "
           "each difference with its bootstrap variance ({design}; a cross-validated headline's split noise removed), "
@@ -311,6 +312,41 @@ def row_test(row: dict, kind: str) -> dict | None:
     return test if test and test.get("p_value") is not None else None
 
 
+def verdict(test: dict | None, estimate_key: str, margin: float | None, reject: bool | None) -> str | None:
+    """A contrast row's claim in words, from its family-corrected test and, with a margin, its interval
+    (contrasts.py: an effect only when the test rejects and the whole interval lies beyond the margin;
+    equivalence when the interval lies inside [-margin, margin])."""
+    if test is None or test.get(estimate_key) is None:
+        return None
+    est, ci = test[estimate_key], test.get("ci") or [None, None]
+    sign = "positive" if est > 0 else "negative"
+    if margin is None:
+        return f"{sign} effect" if reject else "not shown"
+    lo, hi = ci
+    if None in (lo, hi):
+        return "not shown (no interval)"
+    if reject and (lo > margin or hi < -margin):
+        return f"{sign} effect beyond the margin {margin:g}"
+    if -margin <= lo and hi <= margin:
+        return f"no effect as large as the margin {margin:g} (equivalence)"
+    if reject:
+        return f"{sign} but not shown beyond the margin {margin:g}"
+    return "inconclusive"
+
+
+def judge_rows(contrasts: list[dict]) -> None:
+    """Each contrast row with a test gets its `margin` and `verdict` (after the families' correction)."""
+    for c in contrasts:
+        for r in c["rows"]:
+            test = row_test(r, c["kind"])
+            if test is None:
+                continue
+            res = r["result"]
+            r["margin"] = c.get("margin")
+            r["verdict"] = verdict(test, "change" if c["kind"] == "depth" else "difference", c.get("margin"),
+                                   res.get("row_reject"))
+
+
 def correct_families(tables: list[dict], contrasts: list[dict], experiment_of_task: dict[str, str],
                      alpha: float) -> None:
     """Benjamini-Hochberg over the claims an experiment makes together (Benjamini & Hochberg 1995): per experiment
@@ -405,14 +441,17 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
         for task, es in sorted(by_task.items()):
             table = compare_models(es, alpha, level)
             if table is not None:
-                tables.append({"task": task, "metric": es[0].result["scores"]["metric"], **table})
+                flags = unreliable_labels(es[0].result["scores"])  # the target and labels are the task's, not the model's
+                tables.append({"task": task, "metric": es[0].result["scores"]["metric"], **table,
+                               **({"unreliable": flags} if flags else {})})
         contrast_out = []
         for c in contrasts:
             rows = [r for r in evaluate_contrast(c, by_key, alpha, level) if r["model"] in shown_models]
             if rows:
                 contrast_out.append({"contrast": c.name, "version": c.version, "kind": c.kind,
-                                     "description": c.description, "rows": rows})
+                                     "description": c.description, "margin": c.margin, "rows": rows})
         correct_families(tables, contrast_out, {e.task: experiment_of(e.result) for e in group}, alpha)
+        judge_rows(contrast_out)
         report["sets"].append({"name": ds["name"], "fingerprint": fp, "n_sounds": ds["n_sounds"],
                                "synthetic": bool(ds.get("synthetic")), "partial": bool(ds.get("partial")),
                                "tasks": tables, "contrasts": contrast_out})
@@ -453,6 +492,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         for t in s["tasks"]:
             lines += [f"### {t['task']}", "", t["metric"] + ("; lower is better" if t.get("lower_is_better") else ""),
                       ""]
+            if t.get("unreliable"):
+                lines += ["> ⚠ **Unreliable** (the listeners do not agree on it; a difference here says more about "
+                          "their noise than about the models): " + "; ".join(t["unreliable"]) + ".", ""]
             if t["pairwise"] is None:
                 lines += [f"Only {', '.join(t['models'])} has replicates here: nothing to compare.", ""]
                 if t.get("left_out"):
@@ -483,12 +525,15 @@ def render_markdown(report: dict[str, Any]) -> str:
             if t["left_out"]:
                 lines += ["Left out: " + "; ".join(f"{x['model']} ({x['reason']})" for x in t["left_out"]), ""]
         for c in s["contrasts"]:
-            lines += [f"### Contrast `{c['contrast']}` ({c['kind']})", "", c["description"], ""]
+            margin = (f" Margin (the smallest effect that counts): {c['margin']:g}." if c.get("margin") is not None
+                      else " No margin: a verdict is the test alone.")
+            lines += [f"### Contrast `{c['contrast']}` ({c['kind']})", "", c["description"] + "." * (
+                not c["description"].endswith(".")) + margin, ""]
             rows = []
             for r in c["rows"]:
                 label = f"{r['model']}: {r['a']}" + (f" − {r['b']}" if r.get("b") else "")
                 if "skipped" in r:
-                    rows.append([label, "—", "—", "—", "—", r["skipped"]])
+                    rows.append([label, "—", "—", "—", "—", "—", r["skipped"]])
                     continue
                 res = r["result"]
                 if c["kind"] == "depth":
@@ -496,7 +541,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                             f"{_f(res['rho'])} over {res['n_layers']} layers" if res.get("span") else
                             f"fewer than 3 defined layers")
                     rows.append([label + " (change over depth)", _f(res.get("change")), _ci(res.get("ci")),
-                                 _p(res.get("p_value")), _p(res.get("row_q_value")), note])
+                                 _p(res.get("p_value")), _p(res.get("row_q_value")), r.get("verdict") or "—", note])
                     continue
                 h = res.get("headline")
                 layers = res.get("layers")
@@ -505,17 +550,19 @@ def render_markdown(report: dict[str, Any]) -> str:
                     n_sig = sum(bool(x) for x in layers["reject"])
                     note = f"{n_sig}/{len(layers['reject'])} layers differ"
                 if h is None:
-                    rows.append([label, "—", "—", "—", "—", note or "no headline"])
+                    rows.append([label, "—", "—", "—", "—", "—", note or "no headline"])
                     continue
                 where = " (headline, cross-validated)" if c["kind"] == "baseline" else " (headline)"
                 rows.append([label + where, _f(h["difference"]), _ci(h["ci"]), _p(h["p_value"]),
-                             _p(res.get("row_q_value")), note])
-            lines += [tabulate(rows, headers=["contrast", "estimate", "95% CI", "p", "q", "note"],
+                             _p(res.get("row_q_value")), r.get("verdict") or "—", note])
+            lines += [tabulate(rows, headers=["contrast", "estimate", "95% CI", "p", "q", "verdict", "note"],
                                tablefmt="github"), "",
                       "q: Benjamini-Hochberg over the experiment's headline tests (pairwise differences and contrast "
                       "rows together); 'layers differ': per-layer tests, BH over the experiment's per-layer tests. A "
                       "transfer row compares the probe with its no-transfer baseline trained on as many sounds; its "
-                      "layer is picked by the transfer score on one half of the test sounds and scored on the other.",
+                      "layer is picked by the transfer score on one half of the test sounds and scored on the other. "
+                      "Verdict: with a margin, an effect only when q is below alpha and the whole interval lies beyond "
+                      "the margin; equivalence when the interval lies inside [-margin, margin].",
                       ""]
     from audioprobe.leaderboard.suites import render_comparisons
 

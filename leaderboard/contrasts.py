@@ -13,10 +13,19 @@ on the shared bootstrap replicates:
     tasks: [...]                               # kinds baseline, depth, control
     controls: ["random-{model}", logmel]       # kind control: {model} is the compared model's name
 
+    margin: 0.02                               # optional: the smallest effect that counts, in score units
+
 Kinds: `tasks` (score of task a minus task b, same model, per layer and headline); `baseline`
-(a transfer probe minus its no-transfer baseline, per layer); `depth` (Spearman correlation of
-the per-layer score with layer depth); `control` (a model's headline minus each control's, on the
-same task). Every error names the file and the key.
+(a transfer probe minus its no-transfer baseline at matched training sizes, per layer and
+headline); `depth` (the change of the least-squares line through the per-layer scores from the
+first to the last layer, with Spearman's rho beside it); `control` (a model's headline minus each
+control's, on the same task). Every error names the file and the key.
+
+`margin` (the smallest effect of interest, Lakens 2017, Soc. Psychol. Personal. Sci. 8:355) makes
+each row's verdict say more than "significant": an effect is claimed only when the test rejects and
+the whole interval lies beyond the margin; an interval inside [-margin, margin] says the effect is
+smaller than the margin (equivalence; Schuirmann 1987, with the 95% interval, so at the 2.5% level
+per side); anything else is inconclusive. Without a margin a row's verdict is its test alone.
 """
 
 from __future__ import annotations
@@ -35,7 +44,8 @@ KINDS = {
     "depth": "tasks",
     "control": "tasks",
 }
-COMMON = ("contrast", "version", "description", "tags", "kind")
+COMMON = ("contrast", "version", "description", "tags", "kind", "margin")
+OPTIONAL = ("tags", "margin")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +58,7 @@ class Contrast:
     pairs: tuple[tuple[str, str], ...] = ()
     tasks: tuple[str, ...] = ()
     controls: tuple[str, ...] = ()
+    margin: float | None = None
     path: str = ""
 
 
@@ -71,7 +82,7 @@ def load_contrast(path: Path) -> Contrast:
     if not isinstance(data, dict):
         raise AudioprobeError(f"{where}: a contrast file is a mapping of keys to values.")
     for key in COMMON:
-        if key not in data and key != "tags":
+        if key not in data and key not in OPTIONAL:
             raise AudioprobeError(f"{where}: missing required key {key!r}.")
     kind = data["kind"]
     if kind not in KINDS:
@@ -87,6 +98,10 @@ def load_contrast(path: Path) -> Contrast:
         raise AudioprobeError(f"{where}: key 'version' must be an integer.")
     if not isinstance(data["description"], str):
         raise AudioprobeError(f"{where}: key 'description' must be a string.")
+    margin = data.get("margin")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float)) or not margin >= 0):
+        raise AudioprobeError(f"{where}: key 'margin' must be a number >= 0 (the smallest effect that counts, in the "
+                              f"score's units), got {margin!r}.")
     tags = data.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
         raise AudioprobeError(f"{where}: key 'tags' must be a list of strings.")
@@ -106,7 +121,7 @@ def load_contrast(path: Path) -> Contrast:
             raise AudioprobeError(f"{where}: kind 'control' needs key 'controls' (e.g. [\"random-{{model}}\", logmel]).")
         fields["controls"] = _strings(where, "controls", data["controls"])
     return Contrast(name=data["contrast"], version=data["version"], description=data["description"],
-                    tags=tuple(tags), kind=kind, path=where, **fields)
+                    tags=tuple(tags), kind=kind, path=where, margin=None if margin is None else float(margin), **fields)
 
 
 def builtin_contrast_dir() -> Path:

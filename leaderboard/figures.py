@@ -355,28 +355,22 @@ def _profile(ax, style: ModelStyle, values: list, intervals: list[tuple[float, f
 
 
 def _ceiling(ax, nc: dict | None) -> dict | None:
-    """The noise ceiling of an RSA target: the split-half value as a dotted line, the leave-one-listener-out
-    bounds as a hatched band; None where the result has none."""
-    if not nc:
+    """The noise ceiling of an RSA target as a dotted line, marked where the target is unreliable; None where
+    the result has none. The leave-one-listener-out bounds are not drawn: they compare one listener with
+    the panel (the single-listener scale), so beside a score against the whole panel they would look like a
+    ceiling the score exceeds (they stay in the result files)."""
+    if not nc or nc.get("value") is None:
         return None
-    out = {}
-    lower, upper = nc.get("lower_bound"), nc.get("upper_bound")
-    if lower is not None and upper is not None:
-        ax.axhspan(min(lower, upper), max(lower, upper), facecolor="none", edgecolor="#9a9a9a", hatch="/////",
-                   linewidth=0, label="leave-one-listener-out bounds", gid="ceiling-bounds", zorder=0.8)
-        out["lower_bound"] = float(lower)
-        out["upper_bound"] = float(upper)
-    if nc.get("value") is not None:
-        value = nc["value"]
-        line = ax.axhline(value, color="black", linewidth=1.0, dashes=(1, 1.3),
-                          label="noise ceiling (split-half)", gid="ceiling")
-        out["value"] = float(line.get_ydata()[0])
-        text = f"ceiling {value:.2f}".replace("-", "\u2212")
-        if value <= 0.05:
-            text += " (listeners do not agree: not interpretable)"
-        ax.annotate(text, (0.0, value), xycoords=("axes fraction", "data"), xytext=(2, 2),
-                    textcoords="offset points", ha="left", va="bottom", fontsize=6.3)
-    return out or None
+    value = nc["value"]
+    line = ax.axhline(value, color="black", linewidth=1.0, dashes=(1, 1.3),
+                      label="noise ceiling (split-half)", gid="ceiling")
+    out = {"value": float(line.get_ydata()[0]), "reliable": nc.get("reliable")}
+    text = f"ceiling {value:.2f}".replace("-", "\u2212")
+    if nc.get("reliable") is False or (nc.get("reliable") is None and value <= 0.05):
+        text += " (listeners do not agree: target unreliable)"
+    ax.annotate(text, (0.0, value), xycoords=("axes fraction", "data"), xytext=(2, 2),
+                textcoords="offset points", ha="left", va="bottom", fontsize=6.3)
+    return out
 
 
 def _undefined(ax, series: list[dict]) -> None:
@@ -541,7 +535,7 @@ def _ceiling_of(results: list[dict]) -> dict | None:
     the same; the first that has one."""
     for r in results:
         nc = r["scores"].get("noise_ceiling")
-        if nc and (nc.get("value") is not None or nc.get("lower_bound") is not None):
+        if nc and nc.get("value") is not None:
             return nc
     return None
 

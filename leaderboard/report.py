@@ -32,7 +32,8 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor
-from audioprobe.results import collect_files, experiment_of, interval_text, p_text, safe_name, score_text, set_folder
+from audioprobe.results import (collect_files, experiment_of, interval_text, p_text, safe_name, score_text, set_folder,
+                               unreliable_labels)
 
 log = logging.getLogger(__name__)
 
@@ -131,8 +132,12 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
     [interval], best group."""
     rows = []
     has_ceiling = False
+    flagged: dict[str, list[str]] = {}
     for task in tasks:
         cmp = tables.get(task) or {}
+        flags = unreliable_labels(by_task[task][0]["scores"]) if by_task[task] else []
+        if flags:
+            flagged[task] = flags
         names = cmp.get("models") or []
         for model in F.model_order({r["model"]["name"]: styles[r["model"]["name"]] for r in by_task[task]}):
             r = next(x for x in by_task[task] if x["model"]["name"] == model)
@@ -145,7 +150,7 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
                 ri = cmp["ranks"]["rank_interval"][k]
                 rank = f"{cmp['ranks']['rank'][k]:g} [{ri[0]:g}, {ri[1]:g}]"
                 group = "yes" if cmp["best_group"]["in_group"][k] else ""
-            rows.append([task, model + (" (control)" if styles[model].control else ""),
+            rows.append([task + (" ⚠" if task in flagged else ""), model + (" (control)" if styles[model].control else ""),
                          _f(h.get("value")) + (" ↓" if r["scores"].get("lower_is_better") else ""), _ci(h.get("ci")),
                          h.get("layer") or "—",
                          f"{100 * share:.0f}%" if share is not None and (h.get("value") or 0) > 0 else "—",
@@ -158,7 +163,13 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
             "audioprobe-compare); ↓: lower is better.")
     if has_ceiling:
         note += (" 'of attainable': headline over the square root of the split-half noise ceiling, the correlation "
-                 "a perfect model would reach against this noisy target (descriptive).")
+                 "a perfect model would reach against this noisy target (descriptive; given only where the target is "
+                 "reliable).")
+    if flagged:
+        note += (" ⚠ Unreliable: the listeners do not agree on what the task is read against, so its scores say more "
+                 "about their noise than about the models (the 2.5th percentile of the split-half reliability over "
+                 "random halves of the listeners is below the floor; docs/metrics.md): "
+                 + " ".join(f"{task}: {'; '.join(f)}." for task, f in flagged.items()))
     return Table(title, headers, rows, note)
 
 
@@ -171,12 +182,12 @@ def _contrast_tables(contrasts: list[dict], tasks: set[str]) -> list[Table]:
                 continue
             label = f"{r['model']}: {r['a']}" + (f" − {r['b']}" if r.get("b") else "")
             if "skipped" in r:
-                rows.append([label, "—", "—", "—", r["skipped"]])
+                rows.append([label, "—", "—", "—", "—", r["skipped"]])
                 continue
             res = r["result"]
             if c["kind"] == "depth":
                 rows.append([label + " (change over depth)", _f(res.get("change")), _ci(res.get("ci")),
-                             _p(res.get("row_q_value")),
+                             _p(res.get("row_q_value")), r.get("verdict") or "—",
                              f"least-squares change from the first to the last layer; Spearman ρ {_f(res.get('rho'))} "
                              f"over {res['n_layers']} layers"])
                 continue
@@ -186,18 +197,23 @@ def _contrast_tables(contrasts: list[dict], tasks: set[str]) -> list[Table]:
                 n_sig = sum(bool(x) for x in layers["reject"])
                 note = f"{n_sig}/{len(layers['reject'])} layers differ"
             if h is None:
-                rows.append([label, "—", "—", "—", note or "no headline"])
+                rows.append([label, "—", "—", "—", "—", note or "no headline"])
             else:
                 where = " (headline, cross-validated)" if c["kind"] == "baseline" else " (headline)"
-                rows.append([label + where, _f(h["difference"]), _ci(h["ci"]), _p(res.get("row_q_value")), note])
+                rows.append([label + where, _f(h["difference"]), _ci(h["ci"]), _p(res.get("row_q_value")),
+                             r.get("verdict") or "—", note])
         if rows:
             note = c["description"] + (" Transfer and baseline are compared at matched training sizes (each "
                                        "baseline fold against a transfer probe trained on as many sounds)."
                                        if c["kind"] == "baseline" else "")
+            margin = (f" Verdict: an effect only when q is below alpha and the whole interval lies beyond the "
+                      f"margin {c['margin']:g} (the smallest effect that counts, from the contrast file); equivalence "
+                      f"when it lies inside ±{c['margin']:g}." if c.get("margin") is not None else
+                      " Verdict: the test alone (no margin in the contrast file).")
             out.append(Table(f"Contrast {c['contrast']} ({c['kind']})", ["contrast", "estimate", "95% CI", "q",
-                                                                         "note"], rows,
+                                                                         "verdict", "note"], rows,
                              note + " q: Benjamini-Hochberg over the experiment's headline tests; layers: over its "
-                                    "per-layer tests."))
+                                    "per-layer tests." + margin))
     return out
 
 
@@ -242,8 +258,8 @@ def _rsa_figures(stem: str, experiment: str, by_task: dict[str, list[dict]], sty
         caption = (f"Per-layer RSA of each model against each perceived target (symmetric KL divergence of listeners' "
                    f"response distributions){regressed}, at relative depth (0 first layer, 1 last). Bands: "
                    f"{_resampling_words([r for rs in kl.values() for r in rs])}. Dotted black: split-half noise "
-                   f"ceiling (Spearman-Brown); hatched: leave-one-listener-out bounds (one listener against the "
-                   f"panel: a reference on the single-listener scale, not a ceiling for the score). {drawn}")
+                   f"ceiling (Spearman-Brown){'' if partial else ', marked where the listeners do not agree'}. "
+                   f"{drawn}")
         out.append(F.profiles_figure(f"{stem}__{name}", title, kl, styles, synthetic, caption))
     if zero_one:
         pairs = [(" / ".join(dims) if len(dims) > 1 else (dims[0] if dims else "?"), v.get("modal"), v.get("physical"))

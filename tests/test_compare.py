@@ -11,7 +11,7 @@ import pytest
 
 from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.cli import compare_main, main as leaderboard_main
-from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, paired_replicates
+from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, paired_replicates, row_test
 from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
 from audioprobe.metrics import inference
 
@@ -191,6 +191,8 @@ def test_leaderboard_marks_the_best_group(results_dir, tmp_path):
     ("contrast: c\nversion: 1\ndescription: d\nkind: tasks\npairs: [[a]]\n", "each pair is [task a, task b]"),
     ("contrast: c\nversion: 1\ndescription: d\nkind: depth\ntasks: [a]\npairs: []\n", "unknown key(s) 'pairs'"),
     ("contrast: c\nversion: 1\ndescription: d\nkind: control\ntasks: [a]\n", "needs key 'controls'"),
+    ("contrast: c\nversion: 1\ndescription: d\nkind: depth\ntasks: [a]\nmargin: -1\n", "key 'margin'"),
+    ("contrast: c\nversion: 1\ndescription: d\nkind: depth\ntasks: [a]\nmargin: big\n", "key 'margin'"),
 ])
 def test_bad_contrast_file_names_file_and_key(tmp_path, text, needle, capsys, results_dir):
     bad = tmp_path / "bad.yaml"
@@ -218,3 +220,39 @@ def test_entry_reads_dual_replicates(results_dir):
     e = Entry(*next((p, json.loads(p.read_text())) for p in results_dir.glob("*/logmel/rsa-material.json")))
     reps = e.replicates("headline")
     assert set(reps) == {"both", "sounds", "listeners"} and e.replicates("nonesuch") is None
+
+
+def test_a_flat_profile_is_no_trend_and_a_planted_trend_is_one():
+    """Depth verdicts against a margin, with independent expectations: 13 layers whose scores span 0.0748 to
+    0.0754 (the committed random-beats case), with resamples that move all layers together, are a tiny but
+    precise change: the test may reject, but the whole interval lies inside the margin, so the verdict is
+    equivalence, never a trend. A planted rise of 0.1 with the same noise is a trend beyond the margin."""
+    from audioprobe.leaderboard.compare import verdict
+    from audioprobe.metrics import inference
+
+    rng = np.random.default_rng(0)
+    depth = np.linspace(0, 1, 13)
+    shared = rng.normal(0, 0.01, size=(1000, 1)) + rng.normal(0, 0.0001, size=(1000, 13))
+    flat = 0.0748 + 0.0006 * depth
+    res = inference.depth_trend(list(flat), flat + shared, n_sounds=245)
+    assert res["change"] == pytest.approx(0.0006, abs=1e-9) and res["p_value"] < 0.05  # "significant"
+    assert abs(res["ci"][0]) < 0.02 and abs(res["ci"][1]) < 0.02
+    assert verdict(res, "change", 0.02, True) == "no effect as large as the margin 0.02 (equivalence)"
+    assert verdict(res, "change", None, True) == "positive effect"  # without a margin, the test alone
+    rising = 0.05 + 0.1 * depth
+    res = inference.depth_trend(list(rising), rising + shared, n_sounds=245)
+    assert res["ci"][0] > 0.02 and verdict(res, "change", 0.02, True) == "positive effect beyond the margin 0.02"
+    # significant but with an interval that reaches into the margin: not claimed
+    half = {"change": 0.03, "ci": [0.01, 0.05]}
+    assert verdict(half, "change", 0.02, True) == "positive but not shown beyond the margin 0.02"
+    assert verdict(half, "change", 0.02, False) == "inconclusive"
+
+
+def test_contrast_rows_carry_their_margin_and_verdict(report):
+    for s in report["sets"]:
+        for c in s["contrasts"]:
+            for r in c["rows"]:
+                if "result" in r and row_test(r, c["kind"]) is not None:
+                    assert r["margin"] == c["margin"] and r["verdict"], (c["contrast"], r)
+    depth = [c for s in report["sets"] for c in s["contrasts"] if c["kind"] == "depth"]
+    assert all(c["margin"] == 0.02 for c in depth)

@@ -64,12 +64,6 @@ def tables(text: str) -> list[tuple[list[str], list[list[str]]]]:
     return found
 
 
-def task_row(text: str, task: str) -> dict[str, str]:
-    """header -> cell of the row of `task` (tasks as rows)."""
-    (row,) = [dict(zip(header, row)) for header, rows in tables(text) for row in rows if row[0] == task]
-    return row
-
-
 def cell_of(text: str, model: str, task: str) -> str:
     """The cell of `model` on `task`, whichever way the tables turn (tasks or models as rows)."""
     found = []
@@ -82,6 +76,23 @@ def cell_of(text: str, model: str, task: str) -> str:
                 found.append(cells[task])
     (cell,) = found
     return cell
+
+
+def reference_of(text: str, task: str, name: str) -> str:
+    """The reference level (`name`: chance or ceiling) of `task`, whichever way the tables turn."""
+    found = []
+    for header, rows in tables(text):
+        if header[0] == "task":
+            found += [dict(zip(header, row))[name] for row in rows if row[0] == task and name in header]
+        elif task in header:
+            found += [dict(zip(header, row))[task] for row in rows if row[0] == f"*{name}*"]
+    (cell,) = found
+    return cell
+
+
+def without_flags(cell: str) -> str:
+    """A cell without its unreliable-label flag (⚠ ...)."""
+    return re.sub(r" ⚠ .*$", "", cell)
 
 
 def load(results_dir: Path, model: str, task: str) -> dict:
@@ -119,7 +130,7 @@ def test_one_layer_model_names_its_layer_once(board, results_dir):
             cells = [row[header.index("logmel")] for row in rows]
             assert not any("fbank" in c for c in cells), cells
     layer = load(results_dir, TOY, "rsa-material")["scores"]["headline"]["layer"]
-    assert layer in ("proj1", "proj2") and f"({layer})" in task_row(board, "rsa-material")[TOY]  # several: named
+    assert layer in ("proj1", "proj2") and f"({layer})" in cell_of(board, TOY, "rsa-material")  # several: named
     assert f"{TOY} (2 layers)" in board
 
 
@@ -132,7 +143,7 @@ def test_no_table_line_is_wider_than_a_page(results_dir, board):
     for text in (committed, board):
         widths = [len(line) for line in text.splitlines() if line.startswith("|")]
         assert widths and max(widths) <= MAX_WIDTH < old_widest
-    assert tables(board)[0][0][0] == "task"  # 3 models (logmel, mfcc, toy): tasks as rows
+    # the toy board's layout depends on its flags (24 sounds: unreliable labels widen the transfer cells)
     assert tables(committed)[0][0][0] == "model"  # 5 models: tasks as rows would not fit, models as rows
     results = collect(COMMITTED)
     many = []
@@ -155,8 +166,8 @@ def test_undefined_and_missing_cells_differ(board, results_dir):
     partial = load(results_dir, "logmel", "partial-rsa-material")
     assert partial["scores"]["headline"]["value"] is None  # a result file exists, its score is undefined
     assert not list(results_dir.glob("*/mfcc/abx-material.json"))  # no file at all
-    assert task_row(board, "partial-rsa-material")["logmel"] == UNDEFINED
-    assert task_row(board, "abx-material")["mfcc"] == MISSING
+    assert cell_of(board, "logmel", "partial-rsa-material") == UNDEFINED
+    assert cell_of(board, "mfcc", "abx-material") == MISSING
     assert UNDEFINED != MISSING
     line = legend_line(board, "no result file")
     note = partial["scores"]["per_layer"][0]["note"]
@@ -166,21 +177,21 @@ def test_undefined_and_missing_cells_differ(board, results_dir):
 
 def test_transfer_cell_shows_chance_and_the_no_transfer_baseline_of_the_result_file(board, results_dir):
     task = "transfer-material-full-to-hollow"
-    row = task_row(board, task)
     for model in ("logmel", "mfcc", TOY):
         scores = load(results_dir, model, task)["scores"]
-        assert row["chance"] == format_score(scores["chance"]["accuracy"], 3)
+        cell = without_flags(cell_of(board, model, task))
+        assert reference_of(board, task, "chance") == format_score(scores["chance"]["accuracy"], 3)
         (at_headline,) = [e for e in scores["per_layer"] if e["layer"] == scores["headline"]["layer"]]
         baseline = at_headline["baseline_accuracy"]
-        assert baseline is not None and row[model].endswith(f"; baseline {format_score(baseline, 3)}"), row[model]
-        assert row[model].replace("**", "").startswith(format_score(scores["headline"]["value"], 3))
+        assert baseline is not None and cell.endswith(f"; baseline {format_score(baseline, 3)}"), cell
+        assert cell.replace("**", "").startswith(format_score(scores["headline"]["value"], 3))
     line = legend_line(board, "*baseline* is the no-transfer probe")
     assert "majority-class share" in line
     # 24 sounds leave one test class of hollow-to-full with a single sound: no baseline, and the legend says why
     scores = load(results_dir, "logmel", "transfer-material-hollow-to-full")["scores"]
     note = scores["per_layer"][0]["baseline_note"]
     assert scores["per_layer"][0]["baseline_accuracy"] is None
-    assert task_row(board, "transfer-material-hollow-to-full")["logmel"].endswith("; no baseline")
+    assert without_flags(cell_of(board, "logmel", "transfer-material-hollow-to-full")).endswith("; no baseline")
     assert f"No baseline: {note} (transfer-material-hollow-to-full)." in line
 
 
@@ -209,3 +220,25 @@ def test_best_group_in_bold_as_audioprobe_compare_finds_it():
         for model, cell in ((m, cell_of(committed, m, t["task"])) for m in t["models"]):
             assert cell.startswith("**") == (in_group[model] and not everyone), (t["task"], model, cell)
         assert (t["task"] in tied) == everyone
+
+
+def test_cells_read_against_an_unreliable_target_or_label_are_flagged(board, results_dir):
+    """24 sounds: the listeners' split halves do not agree on material or hollowness well enough (the 2.5th
+    percentile of the split-half reliability is below the floor): every cell on those tasks says which
+    label, the ceiling row says unreliable, no share of the ceiling is printed, the legend names the labels."""
+    rsa = load(results_dir, "logmel", "rsa-material")["scores"]
+    nc = rsa["noise_ceiling"]
+    assert nc["reliable"] is False and nc["interval"][0] < nc["reliability_floor"] <= nc["interval"][1] + 1
+    assert rsa["headline_over_ceiling"]["ratio"] is None and "unreliable" in rsa["headline_over_ceiling"]["reason"]
+    assert cell_of(board, "logmel", "rsa-material").endswith(" ⚠ target")
+    assert not any("attainable" in line for line in board.splitlines() if line.startswith("|"))
+    assert reference_of(board, "rsa-material", "ceiling").endswith("(unreliable)")
+    transfer = load(results_dir, "logmel", "transfer-material-full-to-hollow")["scores"]["label_reliability"]
+    assert {k: v["dimension"] for k, v in transfer.items()} == {"target": "material", "split": "hollowness"}
+    flags = [role for role, b in transfer.items() if b["reliable"] is False]
+    assert flags and cell_of(board, "logmel", "transfer-material-full-to-hollow").endswith(" ⚠ " + ", ".join(flags))
+    line = legend_line(board, "*unreliable*")
+    assert "transfer-material-full-to-hollow: target label 'material' unreliable" in line
+    # the label's reliability is the one an rsa task with a modal target on that dimension reports
+    modal = load(results_dir, "logmel", "abx-material")["scores"]["label_reliability"]["labels"]
+    assert modal["value"] == pytest.approx(transfer["target"]["value"]) and modal["dimension"] == "material"

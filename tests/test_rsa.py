@@ -455,3 +455,50 @@ def test_rsa_statistics_block_and_ceiling_edges(rng):
     nc = _run(single, acts, resample="sounds")[0]["noise_ceiling"]
     assert nc["lower_bound"] is None and nc["upper_bound"] is None
     assert nc["bounds_reason"] == "1 listener: no other listener to compare with"
+
+
+def _agreeing_set(rng, n, listeners, p_named):
+    """Sounds of 3 materials; each listener names the true material with probability p_named, else answers
+    at random (p_named 0: the listeners agree only by chance)."""
+    cats = {"material": ["wood", "metal", "glass"]}
+    truth = rng.integers(0, 3, size=n)
+    resp = np.where(rng.random((listeners, n)) < p_named, truth[None, :], rng.integers(0, 3, size=(listeners, n)))
+    s = StimulusSet(name="agree", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
+                    labels={"material": [cats["material"][k] for k in truth]}, judgments={},
+                    load_audio=lambda i: (np.zeros(400, np.float32), 16000), listeners=[f"l{i}" for i in range(listeners)],
+                    responses={"material": resp}, synthetic=True)
+    s.judgments = s.counts_from_responses()
+    return s, truth
+
+
+def test_a_ceiling_is_reliable_when_its_split_interval_clears_the_floor_and_only_then_gives_a_share(rng):
+    """Independent expectations: listeners at random give a ceiling near 0 whose interval over listener splits
+    does not clear the floor (no share of the attainable, the reason says why); listeners who agree give a
+    reliable ceiling, whose interval is the Spearman-Brown corrected percentiles of the split-half r computed
+    here by brute force on the same halves."""
+    from audioprobe.metrics import stats
+    from audioprobe.tasktypes.rsa import RELIABILITY_FLOOR, noise_ceiling
+
+    acts = lambda truth: {"mean": {"good": np.eye(3)[truth] + 0.3 * rng.random((truth.size, 3))}}  # noqa: E731
+    noisy, truth = _agreeing_set(rng, 60, 12, 0.0)
+    out, _ = _run(noisy, acts(truth), target="modal", ceiling_splits=40)
+    nc = out["noise_ceiling"]
+    assert nc["reliable"] is False and nc["interval"][0] < RELIABILITY_FLOOR == nc["reliability_floor"]
+    assert out["headline_over_ceiling"]["ratio"] is None and "unreliable target" in out["headline_over_ceiling"]["reason"]
+
+    agree, truth = _agreeing_set(rng, 60, 12, 0.8)
+    p = params(target="modal", ceiling_splits=40)
+    out, _ = _run(agree, acts(truth), target="modal", ceiling_splits=40)
+    nc = out["noise_ceiling"]
+    assert nc["reliable"] is True and nc["interval"][0] >= RELIABILITY_FLOOR
+    assert out["headline_over_ceiling"]["ratio"] == pytest.approx(out["headline"]["value"] / np.sqrt(nc["value"]))
+    # brute force on the halves the task draws (the ceiling stream of seed 0, as ctx() uses)
+    resp = agree.responses["material"]
+    rs = []
+    for half in stats.random_halves(stats.streams(0)[3], 12, 40):
+        ca = np.stack([np.bincount(resp[half][:, i], minlength=3) for i in range(60)])
+        cb = np.stack([np.bincount(resp[~half][:, i], minlength=3) for i in range(60)])
+        rs.append(pearsonr(rsa.modal_rdm(ca), rsa.modal_rdm(cb))[0])
+    lo, hi = stats.spearman_brown(np.percentile(rs, [2.5, 97.5]))
+    assert nc["interval"] == pytest.approx([lo, hi], abs=1e-9)
+    assert noise_ceiling(agree, p, stats.streams(0)[3])["interval"] == nc["interval"]

@@ -25,6 +25,7 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import abx, rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
 from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Scores, Activations, EvalContext, Param,
                                          Statistics, TaskType, category_codes, headline, interval, json_float,
                                          synthetic_caveat, register_task_type, sound_labels)
@@ -134,6 +135,9 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "n_triplets": structure.n_triplets,
         "n_cells": len(structure.cells),
         "cells_excluded": excluded,
+        "label_reliability": label_reliability(stimset, {
+            "labels": (params["dimension"], params["label_source"]),
+            **({"strata": (params["by"], params["label_source"])} if params["by"] else {})}, ctx.seed),
         "statistics": {
             "seed": ctx.seed, "bootstrap": B,
             "bootstrap_unit": f"sounds, weighted (Bayesian) bootstrap (Rubin 1981): each resample weighs the {n} "
@@ -181,6 +185,9 @@ class ABXScores(Scores):
     cells_excluded: Annotated[list[ExcludedCell], "ordered pairs of categories present together but left out "
                                                   "(fewer than 8 sounds for A and X or 4 for B), for every "
                                                   "statistic"]
+    label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (labels, and the "
+                                                         "strata of `by`): how well the listeners agree on it "
+                                                         "(rsa.label_reliability)"]
 
 
 register_task_type(TaskType("abx", ABX_PARAMS, evaluate_abx, scores_schema=ABXScores, check=_check_abx))

@@ -26,6 +26,12 @@ HUMAN_TARGETS = ("kl", "js", "modal")  # built from listener responses: a noise 
 RESAMPLE = ("auto", "sounds", "sounds+listeners")
 #: listeners a two-factor bootstrap needs (fewer: the listener bootstrap has almost no distinct draws)
 MIN_RESAMPLED_LISTENERS = 3
+#: A target is reliable when the lower end of its ceiling's interval over listener splits (the 2.5th
+#: percentile of the Spearman-Brown corrected split-half correlations) reaches this. A judgment call,
+#: documented in docs/metrics.md: below 0.1 the attainable correlation sqrt(reliability) is under 0.32
+#: and moves by a third or more between splits, so a share of it, or any score against that target,
+#: says more about the listeners' disagreement than about the model.
+RELIABILITY_FLOOR = 0.1
 
 RSA_PARAMS = {
     "dimensions": Param((str, list), [], "Judged dimension(s) (physical: label columns); several: the mean of "
@@ -193,7 +199,11 @@ def _ceiling(n_listeners: int, n_splits: int, split_half, split_method: str, no_
             "n_splits": n_splits,
             "method": split_method,
         }
-        if not defined.size:
+        if defined.size:
+            lo, hi = stats.spearman_brown(np.percentile(defined, [2.5, 97.5]))
+            out.update(interval=[json_float(lo), json_float(hi)], reliable=bool(lo >= RELIABILITY_FLOOR),
+                       reliability_floor=RELIABILITY_FLOOR)
+        else:
             out["reason"] = no_split
     out["n_listeners"] = n_listeners
     if n_listeners < 2:
@@ -256,6 +266,29 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
         "no listener's own target gives a defined comparison (constant or undefined targets)")
 
 
+def dimension_reliability(stimset: StimulusSet, dimension: str, seed: int) -> dict:
+    """How well the listeners agree on a perceived dimension: the noise-ceiling block of the modal target of
+    that dimension (split-half reliability of the 0/1 distances of modal responses, its interval over
+    listener splits and `reliable`), the same numbers an `rsa` task with target modal on that dimension
+    reports for this seed. Other task types use it to flag labels the listeners do not agree on."""
+    params = {name: p.default for name, p in RSA_PARAMS.items()}
+    params.update(target="modal", dimensions=[dimension], comparison="pearson")
+    out = noise_ceiling(stimset, params, stats.streams(seed)[3])
+    out["dimension"] = dimension
+    return out
+
+
+def label_reliability(stimset: StimulusSet, roles: dict[str, tuple[str, str]], seed: int) -> dict[str, dict]:
+    """`dimension_reliability` of each perceived label a task uses: roles maps a role ("target", "split",
+    "labels", "strata") to (dimension, source); physical labels, and sets without per-listener responses,
+    are left out (nothing to measure)."""
+    out: dict[str, dict] = {}
+    for role, (dim, source) in roles.items():
+        if source == "perceived" and stimset.responses is not None and dim in stimset.responses:
+            out[role] = dimension_reliability(stimset, dim, seed)
+    return out
+
+
 def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
     """`noise_ceiling` of an rdm target from per-listener matrices (folder `rdm/`): the same split-half
     reliability (Spearman-Brown corrected) and leave-one-listener-out bounds, a group's target being
@@ -299,10 +332,16 @@ def over_ceiling(value: float | None, ceiling: dict, partial: bool) -> dict:
     reliability = ceiling.get("value")
     if partial:
         return {"ratio": None, "attainable": None,
-                "reason": "partial RSA: the noise ceiling is that of the raw target, not of a residualised RDM"}
-    if value is None or reliability is None or not reliability > 0:
+                "reason": "partial RSA: the residualised model RDM has no ceiling of its own"}
+    if value is None:
+        return {"ratio": None, "attainable": None, "reason": "no headline"}
+    if ceiling.get("reliable") is False:
+        lo, hi = ceiling["interval"]
         return {"ratio": None, "attainable": None,
-                "reason": "no headline" if value is None else "no positive split-half reliability"}
+                "reason": f"unreliable target: the ceiling's interval over listener splits [{lo:.3f}, {hi:.3f}] does "
+                          f"not reach {ceiling['reliability_floor']}"}
+    if reliability is None or not reliability > 0:
+        return {"ratio": None, "attainable": None, "reason": "no positive split-half reliability"}
     out = attainable_ratio(value, reliability)
     return {"ratio": out["ratio"], "attainable": out["attainable"]}
 
@@ -425,7 +464,10 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "metric": metric,
         "per_layer": per_layer,
         "headline": head,
-        "noise_ceiling": ceiling,
+        **({"noise_ceiling": ceiling} if control is None else {
+            "noise_ceiling": {"value": None, "reason": "partial RSA: the residualised model RDM has no ceiling of its "
+                                                       "own; the raw target's reliability is in target_reliability"},
+            "target_reliability": ceiling}),
         "headline_over_ceiling": over_ceiling(head["value"], ceiling, control is not None),
         "control": control,
         "rdms": rdms,
@@ -523,6 +565,12 @@ class NoiseCeiling(TypedDict):
                                                      "listener included"]]
     bounds_method: NotRequired[Annotated[str, "the bounds' method, in words"]]
     bounds_reason: NotRequired[Annotated[str, "why the bounds are null"]]
+    interval: NotRequired[Annotated[list[float | None], "2.5th and 97.5th percentiles of the Spearman-Brown "
+                                                        "corrected split-half correlations over the random splits"]]
+    reliable: NotRequired[Annotated[bool, "the interval's lower end reaches reliability_floor: only then is a "
+                                          "score read against this target's ceiling"]]
+    reliability_floor: NotRequired[Annotated[float, "the floor (RELIABILITY_FLOOR; docs/metrics.md)"]]
+    dimension: NotRequired[Annotated[str, "label_reliability: the perceived dimension measured (its modal target)"]]
 
 
 class CeilingFractions(TypedDict):
@@ -531,7 +579,7 @@ class CeilingFractions(TypedDict):
     attainable: Annotated[float | None, "sqrt(noise_ceiling.value): the correlation expected between the target and "
                                         "its true (noise-free) values, the most any model can reach (classical test "
                                         "theory)"]
-    reason: NotRequired[Annotated[str, "why ratio is null (no positive reliability; partial RSA)"]]
+    reason: NotRequired[Annotated[str, "why ratio is null (no positive reliability; an unreliable target; partial RSA)"]]
 
 
 class Control(TypedDict):
@@ -579,7 +627,10 @@ class RSALayerScore(LayerScore):
 class RSAScores(Scores):
     per_layer: Annotated[list[RSALayerScore], "one entry per layer, in layer order"]
     statistics: Annotated[RSAStatistics, "the uncertainty settings and methods"]
-    noise_ceiling: Annotated[NoiseCeiling, "how well the target agrees with itself across listeners"]
+    noise_ceiling: Annotated[NoiseCeiling, "how well the target agrees with itself across listeners (partial "
+                                           "RSA: value null, the raw target's block is target_reliability)"]
+    target_reliability: NotRequired[Annotated[NoiseCeiling, "partial RSA: the raw target's split-half "
+                                                            "reliability, to flag an unreliable target"]]
     headline_over_ceiling: NotRequired[Annotated[CeilingFractions, "the headline as a fraction of the attainable "
                                                                         "correlation"]]
     control: Annotated[Control | None, "partial RSA: the regressed-out control (null: plain RSA)"]

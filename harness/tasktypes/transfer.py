@@ -22,6 +22,7 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import stats, transfer
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
 from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Interval, LayerScore, Scores, Activations, EvalContext, Param, TaskType,
                                          headline, interval, json_float, synthetic_caveat, register_task_type,
                                          sound_labels)
@@ -367,6 +368,9 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
         "matched": matched,
         "classes_test": {str(c): int(k) for c, k in zip(classes, class_counts)},
         "classes_train": {str(c): int(k) for c, k in zip(*np.unique(y_train, return_counts=True))},
+        "label_reliability": label_reliability(stimset, {
+            "target": (params["target_dimension"], params["target_source"]),
+            "split": (params["split_dimension"], params["split_source"])}, ctx.seed),
         "statistics": {"seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "test sounds "
                        "(the fitted probe is kept)", "ci_level": params["ci_level"], "ci_method": "percentile",
                        "p_value": "one-sided binomial test of the number of correct test sounds against the "
@@ -439,6 +443,9 @@ class TransferScores(Scores):
     matched: Annotated[Matched, "how the matched-size probes were made"]
     classes_train: Annotated[dict[str, int], "sounds per class in the training subset"]
     classes_test: Annotated[dict[str, int], "sounds per class in the test subset"]
+    label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (target, split): "
+                                                         "how well the listeners agree on it (rsa.label_reliability; "
+                                                         "`reliable` false: the label is mostly the listeners' noise)"]
 
 
 register_task_type(TaskType("transfer", TRANSFER_PARAMS, evaluate_transfer, scores_schema=TransferScores,
