@@ -26,9 +26,9 @@ import yaml
 from audioprobe.errors import AudioprobeError
 from audioprobe.results import SUITE_SUFFIX, now_utc, safe_name, validate_file, write_json_file
 
-SUITE_VERSION = 1
+SUITE_VERSION = 2  # 2: t intervals over sets (was: percentile bootstrap over sets)
 SUITES_FOLDER = "suites"
-#: resamples of the sets for the interval of a mean over sets (cheap: a few dozen sets)
+#: resamples of the sets for the paired comparisons of models over sets (cheap: a few dozen sets)
 SET_RESAMPLES = 10000
 
 
@@ -190,7 +190,8 @@ def build_suite_result(suite: Suite, results: list[dict], missing: list[str], se
         "per_layer_mean": [_f(v) for v in layer_mean],
         "statistics": {"resampled": "stimulus sets (studies), with replacement; the same draws for every model and "
                                     "task of the suite", "n_resamples": n_resamples, "seed": seed,
-                       "ci_level": level, "ci_method": "percentile bootstrap over sets"},
+                       "ci_level": level, "ci_method": "t interval over sets: mean -/+ t(k - 1) sd / sqrt(k) over "
+                                                       "the k sets with a score (none below 2 sets)"},
         "synthetic": synthetic,
         "created": now_utc(),
     }

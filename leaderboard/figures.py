@@ -697,58 +697,83 @@ def task_title(result: dict) -> str:
 # ---------------------------------------------------------------------------------------------
 # Pairwise comparison matrix of one task
 
-def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str) -> Figure:
-    """The compare report's pairwise table of one task: row − column headline differences as a diverging
-    heatmap (blue: the row model better), FDR-significant cells outlined with a star."""
+#: How much a non-significant cell of a pairwise matrix keeps of its colour (the rest is white): the eye
+#: goes to the differences the tests support, and a large but uncertain difference still shows its sign.
+MUTED = 0.3
+
+
+def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str, vmax: float | None = None) -> Figure:
+    """The compare report's pairwise table of one task: row − column headline differences, each pair once (the
+    models best first, the upper triangle), on a diverging scale (blue: the row model better) whose range
+    `vmax` the caller shares across the tasks of a set that are on one scale (so a matrix of differences of
+    0.006 is not painted as strongly as one of 0.4); FDR-significant cells outlined with a star, the others
+    muted."""
     plt = _pyplot()
     import numpy as np
+    from matplotlib import cm, colors
     from matplotlib.patches import Rectangle
 
-    models = table["models"]
-    pw = table["pairwise"]
-    k = len(models)
     lower = bool(table.get("lower_is_better"))
-    diff = np.array([[_num(v) for v in row] for row in pw["difference"]], dtype=float)
-    reject = np.array([[bool(v) for v in row] for row in pw["reject"]], dtype=bool)
+    pw = table["pairwise"]
+    k0 = len(table["models"])
+    diff0 = np.array([[_num(v) for v in row] for row in pw["difference"]], dtype=float)
+    reject0 = np.array([[bool(v) for v in row] for row in pw["reject"]], dtype=bool)
+    heads = np.array([_num(v) for v in table.get("headline") or [None] * k0], dtype=float)
+    key = np.where(np.isfinite(heads), heads if lower else -heads, np.inf)
+    order = list(np.argsort(key, kind="stable"))  # best first; undefined headlines last
+    models = [table["models"][i] for i in order]
+    diff, reject = diff0[np.ix_(order, order)], reject0[np.ix_(order, order)]
+    k = len(models)
+    upper = np.triu(np.ones((k, k), dtype=bool), 1)
     side = min(WIDTH * 0.6, 1.0 + 0.42 * k)
     title = f"{table['task']}: pairwise differences"
     fig, sub, (ax,), texts = _new_figure(title, synthetic, 1, 1, panel_h=side + 0.9, width=max(side + 2.3, 5.0))
     with plt.rc_context(RC):
-        finite = diff[np.isfinite(diff)]
-        vmax = float(np.max(np.abs(finite))) if finite.size else 1.0
-        vmax = vmax if vmax > 0 else 1.0
-        cmap = plt.get_cmap("RdBu_r" if lower else "RdBu").with_extremes(bad="#f2f2f2")
-        image = ax.imshow(np.ma.masked_invalid(diff), cmap=cmap, vmin=-vmax, vmax=vmax, gid="differences")
+        if vmax is None or not vmax > 0:
+            finite = np.abs(diff[upper & np.isfinite(diff)])
+            vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+        norm = colors.Normalize(-vmax, vmax)
+        cmap = plt.get_cmap("RdBu_r" if lower else "RdBu")
+        rgba = np.ones((k, k, 4))
+        shown = upper & np.isfinite(diff)
+        rgba[shown] = cmap(norm(np.clip(diff[shown], -vmax, vmax)))
+        muted = shown & ~reject
+        rgba[muted, :3] = 1.0 - MUTED * (1.0 - rgba[muted, :3])
+        rgba[upper & ~np.isfinite(diff), :3] = 0.95  # undefined difference: light grey
+        # the upper triangle without its empty last row and first column
+        ax.imshow(rgba[:-1, 1:], gid="differences", extent=(0.5, k - 0.5, k - 1.5, -0.5))
         ax.grid(False)
-        ax.set_xticks(range(k), models, rotation=35, ha="right", rotation_mode="anchor")
-        ax.set_yticks(range(k), models)
+        ax.set_xticks(range(1, k), models[1:], rotation=35, ha="right", rotation_mode="anchor")
+        ax.set_yticks(range(k - 1), models[:-1])
         ax.tick_params(length=0)
         ax.set_xlabel("column model")
-        ax.set_ylabel("row model")
+        ax.set_ylabel("row model (models best first)")
         ax.spines[:].set_visible(False)
         cells = []
         for i in range(k):
-            for j in range(k):
-                if i == j or not np.isfinite(diff[i, j]):
+            for j in range(i + 1, k):
+                if not np.isfinite(diff[i, j]):
                     continue
                 sig = bool(reject[i, j])
                 text = (f"{diff[i, j]:+.2f}".replace("-", "\u2212") if abs(diff[i, j]) >= 0.005 else "0.00")
                 text += "*" if sig else ""
+                dark = sig and abs(diff[i, j]) / vmax > 0.6
                 ax.text(j, i, text, ha="center", va="center", fontsize=6.5 if k > 6 else 7.5,
-                        fontweight="bold" if sig else "normal",
-                        color="white" if abs(diff[i, j]) / vmax > 0.6 else "black")
+                        fontweight="bold" if sig else "normal", color="white" if dark else ("black" if sig else "#666666"))
                 if sig:
                     ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.4,
-                                           gid=f"significant:{i}:{j}"))
-                    cells.append([i, j])
-        bar = sub.colorbar(image, ax=ax, shrink=0.8, pad=0.03)
-        bar.set_label("row − column" + (" (an error: blue = row better)" if lower else " (blue = row better)"),
-                      fontsize=7)
+                                           gid=f"significant:{table['models'].index(models[i])}:"
+                                               f"{table['models'].index(models[j])}"))
+                    cells.append([table["models"].index(models[i]), table["models"].index(models[j])])
+        bar = sub.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8, pad=0.03)
+        bar.set_label("row − column" + (" (an error: blue = row better)" if lower else " (blue = row better)")
+                      + "; pale: not significant", fontsize=7)
         bar.ax.tick_params(labelsize=6.5)
         _finish(fig, [ax], [])
-    data = {**_header_data(texts, synthetic, fig), "kind": "pairwise", "task": table["task"], "models": list(models),
-            "difference": [_json_floats(row) for row in np.ma.filled(image.get_array().astype(float), np.nan)],
-            "significant_cells": cells, "alpha": pw.get("alpha"), "lower_is_better": lower}
+    data = {**_header_data(texts, synthetic, fig), "kind": "pairwise", "task": table["task"],
+            "models": list(table["models"]), "shown_order": models,
+            "difference": [_json_floats(row) for row in diff0], "significant_cells": cells,
+            "colour_range": [-vmax, vmax], "alpha": pw.get("alpha"), "lower_is_better": lower}
     return Figure(name, title, caption, fig, data, alt=title)
 
 

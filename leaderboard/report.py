@@ -220,6 +220,11 @@ def _contrast_tables(contrasts: list[dict], tasks: set[str]) -> list[Table]:
 def _pairwise_figures(stem: str, tasks: list[str], tables: dict[str, dict], synthetic: bool,
                       figure_dir: Path) -> list[F.Figure]:
     out = []
+    # one colour range for the experiment's matrices (its tasks share a score's units): a matrix of tiny
+    # differences is then painted pale, not as strongly as the largest
+    spans = [abs(v) for task in tasks if (tables.get(task) or {}).get("pairwise") is not None
+             for row in tables[task]["pairwise"]["difference"] for v in row if v is not None]
+    vmax = max(spans) if spans and max(spans) > 0 else None
     for task in tasks:
         t = tables.get(task)
         if not t or t.get("pairwise") is None:
@@ -229,8 +234,10 @@ def _pairwise_figures(stem: str, tasks: list[str], tables: dict[str, dict], synt
                    f"{' (an error: lower is better)' if t.get('lower_is_better') else ''}; paired t-tests on "
                    f"{t['ranks']['n_resamples']} shared bootstrap resamples ({pw.get('design')} design), "
                    f"Benjamini-Hochberg over the {pw.get('family_size') or pw.get('m')} headline tests of the experiment; "
-                   f"outlined with * : q ≤ {pw.get('alpha')}.")
-        figure = F.pairwise_figure(f"{stem}__pairwise__{safe_name(task)}", t, synthetic, caption)
+                   f"outlined with * : q ≤ {pw.get('alpha')}; pale cells are not significant. Each pair once, the "
+                   f"models best first; one colour range for the experiment's tasks (±{_f(vmax)}), so small "
+                   f"differences stay pale.")
+        figure = F.pairwise_figure(f"{stem}__pairwise__{safe_name(task)}", t, synthetic, caption, vmax=vmax)
         figure.save(figure_dir)  # now: a report can hold many, each closed once written
         out.append(figure)
     return out

@@ -262,9 +262,24 @@ def test_pairwise_matrices_are_the_compare_report(built):
         diff = np.array(nulls([v for row in t["pairwise"]["difference"] for v in row]), dtype=float)
         drawn = np.array(nulls([v for row in fig["difference"] for v in row]), dtype=float)
         np.testing.assert_allclose(drawn, diff, equal_nan=True)
-        assert fig["significant_cells"] == [[i, j] for i, row in enumerate(t["pairwise"]["reject"])
-                                            for j, r in enumerate(row) if r]
+        # each pair once (the matrix is antisymmetric), its significance as compare's
+        assert sorted(map(sorted, fig["significant_cells"])) == sorted(
+            [i, j] for i, row in enumerate(t["pairwise"]["reject"]) for j, r in enumerate(row) if r and i < j)
+        assert len({frozenset(c) for c in fig["significant_cells"]}) == len(fig["significant_cells"])
         assert fig["lower_is_better"] == (t["task"] == "abx-material")
+        # models best first, and one colour range per experiment: at least this task's largest difference
+        heads = [h for h in t["headline"]]
+        order = sorted(range(len(heads)), key=lambda i: heads[i] if t.get("lower_is_better") else -heads[i])
+        assert fig["shown_order"] == [t["models"][i] for i in order]
+        assert fig["colour_range"][1] >= np.nanmax(np.abs(diff)) - 1e-12
+    from audioprobe.results import experiment_of
+
+    files = results_of(results)
+    by_experiment: dict[str, set] = {}
+    for t in tables:
+        exp = experiment_of(files[(t["models"][0], t["task"])])
+        by_experiment.setdefault(exp, set()).add(tuple(sidecar(report, f"pairwise__{t['task']}")["colour_range"]))
+    assert all(len(ranges) == 1 for ranges in by_experiment.values()), by_experiment
 
 
 # ---------------------------------------------------------------------------------------------

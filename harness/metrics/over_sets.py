@@ -1,10 +1,11 @@
 """Statistics over stimulus sets (studies): a model scored on many small similarity studies at once.
 
 A researcher who evaluates a model on a dozen published dissimilarity studies reports the per-study
-scores and their mean. The studies are then the unit of replication: the interval of the mean
-resamples studies (with replacement; Efron & Tibshirani 1993, ch. 6), and every model is
-resampled with the same draws, so differences between models pair study by study (as Schütt et
-al. 2023 pair models on shared resamples of subjects and stimuli).
+scores and their mean. The studies are then the unit of replication: the interval of the mean is
+a t interval over studies (k - 1 dof; none below 2 studies), and the paired comparisons resample
+studies (with replacement; Efron & Tibshirani 1993, ch. 6) with the same draws for every model, so
+differences between models pair study by study (as Schütt et al. 2023 pair models on shared
+resamples of subjects and stimuli) and are tested with sets - 1 dof.
 
 Choosing a model's layer on the study it is scored on is optimistic, and on 11-24 sounds the
 within-study cross-validation is very noisy. Leave-one-set-out chooses the layer for each study
@@ -39,12 +40,26 @@ def weighted_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def mean_with_interval(values: np.ndarray, counts: np.ndarray, level: float = 0.95):
-    """(mean over the defined studies, its percentile interval over study resamples, the replicates)."""
+    """(mean over the defined studies, its t interval over studies, the bootstrap replicates of the mean).
+
+    The interval is mean -/+ t(k - 1) sd / sqrt(k) over the k defined studies (sd with ddof 1; the studies
+    are the unit, as a random-effects mean over studies), None-like (NaN) below 2 studies: not estimable. A
+    percentile bootstrap over studies is not used for it: with a few studies it is close to the range of the
+    study scores (3 studies: nearly their min and max) and covers far less than its level (Efron &
+    Tibshirani 1993, ch. 13, on the bootstrap's narrowness at small n). The replicates (the same draws for
+    every model) still pair models study by study for the paired tests, whose variance gets the k / (k - 1)
+    correction and k - 1 dof (`inference`), which makes them the classical paired t-test over studies."""
+    from scipy.stats import t as t_dist
+
     v = np.asarray(values, dtype=np.float64)
     ok = np.isfinite(v)
-    mean = float(v[ok].mean()) if ok.any() else float("nan")
+    k = int(ok.sum())
+    mean = float(v[ok].mean()) if k else float("nan")
     reps = weighted_means(v, counts)
-    return mean, percentile_interval(reps[:, None], level)[0], reps
+    if k < 2:
+        return mean, np.array([np.nan, np.nan]), reps
+    half = float(t_dist.ppf(0.5 + level / 2, k - 1)) * float(v[ok].std(ddof=1)) / np.sqrt(k)
+    return mean, np.array([mean - half, mean + half]), reps
 
 
 def leave_one_set_out(per_layer: np.ndarray, lower_is_better: bool = False) -> tuple[np.ndarray, np.ndarray]:
