@@ -99,9 +99,11 @@ def cli_runner(options, progress: TaskProgress):
 
 def results_table(results: list[dict]) -> str:
     """A plain-text table of headline scores, one row per (model, task)."""
-    from audioprobe.results import format_score  # not at the top: listing must not load the task types
+    from audioprobe.results import format_score, unreliable_labels  # not at the top: listing must not load the task types
 
     rows = []
+    undefined: dict[str, list[str]] = {}  # why -> tasks
+    flagged: dict[str, list[str]] = {}  # flag -> tasks
     for r in results:
         ds = r["dataset"]
         where = f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}"
@@ -110,13 +112,26 @@ def results_table(results: list[dict]) -> str:
             continue
         h = r["scores"]["headline"]
         ci = h.get("ci")
+        flags = unreliable_labels(r["scores"])
+        for f in flags:
+            flagged.setdefault(f, []).append(r["task"]["name"])
+        if h["value"] is None:
+            why = next((e.get("note") for e in r["scores"].get("per_layer", []) if e.get("note")), None)
+            undefined.setdefault(why or h.get("selection") or "no layer has a score", []).append(
+                f"{r['model']['name']} / {r['task']['name']}")
+        status = ("reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"))
         rows.append([
-            r["model"]["name"], r["task"]["name"], format_score(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else ""),
+            r["model"]["name"], r["task"]["name"],
+            (format_score(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else "")
+             if h["value"] is not None else "undefined") + (" ⚠" if flags else ""),
             f"[{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
-            ds["n_sounds"], "reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"),
+            ds["n_sounds"], status if h["value"] is not None else f"undefined ({status})",
         ])
     table = tabulate(rows, headers=["model", "task", "score", "interval", "layer", "stimulus set", "sounds", "status"])
     notes = [f"{r['task']['name']}: not applicable: {r['not_applicable']}" for r in results if "not_applicable" in r]
+    notes += [f"undefined ({len(where)}: {', '.join(where)}): {why}" for why, where in undefined.items()]
+    notes += [f"⚠ {flag} ({', '.join(sorted(set(tasks)))}): a score there says more about the listeners' noise "
+              f"than about the model." for flag, tasks in flagged.items()]
     results = [r for r in results if "not_applicable" not in r]
     if any(r["dataset"].get("synthetic") for r in results):
         notes.append(SYNTHETIC_NOTE)

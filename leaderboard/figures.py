@@ -390,8 +390,19 @@ def _chance(ax, value: float | None, label: str) -> dict | None:
     return {"value": float(line.get_ydata()[0]), "label": label}
 
 
+#: The smallest y range of a score panel, in score units: matplotlib would stretch a panel whose lines differ
+#: by 0.0006 over its whole height, making noise look like a trend; differences smaller than a tenth of the
+#: scale stay visibly flat.
+MIN_SPAN = 0.1
+
+
 def _zero(ax) -> None:
+    """At least MIN_SPAN of y range (centred on the data), then a zero line where 0 is in range."""
     lo, hi = ax.get_ylim()
+    if hi - lo < MIN_SPAN:
+        mid = (lo + hi) / 2
+        lo, hi = mid - MIN_SPAN / 2, mid + MIN_SPAN / 2
+        ax.set_ylim(lo, hi)
     if lo < 0 < hi:
         ax.axhline(0, color="#9a9a9a", linewidth=0.6, zorder=0.5)
 

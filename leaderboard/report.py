@@ -22,6 +22,7 @@ import dataclasses
 import html
 import logging
 import math
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,8 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor
-from audioprobe.results import (collect_files, experiment_of, interval_text, p_text, safe_name, score_text, set_folder,
-                               unreliable_labels)
+from audioprobe.results import (collect_files, experiment_of, interval_text, now_utc, p_text, safe_name, score_text,
+                               set_folder, unreliable_labels)
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class Section:
     tables: list[Table] = dataclasses.field(default_factory=list)
     pairwise: list[F.Figure] = dataclasses.field(default_factory=list)
     rdms: list[F.Figure] = dataclasses.field(default_factory=list)
+    note: str = ""
 
 
 @dataclasses.dataclass
@@ -79,6 +81,7 @@ class SetReport:
     models: list[str]
     controls: list[str]
     sections: list[Section]
+    claims: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def anchor(self) -> str:
@@ -383,7 +386,17 @@ INTROS = {
 
 def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles, synthetic: bool, cmp: dict,
              figure_dir: Path, set_dir: Path | None = None, summary: dict | None = None) -> Section:
-    """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices."""
+    """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices.
+    Results with no score at any layer (partial RSA of a model that is its own control) are said once in the
+    section's note, not drawn as blank panels or tables of dashes."""
+    control = F.params(results[0]).get("control", "")
+    title = EXPERIMENTS.get(exp, f"Tasks of type {results[0]['task']['type']}")
+    empty = [r for r in results if r["scores"]["headline"].get("value") is None
+             and all(e.get("score") is None for e in r["scores"].get("per_layer", []))]
+    note = _undefined_note(empty)
+    results = [r for r in results if r not in empty]
+    if not results:
+        return Section(exp, title, anchor(ds["name"], fp, exp), INTROS.get(exp, "").format(control=control), note=note)
     by_task = _by_task(results)
     tasks = F.task_order(by_task)
     tables = {t["task"]: t for t in cmp["tasks"]}
@@ -406,15 +419,69 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
         figs = _profile_figures(f"{stem}__{exp}", f"{exp} tasks", by_task, styles, synthetic)
     for f in figs:
         f.save(figure_dir)
-    control = F.params(results[0]).get("control", "")
-    section = Section(exp, EXPERIMENTS.get(exp, f"Tasks of type {results[0]['task']['type']}"),
-                      anchor(ds["name"], fp, exp), INTROS.get(exp, "").format(control=control), figs)
+    section = Section(exp, title, anchor(ds["name"], fp, exp), INTROS.get(exp, "").format(control=control), figs,
+                      note=note)
     section.tables.append(_headline_table("Headline scores", tasks, by_task, tables, styles))
     section.tables += _contrast_tables(cmp["contrasts"], set(tasks))
     section.pairwise = _pairwise_figures(stem, tasks, tables, synthetic, figure_dir)
     if exp in ("rsa", "rsa-partial"):
         section.rdms = _rdm_figures(stem, tasks, by_task, styles, synthetic, set_dir, summary, figure_dir)
     return section
+
+
+#: How the report's summary names each kind of contrast's claim.
+CLAIM_KINDS = {"tasks": "task contrast", "baseline": "transfer against its baseline", "depth": "change over depth",
+               "control": "above a control"}
+
+
+def _claims(cmp: dict, flagged: set[str]) -> list[str]:
+    """The claims the compare results support, one sentence each: the pairwise differences that pass the
+    experiment's Benjamini-Hochberg correction (per task), then every contrast row whose verdict is an effect
+    (beyond its margin where the contrast file states one). Tasks read against an unreliable target or label
+    are marked ⚠."""
+    out = []
+    for t in cmp.get("tasks", []):
+        pw = t.get("pairwise")
+        if not pw:
+            continue
+        models, lower = t["models"], bool(t.get("lower_is_better"))
+        said = []
+        for i in range(len(models)):
+            for j in range(i + 1, len(models)):
+                if not pw["reject"][i][j] or pw["difference"][i][j] is None:
+                    continue
+                d = pw["difference"][i][j]
+                lo, hi = pw["ci"][i][j]
+                better, worse = (i, j) if (d > 0) != lower else (j, i)
+                mag, (a, b) = abs(d), sorted((abs(lo), abs(hi)))
+                said.append(f"{models[better]} {'<' if lower else '>'} {models[worse]} (by {_f(mag)}, 95% CI "
+                            f"[{_f(a) if (lo > 0) == (hi > 0) else '0'}, {_f(b)}], q = {_p(pw['q_value'][i][j])})")
+        if said:
+            out.append(f"{t['task']}{' ⚠' if t['task'] in flagged else ''}: " + "; ".join(said) + ".")
+    for c in cmp.get("contrasts", []):
+        for r in c["rows"]:
+            v = r.get("verdict") or ""
+            if "effect" not in v or v.startswith("no effect"):
+                continue
+            res = r["result"]
+            test = res if c["kind"] == "depth" else res.get("headline") or {}
+            est = test.get("change" if c["kind"] == "depth" else "difference")
+            what = f"{r['a']} − {r['b']}" if r.get("b") else f"{r['a']}, change from the first to the last layer"
+            out.append(f"{c['contrast']} ({CLAIM_KINDS.get(c['kind'], c['kind'])}){' ⚠' if r['a'] in flagged else ''}: "
+                       f"{r['model']}, {what} = {_f(est)} {_ci(test.get('ci'))}, q = {_p(res.get('row_q_value'))}: {v}.")
+    return out
+
+
+def _undefined_note(empty: list[dict]) -> str:
+    """One sentence per reason for the results of a section that have no score at any layer."""
+    if not empty:
+        return ""
+    why: dict[str, list[str]] = {}
+    for r in empty:
+        reason = next((e.get("note") for e in r["scores"].get("per_layer", []) if e.get("note")), None)
+        why.setdefault(reason or r["scores"]["headline"].get("selection") or "no layer has a score", []).append(
+            f"{r['model']['name']} on {r['task']['name']}")
+    return " ".join(f"Undefined, so not drawn ({len(w)}: {', '.join(w)}): {reason}." for reason, w in why.items())
 
 
 def _dataset_section(stem: str, ds: dict, fp: str, summary: dict, synthetic: bool, figure_dir: Path) -> Section:
@@ -465,9 +532,10 @@ def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figur
         sections += [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir, set_dirs[fp], summary)
                      for exp in [*EXPERIMENTS, *sorted(set(by_exp) - set(EXPERIMENTS))] if exp in by_exp]
         order = F.model_order(styles)
+        flagged = {r["task"]["name"] for r in rs if unreliable_labels(r["scores"])}
         out.append(SetReport(ds["name"], fp, ds["n_sounds"], synthetic, bool(ds.get("partial")),
                              [m for m in order if not styles[m].control], [m for m in order if styles[m].control],
-                             sections))
+                             sections, _claims(cmp, flagged)))
     return out
 
 
@@ -493,6 +561,18 @@ caption { caption-side: bottom; text-align: left; font-size: .85em; color: #444;
 nav ul { margin: .2em 0; } code { font-size: .92em; }
 @media print { body { max-width: none; font-size: 11pt; } h2 { page-break-before: always; } a { color: inherit; } }
 """
+
+
+NO_CLAIMS = "No pairwise difference or contrast is supported at this false discovery rate."
+SUMMARY_NOTE = ("Each line is a claim the comparisons support: a pairwise headline difference that passes the "
+                "Benjamini-Hochberg correction over its experiment (q), or a contrast whose verdict is an effect "
+                "(beyond the contrast file's margin where it states one). ⚠: the task is read against a target or "
+                "label the listeners do not agree on. Everything else is not shown, which is not the same as equal.")
+
+
+def _summary_heading(s: SetReport) -> str:
+    return "What the data support" + (" (synthetic set: claims about the harness, not about hearing)"
+                                      if s.synthetic else "")
 
 
 def _h(x) -> str:
@@ -532,7 +612,9 @@ def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
            f'<p>From {meta["n_results"]} result files under <code>{_h(meta["results_dir"])}</code> and their bootstrap '
            f'replicates (no model, no activation), comparisons at false discovery rate α = {meta["alpha"]}. '
            'Method of Bost et al. (2024), <i>Principled probing of foundation models in the auditory '
-           'modality</i>.</p>']
+           'modality</i>.</p>',
+           f'<p class="provenance">Made by <code>{_h(meta["command"])}</code> with audioprobe {_h(meta["version"])} on '
+           f'{_h(meta["created"])}.</p>']
     if any(s.synthetic for s in sets):
         out.append(f'<div class="banner synthetic-banner">{_h(F.SYNTHETIC_BANNER)}.</div>')
     out.append('<nav><b>Contents</b><ul>')
@@ -547,10 +629,16 @@ def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
         if s.synthetic:
             out.append(f'<div class="banner synthetic-banner">{_h(F.SYNTHETIC_BANNER)}.</div>')
         out.append(f'<p>{_h(_models_line(s))}</p>')
+        out.append(f'<div class="summary" id="{_h(s.anchor)}-summary"><h4>{_h(_summary_heading(s))}</h4>')
+        out.append('<ul>' + "".join(f'<li>{_h(c)}</li>' for c in s.claims) + '</ul>' if s.claims else
+                   f'<p>{_h(NO_CLAIMS)}</p>')
+        out.append(f'<p class="note">{_h(SUMMARY_NOTE)}</p></div>')
         for sec in s.sections:
             out.append(f'<section id="{_h(sec.anchor)}"><h3>{_h(sec.title)}</h3>')
             if sec.intro:
                 out.append(f'<p>{_h(sec.intro)}</p>')
+            if sec.note:
+                out.append(f'<p class="note">{_h(sec.note)}</p>')
             out += [_html_figure(f) for f in sec.figures]
             out += [_html_table(t) for t in sec.tables]
             if sec.pairwise:
@@ -586,18 +674,22 @@ def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
     banner = f"> **{F.SYNTHETIC_BANNER}.**"
     lines = ["# audioprobe report", "",
              f"From {meta['n_results']} result files under `{meta['results_dir']}` and their bootstrap replicates "
-             f"(no model, no activation); comparisons at false discovery rate α = {meta['alpha']}.", ""]
+             f"(no model, no activation); comparisons at false discovery rate α = {meta['alpha']}.", "",
+             f"Made by `{meta['command']}` with audioprobe {meta['version']} on {meta['created']}.", ""]
     if any(s.synthetic for s in sets):
         lines += [banner, ""]
     for s in sets:
         lines += [f'<a id="{s.anchor}"></a>', "", f"## {_set_heading(s)}", ""]
         if s.synthetic:
             lines += [banner, ""]
-        lines += [_models_line(s), ""]
+        lines += [_models_line(s), "", f"#### {_summary_heading(s)}", ""]
+        lines += ([f"- {c}" for c in s.claims] if s.claims else [NO_CLAIMS]) + ["", f"*{SUMMARY_NOTE}*", ""]
         for sec in s.sections:
             lines += [f'<a id="{sec.anchor}"></a>', "", f"### {sec.title}", ""]
             if sec.intro:
                 lines += [sec.intro, ""]
+            if sec.note:
+                lines += [f"> {sec.note}", ""]
             for f in sec.figures:
                 lines += _md_figure(f)
             for t in sec.tables:
@@ -616,7 +708,8 @@ def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
 # ---------------------------------------------------------------------------------------------
 # Writing
 
-def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: float = 0.05) -> dict[str, Any]:
+def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: float = 0.05,
+                 command: str | None = None) -> dict[str, Any]:
     """Write index.html, report.md and figures/ into output_dir; return what was written and how long it took."""
     from audioprobe import __version__
     from audioprobe.leaderboard.compare import compare
@@ -638,7 +731,10 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
         if stale.suffix in (".png", ".svg", ".json") and stale not in written and "__" in stale.name:
             stale.unlink()
     meta = {"n_results": sum(r["schema_version"] >= 2 for _, r in files), "results_dir": str(results_dir),
-            "alpha": alpha, "version": __version__}
+            "alpha": alpha, "version": __version__, "created": now_utc(),
+            "command": command or " ".join(shlex.quote(str(x)) for x in [
+                "audioprobe-report", results_dir, "-o", output_dir,
+                *(a for c in contrast_paths for a in ("--contrasts", c)), *(["--alpha", alpha] if alpha != 0.05 else [])])}
     page = render_html(sets, meta).encode("utf-8")
     markdown = render_markdown(sets, meta).encode("utf-8")
     atomic_write_bytes(output_dir / "index.html", lambda fh: fh.write(page))

@@ -12,6 +12,7 @@ import base64
 import json
 import math
 import shutil
+import re
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -185,9 +186,13 @@ def test_figure_a2_leaves_undefined_scores_as_gaps(built):
     series = {s["model"]: s for s in panel["series"]}
     for model, s in series.items():
         assert_series_is_result(s, files[(model, "partial-rsa-material")]["scores"]["per_layer"])
-    # logmel with its own RDM regressed out: every score null, drawn as nothing (null), never as 0
+    # logmel with its own RDM regressed out: every score null: not drawn at all (no blank line, never 0), and
+    # the section says once why
     assert files[("logmel", "partial-rsa-material")]["scores"]["per_layer"][0]["score"] is None
-    assert series["logmel"]["y"] == [None, None]
+    assert "logmel" not in series and series
+    page = (report / "report.md").read_text()
+    note = files[("logmel", "partial-rsa-material")]["scores"]["per_layer"][0]["note"]
+    assert f"Undefined, so not drawn (1: logmel on partial-rsa-material): {note}." in page
 
 
 def set_dir_of(results: Path) -> Path:
@@ -381,8 +386,15 @@ def test_a_rerun_is_byte_identical_and_removes_stale_figures(built, tmp_path):
     assert (copy / "figures" / "notes.txt").read_text() == "mine"
     names = [sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) for folder in (copy, report)]
     assert names[0] == sorted([*names[1], Path("figures/notes.txt")])
-    for name in names[1]:  # PNG, SVG (seeded ids), sidecars and pages: the same bytes on every run
-        assert (copy / name).read_bytes() == (report / name).read_bytes(), name
+    for name in names[1]:  # PNG, SVG (seeded ids), sidecars and pages: the same bytes on every run, but for the
+        # line that says which command made the page and when
+        def body(folder):
+            data = (folder / name).read_bytes()
+            if name.suffix in (".html", ".md"):
+                data = re.sub(rb"(<p class=\"provenance\">|Made by `).*\n", b"", data)
+            return data
+
+        assert body(copy) == body(report), name
 
 
 def test_anchor_rule(built):
@@ -462,3 +474,75 @@ def test_committed_example_report_agrees_with_its_result_files():
     board = (root / "LEADERBOARD.md").read_text(encoding="utf-8")
     for target in _re.findall(r"\]\(report/index\.html#([a-z0-9-]+)\)", board):
         assert f'id="{target}"' in page, target
+
+
+def test_a_flat_profile_is_drawn_flat():
+    """A panel whose scores span 0.0748 to 0.0754 (13 layers of random-beats on rsa-material) keeps at least
+    MIN_SPAN of y range: the tiny rise is not stretched over the panel's height."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    y = np.linspace(0.0748, 0.0754, 13)
+    ax.plot(np.linspace(0, 1, 13), y)
+    F._zero(ax)
+    lo, hi = ax.get_ylim()
+    assert hi - lo == pytest.approx(F.MIN_SPAN) and lo < y.min() and hi > y.max()
+    drawn_rise = (y.max() - y.min()) / (hi - lo)
+    assert drawn_rise < 0.01  # under 1% of the panel's height
+    ax.set_ylim(-0.2, 0.6)
+    F._zero(ax)
+    assert ax.get_ylim() == (-0.2, 0.6)  # a wide range is left alone
+    plt.close(fig)
+
+
+def test_the_report_says_what_is_supported_and_who_made_it(built):
+    """The summary at the top of each set: one sentence per supported claim, each a pairwise difference that
+    passes BH (from compare) or a contrast row whose verdict is an effect; the command, version and date."""
+    from audioprobe import __version__
+
+    results, report = built
+    page = (report / "report.md").read_text()
+    (cmp_set,) = compare(results, discover_contrasts())["sets"]
+    assert "#### What the data support (synthetic set: claims about the harness, not about hearing)" in page
+    summary = page.split("#### What the data support")[1].split("### ")[0]
+    claims = [line[2:] for line in summary.splitlines() if line.startswith("- ")]
+    n_pairs = sum(1 for t in cmp_set["tasks"] if t.get("pairwise") for i, row in enumerate(t["pairwise"]["reject"])
+                  for j, r in enumerate(row) if r and i < j)
+    n_rows = sum(1 for c in cmp_set["contrasts"] for r in c["rows"]
+                 if "effect" in (r.get("verdict") or "") and not r["verdict"].startswith("no effect"))
+    tasks_with_pairs = {t["task"] for t in cmp_set["tasks"] if t.get("pairwise") and any(map(any, t["pairwise"]["reject"]))}
+    assert len(claims) == len(tasks_with_pairs) + n_rows
+    assert sum(c.count(" (by ") for c in claims) == n_pairs
+    if not claims:
+        assert "No pairwise difference or contrast is supported" in summary
+    assert re.search(rf"Made by `audioprobe-report {re.escape(str(results))} -o {re.escape(str(report))}` with "
+                     rf"audioprobe {re.escape(__version__)} on \d{{4}}-\d\d-\d\d", page)
+
+
+def test_claims_are_the_significant_pairs_and_the_effect_verdicts():
+    """_claims on a constructed comparison: the one pair that passes BH is said with its direction (an error
+    rate: lower is better), the contrast rows are said only when their verdict is an effect; ⚠ marks a task
+    read against an unreliable label."""
+    from audioprobe.leaderboard.report import _claims
+
+    cmp = {"tasks": [{"task": "abx-material", "lower_is_better": True, "models": ["a", "b", "c"],
+                      "pairwise": {"reject": [[False, True, False], [True, False, False], [False, False, False]],
+                                   "difference": [[None, -0.1, 0.01], [0.1, None, 0.11], [-0.01, -0.11, None]],
+                                   "ci": [[None, [-0.15, -0.05], [-0.02, 0.04]], [[0.05, 0.15], None, [-0.1, 0.3]],
+                                          [[-0.04, 0.02], [-0.3, 0.1], None]],
+                                   "q_value": [[None, 0.01, 0.7], [0.01, None, 0.2], [0.7, 0.2, None]]}}],
+           "contrasts": [{"contrast": "depth-trend", "kind": "depth", "rows": [
+               {"model": "a", "a": "rsa-material", "verdict": "positive effect beyond the margin 0.02",
+                "result": {"change": 0.1, "ci": [0.05, 0.15], "row_q_value": 0.001}},
+               {"model": "b", "a": "rsa-material", "verdict": "no effect as large as the margin 0.02 (equivalence)",
+                "result": {"change": 0.001, "ci": [-0.01, 0.01], "row_q_value": 0.03}},
+               {"model": "c", "a": "rsa-material", "verdict": "inconclusive",
+                "result": {"change": 0.03, "ci": [-0.01, 0.07], "row_q_value": 0.3}}]}]}
+    claims = _claims(cmp, flagged={"abx-material"})
+    assert claims == [
+        "abx-material ⚠: a < b (by 0.100, 95% CI [0.050, 0.150], q = 0.010).",
+        "depth-trend (change over depth): a, rsa-material, change from the first to the last layer = 0.100 "
+        "[0.050, 0.150], q = 0.001: positive effect beyond the margin 0.02."]
