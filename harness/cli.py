@@ -17,7 +17,7 @@ from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
 
-SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated listeners: not a finding about human perception."
+SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated judgments: not a finding about human perception."
 
 #: Exit code of a run in which no task could be scored (every one "not applicable").
 EXIT_NOTHING_COMPUTED = 3

@@ -196,7 +196,7 @@ def build_suite_result(suite: Suite, results: list[dict], missing: list[str], se
         "created": now_utc(),
     }
     if synthetic:
-        out["caveat"] = ("some sets are synthetic with simulated listeners: these numbers test the harness, they are "
+        out["caveat"] = ("some sets are synthetic with simulated judgments: these numbers test the harness, they are "
                          "not findings about human perception")
     if missing:
         out["missing_sets"] = list(missing)

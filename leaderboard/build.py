@@ -297,7 +297,7 @@ def set_heading(view: SetView) -> list[str]:
     title = f"## Stimulus set `{view.name}` ({view.n_sounds} sounds, fingerprint `{view.fingerprint[:12]}`)"
     lines = [title + (" — PARTIAL (--limit)" if view.partial else ""), ""]
     if any(r["dataset"].get("synthetic") for r in view.results):
-        lines += ["> **Synthetic stimuli judged by simulated listeners.** These scores test the harness and the "
+        lines += ["> **Synthetic stimuli with simulated judgments.** These scores test the harness and the "
                   "models on a physically grounded stand-in; they are not findings about human perception.", ""]
     return lines + [models_line(view), ""]
 

@@ -487,7 +487,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         title = f"## Stimulus set `{s['name']}` ({s['n_sounds']} sounds, fingerprint `{s['fingerprint'][:12]}`)"
         lines += [title + (" — PARTIAL (--limit)" if s["partial"] else ""), ""]
         if s["synthetic"]:
-            lines += ["> **Synthetic stimuli judged by simulated listeners.** These comparisons test the harness; "
+            lines += ["> **Synthetic stimuli with simulated judgments.** These comparisons test the harness; "
                       "they are not findings about human perception.", ""]
         for t in s["tasks"]:
             lines += [f"### {t['task']}", "", t["metric"] + ("; lower is better" if t.get("lower_is_better") else ""),

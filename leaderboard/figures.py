@@ -31,7 +31,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.results import safe_name
 
-SYNTHETIC_BANNER = "SYNTHETIC stimuli and simulated listeners: not findings about human perception"
+SYNTHETIC_BANNER = "SYNTHETIC stimuli and simulated judgments: not findings about human perception"
 
 #: Okabe & Ito (2008) "Color Universal Design", most distinct first; yellow last (faint in print)
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")

@@ -287,6 +287,13 @@ def _rsa_figures(stem: str, experiment: str, by_task: dict[str, list[dict]], sty
                    f"{_resampling_words([r for t in paired for r in by_task[t]])}. {marks}{drawn}")
         out.append(F.perceived_physical_figure(f"{stem}__{name}", title, pairs, by_task, styles, contrast_rows,
                                                synthetic, caption))
+    matrix = {t: rs for t, rs in rest.items() if F.params(rs[0]).get("target") == "rdm"}
+    rest = {t: rs for t, rs in rest.items() if t not in matrix}
+    if matrix:
+        out += _profile_figures(f"{stem}__{experiment}-matrix", "RSA against the stimulus set's dissimilarity matrix",
+                                matrix, styles, synthetic, "Target: the set's own dissimilarity matrix (rdm.csv, "
+                                "ratings of pairs of sounds); a noise ceiling only where the set has one matrix per "
+                                "rater. ")
     out += _profile_figures(f"{stem}__{experiment}-other", f"Other {experiment} tasks", rest, styles, synthetic)
     return out
 
@@ -384,6 +391,12 @@ INTROS = {
 }
 
 
+MATRIX_TITLE = "Representational similarity to the set's dissimilarity matrix"
+MATRIX_INTRO = ("How closely does each layer's representational geometry follow the pairwise dissimilarities of the "
+                "stimulus set (rdm.csv)? Read the height of each profile, and where in depth it peaks; against the "
+                "noise ceiling where the set has one matrix per rater.")
+
+
 def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles, synthetic: bool, cmp: dict,
              figure_dir: Path, set_dir: Path | None = None, summary: dict | None = None) -> Section:
     """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices.
@@ -391,12 +404,15 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     section's note, not drawn as blank panels or tables of dashes."""
     control = F.params(results[0]).get("control", "")
     title = EXPERIMENTS.get(exp, f"Tasks of type {results[0]['task']['type']}")
+    intro = INTROS.get(exp, "").format(control=control)
+    if exp == "rsa" and all(F.params(r).get("target") == "rdm" for r in results):  # a similarity study: no listeners
+        title, intro = MATRIX_TITLE, MATRIX_INTRO
     empty = [r for r in results if r["scores"]["headline"].get("value") is None
              and all(e.get("score") is None for e in r["scores"].get("per_layer", []))]
     note = _undefined_note(empty)
     results = [r for r in results if r not in empty]
     if not results:
-        return Section(exp, title, anchor(ds["name"], fp, exp), INTROS.get(exp, "").format(control=control), note=note)
+        return Section(exp, title, anchor(ds["name"], fp, exp), intro, note=note)
     by_task = _by_task(results)
     tasks = F.task_order(by_task)
     tables = {t["task"]: t for t in cmp["tasks"]}
@@ -419,8 +435,7 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
         figs = _profile_figures(f"{stem}__{exp}", f"{exp} tasks", by_task, styles, synthetic)
     for f in figs:
         f.save(figure_dir)
-    section = Section(exp, title, anchor(ds["name"], fp, exp), INTROS.get(exp, "").format(control=control), figs,
-                      note=note)
+    section = Section(exp, title, anchor(ds["name"], fp, exp), intro, figs, note=note)
     section.tables.append(_headline_table("Headline scores", tasks, by_task, tables, styles))
     section.tables += _contrast_tables(cmp["contrasts"], set(tasks))
     section.pairwise = _pairwise_figures(stem, tasks, tables, synthetic, figure_dir)
@@ -528,7 +543,9 @@ def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figur
         except AudioprobeError as exc:
             log.warning("%s; figure A1 and the RDM heatmaps of this set are left out", exc)
             summary = None
-        sections = [_dataset_section(stem, ds, fp, summary, synthetic, figure_dir)] if summary else []
+        # figure A1 compares the set's targets with each other: only where there are at least two
+        sections = ([_dataset_section(stem, ds, fp, summary, synthetic, figure_dir)]
+                    if summary and len(summary["correlations"]["targets"]) >= 2 else [])
         sections += [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir, set_dirs[fp], summary)
                      for exp in [*EXPERIMENTS, *sorted(set(by_exp) - set(EXPERIMENTS))] if exp in by_exp]
         order = F.model_order(styles)
@@ -537,6 +554,70 @@ def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figur
                              [m for m in order if not styles[m].control], [m for m in order if styles[m].control],
                              sections, _claims(cmp, flagged)))
     return out
+
+
+@dataclasses.dataclass
+class SuiteReport:
+    """A suite (many stimulus sets, e.g. similarity studies) and one of its tasks: per-set scores, means over sets,
+    the paired comparisons over sets, and the timbre measures of each set where the task computes them."""
+    suite: str
+    task: str
+    anchor: str
+    synthetic: bool
+    tables: list[Table]
+
+
+def build_suites(results_dir: Path, files: list[tuple[Path, dict]], comparison: dict[str, Any]) -> list[SuiteReport]:
+    """The report's suite sections, from the suite results (`audioprobe.suites`) and the per-set result files."""
+    from audioprobe.leaderboard.suites import group, suite_table
+
+    compared = {(c["suite"], c["task"]): c for c in comparison.get("suites", [])}
+    per_set = {(r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"]): r for _, r in files}
+    out = []
+    for (suite, task), results in group(results_dir).items():
+        sets = results[0]["sets"]
+        header, rows = suite_table(results)
+        tables = [Table("Scores per set and over sets", header, rows,
+                        "Each set's own headline (its layer chosen on that set), their mean, and the leave-one-set-out "
+                        "mean (each set scored at the layer that is best on the other sets: the suite's headline). "
+                        f"Intervals: t over the {len(sets)} sets ({len(sets) - 1} degrees of freedom); none from one "
+                        "set.")]
+        c = compared.get((suite, task))
+        if c and c.get("pairwise"):
+            pw, models = c["pairwise"], c["models"]
+            pair_rows = [[f"{models[i]} − {models[j]}", _f(pw["difference"][i][j]), _ci(pw["ci"][i][j]),
+                          _p(pw["q_value"][i][j]), "yes" if pw["reject"][i][j] else ""]
+                         for i in range(len(models)) for j in range(i + 1, len(models))]
+            tables.append(Table("Paired differences over sets", ["difference", "estimate", "95% CI", "q", "supported"],
+                                pair_rows, "Leave-one-set-out means; the sets resampled with the same draws for every "
+                                           "model (paired set by set); t-tests with sets - 1 degrees of freedom; "
+                                           "Benjamini-Hochberg over the pairs."))
+        measures: dict[str, list[list[str]]] = {}
+        lower: dict[str, bool] = {}
+        for r in results:
+            values: dict[str, list] = {}
+            for sset in sets:
+                res = per_set.get((sset["fingerprint"], r["model"]["name"], task))
+                for name, m in ((res or {}).get("scores", {}).get("measures") or {}).items():
+                    at = m.get("at_headline_layer") or {}
+                    values.setdefault(name, []).append(at.get("value"))
+                    lower[name] = bool(m.get("lower_is_better"))
+            for name, vals in values.items():
+                defined = [v for v in vals if v is not None]
+                measures.setdefault(name, []).append(
+                    [r["model"]["name"], *map(_f, vals), _f(sum(defined) / len(defined)) if defined else "—"])
+        for name, mrows in sorted(measures.items()):
+            tables.append(Table(f"Timbre measure `{name}` at the headline layer", ["model", *(x["set"] for x in sets),
+                                                                                   "mean"], mrows,
+                                f"{'Lower' if lower[name] else 'Higher'} is better; each set at the layer its RSA chose "
+                                f"(no second selection; docs/metrics.md)."))
+        out.append(SuiteReport(suite, task, f"suite-{safe_name(suite)}-{safe_name(task)}".lower(),
+                               any(r.get("synthetic") for r in results), tables))
+    return out
+
+
+SUITES_INTRO = ("A suite pools many stimulus sets (for instance published dissimilarity studies, each with its own "
+                "sounds and ratings): the studies are the unit of replication.")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -604,7 +685,7 @@ def _models_line(s: SetReport) -> str:
             f"{', '.join(s.controls) or 'none'}.")
 
 
-def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
+def render_html(sets: list[SetReport], meta: dict[str, Any], suites: list[SuiteReport] = ()) -> str:
     out = ['<!DOCTYPE html>', '<html lang="en"><head><meta charset="utf-8">',
            '<meta name="viewport" content="width=device-width, initial-scale=1">',
            '<title>audioprobe report</title>', f'<style>{CSS}</style></head><body>',
@@ -623,6 +704,9 @@ def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
                    + (' <b>(synthetic)</b>' if s.synthetic else '') + '<ul>'
                    + "".join(f'<li><a href="#{_h(sec.anchor)}">{_h(sec.title)}</a></li>' for sec in s.sections)
                    + '</ul></li>')
+    if suites:
+        out.append('<li><a href="#suites">Suites</a><ul>' + "".join(
+            f'<li><a href="#{_h(su.anchor)}">{_h(su.suite)}: {_h(su.task)}</a></li>' for su in suites) + '</ul></li>')
     out.append('</ul></nav>')
     for s in sets:
         out.append(f'<section id="{_h(s.anchor)}"><h2>{_h(_set_heading(s))}</h2>')
@@ -650,6 +734,16 @@ def render_html(sets: list[SetReport], meta: dict[str, Any]) -> str:
                 out += [_html_figure(f) for f in sec.rdms]
             out.append('</section>')
         out.append('</section>')
+    if suites:
+        out.append('<section id="suites"><h2>Suites</h2>')
+        out.append(f'<p>{_h(SUITES_INTRO)}</p>')
+        for su in suites:
+            out.append(f'<section id="{_h(su.anchor)}"><h3>Suite {_h(su.suite)}, task {_h(su.task)}</h3>')
+            if su.synthetic:
+                out.append(f'<div class="banner synthetic-banner">{_h(F.SYNTHETIC_BANNER)}.</div>')
+            out += [_html_table(t) for t in su.tables]
+            out.append('</section>')
+        out.append('</section>')
     out.append(f'<footer><p>Generated by audioprobe-report {_h(meta["version"])}.</p></footer></body></html>')
     return "\n".join(out) + "\n"
 
@@ -670,7 +764,7 @@ def _md_figure(f: F.Figure) -> list[str]:
             f"([SVG](figures/{f.name}.svg))", ""]
 
 
-def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
+def render_markdown(sets: list[SetReport], meta: dict[str, Any], suites: list[SuiteReport] = ()) -> str:
     banner = f"> **{F.SYNTHETIC_BANNER}.**"
     lines = ["# audioprobe report", "",
              f"From {meta['n_results']} result files under `{meta['results_dir']}` and their bootstrap replicates "
@@ -702,6 +796,14 @@ def render_markdown(sets: list[SetReport], meta: dict[str, Any]) -> str:
                 lines += [f"#### {RDM_HEADING}", ""]
                 for f in sec.rdms:
                     lines += _md_figure(f)
+    if suites:
+        lines += ['<a id="suites"></a>', "", "## Suites", "", SUITES_INTRO, ""]
+        for su in suites:
+            lines += [f'<a id="{su.anchor}"></a>', "", f"### Suite `{su.suite}`, task `{su.task}`", ""]
+            if su.synthetic:
+                lines += [banner, ""]
+            for t in su.tables:
+                lines += _md_table(t)
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -735,8 +837,9 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
             "command": command or " ".join(shlex.quote(str(x)) for x in [
                 "audioprobe-report", results_dir, "-o", output_dir,
                 *(a for c in contrast_paths for a in ("--contrasts", c)), *(["--alpha", alpha] if alpha != 0.05 else [])])}
-    page = render_html(sets, meta).encode("utf-8")
-    markdown = render_markdown(sets, meta).encode("utf-8")
+    suites = build_suites(results_dir, files, comparison)
+    page = render_html(sets, meta, suites).encode("utf-8")
+    markdown = render_markdown(sets, meta, suites).encode("utf-8")
     atomic_write_bytes(output_dir / "index.html", lambda fh: fh.write(page))
     atomic_write_bytes(output_dir / "report.md", lambda fh: fh.write(markdown))
     return {"index": output_dir / "index.html", "markdown": output_dir / "report.md", "figures": len(all_figures),

@@ -54,7 +54,7 @@ def render_markdown(results_dir: Path) -> list[str]:
     lines = ["## Suites", "",
              "One row per model: each set's own headline (its layer chosen on that set), their mean, and the "
              "leave-one-set-out mean (each set scored at the layer that is best on the other sets: the suite's "
-             "headline). Intervals: percentile bootstrap over sets.", ""]
+             "headline). Intervals: t over the sets (sets - 1 degrees of freedom; none from one set).", ""]
     for (suite, task), results in groups.items():
         r0 = results[0]
         lines += [f"### Suite `{suite}`, task `{task}` ({len(r0['sets'])} sets)", ""]

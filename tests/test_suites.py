@@ -25,6 +25,7 @@ from audioprobe.metrics.over_sets import set_resamples
 from audioprobe.stimuli.folder import export_folder
 from audioprobe.stimuli.synthetic.studies import similarity_study
 from audioprobe.suites import read_suite_results
+from audioprobe.results import score_text
 from tests.toymodels import FrameProjection
 
 SIZES = (11, 15, 20)
@@ -172,3 +173,26 @@ def test_a_suite_is_not_mixed_with_other_sets(suite_run, tmp_path, capsys):
     assert eval_main(["--model", "logmel", "--tasks", "rsa-rdm", "--data", str(root / "studies" / "suite.yaml"),
                       "--data", "impacts", "--output-dir", str(tmp_path / "r")]) == 2
     assert "a suite file is given alone" in capsys.readouterr().err
+
+
+def test_the_report_has_the_suite_and_speaks_of_matrices_not_listeners(suite_run, tmp_path):
+    """The report of a suite of similarity studies: a suite section with every set's score, the means over
+    sets with their t intervals and the paired differences; the sets' sections use the words of a
+    dissimilarity study (no listeners, no paper figure numbers, no 1 x 1 figure A1)."""
+    from audioprobe.leaderboard.report import MATRIX_TITLE, write_report
+
+    _, _, out, _ = suite_run
+    write_report(out, tmp_path / "report")
+    page = (tmp_path / "report" / "report.md").read_text()
+    suite = page.split("## Suites")[1]
+    assert "### Suite `three-studies`, task `rsa-rdm`" in suite
+    r = suite_result(out, "logmel")
+    for s in r["sets"]:
+        assert s["set"] in suite and score_text(s["headline"]) in suite
+    lo, hi = r["leave_one_set_out"]["ci"]
+    assert f"[{score_text(lo)}, {score_text(hi)}]" in suite and "t over the 3 sets (2 degrees of freedom)" in suite
+    assert "logmel − toy-frames" in suite
+    sets_part = page.split("## Suites")[0]
+    assert MATRIX_TITLE in sets_part and "figure 1B" not in sets_part and "Figure 1A" not in sets_part
+    assert "figure A1" not in sets_part  # one target per set: nothing to correlate
+    assert "simulated listeners" not in page

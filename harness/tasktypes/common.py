@@ -325,9 +325,12 @@ def _headline_ci_method(dual: bool, splits: bool) -> str:
 
 
 def synthetic_caveat(stimset: StimulusSet) -> dict:
+    """The caveat of a result on a synthetic set, naming what was simulated: listeners where the set has them,
+    else the judgments it carries (a dissimilarity matrix)."""
     if not stimset.synthetic:
         return {}
-    return {"caveat": "synthetic stimulus set with simulated listeners: these numbers test the harness, "
+    who = "simulated listeners" if stimset.responses is not None or stimset.listeners else "simulated judgments"
+    return {"caveat": f"synthetic stimulus set with {who}: these numbers test the harness, "
                       "they are not findings about human perception"}
 
 
