@@ -449,6 +449,12 @@ CLAIM_KINDS = {"tasks": "task contrast", "baseline": "transfer against its basel
                "control": "above a control"}
 
 
+def _q(q) -> str:
+    """'q = 0.012' or 'q < 0.001'."""
+    text = _p(q)
+    return f"q {text[0]} {text[1:]}" if text.startswith("<") else f"q = {text}"
+
+
 def _claims(cmp: dict, flagged: set[str]) -> list[str]:
     """The claims the compare results support, one sentence each: the pairwise differences that pass the
     experiment's Benjamini-Hochberg correction (per task), then every contrast row whose verdict is an effect
@@ -470,7 +476,7 @@ def _claims(cmp: dict, flagged: set[str]) -> list[str]:
                 better, worse = (i, j) if (d > 0) != lower else (j, i)
                 mag, (a, b) = abs(d), sorted((abs(lo), abs(hi)))
                 said.append(f"{models[better]} {'<' if lower else '>'} {models[worse]} (by {_f(mag)}, 95% CI "
-                            f"[{_f(a) if (lo > 0) == (hi > 0) else '0'}, {_f(b)}], q = {_p(pw['q_value'][i][j])})")
+                            f"[{_f(a) if (lo > 0) == (hi > 0) else '0'}, {_f(b)}], {_q(pw['q_value'][i][j])})")
         if said:
             out.append(f"{t['task']}{' ⚠' if t['task'] in flagged else ''}: " + "; ".join(said) + ".")
     for c in cmp.get("contrasts", []):
@@ -483,7 +489,7 @@ def _claims(cmp: dict, flagged: set[str]) -> list[str]:
             est = test.get("change" if c["kind"] == "depth" else "difference")
             what = f"{r['a']} − {r['b']}" if r.get("b") else f"{r['a']}, change from the first to the last layer"
             out.append(f"{c['contrast']} ({CLAIM_KINDS.get(c['kind'], c['kind'])}){' ⚠' if r['a'] in flagged else ''}: "
-                       f"{r['model']}, {what} = {_f(est)} {_ci(test.get('ci'))}, q = {_p(res.get('row_q_value'))}: {v}.")
+                       f"{r['model']}, {what} = {_f(est)} {_ci(test.get('ci'))}, {_q(res.get('row_q_value'))}: {v}.")
     return out
 
 

@@ -546,3 +546,47 @@ def test_claims_are_the_significant_pairs_and_the_effect_verdicts():
         "abx-material ⚠: a < b (by 0.100, 95% CI [0.050, 0.150], q = 0.010).",
         "depth-trend (change over depth): a, rsa-material, change from the first to the last layer = 0.100 "
         "[0.050, 0.150], q = 0.001: positive effect beyond the margin 0.02."]
+
+
+def test_one_headline_and_one_interval_everywhere(built):
+    """The same (model, task) has the same headline and interval in the CLI's table, the leaderboard, compare
+    and the report (one function computes them: tasktypes.common.headline); a one-layer model's headline is
+    its layer's full-set score."""
+    from audioprobe.cli import results_table
+    from audioprobe.leaderboard.build import build
+    from audioprobe.results import format_score
+
+    results, report = built
+    files = results_of(results)
+    cli = results_table(list(files.values()))
+    board = build(results)
+    page = (report / "report.md").read_text()
+    (cmp_set,) = compare(results, discover_contrasts())["sets"]
+    tables = {t["task"]: t for t in cmp_set["tasks"]}
+    checked = 0
+    for (model, task), r in files.items():
+        h = r["scores"]["headline"]
+        if h["value"] is None or h["ci"] is None:
+            continue
+        if len(r["scores"]["per_layer"]) == 1:
+            assert h["value"] == r["scores"]["per_layer"][0]["score"], (model, task)
+        v3, (lo, hi) = format_score(h["value"], 3), (format_score(x, 3) for x in h["ci"])
+        ci3 = f"[{lo}, {hi}]"
+        # the CLI (4 digits for the score, 3 for the interval)
+        (line,) = [x for x in cli.splitlines() if x.split()[:2] == [model, task]]
+        assert format_score(h["value"]) in line and ci3 in line, line
+        # the leaderboard's cell
+        cells = [x for x in board.splitlines() if x.startswith("|") and ci3 in x and v3 in x]
+        assert cells, (model, task)
+        # compare
+        t = tables[task]
+        if t.get("pairwise") is not None and model in t["models"]:
+            i = t["models"].index(model)
+            assert t["headline"][i] == pytest.approx(h["value"])
+            assert t["pairwise"]["score"]["ci"][i] == pytest.approx(h["ci"])
+        # the report's headline table
+        name = model + (" (control)" if F.styles_for(list(files.values()))[model].control else "")
+        rows = [x for x in page.splitlines() if re.match(rf"\| {re.escape(task)}( ⚠)? \| {re.escape(name)} \|", x)]
+        assert rows and f"| {v3}" in rows[0] and ci3 in rows[0], (model, task, rows)
+        checked += 1
+    assert checked >= 20

@@ -502,3 +502,17 @@ def test_a_ceiling_is_reliable_when_its_split_interval_clears_the_floor_and_only
     lo, hi = stats.spearman_brown(np.percentile(rs, [2.5, 97.5]))
     assert nc["interval"] == pytest.approx([lo, hi], abs=1e-9)
     assert noise_ceiling(agree, p, stats.streams(0)[3])["interval"] == nc["interval"]
+
+
+def test_a_ceiling_of_0_02_prints_no_ratio():
+    """The committed example's rsa-modal-extent: a split-half ceiling of 0.020 whose interval over listener
+    splits does not reach the floor gives no share of the attainable (it printed "210% of ceiling" before);
+    the same value with a reliable interval would give 0.041 / sqrt(0.020)."""
+    from audioprobe.tasktypes.rsa import over_ceiling
+
+    unreliable = {"value": 0.020, "interval": [-0.016, 0.054], "reliable": False, "reliability_floor": 0.1}
+    out = over_ceiling(0.041, unreliable, partial=False)
+    assert out["ratio"] is None and out["attainable"] is None and "unreliable target" in out["reason"]
+    reliable = {**unreliable, "interval": [0.12, 0.3], "reliable": True}
+    assert over_ceiling(0.041, reliable, partial=False)["ratio"] == pytest.approx(0.041 / np.sqrt(0.020))
+    assert over_ceiling(0.041, reliable, partial=True)["ratio"] is None  # partial RSA: no ceiling of its own
