@@ -29,7 +29,7 @@ from typing import Any
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
-from audioprobe.results import safe_name
+from audioprobe.results import safe_name, unreliable_labels
 
 SYNTHETIC_BANNER = "SYNTHETIC stimuli and simulated judgments: not findings about human perception"
 
@@ -396,6 +396,12 @@ def _chance(ax, value: float | None, label: str) -> dict | None:
 MIN_SPAN = 0.1
 
 
+def _unreliable_suffix(result: dict) -> str:
+    """A second title line for a panel whose target or label the listeners do not agree on (`unreliable_labels`)."""
+    roles = [f.split(" ")[0] for f in unreliable_labels(result["scores"])]
+    return f"\n⚠ unreliable {', '.join(roles)}" if roles else ""
+
+
 def _zero(ax) -> None:
     """At least MIN_SPAN of y range (centred on the data), then a zero line where 0 is in range."""
     lo, hi = ax.get_ylim()
@@ -532,7 +538,7 @@ def profiles_figure(name: str, title: str, results_by_task: dict[str, list[dict]
             _depth_axis(ax, len(slots), show_label=i + ncols >= len(tasks))
             if i % ncols == 0:
                 ax.set_ylabel(_y_label([first]))
-            ax.set_title((panel_titles or {}).get(task) or task_title(first))
+            ax.set_title(((panel_titles or {}).get(task) or task_title(first)) + _unreliable_suffix(first))
             _zero(ax)
             _undefined(ax, panel["series"])
             panels.append(panel)
@@ -674,7 +680,7 @@ def transfer_figure(name: str, title: str, results_by_task: dict[str, list[dict]
             _depth_axis(ax, len(slots), show_label=i + ncols >= len(tasks))
             if i % ncols == 0:
                 ax.set_ylabel(_y_label([first]))
-            ax.set_title(task_title(first))
+            ax.set_title(task_title(first) + _unreliable_suffix(first))
             _undefined(ax, [x for x in panel["series"] if x["role"] == "transfer"])
             panel["significant"] = _strip(ax, marks, styles)
             panels.append(panel)
