@@ -176,6 +176,33 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
     return Table(title, headers, rows, note)
 
 
+def _measures_table(tasks: list[str], by_task: dict[str, list[dict]], styles) -> Table | None:
+    """The timbre literature's measures that a task computes beside its RSA (`measures:`), at the RSA's headline
+    layer, with their bootstrap intervals; None when no task computes any."""
+    names = sorted({m for t in tasks for r in by_task[t] for m in (r["scores"].get("measures") or {})})
+    if not names:
+        return None
+    lower = {}
+    rows = []
+    for task in tasks:
+        for model in F.model_order({r["model"]["name"]: styles[r["model"]["name"]] for r in by_task[task]}):
+            r = next(x for x in by_task[task] if x["model"]["name"] == model)
+            ms = r["scores"].get("measures") or {}
+            if not ms:
+                continue
+            row = [task, model, r["scores"]["headline"].get("layer") or "—"]
+            for name in names:
+                at = (ms.get(name) or {}).get("at_headline_layer") or {}
+                lower[name] = bool((ms.get(name) or {}).get("lower_is_better", lower.get(name, False)))
+                row.append(f"{_f(at.get('value'))} {_ci(at.get('ci'))}" if at else "—")
+            rows.append(row)
+    directions = "; ".join(f"{n}: {'lower' if lower.get(n) else 'higher'} is better" for n in names)
+    return Table("Measures of the timbre literature at the headline layer", ["task", "model", "layer", *names], rows,
+                 f"Each measure between the layer's RDM and the target at the layer the RSA chose (no second "
+                 f"selection), with its percentile interval over the RSA's bootstrap resamples of the sounds "
+                 f"(docs/metrics.md, 'Measures of the timbre literature'); {directions}.")
+
+
 def _contrast_tables(contrasts: list[dict], tasks: set[str]) -> list[Table]:
     out = []
     for c in contrasts:
@@ -437,6 +464,9 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
         f.save(figure_dir)
     section = Section(exp, title, anchor(ds["name"], fp, exp), intro, figs, note=note)
     section.tables.append(_headline_table("Headline scores", tasks, by_task, tables, styles))
+    measures = _measures_table(tasks, by_task, styles)
+    if measures:
+        section.tables.append(measures)
     section.tables += _contrast_tables(cmp["contrasts"], set(tasks))
     section.pairwise = _pairwise_figures(stem, tasks, tables, synthetic, figure_dir)
     if exp in ("rsa", "rsa-partial"):

@@ -196,3 +196,25 @@ def test_the_report_has_the_suite_and_speaks_of_matrices_not_listeners(suite_run
     assert MATRIX_TITLE in sets_part and "figure 1B" not in sets_part and "Figure 1A" not in sets_part
     assert "figure A1" not in sets_part  # one target per set: nothing to correlate
     assert "simulated listeners" not in page
+
+
+def test_the_timbre_measures_reach_the_report(suite_run, tmp_path, monkeypatch):
+    """rdm-measures on the suite: each set's section has the measures at the headline layer, and the suite
+    section a table per measure over the sets, both with the result files' numbers."""
+    from audioprobe.leaderboard.report import write_report
+
+    root, _, _, _ = suite_run
+    out = tmp_path / "results"
+    monkeypatch.setenv("AUDIOPROBE_CACHE", str(root / "cache"))
+    assert eval_main(["--model", "logmel", "--tasks", "rdm-measures", "--data", str(root / "studies" / "suite.yaml"),
+                      "--output-dir", str(out)]) == 0
+    write_report(out, tmp_path / "report")
+    page = (tmp_path / "report" / "report.md").read_text()
+    assert page.count("#### Measures of the timbre literature at the headline layer") == 3  # one per set
+    per_set_results = per_set(out, "logmel", "rdm-measures")
+    suite = page.split("## Suites")[1]
+    for name in ("rowwise_spearman", "triplet_agreement", "ndcg", "normalised_mae"):
+        assert f"#### Timbre measure `{name}` at the headline layer" in suite
+        for r in per_set_results.values():
+            at = r["scores"]["measures"][name]["at_headline_layer"]
+            assert score_text(at["value"]) in suite and score_text(at["value"]) in page.split("## Suites")[0]
