@@ -2,6 +2,7 @@
 
 Exit codes: 0 success; 2 a user error (`AudioprobeError`, bad options: one message naming the
 file, key or sound, no traceback); 3 a run that computed nothing (every task not applicable);
+4 some tasks failed (each named in one line, its traceback in `DIR/failures/`; the others finished);
 130 interrupted.
 """
 
@@ -21,12 +22,20 @@ SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated judgments: not a finding about
 
 #: Exit code of a run in which no task could be scored (every one "not applicable").
 EXIT_NOTHING_COMPUTED = 3
+#: Exit code of a run in which some tasks failed unexpectedly (the others finished and were printed).
+EXIT_TASKS_FAILED = 4
 
 
 class NothingComputed(AudioprobeError):
     """A run that scored no task: not a success (exit code EXIT_NOTHING_COMPUTED)."""
 
     exit_code = EXIT_NOTHING_COMPUTED
+
+
+class TasksFailed(AudioprobeError):
+    """A run in which some tasks raised unexpectedly (exit code EXIT_TASKS_FAILED): the rest are saved."""
+
+    exit_code = EXIT_TASKS_FAILED
 
 
 class TaskProgress:
@@ -110,6 +119,9 @@ def results_table(results: list[dict]) -> str:
         if "not_applicable" in r:
             rows.append([r["model"]["name"], r["task"]["name"], "n/a", "—", "—", where, ds["n_sounds"], "not applicable"])
             continue
+        if "failed" in r:
+            rows.append([r["model"]["name"], r["task"]["name"], "FAILED", "—", "—", where, ds["n_sounds"], "failed"])
+            continue
         h = r["scores"]["headline"]
         ci = h.get("ci")
         flags = unreliable_labels(r["scores"])
@@ -129,10 +141,11 @@ def results_table(results: list[dict]) -> str:
         ])
     table = tabulate(rows, headers=["model", "task", "score", "interval", "layer", "stimulus set", "sounds", "status"])
     notes = [f"{r['task']['name']}: not applicable: {r['not_applicable']}" for r in results if "not_applicable" in r]
+    notes += [f"{r['model']['name']} / {r['task']['name']}: FAILED: {r['failed']}" for r in results if "failed" in r]
     notes += [f"undefined ({len(where)}: {', '.join(where)}): {why}" for why, where in undefined.items()]
     notes += [f"⚠ {flag} ({', '.join(sorted(set(tasks)))}): a score there says more about the listeners' noise "
               f"than about the model." for flag, tasks in flagged.items()]
-    results = [r for r in results if "not_applicable" not in r]
+    results = [r for r in results if "not_applicable" not in r and "failed" not in r]
     if any(r["dataset"].get("synthetic") for r in results):
         notes.append(SYNTHETIC_NOTE)
     if any(r["scores"].get("lower_is_better") for r in results):
@@ -284,6 +297,13 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
     click.echo(results_table(results))
     if suite is not None:
         click.echo("\n" + suite_table(output_dir, suite.name, models, selected))
+    failed = [r for r in results if "failed" in r]
+    if failed:
+        if setless:
+            click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
+        raise TasksFailed(f"{len(failed)} of {len(results)} task(s) failed (named above, tracebacks in "
+                          f"{output_dir}/failures/); the other results are saved in {output_dir}/. Please report the "
+                          f"traceback.")
     if results and all("not_applicable" in r for r in results):
         raise NothingComputed(
             f"nothing was computed: all {len(results)} task(s) were not applicable to this stimulus set"
@@ -343,11 +363,28 @@ def status_cmd(results_dir, sweep_id):
         click.echo(f"\nOther sweeps here: {', '.join(others)} (--sweep ID).")
 
 
+#: Width of `list`'s tables without --verbose: a terminal's, with room to spare.
+LIST_WIDTH = 100
+
+
+def fit_table(rows: list[list], headers: list[str], width: int = LIST_WIDTH) -> str:
+    """A plain table no wider than `width`: its last column (a description) cut with an ellipsis to fit."""
+    table = tabulate(rows, headers=headers)
+    if max(map(len, table.splitlines())) <= width:
+        return table
+    others = tabulate([r[:-1] for r in rows], headers=headers[:-1])
+    room = max(12, width - max(map(len, others.splitlines())) - 2)
+    cut = [[*r[:-1], r[-1] if len(str(r[-1])) <= room else str(r[-1])[: room - 1] + "…"] for r in rows]
+    return tabulate(cut, headers=headers)
+
+
 @cli.command("list")
 @click.argument("what", type=click.Choice(["models", "tasks", "datasets"]))
+@click.option("-v", "--verbose", is_flag=True, help="Every column in full (licence and weights of models); wide.")
 @click.pass_context
-def list_cmd(ctx, what):
-    """List registered models, tasks or stimulus sets with a line about each."""
+def list_cmd(ctx, what, verbose):
+    """List registered models, tasks or stimulus sets with a line about each (fits 100 columns; -v: all)."""
+    show = (lambda rows, headers: tabulate(rows, headers=headers)) if verbose else fit_table
     if what == "models":
         from audioprobe.registry import describe_models
 
@@ -360,19 +397,22 @@ def list_cmd(ctx, what):
             repo = ("spaces/" if getattr(meta, "repo_type", "model") == "space" else "") + (meta.repo_id or "")
             source = f"{repo}@{meta.revision[:10]}" if meta.repo_id and meta.revision else (repo or "—")
             rows.append([name, meta.family, meta.training, params, meta.license, source, meta.description])
-        click.echo(tabulate(rows, headers=["name", "family", "training", "params", "license", "weights", "description"]))
+        if not verbose:  # licence and weights behind -v
+            rows = [[r[0], r[1], r[2], r[3], r[-1]] for r in rows]
+        click.echo(show(rows, ["name", "family", "training", "params", "license", "weights", "description"] if verbose
+                        else ["name", "family", "training", "params", "description"]))
     elif what == "tasks":
         from audioprobe.taskconfig import discover_tasks
 
         tasks = discover_tasks(ctx.obj["include_paths"], ctx.obj["allowed_controls"])
         rows = [[t.name, t.type, ",".join(t.tags), t.dataset or "(--data)", t.description]
                 for t in sorted(tasks.values(), key=lambda t: t.name)]
-        click.echo(tabulate(rows, headers=["task", "type", "tags", "dataset", "description"]))
+        click.echo(show(rows, ["task", "type", "tags", "dataset", "description"]))
     else:
         from audioprobe.stimuli import DATASETS
 
         rows = [[name, desc] for name, (_, desc) in sorted(DATASETS.items())]
-        click.echo(tabulate(rows, headers=["dataset", "description"]))
+        click.echo(show(rows, ["dataset", "description"]))
         click.echo("\nAlso accepted wherever a dataset is named: a folder path, or hf:ORG/NAME[@REVISION].")
 
 

@@ -59,28 +59,46 @@ def atomic_write_bytes(path: Path, write) -> None:
 @contextlib.contextmanager
 def file_lock(path: Path):
     """Hold an exclusive lock for writing `path`: `fcntl.flock` on a hidden lock file beside it
-    (`.<name>.lock`, left in place), so that two processes (jobs of a sweep, two sweeps on one output
-    folder or cache) never write the same file, or the same pair of files, at once. Blocks until the lock
-    is free. On NFS (v4) flock is a whole-file POSIX lock the server arbitrates; where no lock can be taken
-    (a file system without locks, a read-only folder) it goes on without one: writes stay atomic.
+    (`.<name>.lock`), so that two processes (jobs of a sweep, two sweeps on one output folder or cache)
+    never write the same file, or the same pair of files, at once. Blocks until the lock is free. The lock
+    file is removed when the lock is released (no hidden files left beside the results): a waiter that
+    then holds a lock on the removed file sees that its inode is no longer the path's and takes the lock
+    again on a fresh file (the usual unlink-safe lock-file protocol). On NFS (v4) flock is a whole-file
+    POSIX lock the server arbitrates; where no lock can be taken (a file system without locks, a
+    read-only folder) it goes on without one: writes stay atomic.
     """
     import fcntl
 
     path = Path(path)
     lock = path.with_name(f".{path.name}.lock")
+    fd = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+        while True:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666 & ~_umask())
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError:  # no locks here: go on without
+                break
+            try:
+                if os.stat(lock).st_ino == os.fstat(fd).st_ino:
+                    break  # locked, and still the path's lock file
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # removed by the holder we waited for: take the lock again
+            fd = None
     except OSError:
+        if fd is not None:
+            os.close(fd)
         yield
         return
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError:
-            pass
         yield
     finally:
+        try:
+            os.unlink(lock)  # while still holding it: nobody can hold a lock on this inode and think it current
+        except OSError:
+            pass
         os.close(fd)  # closing releases the lock
 
 

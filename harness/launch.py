@@ -197,7 +197,7 @@ class SweepJob:
 def _entry(result: dict, output_dir: Path) -> dict:
     from audioprobe.results import result_path
 
-    if "not_applicable" in result:
+    if "not_applicable" in result or "failed" in result:
         return {"task": result["task"]["name"], "placeholder": result}
     ds = result["dataset"]
     path = result_path(output_dir, ds["name"], ds["fingerprint"], result["model"]["name"], result["task"]["name"])

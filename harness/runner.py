@@ -24,7 +24,7 @@ from audioprobe.files import file_lock
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.registry import create_model
 from audioprobe.results import (SUMMARY_FILE, build_result, model_dir, read_replicates, read_result, result_path,
-                                set_folder, write_result)
+                                safe_name, set_folder, write_result)
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.summaries import SUMMARY_VERSION, rdm_bytes, read_summary, store_rdms, summarise, write_summary
 from audioprobe.taskconfig import TaskConfig
@@ -49,6 +49,10 @@ class RunOptions:
     suite: Any = None  # the audioprobe.suites.Suite the sets come from: a suite result per (model, task)
     progress: bool = True
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast on the forward pass)
+
+
+#: Folder of the results directory that holds the tracebacks of tasks that failed (`Runner.task_failed`).
+FAILURES_FOLDER = "failures"
 
 
 def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet | None, reason: str) -> dict:
@@ -89,9 +93,10 @@ def write_suite_results(output_dir: Path, suite, seed: int, model_name: str, res
 
     order = {fp: k for k, fp in enumerate(fingerprints)}
     for task in tasks:
-        mine = sorted((r for r in results if r["task"]["name"] == task.name and "not_applicable" not in r),
-                      key=lambda r: order.get(r["dataset"]["fingerprint"], len(order)))
-        missing = [r["dataset"]["name"] for r in results if r["task"]["name"] == task.name and "not_applicable" in r]
+        mine = sorted((r for r in results if r["task"]["name"] == task.name and "not_applicable" not in r
+                       and "failed" not in r), key=lambda r: order.get(r["dataset"]["fingerprint"], len(order)))
+        missing = [r["dataset"]["name"] for r in results if r["task"]["name"] == task.name
+                   and ("not_applicable" in r or "failed" in r)]
         if not mine:
             continue
         suite_result = build_suite_result(suite, mine, missing, seed)
@@ -191,7 +196,33 @@ class Runner:
                 except NotApplicableError as exc:
                     log.warning("%s / %s: not applicable: %s", name, task.name, exc)
                     out.append(not_applicable(name, task, stimset, str(exc)))
+                except AudioprobeError:
+                    raise  # a bad input (named by the message): the run stops with it, as before
+                except Exception as exc:  # noqa: BLE001 - one task's bug must not end the others
+                    out.append(self.task_failed(name, task, stimset, exc))
         return out
+
+    def task_failed(self, model: str, task: TaskConfig, stimset: StimulusSet, exc: Exception) -> dict:
+        """A task that raised unexpectedly: its traceback to a log file beside the results (never a result
+        file), one line on stderr naming it, and a `failed` row for the summary; the other tasks go on."""
+        import traceback
+
+        where = Path(self.opt.output_dir) / FAILURES_FOLDER / f"{safe_name(stimset.name)}-{safe_name(model)}-" \
+                                                               f"{safe_name(task.name)}.log"
+        text = "".join(traceback.format_exception(exc))
+        try:
+            where.parent.mkdir(parents=True, exist_ok=True)
+            where.write_text(text, encoding="utf-8")
+            log_note = f"traceback in {where}"
+        except OSError:
+            log_note = "the traceback could not be written; it follows"
+            log.error("%s", text)
+        line = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+        log.error("%s / %s: FAILED: %s (%s)", model, task.name, line, log_note)
+        row = not_applicable(model, task, stimset, "")
+        del row["not_applicable"]
+        row["failed"] = f"{line} ({log_note})"
+        return row
 
     def set_dir(self, stimset: StimulusSet) -> Path:
         return Path(self.opt.output_dir) / set_folder(stimset.name, stimset.fingerprint())

@@ -446,7 +446,10 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
                                **({"unreliable": flags} if flags else {})})
         contrast_out = []
         for c in contrasts:
-            rows = [r for r in evaluate_contrast(c, by_key, alpha, level) if r["model"] in shown_models]
+            # --models and --tasks filter the contrasts too: a row shows when its model is selected and every task
+            # it reads is (a control model is not a task: kind control's b is its model, read even if unlisted)
+            rows = [r for r in evaluate_contrast(c, by_key, alpha, level) if r["model"] in shown_models
+                    and r["a"] in task_names and (c.kind != "tasks" or r.get("b") in task_names)]
             if rows:
                 contrast_out.append({"contrast": c.name, "version": c.version, "kind": c.kind,
                                      "description": c.description, "margin": c.margin, "rows": rows})

@@ -256,3 +256,16 @@ def test_contrast_rows_carry_their_margin_and_verdict(report):
                     assert r["margin"] == c["margin"] and r["verdict"], (c["contrast"], r)
     depth = [c for s in report["sets"] for c in s["contrasts"] if c["kind"] == "depth"]
     assert all(c["margin"] == 0.02 for c in depth)
+
+
+def test_task_and_model_filters_apply_to_the_contrasts(results_dir):
+    """mfcc's rows: model-vs-control on rsa-material (against logmel), fig1b on the modal/physical pair. --tasks
+    rsa-material keeps the first and drops the second (it reads tasks that were not asked for); --models mfcc
+    drops every other model's rows."""
+    full = compare(results_dir, discover_contrasts())
+    rows_of = lambda rep: [(c["contrast"], r) for s in rep["sets"] for c in s["contrasts"] for r in c["rows"]]  # noqa: E731
+    assert any(name == "fig1b-perceived-vs-physical" and r["model"] == "mfcc" for name, r in rows_of(full))
+    some = rows_of(compare(results_dir, discover_contrasts(), tasks="rsa-material", models="mfcc"))
+    assert some and all(r["model"] == "mfcc" and r["a"] == "rsa-material" for _, r in some), some
+    assert {name for name, _ in some} == {"model-vs-control"}
+    assert {r["b"] for _, r in some} == {"logmel"}  # a control model: read although --models names only mfcc

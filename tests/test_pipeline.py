@@ -238,10 +238,14 @@ def test_bad_task_yaml_names_file_and_key(tmp_path, capsys):
 
 def test_list_commands(capsys):
     assert eval_main(["list", "models"]) == 0
-    assert "logmel" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "logmel" in out and max(map(len, out.splitlines())) <= 100 and "license" not in out
+    assert eval_main(["list", "models", "-v"]) == 0
+    wide = capsys.readouterr().out
+    assert "license" in wide and "MIT/ast-finetuned-audioset" in wide  # the weights, in full
     assert eval_main(["list", "tasks"]) == 0
     out = capsys.readouterr().out
-    assert all(t in out for t in FIG1A)
+    assert all(t in out for t in FIG1A) and max(map(len, out.splitlines())) <= 100
     assert eval_main(["list", "datasets"]) == 0
     assert "impacts" in capsys.readouterr().out
 

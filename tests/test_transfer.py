@@ -140,3 +140,66 @@ def test_parallel_layers_equal_serial(rng):
     for (p1, c1, b1, m1), (p2, c2, b2, m2) in zip(serial, parallel):
         assert c1 == c2 and np.array_equal(p1, p2) and np.array_equal(b1, b2)
         assert m1.defined.all() and all(np.array_equal(a, b) for a, b in zip(m1, m2))
+
+
+def _labelled_set(materials_by_extent: dict[str, list[str]]):
+    """A set whose sounds have exactly these (extent, material) labels: counts chosen by the test."""
+    cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
+    labels = [(e, m) for e, ms in materials_by_extent.items() for m in ms]
+    n = len(labels)
+    counts = {"material": np.stack([np.eye(3, dtype=np.int64)[cats["material"].index(m)] * 4 for _, m in labels]),
+              "extent": np.stack([np.eye(3, dtype=np.int64)[cats["extent"].index(e)] * 4 for e, _ in labels])}
+    return StimulusSet(name="counts", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
+                       labels={"material": [m for _, m in labels], "extent": [e for e, _ in labels]},
+                       judgments=counts, load_audio=lambda i: (np.zeros(400, np.float32), 16000), synthetic=True)
+
+
+def _evaluate(s, rng, **over):
+    acts = {"mean": {"x": rng.normal(size=(len(s), 4))}}
+    return TASK_TYPES["transfer"].evaluate(acts, s, params(**over), EvalContext("t", 0, np.random.default_rng(0), None))
+
+
+@pytest.mark.parametrize("train, why", [
+    (["wood", "metal", "glass"], "wood 1, metal 1, glass 1"),  # every class a single sound (sklearn: n_splits > members)
+    (["wood"] * 10 + ["metal"], "metal 1, wood 10"),  # a fold's fitting part would hold only wood
+])
+def test_a_training_subset_that_cannot_choose_c_is_not_applicable_with_its_counts(rng, train, why):
+    from audioprobe.errors import NotApplicableError
+
+    s = _labelled_set({"1D": train, "3D": ["wood"] * 3 + ["metal"] * 3})
+    with pytest.raises(NotApplicableError) as err:
+        _evaluate(s, rng, train_values=["1D"], test_values=["3D"])
+    message = str(err.value)
+    assert "task 't'" in message and "fewer than 2 classes" in message
+    assert all(part in message for part in why.split(", ")), message
+
+
+def test_a_smaller_cv_design_is_used_and_recorded_where_it_is_sound(rng):
+    """Classes of 2, 2 and 1 training sounds with 3 inner folds: scikit-learn's 3 folds do not exist (no class
+    has 3 sounds); C is chosen in 2 folds on the two classes of 2 sounds, the single sound still in the fit,
+    and the result says so."""
+    from audioprobe.metrics.transfer import inner_folds_of
+
+    y = np.array(["wood", "wood", "metal", "metal", "glass"])
+    folds, left_out = inner_folds_of(y, 3, 0)
+    assert left_out == ["glass"] and len(folds) == 2
+    for fit, val in folds:
+        assert set(y[fit]) == {"wood", "metal"} and "glass" not in set(y[val])
+    # through the task, 3 folds are first cut to what the smallest class allows (2), where scikit-learn's
+    # stratified folds exist with the single sound in them: recorded as 2 folds, nothing left out
+    s = _labelled_set({"1D": ["wood"] * 2 + ["metal"] * 2 + ["glass"], "3D": ["wood"] * 4 + ["metal"] * 4})
+    out = _evaluate(s, rng, train_values=["1D"], test_values=["3D"], inner_folds=3)
+    assert out["probe_design"]["inner_folds"] == 2 and out["probe_design"]["left_out_of_choosing_c"] == []
+    assert out["headline"]["value"] is not None
+
+
+def test_a_baseline_fold_that_cannot_choose_c_gives_no_baseline_and_says_why(rng):
+    """Two test classes of 2 sounds: the baseline's 2 outer folds leave 1 sound per class in each training part,
+    where no stratified inner fold exists (this crashed scikit-learn before); the task is scored, without a
+    baseline, and the note names the counts."""
+    s = _labelled_set({"1D": ["wood"] * 5 + ["metal"] * 5, "3D": ["wood"] * 2 + ["metal"] * 2})
+    out = _evaluate(s, rng, train_values=["1D"], test_values=["3D"])
+    entry = out["per_layer"][0]
+    assert entry["score"] is not None and entry["baseline_accuracy"] is None
+    assert "outer fold's training part (metal 1, wood 1)" in entry["baseline_note"]
+    assert "so no matched probes" in out["matched"]["note"]

@@ -331,19 +331,62 @@ def path_accuracies(x_fit, y_fit, x_val, y_val, c_grid, max_iter: int = MAX_ITER
     return np.array([float(np.average(pred[float(c)] == y_val)) for c in c_grid])
 
 
+class ProbeDesignError(ValueError):
+    """The labels cannot support the probe's cross-validated choice of C (`inner_folds_of`)."""
+
+
+def class_counts_text(labels) -> str:
+    """'wood 10, metal 1': the classes of some labels and their sizes, for messages."""
+    classes, counts = np.unique(np.asarray(labels), return_counts=True)
+    return ", ".join(f"{c} {n}" for c, n in zip(classes, counts))
+
+
+def inner_folds_of(y, n_folds: int, seed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], list[str]] | None:
+    """The inner folds that choose a probe's C on labels y, and the classes left out of that choice; None when
+    no sound design exists (fewer than 2 classes with 2 or more sounds).
+
+    The design is GridSearchCV's, StratifiedKFold(n_folds, shuffle=True, random_state=seed) on every sound,
+    wherever its folds exist and every fold's fitting part holds 2 classes or more. Where it does not (a
+    class of a single sound among few others can leave a fitting part with one class, and scikit-learn
+    refuses more folds than the largest class has sounds), C is chosen on the sounds of the classes with
+    at least 2 sounds, in as many folds as the smallest of them allows (at least 2): every fitting part then
+    holds each of those classes. The classes left out (single sounds) are still in the probe's final fit;
+    only the choice of C does without them."""
+    from sklearn.model_selection import StratifiedKFold
+
+    y = np.asarray(y)
+    try:
+        folds = list(StratifiedKFold(n_folds, shuffle=True, random_state=seed).split(np.zeros((y.size, 1)), y))
+    except ValueError:
+        folds = None
+    if folds and all(np.unique(y[fit]).size >= 2 for fit, _ in folds):
+        return folds, []
+    classes, counts = np.unique(y, return_counts=True)
+    kept = classes[counts >= 2]
+    if kept.size < 2:
+        return None
+    rows = np.flatnonzero(np.isin(y, kept))
+    k = max(2, min(n_folds, int(counts[counts >= 2].min())))
+    folds = [(rows[fit], rows[val]) for fit, val in
+             StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros((rows.size, 1)), y[rows])]
+    return folds, [str(c) for c in classes[counts < 2]]
+
+
 def choose_c(x, y, c_grid, n_folds: int, seed: int, max_iter: int = MAX_ITER, tol: float = TOL) -> float:
     """C with the best mean accuracy over stratified folds of (x, y), the first of the grid on ties
-    (GridSearchCV's rule, and its folds: StratifiedKFold(n_folds, shuffle=True, random_state=seed)).
+    (GridSearchCV's rule, and its folds: StratifiedKFold(n_folds, shuffle=True, random_state=seed); on labels
+    that cannot support them, the smaller design of `inner_folds_of`).
 
     Accuracies take few values, so exact ties between C's are common and resolved by grid order;
     two C's whose mean accuracies differ do so by at least 1 / (folds x validation sounds), far
     above anything solver tolerance can move (it moves a prediction only for a sound within a
     TOL-sized margin of a decision boundary)."""
-    from sklearn.model_selection import StratifiedKFold
-
-    cv = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    design = inner_folds_of(y, n_folds, seed)
+    if design is None:
+        raise ProbeDesignError(f"fewer than 2 classes with 2 or more sounds ({class_counts_text(y)}): the probe's C "
+                               f"cannot be chosen by stratified cross-validation")
     scores = np.array([path_accuracies(x[fit], y[fit], x[val], y[val], c_grid, max_iter, tol)
-                       for fit, val in cv.split(x, y)]).T  # [C, folds]
+                       for fit, val in design[0]]).T  # [C, folds]
     mean = np.average(scores, axis=1)  # as GridSearchCV's mean_test_score
     return float(list(c_grid)[int(np.flatnonzero(mean == mean.max())[0])])
 
@@ -387,13 +430,38 @@ def baseline_folds(y, folds: int, inner_folds: int, seed: int):
     from sklearn.model_selection import StratifiedKFold
 
     y = np.asarray(y)
-    _, class_counts = np.unique(y, return_counts=True)
-    if class_counts.size < 2 or class_counts.min() < 2:
+    if baseline_absence(y, folds, inner_folds, seed) is not None:
         return None
+    return _baseline_plan(y, folds, inner_folds, seed)
+
+
+def _baseline_plan(y, folds: int, inner_folds: int, seed: int):
+    from sklearn.model_selection import StratifiedKFold
+
+    _, class_counts = np.unique(y, return_counts=True)
     k = _folds(y, folds)
     outer = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros((y.size, 1)), y))
     smallest_train = int(class_counts.min()) * (k - 1) // k
     return outer, max(2, min(inner_folds, smallest_train))
+
+
+def baseline_absence(y, folds: int, inner_folds: int, seed: int) -> str | None:
+    """Why the test subset has no no-transfer baseline (None: it has one): a class of a single sound (no
+    stratified split can test it), or an outer fold whose training part cannot choose the probe's C
+    (`inner_folds_of`)."""
+    y = np.asarray(y)
+    classes, counts = np.unique(y, return_counts=True)
+    if classes.size < 2:
+        return f"the test subset has a single class ({class_counts_text(y)}): no baseline"
+    if counts.min() < 2:
+        return (f"a test class has a single sound ({class_counts_text(y)}): no stratified split can test it, so no "
+                f"baseline")
+    outer, n_inner = _baseline_plan(y, folds, inner_folds, seed)
+    for fit, _ in outer:
+        if inner_folds_of(y[fit], n_inner, seed) is None:
+            return (f"an outer fold's training part ({class_counts_text(y[fit])}) has fewer than 2 classes with 2 or "
+                    f"more sounds: the baseline's C cannot be cross-validated, so no baseline")
+    return None
 
 
 def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=MAX_ITER):

@@ -224,6 +224,13 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     if len(np.unique(y_train)) < 2:
         raise NotApplicableError(f"task {ctx.task!r}: every training sound has the same {params['target_dimension']!r} "
                               f"category ({y_train[0]}); nothing to learn.")
+    design = transfer.inner_folds_of(y_train, transfer._folds(y_train, params["inner_folds"]), ctx.seed)
+    if design is None:
+        raise NotApplicableError(
+            f"task {ctx.task!r}: the training subset ({transfer.class_counts_text(y_train)}) has fewer than 2 classes "
+            f"of {params['target_dimension']!r} with 2 or more sounds; the probe's C is chosen by stratified "
+            f"cross-validation inside the training sounds, which needs them.")
+    absent = transfer.baseline_absence(y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
     classes, class_counts = np.unique(y_test, return_counts=True)
     chance = float(class_counts.max() / class_counts.sum())
     rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
@@ -273,7 +280,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
             entry.update(baseline_accuracy=json_float(b_acc), baseline_balanced_accuracy=json_float(b_bal))
         else:
             entry.update(baseline_accuracy=None, baseline_balanced_accuracy=None,
-                         baseline_note="a test class has a single sound: no stratified baseline")
+                         baseline_note=absent or "no baseline")
         # matched sizes: both probes' correctness on the sounds whose fold has them (weights x defined)
         if pairs is not None and defined.any():
             m_ok, mb_ok = pairs.transfer == y_test, pairs.baseline == y_test
@@ -348,7 +355,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
                             baseline_contrast=contrast_reps, **head_reps)
     matched = {"method": MATCHED_METHOD, "n_test": int(defined.sum())}
     if plan is None:
-        matched["note"] = "a test class has a single sound: no stratified baseline, so no matched probes"
+        matched["note"] = f"{absent or 'no baseline'}, so no matched probes"
     elif not defined.all():
         lost = [f for f, mf in enumerate(plan) if not mf.fitted]
         matched["note"] = (f"baseline fold(s) {', '.join(map(str, lost))}: a subsample of m_f sounds keeps fewer "
@@ -365,6 +372,11 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
                    "method": "accuracy: share of the test subset's majority class; balanced: 1 / number of classes"},
         "n_train": int(train.size), "n_test": int(n_test), "n_excluded": excluded,
         "n_train_matched": None if plan is None else [mf.size for mf in plan],
+        "probe_design": {"inner_folds": len(design[0]), "left_out_of_choosing_c": design[1],
+                         "note": ("C chosen by stratified cross-validation inside the training sounds"
+                                  + (f"; the classes of a single training sound ({', '.join(design[1])}) were left "
+                                     f"out of that choice (still in the probe's fit): transfer.inner_folds_of"
+                                     if design[1] else ""))},
         "matched": matched,
         "classes_test": {str(c): int(k) for c, k in zip(classes, class_counts)},
         "classes_train": {str(c): int(k) for c, k in zip(*np.unique(y_train, return_counts=True))},
@@ -416,6 +428,13 @@ class Matched(TypedDict):
     note: NotRequired[Annotated[str, "why some or all test sounds have no matched predictions"]]
 
 
+class ProbeDesign(TypedDict):
+    inner_folds: Annotated[int, "stratified folds inside the training sounds that chose C"]
+    left_out_of_choosing_c: Annotated[list[str], "classes of a single training sound, left out of the choice of C "
+                                                 "(still in the probe's fit; transfer.inner_folds_of)"]
+    note: Annotated[str, "the design, in words"]
+
+
 class BaselineContrast(TypedDict):
     value: Annotated[float | None, "matched transfer minus matched baseline (the task's score) at the layer chosen by "
                                    "the transfer score: cross-validated over half-splits of the test sounds, the "
@@ -441,6 +460,7 @@ class TransferScores(Scores):
     n_train_matched: Annotated[list[int] | None, "m_f per baseline fold: the training sounds of both matched probes "
                                                  "(null: no baseline)"]
     matched: Annotated[Matched, "how the matched-size probes were made"]
+    probe_design: Annotated[ProbeDesign, "how the transfer probe's C was chosen on these labels"]
     classes_train: Annotated[dict[str, int], "sounds per class in the training subset"]
     classes_test: Annotated[dict[str, int], "sounds per class in the test subset"]
     label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (target, split): "
