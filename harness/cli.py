@@ -272,13 +272,15 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
                               f"registered name, hf:ORG/NAME or a suite file).")
     selected = [t for t in selected if t.name not in setless]
     args = parse_model_args(model_args)
+    from audioprobe.extract import stderr_status
+
     check_writable(output_dir, f"--output-dir {output_dir}")  # before any work: no result computed in vain
     if save_activations is not None:
         check_writable(save_activations, f"--save-activations {save_activations}")
     options = RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
                          overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations,
                          data=data_specs or None, suite=suite, progress=sys.stderr.isatty() and not quiet,
-                         precision=precision)
+                         precision=precision, status=None if quiet or sys.stderr.isatty() else stderr_status)
     slurm_only = [f"--{n.replace('_', '-')}" for n in ("slurm_partition", "gpus_per_job", "cpus_per_job", "mem",
                                                        "no_wait") if ctx.get_parameter_source(n).name != "DEFAULT"]
     if ctx.get_parameter_source("time_limit").name != "DEFAULT":
@@ -342,12 +344,17 @@ def sweep(launcher, max_parallel, options, models, tasks, data_specs, suite, no_
 @click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option("--sweep", "sweep_id", default=None, metavar="ID", help="This sweep (default: the latest).")
 def status_cmd(results_dir, sweep_id):
-    """The jobs of a sweep (--launcher slurm, or local --max-parallel): done, running, pending or failed per
-    model and stimulus set, failed jobs with their log and error. Writes the suite results of models whose
-    jobs have all finished."""
-    from audioprobe.launch import (current_statuses, failures_text, list_sweeps, load_sweep, status_table,
-                                   summary_line, write_finished_suites)
+    """What a results folder holds, per stimulus set and model: results current, stale (an older task version
+    or schema), undefined, failed and missing; then, if the folder has sweeps (--launcher slurm, or local
+    --max-parallel), the jobs of the latest (or --sweep ID): done, running, pending or failed, failed jobs
+    with their log and error. Writes the suite results of models whose jobs have all finished."""
+    from audioprobe.launch import (SWEEPS_FOLDER, current_statuses, failures_text, list_sweeps, load_sweep,
+                                   status_table, summary_line, write_finished_suites)
 
+    click.echo(results_inventory(results_dir))
+    if sweep_id is None and not (results_dir / SWEEPS_FOLDER).is_dir():
+        return
+    click.echo("")
     folder, record = load_sweep(results_dir, sweep_id)
     statuses = current_statuses(folder, record)
     written = write_finished_suites(folder, record, statuses)
@@ -361,6 +368,52 @@ def status_cmd(results_dir, sweep_id):
     others = [s for s in list_sweeps(results_dir) if s != record["id"]]
     if others:
         click.echo(f"\nOther sweeps here: {', '.join(others)} (--sweep ID).")
+
+
+def results_inventory(results_dir: Path) -> str:
+    """Per stimulus set and model: the result files, how many are current (this schema and the task file's
+    version), which are stale (recomputed by the next run), undefined (no score), failed (a traceback in
+    DIR/failures/) or missing (another model of the set has them)."""
+    from audioprobe.identity import SCHEMA_VERSION
+    from audioprobe.results import collect_files, safe_name
+    from audioprobe.runner import FAILURES_FOLDER
+    from audioprobe.taskconfig import discover_tasks
+
+    files = collect_files(results_dir)
+    if not files:
+        return f"{results_dir}: no result files here yet."
+    current_tasks = discover_tasks()
+    failed_logs = {p.stem for p in (Path(results_dir) / FAILURES_FOLDER).glob("*.log")}
+    by: dict[tuple[str, str], list[dict]] = {}
+    for _, r in files:
+        ds = r["dataset"]
+        by.setdefault((f"{ds['name']} ({ds.get('fingerprint', '')[:8]})", r["model"]["name"]), []).append(r)
+    tasks_of_set: dict[str, set[str]] = {}
+    for (where, _), rs in by.items():
+        tasks_of_set.setdefault(where, set()).update(r["task"]["name"] for r in rs)
+    rows, details = [], []
+    for (where, model), rs in sorted(by.items()):
+        stale = []
+        for r in rs:
+            task = current_tasks.get(r["task"]["name"])
+            if r["schema_version"] != SCHEMA_VERSION:
+                stale.append(f"{r['task']['name']} (schema {r['schema_version']})")
+            elif task is not None and task.version != r["task"].get("version"):
+                stale.append(f"{r['task']['name']} (v{r['task'].get('version')}, now v{task.version})")
+        undefined = [r["task"]["name"] for r in rs if (r["scores"].get("headline") or {}).get("value") is None]
+        set_name = where.split(" (")[0]
+        failed = sorted(t for t in current_tasks
+                        if f"{safe_name(set_name)}-{safe_name(model)}-{safe_name(t)}" in failed_logs)
+        missing = sorted(tasks_of_set[where] - {r["task"]["name"] for r in rs})
+        rows.append([where, model, len(rs), len(rs) - len(stale), len(stale), len(undefined), len(failed), len(missing)])
+        for what, names in (("stale", stale), ("failed", failed), ("missing", missing)):
+            if names:
+                details.append(f"{where} / {model}: {what}: {', '.join(names)}")
+    table = tabulate(rows, headers=["stimulus set", "model", "results", "current", "stale", "undefined", "failed",
+                                    "missing"])
+    notes = ("\nStale results are recomputed by the next run of their task; failed tasks have their traceback in "
+             f"{Path(results_dir) / FAILURES_FOLDER}; missing: results another model of the set has.")
+    return f"Results in {results_dir}:\n{table}" + ("\n\n" + "\n".join(details) if details else "") + notes
 
 
 #: Width of `list`'s tables without --verbose: a terminal's, with room to spare.

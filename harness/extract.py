@@ -8,6 +8,7 @@ valid frames, so padding never leaks into a sound's vector.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Iterable
 
@@ -39,17 +40,31 @@ def batches_by_length(lengths: list[int], batch_size: int) -> list[list[int]]:
 PRECISIONS = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
 
 
+#: Seconds between two progress lines of an extraction when no progress bar is shown (not a terminal).
+STATUS_EVERY_S = 10.0
+
+
+def stderr_status(text: str) -> None:
+    """A progress line on stderr, where no bar is drawn (a log file, a sweep job's log)."""
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
 def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str], batch_size: int,
-              progress: bool = True, precision: str = "fp32") -> dict[str, dict[str, np.ndarray]]:
+              progress: bool = True, precision: str = "fp32", status=None) -> dict[str, dict[str, np.ndarray]]:
     """Forward every sound; return pooling -> layer -> float32 `[n_sounds, dim]` in input order.
 
     precision fp16/bf16 runs the forward under torch.autocast (for GPUs); pooling is in float64.
+    progress: a bar (on a terminal); status(text): where there is no bar, a line every STATUS_EVERY_S
+    seconds (sounds done, rate, time left) and one at the end, so a long extraction is never silent.
     """
     poolings = list(poolings)
     out: dict[str, dict[str, np.ndarray]] = {p: {} for p in poolings}
     lengths = [len(w) for w in waves]
     batches = batches_by_length(lengths, batch_size)
     bar = tqdm(total=len(waves), desc=f"{model.meta.name}", unit="sound", disable=not progress, leave=False)
+    start = last = time.perf_counter()
+    done = 0
     with torch.inference_mode():
         for idx in batches:
             longest = max(lengths[i] for i in idx)
@@ -66,7 +81,18 @@ def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str
                         out[p][layer] = np.zeros((len(waves), pooled.shape[1]), np.float32)
                     out[p][layer][idx] = pooled
             bar.update(len(idx))
+            done += len(idx)
+            now = time.perf_counter()
+            if status is not None and now - last >= STATUS_EVERY_S and done < len(waves):
+                rate = done / (now - start)
+                left = int((len(waves) - done) / rate) if rate > 0 else 0
+                status(f"{model.meta.name}: extracting activations, {done}/{len(waves)} sounds ({rate:.1f} sounds/s, "
+                       f"about {left // 60}:{left % 60:02d} left)")
+                last = now
     bar.close()
+    if status is not None:
+        took = time.perf_counter() - start
+        status(f"{model.meta.name}: extracted activations of {len(waves)} sounds in {took:.1f} s")
     declared = model.layers()
     for p in poolings:
         if list(out[p]) != declared:
@@ -77,6 +103,22 @@ def run_model(model: AudioModel, waves: list[np.ndarray], poolings: Iterable[str
     return out
 
 
+def check_finite(acts: dict[str, dict[str, np.ndarray]], model: str, precision: str, device: str,
+                 sound_ids: list[str]) -> None:
+    """Refuse activations that are not finite (before they are cached or scored): every score computed from
+    them would be null or wrong, silently. The message names the model, precision, layer and first sound."""
+    for pooling, layers in acts.items():
+        for layer, a in layers.items():
+            bad = ~np.isfinite(a).all(axis=1)
+            if bad.any():
+                first = sound_ids[int(np.flatnonzero(bad)[0])]
+                hint = (f"{precision} overflows or is not supported on {device}: use --precision fp32"
+                        if precision != "fp32" else "check that sound (its samples, its length) and the model")
+                raise AudioprobeError(f"model {model!r} ({precision} on {device}): layer {layer!r} ({pooling} pooling) "
+                                      f"has non-finite activations for {int(bad.sum())} of {bad.size} sound(s), the "
+                                      f"first {first!r}; nothing was cached or scored. {hint}.")
+
+
 class Extractor:
     """Pooled activations of one model on stimulus sets, from the cache when possible.
 
@@ -85,7 +127,7 @@ class Extractor:
     """
 
     def __init__(self, model: AudioModel, batch_size: int = 16, cache: ActivationCache | None = None,
-                 progress: bool = True, precision: str = "fp32"):
+                 progress: bool = True, precision: str = "fp32", status=None):
         if precision not in PRECISIONS:
             raise AudioprobeError(f"precision {precision!r}: choose {', '.join(PRECISIONS)}.")
         self.model = model
@@ -93,6 +135,7 @@ class Extractor:
         self.batch_size = batch_size
         self.cache = cache
         self.progress = progress
+        self.status = status
         self.frontend = FrontEnd(model.meta.sample_rate)
         self.key = ModelKey.of(model, precision, self.frontend.settings())
         self.loaded = False
@@ -123,7 +166,13 @@ class Extractor:
             self.ensure_loaded()
             start = time.perf_counter()
             waves = prepare_waveforms(stimset, self.frontend)
-            computed = run_model(self.model, waves, missing, self.batch_size, self.progress, self.precision)
+            for i, w in enumerate(waves):
+                if not np.isfinite(w).all():
+                    raise AudioprobeError(f"stimulus set {stimset.name!r}: sound {stimset.sound_ids[i]!r} has non-finite "
+                                          f"samples (NaN or infinity) after loading; fix or remove its file.")
+            computed = run_model(self.model, waves, missing, self.batch_size, self.progress, self.precision,
+                                 self.status)
+            check_finite(computed, self.model.meta.name, self.precision, str(self.model.device), stimset.sound_ids)
             info = {"cached": False, "extract_s": time.perf_counter() - start, "n_forward": len(waves),
                     "revision": self.model.resolved_revision}
             for p in missing:

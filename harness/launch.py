@@ -138,9 +138,11 @@ def plan_sweep(options, models: list[tuple[str, dict]], tasks: list, data: list[
         p = Path(spec).expanduser()
         return str(p.resolve()) if p.exists() else spec
 
+    from audioprobe.extract import stderr_status  # a job's log gets extraction progress lines
+
     out_dir = Path(options.output_dir).expanduser().resolve()
     options = dataclasses.replace(
-        options, output_dir=out_dir, suite=None, progress=False, data=None,
+        options, output_dir=out_dir, suite=None, progress=False, data=None, status=stderr_status,
         cache_dir=(Path(options.cache_dir).expanduser().resolve() if options.cache_dir is not None
                    else default_cache_dir().resolve()),
         save_activations=(Path(options.save_activations).expanduser().resolve()
@@ -244,6 +246,10 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
         write_json(path, state | {"state": "failed", "finished": now(), "error": message,
                                   "traceback": traceback.format_exc()[-4000:]})
         raise
+    finally:
+        from audioprobe.metrics.transfer import release_workers
+
+        release_workers()  # the job's process ends with its work, not loky's idle timeout later
     write_json(path, state | {"state": "done", "finished": now(), "results": entries, "sets": sets})
     return entries
 

@@ -49,6 +49,9 @@ class RunOptions:
     suite: Any = None  # the audioprobe.suites.Suite the sets come from: a suite result per (model, task)
     progress: bool = True
     precision: str = "fp32"  # fp32 | fp16 | bf16 (autocast on the forward pass)
+    #: where there is no progress bar (not a terminal, a sweep job's log): status(text) gets a line every few
+    #: seconds of a long extraction (extract.run_model); None: silent
+    status: Any = None
 
 
 #: Folder of the results directory that holds the tracebacks of tasks that failed (`Runner.task_failed`).
@@ -148,7 +151,8 @@ class Runner:
 
     def run_model(self, name: str, args: dict[str, Any], tasks: list[TaskConfig]) -> list[dict]:
         model = create_model(name, args, self.device)
-        extractor = Extractor(model, self.opt.batch_size, self.cache, self.opt.progress, self.opt.precision)
+        extractor = Extractor(model, self.opt.batch_size, self.cache, self.opt.progress, self.opt.precision,
+                              self.opt.status)
         out: list[dict] = []
         todo: dict[str, list[tuple[TaskConfig, RunKey]]] = {}
         for task in tasks:

@@ -89,3 +89,20 @@ def test_two_stimulus_sets_through_one_cache(tmp_path, rng):
     again, info = Extractor(model, batch_size=3, cache=cache, progress=False).extract(a, ["mean"])
     assert info["cached"] and info["n_forward"] == 0
     np.testing.assert_array_equal(again["mean"]["proj2"], got_a["mean"]["proj2"])
+
+
+def test_a_long_extraction_says_how_far_it_is(monkeypatch):
+    """Without a progress bar (a log, a sweep job) the extraction writes a line every STATUS_EVERY_S seconds
+    with the sounds done, the rate and the time left, and one at the end: never minutes of silence."""
+    from audioprobe import extract
+
+    model = FrameProjection()
+    model.load()
+    waves = [np.random.default_rng(k).normal(size=800).astype(np.float32) for k in range(6)]
+    lines = []
+    monkeypatch.setattr(extract, "STATUS_EVERY_S", 0.0)  # every batch
+    run_model(model, waves, ["mean"], batch_size=2, progress=False, status=lines.append)
+    assert len(lines) == 3  # after batches 1 and 2 (not after the last), then the end
+    assert lines[0].startswith("toy-frames: extracting activations, 2/6 sounds (") and "left)" in lines[0]
+    assert lines[1].startswith("toy-frames: extracting activations, 4/6 sounds")
+    assert lines[-1].startswith("toy-frames: extracted activations of 6 sounds in ")

@@ -580,6 +580,15 @@ def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_trai
                                  max_iter, n_jobs=1)[0]
 
 
+def release_workers() -> None:
+    """Shut down the worker processes the probes ran in (joblib's reusable loky executor). They would
+    otherwise idle for loky's timeout (300 s) and keep a finishing process, such as a local sweep's job
+    worker, from exiting for as long; a later probe starts new ones."""
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)
+
+
 def _workers(n_jobs: int | None) -> int:
     import os
 
