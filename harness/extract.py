@@ -145,6 +145,15 @@ class Extractor:
             self.model.load()
             self.loaded = True
 
+    def _made_for(self, info: dict, pooling: str, fingerprint: str) -> bool:
+        """Whether a cache entry's own record (written beside its arrays) says it is this model's activations of
+        this set with this pooling: its file name alone could be a copy's."""
+        import json
+
+        return (info.get("stimuli") == fingerprint and info.get("pooling") == pooling and
+                json.dumps(info.get("model"), sort_keys=True) == json.dumps(
+                    json.loads(json.dumps(self.key.as_dict())), sort_keys=True))
+
     def extract(self, stimset: StimulusSet, poolings: Iterable[str]) -> tuple[dict[str, dict[str, np.ndarray]], dict]:
         """pooling -> layer -> `[n_sounds, dim]`, and timing/cache info for the result file."""
         poolings = list(dict.fromkeys(poolings))
@@ -157,6 +166,9 @@ class Extractor:
                 hit = self.cache.get(k)
                 if hit is not None and any(a.ndim != 2 or a.shape[0] != len(stimset) for a in hit[0].values()):
                     self.cache.discard(k, f"its arrays are not [{len(stimset)} sounds, dim]")
+                    hit = None
+                if hit is not None and not self._made_for(hit[1], p, fp):
+                    self.cache.discard(k, "it was made for another stimulus set, pooling or model (copied or renamed)")
                     hit = None
                 if hit is not None:
                     found[p] = hit[0]

@@ -23,6 +23,7 @@ import platform
 import re
 import types
 import typing
+import zipfile
 from pathlib import Path
 from typing import Annotated, Any, Literal, NotRequired, TypedDict
 
@@ -284,8 +285,12 @@ def read_replicates(path: Path, result: dict[str, Any] | None = None) -> dict[st
     if hashlib.sha256(data).hexdigest() != info["sha256"]:
         raise AudioprobeError(f"{file}: does not match the SHA-256 recorded in {path} (replaced or damaged); re-run "
                               f"the task with --overwrite.")
-    with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as exc:  # its hash matches, but no npz
+        raise AudioprobeError(f"{file}: not a readable replicates file ({exc.__class__.__name__}); re-run the task "
+                              f"with --overwrite.") from None
     if {k: list(v.shape) for k, v in arrays.items()} != info["arrays"]:
         raise AudioprobeError(f"{file}: its arrays are not those {path} lists; re-run the task with --overwrite.")
     return arrays
@@ -322,12 +327,22 @@ def unreliable_labels(scores: dict) -> list[str]:
     return out
 
 
+def _no_constant(name: str):
+    raise ValueError(f"a non-finite number ({name}) where JSON allows none")
+
+
+def load_json_strict(text: str) -> Any:
+    """json.loads refusing NaN and Infinity (Python writes and reads them, JSON has none): a result or suite
+    file holding one was edited or corrupted, and would change the leaderboard's bold and crash compare."""
+    return json.loads(text, parse_constant=_no_constant)
+
+
 def read_result(path: Path) -> dict[str, Any]:
     """Read and check one result file (the current schema; an older one is checked for its required keys only)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise AudioprobeError(f"{path}: not a readable result file ({exc}).") from None
+        data = load_json_strict(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, a NaN (load_json_strict)
+        raise AudioprobeError(f"{path}: not a readable result file ({str(exc)[:200]}).") from None
     version = data.get("schema_version") if isinstance(data, dict) else None
     if version is None:
         raise AudioprobeError(f"{path}: not an audioprobe result file (no schema_version).")
@@ -375,6 +390,10 @@ def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
             r = read_result(f)
         except AudioprobeError as exc:  # one bad file never hides the others: skip it, say which
             logging.getLogger(__name__).warning("skipped %s", exc)
+            continue
+        if f.name != f"{safe_name(r['task']['name'])}.json":  # a copy ("rsa-rdm (copy).json"): not this layout's
+            logging.getLogger(__name__).warning("skipped %s: a result of task %r is named %s.json; this file is a "
+                                                "copy or was renamed", f, r["task"]["name"], safe_name(r["task"]["name"]))
             continue
         slot = (r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"])
         rank = (r["schema_version"], r.get("created", ""))

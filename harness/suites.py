@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import SUITE_SUFFIX, now_utc, safe_name, validate_file, write_json_file
+from audioprobe.results import SUITE_SUFFIX, load_json_strict, now_utc, safe_name, validate_file, write_json_file
 
 SUITE_VERSION = 2  # 2: t intervals over sets (was: percentile bootstrap over sets)
 SUITES_FOLDER = "suites"
@@ -215,12 +215,21 @@ def write_suite_result(path: Path, data: dict[str, Any]) -> None:
 def read_suite_result(path: Path) -> dict[str, Any]:
     """One suite result, validated (an unreadable or invalid one is an error naming it)."""
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        data = load_json_strict(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AudioprobeError(f"{path}: unreadable suite result ({exc}); rerun audioprobe-eval on the suite.") from None
     return validate_suite_result(data, str(path))
 
 
 def read_suite_results(results_dir: Path) -> list[tuple[Path, dict]]:
-    """Every suite result under `results_dir` (an unreadable one is an error naming it)."""
-    return [(f, read_suite_result(f)) for f in sorted(Path(results_dir).rglob(f"*{SUITE_SUFFIX}"))]
+    """Every readable suite result under `results_dir`; an unreadable or invalid one is skipped with a warning
+    naming it (one bad file never stops the leaderboard, compare or the report)."""
+    import logging
+
+    out = []
+    for f in sorted(Path(results_dir).rglob(f"*{SUITE_SUFFIX}")):
+        try:
+            out.append((f, read_suite_result(f)))
+        except AudioprobeError as exc:
+            logging.getLogger(__name__).warning("skipped %s", exc)
+    return out

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference
 from audioprobe.results import (collect_files, experiment_of, interval_text, p_text, read_replicates, score_text,
                                unreliable_labels)
+
+log = logging.getLogger(__name__)
 
 METHOD = ("Paired comparisons on shared bootstrap resamples (Schütt et al. 2023, eLife): a two-sided t-test of "
           "each difference with its bootstrap variance ({design}; a cross-validated headline's split noise removed), "
@@ -85,8 +88,20 @@ class Entry:
 
 
 def collect_entries(results_dir: Path) -> list[Entry]:
-    """Every result (schema 2, one per set, model and task) under `results_dir`."""
-    return [Entry(path, result) for path, result in collect_files(results_dir)]
+    """Every result (schema 2, one per set, model and task) under `results_dir` whose replicates can be read; a
+    result with a damaged or missing replicates file is skipped with a warning naming it (one bad file never
+    stops the comparisons of the others)."""
+    out = []
+    for path, result in collect_files(results_dir):
+        entry = Entry(path, result)
+        if result.get("replicates"):
+            try:
+                entry.arrays()
+            except AudioprobeError as exc:
+                log.warning("skipped %s", exc)
+                continue
+        out.append(entry)
+    return out
 
 
 def _stack(reps: list) -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import html
+import json
 import logging
 import math
 import shlex
@@ -846,6 +847,11 @@ def render_markdown(sets: list[SetReport], meta: dict[str, Any], suites: list[Su
 # ---------------------------------------------------------------------------------------------
 # Writing
 
+#: The figures a report wrote into REPORT_DIR/figures (a JSON list of names): the next report removes those it
+#: no longer draws, and nothing else.
+FIGURE_MANIFEST = ".audioprobe-figures.json"
+
+
 def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: float = 0.05,
                  command: str | None = None) -> dict[str, Any]:
     """Write index.html, report.md and figures/ into output_dir; return what was written and how long it took."""
@@ -865,9 +871,18 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
     sets = build_sets(files, comparison, figure_dir)
     all_figures = [f for s in sets for sec in s.sections for f in (*sec.figures, *sec.pairwise, *sec.rdms)]
     written = {p for f in all_figures for p in f.paths.values()}
-    for stale in figure_dir.iterdir():  # figures of an earlier report that this one no longer has
-        if stale.suffix in (".png", ".svg", ".json") and stale not in written and "__" in stale.name:
+    # figures of an earlier report that this one no longer has: only those a report wrote (its manifest), never
+    # a file of the user's that happens to sit in the folder
+    manifest = figure_dir / FIGURE_MANIFEST
+    try:
+        earlier = set(json.loads(manifest.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        earlier = set()
+    for name in earlier - {p.name for p in written}:
+        stale = figure_dir / Path(name).name  # a bare name: nothing outside the folder
+        if stale.is_file() and not stale.is_symlink():
             stale.unlink()
+    atomic_write_bytes(manifest, lambda fh: fh.write(json.dumps(sorted(p.name for p in written)).encode("utf-8")))
     meta = {"n_results": sum(r["schema_version"] >= 2 for _, r in files), "results_dir": str(results_dir),
             "alpha": alpha, "version": __version__, "created": now_utc(),
             "command": command or " ".join(shlex.quote(str(x)) for x in [

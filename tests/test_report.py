@@ -379,13 +379,19 @@ def test_a_rerun_is_byte_identical_and_removes_stale_figures(built, tmp_path):
     results, report = built
     copy = tmp_path / "report"
     shutil.copytree(report, copy)
+    # a figure an earlier report wrote and this one no longer draws (in the report's manifest): removed
     (copy / "figures" / "impacts-00000000__fig9.png").write_bytes(b"old")
+    manifest = copy / "figures" / ".audioprobe-figures.json"
+    manifest.write_text(json.dumps([*json.loads(manifest.read_text()), "impacts-00000000__fig9.png"]))
+    # the user's own files, whatever their names: kept
     (copy / "figures" / "notes.txt").write_text("mine")
+    (copy / "figures" / "my__plot.png").write_bytes(b"mine too")
     report_cmd.main([str(results), "-o", str(copy)], standalone_mode=False)
     assert not (copy / "figures" / "impacts-00000000__fig9.png").exists()
     assert (copy / "figures" / "notes.txt").read_text() == "mine"
+    assert (copy / "figures" / "my__plot.png").read_bytes() == b"mine too"
     names = [sorted(p.relative_to(folder) for p in folder.rglob("*") if p.is_file()) for folder in (copy, report)]
-    assert names[0] == sorted([*names[1], Path("figures/notes.txt")])
+    assert names[0] == sorted([*names[1], Path("figures/notes.txt"), Path("figures/my__plot.png")])
     for name in names[1]:  # PNG, SVG (seeded ids), sidecars and pages: the same bytes on every run, but for the
         # line that says which command made the page and when
         def body(folder):

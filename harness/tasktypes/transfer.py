@@ -460,7 +460,7 @@ class TransferScores(Scores):
     n_train_matched: Annotated[list[int] | None, "m_f per baseline fold: the training sounds of both matched probes "
                                                  "(null: no baseline)"]
     matched: Annotated[Matched, "how the matched-size probes were made"]
-    probe_design: Annotated[ProbeDesign, "how the transfer probe's C was chosen on these labels"]
+    probe_design: NotRequired[Annotated[ProbeDesign, "how the transfer probe's C was chosen on these labels"]]
     classes_train: Annotated[dict[str, int], "sounds per class in the training subset"]
     classes_test: Annotated[dict[str, int], "sounds per class in the test subset"]
     label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (target, split): "
