@@ -130,6 +130,12 @@ class Runner:
                 if self.opt.limit < 2:
                     raise AudioprobeError("--limit must be at least 2 (RSA needs pairs of sounds).")
                 stimset = stimset.head(self.opt.limit)
+            if self.opt.data and not isinstance(self.opt.data, str):  # several sets: none may be listed twice
+                fp = stimset.fingerprint()
+                twin = next((other for other, s in self._sets.items() if s.fingerprint() == fp), None)
+                if twin is not None:
+                    raise AudioprobeError(f"{spec} and {twin} are the same stimulus set (fingerprint {fp[:12]}): "
+                                          f"listed twice, it would count twice in every mean over sets. List it once.")
             self._sets[spec] = stimset
         return self._sets[spec]
 

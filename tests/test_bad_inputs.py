@@ -80,6 +80,17 @@ def _folder_then(fn):
     return setup
 
 
+def _yes_no_categories(d):
+    meta = yaml.safe_load((d / "dataset.yaml").read_text())
+    meta["dimensions"]["material"] = ["PLACEHOLDER"]
+    text = yaml.safe_dump(meta).replace("- PLACEHOLDER", "- yes\n  - no")  # unquoted: YAML 1.1 booleans
+    (d / "dataset.yaml").write_text(text)
+
+
+def _synthetic_string(d):
+    (d / "dataset.yaml").write_text((d / "dataset.yaml").read_text() + 'synthetic: "no"\n')
+
+
 def _labels_extra_cell(d):
     with open(d / "labels.csv", "a", encoding="utf-8") as fh:
         fh.write("s0,wood,shape0,extra\n")
@@ -277,6 +288,8 @@ CASES = [
                                                             "-q", "--output-dir", str(t / "out")],
          "nothing was computed: all 2 task(s) were not applicable", EXIT_NOTHING_COMPUTED),
     Case("export-dataset into a non-empty folder", _export_non_empty, "dest: the folder exists and is not empty; choose a new folder, or pass --overwrite"),
+    Case("dataset.yaml: unquoted yes/no categories", _folder_then(_yes_no_categories), "quote it"),
+    Case("dataset.yaml: synthetic as a string", _folder_then(_synthetic_string), "synthetic must be true or false"),
     # --- reading result files, and checking a set
     Case("leaderboard of an empty folder", _leaderboard_empty, "no readable result files here", prog="leaderboard"),
     Case("leaderboard of bad files only", _leaderboard_only_bad, "broken.json", prog="leaderboard"),
@@ -515,3 +528,13 @@ def test_leaderboard_skips_bad_files_and_names_each(tmp_path, capsys, caplog):
         assert str(bad) in logged
     assert "not an audioprobe result file (no schema_version)" in logged
     assert "logmel" in captured.out and "Traceback" not in captured.err
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path, capsys):
+    """What a spreadsheet's "CSV UTF-8" writes (a UTF-8 byte-order mark first) reads as plain UTF-8: it used to
+    give "missing sound_id (found: \ufeffsound_id...)"."""
+    d = folder(tmp_path)
+    for name in ("labels.csv", "judgments.csv", "responses.csv"):
+        if (d / name).exists():
+            (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
+    assert eval_main(on_folder(tmp_path)) == 0, capsys.readouterr().err

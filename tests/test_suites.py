@@ -218,3 +218,17 @@ def test_the_timbre_measures_reach_the_report(suite_run, tmp_path, monkeypatch):
         for r in per_set_results.values():
             at = r["scores"]["measures"][name]["at_headline_layer"]
             assert score_text(at["value"]) in suite and score_text(at["value"]) in page.split("## Suites")[0]
+
+
+def test_a_set_listed_twice_under_two_paths_is_refused(suite_run, tmp_path, capsys):
+    """The same study under two paths (a folder and a link to it) would count twice in every mean over sets:
+    found by fingerprint, one message naming both, exit 2."""
+    root, _, _, _ = suite_run
+    (root / "studies" / "again").symlink_to(root / "studies" / "study-0", target_is_directory=True)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"name: twice\nsets: [{root / 'studies' / 'study-0'}, {root / 'studies' / 'again'}]\n")
+    code = eval_main(["--model", "logmel", "--tasks", "rsa-rdm", "--data", str(suite), "--output-dir",
+                      str(tmp_path / "r")])
+    err = capsys.readouterr().err
+    assert code == 2 and "are the same stimulus set" in err and "study-0" in err and "again" in err
+    assert "Traceback" not in err

@@ -37,7 +37,8 @@ from audioprobe.stimuli.stimulus_set import RDM_KINDS, StimulusSet, check_rdm, c
 
 def _read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        # utf-8-sig: a byte-order mark, as a spreadsheet's "CSV UTF-8" writes, is not part of the first column's name
+        with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
             header = reader.fieldnames or []
             missing = [c for c in required if c not in header]
@@ -124,6 +125,12 @@ def load_folder(folder: Path) -> StimulusSet:
     if bad:
         raise AudioprobeError(f"{meta_path}: unknown key(s) {', '.join(bad)}; allowed: {', '.join(sorted(allowed))}.")
     dims = meta.get("dimensions") or {}
+    for d, cats in (dims.items() if isinstance(dims, dict) else []):
+        flags = [c for c in (cats if isinstance(cats, list) else []) if isinstance(c, bool)]
+        if flags or isinstance(d, bool):  # YAML 1.1 reads an unquoted yes, no, on, off, true, false as a boolean
+            raise AudioprobeError(
+                f"{meta_path}: dimension {d!r} has a category that YAML read as {flags[0] if flags else d!r} (an unquoted "
+                f"yes, no, on, off, true or false becomes a boolean); quote it, e.g. ['yes', 'no'].")
     if not isinstance(dims, dict) or not all(
         isinstance(v, list) and v and all(isinstance(c, (str, int)) for c in v) for v in dims.values()
     ):
@@ -140,6 +147,9 @@ def load_folder(folder: Path) -> StimulusSet:
         raise AudioprobeError(
             f"{meta_path}: rdm must be 'dissimilarity' (the default) or 'similarity' (what rdm.csv and rdm/ hold), "
             f"got {rdm_kind!r}.")
+    if not isinstance(meta.get("synthetic", False), bool):
+        raise AudioprobeError(f"{meta_path}: synthetic must be true or false (unquoted), got {meta['synthetic']!r}; a "
+                              f"quoted \"no\" is a string, which would mark the set synthetic.")
     declared_rate = meta.get("sample_rate")
     if declared_rate is not None and (not isinstance(declared_rate, int) or declared_rate <= 0):
         raise AudioprobeError(f"{meta_path}: sample_rate must be a positive integer (Hz), got {declared_rate!r}.")
@@ -277,7 +287,7 @@ def load_folder(folder: Path) -> StimulusSet:
         description=str(meta.get("description", "")),
         license=str(meta.get("license", "")),
         citation=str(meta.get("citation", "")),
-        synthetic=bool(meta.get("synthetic", False)),
+        synthetic=meta.get("synthetic", False),
         source=str(folder.resolve()),
         listeners=listeners,
         responses=responses,
@@ -363,7 +373,7 @@ def read_rdm(path: Path, sound_ids: list[str], kind: str = "dissimilarity") -> n
     max(s) - s (`normalise_rdm`, which holds every rule).
     """
     try:
-        with open(path, newline="", encoding="utf-8") as fh:
+        with open(path, newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is not a sound id
             rows = [r for r in csv.reader(fh) if r]
     except OSError as exc:
         raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
