@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from audioprobe.errors import AudioprobeError
+from audioprobe.errors import AudioprobeError, shorten
 
 SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated judgments: not a finding about human perception."
 
@@ -508,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli.main(args=argv, prog_name="audioprobe-eval", standalone_mode=False)
     except AudioprobeError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {shorten(exc)}", err=True)
         return getattr(exc, "exit_code", 2)
     except (click.exceptions.Abort, KeyboardInterrupt):  # click turns Ctrl-C into Abort
         click.echo("\nInterrupted. Finished results are saved; run the same command again to resume.", err=True)

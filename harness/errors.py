@@ -9,6 +9,17 @@ from __future__ import annotations
 import difflib
 
 
+#: The longest message printed for an error: a message quotes names and values from the user's files, which
+#: may be huge (a YAML alias bomb, a 1 GB cell); the message's start says what and where.
+MAX_MESSAGE_CHARS = 2000
+
+
+def shorten(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """The message, cut to `limit` characters with how much was left out."""
+    text = str(text)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text) - limit} more characters not shown)"
+
+
 class AudioprobeError(Exception):
     """A problem with the user's input (name, file, value) that the user can fix."""
 

@@ -12,6 +12,7 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 
@@ -133,3 +134,63 @@ def check_writable(folder: Path, what: str) -> Path:
 def rescue_dir() -> Path:
     """Where a result goes when its own folder cannot be written (beside the activation cache)."""
     return default_cache_dir().parent / "unsaved-results"
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the user's YAML: one safe way for task, contrast, suite and stimulus-set files
+
+#: The largest configuration file read (task, contrast, suite, dataset.yaml): far above any real one.
+MAX_CONFIG_BYTES = 1 << 20
+#: The deepest nesting of a configuration file's mappings and lists.
+MAX_CONFIG_DEPTH = 32
+
+
+def read_config_yaml(path: Path, what: str = "file", inside: Path | None = None) -> Any:
+    """The YAML document of a configuration file, read safely (every rule here, for every such file):
+    at most MAX_CONFIG_BYTES, no aliases (`*name`: a few hundred bytes of nested aliases expand to
+    gigabytes, the "billion laughs"), at most MAX_CONFIG_DEPTH levels, UTF-8 (a byte-order mark
+    allowed), and, when `inside` is given, a file that is not a link leading out of that folder.
+    Every failure is an AudioprobeError naming the file, never the file's content."""
+    import yaml
+
+    path = Path(path)
+    if inside is not None:
+        check_inside(path, inside, what)
+    try:
+        size = path.stat().st_size
+        if size > MAX_CONFIG_BYTES:
+            raise AudioprobeError(f"{path}: {size} bytes, more than a {what} can be ({MAX_CONFIG_BYTES}); is it the "
+                                  f"right file?")
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise AudioprobeError(f"{path}: cannot read the {what} ({exc.strerror or exc}).") from None
+    except UnicodeDecodeError as exc:
+        raise AudioprobeError(f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8.") from None
+    try:
+        depth = 0
+        for event in yaml.parse(text, Loader=yaml.SafeLoader):
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None):
+                raise AudioprobeError(f"{path}: YAML anchors and aliases (&name, *name) are not allowed in a {what}; "
+                                      f"write the values out.")
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_CONFIG_DEPTH:
+                    raise AudioprobeError(f"{path}: nested more than {MAX_CONFIG_DEPTH} levels deep; not a {what}.")
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise AudioprobeError(f"{path}: not valid YAML{where}: {str(problem)[:200]}.") from None
+
+
+def check_inside(path: Path, folder: Path, what: str = "file") -> None:
+    """Refuse a path that leads out of `folder` (through a link, or `..`): nothing a set or task folder names
+    is read from elsewhere."""
+    inside = Path(folder).resolve()
+    target = Path(path).resolve()
+    if not target.is_relative_to(inside):
+        raise AudioprobeError(f"{path}: leads to {target}, outside {inside}; a {what} is read only from inside its "
+                              f"folder (copy the file in instead of linking it).")

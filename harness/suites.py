@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
-import yaml
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.results import SUITE_SUFFIX, load_json_strict, now_utc, safe_name, validate_file, write_json_file
@@ -50,14 +49,9 @@ def is_suite_file(spec: str) -> bool:
 def load_suite(path: Path) -> Suite:
     """Read and check a suite file; every error names the file and the key."""
     path = Path(path).expanduser()
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AudioprobeError(f"{path}: cannot read the suite file ({exc.strerror}).") from None
-    except UnicodeDecodeError:
-        raise AudioprobeError(f"{path}: not UTF-8 text; save the suite file as UTF-8.") from None
-    except yaml.YAMLError as exc:
-        raise AudioprobeError(f"{path}: not valid YAML: {exc}") from None
+    from audioprobe.files import read_config_yaml
+
+    data = read_config_yaml(path, "suite file")
     if not isinstance(data, dict):
         raise AudioprobeError(f"{path}: a suite file is a mapping with keys name, description, sets.")
     unknown = sorted(set(data) - {"name", "description", "sets"})

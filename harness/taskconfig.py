@@ -20,6 +20,7 @@ from typing import Any
 import yaml
 
 from audioprobe.errors import AudioprobeError, UnknownNameError
+from audioprobe.files import read_config_yaml
 from audioprobe.tasktypes import TASK_TYPES
 from audioprobe.tasktypes.common import REQUIRED, Param
 
@@ -63,15 +64,8 @@ class TaskConfig:
         return hashlib.sha256(json.dumps(cfg, sort_keys=True).encode()).hexdigest()
 
 
-def _read_yaml(path: Path) -> dict:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
-    except UnicodeDecodeError as exc:
-        raise AudioprobeError(f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save it as UTF-8.") from None
-    except yaml.YAMLError as exc:
-        raise AudioprobeError(f"{path}: not valid YAML: {exc}") from None
+def _read_yaml(path: Path, inside: Path | None = None) -> dict:
+    data = read_config_yaml(path, "task file", inside)
     if not isinstance(data, dict):
         raise AudioprobeError(f"{path}: a task file must be a mapping of keys to values.")
     return data
@@ -106,10 +100,13 @@ def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozense
     if include is not None:
         if not isinstance(include, str):
             raise AudioprobeError(f"{path}: key 'include' must be a file name, got {include!r}.")
-        inc_path = (path.parent / include).resolve()
+        inc_path = path.parent / include
+        if Path(include).is_absolute() or ".." in Path(include).parts:
+            raise AudioprobeError(f"{path}: key 'include' must name a file in the task file's own folder (or below), "
+                                  f"got {include!r}.")
         if not inc_path.is_file():
             raise AudioprobeError(f"{path}: key 'include' names {inc_path}, a file that does not exist; cannot read it.")
-        base = _read_yaml(inc_path)
+        base = _read_yaml(inc_path, inside=path.parent)
         if "include" in base:
             raise AudioprobeError(f"{inc_path}: an included file cannot include another one.")
         data = {**base, **data}

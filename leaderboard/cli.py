@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from audioprobe.errors import AudioprobeError
+from audioprobe.errors import AudioprobeError, shorten
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +85,7 @@ def _run(command, prog: str, argv) -> int:
     try:
         command.main(args=argv, prog_name=prog, standalone_mode=False)
     except AudioprobeError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {shorten(exc)}", err=True)
         return 2
     except click.ClickException as exc:
         exc.show()

@@ -34,7 +34,6 @@ import dataclasses
 from importlib import resources
 from pathlib import Path
 
-import yaml
 
 from audioprobe.errors import AudioprobeError
 
@@ -73,12 +72,9 @@ def _strings(where: str, key: str, value, length: int | None = None) -> tuple[st
 def load_contrast(path: Path) -> Contrast:
     """Read and validate one contrast file."""
     where = str(path)
-    try:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AudioprobeError(f"{where}: cannot read ({exc.strerror}).") from None
-    except yaml.YAMLError as exc:
-        raise AudioprobeError(f"{where}: not valid YAML: {exc}") from None
+    from audioprobe.files import read_config_yaml
+
+    data = read_config_yaml(Path(path), "contrast file")
     if not isinstance(data, dict):
         raise AudioprobeError(f"{where}: a contrast file is a mapping of keys to values.")
     for key in COMMON:

@@ -91,6 +91,64 @@ def _synthetic_string(d):
     (d / "dataset.yaml").write_text((d / "dataset.yaml").read_text() + 'synthetic: "no"\n')
 
 
+BOMB = ("a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]\nd: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]\n"
+        "e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]\nf: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]\n"
+        "g: [*f, *f, *f, *f, *f, *f, *f, *f, *f]\n")
+
+
+def _dataset_yaml_bomb(d):
+    (d / "dataset.yaml").write_text((d / "dataset.yaml").read_text() + BOMB)
+
+
+def _dataset_yaml_deep(d):
+    (d / "dataset.yaml").write_text((d / "dataset.yaml").read_text() + "deep: " + "[" * 200 + "]" * 200 + "\n")
+
+
+def _dataset_yaml_link_out(d):
+    outside = d.parent / "elsewhere.yaml"
+    outside.write_text((d / "dataset.yaml").read_text())
+    (d / "dataset.yaml").unlink()
+    (d / "dataset.yaml").symlink_to(outside)
+
+
+def _labels_link_out(d):
+    outside = d.parent / "secret.csv"
+    outside.write_text("sound_id,token\ns0,SECRET-VALUE\n")
+    (d / "labels.csv").unlink()
+    (d / "labels.csv").symlink_to(outside)
+
+
+def _task_bomb(tmp):
+    task_file(tmp, text=yaml.safe_dump(MINIMAL_TASK) + BOMB)
+    folder(tmp)
+    return with_task(tmp)
+
+
+def _task_include_out(tmp):
+    (tmp / "outside.yaml").write_text("secret_key: 1\n")
+    task_file(tmp, include="../outside.yaml")
+    folder(tmp)
+    return with_task(tmp)
+
+
+def _suite_bomb(tmp):
+    folder(tmp)
+    (tmp / "suite.yaml").write_text("name: s\nsets: [set]\n" + BOMB)
+    return ["--model", "logmel", "--tasks", "rsa-material", "--data", str(tmp / "suite.yaml"), "--output-dir",
+            str(tmp / "out"), "-q"]
+
+
+def _huge_label(d):
+    rows = (d / "labels.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    col = header.index("material")
+    cells = rows[1].split(",")
+    cells[col] = "w" * 100_000  # a label of a declared dimension that is not one of its categories (under csv's limit)
+    rows[1] = ",".join(cells)
+    (d / "labels.csv").write_text("\n".join(rows) + "\n")
+
+
 def _labels_extra_cell(d):
     with open(d / "labels.csv", "a", encoding="utf-8") as fh:
         fh.write("s0,wood,shape0,extra\n")
@@ -289,6 +347,14 @@ CASES = [
          "nothing was computed: all 2 task(s) were not applicable", EXIT_NOTHING_COMPUTED),
     Case("export-dataset into a non-empty folder", _export_non_empty, "dest: the folder exists and is not empty; choose a new folder, or pass --overwrite"),
     Case("dataset.yaml: unquoted yes/no categories", _folder_then(_yes_no_categories), "quote it"),
+    Case("labels.csv: a 100,000-character label", _folder_then(_huge_label), "more characters not shown"),
+    Case("dataset.yaml: an alias bomb", _folder_then(_dataset_yaml_bomb), "anchors and aliases"),
+    Case("dataset.yaml: nested 200 deep", _folder_then(_dataset_yaml_deep), "nested more than 32 levels"),
+    Case("dataset.yaml: a link out of the set", _folder_then(_dataset_yaml_link_out), "outside"),
+    Case("labels.csv: a link out of the set", _folder_then(_labels_link_out), "outside"),
+    Case("task file: an alias bomb", _task_bomb, "anchors and aliases"),
+    Case("task file: include out of its folder", _task_include_out, "own folder"),
+    Case("suite file: an alias bomb", _suite_bomb, "anchors and aliases"),
     Case("dataset.yaml: synthetic as a string", _folder_then(_synthetic_string), "synthetic must be true or false"),
     # --- reading result files, and checking a set
     Case("leaderboard of an empty folder", _leaderboard_empty, "no readable result files here", prog="leaderboard"),
@@ -310,6 +376,7 @@ def test_bad_input(case, tmp_path, capsys):
     assert "Traceback" not in out + err
     assert case.needle in err, err
     assert sum(line.startswith("Error") for line in err.splitlines()) == 1  # one message
+    assert len(err) < 5000 and "SECRET-VALUE" not in err and "secret_key" not in err  # bounded, nothing echoed
 
 
 def test_enough_cases():

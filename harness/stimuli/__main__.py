@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from audioprobe.errors import AudioprobeError
+from audioprobe.errors import AudioprobeError, shorten
 from audioprobe.stimuli.catalog import resolve_dataset
 from audioprobe.stimuli.stimulus_set import StimulusSet
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         print(summary(resolve_dataset(args[0])))
     except AudioprobeError as exc:
-        print(f"Error: {exc}", file=sys.stderr)
+        print(f"Error: {shorten(exc)}", file=sys.stderr)
         return 2
     print("OK: usable with --data " + args[0])
     return 0

@@ -29,7 +29,7 @@ import soundfile as sf
 import yaml
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.files import current_umask
+from audioprobe.files import check_inside, current_umask, read_config_yaml
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.stimuli.audio import check_audio_header, decode_audio
 from audioprobe.stimuli.stimulus_set import RDM_KINDS, StimulusSet, check_rdm, check_sound_id, normalise_rdm
@@ -110,14 +110,10 @@ def load_folder(folder: Path) -> StimulusSet:
     meta_path = folder / "dataset.yaml"
     if not meta_path.is_file():
         raise AudioprobeError(f"{folder}: no dataset.yaml; see docs/stimuli.md for the folder format.")
-    try:
-        meta = yaml.safe_load(meta_path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise AudioprobeError(f"{meta_path}: not valid YAML ({exc}).") from None
-    except UnicodeDecodeError as exc:
-        raise not_utf8(meta_path, exc) from None
-    except OSError as exc:
-        raise AudioprobeError(f"{meta_path}: cannot read ({exc.strerror}).") from None
+    meta = read_config_yaml(meta_path, "stimulus set's dataset.yaml", inside=folder) or {}
+    for name in ("labels.csv", "judgments.csv", "responses.csv", "rdm.csv"):  # never read through a link out of the set
+        if (folder / name).exists() or (folder / name).is_symlink():
+            check_inside(folder / name, folder, "stimulus set's file")
     if not isinstance(meta, dict):
         raise AudioprobeError(f"{meta_path}: must be a mapping of keys to values.")
     allowed = {"name", "description", "license", "citation", "sample_rate", "dimensions", "synthetic", "rdm"}
