@@ -113,6 +113,9 @@ def results_table(results: list[dict]) -> str:
     rows = []
     undefined: dict[str, list[str]] = {}  # why -> tasks
     flagged: dict[str, list[str]] = {}  # flag -> tasks
+    # one order whatever finished first (a sweep's jobs, a suite's sets): set, model, task
+    results = sorted(results, key=lambda r: (r["dataset"].get("name", ""), r["dataset"].get("fingerprint", ""),
+                                             r["model"]["name"], r["task"]["name"]))
     for r in results:
         ds = r["dataset"]
         where = f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}"
@@ -211,7 +214,7 @@ def suite_table(output_dir: Path, suite_name: str, models, tasks) -> str:
               help="Forward-pass precision (autocast); fp16/bf16 are for GPUs.")
 @click.option("--batch-size", default=16, type=click.IntRange(min=1), show_default=True)
 @click.option("--limit", default=None, type=click.IntRange(min=2), help="Use only the first N sounds (results marked partial).")
-@click.option("--seed", default=0, type=int, show_default=True)
+@click.option("--seed", default=0, type=click.IntRange(0, 2**32 - 1), show_default=True)
 @click.option("--overwrite", is_flag=True, help="Recompute results that already exist.")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the activation cache.")
 @click.option("--save-activations", default=None, type=click.Path(file_okay=False, path_type=Path),
@@ -469,19 +472,40 @@ def list_cmd(ctx, what, verbose):
         click.echo("\nAlso accepted wherever a dataset is named: a folder path, or hf:ORG/NAME[@REVISION].")
 
 
+#: export-dataset's name of a synthetic dissimilarity study: similarity-study:SOUNDS[:SEED]
+STUDY_PREFIX = "similarity-study:"
+
+
+def synthetic_study(spec: str):
+    """The synthetic similarity study `similarity-study:SOUNDS[:SEED]` names (tones and their known
+    dissimilarity matrix; `stimuli.synthetic.studies`), or a named error."""
+    from audioprobe.stimuli.synthetic.studies import similarity_study
+
+    parts = spec[len(STUDY_PREFIX):].split(":")
+    try:
+        n, seed = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
+        if len(parts) > 2 or not 3 <= n <= 500 or seed < 0:
+            raise ValueError
+    except ValueError:
+        raise AudioprobeError(f"{spec!r}: write {STUDY_PREFIX}SOUNDS[:SEED], SOUNDS from 3 to 500 and SEED >= 0, e.g. "
+                              f"{STUDY_PREFIX}12:1.") from None
+    return similarity_study(f"synthetic-study-{n}-{seed}", n, seed)
+
+
 @cli.command("export-dataset")
 @click.argument("name")
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--overwrite", is_flag=True, help="Replace DIRECTORY if it exists and is not empty.")
 def export_dataset(name, directory, overwrite):
-    """Write stimulus set NAME to DIRECTORY in the folder format.
+    """Write stimulus set NAME to DIRECTORY in the folder format. NAME may also be similarity-study:SOUNDS[:SEED],
+    a synthetic dissimilarity study (tones and their known rdm.csv), to try the rdm tasks and suites.
 
     It is written into a temporary folder beside DIRECTORY and renamed into place at the end; an
     existing non-empty DIRECTORY is refused unless --overwrite.
     """
     from audioprobe.stimuli import export_folder, resolve_dataset
 
-    stimset = resolve_dataset(name)
+    stimset = synthetic_study(name) if name.startswith(STUDY_PREFIX) else resolve_dataset(name)
     export_folder(stimset, directory, overwrite=overwrite)
     click.echo(f"Wrote {len(stimset)} sounds of {stimset.name!r} to {directory} (fingerprint {stimset.fingerprint()[:12]}).")
 

@@ -181,6 +181,18 @@ def at_least(low: int | float) -> Callable[[Any], str | None]:
     return lambda v: None if isinstance(v, (int, float)) and v == v and low <= v < float("inf") else f"must be >= {low}"
 
 
+def hub_repo_id(value: Any) -> str | None:
+    """An `arg_checks` entry: a Hugging Face Hub repository id (`ORG/NAME`), as huggingface_hub validates it."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(str(value))
+    except HFValidationError as exc:
+        return f"is not a Hub repository id (ORG/NAME): {str(exc).split('.')[0]}"
+    return None
+
+
 def parse_model_args(text: str | None) -> dict[str, str]:
     """Parse `k=v,k2=v2` into a dict of strings (types are applied by the wrapper)."""
     out: dict[str, str] = {}

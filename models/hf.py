@@ -33,7 +33,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models._hub import pretrained_source
-from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta, at_least
+from audioprobe.models.base import RANDOM_SEED, AudioModel, LayerActivations, ModelMeta, at_least, hub_repo_id
 from audioprobe.models.meta import with_source
 
 #: Whisper's fixed input: 30 s at 16 kHz (WhisperFeatureExtractor chunk_length=30, n_samples).
@@ -136,7 +136,7 @@ class HFAudioEncoder(AudioModel):
     )
     wrapper_version = "1"
     arg_types = {"repo": str, "revision": str, "checkpoint": str, "sample_rate": int, "training": str}
-    arg_checks = {"sample_rate": at_least(1)}
+    arg_checks = {"sample_rate": at_least(1), "repo": hub_repo_id}
     supports_random = True
 
     def adapt_meta(self, card: ModelMeta) -> ModelMeta:

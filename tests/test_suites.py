@@ -232,3 +232,16 @@ def test_a_set_listed_twice_under_two_paths_is_refused(suite_run, tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2 and "are the same stimulus set" in err and "study-0" in err and "again" in err
     assert "Traceback" not in err
+
+
+def test_export_dataset_writes_synthetic_similarity_studies(tmp_path, capsys):
+    """The README's suite example starts from `export-dataset similarity-study:SOUNDS:SEED`: a folder with the
+    tones and their rdm.csv that loads as a set of that many sounds; a malformed spec is one clear message."""
+    from audioprobe.stimuli import resolve_dataset
+
+    assert eval_main(["export-dataset", "similarity-study:12:1", str(tmp_path / "s")]) == 0
+    assert (tmp_path / "s" / "rdm.csv").is_file()
+    s = resolve_dataset(str(tmp_path / "s"))
+    assert len(s) == 12 and s.rdm is not None and s.synthetic
+    assert eval_main(["export-dataset", "similarity-study:2", str(tmp_path / "t")]) == 2
+    assert "SOUNDS from 3 to 500" in capsys.readouterr().err

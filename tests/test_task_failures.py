@@ -79,3 +79,23 @@ def test_status_of_a_plain_results_folder(tmp_path, monkeypatch, capsys):
     assert logmel[-6:] == ["2", "1", "1", "0", "0", "0"]  # results, current, stale, undefined, failed, missing
     assert f"logmel: stale: rsa-hollowness (v{version - 1}, now v{version})" in text
     assert "mfcc: failed: rsa-hollowness" in text and "mfcc: missing: rsa-hollowness" in text
+
+
+def test_the_summary_table_has_one_order_whatever_finished_first(tmp_path, monkeypatch, capsys):
+    import random
+
+    from audioprobe.cli import results_table
+    from audioprobe.results import collect_files
+
+    monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    assert eval_main(["--model", "mfcc", "--model", "logmel", "--tasks", "rsa-material,rsa-hollowness,abx-material",
+                      "--limit", "30", "--output-dir", str(out)]) == 0
+    results = [r for _, r in collect_files(out)]
+    tables = set()
+    for seed in range(5):
+        random.Random(seed).shuffle(results)
+        tables.add(results_table(results))
+    assert len(tables) == 1
+    rows = [line.split()[:2] for line in next(iter(tables)).splitlines()[2:8]]
+    assert rows == sorted(rows)  # set, then model, then task

@@ -213,8 +213,15 @@ def interval(pair) -> list | None:
     return None if lo is None or hi is None else [lo, hi]
 
 
+#: The largest number of resamples, permutations or splits a task file may ask for: far above any use (the
+#: defaults are 100 to 1,000), and below what would exhaust memory before the first result.
+MAX_DRAWS = 1_000_000
+
+
 def non_negative(v):
-    return None if v >= 0 else "must be >= 0 (0 turns this statistic off)"
+    if v < 0:
+        return "must be >= 0 (0 turns this statistic off)"
+    return None if v <= MAX_DRAWS else f"must be at most {MAX_DRAWS:,} (the defaults are 100 to 1,000)"
 
 
 def _level(v):
