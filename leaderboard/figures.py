@@ -32,6 +32,9 @@ from audioprobe.files import atomic_write_bytes
 from audioprobe.results import safe_name, unreliable_labels
 
 SYNTHETIC_BANNER = "SYNTHETIC stimuli and simulated judgments: not findings about human perception"
+#: The mark in the corner of a figure of a synthetic set (the page and each set's section carry the banner once;
+#: a figure copied out of the report still says what its data are).
+SYNTHETIC_MARK = "SYNTHETIC data: not human perception"
 
 #: Okabe & Ito (2008) "Color Universal Design", most distinct first; yellow last (faint in print)
 OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
@@ -44,7 +47,7 @@ BASELINE_MODELS = ("logmel", "mfcc", "spectrogram")
 WIDTH = 6.5  # inches: the text width of an A4 or letter page with 2.5 cm margins
 DPI = 160
 HEADER_IN = 0.32  # inches above the panels for the title
-BANNER_IN = 0.26  # and for the synthetic banner
+MARK_IN = 0.14  # and for the synthetic mark
 
 #: dimension order of the paper's panels
 DIMENSION_ORDER = ("average", "material", "hollowness", "extent")
@@ -146,11 +149,12 @@ class Figure:
     palette: bool = False  # PNG with a 256-colour palette: heatmaps of many cells, a third of the bytes
     paths: dict[str, Path] = dataclasses.field(default_factory=dict)  # and its files
 
-    def save(self, directory: Path) -> dict[str, Path]:
-        """Write `<name>.png`, `<name>.svg` and `<name>.json` into `directory`; close the figure."""
+    def save(self, directory: Path, svg: bool = False) -> dict[str, Path]:
+        """Write `<name>.png` and `<name>.json` (and `<name>.svg` when asked) into `directory`; close the figure."""
         directory = Path(directory)
         paths = {}
-        for fmt, meta in (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None})):
+        formats = (("png", {"Software": None}), ("svg", {"Date": None, "Creator": None}))
+        for fmt, meta in formats if svg else formats[:1]:
             buffer = io.BytesIO()
             with _pyplot().rc_context(RC):  # svg.hashsalt: the same ids on every run
                 self.fig.savefig(buffer, format=fmt, dpi=DPI, metadata=meta)
@@ -224,18 +228,15 @@ def _new_figure(title: str, synthetic: bool, n_panels: int, ncols: int, panel_h:
     of panels; returns (figure, panel subfigure, axes, header texts). `_finish` adds the legend."""
     plt = _pyplot()
     nrows = max(1, math.ceil(n_panels / ncols))
-    header = HEADER_IN + (BANNER_IN if synthetic else 0.0)
+    header = HEADER_IN + (MARK_IN if synthetic else 0.0)
     body = nrows * panel_h
     with plt.rc_context(RC):
         fig = plt.figure(figsize=(width, header + body), dpi=DPI, layout="constrained")
         top, bottom = fig.subfigures(2, 1, height_ratios=[header, body])
         texts = {}
-        if synthetic:
-            banner = top.text(0.5, 1 - 0.5 * BANNER_IN / header, SYNTHETIC_BANNER, ha="center", va="center",
-                              fontsize=8, fontweight="bold", color="#7a0000", gid="synthetic-banner",
-                              bbox=dict(boxstyle="square,pad=0.25", facecolor="#fde0dd", edgecolor="#7a0000",
-                                        linewidth=0.8))
-            texts["banner"] = _fit(fig, banner, width - 0.45)
+        if synthetic:  # a small mark in the corner: the page carries the banner
+            texts["banner"] = top.text(0.995, 1 - 0.5 * MARK_IN / header, SYNTHETIC_MARK, ha="right", va="center",
+                                       fontsize=6.5, fontweight="bold", color="#7a0000", gid="synthetic-banner")
         texts["title"] = _fit(fig, top.text(0.5, 0.5 * HEADER_IN / header, title, ha="center", va="center",
                                             fontsize=9.5, fontweight="bold"), width - 0.2)
         axes = bottom.subplots(nrows, ncols, squeeze=False).ravel().tolist()
@@ -618,7 +619,8 @@ def perceived_physical_figure(name: str, title: str, pairs: list[tuple[str, str 
             _depth_axis(ax, len(slots), show_label=True)
             if i % ncols == 0:
                 ax.set_ylabel("RSA (0/1 target, r)")
-            ax.set_title(dim)
+            perceived_results = list(by_role.get("perceived", {}).values())
+            ax.set_title(dim + (_unreliable_suffix(perceived_results[0]) if perceived_results else ""))
             _zero(ax)
             _undefined(ax, panel["series"])
             panel["significant"] = _strip(ax, marks, styles)

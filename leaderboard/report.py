@@ -17,7 +17,7 @@ result files do not hold.
 
 from __future__ import annotations
 
-import base64
+import contextvars
 import dataclasses
 import html
 import json
@@ -90,6 +90,13 @@ class SetReport:
 
 
 _f, _ci, _p = score_text, interval_text, p_text
+
+#: Whether this report writes SVG copies of its figures (`audioprobe-report --svg`): set by write_report.
+_SVG: contextvars.ContextVar[bool] = contextvars.ContextVar("audioprobe_report_svg", default=False)
+
+
+def _save(figure: F.Figure, figure_dir: Path) -> None:
+    figure.save(figure_dir, svg=_SVG.get())
 
 
 def _by_task(results: list[dict]) -> dict[str, list[dict]]:
@@ -269,7 +276,7 @@ def _pairwise_figures(stem: str, tasks: list[str], tables: dict[str, dict], synt
                    f"models best first; one colour range for the experiment's tasks (±{_f(vmax)}), so small "
                    f"differences stay pale.")
         figure = F.pairwise_figure(f"{stem}__pairwise__{safe_name(task)}", t, synthetic, caption, vmax=vmax)
-        figure.save(figure_dir)  # now: a report can hold many, each closed once written
+        _save(figure, figure_dir)  # now: a report can hold many, each closed once written
         out.append(figure)
     return out
 
@@ -400,7 +407,7 @@ def _rdm_figures(stem: str, tasks: list[str], by_task: dict[str, list[dict]], st
         title = f"RDMs of {task}: target and headline layers"
         figure = F.rdm_figure(f"{stem}__rdms__{safe_name(task)}", title, ("target", target), panels, order, blocks,
                               grouping, synthetic, caption, unknown)
-        figure.save(figure_dir)
+        _save(figure, figure_dir)
         out.append(figure)
     return out
 
@@ -462,7 +469,7 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     else:
         figs = _profile_figures(f"{stem}__{exp}", f"{exp} tasks", by_task, styles, synthetic)
     for f in figs:
-        f.save(figure_dir)
+        _save(f, figure_dir)
     section = Section(exp, title, anchor(ds["name"], fp, exp), intro, figs, note=note)
     section.tables.append(_headline_table("Headline scores", tasks, by_task, tables, styles))
     measures = _measures_table(tasks, by_task, styles)
@@ -545,7 +552,7 @@ def _dataset_section(stem: str, ds: dict, fp: str, summary: dict, synthetic: boo
                f"distance of the physical labels. Spearman correlations are in the figure's JSON file. High "
                f"correlations between targets mean their RSA scores cannot be told apart by the data.")
     figure = F.target_correlation_figure(f"{stem}__figA1", corr, synthetic, caption)
-    figure.save(figure_dir)
+    _save(figure, figure_dir)
     intro = ("Which targets does the stimulus set let one tell apart? Read how strongly perceived and physical "
              "targets of one dimension agree, and whether dimensions are confounded with each other.")
     return Section("dataset", "The stimulus set's targets (figure A1, appendix A)", anchor(ds["name"], fp, "dataset"),
@@ -705,11 +712,13 @@ def _html_table(t: Table) -> str:
 
 
 def _html_figure(f: F.Figure) -> str:
-    data = base64.b64encode(f.png).decode("ascii")
+    """A figure on the page: the PNG linked from figures/ (stored once; the page opens from disk, no network),
+    shown at half its pixels (it is drawn at 2x for sharp screens)."""
     w, h = f.data["size_px"]
-    return (f'<figure id="fig-{_h(f.name)}"><img src="data:image/png;base64,{data}" width="{w}" height="{h}" '
-            f'alt="{_h(f.alt or f.title)}"><figcaption><b>{_h(f.title)}.</b> {_h(f.caption)} '
-            f'<span class="files">(files: figures/{_h(f.name)}.png, .svg, .json)</span></figcaption></figure>')
+    files = ", ".join(["png", *(["svg"] if "svg" in f.paths else []), "json"])
+    return (f'<figure id="fig-{_h(f.name)}"><img src="figures/{_h(f.name)}.png" width="{w}" height="{h}" '
+            f'loading="lazy" alt="{_h(f.alt or f.title)}"><figcaption><b>{_h(f.title)}.</b> {_h(f.caption)} '
+            f'<span class="files">(figures/{_h(f.name)}: {files})</span></figcaption></figure>')
 
 
 def _set_heading(s: SetReport) -> str:
@@ -797,8 +806,8 @@ def _md_table(t: Table) -> list[str]:
 
 
 def _md_figure(f: F.Figure) -> list[str]:
-    return [f"![{f.alt or f.title}](figures/{f.name}.png)", "", f"**{f.title}.** {f.caption} "
-            f"([SVG](figures/{f.name}.svg))", ""]
+    svg = f" ([SVG](figures/{f.name}.svg))" if "svg" in f.paths else ""
+    return [f"![{f.alt or f.title}](figures/{f.name}.png)", "", f"**{f.title}.** {f.caption}{svg}", ""]
 
 
 def render_markdown(sets: list[SetReport], meta: dict[str, Any], suites: list[SuiteReport] = ()) -> str:
@@ -853,7 +862,7 @@ FIGURE_MANIFEST = ".audioprobe-figures.json"
 
 
 def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: float = 0.05,
-                 command: str | None = None) -> dict[str, Any]:
+                 command: str | None = None, svg: bool = False) -> dict[str, Any]:
     """Write index.html, report.md and figures/ into output_dir; return what was written and how long it took."""
     from audioprobe import __version__
     from audioprobe.leaderboard.compare import compare
@@ -868,7 +877,11 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
     t_compare = time.perf_counter() - start
     figure_dir = output_dir / "figures"
     figure_dir.mkdir(parents=True, exist_ok=True)
-    sets = build_sets(files, comparison, figure_dir)
+    token = _SVG.set(svg)
+    try:
+        sets = build_sets(files, comparison, figure_dir)
+    finally:
+        _SVG.reset(token)
     all_figures = [f for s in sets for sec in s.sections for f in (*sec.figures, *sec.pairwise, *sec.rdms)]
     written = {p for f in all_figures for p in f.paths.values()}
     # figures of an earlier report that this one no longer has: only those a report wrote (its manifest), never
@@ -887,7 +900,8 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
             "alpha": alpha, "version": __version__, "created": now_utc(),
             "command": command or " ".join(shlex.quote(str(x)) for x in [
                 "audioprobe-report", results_dir, "-o", output_dir,
-                *(a for c in contrast_paths for a in ("--contrasts", c)), *(["--alpha", alpha] if alpha != 0.05 else [])])}
+                *(a for c in contrast_paths for a in ("--contrasts", c)), *(["--alpha", alpha] if alpha != 0.05 else []),
+                *(["--svg"] if svg else [])])}
     suites = build_suites(results_dir, files, comparison)
     page = render_html(sets, meta, suites).encode("utf-8")
     markdown = render_markdown(sets, meta, suites).encode("utf-8")
@@ -906,9 +920,11 @@ def write_report(results_dir: Path, output_dir: Path, contrast_paths=(), alpha: 
               help="Extra contrast YAML file or folder (repeatable); the built-in ones are always read.")
 @click.option("--alpha", default=0.05, type=click.FloatRange(0, 1, min_open=True, max_open=True), show_default=True,
               help="False discovery rate of the Benjamini-Hochberg corrections.")
-def report_cmd(results_dir, output_dir, contrast_paths, alpha):
+@click.option("--svg", is_flag=True, help="Also write every figure as SVG (vector, for papers; larger files).")
+def report_cmd(results_dir, output_dir, contrast_paths, alpha, svg):
     """An HTML report (and markdown) of the result files under RESULTS_DIR: the paper's figures per stimulus
-    set and experiment, headline tables, contrasts and pairwise comparisons."""
-    done = write_report(results_dir, output_dir, contrast_paths, alpha)
-    click.echo(f"Wrote {done['index']}, {done['markdown'].name} and {done['figures']} figure(s) as PNG and SVG in "
-               f"{output_dir / 'figures'} ({done['seconds']:.1f} s).")
+    set and experiment, headline tables, contrasts and pairwise comparisons. index.html links the figures in
+    figures/ (PNG; SVG too with --svg): keep the folder together."""
+    done = write_report(results_dir, output_dir, contrast_paths, alpha, svg=svg)
+    click.echo(f"Wrote {done['index']}, {done['markdown'].name} and {done['figures']} figure(s) as PNG"
+               f"{' and SVG' if svg else ''} in {output_dir / 'figures'} ({done['seconds']:.1f} s).")

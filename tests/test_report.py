@@ -53,7 +53,7 @@ def built(tmp_path_factory):
         mp.setenv("AUDIOPROBE_CACHE", str(root / "cache"))
         for model in MODELS:
             assert eval_main(["--model", model, "--tasks", TASKS, "--limit", str(N), "--output-dir", str(results)]) == 0
-    report_cmd.main([str(results), "-o", str(report)], standalone_mode=False)
+    report_cmd.main([str(results), "-o", str(report), "--svg"], standalone_mode=False)
     return results, report
 
 
@@ -93,7 +93,7 @@ def test_figure_1a_plots_each_models_per_layer_scores_and_the_ceiling(built):
     results, report = built
     files = results_of(results)
     fig = sidecar(report, "fig1a")
-    assert fig["synthetic"] and fig["banner"] == F.SYNTHETIC_BANNER
+    assert fig["synthetic"] and fig["banner"] == F.SYNTHETIC_MARK
     assert [p["task"] for p in fig["panels"]] == ["rsa-average", "rsa-material"]  # the paper's panel order
     for panel in fig["panels"]:
         assert sorted(s["model"] for s in panel["series"]) == sorted(m for m, t in files if t == panel["task"])
@@ -208,7 +208,7 @@ def test_figure_a1_draws_the_set_summary(built):
     assert drawn["targets"] == [t["name"] for t in corr["targets"]]
     assert len(drawn["targets"]) == 10  # KL, modal, physical of three dimensions, and the object label column
     assert drawn["pearson"] == [pytest.approx(nulls(row)) for row in corr["pearson"]]
-    assert drawn["banner"] == F.SYNTHETIC_BANNER
+    assert drawn["banner"] == F.SYNTHETIC_MARK
 
 
 def percentile_ranks_here(x: np.ndarray) -> np.ndarray:
@@ -320,7 +320,7 @@ class Page(HTMLParser):
         self.text.append(data)
 
 
-def test_index_html_is_self_contained_with_every_figure_and_anchor(built):
+def test_index_html_links_every_figure_once_and_needs_no_network(built):
     results, report = built
     raw = (report / "index.html").read_text(encoding="utf-8")
     page = Page()
@@ -328,18 +328,16 @@ def test_index_html_is_self_contained_with_every_figure_and_anchor(built):
     page.close()
     assert page.stack == [], page.stack
     assert "http://" not in raw and "https://" not in raw and "@import" not in raw and "<script" not in raw
-    assert all(u.startswith(("data:image/png;base64,", "#", "figures/")) for u in page.urls), page.urls
-    # every figure file is in the page, byte for byte
-    embedded = {base64.b64decode(src.split(",", 1)[1]) for src in page.images}
+    assert all(u.startswith(("#", "figures/")) for u in page.urls), page.urls
+    assert "data:image" not in raw  # each figure stored once: in figures/, linked from the page
     pngs = sorted((report / "figures").glob("*.png"))
-    assert len(pngs) == len(page.images)
+    assert sorted(page.images) == sorted(f"figures/{p.name}" for p in pngs)
     rsa_tasks = ("rsa-material", "rsa-average", "rsa-modal-material", "rsa-modal-hollowness", "rsa-physical-hollowness",
                  "partial-rsa-material")
     assert {p.stem.split("__", 1)[1] for p in pngs} == {
         "fig1a", "fig1b", "fig2", "figA1", "figA2", "abx-1", *(f"rdms__{t}" for t in rsa_tasks),
         *(f"pairwise__{t}" for t in (*rsa_tasks, "transfer-material-hollow-to-full",
                                      "transfer-material-full-to-hollow", "abx-material"))}
-    assert {p.read_bytes() for p in pngs} == embedded
     # a section per experiment, at the anchor the leaderboard links to, and links to each
     result = next(iter(results_of(results).values()))
     name, fp = result["dataset"]["name"], result["dataset"]["fingerprint"]
@@ -370,7 +368,7 @@ def test_every_figure_is_a_non_blank_png_of_its_size_and_an_svg(built):
         if data.get("kind") not in ("pairwise", "target-correlations", "rdms"):  # profiles: the page's width
             assert data["size_px"][0] == round(F.WIDTH * F.DPI * (1 if len(data["panels"]) > 1 else 0.75))
         assert data["size_px"][0] <= F.WIDTH * F.DPI  # no figure wider than the page
-        assert data["banner"] == F.SYNTHETIC_BANNER
+        assert data["banner"] == F.SYNTHETIC_MARK
         svg = ET.parse(png.with_suffix(".svg")).getroot()
         assert svg.tag.endswith("svg") and any(e.get("id") == "synthetic-banner" for e in svg.iter())
 
@@ -386,7 +384,7 @@ def test_a_rerun_is_byte_identical_and_removes_stale_figures(built, tmp_path):
     # the user's own files, whatever their names: kept
     (copy / "figures" / "notes.txt").write_text("mine")
     (copy / "figures" / "my__plot.png").write_bytes(b"mine too")
-    report_cmd.main([str(results), "-o", str(copy)], standalone_mode=False)
+    report_cmd.main([str(results), "-o", str(copy), "--svg"], standalone_mode=False)
     assert not (copy / "figures" / "impacts-00000000__fig9.png").exists()
     assert (copy / "figures" / "notes.txt").read_text() == "mine"
     assert (copy / "figures" / "my__plot.png").read_bytes() == b"mine too"
@@ -462,8 +460,12 @@ def test_committed_example_report_agrees_with_its_result_files():
     figures = root / "report" / "figures"
     checked = 0
     for sidecar in sorted(figures.glob("*.json")):
+        if sidecar.name.startswith("."):  # the report's manifest of the figures it wrote
+            assert sorted(_json.loads(sidecar.read_text())) == sorted(
+                p.name for p in figures.iterdir() if not p.name.startswith("."))
+            continue
         data = _json.loads(sidecar.read_text())
-        assert (figures / f"{data['figure']}.png").is_file() and (figures / f"{data['figure']}.svg").is_file()
+        assert (figures / f"{data['figure']}.png").is_file()
         for panel in data.get("panels", []):
             for series in panel.get("series", []):
                 r = results.get((series.get("model"), panel.get("task")))
@@ -524,7 +526,7 @@ def test_the_report_says_what_is_supported_and_who_made_it(built):
     assert sum(c.count(" (by ") for c in claims) == n_pairs
     if not claims:
         assert "No pairwise difference or contrast is supported" in summary
-    assert re.search(rf"Made by `audioprobe-report {re.escape(str(results))} -o {re.escape(str(report))}` with "
+    assert re.search(rf"Made by `audioprobe-report {re.escape(str(results))} -o {re.escape(str(report))}( --svg)?` with "
                      rf"audioprobe {re.escape(__version__)} on \d{{4}}-\d\d-\d\d", page)
 
 
@@ -596,3 +598,11 @@ def test_one_headline_and_one_interval_everywhere(built):
         assert rows and f"| {v3}" in rows[0] and ci3 in rows[0], (model, task, rows)
         checked += 1
     assert checked >= 20
+
+
+def test_without_svg_only_png_and_sidecars_are_written(built, tmp_path):
+    results, _ = built
+    report_cmd.main([str(results), "-o", str(tmp_path / "r")], standalone_mode=False)
+    suffixes = {p.suffix for p in (tmp_path / "r" / "figures").iterdir() if not p.name.startswith(".")}
+    assert suffixes == {".png", ".json"}
+    assert "[SVG]" not in (tmp_path / "r" / "report.md").read_text()
