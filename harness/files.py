@@ -132,8 +132,9 @@ def check_writable(folder: Path, what: str) -> Path:
 
 
 def rescue_dir() -> Path:
-    """Where a result goes when its own folder cannot be written (beside the activation cache)."""
-    return default_cache_dir().parent / "unsaved-results"
+    """Where a result goes when its own folder cannot be written: inside the activation cache's folder (never its
+    parent, which with $AUDIOPROBE_CACHE is a folder of the user's)."""
+    return default_cache_dir() / "unsaved-results"
 
 
 # ---------------------------------------------------------------------------------------------

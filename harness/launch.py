@@ -97,7 +97,7 @@ def write_json(path: Path, data: dict) -> None:
 def read_json(path: Path) -> dict | None:
     try:
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested absurdly deep: no record
         return None
 
 

@@ -333,8 +333,12 @@ def _no_constant(name: str):
 
 def load_json_strict(text: str) -> Any:
     """json.loads refusing NaN and Infinity (Python writes and reads them, JSON has none): a result or suite
-    file holding one was edited or corrupted, and would change the leaderboard's bold and crash compare."""
-    return json.loads(text, parse_constant=_no_constant)
+    file holding one was edited or corrupted, and would change the leaderboard's bold and crash compare. Deep
+    nesting (no result nests more than a few levels) is refused as the ValueError it is, not a RecursionError."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply to be a result") from None
 
 
 def read_result(path: Path) -> dict[str, Any]:
@@ -370,8 +374,11 @@ def is_set_summary(path: Path) -> bool:
     """A stimulus set's summary, which lies among the results but is none."""
     if path.name != SUMMARY_FILE:
         return False
-    with open(path, "rb") as fh:
-        return b'"summary_version"' in fh.read(64)
+    try:
+        with open(path, "rb") as fh:
+            return b'"summary_version"' in fh.read(64)
+    except OSError:  # a folder or a dangling link of that name: not a summary, and not a result either
+        return True
 
 
 def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
@@ -385,6 +392,9 @@ def collect_files(results_dir: Path) -> list[tuple[Path, dict]]:
     best: dict[tuple, tuple[Path, dict]] = {}
     for f in sorted(Path(results_dir).rglob("*.json")):
         if is_set_summary(f) or f.name.endswith(SUITE_SUFFIX):  # beside the results, but none
+            continue
+        if not f.is_file():  # a folder, or a dangling link, named like a result
+            logging.getLogger(__name__).warning("skipped %s: not a file", f)
             continue
         try:
             r = read_result(f)

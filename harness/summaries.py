@@ -27,7 +27,7 @@ import numpy as np
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
-from audioprobe.results import SUMMARY_FILE, validate_file, write_json_file
+from audioprobe.results import SUMMARY_FILE, load_json_strict, validate_file, write_json_file
 
 SUMMARY_VERSION = 1
 RDM_FOLDER = "rdms"
@@ -173,7 +173,7 @@ def read_summary(set_dir: Path) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json_strict(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise AudioprobeError(f"{path}: unreadable set summary ({exc}); rerun audioprobe-eval on the set.") from None
     return validate_summary(data, str(path))

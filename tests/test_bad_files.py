@@ -43,6 +43,10 @@ def damaged(clean, tmp_path):
     suite = out / "suites" / "s" / "logmel"
     suite.mkdir(parents=True)
     (suite / "rsa-material.suite.json").write_text('{"suite_version": NaN}')
+    (mfcc / "deep.json").write_text("[" * 100_000 + "]" * 100_000)  # a RecursionError for json.loads
+    (summary,) = out.glob("*/dataset.json")
+    summary.unlink()
+    summary.mkdir()  # a folder named like the set's summary
     return out
 
 
@@ -55,6 +59,7 @@ def test_every_reader_skips_a_bad_file_names_it_and_goes_on(damaged, tmp_path, c
     assert "abx-material.replicates.npz: does not match the SHA-256" in said
     assert "abx-material.json: not a readable result file (a non-finite number (NaN)" in said
     assert "rsa-material.suite.json: unreadable suite result" in said
+    assert "deep.json: not a readable result file (nested too deeply to be a result)" in said
     # the good results are all there
     assert "rsa-material" in board and (tmp_path / "report" / "index.html").exists()
     (s,) = report["sets"]
@@ -102,3 +107,20 @@ def test_a_cache_entry_copied_from_another_set_is_not_used(tmp_path, monkeypatch
     assert eval_main([*run, "--data", str(tmp_path / "b")]) == 0
     assert any("made for another stimulus set" in r.getMessage() and str(of_b) in r.getMessage()
                for r in caplog.records), [r.getMessage() for r in caplog.records]
+
+
+def test_a_killed_export_leaves_nothing_behind_for_long(tmp_path):
+    """What an export-dataset killed mid-way leaves (its temporary folder, named with its process id) is removed
+    by the next export beside it; a live export's folder is not touched."""
+    import os
+    import subprocess
+    import sys
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".study.{dead.stdout.strip()}.abc123.tmp"
+    stale.mkdir()
+    (stale / "half-written.wav").write_bytes(b"x")
+    live = tmp_path / f".study.{os.getpid()}.def456.tmp"
+    live.mkdir()
+    assert eval_main(["export-dataset", "similarity-study:5:1", str(tmp_path / "study")]) == 0
+    assert not stale.exists() and live.exists() and (tmp_path / "study" / "rdm.csv").is_file()

@@ -434,7 +434,8 @@ def export_folder(stimset: StimulusSet, folder: Path, overwrite: bool = False) -
         check_sound_id(sid, stimset.source or stimset.name)
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
+        _remove_stale_exports(folder)
+        tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.{os.getpid()}.", suffix=".tmp"))
     except OSError as exc:
         raise AudioprobeError(f"{folder}: cannot write there ({exc.strerror}); choose another folder.") from None
     try:
@@ -453,6 +454,21 @@ def export_folder(stimset: StimulusSet, folder: Path, overwrite: bool = False) -
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _remove_stale_exports(folder: Path) -> None:
+    """Remove what an export into `folder` that was killed left behind (`.<name>.<pid>.*.tmp` of a process that
+    no longer runs); a running export's folder is left alone."""
+    for tmp in folder.parent.glob(f".{folder.name}.*.tmp"):
+        parts = tmp.name[len(folder.name) + 2:].split(".")
+        if not parts[0].isdigit() or not tmp.is_dir() or tmp.is_symlink():
+            continue
+        try:
+            os.kill(int(parts[0]), 0)
+        except ProcessLookupError:
+            shutil.rmtree(tmp, ignore_errors=True)
+        except (PermissionError, OverflowError):  # another user's running process, or no such pid
+            continue
 
 
 def _write_folder(stimset: StimulusSet, folder: Path) -> None:
