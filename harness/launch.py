@@ -315,9 +315,28 @@ def resubmit_slurm(sweep: Sweep, record: dict, index: int) -> str:
     return job.job_id
 
 
+#: Seconds between a local sweep worker's checks that the sweep's process still runs.
+WATCH_PARENT_S = 2.0
+
+
 def _init_worker(gpus) -> None:
     if gpus is not None:
         os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
+    _watch_parent(os.getppid())
+
+
+def _watch_parent(parent: int) -> None:
+    """End this worker when the sweep's process is gone (killed, even with SIGKILL, which runs no clean-up): a
+    worker holds a model and its activations (hundreds of MB) and would otherwise finish its job for nobody."""
+    import threading
+
+    def watch():
+        while True:
+            time.sleep(WATCH_PARENT_S)
+            if os.getppid() != parent:  # re-parented: the sweep's process has died
+                os._exit(3)
+
+    threading.Thread(target=watch, name="audioprobe-watch-parent", daemon=True).start()
 
 
 def _visible_gpus() -> list[str]:
@@ -403,8 +422,24 @@ def job_statuses(folder: Path, record: dict, queue: dict | None = None, futures:
                             if slurm_state else "the job left the queue without finishing")
         elif state.get("state") == "running":
             st.state = "running"
+            if record.get("launcher") != "slurm" and not _alive(state.get("host"), state.get("pid")):
+                st.state, st.error = "lost", (f"its worker process {state.get('pid')} on {state.get('host')} is gone "
+                                              f"(killed, or its sweep was stopped)")
         out.append(st)
     return out
+
+
+def _alive(host: str | None, pid) -> bool:
+    """Whether a local job's worker process still runs (unknown, on another host: assumed so)."""
+    if host != os.uname().nodename or not isinstance(pid, int):
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 def summary_line(statuses: list[JobStatus]) -> str:

@@ -99,3 +99,61 @@ def test_the_summary_table_has_one_order_whatever_finished_first(tmp_path, monke
     assert len(tables) == 1
     rows = [line.split()[:2] for line in next(iter(tables)).splitlines()[2:8]]
     assert rows == sorted(rows)  # set, then model, then task
+
+
+def test_status_knows_a_dead_local_job(tmp_path):
+    """A local sweep's job whose worker was killed stays "running" in its own state file forever; status sees
+    that the process is gone (same host, no such pid) and says "lost" with why."""
+    import os
+    import subprocess
+    import sys
+
+    from audioprobe.launch import job_state_path, job_statuses, write_json
+
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    record = {"launcher": "local", "jobs": [{"index": 0, "model": "logmel", "set": "impacts"},
+                                            {"index": 1, "model": "mfcc", "set": "impacts"}]}
+    host = os.uname().nodename
+    job_state_path(tmp_path, 0).parent.mkdir(parents=True, exist_ok=True)
+    write_json(job_state_path(tmp_path, 0), {"state": "running", "host": host, "pid": dead})
+    write_json(job_state_path(tmp_path, 1), {"state": "running", "host": host, "pid": os.getpid()})
+    lost, running = job_statuses(tmp_path, record)
+    assert lost.state == "lost" and str(dead) in lost.error and "gone" in lost.error
+    assert running.state == "running"
+
+
+def test_a_local_sweep_worker_ends_when_its_sweep_is_killed(tmp_path):
+    """SIGKILL of a local sweep's process runs no clean-up; its worker (the real initializer) notices it was
+    re-parented and ends within seconds instead of finishing a job for nobody."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import concurrent.futures, multiprocessing, os, time\n"
+        "from audioprobe.launch import _init_worker\n"
+        "if __name__ == '__main__':\n"
+        "    ctx = multiprocessing.get_context('spawn')\n"
+        "    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, "
+        "initargs=(None,))\n"
+        "    print(pool.submit(os.getpid).result(), flush=True)\n"
+        "    pool.submit(time.sleep, 120)\n"
+        "    time.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    worker = int(parent.stdout.readline())
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(worker, signal.SIGKILL)
+        raise AssertionError("the worker outlived its sweep by 15 s")
