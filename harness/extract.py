@@ -182,6 +182,12 @@ class Extractor:
                 if not np.isfinite(w).all():
                     raise AudioprobeError(f"stimulus set {stimset.name!r}: sound {stimset.sound_ids[i]!r} has non-finite "
                                           f"samples (NaN or infinity) after loading; fix or remove its file.")
+            silent = [stimset.sound_ids[i] for i, w in enumerate(waves) if not np.any(w)]
+            if silent:  # not an error (a set may hold silence on purpose), but never a silent null
+                log.warning(
+                    "stimulus set %r: %d silent sound(s) (every sample 0): %s; a model's distances to a silent sound "
+                    "can be undefined, and scores that need them null.", stimset.name, len(silent),
+                    ", ".join(silent[:10]) + (" ..." if len(silent) > 10 else ""))
             computed = run_model(self.model, waves, missing, self.batch_size, self.progress, self.precision,
                                  self.status)
             check_finite(computed, self.model.meta.name, self.precision, str(self.model.device), stimset.sound_ids)

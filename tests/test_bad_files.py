@@ -124,3 +124,18 @@ def test_a_killed_export_leaves_nothing_behind_for_long(tmp_path):
     live.mkdir()
     assert eval_main(["export-dataset", "similarity-study:5:1", str(tmp_path / "study")]) == 0
     assert not stale.exists() and live.exists() and (tmp_path / "study" / "rdm.csv").is_file()
+
+
+def test_a_silent_sound_is_named_not_silently_null(tmp_path, monkeypatch, caplog):
+    import numpy as np
+    import soundfile as sf
+
+    monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
+    assert eval_main(["export-dataset", "similarity-study:6:1", str(tmp_path / "s")]) == 0
+    (first,) = sorted((tmp_path / "s" / "sounds").glob("*.wav"))[:1]
+    _, rate = sf.read(first)
+    sf.write(first, np.zeros(rate // 10, np.float32), rate, subtype="FLOAT")
+    assert eval_main(["--model", "logmel", "--tasks", "rsa-rdm", "--data", str(tmp_path / "s"), "--output-dir",
+                      str(tmp_path / "r")]) == 0
+    said = " ".join(r.getMessage() for r in caplog.records)
+    assert "1 silent sound(s) (every sample 0): " + first.stem in said
