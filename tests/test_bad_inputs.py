@@ -149,6 +149,14 @@ def _huge_label(d):
     (d / "labels.csv").write_text("\n".join(rows) + "\n")
 
 
+def _huge_count(d):
+    rows = (d / "judgments.csv").read_text().splitlines()
+    cells = rows[1].split(",")
+    cells[-1] = "100000000000000000000000"  # 1e23: an int64 overflow before
+    rows[1] = ",".join(cells)
+    (d / "judgments.csv").write_text("\n".join(rows) + "\n")
+
+
 def _labels_extra_cell(d):
     with open(d / "labels.csv", "a", encoding="utf-8") as fh:
         fh.write("s0,wood,shape0,extra\n")
@@ -348,6 +356,7 @@ CASES = [
     Case("export-dataset into a non-empty folder", _export_non_empty, "dest: the folder exists and is not empty; choose a new folder, or pass --overwrite"),
     Case("dataset.yaml: unquoted yes/no categories", _folder_then(_yes_no_categories), "quote it"),
     Case("labels.csv: a 100,000-character label", _folder_then(_huge_label), "more characters not shown"),
+    Case("judgments.csv: a count of 1e23", _folder_then(_huge_count), "at most 1,000,000,000"),
     Case("--seed -1", lambda t: (folder(t), on_folder(t, "--seed", "-1"))[-1], "'--seed'"),
     Case("task file: bootstrap 1e20", lambda t: (task_file(t, bootstrap=10**20), folder(t), with_task(t))[-1],
          "must be at most 1,000,000"),

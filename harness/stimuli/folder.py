@@ -231,9 +231,10 @@ def load_folder(folder: Path) -> StimulusSet:
                 )
             seen_rows[(sid, dim, cat)] = line
             raw = (row["count"] or "").strip()
-            if not (raw.isascii() and raw.isdigit()):
+            if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_COUNT:
                 raise AudioprobeError(
-                    f"{judgments_path}, line {line}: count {row['count']!r} must be a non-negative integer."
+                    f"{judgments_path}, line {line}: count {row['count'][:40]!r} must be a non-negative integer of at "
+                    f"most {MAX_COUNT:,} (listeners who gave that answer)."
                 )
             judgments[dim][index[sid], dimensions[dim].index(cat)] = int(raw)
     elif responses is None and dimensions:
@@ -454,6 +455,10 @@ def export_folder(stimset: StimulusSet, folder: Path, overwrite: bool = False) -
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+#: The largest count of one answer in judgments.csv: a panel of a billion listeners is already a typo.
+MAX_COUNT = 1_000_000_000
 
 
 def _remove_stale_exports(folder: Path) -> None:
