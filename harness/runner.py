@@ -183,6 +183,12 @@ class Runner:
                         old["_reused"] = True
                         out.append(old)
                         continue
+                    before = ((old or {}).get("run_key") or {}).get("model", {}).get("args")
+                    if old is not None and before is not None and before != key.as_dict()["model"].get("args"):
+                        log.warning("%s / %s: replacing the result made with other model arguments (%s) in %s: "
+                                    "results are named by model, not by its arguments; give each setting its own "
+                                    "--output-dir to keep both.", name, task.name,
+                                    ", ".join(f"{k}={v}" for k, v in sorted(before.items())) or "none", path)
                 todo.setdefault(spec, []).append((task, key))
         used = list(dict.fromkeys(spec for t in tasks for spec in self.specs(t)))
         for spec in used:

@@ -157,3 +157,17 @@ def test_a_local_sweep_worker_ends_when_its_sweep_is_killed(tmp_path):
     else:
         os.kill(worker, signal.SIGKILL)
         raise AssertionError("the worker outlived its sweep by 15 s")
+
+
+def test_replacing_a_result_made_with_other_model_arguments_is_said(tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    run = ["--model", "logmel", "--tasks", "rsa-material", "--limit", "20", "--output-dir", str(out)]
+    assert eval_main(run) == 0
+    caplog.clear()
+    assert eval_main([*run, "--model-args", "num_mel_bins=64"]) == 0
+    said = [r.getMessage() for r in caplog.records if "replacing the result made with other model arguments" in r.getMessage()]
+    assert len(said) == 1 and "logmel / rsa-material" in said[0] and "--output-dir" in said[0]
+    caplog.clear()
+    assert eval_main([*run, "--model-args", "num_mel_bins=64"]) == 0  # the same arguments: reused, nothing said
+    assert not [r for r in caplog.records if "replacing" in r.getMessage()]
