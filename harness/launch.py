@@ -366,6 +366,12 @@ class JobStatus:
     evaluated: int = 0  # tasks evaluated so far by the running attempt
     log: str | None = None
     error: str | None = None
+    total: int = 0  # tasks the job evaluates (tasks x its sets): 0 unknown
+
+    def shown(self) -> str:
+        """The job's cell: its state, the tasks done while it runs, the attempt when it was retried."""
+        tasks = f" ({self.evaluated}/{self.total} tasks)" if self.state == "running" and self.total else ""
+        return self.state + tasks + (f" (try {self.attempt})" if self.attempt > 1 else "")
 
 
 def squeue_states(job_ids: list[str]) -> dict[str, tuple[str, str]] | None:
@@ -394,7 +400,10 @@ def job_statuses(folder: Path, record: dict, queue: dict | None = None, futures:
     for entry in record["jobs"]:
         i = entry["index"]
         job_id = entry["slurm_job_ids"][-1] if entry.get("slurm_job_ids") else None
-        st = JobStatus(i, entry["model"], entry["set"], "pending", job_id, log=entry.get("stderr"))
+        data = entry.get("data")
+        n_sets = len(data) if isinstance(data, list) and data else 1
+        st = JobStatus(i, entry["model"], entry["set"], "pending", job_id, log=entry.get("stderr"),
+                       total=len(entry.get("tasks") or []) * n_sets)
         state = read_json(job_state_path(folder, i)) or {}
         st.attempt = int(state.get("attempt", 0))
         st.evaluated = int(state.get("tasks_evaluated", 0))
@@ -453,7 +462,7 @@ def status_table(statuses: list[JobStatus]) -> str:
 
     sets = list(dict.fromkeys(s.set for s in statuses))
     models = list(dict.fromkeys(s.model for s in statuses))
-    cell = {(s.model, s.set): s.state + (f" (try {s.attempt})" if s.attempt > 1 else "") for s in statuses}
+    cell = {(s.model, s.set): s.shown() for s in statuses}
     rows = [[m] + [cell.get((m, d), "") for d in sets] for m in models]
     return tabulate(rows, headers=["model", *sets])
 
@@ -489,8 +498,8 @@ class Display:
             self.stream.write(text)
             self.lines = text.count("\n")
         else:
-            for s in statuses:
-                shown = s.state + (f" (try {s.attempt})" if s.attempt > 1 else "")
+            for s in statuses:  # a line per change: a job's every finished task, too
+                shown = s.shown()
                 if self.last.get(s.index) != shown:
                     self.last[s.index] = shown
                     self.stream.write(f"[{head}] {s.model} / {s.set}: {shown}\n")

@@ -171,3 +171,17 @@ def test_replacing_a_result_made_with_other_model_arguments_is_said(tmp_path, mo
     caplog.clear()
     assert eval_main([*run, "--model-args", "num_mel_bins=64"]) == 0  # the same arguments: reused, nothing said
     assert not [r for r in caplog.records if "replacing" in r.getMessage()]
+
+
+def test_the_launcher_shows_the_tasks_a_running_job_has_done(tmp_path):
+    import os
+
+    from audioprobe.launch import job_state_path, job_statuses, status_table, write_json
+
+    record = {"launcher": "local", "jobs": [{"index": 0, "model": "logmel", "set": "impacts",
+                                             "tasks": ["a", "b", "c"], "data": None}]}
+    job_state_path(tmp_path, 0).parent.mkdir(parents=True, exist_ok=True)
+    write_json(job_state_path(tmp_path, 0), {"state": "running", "host": os.uname().nodename, "pid": os.getpid(),
+                                              "tasks_evaluated": 2, "attempt": 1})
+    (st,) = job_statuses(tmp_path, record)
+    assert st.shown() == "running (2/3 tasks)" and "running (2/3 tasks)" in status_table([st])
