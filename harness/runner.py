@@ -58,10 +58,15 @@ class RunOptions:
 FAILURES_FOLDER = "failures"
 
 
-def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet | None, reason: str) -> dict:
-    """A placeholder row for the printed table; never written to disk."""
+def placeholder(model: str, task: TaskConfig, stimset: StimulusSet | None, **why: str) -> dict:
+    """A row for the printed table of a task that gave no result (`not_applicable` or `failed`: why); never
+    written to disk."""
     where = stimset.describe() if stimset is not None else {"name": "(none)", "n_sounds": 0}
-    return {"model": {"name": model}, "task": {"name": task.name}, "dataset": where, "not_applicable": reason}
+    return {"model": {"name": model}, "task": {"name": task.name}, "dataset": where, **why}
+
+
+def not_applicable(model: str, task: TaskConfig, stimset: StimulusSet | None, reason: str) -> dict:
+    return placeholder(model, task, stimset, not_applicable=reason)
 
 
 def rescue_result(path: Path, output_dir: Path, result: dict, sidecar: bytes | None, exc: OSError) -> str:
@@ -235,10 +240,7 @@ class Runner:
             log.error("%s", text)
         line = f"{exc.__class__.__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
         log.error("%s / %s: FAILED: %s (%s)", model, task.name, line, log_note)
-        row = not_applicable(model, task, stimset, "")
-        del row["not_applicable"]
-        row["failed"] = f"{line} ({log_note})"
-        return row
+        return placeholder(model, task, stimset, failed=f"{line} ({log_note})")
 
     def set_dir(self, stimset: StimulusSet) -> Path:
         return Path(self.opt.output_dir) / set_folder(stimset.name, stimset.fingerprint())

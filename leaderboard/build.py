@@ -20,7 +20,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import collect_files, experiment_of, format_score, set_folder, unreliable_labels
+from audioprobe.results import (collect_files, experiment_of, format_score, reliability_blocks, set_folder,
+                                unreliable_labels, unreliable_roles)
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
 #: screen without scrolling sideways. A table that would be wider is turned or cut (module docstring).
@@ -100,10 +101,10 @@ def _ceiling_share_text(scores: dict) -> str:
 
 
 def _reliability_text(scores: dict) -> str:
-    """A short flag on a cell whose target or label the listeners do not agree on (`unreliable_labels`): the
+    """A short flag on a cell whose target or label the listeners do not agree on (`unreliable_roles`): the
     roles ("target", "split", "labels", "strata"); the legend names the dimensions and their reliability,
     the table's reference row the ceiling."""
-    roles = [f.split(" ")[0] for f in unreliable_labels(scores)]
+    roles = unreliable_roles(scores)
     return f" ⚠ {', '.join(roles)}" if roles else ""
 
 
@@ -121,12 +122,6 @@ def score_cell(result: dict, best: bool = False, show_layer: bool = True) -> str
     if show_layer and h.get("layer"):
         text += f" ({h['layer']})"
     return text + _baseline_text(result) + _ceiling_share_text(scores) + _reliability_text(scores)
-
-
-def _reliability_blocks(scores: dict) -> list[dict]:
-    """Every split-half reliability block of a result: its RSA target's, and each perceived label's."""
-    target = scores.get("target_reliability") or scores.get("noise_ceiling")
-    return ([target] if target else []) + list((scores.get("label_reliability") or {}).values())
 
 
 def _reference(result: dict) -> float | None:
@@ -403,7 +398,8 @@ def legend(view: SetView, best: dict, alpha: float) -> list[str]:
             if flag not in flagged[r["task"]["name"]]:
                 flagged[r["task"]["name"]].append(flag)
     if flagged:
-        floors = sorted({b.get("reliability_floor") for r in rs for b in _reliability_blocks(r["scores"])} - {None})
+        floors = sorted({b.get("reliability_floor") for r in rs
+                         for b in reliability_blocks(r["scores"]).values()} - {None})
         items.append("⚠ *unreliable* (target, split, labels, strata): the listeners do not agree on the target (RSA) "
                      "or on a perceived label a transfer or ABX task uses (its target, its train/test split, its "
                      "labels, its strata): the 2.5th percentile of the label's split-half reliability over random "

@@ -29,7 +29,7 @@ from typing import Any
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
-from audioprobe.results import safe_name, unreliable_labels
+from audioprobe.results import safe_name, unreliable_roles
 
 SYNTHETIC_BANNER = "SYNTHETIC stimuli and simulated judgments: not findings about human perception"
 #: The mark in the corner of a figure of a synthetic set (the page and each set's section carry the banner once;
@@ -398,8 +398,8 @@ MIN_SPAN = 0.1
 
 
 def _unreliable_suffix(result: dict) -> str:
-    """A second title line for a panel whose target or label the listeners do not agree on (`unreliable_labels`)."""
-    roles = [f.split(" ")[0] for f in unreliable_labels(result["scores"])]
+    """A second title line for a panel whose target or label the listeners do not agree on (`unreliable_roles`)."""
+    roles = unreliable_roles(result["scores"])
     return f"\n⚠ unreliable {', '.join(roles)}" if roles else ""
 
 

@@ -425,43 +425,37 @@ def transfer_predictions(x_train, y_train, x_test, c_grid=C_GRID, inner_folds=5,
 
 def baseline_folds(y, folds: int, inner_folds: int, seed: int):
     """The no-transfer baseline's folds: (outer [(train, test) index pairs], inner fold count), or None
-    when a class has a single sound (no stratified split can test it). Inner folds must fit inside
-    an outer training fold, which holds about (k-1)/k of each class."""
-    from sklearn.model_selection import StratifiedKFold
-
-    y = np.asarray(y)
-    if baseline_absence(y, folds, inner_folds, seed) is not None:
-        return None
-    return _baseline_plan(y, folds, inner_folds, seed)
-
-
-def _baseline_plan(y, folds: int, inner_folds: int, seed: int):
-    from sklearn.model_selection import StratifiedKFold
-
-    _, class_counts = np.unique(y, return_counts=True)
-    k = _folds(y, folds)
-    outer = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros((y.size, 1)), y))
-    smallest_train = int(class_counts.min()) * (k - 1) // k
-    return outer, max(2, min(inner_folds, smallest_train))
+    where there is no baseline (`baseline_absence` says why). Inner folds must fit inside an outer
+    training fold, which holds about (k-1)/k of each class."""
+    return _baseline_design(y, folds, inner_folds, seed)[0]
 
 
 def baseline_absence(y, folds: int, inner_folds: int, seed: int) -> str | None:
     """Why the test subset has no no-transfer baseline (None: it has one): a class of a single sound (no
     stratified split can test it), or an outer fold whose training part cannot choose the probe's C
     (`inner_folds_of`)."""
+    return _baseline_design(y, folds, inner_folds, seed)[1]
+
+
+def _baseline_design(y, folds: int, inner_folds: int, seed: int):
+    """((outer folds, inner fold count), None) where the baseline exists, else (None, why)."""
+    from sklearn.model_selection import StratifiedKFold
+
     y = np.asarray(y)
     classes, counts = np.unique(y, return_counts=True)
     if classes.size < 2:
-        return f"the test subset has a single class ({class_counts_text(y)}): no baseline"
+        return None, f"the test subset has a single class ({class_counts_text(y)}): no baseline"
     if counts.min() < 2:
-        return (f"a test class has a single sound ({class_counts_text(y)}): no stratified split can test it, so no "
-                f"baseline")
-    outer, n_inner = _baseline_plan(y, folds, inner_folds, seed)
+        return None, (f"a test class has a single sound ({class_counts_text(y)}): no stratified split can test it, "
+                      f"so no baseline")
+    k = _folds(y, folds)
+    outer = list(StratifiedKFold(k, shuffle=True, random_state=seed).split(np.zeros((y.size, 1)), y))
+    n_inner = max(2, min(inner_folds, int(counts.min()) * (k - 1) // k))
     for fit, _ in outer:
         if inner_folds_of(y[fit], n_inner, seed) is None:
-            return (f"an outer fold's training part ({class_counts_text(y[fit])}) has fewer than 2 classes with 2 or "
-                    f"more sounds: the baseline's C cannot be cross-validated, so no baseline")
-    return None
+            return None, (f"an outer fold's training part ({class_counts_text(y[fit])}) has fewer than 2 classes with "
+                          f"2 or more sounds: the baseline's C cannot be cross-validated, so no baseline")
+    return (outer, n_inner), None
 
 
 def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, max_iter=MAX_ITER):
