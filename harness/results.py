@@ -39,7 +39,7 @@ from audioprobe.tasktypes.common import Scores
 #: to the reliability itself, no matched-size transfer baseline) is read as the earlier layout is, for display;
 #: audioprobe-compare leaves its headlines out of paired tests. Schema 3 (before issue 23: no reliability of the
 #: target or labels, partial RSA with the raw target's ceiling) is read as it is, its missing flags absent.
-READABLE_VERSIONS = (1, 2, 3, SCHEMA_VERSION)
+READABLE_VERSIONS = (1, 2, 3, 4, SCHEMA_VERSION)
 LEGACY_REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed", "versions", "device",
                         "timing", "created")
 
@@ -94,6 +94,9 @@ class Resampling(TypedDict):
                                 "seed and items: shared resamples)"]
     sounds_plan_sha256: Annotated[str, "SHA-256 of the sound draws alone: a sounds-only result pairs with a "
                                        "two-factor one on the same sounds (it does not vary with listeners)"]
+    pair_statistic: NotRequired[Annotated[bool, "true: the scores are statistics over pairs of sounds (RSA), drawn "
+                                                "by `stats.sound_draws`: comparisons remove the pairs' noise, which "
+                                                "the bootstrap counts three times, from their variances"]]
 
 
 class Replicates(TypedDict):

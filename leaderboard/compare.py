@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+import functools
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ import numpy as np
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
-from audioprobe.metrics import inference
+from audioprobe.metrics import inference, stats
 from audioprobe.results import (collect_files, experiment_of, interval_text, p_text, read_replicates, score_text,
                                unreliable_labels)
 
@@ -82,9 +84,36 @@ class Entry:
                     "listeners": wrap(arrays[f"{name}_listeners"])}
         return wrap(arrays[name])
 
+    def sound_counts(self) -> np.ndarray | None:
+        """The sound counts of the resamples of a statistic over sound pairs (RSA), drawn again from the seed
+        and checked against the result's plan; None for other statistics or a plan that does not match."""
+        r = self.resampling or {}
+        if not r.get("pair_statistic"):
+            return None
+        return _pair_plan(int(r["seed"]), int(r["n_items"]), int(r["n_resamples"]), r.get("sounds_plan_sha256", ""))
+
     def factors(self) -> dict[str, int | None]:
         r = self.resampling or {}
         return {"n_sounds": r.get("n_items"), "n_listeners": r.get("n_listeners")}
+
+
+@functools.lru_cache(maxsize=8)
+def _pair_plan(seed: int, n: int, n_resamples: int, sha256: str) -> np.ndarray | None:
+    counts = stats.sound_draws(seed, n, n_resamples)
+    if hashlib.sha256(np.ascontiguousarray(counts, dtype=np.int64).tobytes()).hexdigest() != sha256:
+        log.warning("a result's sound draws (seed %d, %d sounds) do not match its plan: its comparisons keep the "
+                    "bootstrap's variance, without the pair-noise correction", seed, n)
+        return None
+    return counts
+
+
+def over_pairs(reps, *entries: "Entry"):
+    """reps as `inference.OverPairs` when every entry is a statistic over sound pairs on the same draws (their
+    variances then count the pairs' noise once, docs/metrics.md), else unchanged."""
+    counts = [e.sound_counts() for e in entries]
+    if reps is None or counts[0] is None or any(c is not counts[0] for c in counts[1:]):
+        return reps
+    return inference.OverPairs(reps, counts[0])
 
 
 def collect_entries(results_dir: Path) -> list[Entry]:
@@ -154,7 +183,7 @@ def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.9
         return None if not usable else {"models": [usable[0].model], "left_out": left_out, "pairwise": None}
     lower = bool(usable[0].result["scores"].get("lower_is_better", False))
     estimates = [e.result["scores"]["headline"]["value"] for e in usable]
-    reps = _stack([e.replicates("headline") for e in usable])
+    reps = over_pairs(_stack([e.replicates("headline") for e in usable]), *usable)
     n = usable[0].factors()
     common = dict(n_sounds=n["n_sounds"], n_listeners=n["n_listeners"])
     simultaneous = inference.simultaneous_pairs(estimates, reps, level=level, **common)
@@ -205,12 +234,12 @@ def paired_replicates(a: Entry, b: Entry, name_a: str, name_b: str, point_a, poi
     if reps_a is None or reps_b is None:
         return f"no {name_a if reps_a is None else name_b} replicates"
     if ra_["plan_sha256"] == rb_["plan_sha256"]:
-        return reps_a, reps_b, a.factors()
+        return over_pairs(reps_a, a, b), over_pairs(reps_b, a, b), a.factors()
     if ra_.get("sounds_plan_sha256") and ra_.get("sounds_plan_sha256") == rb_.get("sounds_plan_sha256"):
         if isinstance(reps_a, dict) and not isinstance(reps_b, dict):
-            return reps_a, _as_dual(reps_b, point_b), a.factors()
+            return over_pairs(reps_a, a, b), over_pairs(_as_dual(reps_b, point_b), a, b), a.factors()
         if isinstance(reps_b, dict) and not isinstance(reps_a, dict):
-            return _as_dual(reps_a, point_a), reps_b, b.factors()
+            return over_pairs(_as_dual(reps_a, point_a), a, b), over_pairs(reps_b, a, b), b.factors()
     return "the two results were not drawn on the same resamples (seed, set or resampled factors differ)"
 
 
@@ -293,7 +322,8 @@ def evaluate_contrast(contrast: Contrast, by_key: dict[tuple[str, str], Entry], 
                 scores = [e["score"] for e in a.result["scores"]["per_layer"]]
                 n = a.factors()
                 rows.append({"model": model, "a": task,
-                             "result": inference.depth_trend(scores, a.replicates("per_layer"), n_sounds=n["n_sounds"],
+                             "result": inference.depth_trend(scores, over_pairs(a.replicates("per_layer"), a),
+                                                             n_sounds=n["n_sounds"],
                                                              n_listeners=n["n_listeners"], level=level)})
         elif contrast.kind == "control":
             for task in contrast.tasks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -13,7 +14,7 @@ from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.cli import compare_main, main as leaderboard_main
 from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, paired_replicates, row_test
 from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
-from audioprobe.metrics import inference
+from audioprobe.metrics import inference, stats
 
 TASKS = "rsa-material,rsa-modal-material,rsa-physical-material,transfer-material-hollow-to-full,abx-material"
 N = 40
@@ -53,10 +54,20 @@ def test_pairwise_table_is_the_paired_test_on_the_stored_replicates(results_dir,
     (ra, aa), (rb, ab) = loaded[0], loaded[2]
     dual = "headline_listeners" in aa  # listeners resampled where the set has per-listener responses
     assert dual and t["resampling"]["factors"] == ["sounds", "listeners"]
-    reps = [{"both": a["headline"], "sounds": a["headline_sounds"], "listeners": a["headline_listeners"]}
-            for a in (aa, ab)]
+    # RSA scores are statistics over sound pairs: compare draws the sounds' counts again from the seed (the
+    # plan's hash says they are the draws) and removes the pairs' noise from the variance
+    plan = ra["replicates"]["resampling"]
+    assert plan["pair_statistic"] is True
+    counts = stats.sound_draws(plan["seed"], N, plan["n_resamples"])
+    assert hashlib.sha256(counts.astype(np.int64).tobytes()).hexdigest() == plan["sounds_plan_sha256"]
+    reps = [inference.OverPairs({"both": a["headline"], "sounds": a["headline_sounds"],
+                                 "listeners": a["headline_listeners"]}, counts) for a in (aa, ab)]
     expected = inference.paired_difference(ra["scores"]["headline"]["value"], rb["scores"]["headline"]["value"],
                                            *reps, n_sounds=N, n_listeners=t["resampling"]["n_listeners"])
+    uncorrected = inference.paired_difference(ra["scores"]["headline"]["value"], rb["scores"]["headline"]["value"],
+                                              *(r.replicates for r in reps), n_sounds=N,
+                                              n_listeners=t["resampling"]["n_listeners"])
+    assert expected["se"] < uncorrected["se"]
     pw = t["pairwise"]
     assert pw["difference"][0][2] == pytest.approx(ra["scores"]["headline"]["value"] - rb["scores"]["headline"]["value"])
     assert pw["p_value"][0][2] == pytest.approx(expected["p_value"], rel=1e-12)
@@ -112,6 +123,9 @@ def test_perceived_vs_physical_pairs_a_dual_result_with_a_sounds_only_one(result
     assert a.resampling["sounds_plan_sha256"] == b.resampling["sounds_plan_sha256"]
     point_b = b.result["scores"]["per_layer"][0]["score"]
     reps_a, reps_b, n = paired_replicates(a, b, "per_layer", "per_layer", None, [point_b])
+    # both over sound pairs on the same sound draws: paired with the sounds' counts (one array, drawn once)
+    assert isinstance(reps_a, inference.OverPairs) and reps_a.sound_counts is reps_b.sound_counts
+    reps_a, reps_b = reps_a.replicates, reps_b.replicates
     assert isinstance(reps_a, dict) and isinstance(reps_b, dict)
     np.testing.assert_array_equal(reps_b["both"], b.replicates("per_layer"))
     assert np.all(reps_b["listeners"] == point_b)  # a physical target does not change with listeners

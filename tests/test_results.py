@@ -45,7 +45,7 @@ def _clean(result):
 def test_real_results_of_every_type_are_valid(results):
     for name, r in results.items():
         assert validate_result(_clean(r)) == [], name
-        assert r["schema_version"] == SCHEMA_VERSION == 4 and r["run_key"]["task"]["name"] == name
+        assert r["schema_version"] == SCHEMA_VERSION == 5 and r["run_key"]["task"]["name"] == name
 
 
 def _problems_after(result, edit):
@@ -115,6 +115,7 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
     the t interval of inference.contrast_statistics on its stored replicates (one computation everywhere). logmel has
     one layer: its headline is that layer's score and its replicates are the layer's."""
     from audioprobe.metrics.intervals import percentile_interval
+    from audioprobe.metrics.stats import sound_draws
 
     for name, r in results.items():
         arrays = read_replicates(r["_path"])
@@ -122,11 +123,15 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
         plan = r["replicates"]["resampling"]
         assert arrays["per_layer"].shape == (1000, n_layers), name
         dual = "per_layer_listeners" in arrays
+        # RSA-family scores are statistics over sound pairs: their variances count the pairs' noise once
+        pairs = (lambda reps: inference.OverPairs(reps, sound_draws(plan["seed"], plan["n_items"], 1000))
+                 if plan.get("pair_statistic") else reps)
+        assert bool(plan.get("pair_statistic")) == ("rsa" in name), name
         if dual:  # two-factor: t interval with the dual-bootstrap variance
             stats = inference.contrast_statistics(
                 [e["score"] for e in r["scores"]["per_layer"]],
-                {"both": arrays["per_layer"], "sounds": arrays["per_layer_sounds"],
-                 "listeners": arrays["per_layer_listeners"]},
+                pairs({"both": arrays["per_layer"], "sounds": arrays["per_layer_sounds"],
+                       "listeners": arrays["per_layer_listeners"]}),
                 n_sounds=plan["n_items"], n_listeners=plan["n_listeners"])
             ci = [c if c is not None else [None, None] for c in stats["ci"]]
         else:
@@ -141,7 +146,7 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
         np.testing.assert_array_equal(arrays["headline"], arrays["per_layer"][:, 0])
         reps = ({"both": arrays["headline"], "sounds": arrays["headline_sounds"],
                  "listeners": arrays["headline_listeners"]} if dual else arrays["headline"])
-        stats = inference.contrast_statistics(r["scores"]["headline"]["value"], reps, n_sounds=plan["n_items"],
+        stats = inference.contrast_statistics(r["scores"]["headline"]["value"], pairs(reps), n_sounds=plan["n_items"],
                                               n_listeners=plan.get("n_listeners"))
         assert r["scores"]["headline"]["ci"] == pytest.approx(stats["ci"], abs=1e-9), name
         assert r["scores"]["headline"]["value"] == r["scores"]["per_layer"][0]["score"], name

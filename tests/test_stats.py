@@ -257,8 +257,16 @@ def test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap(monkeypa
                                        RDMs(per_listener), method="corr", N=1000)
     theirs = np.einsum("kjj->kj", res.variances)[:, :2]  # double, rdm, pattern; the models' part
     np.testing.assert_allclose(intervals.dual_bootstrap_variance(*theirs, n_listeners, n), res.model_var, rtol=1e-12)
-    ratio = out["variance"] / res.model_var
+    # the bootstrap's own dual variance (rsatoolbox's) ...
+    plain, _ = intervals.dual_variance_of(out["bootstrap"], out["bootstrap_listeners"], out["bootstrap_sounds"],
+                                          n_listeners, n)
+    ratio = plain / res.model_var
     assert np.all((ratio > 0.75) & (ratio < 1.33)), ratio
+    # ... and ours, with the pairs' noise counted once (a statistic over sound pairs): never larger
+    corrected, _ = intervals.dual_variance_of(out["bootstrap"], out["bootstrap_listeners"], out["bootstrap_sounds"],
+                                              n_listeners, n, sound_counts=out["bootstrap_counts"])
+    np.testing.assert_allclose(out["variance"], corrected, rtol=1e-12)
+    assert np.all(corrected <= plain) and np.any(corrected < plain)
     ours = [intervals.replicate_variance(out[k]) for k in ("bootstrap", "bootstrap_listeners", "bootstrap_sounds")]
     assert np.all((np.array(ours) / theirs > 0.6) & (np.array(ours) / theirs < 1.6))
     # dof: Satterthwaite's per layer (intervals.dual_dof), never below rsatoolbox's min(n) - 1
@@ -285,7 +293,8 @@ def test_two_factor_sound_replicates_are_the_one_factor_ones(rng):
                                              lambda p, q: rsa.compare_rows(p, q, comparison)[0])[0]
         tol = 0.05 if comparison == "spearman" else 1e-12  # spearman: ranks of the full set reused
         np.testing.assert_allclose(two["bootstrap"][0], direct, atol=tol)
-        var, dof = intervals.dual_variance_of(two["bootstrap"], two["bootstrap_listeners"], two["bootstrap_sounds"], 6, 15)
+        var, dof = intervals.dual_variance_of(two["bootstrap"], two["bootstrap_listeners"], two["bootstrap_sounds"], 6, 15,
+                                              sound_counts=two["bootstrap_counts"])
         np.testing.assert_allclose(two["ci"], intervals.t_interval(two["score"], var, dof, 0.95))
         assert np.all(dof >= 5)
 

@@ -113,6 +113,19 @@ def _has_none(x) -> bool:
 # Designs: one factor or the dual bootstrap; plain or split replicates
 
 @dataclasses.dataclass(frozen=True)
+class OverPairs:
+    """Replicates (any design below) of a statistic over the pairs of the sounds (an RSA score), with the
+    sound counts of their resamples `[n_resamples, n_sounds]` (in the dual design, those of the "both" and
+    "sounds" kinds). Their variance removes twice the pairs' own noise, which a bootstrap of sounds counts
+    three times where it happens once (`intervals`, "Statistics over pairs of sounds"). A contrast keeps
+    the correction when every replicate set in it carries the same counts (results on the same resamples),
+    and drops it otherwise (then it is conservative)."""
+
+    replicates: object
+    sound_counts: np.ndarray
+
+
+@dataclasses.dataclass(frozen=True)
 class Splits:
     """Replicates of a cross-validated score, `[n_resamples, n_splits, *S]`: in each resample the score
     of each of the same n_splits half-splits of the sounds (`stats.split_held_out`); the estimate
@@ -146,6 +159,7 @@ class _Design:
 
     arrays: np.ndarray | dict
     cv_splits: int | None
+    sound_counts: np.ndarray | None = None  # `OverPairs`: the resamples' sound counts
 
     @property
     def dual(self) -> bool:
@@ -157,13 +171,21 @@ class _Design:
         return self.arrays["both"] if self.dual else self.arrays
 
     def map(self, fn) -> "_Design":
-        return _Design({k: fn(v) for k, v in self.arrays.items()} if self.dual else fn(self.arrays), self.cv_splits)
+        return _Design({k: fn(v) for k, v in self.arrays.items()} if self.dual else fn(self.arrays), self.cv_splits,
+                       self.sound_counts)
 
 
 def _replicate_arrays(replicates, name: str = "replicates") -> _Design:
     """The normalised design of one-factor, split or dual replicates; checks shapes."""
     if isinstance(replicates, _Design):
         return replicates
+    if isinstance(replicates, OverPairs):
+        inner = _replicate_arrays(replicates.replicates, name)
+        counts = np.asarray(replicates.sound_counts)
+        if counts.ndim != 2 or counts.shape[0] != inner.main.shape[0]:
+            raise ValueError(f"{name}: sound counts must be `[n_resamples, n_sounds]` with {inner.main.shape[0]} rows, "
+                             f"got shape {counts.shape}")
+        return dataclasses.replace(inner, sound_counts=replicates.sound_counts)
     if _is_dual(replicates):
         missing = [k for k in DUAL_KEYS if k not in replicates]
         extra = [k for k in replicates if k not in DUAL_KEYS]
@@ -193,6 +215,18 @@ def _broadcast_splits(*arrays: np.ndarray) -> list[np.ndarray]:
     return [np.broadcast_to(a, (a.shape[0], k) + a.shape[2:]) for a in arrays]
 
 
+def _shared_counts(designs) -> np.ndarray | None:
+    """The sound counts every design carries, when they are the same draws (else None: no correction)."""
+    first = designs[0].sound_counts
+    if first is None:
+        return None
+    for d in designs[1:]:
+        c = d.sound_counts
+        if c is None or not (c is first or (c.shape == first.shape and np.array_equal(c, first))):
+            return None
+    return first
+
+
 def _combine(fn, *reps) -> _Design:
     """Apply fn to corresponding arrays of one or several replicate sets of the same design (fn sees
     `[n_resamples, n_splits, *S]` arrays)."""
@@ -200,9 +234,10 @@ def _combine(fn, *reps) -> _Design:
     if any(d.dual for d in designs) and not all(d.dual for d in designs):
         raise ValueError("replicates mix the one-factor and the dual-bootstrap designs")
     cv = _min_splits(d.cv_splits for d in designs)
+    counts = _shared_counts(designs)
     if designs[0].dual:
-        return _Design({k: fn(*_broadcast_splits(*(d.arrays[k] for d in designs))) for k in DUAL_KEYS}, cv)
-    return _Design(fn(*_broadcast_splits(*(d.arrays for d in designs))), cv)
+        return _Design({k: fn(*_broadcast_splits(*(d.arrays[k] for d in designs))) for k in DUAL_KEYS}, cv, counts)
+    return _Design(fn(*_broadcast_splits(*(d.arrays for d in designs))), cv, counts)
 
 
 def _paired_subtract(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -276,10 +311,13 @@ def _variance_and_dof(design: _Design, n_sounds, n_listeners) -> tuple[np.ndarra
         valid = np.all(np.isfinite(reps["both"]) & np.isfinite(reps["sounds"]) & np.isfinite(reps["listeners"]),
                        axis=1)
         variance, dof = intervals.dual_variance_of(reps["both"], reps["listeners"], reps["sounds"], n_listeners,
-                                                   n_sounds, cv, split_axis=True)
+                                                   n_sounds, cv, split_axis=True, sound_counts=design.sound_counts)
         return variance, dof, valid
     valid = np.all(np.isfinite(design.arrays), axis=1)
-    variance = _corrected_1d(intervals.split_variance(design.arrays, cv, valid), n_sounds, n_listeners)
+    noise = (None if design.sound_counts is None else
+             intervals.pair_noise_variance(design.arrays, design.sound_counts, valid))
+    variance = _corrected_1d(intervals.split_variance(design.arrays, cv, valid, pair_noise=noise), n_sounds,
+                             n_listeners)
     return variance, np.full(np.shape(variance), _dof(n_sounds, n_listeners)), valid
 
 
@@ -454,14 +492,18 @@ def _score_covariance(design: _Design, n_sounds, n_listeners) -> np.ndarray:
     made positive semi-definite (negative eigenvalues set to 0)."""
     cv = design.cv_splits
     if design.dual:
-        c = {k: intervals.split_covariance(design.arrays[k], cv) for k in DUAL_KEYS}
+        rows = np.all(np.isfinite(np.stack([design.arrays[k] for k in DUAL_KEYS])), axis=(0, 2, 3))
+        noise = (0.0 if design.sound_counts is None else
+                 intervals.pair_noise_covariance(design.arrays["sounds"], design.sound_counts, rows))
+        c = {k: intervals.split_covariance(design.arrays[k], cv) - (2.0 * noise if k != "listeners" else 0.0)
+             for k in DUAL_KEYS}
         if n_sounds is None or n_listeners is None:
             cov = 2.0 * (c["listeners"] + c["sounds"]) - c["both"]
         else:
             kl, ks = n_listeners / (n_listeners - 1.0), n_sounds / (n_sounds - 1.0)
             cov = kl * c["listeners"] + ks * c["sounds"] - kl * ks * (c["both"] - c["listeners"] - c["sounds"])
     else:
-        cov = _corrected_1d(intervals.split_covariance(design.arrays, cv), n_sounds, n_listeners)
+        cov = _corrected_1d(intervals.split_covariance(design.arrays, cv, design.sound_counts), n_sounds, n_listeners)
     if not np.all(np.isfinite(cov)):
         return cov
     w, v = np.linalg.eigh(0.5 * (cov + cov.T))

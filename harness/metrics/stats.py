@@ -518,6 +518,13 @@ def streams(seed: int, n: int = 4) -> list[np.random.Generator]:
     return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
+def sound_draws(seed: int, n: int, n_resamples: int) -> np.ndarray:
+    """`[n_resamples, n]` bootstrap counts of the sounds of an RSA-family task (the first stream of the seed):
+    the same for every model and task on a set with that seed; audioprobe-compare draws them again to
+    correct a comparison's variance for the pairs' noise (`intervals.pair_noise_variance`)."""
+    return bootstrap_counts(streams(seed)[0], n, n_resamples)
+
+
 #: The stream of the listener draws of a two-factor bootstrap: `streams(seed, LISTENER_STREAM + 1)`
 #: spawns the four streams above unchanged (SeedSequence children are numbered) and this one.
 LISTENER_STREAM = 4
@@ -604,7 +611,7 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
         score[finite] = rsa.compare_rows(x[finite], y, comparison)
     elif present.sum() >= 2:
         score[finite] = rsa.compare_rows(x[finite][:, present], y[present], comparison)
-    rng_boot, rng_perm, rng_cv, _ = streams(seed)
+    _, rng_perm, rng_cv, _ = streams(seed)
     two_factor = listener_targets is not None
     if two_factor and n_listeners < 3:
         raise ValueError(f"a two-factor bootstrap needs at least 3 listeners, got {n_listeners}")
@@ -637,7 +644,7 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     cv_halves = random_halves(rng_cv, n, cv_splits) if cv_splits > 0 else np.zeros((0, n), dtype=bool)
     replicate_halves = cv_halves[:HEADLINE_SPLITS]
     if n_bootstrap > 0:
-        counts = bootstrap_counts(rng_boot, n, n_bootstrap)
+        counts = sound_draws(seed, n, n_bootstrap)
         if linear:
             xs, ys = _standardised_present(xf, mask), _standardised_present(y, mask)
             sums = split_pearson.split_sums(xs, ys, counts, replicate_halves, mask)
@@ -741,5 +748,6 @@ def _two_factor(xf, kept, n_layers, listener_targets, n_listeners, seed, counts,
         out["bootstrap" + key], out["cv_bootstrap" + key] = parts[:, 0], split_held_out(parts[:, 1::2], parts[:, 2::2])
     out["bootstrap_sounds"], out["cv_bootstrap_sounds"] = sounds_only["bootstrap"], sounds_only["cv_bootstrap"]
     out["variance"], out["dof"] = intervals.dual_variance_of(out["bootstrap"], out["bootstrap_listeners"],
-                                                             out["bootstrap_sounds"], n_listeners, n)
+                                                             out["bootstrap_sounds"], n_listeners, n,
+                                                             sound_counts=counts)
     return out

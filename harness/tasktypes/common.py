@@ -87,7 +87,7 @@ class EvalContext:
     device: str = "cpu"
 
     def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
-                        **arrays: np.ndarray) -> None:
+                        pair_statistic: bool = False, **arrays: np.ndarray) -> None:
         """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`
         (and, for a two-factor bootstrap, the listener draws `listeners` `[n_resamples, n_listeners]`).
         counts may be real-valued weights (a weighted bootstrap, e.g. Dirichlet weights): those are
@@ -95,6 +95,8 @@ class EvalContext:
 
         Comparisons pair two results row by row only when their resamples are the same draws:
         the plan's SHA-256 (of the draws) says so without the draws being stored.
+        pair_statistic: the scores are statistics over pairs of sounds drawn by `stats.sound_draws`
+        (RSA): comparisons draw the counts again and remove the pairs' noise from their variances.
         """
         counts = np.asarray(counts)
         whole = counts.dtype.kind in "iub" or bool(np.all(counts == np.round(counts)))
@@ -110,6 +112,8 @@ class EvalContext:
         self.resampling = {"factors": ["sounds"], "unit": unit, "n_items": int(counts.shape[1]),
                            "n_resamples": int(counts.shape[0]), "seed": self.seed,
                            "sounds_plan_sha256": plan.hexdigest()}
+        if pair_statistic:
+            self.resampling["pair_statistic"] = True
         if listeners is not None:
             listeners = np.ascontiguousarray(listeners, dtype=np.int64)
             plan.update(listeners.tobytes())
@@ -245,21 +249,24 @@ def _stack_kinds(reps) -> dict[str, np.ndarray]:
     return {"": reps}
 
 
-def _as_design(kinds: dict[str, np.ndarray], cv_splits: int | None):
-    """The `inference` design of stacked kinds: one factor or dual; split replicates when 2-D per score."""
-    from audioprobe.metrics.inference import Splits
+def _as_design(kinds: dict[str, np.ndarray], cv_splits: int | None, sound_counts: np.ndarray | None = None):
+    """The `inference` design of stacked kinds: one factor or dual; split replicates when 2-D per score;
+    a statistic over sound pairs (`inference.OverPairs`) when the sounds' counts are given."""
+    from audioprobe.metrics.inference import OverPairs, Splits
 
     def wrap(a):
         return Splits(a, cv_splits) if a.ndim == 2 else a
 
     if len(kinds) == 1:
-        return wrap(kinds[""])
-    return {"both": wrap(kinds[""]), "sounds": wrap(kinds["_sounds"]), "listeners": wrap(kinds["_listeners"])}
+        design = wrap(kinds[""])
+    else:
+        design = {"both": wrap(kinds[""]), "sounds": wrap(kinds["_sounds"]), "listeners": wrap(kinds["_listeners"])}
+    return design if sound_counts is None else OverPairs(design, sound_counts)
 
 
 def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *, cv_scores=None, cv_choice=None,
              layer_replicates=None, split_replicates=None, n_sounds: int | None = None, n_listeners: int | None = None,
-             lower_is_better: bool = False) -> tuple[dict, dict[str, np.ndarray]]:
+             lower_is_better: bool = False, sound_counts: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """The headline score, how its layer was chosen, its interval, and the replicates that carry it.
 
     - One layer with a score: no choice to make, the headline is that layer's score and its replicates
@@ -272,7 +279,8 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
       resample (the same statistic, the choice redone in every resample).
 
     layer_replicates `[n_resamples, n_layers]` (and split_replicates) are arrays, or dual mappings
-    ("both", "sounds", "listeners") for a two-factor bootstrap. The interval is the t interval of
+    ("both", "sounds", "listeners") for a two-factor bootstrap. sound_counts `[n_resamples, n_sounds]`:
+    the scores are statistics over sound pairs drawn with these counts (`inference.OverPairs`). The interval is the t interval of
     `inference.contrast_statistics` on those replicates (n_sounds, n_listeners: the resampled units), the
     same computation audioprobe-compare makes, so a headline has one interval everywhere.
 
@@ -316,19 +324,21 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
         cv = None
     head["ci"] = None
     if kinds and kinds[""].size:
-        st = inference.contrast_statistics(head["value"], _as_design(kinds, cv), n_sounds=n_sounds,
+        st = inference.contrast_statistics(head["value"], _as_design(kinds, cv, sound_counts), n_sounds=n_sounds,
                                            n_listeners=n_listeners, level=params["ci_level"])
         head.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
-                    ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2))
+                    ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2, sound_counts is not None))
     return head, {"headline" + suffix: a for suffix, a in kinds.items()}
 
 
-def _headline_ci_method(dual: bool, splits: bool) -> str:
+def _headline_ci_method(dual: bool, splits: bool, pairs: bool = False) -> str:
     variance = ("the dual-bootstrap variance (Schütt et al. 2023) of its replicates, Satterthwaite dof" if dual else
                 "the bootstrap variance of its replicates x n/(n-1), n - 1 dof")
     noise = ("; replicates on fixed half-splits of each resample, their split noise removed (two-way layout of "
              "resamples x splits)" if splits else "")
-    return f"t interval: value -/+ t(dof) se, se from {variance}{noise}"
+    pair_noise = ("; the sound pairs' own noise, which a bootstrap of sounds counts three times, counted once (the "
+                  "replicates' residual on the resamples' counts, docs/metrics.md)" if pairs else "")
+    return f"t interval: value -/+ t(dof) se, se from {variance}{noise}{pair_noise}"
 
 
 def synthetic_caveat(stimset: StimulusSet) -> dict:

@@ -424,11 +424,13 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     head, head_reps = headline(per_layer, names, params, cv_scores=out["cv_scores"], cv_choice=out["cv_choice"],
                                layer_replicates=layer_reps if params["bootstrap"] else None,
                                split_replicates=split_reps if params["bootstrap"] else None,
-                               n_sounds=len(stimset), n_listeners=n_listeners if two_factor else None)
+                               n_sounds=len(stimset), n_listeners=n_listeners if two_factor else None,
+                               sound_counts=out["bootstrap_counts"] if params["bootstrap"] else None)
     kept = {"per_layer": out["bootstrap"], **head_reps}
     if two_factor:
         kept.update(per_layer_sounds=out["bootstrap_sounds"], per_layer_listeners=out["bootstrap_listeners"])
-    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"), **kept)
+    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"), pair_statistic=True,
+                        **kept)
     with stats.small_problem_threads(len(stimset)):
         ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3], device=ctx.device)
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
