@@ -1,8 +1,8 @@
 """Benchmark: how far the sounds bootstrap's variance of an RSA score is from the true sampling variance,
-and a U-statistic variance estimator beside it (groundwork for docs/metrics.md, "Calibration": the open
-fix of the RSA family's conservative tests).
+and the harness's correction (`intervals.pair_noise_variance`, used by every RSA-family interval and
+comparison) and a U-statistic variance estimator beside it (docs/metrics.md, RSA section).
 
-    python benchmarks/bench_rsa_variance.py              # 4 regimes x 200 simulated studies, 120 sounds
+    python benchmarks/bench_rsa_variance.py              # 5 regimes x 200 simulated studies, 120 sounds
     python benchmarks/bench_rsa_variance.py --quick      # 60 studies each
 
 THE DATA ARE SIMULATED (Gaussian features and simulated listeners); the numbers are about estimators.
@@ -32,7 +32,9 @@ residual over the pairs (the same buckets and signs for every result on a set), 
 cross-product comes from the sketches (`u_statistic_sketch<m>`).
 
 Estimators of Var(r): the bootstrap over sounds (B resamples, pair weights c_i c_j, the harness's
-convention, times n / (n - 1)); the influence (jackknife-type) estimate 4 var(h1_hat) / n; and the
+convention, times n / (n - 1)); the harness's corrected bootstrap variance (`pair_corrected`: the same
+replicates through `inference.contrast_statistics` with `inference.OverPairs`, i.e. twice the replicates'
+residual variance on the resamples' counts removed, `intervals.pair_noise_variance`); the influence (jackknife-type) estimate 4 var(h1_hat) / n; and the
 U-statistic estimate 4 (var(h1_hat) - s2_hat^2 / (n - 2)) / n + s2_hat^2 / P (`u_variances`), which
 removes the pairs' own noise from h1_hat's variance (h1_hat, from means over n - 1 partners, carries
 s2^2 / (n - 2) of it) and counts it once. Printed:
@@ -168,14 +170,16 @@ def run(regime: str, n: int, studies: int, boot: int, dim: int, k: int, seed: in
     rng = np.random.default_rng([seed, zlib.crc32(regime.encode())])
     iu = pair_index(n)
     centres = np.random.default_rng([seed, 7]).normal(size=(k, dim))
-    est, v_boot, v_inf, v_u, v_sk = [], [], [], [], []
+    from audioprobe.metrics import inference
+
+    est, v_boot, v_inf, v_u, v_sk, v_pc = [], [], [], [], [], []
     p = iu[0].size
     sk_rng = np.random.default_rng([seed, 11])  # one sketch for every result on a set
     buckets, signs = sk_rng.integers(0, sketch, size=p), sk_rng.choice([-1.0, 1.0], size=p)
     for _ in range(studies):
         parts = study(rng, regime, n, dim, k, iu, centres)
-        c = rng.multinomial(n, np.full(n, 1.0 / n), size=boot).astype(float)
-        w = c[:, iu[0]] * c[:, iu[1]]
+        c = rng.multinomial(n, np.full(n, 1.0 / n), size=boot)
+        w = (c[:, iu[0]] * c[:, iu[1]]).astype(float)
         ones = np.ones((1, iu[0].size))
         sign = [1.0, -1.0]
         e = sum(s * weighted_r(x, y, ones)[0] for s, (x, y) in zip(sign, parts))
@@ -184,6 +188,7 @@ def run(regime: str, n: int, studies: int, boot: int, dim: int, k: int, seed: in
         vi, vu = u_variances(h, n, iu)
         est.append(e)
         v_boot.append(float(np.var(reps, ddof=1)) * n / (n - 1))
+        v_pc.append(float(inference.contrast_statistics(e, inference.OverPairs(reps, c), n_sounds=n)["variance"]))
         v_inf.append(vi)
         v_u.append(max(vu, 0.0))
         if len(parts) == 2:
@@ -197,7 +202,7 @@ def run(regime: str, n: int, studies: int, boot: int, dim: int, k: int, seed: in
     centre = float(est.mean())
     out = {"benchmark": "bench_rsa_variance", "simulated": True, "regime": regime, "sounds": n,
            "studies": studies, "bootstrap": boot, "mean_estimate": centre, "true_variance": true}
-    named = [("bootstrap", v_boot), ("influence", v_inf), ("u_statistic", v_u)]
+    named = [("bootstrap", v_boot), ("pair_corrected", v_pc), ("influence", v_inf), ("u_statistic", v_u)]
     if v_sk:
         named.append((f"u_statistic_sketch{sketch}", v_sk))
     for name, v in named:
@@ -211,7 +216,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--sounds", type=int, default=120)
     ap.add_argument("--studies", type=int, default=200)
-    ap.add_argument("--bootstrap", type=int, default=400)
+    ap.add_argument("--bootstrap", type=int, default=1000, help="resamples (the harness default, 1000)")
     ap.add_argument("--dim", type=int, default=64)
     ap.add_argument("--categories", type=int, default=7)
     ap.add_argument("--seed", type=int, default=0)

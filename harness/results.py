@@ -94,9 +94,11 @@ class Resampling(TypedDict):
                                 "seed and items: shared resamples)"]
     sounds_plan_sha256: Annotated[str, "SHA-256 of the sound draws alone: a sounds-only result pairs with a "
                                        "two-factor one on the same sounds (it does not vary with listeners)"]
-    pair_statistic: NotRequired[Annotated[bool, "true: the scores are statistics over pairs of sounds (RSA), drawn "
-                                                "by `stats.sound_draws`: comparisons remove the pairs' noise, which "
-                                                "the bootstrap counts three times, from their variances"]]
+    pair_statistic: NotRequired[Annotated[list[str], "the replicate arrays that are smooth statistics over pairs of "
+                                                     "sounds (RSA: per_layer; headline when it is the only layer's), "
+                                                     "drawn by `stats.sound_draws`: comparisons of those remove the "
+                                                     "pairs' noise, which the bootstrap counts three times, from their "
+                                                     "variances"]]
 
 
 class Replicates(TypedDict):

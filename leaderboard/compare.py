@@ -84,11 +84,12 @@ class Entry:
                     "listeners": wrap(arrays[f"{name}_listeners"])}
         return wrap(arrays[name])
 
-    def sound_counts(self) -> np.ndarray | None:
-        """The sound counts of the resamples of a statistic over sound pairs (RSA), drawn again from the seed
-        and checked against the result's plan; None for other statistics or a plan that does not match."""
+    def sound_counts(self, name: str) -> np.ndarray | None:
+        """The sound counts of the resamples of replicates `name` when they are a smooth statistic over sound
+        pairs (RSA's per_layer; its headline when it is the only layer's), drawn again from the seed and
+        checked against the result's plan; None for other statistics or a plan that does not match."""
         r = self.resampling or {}
-        if not r.get("pair_statistic"):
+        if name not in (r.get("pair_statistic") or ()):
             return None
         return _pair_plan(int(r["seed"]), int(r["n_items"]), int(r["n_resamples"]), r.get("sounds_plan_sha256", ""))
 
@@ -107,13 +108,18 @@ def _pair_plan(seed: int, n: int, n_resamples: int, sha256: str) -> np.ndarray |
     return counts
 
 
-def over_pairs(reps, *entries: "Entry"):
-    """reps as `inference.OverPairs` when every entry is a statistic over sound pairs on the same draws (their
-    variances then count the pairs' noise once, docs/metrics.md), else unchanged."""
-    counts = [e.sound_counts() for e in entries]
-    if reps is None or counts[0] is None or any(c is not counts[0] for c in counts[1:]):
+def over_pairs(reps, name: str, *entries: "Entry"):
+    """reps (the entries' replicates `name`, one column per entry when several) as `inference.OverPairs`
+    for those entries whose replicates are a smooth statistic over sound pairs on the same draws (their
+    variances then count the pairs' noise once, docs/metrics.md); unchanged when none is. When only some
+    are, each of their own scores is corrected and no difference between scores (`OverPairs.columns`)."""
+    counts = [e.sound_counts(name) for e in entries]
+    known = [c for c in counts if c is not None]
+    if reps is None or not known or any(c is not known[0] for c in known[1:]):
         return reps
-    return inference.OverPairs(reps, counts[0])
+    if len(known) == len(counts):
+        return inference.OverPairs(reps, known[0])
+    return inference.OverPairs(reps, known[0], columns=np.array([c is not None for c in counts]))
 
 
 def collect_entries(results_dir: Path) -> list[Entry]:
@@ -183,7 +189,7 @@ def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.9
         return None if not usable else {"models": [usable[0].model], "left_out": left_out, "pairwise": None}
     lower = bool(usable[0].result["scores"].get("lower_is_better", False))
     estimates = [e.result["scores"]["headline"]["value"] for e in usable]
-    reps = over_pairs(_stack([e.replicates("headline") for e in usable]), *usable)
+    reps = over_pairs(_stack([e.replicates("headline") for e in usable]), "headline", *usable)
     n = usable[0].factors()
     common = dict(n_sounds=n["n_sounds"], n_listeners=n["n_listeners"])
     simultaneous = inference.simultaneous_pairs(estimates, reps, level=level, **common)
@@ -233,13 +239,15 @@ def paired_replicates(a: Entry, b: Entry, name_a: str, name_b: str, point_a, poi
     reps_a, reps_b = a.replicates(name_a), b.replicates(name_b)
     if reps_a is None or reps_b is None:
         return f"no {name_a if reps_a is None else name_b} replicates"
+    # The pair-noise correction holds for the contrast only when both sides are pair statistics on the same
+    # draws (`inference.OverPairs`): each side is wrapped alone, and the contrast keeps it only then.
     if ra_["plan_sha256"] == rb_["plan_sha256"]:
-        return over_pairs(reps_a, a, b), over_pairs(reps_b, a, b), a.factors()
+        return over_pairs(reps_a, name_a, a), over_pairs(reps_b, name_b, b), a.factors()
     if ra_.get("sounds_plan_sha256") and ra_.get("sounds_plan_sha256") == rb_.get("sounds_plan_sha256"):
         if isinstance(reps_a, dict) and not isinstance(reps_b, dict):
-            return over_pairs(reps_a, a, b), over_pairs(_as_dual(reps_b, point_b), a, b), a.factors()
+            return over_pairs(reps_a, name_a, a), over_pairs(_as_dual(reps_b, point_b), name_b, b), a.factors()
         if isinstance(reps_b, dict) and not isinstance(reps_a, dict):
-            return over_pairs(_as_dual(reps_a, point_a), a, b), over_pairs(reps_b, a, b), b.factors()
+            return over_pairs(_as_dual(reps_a, point_a), name_a, a), over_pairs(reps_b, name_b, b), b.factors()
     return "the two results were not drawn on the same resamples (seed, set or resampled factors differ)"
 
 
@@ -322,7 +330,7 @@ def evaluate_contrast(contrast: Contrast, by_key: dict[tuple[str, str], Entry], 
                 scores = [e["score"] for e in a.result["scores"]["per_layer"]]
                 n = a.factors()
                 rows.append({"model": model, "a": task,
-                             "result": inference.depth_trend(scores, over_pairs(a.replicates("per_layer"), a),
+                             "result": inference.depth_trend(scores, over_pairs(a.replicates("per_layer"), "per_layer", a),
                                                              n_sounds=n["n_sounds"],
                                                              n_listeners=n["n_listeners"], level=level)})
         elif contrast.kind == "control":

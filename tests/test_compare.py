@@ -12,7 +12,7 @@ import pytest
 
 from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.cli import compare_main, main as leaderboard_main
-from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, paired_replicates, row_test
+from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, over_pairs, paired_replicates, row_test
 from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
 from audioprobe.metrics import inference, stats
 
@@ -57,7 +57,7 @@ def test_pairwise_table_is_the_paired_test_on_the_stored_replicates(results_dir,
     # RSA scores are statistics over sound pairs: compare draws the sounds' counts again from the seed (the
     # plan's hash says they are the draws) and removes the pairs' noise from the variance
     plan = ra["replicates"]["resampling"]
-    assert plan["pair_statistic"] is True
+    assert plan["pair_statistic"] == ["headline", "per_layer"]  # one layer: its headline is that layer's score
     counts = stats.sound_draws(plan["seed"], N, plan["n_resamples"])
     assert hashlib.sha256(counts.astype(np.int64).tobytes()).hexdigest() == plan["sounds_plan_sha256"]
     reps = [inference.OverPairs({"both": a["headline"], "sounds": a["headline_sounds"],
@@ -283,3 +283,27 @@ def test_task_and_model_filters_apply_to_the_contrasts(results_dir):
     assert some and all(r["model"] == "mfcc" and r["a"] == "rsa-material" for _, r in some), some
     assert {name for name, _ in some} == {"model-vs-control"}
     assert {r["b"] for _, r in some} == {"logmel"}  # a control model: read although --models names only mfcc
+
+
+def test_pair_noise_correction_only_for_smooth_pair_statistics():
+    """A headline chosen among layers keeps the bootstrap's variance (the choice is not a smooth function of the
+    pairs); a layer's score, or the headline of one layer, counts the pairs' noise once; a contrast keeps the
+    correction only when both sides carry the same draws."""
+    counts = stats.sound_draws(3, 30, 200)
+    sha = hashlib.sha256(counts.astype(np.int64).tobytes()).hexdigest()
+
+    def entry(arrays, seed=3):
+        plan = {"seed": seed, "n_items": 30, "n_resamples": 200, "sounds_plan_sha256": sha, "plan_sha256": sha,
+                "factors": ["sounds"], "unit": "sounds", "pair_statistic": arrays}
+        return Entry(Path("x.json"), {"replicates": {"resampling": plan}})
+
+    chosen, only = entry(["per_layer"]), entry(["headline", "per_layer"])
+    reps = np.zeros((200, 2))
+    layer = over_pairs(reps, "per_layer", chosen)
+    assert isinstance(layer, inference.OverPairs) and np.array_equal(layer.sound_counts, counts)
+    assert over_pairs(reps, "headline", chosen) is reps
+    assert isinstance(over_pairs(reps, "headline", only), inference.OverPairs)
+    mixed = over_pairs(reps, "headline", only, chosen)  # a table of both: each score its own, no difference
+    assert isinstance(mixed, inference.OverPairs) and mixed.columns.tolist() == [True, False]
+    # a plan whose draws do not match (another seed under the same hash): no correction, with a warning
+    assert over_pairs(reps, "per_layer", entry(["per_layer"], seed=4)) is reps

@@ -206,6 +206,33 @@ def test_pair_noise_correction_gives_the_u_statistic_variance():
     assert np.mean(ratios) == pytest.approx(1.0, abs=0.12)
 
 
+def test_pair_noise_columns_correct_each_score_and_no_difference():
+    """OverPairs.columns: in a table where only some scores are pair statistics (a headline chosen among
+    layers is not), each marked score's variance is corrected as on its own, the others' are the bootstrap's,
+    and differences and covariances keep the bootstrap's variance (a one-sided correction could undercount)."""
+    from audioprobe.metrics import inference
+
+    rng = np.random.default_rng(5)
+    n, b = 60, 400
+    iu, (xa, xb), y = _study(rng, n, shared=1.0)
+    counts = rng.multinomial(n, np.full(n, 1.0 / n), size=b)
+    w = counts[:, iu[0]] * counts[:, iu[1]]
+    reps = np.stack([_pearson_over_pairs(xa, y, w), _pearson_over_pairs(xb, y, w)], axis=1)  # [b, 2]
+    est = np.array([0.1, 0.2])
+    mixed = inference.contrast_statistics(est, inference.OverPairs(reps, counts, columns=[True, False]), n_sounds=n)
+    alone = inference.contrast_statistics(est[0], inference.OverPairs(reps[:, 0], counts), n_sounds=n)
+    plain = inference.contrast_statistics(est, reps, n_sounds=n)
+    assert mixed["variance"][0] == pytest.approx(alone["variance"]) and alone["variance"] < plain["variance"][0]
+    assert mixed["variance"][1] == pytest.approx(plain["variance"][1])
+    table = inference.pairwise_table(est, inference.OverPairs(reps, counts, columns=[True, False]), n_sounds=n)
+    assert table["variance"][0][1] == pytest.approx(inference.pairwise_table(est, reps, n_sounds=n)["variance"][0][1])
+    assert table["score"]["variance"] == pytest.approx(mixed["variance"])
+    both = inference.pairwise_table(est, inference.OverPairs(reps, counts), n_sounds=n)
+    assert both["variance"][0][1] < table["variance"][0][1]
+    with pytest.raises(ValueError, match="one bool per score"):
+        inference.contrast_statistics(est, inference.OverPairs(reps, counts, columns=[True]), n_sounds=n)
+
+
 def test_pair_noise_corrected_variance_is_the_sampling_variance_under_a_null():
     """Calibration under a known null: 200 studies of new sounds where the target carries nothing for the
     model (a degenerate U-statistic: no per-sound term). The bootstrap's variance is about 3 times the

@@ -124,14 +124,19 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
         assert arrays["per_layer"].shape == (1000, n_layers), name
         dual = "per_layer_listeners" in arrays
         # RSA-family scores are statistics over sound pairs: their variances count the pairs' noise once
-        pairs = (lambda reps: inference.OverPairs(reps, sound_draws(plan["seed"], plan["n_items"], 1000))
-                 if plan.get("pair_statistic") else reps)
-        assert bool(plan.get("pair_statistic")) == ("rsa" in name), name
+        # (every layer's score; the headline only when it is the only layer's: `pair_statistic_arrays`)
+        def pairs(reps, array):
+            return (inference.OverPairs(reps, sound_draws(plan["seed"], plan["n_items"], 1000))
+                    if array in (plan.get("pair_statistic") or ()) else reps)
+
+        defined = [e for e in r["scores"]["per_layer"] if e["score"] is not None]
+        expected = (["headline", "per_layer"] if len(defined) == 1 else ["per_layer"]) if "rsa" in name else []
+        assert (plan.get("pair_statistic") or []) == expected, name
         if dual:  # two-factor: t interval with the dual-bootstrap variance
             stats = inference.contrast_statistics(
                 [e["score"] for e in r["scores"]["per_layer"]],
                 pairs({"both": arrays["per_layer"], "sounds": arrays["per_layer_sounds"],
-                       "listeners": arrays["per_layer_listeners"]}),
+                       "listeners": arrays["per_layer_listeners"]}, "per_layer"),
                 n_sounds=plan["n_items"], n_listeners=plan["n_listeners"])
             ci = [c if c is not None else [None, None] for c in stats["ci"]]
         else:
@@ -146,7 +151,7 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
         np.testing.assert_array_equal(arrays["headline"], arrays["per_layer"][:, 0])
         reps = ({"both": arrays["headline"], "sounds": arrays["headline_sounds"],
                  "listeners": arrays["headline_listeners"]} if dual else arrays["headline"])
-        stats = inference.contrast_statistics(r["scores"]["headline"]["value"], pairs(reps), n_sounds=plan["n_items"],
+        stats = inference.contrast_statistics(r["scores"]["headline"]["value"], pairs(reps, "headline"), n_sounds=plan["n_items"],
                                               n_listeners=plan.get("n_listeners"))
         assert r["scores"]["headline"]["ci"] == pytest.approx(stats["ci"], abs=1e-9), name
         assert r["scores"]["headline"]["value"] == r["scores"]["per_layer"][0]["score"], name

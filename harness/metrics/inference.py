@@ -119,10 +119,15 @@ class OverPairs:
     "sounds" kinds). Their variance removes twice the pairs' own noise, which a bootstrap of sounds counts
     three times where it happens once (`intervals`, "Statistics over pairs of sounds"). A contrast keeps
     the correction when every replicate set in it carries the same counts (results on the same resamples),
-    and drops it otherwise (then it is conservative)."""
+    and drops it otherwise (then it is conservative).
+
+    columns: which scores (the last axis) are such statistics, a bool per score (None: all). A table that
+    mixes them corrects each score's own variance, and no difference, covariance or reduction of scores:
+    correcting one side of a difference alone could count less noise than it has."""
 
     replicates: object
     sound_counts: np.ndarray
+    columns: np.ndarray | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,10 +165,16 @@ class _Design:
     arrays: np.ndarray | dict
     cv_splits: int | None
     sound_counts: np.ndarray | None = None  # `OverPairs`: the resamples' sound counts
+    pair_columns: np.ndarray | None = None  # `OverPairs.columns`: None, or some scores only
 
     @property
     def dual(self) -> bool:
         return isinstance(self.arrays, dict)
+
+    @property
+    def shared_counts(self) -> np.ndarray | None:
+        """The counts when the correction holds for every score (and so for their combinations)."""
+        return None if self.pair_columns is not None and not np.all(self.pair_columns) else self.sound_counts
 
     @property
     def main(self) -> np.ndarray:
@@ -172,7 +183,7 @@ class _Design:
 
     def map(self, fn) -> "_Design":
         return _Design({k: fn(v) for k, v in self.arrays.items()} if self.dual else fn(self.arrays), self.cv_splits,
-                       self.sound_counts)
+                       self.shared_counts)
 
 
 def _replicate_arrays(replicates, name: str = "replicates") -> _Design:
@@ -185,7 +196,13 @@ def _replicate_arrays(replicates, name: str = "replicates") -> _Design:
         if counts.ndim != 2 or counts.shape[0] != inner.main.shape[0]:
             raise ValueError(f"{name}: sound counts must be `[n_resamples, n_sounds]` with {inner.main.shape[0]} rows, "
                              f"got shape {counts.shape}")
-        return dataclasses.replace(inner, sound_counts=replicates.sound_counts)
+        columns = None
+        if replicates.columns is not None:
+            columns = np.asarray(replicates.columns, dtype=bool)
+            if columns.shape != inner.main.shape[-1:]:
+                raise ValueError(f"{name}: columns must be one bool per score ({inner.main.shape[-1]}), got shape "
+                                 f"{columns.shape}")
+        return dataclasses.replace(inner, sound_counts=replicates.sound_counts, pair_columns=columns)
     if _is_dual(replicates):
         missing = [k for k in DUAL_KEYS if k not in replicates]
         extra = [k for k in replicates if k not in DUAL_KEYS]
@@ -217,11 +234,11 @@ def _broadcast_splits(*arrays: np.ndarray) -> list[np.ndarray]:
 
 def _shared_counts(designs) -> np.ndarray | None:
     """The sound counts every design carries, when they are the same draws (else None: no correction)."""
-    first = designs[0].sound_counts
+    first = designs[0].shared_counts
     if first is None:
         return None
     for d in designs[1:]:
-        c = d.sound_counts
+        c = d.shared_counts
         if c is None or not (c is first or (c.shape == first.shape and np.array_equal(c, first))):
             return None
     return first
@@ -305,6 +322,16 @@ def _check_level(level):
 
 def _variance_and_dof(design: _Design, n_sounds, n_listeners) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(variance, dof, valid `[n_resamples, *S]`) of replicates in any design (module docstring)."""
+    if design.pair_columns is not None and design.sound_counts is not None and not np.all(design.pair_columns):
+        # some scores only: each marked one corrected on its own (its own valid resamples), the rest plain
+        variance, dof, valid = _variance_and_dof(dataclasses.replace(design, sound_counts=None, pair_columns=None),
+                                                 n_sounds, n_listeners)
+        for j in np.flatnonzero(design.pair_columns):
+            one = dataclasses.replace(design, pair_columns=None).map(lambda a, j=j: a[..., j:j + 1])
+            v, d, _ = _variance_and_dof(dataclasses.replace(one, sound_counts=design.sound_counts), n_sounds,
+                                        n_listeners)
+            variance[..., j], dof[..., j] = v[..., 0], d[..., 0]
+        return variance, dof, valid
     cv = design.cv_splits
     if design.dual:
         reps = design.arrays
@@ -490,11 +517,10 @@ def _score_covariance(design: _Design, n_sounds, n_listeners) -> np.ndarray:
     """`[k, k]` covariance of k scores from their replicates `[n_resamples, n_splits, k]`, in the design's
     own terms (`intervals.split_covariance`; the dual combination of Schütt et al. 2023 without its clip),
     made positive semi-definite (negative eigenvalues set to 0)."""
-    cv = design.cv_splits
+    cv, counts = design.cv_splits, design.shared_counts
     if design.dual:
         rows = np.all(np.isfinite(np.stack([design.arrays[k] for k in DUAL_KEYS])), axis=(0, 2, 3))
-        noise = (0.0 if design.sound_counts is None else
-                 intervals.pair_noise_covariance(design.arrays["sounds"], design.sound_counts, rows))
+        noise = (0.0 if counts is None else intervals.pair_noise_covariance(design.arrays["sounds"], counts, rows))
         c = {k: intervals.split_covariance(design.arrays[k], cv) - (2.0 * noise if k != "listeners" else 0.0)
              for k in DUAL_KEYS}
         if n_sounds is None or n_listeners is None:
@@ -503,7 +529,7 @@ def _score_covariance(design: _Design, n_sounds, n_listeners) -> np.ndarray:
             kl, ks = n_listeners / (n_listeners - 1.0), n_sounds / (n_sounds - 1.0)
             cov = kl * c["listeners"] + ks * c["sounds"] - kl * ks * (c["both"] - c["listeners"] - c["sounds"])
     else:
-        cov = _corrected_1d(intervals.split_covariance(design.arrays, cv, design.sound_counts), n_sounds, n_listeners)
+        cov = _corrected_1d(intervals.split_covariance(design.arrays, cv, counts), n_sounds, n_listeners)
     if not np.all(np.isfinite(cov)):
         return cov
     w, v = np.linalg.eigh(0.5 * (cov + cov.T))

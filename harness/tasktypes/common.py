@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import warnings
+from collections.abc import Sequence
 from typing import Annotated, Any, Callable, NotRequired, TypedDict
 
 import numpy as np
@@ -87,7 +88,7 @@ class EvalContext:
     device: str = "cpu"
 
     def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
-                        pair_statistic: bool = False, **arrays: np.ndarray) -> None:
+                        pair_statistic: Sequence[str] = (), **arrays: np.ndarray) -> None:
         """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`
         (and, for a two-factor bootstrap, the listener draws `listeners` `[n_resamples, n_listeners]`).
         counts may be real-valued weights (a weighted bootstrap, e.g. Dirichlet weights): those are
@@ -95,8 +96,9 @@ class EvalContext:
 
         Comparisons pair two results row by row only when their resamples are the same draws:
         the plan's SHA-256 (of the draws) says so without the draws being stored.
-        pair_statistic: the scores are statistics over pairs of sounds drawn by `stats.sound_draws`
-        (RSA): comparisons draw the counts again and remove the pairs' noise from their variances.
+        pair_statistic: the names of the arrays that are smooth statistics over pairs of sounds drawn by
+        `stats.sound_draws` (RSA: `pair_statistic_arrays`): comparisons of those draw the counts again and
+        remove the pairs' noise from their variances.
         """
         counts = np.asarray(counts)
         whole = counts.dtype.kind in "iub" or bool(np.all(counts == np.round(counts)))
@@ -113,7 +115,7 @@ class EvalContext:
                            "n_resamples": int(counts.shape[0]), "seed": self.seed,
                            "sounds_plan_sha256": plan.hexdigest()}
         if pair_statistic:
-            self.resampling["pair_statistic"] = True
+            self.resampling["pair_statistic"] = sorted(set(pair_statistic))
         if listeners is not None:
             listeners = np.ascontiguousarray(listeners, dtype=np.int64)
             plan.update(listeners.tobytes())
@@ -264,6 +266,21 @@ def _as_design(kinds: dict[str, np.ndarray], cv_splits: int | None, sound_counts
     return design if sound_counts is None else OverPairs(design, sound_counts)
 
 
+def _finite_layers(per_layer: list[dict]) -> np.ndarray:
+    """Indices of the layers with a finite score."""
+    scores = np.array([np.nan if e["score"] is None else e["score"] for e in per_layer], dtype=np.float64)
+    return np.flatnonzero(np.isfinite(scores))
+
+
+def pair_statistic_arrays(per_layer: list[dict]) -> list[str]:
+    """The replicate arrays of a score over sound pairs (RSA) whose variance counts the pairs' own noise once
+    (`inference.OverPairs`): every layer's score, and the headline only when it is the only layer's. A
+    headline chosen among layers is not a smooth function of the pairs: the choice's noise is not linear
+    in the counts either, and removing the residual made its intervals too narrow under a structured null
+    (docs/metrics.md, "The pairs' own noise"); it keeps the bootstrap's variance (conservative)."""
+    return ["per_layer", "headline"] if _finite_layers(per_layer).size == 1 else ["per_layer"]
+
+
 def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *, cv_scores=None, cv_choice=None,
              layer_replicates=None, split_replicates=None, n_sounds: int | None = None, n_listeners: int | None = None,
              lower_is_better: bool = False, sound_counts: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
@@ -280,7 +297,8 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
 
     layer_replicates `[n_resamples, n_layers]` (and split_replicates) are arrays, or dual mappings
     ("both", "sounds", "listeners") for a two-factor bootstrap. sound_counts `[n_resamples, n_sounds]`:
-    the scores are statistics over sound pairs drawn with these counts (`inference.OverPairs`). The interval is the t interval of
+    the scores are statistics over sound pairs drawn with these counts; the interval of the only layer's
+    headline then counts the pairs' noise once (`pair_statistic_arrays`). The interval is the t interval of
     `inference.contrast_statistics` on those replicates (n_sounds, n_listeners: the resampled units), the
     same computation audioprobe-compare makes, so a headline has one interval everywhere.
 
@@ -290,7 +308,8 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
     from audioprobe.metrics import inference
 
     scores = np.array([np.nan if e["score"] is None else e["score"] for e in per_layer], dtype=np.float64)
-    defined = np.flatnonzero(np.isfinite(scores))
+    defined = _finite_layers(per_layer)
+    pairs = sound_counts if "headline" in pair_statistic_arrays(per_layer) else None
     way = "lowest-error" if lower_is_better else "best"
     kinds: dict[str, np.ndarray] = {}
     layers = _stack_kinds(layer_replicates) if layer_replicates is not None else {}
@@ -324,20 +343,25 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
         cv = None
     head["ci"] = None
     if kinds and kinds[""].size:
-        st = inference.contrast_statistics(head["value"], _as_design(kinds, cv, sound_counts), n_sounds=n_sounds,
+        st = inference.contrast_statistics(head["value"], _as_design(kinds, cv, pairs), n_sounds=n_sounds,
                                            n_listeners=n_listeners, level=params["ci_level"])
         head.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
-                    ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2, sound_counts is not None))
+                    ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2,
+                                                  None if sound_counts is None else pairs is not None))
     return head, {"headline" + suffix: a for suffix, a in kinds.items()}
 
 
-def _headline_ci_method(dual: bool, splits: bool, pairs: bool = False) -> str:
+def _headline_ci_method(dual: bool, splits: bool, pairs: bool | None = None) -> str:
+    """pairs: None for a statistic not over sound pairs; True / False: the pairs' noise counted once / left
+    as the bootstrap counts it (a headline chosen among layers)."""
     variance = ("the dual-bootstrap variance (Schütt et al. 2023) of its replicates, Satterthwaite dof" if dual else
                 "the bootstrap variance of its replicates x n/(n-1), n - 1 dof")
     noise = ("; replicates on fixed half-splits of each resample, their split noise removed (two-way layout of "
              "resamples x splits)" if splits else "")
     pair_noise = ("; the sound pairs' own noise, which a bootstrap of sounds counts three times, counted once (the "
-                  "replicates' residual on the resamples' counts, docs/metrics.md)" if pairs else "")
+                  "replicates' residual on the resamples' counts, docs/metrics.md)" if pairs else
+                  "; the sound pairs' own noise left as the bootstrap counts it (three times: conservative), as the "
+                  "layer choice is not a smooth function of the pairs (docs/metrics.md)" if pairs is False else "")
     return f"t interval: value -/+ t(dof) se, se from {variance}{noise}{pair_noise}"
 
 

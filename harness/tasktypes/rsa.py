@@ -17,7 +17,7 @@ from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (STAT_PARAMS, Interval, LayerScore, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
-                                         headline, interval, json_float, non_negative, require_dimensions,
+                                         headline, interval, json_float, non_negative, pair_statistic_arrays, require_dimensions,
                                          synthetic_caveat, register_task_type)
 
 
@@ -429,7 +429,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     kept = {"per_layer": out["bootstrap"], **head_reps}
     if two_factor:
         kept.update(per_layer_sounds=out["bootstrap_sounds"], per_layer_listeners=out["bootstrap_listeners"])
-    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"), pair_statistic=True,
+    ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"),
+                        pair_statistic=pair_statistic_arrays(per_layer),
                         **kept)
     with stats.small_problem_threads(len(stimset)):
         ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3], device=ctx.device)
