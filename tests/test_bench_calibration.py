@@ -130,3 +130,27 @@ def test_u_statistic_variance_from_two_results_equals_the_direct_one():
     exact = float(ra @ rb)
     se = np.std(crosses, ddof=1) / np.sqrt(len(crosses))
     assert abs(np.mean(crosses) - exact) < 4 * se
+
+
+def test_compare_lines_reads_every_rate_of_two_measured_lines(capsys):
+    """benchmarks/calibration/compare_lines.py: every rate object (a `rate` with a count) by its path, the
+    before value beside the after one; on the committed lines, the numbers docs/metrics.md quotes."""
+    spec = importlib.util.spec_from_file_location("compare_lines_under_test", BENCH.parent / "calibration" /
+                                                  "compare_lines.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    line = {"a": {"rate": 0.5, "n": 4, "ci": [0.1, 0.9]}, "b": {"c": {"rate": 0.0, "count": 0, "n": 3}, "x": 1},
+            "d": {"rate": 0.2}}  # no count: not a rate
+    assert set(mod.rates(line)) == {"a", "b.c"}
+    rows = {r["name"]: r for r in mod.compare({"a": {"rate": 0.25, "n": 4}}, line)}
+    assert rows["a"]["before"] == 0.25 and rows["a"]["after"] == 0.5 and rows["b.c"]["before"] is None
+    measured = BENCH.parent / "calibration" / "measured"
+    before, after = (mod.read_line(measured / f) for f in ("after-304b97a.jsonl", "after-04f1111.jsonl"))
+    rows = {r["name"]: r for r in mod.compare(before, after)}
+    depth = rows["null.contrasts.headline_raw_p_below_alpha.depth"]
+    assert depth["before"] == 0.0 and depth["after"] == pytest.approx(2 / 160)
+    assert after["code"]["git_rev"].startswith("04f1111")
+    assert mod.main([str(measured / "after-304b97a.jsonl"), str(measured / "after-04f1111.jsonl"), "--changed",
+                     "--match", "depth"]) == 0
+    out = capsys.readouterr().out
+    assert "null.contrasts.headline_raw_p_below_alpha.depth" in out and "0.0000 ->  0.0125" in out
