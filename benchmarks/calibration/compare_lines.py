@@ -50,10 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--match", default="", help="only rates whose name contains this")
     ap.add_argument("--changed", action="store_true", help="only rates that changed")
     args = ap.parse_args(argv)
+
+    def fmt(v):
+        return "-" if v is None else f"{v:.4f}"
+
     for row in compare(read_line(args.before), read_line(args.after)):
         if args.match not in row["name"] or (args.changed and row["before"] == row["after"]):
             continue
-        fmt = (lambda v: "-" if v is None else f"{v:.4f}")
         ci = "" if not row["ci"] else f"[{row['ci'][0]:.4f}, {row['ci'][1]:.4f}]"
         ok = {True: "ok", False: "OUT", None: ""}[row["within_tolerance"]]
         print(f"{row['name'][:100]:100s} {fmt(row['before']):>7} -> {fmt(row['after']):>7} {ci:>18} n={row['n']} {ok}")

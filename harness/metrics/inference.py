@@ -326,10 +326,9 @@ def _variance_and_dof(design: _Design, n_sounds, n_listeners) -> tuple[np.ndarra
         # some scores only: each marked one corrected on its own (its own valid resamples), the rest plain
         variance, dof, valid = _variance_and_dof(dataclasses.replace(design, sound_counts=None, pair_columns=None),
                                                  n_sounds, n_listeners)
+        every = dataclasses.replace(design, pair_columns=None)
         for j in np.flatnonzero(design.pair_columns):
-            one = dataclasses.replace(design, pair_columns=None).map(lambda a, j=j: a[..., j:j + 1])
-            v, d, _ = _variance_and_dof(dataclasses.replace(one, sound_counts=design.sound_counts), n_sounds,
-                                        n_listeners)
+            v, d, _ = _variance_and_dof(every.map(lambda a, j=j: a[..., j:j + 1]), n_sounds, n_listeners)
             variance[..., j], dof[..., j] = v[..., 0], d[..., 0]
         return variance, dof, valid
     cv = design.cv_splits

@@ -266,10 +266,9 @@ def _as_design(kinds: dict[str, np.ndarray], cv_splits: int | None, sound_counts
     return design if sound_counts is None else OverPairs(design, sound_counts)
 
 
-def _finite_layers(per_layer: list[dict]) -> np.ndarray:
-    """Indices of the layers with a finite score."""
-    scores = np.array([np.nan if e["score"] is None else e["score"] for e in per_layer], dtype=np.float64)
-    return np.flatnonzero(np.isfinite(scores))
+def _layer_scores(per_layer: list[dict]) -> np.ndarray:
+    """Each layer's score, NaN where undefined."""
+    return np.array([np.nan if e["score"] is None else e["score"] for e in per_layer], dtype=np.float64)
 
 
 def pair_statistic_arrays(per_layer: list[dict]) -> list[str]:
@@ -278,7 +277,7 @@ def pair_statistic_arrays(per_layer: list[dict]) -> list[str]:
     headline chosen among layers is not a smooth function of the pairs: the choice's noise is not linear
     in the counts either, and removing the residual made its intervals too narrow under a structured null
     (docs/metrics.md, "The pairs' own noise"); it keeps the bootstrap's variance (conservative)."""
-    return ["per_layer", "headline"] if _finite_layers(per_layer).size == 1 else ["per_layer"]
+    return ["per_layer", "headline"] if np.isfinite(_layer_scores(per_layer)).sum() == 1 else ["per_layer"]
 
 
 def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *, cv_scores=None, cv_choice=None,
@@ -307,8 +306,8 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
     """
     from audioprobe.metrics import inference
 
-    scores = np.array([np.nan if e["score"] is None else e["score"] for e in per_layer], dtype=np.float64)
-    defined = _finite_layers(per_layer)
+    scores = _layer_scores(per_layer)
+    defined = np.flatnonzero(np.isfinite(scores))
     pairs = sound_counts if "headline" in pair_statistic_arrays(per_layer) else None
     way = "lowest-error" if lower_is_better else "best"
     kinds: dict[str, np.ndarray] = {}
