@@ -1,21 +1,32 @@
-"""Benchmark: the variance of a transfer task's balanced accuracy under its resampling plan against the
-true sampling variance, for the class-stratified plan the harness uses (`transfer.class_stratified_donors`)
-and the sounds bootstrap it replaced (docs/metrics.md, transfer section, "How the test sounds are
-resampled").
+"""Benchmark: the variance of a transfer task's balanced accuracy under two resampling plans against the
+true sampling variance: the sounds bootstrap the harness uses, and a class-stratified plan that was tried
+for issue 22 and WITHDRAWN (its functions live here, not in the harness; docs/metrics.md, "Calibration",
+says why).
 
     python benchmarks/bench_transfer_variance.py            # 4 regimes x 1,000 simulated studies
     python benchmarks/bench_transfer_variance.py --quick    # 150 studies each
 
 THE DATA ARE SIMULATED (random labels and probes); the numbers are about estimators.
 
+The class-stratified plan (`class_stratified_donors`, `class_stratified_values`): every test class keeps
+its size and each slot takes a donor from its own class or, with one pseudo-sound's weight, from the
+pool of classes with 2 or more sounds; values are the class mean plus the donor's rescaled within-class
+residual. On these simulated probes it brings the cross-validated headline's variance from 0.8 of the
+truth to at least the truth. Through the real pipeline (`bench_calibration.py`, line
+`calibration/measured/after-d3d56d0-class-stratified-withdrawn.jsonl`) it made table-level claims far
+worse: conditional on the classes' sizes, a probe that answers one class everywhere has a balanced
+accuracy that is exactly known (variance 0), while its cross-validated headline is biased low (classes
+absent from a half are left out of that half's balanced accuracy), so two such headlines differ by a
+bias with no variance and compare calls the difference significant.
+
 Each study draws a test subset of n sounds with random labels over k classes (every class present; at
-n = 42 and k = 7, as the 3D test subset, classes of 1 to 3 sounds are common), and a model of 3 layers
-whose probes answer from class-independent rates (Dirichlet(0.7) over the classes, so a probe favours a
-few; the layers share 60% of their answers), each answer replaced by the true class with probability
-rho (rho = 0: the probes ignore the class, the balanced accuracy's truth is 1 / k; rho = 0.4: every
-layer's truth is rho + (1 - rho) / k). A second, independent model of the same design gives the paired
-null. The harness's own functions compute everything the task computes: the per-layer balanced
-accuracy (`transfer.accuracies`), the cross-validated headline over 100 half-splits
+n = 42 and k = 7, classes of 1 to 3 sounds are common), and a model of 3 layers whose probes answer from
+class-independent rates (Dirichlet(0.7) over the classes, so a probe favours a few; the layers share
+60% of their answers), each answer replaced by the true class with probability rho (rho = 0: the
+probes ignore the class, the balanced accuracy's truth is 1 / k; rho = 0.4: every layer's truth is
+rho + (1 - rho) / k). A second, independent model of the same design gives the paired null. The
+harness's own functions compute what the task computes: the per-layer balanced accuracy
+(`transfer.accuracies`), the cross-validated headline over 100 half-splits
 (`stats.cross_validated_selection`), its replicates on the first HEADLINE_SPLITS splits of every resample
 (`stats.split_held_out`) and their variance with the split noise removed (`intervals.split_variance`),
 the t interval on n - 1 dof, and the paired headline test of the two models.
@@ -37,6 +48,74 @@ import numpy as np
 from scipy import stats as st
 
 from audioprobe.metrics import intervals, stats, transfer
+
+#: Weight, in pseudo-sounds, of the pooled within-class variance in each test class's variance
+#: (`class_stratified_donors`): one, the least that gives a class of one sound a variance (Jeffreys'
+#: prior also weighs one observation).
+POOLED_PSEUDO_SOUNDS = 1.0
+
+
+def class_stratified_donors(rng: np.random.Generator, labels, n_resamples: int,
+                            prior: float = POOLED_PSEUDO_SOUNDS) -> np.ndarray | None:
+    """The resampling plan of a balanced accuracy: `[n_resamples, n]` donor sounds, one per test sound
+    (slot) and resample, or None where no class has 2 sounds (no within-class variance to estimate).
+
+    Why not the sounds bootstrap: a balanced accuracy is a mean of per-class recalls, and with test
+    classes of 1-3 sounds (a 3D test subset of about 40 sounds in 7 materials; a half of it in the
+    cross-validated headline) a resample of the sounds only switches a small class in and out: it never
+    sees the class's own variance (the recall of a class of one sound is 0 or 1 whenever present), so
+    intervals of balanced accuracies under-cover (about 0.9 in the calibration benchmark) and paired
+    tests over-reject. Here each class keeps its size (inference conditional on the test classes' sizes,
+    as for a post-stratified mean: Holt & Smith 1979) and each slot of class c gets a donor: with
+    probability (n_c - 1) / (n_c - 1 + prior) a uniform draw among class c's sounds, else a uniform
+    draw among the sounds of every class with 2 or more sounds (the pool). `class_stratified_values`
+    turns donors into values whose variance per slot is the class's unbiased variance moderated by the
+    pooled one, ((n_c - 1) S_c^2 + prior S_pool^2) / (n_c - 1 + prior) (a prior of `prior` degrees
+    of freedom, as Smyth 2004 moderates a variance; a class of one sound has the pooled variance:
+    Cochran 1977, sec. 5A.12, collapsed strata). Donors depend on the labels and the generator only, so
+    every model (and every layer and probe) gets the same plan: comparisons stay paired.
+    """
+    labels = np.asarray(labels)
+    n = labels.size
+    _, codes, counts = np.unique(labels, return_inverse=True, return_counts=True)
+    pool = np.flatnonzero(counts[codes] >= 2)
+    if not pool.size:
+        return None
+    donors = np.empty((int(n_resamples), n), dtype=np.int64)
+    for c, size in enumerate(counts):
+        members = np.flatnonzero(codes == c)
+        own = rng.random((int(n_resamples), size)) < (size - 1) / (size - 1 + prior)
+        donors[:, members] = np.where(own, members[rng.integers(0, size, (int(n_resamples), size))],
+                                      pool[rng.integers(0, pool.size, (int(n_resamples), size))])
+    return donors
+
+
+def class_stratified_values(values, labels, donors: np.ndarray, defined=None) -> np.ndarray:
+    """Resampled pseudo-values `[n_resamples, n]` of one array of per-sound values (a probe's correctness)
+    on the plan `donors` (`class_stratified_donors`).
+
+    Slot i of class c takes its class mean plus the donor's rescaled within-class residual:
+    m_c + sqrt(n_j / (n_j - 1)) (v_j - m_j), j its donor, m and n the donor class's mean and size. The
+    rescaling makes a class's mean square of residuals its unbiased variance, so the balanced accuracy's
+    replicates have variance sum_c var_c / (k^2 n_c) with the moderated var_c of the plan, and mean its
+    estimate (every class's residuals sum to 0): percentile intervals stay centred. Residuals of two
+    arrays on the same donors keep their within-class covariance (paired comparisons). defined `[n]`
+    bool: the sounds that have a value (matched probes): means and residuals over those, an undefined
+    donor adds no residual (its slot takes its class mean), and undefined slots are to be weighed 0.
+    """
+    v = np.asarray(values, dtype=np.float64)
+    labels = np.asarray(labels)
+    ok = np.ones(v.shape, dtype=bool) if defined is None else np.asarray(defined, dtype=bool)
+    _, codes, _ = np.unique(labels, return_inverse=True, return_counts=True)
+    k = codes.max() + 1
+    size = np.bincount(codes, weights=ok.astype(np.float64), minlength=k)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.bincount(codes, weights=np.where(ok, v, 0.0), minlength=k) / size
+        scale = np.sqrt(np.where(size >= 2, size / (size - 1), 0.0))
+    mean = np.where(size > 0, mean, 0.0)
+    residual = np.where(ok, scale[codes] * (np.where(ok, v, 0.0) - mean[codes]), 0.0)
+    return mean[codes][None, :] + residual[donors]
+
 
 PLANS = ("class_stratified", "sounds_bootstrap")
 REGIMES = {"null-42": (42, 0.0), "signal-42": (42, 0.4), "null-24": (24, 0.0), "signal-24": (24, 0.4)}
@@ -63,9 +142,9 @@ def resampled_values(plan: str, rng: np.random.Generator, labels: np.ndarray, co
     """(values, weights) of every array of correctness `[..., n]` on one plan: `[..., B, n]` and `[B, n]`."""
     n = labels.size
     if plan == "class_stratified":
-        donors = transfer.class_stratified_donors(rng, labels, n_boot)
+        donors = class_stratified_donors(rng, labels, n_boot)
         flat = correct.reshape(-1, n)
-        values = np.stack([transfer.class_stratified_values(c, labels, donors) for c in flat])
+        values = np.stack([class_stratified_values(c, labels, donors) for c in flat])
         return values.reshape(correct.shape[:-1] + (n_boot, n)), np.ones((1, n))
     return correct[..., None, :], stats.bootstrap_counts(rng, n, n_boot).astype(np.float64)
 

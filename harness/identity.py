@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 #: Version of the run-key layout; part of every key, so a change of layout never reuses results.
 #: (It is the result schema version: results.py imports it from here.)
-SCHEMA_VERSION = 6  # 6: a balanced accuracy's transfer replicates are class-stratified (transfer.class_stratified_donors)
+SCHEMA_VERSION = 5
 
 
 # ---------------------------------------------------------------------------------------------

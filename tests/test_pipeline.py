@@ -101,7 +101,7 @@ def test_result_file_schema(tmp_path, toy):
     assert eval_main(["--model", toy, "--tasks", "rsa-material", "--limit", str(N), "--output-dir", str(out),
                       "--seed", "7"]) == 0
     r = load_results(out, toy)["rsa-material"]
-    assert r["schema_version"] == 6
+    assert r["schema_version"] == 5
     assert r["task"]["name"] == "rsa-material" and len(r["task"]["config_hash"]) == 64
     assert r["task"]["config"]["params"]["smoothing"] == 0.5
     assert r["model"]["name"] == "toy-frames" and r["model"]["wrapper_version"] == "1"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from audioprobe.metrics import stats, transfer
+from audioprobe.metrics import transfer
 from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -308,36 +308,10 @@ def test_balanced_accuracy_contrast(monkeypatch):
             best = int(np.argmax([bal(c, a) for c in ok]))
             held.append(bal(m_ok[best], b) - bal(mb_ok[best], b))
     assert out["baseline_contrast"]["value"] == pytest.approx(np.mean(held), abs=1e-12)
-    # replicates: class-stratified donors (the plan, drawn from the bootstrap stream), each slot its class
-    # mean plus its donor's within-class residual, rescaled to the class's unbiased variance (by hand here)
-    donors = transfer.class_stratified_donors(spawned(seed, 0), y_test, 10)
-
-    def pseudo(correct, ok_sounds):
-        values = np.zeros((10, y_test.size))
-        for b in range(10):
-            for i in range(y_test.size):
-                j = donors[b, i]
-                own = [k for k in range(y_test.size) if y_test[k] == y_test[i] and ok_sounds[k]]
-                mine = [k for k in range(y_test.size) if y_test[k] == y_test[j] and ok_sounds[k]]
-                values[b, i] = np.mean(correct[own])
-                if ok_sounds[j] and len(mine) >= 2:
-                    values[b, i] += np.sqrt(len(mine) / (len(mine) - 1)) * (correct[j] - np.mean(correct[mine]))
-        return values
-
+    counts = resample_counts(seed, y_test.size, 10)
     for layer in range(len(acts)):
-        want = [bal(v, defined) for v in pseudo(m_ok[layer].astype(float), defined)]
-        np.testing.assert_allclose(ctx.replicates["matched"][:, layer], want, atol=1e-12)
-        want = [bal(v, np.ones(y_test.size)) for v in pseudo(ok[layer].astype(float), np.ones(y_test.size, bool))]
-        np.testing.assert_allclose(ctx.replicates["per_layer"][:, layer], want, atol=1e-12)
-    # the headline's replicates: the same resamples on the first splits' halves
-    first = halves_of(spawned(seed, 2), y_test.size, 5)[: min(5, stats.HEADLINE_SPLITS)]
-    values = [pseudo(c.astype(float), np.ones(y_test.size, bool)) for c in ok]
-    for b in range(10):
-        for k, h in enumerate(first):
-            held = [bal(values[int(np.argmax([bal(v[b], a) for v in values]))][b], judge)
-                    for a, judge in ((h, ~h), (~h, h))]
-            assert ctx.replicates["headline"][b, k] == pytest.approx(np.mean(held), abs=1e-12)
-    assert ctx.resampling["unit"].startswith("test sounds within their class")
+        np.testing.assert_allclose(ctx.replicates["matched"][:, layer], [bal(m_ok[layer], c) for c in counts],
+                                   atol=1e-12)
 
 
 def test_without_cross_validation_without_bootstrap_and_with_one_layer(monkeypatch):

@@ -89,11 +89,10 @@ class EvalContext:
 
     def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
                         pair_statistic: Sequence[str] = (), **arrays: np.ndarray) -> None:
-        """Keep replicates `[n_resamples, ...]` drawn with the plan `counts` `[n_resamples, n]`: bootstrap
-        counts (and, for a two-factor bootstrap, the listener draws `listeners` `[n_resamples, n_listeners]`),
-        real-valued weights (a weighted bootstrap, e.g. Dirichlet weights), hashed as float64, or any
-        whole-number draws (e.g. a balanced accuracy's donor sounds, `transfer.class_stratified_donors`),
-        hashed as int64 whatever their dtype.
+        """Keep replicates `[n_resamples, ...]` drawn with the bootstrap `counts` `[n_resamples, n]`
+        (and, for a two-factor bootstrap, the listener draws `listeners` `[n_resamples, n_listeners]`).
+        counts may be real-valued weights (a weighted bootstrap, e.g. Dirichlet weights): those are
+        hashed as float64; whole-number counts as int64, whatever their dtype.
 
         Comparisons pair two results row by row only when their resamples are the same draws:
         the plan's SHA-256 (of the draws) says so without the draws being stored.

@@ -86,65 +86,11 @@ def transfer_subsets(stimset: StimulusSet, params: dict[str, Any], task: str):
     return np.nonzero(train)[0], np.nonzero(test)[0], np.array([t if t else "" for t in target]), int((~usable).sum())
 
 
-def _scores(values: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`[2, ...]`: accuracy and balanced accuracy of per-sound values `[..., n]` for weights `[..., n]`
-    (broadcast; `transfer.accuracies`)."""
-    return np.stack(transfer.accuracies(values, labels, weights))
-
-
-class _Resampling:
-    """The test sounds' resampling plan, one for every array kept (paired across layers, probes and
-    models): the sounds bootstrap (counts) for accuracy, a mean over sounds; for a balanced accuracy,
-    class-stratified donors (`transfer.class_stratified_donors`: a class of a few sounds keeps its own
-    variance), or the bootstrap where no test class has 2 sounds."""
-
-    def __init__(self, rng: np.random.Generator, labels: np.ndarray, n_resamples: int, balanced: bool):
-        self.labels = labels
-        self.donors = transfer.class_stratified_donors(rng, labels, n_resamples) if balanced else None
-        self.counts = stats.bootstrap_counts(rng, labels.size, n_resamples) if self.donors is None else None
-
-    @property
-    def plan(self) -> np.ndarray:
-        """What the result's plan SHA-256 is of: the counts, or the donors."""
-        return self.counts if self.donors is None else self.donors
-
-    @property
-    def unit(self) -> str:
-        """What is resampled, in the replicates' plan."""
-        return "test sounds" if self.donors is None else "test sounds within their class"
-
-    @property
-    def description(self) -> str:
-        """What is resampled, in words for the result's statistics block."""
-        if self.donors is None:
-            return "test sounds (the fitted probe is kept)"
-        return (f"test sounds within their class, each class's variance moderated by the pooled within-class "
-                f"variance ({transfer.POOLED_PSEUDO_SOUNDS:g} pseudo-sound): transfer.class_stratified_donors (the "
-                f"fitted probe is kept)")
-
-    def __call__(self, values: np.ndarray, defined: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(values `[B, n]` or `[n]`, weights `[B, n]` or `[1, n]`) of the resamples of one array of
-        per-sound values; defined `[n]` bool: the sounds that have one (others weigh 0)."""
-        mask = np.ones(self.labels.size) if defined is None else np.asarray(defined, dtype=np.float64)
-        if self.donors is None:
-            return values, self.counts * mask
-        return transfer.class_stratified_values(values, self.labels, self.donors, defined), mask[None, :]
-
-
-
-def _resampled_scores(resampled: tuple[np.ndarray, np.ndarray], labels: np.ndarray) -> np.ndarray:
-    """`[2, B]`: accuracy and balanced accuracy of each resample of one array (`_Resampling`)."""
-    values, weights = resampled
-    return _scores(values, labels, weights)
-
-
-def _split_scores(resampled: tuple[np.ndarray, np.ndarray], halves: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    """`[2, 2, B, K]`: the scores of each resample of one array on both halves of fixed half-splits `[K, n]`
-    (score, half, resample, split)."""
-    values, weights = resampled
-    w = weights[:, None, :]
-    return _scores(values[:, None, :] if values.ndim == 2 else values, labels,
-                   np.stack([w * halves[None], w * ~halves[None]]))
+def _scores(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """`[2, ...]`: accuracy and balanced accuracy for weights `[..., n]` (`transfer.accuracies`)."""
+    w = np.asarray(weights, dtype=np.float64)
+    acc, bal = transfer.accuracies(correct, labels, w.reshape(-1, w.shape[-1]))
+    return np.stack([acc, bal]).reshape((2,) + w.shape[:-1])
 
 
 def held_out_contrast(pick_a: np.ndarray, pick_b: np.ndarray, diff_a: np.ndarray, diff_b: np.ndarray):
@@ -266,11 +212,9 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     and both at matched training sizes (`transfer.matched_plan`); the cross-validated headline of the
     transfer score (`common.headline`) and of the matched contrast (`baseline_contrast`).
 
-    Resampling (`_Resampling`), one plan for every array kept, the fitted probes kept: the test sounds
-    bootstrap for accuracy; for a balanced accuracy, test sounds resampled within their class with each
-    class's variance moderated by the pooled one (`transfer.class_stratified_donors`). Headline
-    replicates: in resample b, the cross-validated score on the first K = min(HEADLINE_SPLITS, cv_splits)
-    of the estimate's half-splits h_k (resample b's values weighed by h_k and 1 - h_k;
+    Resampling: bootstrap over test sounds (the fitted probes kept), one plan for every array kept.
+    Headline replicates: in resample b, the cross-validated score on the first K = min(HEADLINE_SPLITS,
+    cv_splits) of the estimate's half-splits h_k (weights counts_b h_k and counts_b (1 - h_k);
     `stats.split_held_out`), `[B, K]`.
     """
     from scipy.stats import binomtest
@@ -292,7 +236,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
     n_test = test.size
     n_boot, n_cv = params["bootstrap"], params["cv_splits"]
-    resampling = _Resampling(rng_boot, y_test, n_boot, params["score"] == "balanced_accuracy") if n_boot else None
+    counts = stats.bootstrap_counts(rng_boot, n_test, n_boot) if n_boot else None
     cv_halves = stats.random_halves(rng_cv, n_test, n_cv) if n_cv else None
     which = 0 if params["score"] == "accuracy" else 1
     layers = acts[params["pooling"]]
@@ -305,9 +249,15 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     pairs0 = fitted[0][3] if fitted else None
     defined = np.zeros(n_test, dtype=bool) if pairs0 is None else np.asarray(pairs0.defined, dtype=bool)
     ones = np.ones((1, n_test))
-    # the estimate's halves [2, S, n], and the first K of them within each resample
-    cv_w = np.stack([cv_halves, ~cv_halves]) if cv_halves is not None else None
-    head_halves = cv_halves[: stats.HEADLINE_SPLITS] if resampling is not None and cv_halves is not None else None
+    # weights: the resamples, the estimate's halves, and the first K halves within each resample
+    split_w = None
+    if counts is not None and cv_halves is not None:
+        halves = cv_halves[: stats.HEADLINE_SPLITS]
+        split_w = np.stack([counts[:, None, :] * halves[None], counts[:, None, :] * ~halves[None]])  # [2, B, K, n]
+    cv_w = np.stack([cv_halves, ~cv_halves]) if cv_halves is not None else None  # [2, S, n]
+    # the same weights on the sounds with matched predictions only (formed once for every layer)
+    on_defined = {key: w * defined for key, w in (("all", ones), ("boot", counts), ("cv", cv_w), ("split", split_w))
+                  if w is not None}
 
     def ci(boot_row):
         return interval(stats.percentile_interval(boot_row[:, None], params["ci_level"])[0])
@@ -334,8 +284,8 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
         # matched sizes: both probes' correctness on the sounds whose fold has them (weights x defined)
         if pairs is not None and defined.any():
             m_ok, mb_ok = pairs.transfer == y_test, pairs.baseline == y_test
-            m_full = _scores(m_ok, y_test, ones * defined)[:, 0]
-            mb_full = _scores(mb_ok, y_test, ones * defined)[:, 0]
+            m_full = _scores(m_ok, y_test, on_defined["all"])[:, 0]
+            mb_full = _scores(mb_ok, y_test, on_defined["all"])[:, 0]
         else:
             m_ok = mb_ok = None
             m_full = mb_full = np.full(2, np.nan)
@@ -344,23 +294,18 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
                      matched_baseline_balanced_accuracy=json_float(mb_full[1]))
         full["transfer"].append((acc, bal)[which])
         full["contrast"].append(m_full[which] - mb_full[which])
-        resampled = {}  # each array's resamples (values, weights), which the headline's halves reuse
-        if resampling is not None:
-            resampled["transfer"] = resampling(correct)
-            sb = _resampled_scores(resampled["transfer"], y_test)
+        if counts is not None:
+            sb = _scores(correct, y_test, counts)
             entry["accuracy_ci"], entry["balanced_accuracy_ci"] = ci(sb[0]), ci(sb[1])
             entry["ci"] = entry["accuracy_ci"] if which == 0 else entry["balanced_accuracy_ci"]
             boot["transfer"].append(sb[which])
             boot["baseline"].append(nan_b)
             if base_correct is not None:
-                bb = _resampled_scores(resampling(base_correct), y_test)
+                bb = _scores(base_correct, y_test, counts)
                 boot["baseline"][-1] = bb[which]
                 entry["baseline_accuracy_ci"], entry["baseline_balanced_accuracy_ci"] = ci(bb[0]), ci(bb[1])
             if m_ok is not None:
-                resampled["matched"] = resampling(m_ok, defined)
-                resampled["matched_baseline"] = resampling(mb_ok, defined)
-                mb = _resampled_scores(resampled["matched"], y_test)
-                mbb = _resampled_scores(resampled["matched_baseline"], y_test)
+                mb, mbb = _scores(m_ok, y_test, on_defined["boot"]), _scores(mb_ok, y_test, on_defined["boot"])
                 entry["matched_accuracy_ci"], entry["matched_balanced_accuracy_ci"] = ci(mb[0]), ci(mb[1])
                 entry["matched_baseline_accuracy_ci"] = ci(mbb[0])
                 entry["matched_baseline_balanced_accuracy_ci"] = ci(mbb[1])
@@ -369,46 +314,44 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
             else:
                 boot["matched"].append(nan_b)
                 boot["matched_baseline"].append(nan_b)
-        if cv_w is not None:  # the estimate's half-splits: no resampling
-            cv_parts["transfer"].append(_scores(correct, y_test, cv_w)[which])
-            cv_parts["contrast"].append(
-                _scores(m_ok, y_test, cv_w * defined)[which] - _scores(mb_ok, y_test, cv_w * defined)[which]
-                if m_ok is not None else np.full(cv_w.shape[:-1], np.nan))
-        if head_halves is not None:  # the first K of them in every resample
-            split_parts["transfer"].append(_split_scores(resampled["transfer"], head_halves, y_test)[which])
-            split_parts["contrast"].append(
-                _split_scores(resampled["matched"], head_halves, y_test)[which]
-                - _split_scores(resampled["matched_baseline"], head_halves, y_test)[which]
-                if m_ok is not None else np.full((2, n_boot, head_halves.shape[0]), np.nan))
+        for parts, key, w in ((cv_parts, "cv", cv_w), (split_parts, "split", split_w)):
+            if w is None:
+                continue
+            parts["transfer"].append(_scores(correct, y_test, w)[which])
+            if m_ok is not None:
+                parts["contrast"].append(_scores(m_ok, y_test, on_defined[key])[which] -
+                                         _scores(mb_ok, y_test, on_defined[key])[which])
+            else:
+                parts["contrast"].append(np.full(w.shape[:-1], np.nan))
         per_layer.append(entry)
 
     def layers_last(arrays):  # per layer [...] -> [..., n_layers]
         return np.stack(arrays, axis=-1)
 
-    boot_arrays = {k: layers_last(v) for k, v in boot.items()} if resampling is not None else None
+    boot_arrays = {k: layers_last(v) for k, v in boot.items()} if counts is not None else None
     cv_scores = cv_choice = None
     cv_pairs = split_pairs = None
     if cv_w is not None:
         tr, co = layers_last(cv_parts["transfer"]), layers_last(cv_parts["contrast"])  # [2, S, L]
         cv_scores, cv_choice = stats.cross_validated_selection(tr[0], tr[1])
         cv_pairs = (tr[0], tr[1], co[0], co[1])
-    if head_halves is not None:
+    if split_w is not None:
         tr, co = layers_last(split_parts["transfer"]), layers_last(split_parts["contrast"])  # [2, B, K, L]
         split_pairs = (tr[0], tr[1], co[0], co[1])
     head, head_reps = headline(per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice,
-                               layer_replicates=boot_arrays["transfer"] if resampling is not None else None,
+                               layer_replicates=boot_arrays["transfer"] if counts is not None else None,
                                split_replicates=stats.split_held_out(split_pairs[0], split_pairs[1])
                                if split_pairs is not None else None, n_sounds=int(n_test))
     contrast_boot = None
-    if resampling is not None:
+    if counts is not None:
         contrast_boot = (boot_arrays["transfer"], boot_arrays["matched"] - boot_arrays["matched_baseline"],
                          *(split_pairs or ()))
     contrast, contrast_reps = baseline_contrast(np.array(full["transfer"], dtype=np.float64),
                                                 np.array(full["contrast"], dtype=np.float64), names, params,
                                                 cv=cv_pairs, boot=contrast_boot, n_test=int(n_test))
-    if resampling is not None:
-        ctx.keep_replicates(resampling.plan, resampling.unit, per_layer=boot_arrays["transfer"],
-                            baseline=boot_arrays["baseline"], matched=boot_arrays["matched"], matched_baseline=boot_arrays["matched_baseline"],
+    if counts is not None:
+        ctx.keep_replicates(counts, "test sounds", per_layer=boot_arrays["transfer"], baseline=boot_arrays["baseline"],
+                            matched=boot_arrays["matched"], matched_baseline=boot_arrays["matched_baseline"],
                             baseline_contrast=contrast_reps, **head_reps)
     matched = {"method": MATCHED_METHOD, "n_test": int(defined.sum())}
     if plan is None:
@@ -440,9 +383,8 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
         "label_reliability": label_reliability(stimset, {
             "target": (params["target_dimension"], params["target_source"]),
             "split": (params["split_dimension"], params["split_source"])}, ctx.seed),
-        "statistics": {"seed": ctx.seed, "bootstrap": params["bootstrap"],
-                       "bootstrap_unit": resampling.description if resampling is not None else
-                       "test sounds (the fitted probe is kept)", "ci_level": params["ci_level"], "ci_method": "percentile",
+        "statistics": {"seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "test sounds "
+                       "(the fitted probe is kept)", "ci_level": params["ci_level"], "ci_method": "percentile",
                        "p_value": "one-sided binomial test of the number of correct test sounds against the "
                        "majority-class rate", "cv_splits": params["cv_splits"]},
         **synthetic_caveat(stimset),
