@@ -108,22 +108,22 @@ def cli_runner(options, progress: TaskProgress):
 
 def results_table(results: list[dict]) -> str:
     """A plain-text table of headline scores, one row per (model, task)."""
-    from audioprobe.results import format_score, unreliable_labels  # not at the top: listing must not load the task types
+    from audioprobe.results import format_score, result_label, unreliable_labels  # not at the top: listing must not load the task types
 
     rows = []
     undefined: dict[str, list[str]] = {}  # why -> tasks
     flagged: dict[str, list[str]] = {}  # flag -> tasks
     # one order whatever finished first (a sweep's jobs, a suite's sets): set, model, task
     results = sorted(results, key=lambda r: (r["dataset"].get("name", ""), r["dataset"].get("fingerprint", ""),
-                                             r["model"]["name"], r["task"]["name"]))
+                                             result_label(r), r["task"]["name"]))
     for r in results:
         ds = r["dataset"]
         where = f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}"
         if "not_applicable" in r:
-            rows.append([r["model"]["name"], r["task"]["name"], "n/a", "—", "—", where, ds["n_sounds"], "not applicable"])
+            rows.append([result_label(r), r["task"]["name"], "n/a", "—", "—", where, ds["n_sounds"], "not applicable"])
             continue
         if "failed" in r:
-            rows.append([r["model"]["name"], r["task"]["name"], "FAILED", "—", "—", where, ds["n_sounds"], "failed"])
+            rows.append([result_label(r), r["task"]["name"], "FAILED", "—", "—", where, ds["n_sounds"], "failed"])
             continue
         h = r["scores"]["headline"]
         ci = h.get("ci")
@@ -136,7 +136,7 @@ def results_table(results: list[dict]) -> str:
                 f"{r['model']['name']} / {r['task']['name']}")
         status = ("reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"))
         rows.append([
-            r["model"]["name"], r["task"]["name"],
+            result_label(r), r["task"]["name"],
             (format_score(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else "")
              if h["value"] is not None else "undefined") + (" ⚠" if flags else ""),
             f"[{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
@@ -378,7 +378,7 @@ def results_inventory(results_dir: Path) -> str:
     version), which are stale (recomputed by the next run), undefined (no score), failed (a traceback in
     DIR/failures/) or missing (another model of the set has them)."""
     from audioprobe.identity import SCHEMA_VERSION
-    from audioprobe.results import collect_files, safe_name
+    from audioprobe.results import collect_files, result_label, safe_name
     from audioprobe.runner import FAILURES_FOLDER
     from audioprobe.taskconfig import discover_tasks
 
@@ -390,7 +390,7 @@ def results_inventory(results_dir: Path) -> str:
     by: dict[tuple[str, str], list[dict]] = {}
     for _, r in files:
         ds = r["dataset"]
-        by.setdefault((f"{ds['name']} ({ds.get('fingerprint', '')[:8]})", r["model"]["name"]), []).append(r)
+        by.setdefault((f"{ds['name']} ({ds.get('fingerprint', '')[:8]})", result_label(r)), []).append(r)
     tasks_of_set: dict[str, set[str]] = {}
     for (where, _), rs in by.items():
         tasks_of_set.setdefault(where, set()).update(r["task"]["name"] for r in rs)

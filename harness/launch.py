@@ -197,12 +197,12 @@ class SweepJob:
 
 
 def _entry(result: dict, output_dir: Path) -> dict:
-    from audioprobe.results import result_path
+    from audioprobe.results import result_label, result_path
 
     if "not_applicable" in result or "failed" in result:
         return {"task": result["task"]["name"], "placeholder": result}
     ds = result["dataset"]
-    path = result_path(output_dir, ds["name"], ds["fingerprint"], result["model"]["name"], result["task"]["name"])
+    path = result_path(output_dir, ds["name"], ds["fingerprint"], result_label(result), result["task"]["name"])
     return {"task": result["task"]["name"], "path": str(Path(path).relative_to(output_dir)),
             "reused": bool(result.get("_reused"))}
 
@@ -575,7 +575,10 @@ def write_finished_suites(folder: Path, record: dict, statuses: list[JobStatus])
             sets = (read_json(job_state_path(folder, i)) or {}).get("sets", {})
             fps.extend(v["fingerprint"] for v in sets.values())
         tasks = [_Named(t) for t in record["tasks"]]
-        write_suite_results(Path(record["output_dir"]), suite, record["seed"], model, results, tasks, fps)
+        from audioprobe.results import result_label
+
+        label = next((result_label(r) for r in results if "model" in r), model)  # the model with its --model-args
+        write_suite_results(Path(record["output_dir"]), suite, record["seed"], label, results, tasks, fps)
         record["suites_written"].append(model)
         written.append(model)
     if written:

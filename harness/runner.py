@@ -23,8 +23,8 @@ from audioprobe.extract import Extractor
 from audioprobe.files import file_lock
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.registry import create_model
-from audioprobe.results import (SUMMARY_FILE, build_result, model_dir, read_replicates, read_result, result_path,
-                                safe_name, set_folder, write_result)
+from audioprobe.results import (SUMMARY_FILE, build_result, model_dir, model_label, read_replicates, read_result,
+                                result_path, safe_name, set_folder, write_result)
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.summaries import SUMMARY_VERSION, rdm_bytes, read_summary, store_rdms, summarise, write_summary
 from audioprobe.taskconfig import TaskConfig
@@ -151,7 +151,7 @@ class Runner:
         for name, args in models:
             done = self.run_model(name, args, tasks)
             if self.opt.suite is not None:
-                self.write_suite_results(name, done, tasks)
+                self.write_suite_results(model_label(name, create_model(name, args).identity()["args"]), done, tasks)
             results.extend(done)
         return results
 
@@ -164,18 +164,20 @@ class Runner:
         model = create_model(name, args, self.device)
         extractor = Extractor(model, self.opt.batch_size, self.cache, self.opt.progress, self.opt.precision,
                               self.opt.status)
+        # results, logs and rows name the model by its label: a setting with other --model-args is another model
+        label = model_label(name, extractor.key.args)
         out: list[dict] = []
         todo: dict[str, list[tuple[TaskConfig, RunKey]]] = {}
         for task in tasks:
             specs = self.specs(task)
             if not specs:
-                out.append(not_applicable(name, task, None, f"task {task.name!r} names no stimulus set; give one "
+                out.append(not_applicable(label, task, None, f"task {task.name!r} names no stimulus set; give one "
                                                             f"with --data (a folder, a name, hf:ORG/NAME or a suite)"))
                 continue
             for spec in specs:
                 stimset = self.stimulus_set(spec, task)
                 key = self.run_key(extractor.key, task, stimset)
-                path = self.result_path(stimset, name, task)
+                path = self.result_path(stimset, label, task)
                 if path.is_file() and not self.opt.overwrite:
                     try:
                         old = read_result(path)
@@ -184,16 +186,10 @@ class Runner:
                     except AudioprobeError:
                         old = None  # unreadable, another schema or damaged replicates: recompute
                     if old is not None and old.get("run_key") == key.as_dict():
-                        log.info("%s / %s: a result with the same run key exists, reused", name, task.name)
+                        log.info("%s / %s: a result with the same run key exists, reused", label, task.name)
                         old["_reused"] = True
                         out.append(old)
                         continue
-                    before = ((old or {}).get("run_key") or {}).get("model", {}).get("args")
-                    if old is not None and before is not None and before != key.as_dict()["model"].get("args"):
-                        log.warning("%s / %s: replacing the result made with other model arguments (%s) in %s: "
-                                    "results are named by model, not by its arguments; give each setting its own "
-                                    "--output-dir to keep both.", name, task.name,
-                                    ", ".join(f"{k}={v}" for k, v in sorted(before.items())) or "none", path)
                 todo.setdefault(spec, []).append((task, key))
         used = list(dict.fromkeys(spec for t in tasks for spec in self.specs(t)))
         for spec in used:
@@ -209,18 +205,18 @@ class Runner:
             acts, info = extractor.extract(stimset, sorted(poolings))
             if self.opt.save_activations is not None:
                 fp = stimset.fingerprint()
-                target = model_dir(self.opt.save_activations, stimset.name, fp, name) / "activations.npz"
+                target = model_dir(self.opt.save_activations, stimset.name, fp, label) / "activations.npz"
                 save_layers(target, acts["mean"], sound_ids=np.array(stimset.sound_ids, dtype=str))
             for task, key in set_tasks:
                 try:
-                    out.append(self.evaluate(name, model, key, task, stimset, acts, info))
+                    out.append(self.evaluate(label, model, key, task, stimset, acts, info))
                 except NotApplicableError as exc:
-                    log.warning("%s / %s: not applicable: %s", name, task.name, exc)
-                    out.append(not_applicable(name, task, stimset, str(exc)))
+                    log.warning("%s / %s: not applicable: %s", label, task.name, exc)
+                    out.append(not_applicable(label, task, stimset, str(exc)))
                 except AudioprobeError:
                     raise  # a bad input (named by the message): the run stops with it, as before
                 except Exception as exc:  # noqa: BLE001 - one task's bug must not end the others
-                    out.append(self.task_failed(name, task, stimset, exc))
+                    out.append(self.task_failed(label, task, stimset, exc))
         return out
 
     def task_failed(self, model: str, task: TaskConfig, stimset: StimulusSet, exc: Exception) -> dict:

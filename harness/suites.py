@@ -23,7 +23,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import SUITE_SUFFIX, load_json_strict, now_utc, safe_name, validate_file, write_json_file
+from audioprobe.results import SUITE_SUFFIX, load_json_strict, model_folder, now_utc, safe_name, validate_file, write_json_file
 
 SUITE_VERSION = 2  # 2: t intervals over sets (was: percentile bootstrap over sets)
 SUITES_FOLDER = "suites"
@@ -129,7 +129,7 @@ class SuiteResult(TypedDict):
 
 
 def suite_path(output_dir: Path, suite: str, model: str, task: str) -> Path:
-    return Path(output_dir) / SUITES_FOLDER / safe_name(suite) / safe_name(model) / f"{safe_name(task)}{SUITE_SUFFIX}"
+    return Path(output_dir) / SUITES_FOLDER / safe_name(suite) / model_folder(model) / f"{safe_name(task)}{SUITE_SUFFIX}"
 
 
 def _f(x) -> float | None:

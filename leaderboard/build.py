@@ -20,7 +20,7 @@ from pathlib import Path
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import (collect_files, experiment_of, format_score, reliability_blocks, set_folder,
+from audioprobe.results import (collect_files, result_label, experiment_of, format_score, reliability_blocks, set_folder,
                                 unreliable_labels, unreliable_roles)
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
@@ -155,11 +155,11 @@ class SetView:
 
     @property
     def models(self) -> list[str]:
-        return sorted({r["model"]["name"] for r in self.results})
+        return sorted({result_label(r) for r in self.results})
 
     @property
     def cells(self) -> dict[tuple[str, str], dict]:
-        return {(r["model"]["name"], r["task"]["name"]): r for r in self.results}
+        return {(result_label(r), r["task"]["name"]): r for r in self.results}
 
     def of(self, experiment: str) -> list[dict]:
         return [r for r in self.results if experiment_of(r) == experiment]
@@ -192,7 +192,7 @@ def one_layer_models(view: SetView) -> dict[str, str]:
     """model -> its layer, for the models with the same single layer in every result of the set."""
     layers: dict[str, set[tuple[str, ...]]] = {}
     for r in view.results:
-        layers.setdefault(r["model"]["name"], set()).add(tuple(e["layer"] for e in r["scores"]["per_layer"]))
+        layers.setdefault(result_label(r), set()).add(tuple(e["layer"] for e in r["scores"]["per_layer"]))
     return {m: next(iter(ls))[0] for m, ls in layers.items() if len(ls) == 1 and len(next(iter(ls))) == 1}
 
 
@@ -302,7 +302,7 @@ def models_line(view: SetView) -> str:
     single = one_layer_models(view)
     n_layers: dict[str, int] = {}
     for r in view.results:
-        n_layers[r["model"]["name"]] = max(n_layers.get(r["model"]["name"], 0), len(r["scores"]["per_layer"]))
+        n_layers[result_label(r)] = max(n_layers.get(result_label(r), 0), len(r["scores"]["per_layer"]))
     parts = [f"{m} (one layer, `{single[m]}`)" if m in single else f"{m} ({n_layers[m]} layers)"
              for m in view.models]
     text = "Models: " + ", ".join(parts) + "."
@@ -359,7 +359,7 @@ def undefined_reasons(results: list[dict]) -> list[str]:
             notes = sorted({e["note"] for e in r["scores"]["per_layer"] if e.get("note")})
             if (r["scores"].get("control") or {}).get("model") == r["model"]["name"]:
                 notes.append(f"{r['model']['name']} is its own control")
-            key = (r["model"]["name"], "; ".join(notes) or "no layer has a finite score")
+            key = (result_label(r), "; ".join(notes) or "no layer has a finite score")
             counts[key] = counts.get(key, 0) + 1
     return [f"{m} ({n} task{'s' if n > 1 else ''}): {why}" for (m, why), n in sorted(counts.items())]
 

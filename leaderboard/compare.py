@@ -23,7 +23,7 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference, stats
-from audioprobe.results import (collect_files, experiment_of, interval_text, p_text, read_replicates, score_text,
+from audioprobe.results import (collect_files, result_label, experiment_of, interval_text, p_text, read_replicates, score_text,
                                unreliable_labels)
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ class Entry:
 
     @property
     def model(self) -> str:
-        return self.result["model"]["name"]
+        return result_label(self.result)
 
     @property
     def task(self) -> str:

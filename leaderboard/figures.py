@@ -29,7 +29,7 @@ from typing import Any
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
-from audioprobe.results import safe_name, unreliable_roles
+from audioprobe.results import result_label, safe_name, unreliable_roles
 
 SYNTHETIC_BANNER = "SYNTHETIC stimuli and simulated judgments: not findings about human perception"
 #: The mark in the corner of a figure of a synthetic set (the page and each set's section carry the banner once;
@@ -123,7 +123,7 @@ def model_styles(models: dict[str, bool]) -> dict[str, ModelStyle]:
 
 
 def styles_for(results: list[dict]) -> dict[str, ModelStyle]:
-    return model_styles({r["model"]["name"]: is_control(r["model"]["name"], r["model"].get("meta"))
+    return model_styles({result_label(r): is_control(r["model"]["name"], r["model"].get("meta"))
                          for r in results})
 
 
@@ -524,7 +524,7 @@ def profiles_figure(name: str, title: str, results_by_task: dict[str, list[dict]
     panels = []
     with _pyplot().rc_context(RC):
         for i, (ax, task) in enumerate(zip(axes, tasks)):
-            rs = {r["model"]["name"]: r for r in results_by_task[task]}
+            rs = {result_label(r): r for r in results_by_task[task]}
             first = next(iter(rs.values()))
             panel = {"task": task, "series": [], "ceiling": _ceiling(ax, _ceiling_of(list(rs.values()))),
                      "chance": _chance(ax, *_chance_of(first))}
@@ -590,7 +590,7 @@ def perceived_physical_figure(name: str, title: str, pairs: list[tuple[str, str 
     with _pyplot().rc_context(RC):
         for i, (ax, (dim, perceived, physical)) in enumerate(zip(axes, pairs)):
             panel = {"dimension": dim, "perceived_task": perceived, "physical_task": physical, "series": []}
-            by_role = {role: {r["model"]["name"]: r for r in results_by_task.get(task, [])}
+            by_role = {role: {result_label(r): r for r in results_by_task.get(task, [])}
                        for role, task in (("perceived", perceived), ("physical", physical)) if task}
             present = set().union(*[set(v) for v in by_role.values()]) if by_role else set()
             order = model_order({m: styles[m] for m in present})
@@ -652,7 +652,7 @@ def transfer_figure(name: str, title: str, results_by_task: dict[str, list[dict]
     panels = []
     with _pyplot().rc_context(RC):
         for i, (ax, task) in enumerate(zip(axes, tasks)):
-            rs = {r["model"]["name"]: r for r in results_by_task[task]}
+            rs = {result_label(r): r for r in results_by_task[task]}
             first = next(iter(rs.values()))
             kind = params(first).get("score", "accuracy")
             panel = {"task": task, "score": kind, "series": [], "chance": _chance(ax, *_chance_of(first))}

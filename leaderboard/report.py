@@ -34,7 +34,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor
-from audioprobe.results import (collect_files, experiment_of, interval_text, now_utc, p_text, safe_name, score_text,
+from audioprobe.results import (collect_files, result_label, experiment_of, interval_text, now_utc, p_text, safe_name, score_text,
                                set_folder, unreliable_labels)
 
 log = logging.getLogger(__name__)
@@ -150,8 +150,8 @@ def _headline_table(title: str, tasks: list[str], by_task: dict[str, list[dict]]
         if flags:
             flagged[task] = flags
         names = cmp.get("models") or []
-        for model in F.model_order({r["model"]["name"]: styles[r["model"]["name"]] for r in by_task[task]}):
-            r = next(x for x in by_task[task] if x["model"]["name"] == model)
+        for model in F.model_order({result_label(r): styles[result_label(r)] for r in by_task[task]}):
+            r = next(x for x in by_task[task] if result_label(x) == model)
             h = r["scores"]["headline"]
             share = (r["scores"].get("headline_over_ceiling") or {}).get("ratio")
             has_ceiling |= share is not None
@@ -193,8 +193,8 @@ def _measures_table(tasks: list[str], by_task: dict[str, list[dict]], styles) ->
     lower = {}
     rows = []
     for task in tasks:
-        for model in F.model_order({r["model"]["name"]: styles[r["model"]["name"]] for r in by_task[task]}):
-            r = next(x for x in by_task[task] if x["model"]["name"] == model)
+        for model in F.model_order({result_label(r): styles[result_label(r)] for r in by_task[task]}):
+            r = next(x for x in by_task[task] if result_label(x) == model)
             ms = r["scores"].get("measures") or {}
             if not ms:
                 continue
@@ -379,7 +379,7 @@ def _rdm_figures(stem: str, tasks: list[str], by_task: dict[str, list[dict]], st
             continue
         kept.sort(key=lambda r: -(r["scores"]["headline"]["value"] if r["scores"]["headline"]["value"] is not None
                                   else -math.inf))
-        shown = sorted(kept[:RDM_PANELS], key=lambda r: order_of.get(r["model"]["name"], len(order_of)))
+        shown = sorted(kept[:RDM_PANELS], key=lambda r: order_of.get(result_label(r), len(order_of)))
         params = F.params(shown[0])
         grouping, groups, unknown = _grouping(shown[0], summary)
         order, blocks = F.category_order(groups)
@@ -616,7 +616,7 @@ def build_suites(results_dir: Path, files: list[tuple[Path, dict]], comparison: 
     from audioprobe.leaderboard.suites import group, suite_table
 
     compared = {(c["suite"], c["task"]): c for c in comparison.get("suites", [])}
-    per_set = {(r["dataset"]["fingerprint"], r["model"]["name"], r["task"]["name"]): r for _, r in files}
+    per_set = {(r["dataset"]["fingerprint"], result_label(r), r["task"]["name"]): r for _, r in files}
     out = []
     for (suite, task), results in group(results_dir).items():
         sets = results[0]["sets"]
@@ -641,7 +641,7 @@ def build_suites(results_dir: Path, files: list[tuple[Path, dict]], comparison: 
         for r in results:
             values: dict[str, list] = {}
             for sset in sets:
-                res = per_set.get((sset["fingerprint"], r["model"]["name"], task))
+                res = per_set.get((sset["fingerprint"], result_label(r), task))
                 for name, m in ((res or {}).get("scores", {}).get("measures") or {}).items():
                     at = m.get("at_headline_layer") or {}
                     values.setdefault(name, []).append(at.get("value"))
@@ -649,7 +649,7 @@ def build_suites(results_dir: Path, files: list[tuple[Path, dict]], comparison: 
             for name, vals in values.items():
                 defined = [v for v in vals if v is not None]
                 measures.setdefault(name, []).append(
-                    [r["model"]["name"], *map(_f, vals), _f(sum(defined) / len(defined)) if defined else "—"])
+                    [result_label(r), *map(_f, vals), _f(sum(defined) / len(defined)) if defined else "—"])
         for name, mrows in sorted(measures.items()):
             tables.append(Table(f"Timbre measure `{name}` at the headline layer", ["model", *(x["set"] for x in sets),
                                                                                    "mean"], mrows,

@@ -16,7 +16,7 @@ import numpy as np
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import interval_text, score_text
+from audioprobe.results import interval_text, result_label, score_text
 from audioprobe.suites import read_suite_results
 
 MAX_WIDTH = 120  # characters: wider tables put the sets in rows
@@ -30,7 +30,7 @@ def group(results_dir: Path) -> dict[tuple[str, str], list[dict]]:
     out: dict[tuple[str, str], list[dict]] = {}
     for _, r in read_suite_results(results_dir):
         out.setdefault((r["suite"]["name"], r["task"]["name"]), []).append(r)
-    return {k: sorted(v, key=lambda r: r["model"]["name"]) for k, v in sorted(out.items())}
+    return {k: sorted(v, key=lambda r: result_label(r)) for k, v in sorted(out.items())}
 
 
 def suite_table(results: list[dict]) -> tuple[list[str], list[list[str]]]:
@@ -40,7 +40,7 @@ def suite_table(results: list[dict]) -> tuple[list[str], list[list[str]]]:
     rows = []
     for r in results:
         by_set = {s["set"]: s for s in r["sets"]}
-        rows.append([r["model"]["name"], *[_f(by_set[s]["headline"]) if s in by_set else "—" for s in sets],
+        rows.append([result_label(r), *[_f(by_set[s]["headline"]) if s in by_set else "—" for s in sets],
                      f"{_f(r['mean_of_set_headlines']['value'])} {_ci(r['mean_of_set_headlines']['ci'])}",
                      f"{_f(r['leave_one_set_out']['value'])} {_ci(r['leave_one_set_out']['ci'])}"])
     return header, rows
@@ -83,7 +83,7 @@ def compare_suites(results_dir: Path, alpha: float = 0.05, level: float = 0.95) 
     for (suite, task), results in group(results_dir).items():
         fingerprints = [[s["fingerprint"] for s in r["sets"]] for r in results]
         seeds = {(r["statistics"]["seed"], r["statistics"]["n_resamples"]) for r in results}
-        entry = {"suite": suite, "task": task, "models": [r["model"]["name"] for r in results],
+        entry = {"suite": suite, "task": task, "models": [result_label(r) for r in results],
                  "sets": [s["set"] for s in results[0]["sets"]], "synthetic": any(r["synthetic"] for r in results)}
         if len(results) < 2:
             out.append({**entry, "pairwise": None, "note": "one model: nothing to compare"})

@@ -159,18 +159,46 @@ def test_a_local_sweep_worker_ends_when_its_sweep_is_killed(tmp_path):
         raise AssertionError("the worker outlived its sweep by 15 s")
 
 
-def test_replacing_a_result_made_with_other_model_arguments_is_said(tmp_path, monkeypatch, caplog):
+def test_two_settings_of_a_model_are_two_models_never_one_replacing_the_other(tmp_path, monkeypatch, capsys):
+    """Results are named by the model and the --model-args that distinguish it (results.model_label): a second
+    setting gets its own folder, row, comparison and status line; the first stays and is reused."""
+    from audioprobe.leaderboard.cli import main as leaderboard_main
+    from audioprobe.leaderboard.compare import collect_entries
+    from audioprobe.results import collect_files
+
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"
     run = ["--model", "logmel", "--tasks", "rsa-material", "--limit", "20", "--output-dir", str(out)]
     assert eval_main(run) == 0
-    caplog.clear()
     assert eval_main([*run, "--model-args", "num_mel_bins=64"]) == 0
-    said = [r.getMessage() for r in caplog.records if "replacing the result made with other model arguments" in r.getMessage()]
-    assert len(said) == 1 and "logmel / rsa-material" in said[0] and "--output-dir" in said[0]
-    caplog.clear()
-    assert eval_main([*run, "--model-args", "num_mel_bins=64"]) == 0  # the same arguments: reused, nothing said
-    assert not [r for r in caplog.records if "replacing" in r.getMessage()]
+    folders = sorted(p.parent.name for p in out.rglob("rsa-material.json"))
+    assert folders[0] == "logmel" and folders[1].startswith("logmel@num_mel_bins_64-") and len(folders) == 2
+    labels = sorted(r["model"]["name"] + str(r["model"]["args"]) for _, r in collect_files(out))
+    assert labels == ["logmel{'num_mel_bins': 64}", "logmel{}"]
+    assert sorted(e.model for e in collect_entries(out)) == ["logmel", "logmel[num_mel_bins=64]"]
+    capsys.readouterr()
+    assert eval_main(run) == 0  # the first setting is still there: reused, not recomputed
+    assert "reused" in capsys.readouterr().out
+    assert leaderboard_main([str(out), "-o", str(tmp_path / "LB.md")]) == 0
+    board = (tmp_path / "LB.md").read_text()
+    assert "| logmel " in board and "logmel[num_mel_bins=64]" in board
+    assert eval_main(["status", str(out)]) == 0
+    assert "logmel[num_mel_bins=64]" in capsys.readouterr().out
+
+
+def test_model_labels_name_only_what_distinguishes_a_setting():
+    from audioprobe.results import model_folder, model_label
+
+    assert model_label("logmel") == model_label("logmel", {}) == "logmel"
+    assert model_label("random-beats", {"random": True}) == "random-beats"  # the name's own preset
+    assert model_label("hf:org/x", {"repo": "org/x"}) == "hf:org/x"
+    assert model_label("random-beats", {"random": True, "layers": 3}) == "random-beats[layers=3]"
+    assert model_label("unregistered-here", {"a": 1, "b": "x"}) == "unregistered-here[a=1,b=x]"
+    assert model_folder("logmel") == "logmel"
+    long_a, long_b = (model_label("clap", {"checkpoint": "/data/" + "x" * 80 + end}) for end in ("/a.pt", "/b.pt"))
+    fa, fb = model_folder(long_a), model_folder(long_b)
+    assert fa != fb and len(fa) < 64 and fa.startswith("clap@checkpoint_")
+    assert "/" not in fa and model_folder(model_label("logmel", {"n": 1})) != model_folder(model_label("logmel", {"n": 2}))
 
 
 def test_the_launcher_shows_the_tasks_a_running_job_has_done(tmp_path):
