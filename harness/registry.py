@@ -99,6 +99,22 @@ def resolve_model(name: str) -> tuple[type[AudioModel], dict[str, Any], ModelMet
     )
 
 
+def preset_args(name: str) -> dict[str, Any] | None:
+    """The model args a name presets (`resolve_model`'s), without importing its wrapper (results name models
+    by them: `results.model_label`); None for a name this process does not know."""
+    if name in _EXTRA:
+        return dict(_EXTRA[name][1])
+    if name in CATALOG:
+        return dict(CATALOG[name].args)
+    trained = _controls().get(name)
+    if trained is not None:
+        return {**(preset_args(trained) or {}), "random": True}
+    prefix, sep, rest = name.partition(":")
+    if sep and prefix in PREFIXES and rest:
+        return {PREFIXES[prefix][1]: rest}
+    return None
+
+
 def weight_free_baselines() -> list[str]:
     """Registered names a task file may name as a `control:` on its own: catalogue models with no
     learned weights and nothing to fetch (logmel, mfcc, spectrogram). Creating one imports only

@@ -182,12 +182,9 @@ def distinguishing_args(name: str, args: dict[str, Any] | None) -> dict[str, Any
     run as registered has none. A name this process does not know keeps all its arguments."""
     if not args:
         return {}
-    try:
-        from audioprobe.registry import resolve_model_class
+    from audioprobe.registry import preset_args  # names only: no wrapper (nor torch) is imported
 
-        preset = resolve_model_class(name)[1]
-    except Exception:  # a model registered only in the process that ran it: nothing to subtract
-        preset = {}
+    preset = preset_args(name) or {}
     return {k: v for k, v in sorted(args.items()) if k not in preset or preset[k] != v}
 
 

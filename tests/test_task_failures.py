@@ -213,3 +213,11 @@ def test_the_launcher_shows_the_tasks_a_running_job_has_done(tmp_path):
                                               "tasks_evaluated": 2, "attempt": 1})
     (st,) = job_statuses(tmp_path, record)
     assert st.shown() == "running (2/3 tasks)" and "running (2/3 tasks)" in status_table([st])
+
+
+def test_preset_args_agree_with_the_wrappers_presets_for_every_registered_name():
+    from audioprobe.registry import model_names, preset_args, resolve_model_class
+
+    for name in [*model_names(), "hf:org/name", "hear:some.module"]:
+        assert preset_args(name) == resolve_model_class(name)[1], name
+    assert preset_args("not-a-model") is None
