@@ -7,6 +7,7 @@ traceback; anything else escaping is a bug in audioprobe.
 from __future__ import annotations
 
 import difflib
+import errno
 
 
 #: The longest message printed for an error: a message quotes names and values from the user's files, which
@@ -46,3 +47,19 @@ class NotApplicableError(AudioprobeError):
 
     The runner reports it and goes on with the other tasks; no result file is written.
     """
+
+
+#: OSError numbers that say the disk (not audioprobe) refused a write: full, over quota, read-only, no permission.
+DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+
+
+def disk_error_message(exc: OSError) -> str | None:
+    """One line for a write the disk refused (None: another OSError, a bug to show in full). The folder was
+    full or closed before anything was lost: finished results are written atomically, so the same command
+    run again after making room resumes where it stopped."""
+    if exc.errno not in DISK_ERRNOS:
+        return None
+    where = f" {exc.filename}" if exc.filename else ""
+    return (f"cannot write{where}: {exc.strerror or exc}. Make room (or give write permission) there, or write "
+            f"elsewhere (--output-dir, -o, AUDIOPROBE_CACHE), then run the same command again: results already "
+            f"written are kept and reused.")

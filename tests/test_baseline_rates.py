@@ -244,8 +244,11 @@ def test_a_rate_recomputes_and_is_recorded(tmp_path, capsys):
     run()
     assert "reused" in run("--model-args", "sample_rate=16000")
     assert "reused" not in run("--model-args", "sample_rate=22050")
-    (path,) = sorted(p for p in out.rglob("rsa-material.json"))
-    result = read_result(path)
+    # the default run and the 22050 Hz one are two models, each in its folder (results.model_label)
+    default, other = sorted(out.rglob("rsa-material.json"), key=lambda p: len(p.parent.name))
+    assert default.parent.name == "logmel" and other.parent.name.startswith("logmel@sample_rate_22050-")
+    assert read_result(default)["model"]["args"] == {}
+    result = read_result(other)
     assert result["model"]["meta"]["sample_rate"] == 22050 and result["model"]["args"] == {"sample_rate": 22050}
     assert result["run_key"]["model"]["frontend"]["target_rate"] == 22050
     assert "reused" in run("--model-args", "sample_rate=22050")

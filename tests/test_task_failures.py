@@ -6,6 +6,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
+import pytest
+
 from audioprobe.cli import EXIT_TASKS_FAILED, main as eval_main
 from audioprobe.runner import FAILURES_FOLDER
 from audioprobe.tasktypes import TASK_TYPES
@@ -221,3 +223,44 @@ def test_preset_args_agree_with_the_wrappers_presets_for_every_registered_name()
     for name in [*model_names(), "hf:org/name", "hear:some.module"]:
         assert preset_args(name) == resolve_model_class(name)[1], name
     assert preset_args("not-a-model") is None
+
+
+@pytest.mark.parametrize("command", ["eval", "leaderboard"])
+def test_a_disk_that_refuses_writes_gives_one_line_and_exit_2(tmp_path, monkeypatch, capsys, command):
+    """A full disk (ENOSPC from the write's fsync, as a full file system gives it) at the first file a command
+    writes: one line naming the file and what to do, exit 2, no traceback, no temporary file left."""
+    import errno
+
+    import audioprobe.files as files
+    from audioprobe.leaderboard.cli import main as leaderboard_main
+
+    monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
+    out = tmp_path / "results"
+    if command == "leaderboard":  # results to read first, then the disk fills
+        assert eval_main(["--model", "logmel", "--tasks", "rsa-material", "--limit", "12", "--output-dir", str(out)]) == 0
+    capsys.readouterr()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(files.os, "fsync", full)
+    if command == "eval":
+        code = eval_main(["--model", "logmel", "--tasks", "rsa-material", "--limit", "12", "--output-dir", str(out)])
+        target = "dataset.json"
+    else:
+        code = leaderboard_main([str(out), "-o", str(tmp_path / "LB.md")])
+        target = "LB.md"
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if x.startswith("Error:")]
+    assert f"{target}: No space left on device" in line and "run the same command again" in line
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_other_os_errors_are_not_dressed_as_a_full_disk():
+    import errno
+
+    from audioprobe.errors import disk_error_message
+
+    assert disk_error_message(OSError(errno.EIO, "Input/output error")) is None
+    assert "Read-only file system" in disk_error_message(OSError(errno.EROFS, "Read-only file system", "/x/y.json"))
