@@ -451,13 +451,30 @@ def correct_families(tables: list[dict], contrasts: list[dict], experiment_of_ta
 # ---------------------------------------------------------------------------------------------
 # The report
 
+def _tokens(spec: str) -> list[str]:
+    """A comma-separated list, commas inside brackets kept: a model label such as "clap[a=1,b=2]" is one token."""
+    out, depth, start = [], 0, 0
+    for i, ch in enumerate(spec):
+        depth += (ch == "[") - (ch == "]")
+        if ch == "," and depth <= 0:
+            out.append(spec[start:i])
+            start = i + 1
+    out.append(spec[start:])
+    return [t.strip() for t in out if t.strip()]
+
+
+def _matches(name: str, token: str) -> bool:
+    """The name itself (a model label's brackets are not a glob's character class), or a glob."""
+    return name == token or fnmatch.fnmatchcase(name, token)
+
+
 def select(names: list[str], spec: str | None) -> list[str]:
     """Names matching a comma-separated list of names or globs (None: all)."""
     if not spec:
         return names
-    tokens = [t.strip() for t in spec.split(",") if t.strip()]
-    chosen = [n for n in names if any(fnmatch.fnmatchcase(n, t) for t in tokens)]
-    unknown = [t for t in tokens if not any(fnmatch.fnmatchcase(n, t) for n in names)]
+    tokens = _tokens(spec)
+    chosen = [n for n in names if any(_matches(n, t) for t in tokens)]
+    unknown = [t for t in tokens if not any(_matches(n, t) for n in names)]
     if unknown:
         raise AudioprobeError(f"{', '.join(map(repr, unknown))} matches no result here (known: "
                               f"{', '.join(sorted(names)[:12])}{' ...' if len(names) > 12 else ''}).")

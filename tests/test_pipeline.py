@@ -149,12 +149,15 @@ def test_changed_config_is_not_reused(tmp_path, toy, capsys):
     base = ["--model", toy, "--tasks", "rsa-material", "--limit", str(N), "--output-dir", str(out)]
     assert run(base, capsys)[0] == 0
     first = load_results(out, toy)["rsa-material"]
-    # other model args change the model identity: the old result must not be reused
+    # other model args change the model identity: the old result must not be reused, nor replaced
     code, captured = run(base + ["--model-args", "seed=3"], capsys)
     assert code == 0 and "reused" not in captured.out
-    second = load_results(out, toy)["rsa-material"]
+    from audioprobe.results import model_folder, model_label
+
+    second = load_results(out, model_folder(model_label(toy, {"seed": 3})))["rsa-material"]
     assert second["model"]["args"] == {"seed": 3}
     assert second["scores"]["per_layer"] != first["scores"]["per_layer"]
+    assert load_results(out, toy)["rsa-material"] == first  # the default setting's result is still there
 
 
 def test_interrupted_run_resumes(tmp_path, toy, capsys, monkeypatch):

@@ -264,3 +264,15 @@ def test_other_os_errors_are_not_dressed_as_a_full_disk():
 
     assert disk_error_message(OSError(errno.EIO, "Input/output error")) is None
     assert "Read-only file system" in disk_error_message(OSError(errno.EROFS, "Read-only file system", "/x/y.json"))
+
+
+def test_compare_selects_a_model_label_by_its_name_with_brackets_and_commas():
+    from audioprobe.errors import AudioprobeError
+    from audioprobe.leaderboard.compare import select
+
+    names = ["clap", "clap[a=1,b=2]", "logmel", "logmel[num_mel_bins=64]"]
+    assert select(names, "clap[a=1,b=2]") == ["clap[a=1,b=2]"]  # one label, not "clap[a=1" and "b=2]"
+    assert select(names, "logmel[num_mel_bins=64], clap") == ["clap", "logmel[num_mel_bins=64]"]
+    assert select(names, "logmel*") == ["logmel", "logmel[num_mel_bins=64]"]  # globs still work
+    with pytest.raises(AudioprobeError, match="matches no result"):
+        select(names, "clap[a=2]")
