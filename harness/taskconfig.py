@@ -88,14 +88,16 @@ def check_controls(where: str, ttype: str, params: dict[str, Any], allowed: froz
             )
 
 
-def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozenset()) -> TaskConfig:
+def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozenset(),
+              inside: Path | None = None) -> TaskConfig:
     """Read, merge `include:` and validate one task file.
 
     `allowed_controls`: control models the user named on the command line (`--allow-control`),
-    beyond the weight-free baselines a task file may always name (see `check_controls`).
+    beyond the weight-free baselines a task file may always name (see `check_controls`). `inside`: the
+    folder the file was found in, which it may not lead out of (a link to a file elsewhere).
     """
     path = Path(path)
-    data = _read_yaml(path)
+    data = _read_yaml(path, inside)
     include = data.pop("include", None)
     if include is not None:
         if not isinstance(include, str):
@@ -183,7 +185,7 @@ def discover_tasks(include_paths: list[Path] | tuple = (),
         for f in files:
             if f.name.startswith("_") or CONTRASTS_FOLDER in f.relative_to(root).parts[:-1]:
                 continue  # defaults, and contrast files (audioprobe-compare reads those)
-            task = load_task(f, allowed_controls)
+            task = load_task(f, allowed_controls, inside=None if root.is_file() else root)
             if task.name in found and found[task.name].path != task.path:
                 raise AudioprobeError(
                     f"task name {task.name!r} is defined twice: {found[task.name].path} and {task.path}."

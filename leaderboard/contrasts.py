@@ -69,12 +69,12 @@ def _strings(where: str, key: str, value, length: int | None = None) -> tuple[st
     return tuple(value)
 
 
-def load_contrast(path: Path) -> Contrast:
-    """Read and validate one contrast file."""
+def load_contrast(path: Path, inside: Path | None = None) -> Contrast:
+    """Read and validate one contrast file (`inside`: the folder it was found in, which it may not lead out of)."""
     where = str(path)
     from audioprobe.files import read_config_yaml
 
-    data = read_config_yaml(Path(path), "contrast file")
+    data = read_config_yaml(Path(path), "contrast file", inside)
     if not isinstance(data, dict):
         raise AudioprobeError(f"{where}: a contrast file is a mapping of keys to values.")
     for key in COMMON:
@@ -133,7 +133,7 @@ def discover_contrasts(extra: list[Path] | tuple = ()) -> list[Contrast]:
         for f in [root] if root.is_file() else sorted(root.rglob("*.yaml")):
             if f.name.startswith("_"):
                 continue
-            c = load_contrast(f)
+            c = load_contrast(f, inside=None if root.is_file() else root)
             if c.name in found:
                 raise AudioprobeError(f"contrast {c.name!r} is defined twice: {found[c.name].path} and {c.path}.")
             found[c.name] = c

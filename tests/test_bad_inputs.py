@@ -619,3 +619,36 @@ def test_a_byte_order_mark_is_not_part_of_the_first_column(tmp_path, capsys):
         if (d / name).exists():
             (d / name).write_bytes(b"\xef\xbb\xbf" + (d / name).read_bytes())
     assert eval_main(on_folder(tmp_path)) == 0, capsys.readouterr().err
+
+
+@pytest.mark.parametrize("kind", ["contrast", "task"])
+def test_a_task_or_contrast_folder_does_not_lead_out_through_a_link(tmp_path, capsys, kind):
+    """A file found in a folder given by --include-path or --contrasts that is a link to a file elsewhere is
+    refused (one line naming both, exit 2), as a set's files are: its content is never read; a link inside
+    the folder is fine."""
+    from audioprobe.leaderboard.cli import compare_main
+
+    outside = tmp_path / "elsewhere.yaml"
+    outside.write_text("secret: 1\n")
+    folder_ = tmp_path / "mine"
+    folder_.mkdir()
+    (folder_ / "x.yaml").symlink_to(outside)
+    if kind == "contrast":
+        results = tmp_path / "r"
+        assert eval_main(["--model", "logmel", "--tasks", "rsa-material", "--limit", "12", "--output-dir",
+                          str(results)]) == 0
+        capsys.readouterr()
+        code = compare_main([str(results), "--contrasts", str(folder_)])
+    else:
+        code = eval_main(["--include-path", str(folder_), "list", "tasks"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "secret" not in err
+    assert f"leads to {outside}" in err and "copy the file in" in err
+    # a link that stays inside its folder is read
+    (folder_ / "x.yaml").unlink()
+    (folder_ / "real").mkdir()
+    (folder_ / "real" / "t.yaml").write_text("contrast: c\n" if kind == "contrast" else "task: t\n")
+    (folder_ / "x.yaml").symlink_to(folder_ / "real" / "t.yaml")
+    from audioprobe.files import check_inside
+
+    check_inside(folder_ / "x.yaml", folder_)
