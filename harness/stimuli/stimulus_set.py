@@ -308,7 +308,7 @@ def normalise_rdm(mat: np.ndarray, where: str, kind: str = "dissimilarity",
     if np.any(differ):
         i, j = np.argwhere(differ)[0]
         raise AudioprobeError(
-            f"{where}: the {kind} matrix is not symmetric ({cell(i, j)}: {m[i, j]!r} vs {cell(j, i)}: {m[j, i]!r}); "
+            f"{where}: the {kind} matrix is not symmetric ({cell(i, j)}: {float(m[i, j])!r} vs {cell(j, i)}: {float(m[j, i])!r}); "
             f"only the diagonal may differ. If A-B and B-A were rated apart, average the matrix with its transpose "
             f"(or give the upper triangle only).")
     diag = np.diag(m)
