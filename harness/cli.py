@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from audioprobe.errors import AudioprobeError, disk_error_message, shorten
+from audioprobe.errors import AudioprobeError, disk_error_exit, shorten
 
 SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated judgments: not a finding about human perception."
 
@@ -538,11 +538,7 @@ def main(argv: list[str] | None = None) -> int:
         click.echo("\nInterrupted. Finished results are saved; run the same command again to resume.", err=True)
         return 130
     except OSError as exc:  # a full, read-only or closed disk: one line, not a traceback (anything else: a bug)
-        message = disk_error_message(exc)
-        if message is None:
-            raise
-        click.echo(f"Error: {shorten(message)}", err=True)
-        return 2
+        return disk_error_exit(exc)
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

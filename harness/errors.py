@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import errno
+import sys
 
 
 #: The longest message printed for an error: a message quotes names and values from the user's files, which
@@ -63,3 +64,13 @@ def disk_error_message(exc: OSError) -> str | None:
     return (f"cannot write{where}: {exc.strerror or exc}. Make room (or give write permission) there, or write "
             f"elsewhere (--output-dir, -o, AUDIOPROBE_CACHE), then run the same command again: results already "
             f"written are kept and reused.")
+
+
+def disk_error_exit(exc: OSError) -> int:
+    """What a command's entry point does with an OSError: a disk's refusal is one line on stderr and exit
+    code 2 (`disk_error_message`); any other is re-raised, a bug to show in full."""
+    message = disk_error_message(exc)
+    if message is None:
+        raise exc
+    print(f"Error: {shorten(message)}", file=sys.stderr)
+    return 2

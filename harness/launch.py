@@ -575,10 +575,7 @@ def write_finished_suites(folder: Path, record: dict, statuses: list[JobStatus])
             sets = (read_json(job_state_path(folder, i)) or {}).get("sets", {})
             fps.extend(v["fingerprint"] for v in sets.values())
         tasks = [_Named(t) for t in record["tasks"]]
-        from audioprobe.results import result_label
-
-        label = next((result_label(r) for r in results if "model" in r), model)  # the model with its --model-args
-        write_suite_results(Path(record["output_dir"]), suite, record["seed"], label, results, tasks, fps)
+        write_suite_results(Path(record["output_dir"]), suite, record["seed"], results, tasks, fps)
         record["suites_written"].append(model)
         written.append(model)
     if written:

@@ -92,11 +92,13 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def write_suite_results(output_dir: Path, suite, seed: int, model_name: str, results: list[dict],
-                        tasks: list[TaskConfig], fingerprints: list[str]) -> None:
+def write_suite_results(output_dir: Path, suite, seed: int, results: list[dict], tasks: list[TaskConfig],
+                        fingerprints: list[str]) -> None:
     """One suite result per task from a model's per-set results (`not_applicable` rows included: they are
-    the suite's missing sets), ordered as `fingerprints` (the suite's sets). Used by the runner after a
+    the suite's missing sets), ordered as `fingerprints` (the suite's sets), filed under the results' own
+    model label (`results.result_label`: the model with its --model-args). Used by the runner after a
     model's sets, and by a sweep (launch.py) once every job of the model has finished."""
+    from audioprobe.results import result_label
     from audioprobe.suites import build_suite_result, suite_path, write_suite_result
 
     order = {fp: k for k, fp in enumerate(fingerprints)}
@@ -108,7 +110,7 @@ def write_suite_results(output_dir: Path, suite, seed: int, model_name: str, res
         if not mine:
             continue
         suite_result = build_suite_result(suite, mine, missing, seed)
-        write_suite_result(suite_path(output_dir, suite.name, model_name, task.name), suite_result)
+        write_suite_result(suite_path(output_dir, suite.name, result_label(mine[0]), task.name), suite_result)
 
 
 class Runner:
@@ -151,13 +153,13 @@ class Runner:
         for name, args in models:
             done = self.run_model(name, args, tasks)
             if self.opt.suite is not None:
-                self.write_suite_results(model_label(name, create_model(name, args).identity()["args"]), done, tasks)
+                self.write_suite_results(done, tasks)
             results.extend(done)
         return results
 
-    def write_suite_results(self, model_name: str, results: list[dict], tasks: list[TaskConfig]) -> None:
+    def write_suite_results(self, results: list[dict], tasks: list[TaskConfig]) -> None:
         """One suite result per task from this model's per-set results, in the suite's order."""
-        write_suite_results(self.opt.output_dir, self.opt.suite, self.opt.seed, model_name, results, tasks,
+        write_suite_results(self.opt.output_dir, self.opt.suite, self.opt.seed, results, tasks,
                             [self._sets[spec].fingerprint() for spec in self.specs(tasks[0])])
 
     def run_model(self, name: str, args: dict[str, Any], tasks: list[TaskConfig]) -> list[dict]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from audioprobe.errors import AudioprobeError, disk_error_message, shorten
+from audioprobe.errors import AudioprobeError, disk_error_exit, shorten
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,11 +91,7 @@ def _run(command, prog: str, argv) -> int:
         exc.show()
         return exc.exit_code
     except OSError as exc:  # a full, read-only or closed disk: one line, not a traceback (anything else: a bug)
-        message = disk_error_message(exc)
-        if message is None:
-            raise
-        click.echo(f"Error: {shorten(message)}", err=True)
-        return 2
+        return disk_error_exit(exc)
     finally:
         logger.removeHandler(handler)
     return 0
