@@ -7,7 +7,7 @@ Times, for both, the products `stats.rsa_statistics` makes for a Pearson RSA: th
 sounds with split halves (`weighted_pearson_blocks`, n_bootstrap resamples), the Mantel
 permutations (`permuted_pearson`), the cross-validation splits (`weighted_pearson_blocks` on 0/1
 halves) and split-half ceiling comparisons (`paired_rows`), on the same draws (the bootstrap's sums on
-the halves of each resample, `split_pearson`, stay in numpy since issue 22: the whole statistic's
+the halves of each resample, `split_pearson`, stay in numpy: the whole statistic's
 numpy and torch times include them); reports the largest absolute
 difference of each and, where `rsa_statistics` takes a `backend` (`stats_torch.on(device)`), the whole statistics too. Prints
 ONE JSON line. Data are random (not stimuli): this measures speed and agreement only.

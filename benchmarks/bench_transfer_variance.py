@@ -1,6 +1,6 @@
 """Benchmark: the variance of a transfer task's balanced accuracy under two resampling plans against the
 true sampling variance: the sounds bootstrap the harness uses, and a class-stratified plan that was tried
-for issue 22 and WITHDRAWN (its functions live here, not in the harness; docs/metrics.md, "Calibration",
+and WITHDRAWN (its functions live here, not in the harness; docs/metrics.md, "Calibration",
 says why).
 
     python benchmarks/bench_transfer_variance.py            # 4 regimes x 1,000 simulated studies

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Mutation score of the statistics and task-type modules (issue 16): a benchmark, not part of CI.
+# Mutation score of the statistics and task-type modules: a benchmark, not part of CI.
 #
 # mutmut 3 (in-process: forks one worker per mutant and runs only the tests that reach the mutated
 # function) on a *copy* of the sources, laid out as the installed package (`audioprobe/` with

@@ -1,4 +1,4 @@
-"""Re-plant the 11 bugs of issue 16 one at a time, on a copy of the sources, and report which tests
+"""Re-plant 11 bugs that once passed the whole suite, one at a time, on a copy of the sources, and report which tests
 catch each (the working tree is never touched).
 
 usage: .venv/bin/python benchmarks/mutation_plants.py [--tests PATH ...] [PLANT ...]
@@ -26,12 +26,19 @@ PLANTS = {
                              'return _target_from_counts(kind, stimset.judgments, dims, params["smoothing"])',
                              'return _target_from_counts(kind, stimset.judgments, dims, 0.5)'),
     "ceiling-always-spearman": ("tasktypes/rsa.py",
-                                'compare = lambda a, b: stats.paired_rows(a, b, params["comparison"])',
-                                'compare = lambda a, b: stats.paired_rows(a, b, "spearman")'),
+                                # the comparison and the factored (Pearson) path that bypasses it
+                                'compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731\n'
+                                '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
+                                '    # Pearson on a low-rank target: the same correlations from the factors, without '
+                                'forming RDMs\n'
+                                '    factored = params["comparison"] == "pearson" and kind in FACTORED_TARGETS',
+                                'compare = lambda a, b: paired_rows(a, b, "spearman")  # noqa: E731\n'
+                                '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
+                                '    factored = False'),
     "pearson-ranks-data": ("metrics/stats.py",
-                           'if comparison == "spearman":\n        x, y = rsa.rank_rows(x), rsa.rank_rows(y)',
-                           'if comparison in ("pearson", "spearman"):\n        x, y = rsa.rank_rows(x), '
-                           'rsa.rank_rows(y)'),
+                           'if method == "spearman":\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)',
+                           'if method in ("pearson", "spearman"):\n        a, b = rsa.rank_rows(a), '
+                           'rsa.rank_rows(b)'),
     "p-value-2-plus-n": ("metrics/stats.py", "p = (1.0 + exceed) / (1.0 + null.shape[0])",
                          "p = (1.0 + exceed) / (2.0 + null.shape[0])"),
     "bootstrap-skips-last-sound": ("metrics/stats.py", "draws = rng.integers(0, n, size=(n_resamples, n))",
@@ -51,11 +58,28 @@ PLANTS = {
                             "keys = {p: activation_key(self.key, p, stimset.name) for p in poolings}"),
     "clap-blocks-reversed": ("models/clap.py", "for b, blk in enumerate(stage.blocks, start=1)]",
                              "for b, blk in enumerate(reversed(stage.blocks), start=1)]"),
-    "alpha-not-halved": ("metrics/stats.py", "alpha = (1.0 - level) / 2.0", "alpha = (1.0 - level)"),
+    "alpha-not-halved": ("metrics/intervals.py", "alpha = (1.0 - level) / 2.0", "alpha = (1.0 - level)"),
     "transfer-chance-one-over-k": ("tasktypes/transfer.py",
                                    "chance = float(class_counts.max() / class_counts.sum())",
                                    "chance = 1.0 / len(classes)"),
 }
+
+
+def source_path(rel: str) -> Path:
+    """The working tree's file behind a path in the installed package's layout (see `stage`)."""
+    top = rel.split("/", 1)[0]
+    return ROOT / rel if top in ("models", "leaderboard", "tasks") else ROOT / "harness" / rel
+
+
+def anchor(name: str, text: str) -> tuple[str, str]:
+    """(text today, planted text) of plant `name` in `text` (its file's): the first alternative found
+    exactly once; ValueError when none is, i.e. the source moved and the plant must be re-anchored."""
+    rel, old, new = PLANTS[name]
+    olds, news = ([old], [new]) if isinstance(old, str) else (old, new)
+    for o, n in zip(olds, news):
+        if text.count(o) == 1:
+            return o, n
+    raise ValueError(f"plant {name}: {rel}: the text to replace is not there once")
 
 
 def stage(work: Path) -> Path:
@@ -73,17 +97,17 @@ def main() -> None:
     args = ap.parse_args()
     missed = []
     for name in args.plants:
-        rel, old, new = PLANTS[name]
+        rel = PLANTS[name][0]
         with tempfile.TemporaryDirectory(prefix="audioprobe-plant-") as tmp:
             pkg = stage(Path(tmp))
             path = pkg / rel
             text = path.read_text()
-            olds, news = ([old], [new]) if isinstance(old, str) else (old, new)
-            found = [(o, n) for o, n in zip(olds, news) if text.count(o) == 1]
-            if not found:
-                print(json.dumps({"plant": name, "error": f"{rel}: the text to replace is not there once"}))
+            try:
+                found = anchor(name, text)
+            except ValueError as exc:
+                print(json.dumps({"plant": name, "error": str(exc)}))
                 continue
-            path.write_text(text.replace(*found[0]))
+            path.write_text(text.replace(*found))
             env = dict(os.environ, PYTHONPATH=tmp, PYTHONDONTWRITEBYTECODE="1")
             proc = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-rf",
                                    *args.tests], cwd=ROOT, env=env, capture_output=True, text=True)

@@ -1,7 +1,7 @@
 """REFERENCE ONLY: the transfer probe computed the plain, slow way, so that
 benchmarks/bench_tasks.py and tests/test_transfer_speed.py can compare the fast path
 (audioprobe.metrics.transfer) with it in the same run. Not used by the harness. Do not edit except
-to follow scikit-learn API changes or a change of what the task computes (issue 22: the
+to follow scikit-learn API changes or a change of what the task computes (e.g. the
 matched-size probes, `matched_predictions`).
 
 The matched-size probes take their training sounds from `audioprobe.metrics.transfer.matched_plan`

@@ -10,7 +10,6 @@ import difflib
 import errno
 import sys
 
-
 #: The longest message printed for an error: a message quotes names and values from the user's files, which
 #: may be huge (a YAML alias bomb, a 1 GB cell); the message's start says what and where.
 MAX_MESSAGE_CHARS = 2000

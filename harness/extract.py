@@ -20,8 +20,8 @@ from audioprobe.cache import ActivationCache
 from audioprobe.errors import AudioprobeError
 from audioprobe.frontend import FrontEnd
 from audioprobe.identity import ModelKey, activation_key
-from audioprobe.pooling import pool
 from audioprobe.models.base import AudioModel
+from audioprobe.pooling import pool
 from audioprobe.stimuli import StimulusSet
 
 log = logging.getLogger(__name__)

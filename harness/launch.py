@@ -16,9 +16,6 @@ failed, with the error, and the results it wrote). The names do not end in `.jso
 never mistake them for results. `audioprobe-eval status DIR` reads them (and `squeue`) later; the suite
 results of a model (`--data SUITE.yaml`) are written once all its jobs are done, by the waiting
 command or by `status`.
-
-`AUDIOPROBE_SWEEP_PAUSE=SECONDS` (a testing aid) makes each job wait that long after every task, so
-that a test can interrupt it between two results.
 """
 
 from __future__ import annotations
@@ -218,8 +215,6 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
              "attempt": int(previous.get("attempt", 0)) + 1, "host": os.uname().nodename, "pid": os.getpid(),
              "slurm_job_id": _slurm_job_id(), "started": now()}
     write_json(path, state)
-    pause = float(os.environ.get("AUDIOPROBE_SWEEP_PAUSE", "0") or 0)
-
     evaluated = 0
 
     class JobRunner(Runner):
@@ -230,8 +225,6 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
             finally:
                 evaluated += 1
                 write_json(path, state | {"tasks_evaluated": evaluated})
-                if pause:
-                    time.sleep(pause)
 
     opts = dataclasses.replace(sweep.options, data=job.data)
     try:

@@ -15,7 +15,6 @@ stored, by `audioprobe-compare` to pair models set by set.
 from __future__ import annotations
 
 import dataclasses
-import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, NotRequired, TypedDict
@@ -23,7 +22,15 @@ from typing import Annotated, Any, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import SUITE_SUFFIX, load_json_strict, model_folder, now_utc, safe_name, validate_file, write_json_file
+from audioprobe.results import (
+    SUITE_SUFFIX,
+    load_json_strict,
+    model_folder,
+    now_utc,
+    safe_name,
+    validate_file,
+    write_json_file,
+)
 
 SUITE_VERSION = 2  # 2: t intervals over sets (was: percentile bootstrap over sets)
 SUITES_FOLDER = "suites"

@@ -20,8 +20,16 @@ from pathlib import Path
 from tabulate import tabulate
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.results import (collect_files, result_label, experiment_of, format_score, reliability_blocks, set_folder,
-                                unreliable_labels, unreliable_roles)
+from audioprobe.results import (
+    collect_files,
+    experiment_of,
+    format_score,
+    reliability_blocks,
+    result_label,
+    set_folder,
+    unreliable_labels,
+    unreliable_roles,
+)
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
 #: screen without scrolling sideways. A table that would be wider is turned or cut (module docstring).

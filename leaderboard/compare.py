@@ -23,8 +23,16 @@ import numpy as np
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.metrics import inference, stats
-from audioprobe.results import (collect_files, result_label, experiment_of, interval_text, p_text, read_replicates, score_text,
-                               unreliable_labels)
+from audioprobe.results import (
+    collect_files,
+    experiment_of,
+    interval_text,
+    p_text,
+    read_replicates,
+    result_label,
+    score_text,
+    unreliable_labels,
+)
 
 log = logging.getLogger(__name__)
 
@@ -612,7 +620,7 @@ def render_markdown(report: dict[str, Any]) -> str:
                 if c["kind"] == "depth":
                     note = (f"fitted change from layer {res['span'][0]} to {res['span'][1]}; Spearman rho "
                             f"{_f(res['rho'])} over {res['n_layers']} layers" if res.get("span") else
-                            f"fewer than 3 defined layers")
+                            "fewer than 3 defined layers")
                     rows.append([label + " (change over depth)", _f(res.get("change")), _ci(res.get("ci")),
                                  _p(res.get("p_value")), _p(res.get("row_q_value")), r.get("verdict") or "—", note])
                     continue

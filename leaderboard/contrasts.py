@@ -34,7 +34,6 @@ import dataclasses
 from importlib import resources
 from pathlib import Path
 
-
 from audioprobe.errors import AudioprobeError
 
 KINDS = {

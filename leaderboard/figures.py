@@ -906,7 +906,7 @@ def rdm_figure(name: str, title: str, target: tuple[str, Any], panels: list[tupl
             ax.set_title(label, fontsize=7)
             ax.spines[:].set_visible(False)
             ax.tick_params(length=0)
-            for _, start, stop in blocks[1:]:
+            for _, start, _stop in blocks[1:]:
                 for line in (ax.axhline, ax.axvline):
                     line(start - 0.5, color="white", linewidth=0.6)
             mids = [(start + stop - 1) / 2 for _, start, stop in blocks]

@@ -34,8 +34,18 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor
-from audioprobe.results import (collect_files, result_label, experiment_of, interval_text, now_utc, p_text, safe_name, score_text,
-                               set_folder, unreliable_labels)
+from audioprobe.results import (
+    collect_files,
+    experiment_of,
+    interval_text,
+    now_utc,
+    p_text,
+    result_label,
+    safe_name,
+    score_text,
+    set_folder,
+    unreliable_labels,
+)
 
 log = logging.getLogger(__name__)
 

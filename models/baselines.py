@@ -19,8 +19,17 @@ import torch
 
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, at_least
 from audioprobe.models.catalog import CATALOG
-from audioprobe.models.fbank import (DEFAULT_RATE, FbankConfig, arg_error, drop_defaults, fbank, mel_bins_problem,
-                                     num_frames, rate_check, with_rate)
+from audioprobe.models.fbank import (
+    DEFAULT_RATE,
+    FbankConfig,
+    arg_error,
+    drop_defaults,
+    fbank,
+    mel_bins_problem,
+    num_frames,
+    rate_check,
+    with_rate,
+)
 
 # Kaldi reads int16-range samples; the log energies depend on that scale (as in `logmel`).
 INT16_SCALE = 2.0 ** 15

@@ -17,8 +17,17 @@ import torch
 
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta, at_least
 from audioprobe.models.catalog import CATALOG
-from audioprobe.models.fbank import (DEFAULT_RATE, FbankConfig, arg_error, drop_defaults, fbank, mel_bins_problem,
-                                     num_frames, rate_check, with_rate)
+from audioprobe.models.fbank import (
+    DEFAULT_RATE,
+    FbankConfig,
+    arg_error,
+    drop_defaults,
+    fbank,
+    mel_bins_problem,
+    num_frames,
+    rate_check,
+    with_rate,
+)
 
 # Kaldi reads int16 samples; BEATs multiplies float waveforms by 2^15 for the same scale
 # (BEATs.py, preprocess). The log of the mel energies depends on that scale.

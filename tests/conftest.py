@@ -36,3 +36,11 @@ def hub_cache(tmp_path, monkeypatch):
 @pytest.fixture
 def rng():
     return np.random.default_rng(1234)
+
+
+@pytest.fixture
+def make_set():
+    """The stimulus-set factory (tests/factories.py): `make_set(categories, truth=..., responses=...)`."""
+    from tests.factories import make_set
+
+    return make_set

@@ -18,9 +18,9 @@ from scipy.spatial.distance import pdist, squareform
 
 from audioprobe.metrics import abx, inference, stats
 from audioprobe.results import check_typed
-from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.abx import ABX_PARAMS
+from tests.factories import make_set
 
 
 def kept_cells(labels, by=None, min_a=abx.MIN_A_SOUNDS, min_b=abx.MIN_B_SOUNDS):
@@ -120,14 +120,12 @@ def test_an_undefined_cell_makes_the_whole_score_undefined(rng):
     assert np.isnan(brute_force(d, labels, w=w[1]))
 
 
-def test_abx_task_type(rng):
+def test_abx_task_type(rng, make_set):
     n = 72
     cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
     truth = {"material": np.repeat([0, 1, 2], 24), "extent": np.tile([0, 1, 2], 24)}
     counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 5 for d in cats}
-    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000))
+    s = make_set(cats, truth, judgments=counts, synthetic=False)
     acts = {"mean": {"material": np.eye(3)[truth["material"]] + 0.05 * rng.random((n, 3)),
                      "extent": np.eye(3)[truth["extent"]] + 0.05 * rng.random((n, 3))}}
     p = {k: v.default for k, v in ABX_PARAMS.items()}
@@ -170,9 +168,7 @@ def _tiny_set(n=24):
     truth = {"material": np.repeat([0, 1, 2], n // 3), "extent": np.tile([0, 1, 2], n // 3)}
     counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 5 for d in cats}
     counts["material"][:4] = [0, 5, 0]  # perceived metal, physically wood
-    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000))
+    s = make_set(cats, truth, judgments=counts, synthetic=False)
     return s, truth
 
 

@@ -21,6 +21,7 @@ from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.abx import ABX_PARAMS
+from tests.factories import make_set
 from tests.test_abx import brute_force, kept_cells
 
 CATS = ["glass", "metal", "wood"]  # in code order (the task sorts category names)
@@ -31,11 +32,8 @@ def labelled_set(sizes: dict[tuple[int, int], int], name: str = "strata") -> tup
     """A set with `sizes[(shape, material)]` sounds per stratum, physical labels for both."""
     material = np.concatenate([[c] * k for (g, c), k in sizes.items()]).astype(int)
     shape = np.concatenate([[g] * k for (g, c), k in sizes.items()]).astype(int)
-    n = material.size
-    s = StimulusSet(name=name, sound_ids=[f"s{i}" for i in range(n)], dimensions={"material": CATS},
-                    labels={"material": [CATS[k] for k in material], "extent": [SHAPES[k] for k in shape]},
-                    judgments={"material": np.eye(3, dtype=np.int64)[material] * 5},
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000))
+    s = make_set({"material": CATS}, {"material": material}, name=name, synthetic=False,
+                 labels={"material": [CATS[k] for k in material], "extent": [SHAPES[k] for k in shape]})
     return s, material, shape
 
 

@@ -1,5 +1,5 @@
 """One bad file never stops the leaderboard, compare or the report: it is skipped with a warning that names it,
-and the others are read (issue 24's audit)."""
+and the others are read."""
 
 from __future__ import annotations
 

@@ -367,6 +367,34 @@ def _release(job_id: str) -> None:
     _run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"])
 
 
+def _slow_tasks_env(tmp_path, pause: float) -> dict:
+    """An environment whose Python processes (the command and, through SLURM's exported environment, its jobs)
+    wait `pause` seconds after every task (before the next one, or before the job records that it is done), so
+    that a test can interrupt a job between two results: a `sitecustomize` first on PYTHONPATH wraps the
+    runner's methods (the test aid stays out of the harness)."""
+    aid = tmp_path / "slow_tasks"
+    aid.mkdir()
+    (aid / "sitecustomize.py").write_text(
+        "import time\n"
+        "from audioprobe.runner import Runner\n"
+        "_evaluate, _run_model, _started = Runner.evaluate, Runner.run_model, []\n"
+        "def evaluate(self, *a, **k):\n"
+        "    if _started:\n"
+        f"        time.sleep({pause!r})\n"
+        "    _started.append(1)\n"
+        "    return _evaluate(self, *a, **k)\n"
+        "def run_model(self, *a, **k):\n"
+        "    out = _run_model(self, *a, **k)\n"
+        f"    time.sleep({pause!r})\n"
+        "    return out\n"
+        "Runner.evaluate, Runner.run_model = evaluate, run_model\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(aid), os.environ.get("PYTHONPATH")])))
+    # Python ignores a sitecustomize that fails: check that this one is in place
+    subprocess.run([sys.executable, "-c", "import sitecustomize; assert sitecustomize._started == []"], env=env,
+                   check=True)
+    return env
+
+
 def test_interrupted_jobs_are_requeued_and_resume(slurm, setup, tmp_path):
     """Three jobs (logmel x 3 sets), each stopped after its first task: one requeued by SLURM (`scontrol requeue`,
     as on preemption), one sent submitit's time-out signal (USR2: checkpoint and requeue), one killed (`kill -9`
@@ -374,7 +402,7 @@ def test_interrupted_jobs_are_requeued_and_resume(slurm, setup, tmp_path):
     and the results equal the uninterrupted run's."""
     root, reference = setup
     out = tmp_path / "out"
-    env = dict(os.environ, AUDIOPROBE_SWEEP_PAUSE="4")
+    env = _slow_tasks_env(tmp_path, pause=4)
     proc = subprocess.Popen([sys.executable, "-m", "audioprobe.cli", *argv(root, out, ("logmel",), *SLURM_ARGS)],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -400,7 +428,7 @@ def test_interrupted_jobs_are_requeued_and_resume(slurm, setup, tmp_path):
                 else:
                     os.kill(s["pid"], signal.SIGKILL)
             time.sleep(0.1)
-        assert len(interrupted) == 3
+        assert len(interrupted) == 3, [_job_state(folder, i) for i in range(3)]
         stdout, stderr = proc.communicate(timeout=120)
     finally:
         if proc.poll() is None:

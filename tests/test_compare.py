@@ -11,8 +11,17 @@ import numpy as np
 import pytest
 
 from audioprobe.cli import main as eval_main
-from audioprobe.leaderboard.cli import compare_main, main as leaderboard_main
-from audioprobe.leaderboard.compare import Entry, _as_dual, collect_entries, compare, over_pairs, paired_replicates, row_test
+from audioprobe.leaderboard.cli import compare_main
+from audioprobe.leaderboard.cli import main as leaderboard_main
+from audioprobe.leaderboard.compare import (
+    Entry,
+    _as_dual,
+    collect_entries,
+    compare,
+    over_pairs,
+    paired_replicates,
+    row_test,
+)
 from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
 from audioprobe.metrics import inference, stats
 

@@ -1,4 +1,4 @@
-"""The cross-validated headline's replicates carry the headline's own statistic (issue 22).
+"""The cross-validated headline's replicates carry the headline's own statistic.
 
 Independent expectation: over many simulated studies (new sounds each time, drawn from one population),
 the headline's standard error estimated from one study's replicates must match the spread of the headline

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from scipy.signal import butter, find_peaks, hilbert, sosfiltfilt
 
-from audioprobe.stimuli.synthetic import impacts
 from audioprobe.files import default_cache_dir
+from audioprobe.stimuli.synthetic import impacts
 
 SR = impacts.SAMPLE_RATE
 

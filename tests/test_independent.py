@@ -1,5 +1,5 @@
 """Statistics and task types against computations written out here, independently of the code
-under test (issue 16: each of these tests was written for a bug that once passed the whole suite).
+under test (each of these tests was written for a bug that once passed the whole suite).
 
 | planted bug | caught by |
 |---|---|
@@ -23,9 +23,9 @@ import warnings
 
 import numpy as np
 import pytest
+from scipy import stats as sstats
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import rel_entr
-from scipy import stats as sstats
 from scipy.stats import binomtest, chisquare, pearsonr, spearmanr
 
 from audioprobe.metrics import rsa, stats
@@ -33,6 +33,7 @@ from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS
+from tests.factories import make_set
 
 
 def spawned(seed: int, k: int) -> np.random.Generator:
@@ -165,11 +166,7 @@ def listener_set(seed=0, n=24, listeners=10):
     truth = {d: rng.integers(0, 3, size=n) for d in cats}
     responses = {d: np.where(rng.random((listeners, n)) < 0.6, truth[d][None, :],
                              rng.integers(0, 3, size=(listeners, n))) for d in cats}
-    s = StimulusSet(name="listeners", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments={},
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000),
-                    listeners=[f"l{i}" for i in range(listeners)], responses=responses, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set(cats, truth, responses=responses, name="listeners")
     return s, truth, rng
 
 
@@ -241,10 +238,7 @@ def shifted_set(seed=0):
     rng.shuffle(material[40:])
     cats = {"material": ["wood", "metal"], "extent": ["1D", "2D", "3D"]}
     truth = {"material": material, "extent": extent}
-    counts = {d: np.eye(len(cats[d]), dtype=np.int64)[truth[d]] * 5 for d in cats}
-    s = StimulusSet(name="shifted", sound_ids=[f"s{i}" for i in range(64)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000), synthetic=True)
+    s = make_set(cats, truth, name="shifted")
     return s, material, extent, rng
 
 

@@ -1,4 +1,4 @@
-"""Inference outputs against formulas written out here (issues 16, 22): the simultaneous critical value
+"""Inference outputs against formulas written out here: the simultaneous critical value
 against an independent simulation, the best set and rank intervals counted from the pairwise t statistics,
 the depth trend's change from numpy's least squares, the attainable ratio, the exact output of the
 degenerate cases."""

@@ -1,4 +1,4 @@
-"""The large-set paths of the RSA statistics (issue 13) agree with the direct computations they replace.
+"""The large-set paths of the RSA statistics agree with the direct computations they replace.
 
 - `stats.factored_pearson` (the noise ceiling's split-half and leave-one-out correlations computed
   from low-rank factors of kl and modal targets) against scipy's pearsonr of the condensed RDMs;
@@ -18,9 +18,9 @@ from scipy.stats import pearsonr
 
 from audioprobe.metrics import kernels, rsa, stats
 from audioprobe.metrics.responses import counts_from_responses
-from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import rsa as rsa_task
 from audioprobe.tasktypes.rsa import RSA_PARAMS, noise_ceiling
+from tests.factories import make_set
 
 
 def _counts(rng, n_sounds, n_categories, n_listeners):
@@ -67,11 +67,8 @@ def _set_with_listeners(rng, n_sounds, n_listeners, n_categories=4):
     noisy = rng.random((n_listeners, n_sounds)) < 0.4
     responses = np.where(noisy, rng.integers(0, n_categories, size=(n_listeners, n_sounds)), truth)
     responses[0, :3] = -1  # some sounds a listener did not judge
-    s = StimulusSet(name="t", sound_ids=[f"s{i}" for i in range(n_sounds)],
-                    dimensions={"d": [f"c{k}" for k in range(n_categories)], "e": ["x", "y"]}, labels={},
-                    judgments={}, load_audio=None, listeners=[f"l{i}" for i in range(n_listeners)],
-                    responses={"d": responses, "e": rng.integers(0, 2, size=(n_listeners, n_sounds))}, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set({"d": [f"c{k}" for k in range(n_categories)], "e": ["x", "y"]}, name="t", audio=False,
+                 responses={"d": responses, "e": rng.integers(0, 2, size=(n_listeners, n_sounds))})
     return s
 
 

@@ -1,4 +1,4 @@
-"""Published dissimilarity matrices as they come (issue 12, item 4): a non-zero diagonal, missing cells,
+"""Published dissimilarity matrices as they come: a non-zero diagonal, missing cells,
 similarities instead of dissimilarities, per-listener matrices (rdm/) and AIFF audio.
 
 Every statistic on a matrix with missing cells is checked against scipy on explicitly masked
@@ -367,7 +367,7 @@ def test_cli_per_listener_matrices_give_target_and_noise_ceiling(base, truth, tm
     (folder / "rdm").mkdir()
     names = [f"P{k}" for k in range(6)]
     mats = []
-    for k, who in enumerate(names):
+    for who in names:
         noise = rng.normal(scale=0.3 * d[d > 0].mean(), size=(N, N))
         m = np.abs(d + (noise + noise.T) / 2)
         m = np.where(missing_pattern(N, rng, 0.15), np.nan, m)  # each listener rated a subset of pairs
@@ -459,8 +459,8 @@ def test_hub_similarity_column_with_missing_cells(hub_cache, rng, tmp_path, monk
     from datasets import List, Value
 
     from audioprobe.stimuli import resolve_dataset
-    from tests.test_hub_datasets import _parquet, make_rows
     from tests.hubfake import add_to_hub_cache
+    from tests.test_hub_datasets import _parquet, make_rows
 
     monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", tmp_path / "datasets-cache")
     rows, feats, _ = make_rows(rng, n=4, with_responses=False)

@@ -11,10 +11,17 @@ import numpy as np
 import pytest
 
 from audioprobe.cli import main as eval_main
-from audioprobe.metrics import inference
 from audioprobe.identity import SCHEMA_VERSION
-from audioprobe.results import (read_replicates, read_result, result_path, schema_markdown, set_folder,
-                                validate_result, write_result)
+from audioprobe.metrics import inference
+from audioprobe.results import (
+    read_replicates,
+    read_result,
+    result_path,
+    schema_markdown,
+    set_folder,
+    validate_result,
+    write_result,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,11 +12,12 @@ from scipy.spatial.distance import jensenshannon, pdist
 from scipy.special import rel_entr
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
-from audioprobe.metrics import rsa
 from audioprobe.errors import AudioprobeError
+from audioprobe.metrics import rsa
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS
+from tests.factories import make_set
 
 
 @pytest.fixture
@@ -117,11 +118,7 @@ def tiny_set(rng, n=30, listeners=8):
     truth = {d: rng.integers(0, len(c), size=n) for d, c in cats.items()}
     responses = {d: np.where(rng.random((listeners, n)) < 0.7, truth[d][None, :],
                              rng.integers(0, len(cats[d]), size=(listeners, n))) for d in cats}
-    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments={},
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000), listeners=[f"l{i}" for i in range(listeners)],
-                    responses=responses, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set(cats, truth, responses=responses)
     return s, truth
 
 
@@ -314,11 +311,7 @@ def _panel_set(rng, n_sounds, n_listeners, school_share):
     truth, other = rng.integers(0, 3, size=n_sounds), rng.integers(0, 3, size=n_sounds)
     school = (np.arange(n_listeners) < school_share * n_listeners)[:, None]
     responses = np.ascontiguousarray(np.where(school, other[None, :], truth[None, :]).astype(np.int64))
-    s = StimulusSet(name="panel", sound_ids=[f"s{i}" for i in range(n_sounds)], dimensions=cats,
-                    labels={"material": [cats["material"][k] for k in truth]}, judgments={},
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000),
-                    listeners=[f"l{i}" for i in range(n_listeners)], responses={"material": responses}, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set(cats, {"material": truth}, responses={"material": responses}, name="panel")
     return s, truth
 
 
@@ -470,11 +463,7 @@ def _agreeing_set(rng, n, listeners, p_named):
     cats = {"material": ["wood", "metal", "glass"]}
     truth = rng.integers(0, 3, size=n)
     resp = np.where(rng.random((listeners, n)) < p_named, truth[None, :], rng.integers(0, 3, size=(listeners, n)))
-    s = StimulusSet(name="agree", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={"material": [cats["material"][k] for k in truth]}, judgments={},
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000), listeners=[f"l{i}" for i in range(listeners)],
-                    responses={"material": resp}, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set(cats, {"material": truth}, responses={"material": resp}, name="agree")
     return s, truth
 
 

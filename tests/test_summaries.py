@@ -20,8 +20,17 @@ from audioprobe.cli import main as eval_main
 from audioprobe.errors import AudioprobeError
 from audioprobe.results import collect_files
 from audioprobe.stimuli import StimulusSet, resolve_dataset
-from audioprobe.summaries import (SUMMARY_VERSION, load_rdm, rdm_bytes, rdm_path, read_summary, store_rdms,
-                                  summarise, validate_summary, write_summary)
+from audioprobe.summaries import (
+    SUMMARY_VERSION,
+    load_rdm,
+    rdm_bytes,
+    rdm_path,
+    read_summary,
+    store_rdms,
+    summarise,
+    validate_summary,
+    write_summary,
+)
 from audioprobe.tasktypes import rsa as rsa_type
 
 N = 40

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
-from audioprobe.metrics import transfer
 from audioprobe.errors import AudioprobeError
-from audioprobe.stimuli import StimulusSet
+from audioprobe.metrics import transfer
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, _check_transfer, transfer_subsets
+from tests.factories import make_set
 
 
 def test_standardisation_fitted_on_training_sounds_only(rng):
@@ -56,9 +56,7 @@ def tiny_set(rng, n=72):
     truth = {"material": np.tile([0, 1, 2], n // 3), "extent": np.repeat([0, 1, 2], n // 3)}
     counts = {d: np.eye(3, dtype=np.int64)[truth[d]] * 4 for d in cats}
     counts["material"][0] = [2, 2, 0]  # a tied modal response: left out
-    s = StimulusSet(name="tiny", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000), synthetic=True)
+    s = make_set(cats, truth, judgments=counts)
     return s, truth
 
 
@@ -146,12 +144,8 @@ def _labelled_set(materials_by_extent: dict[str, list[str]]):
     """A set whose sounds have exactly these (extent, material) labels: counts chosen by the test."""
     cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
     labels = [(e, m) for e, ms in materials_by_extent.items() for m in ms]
-    n = len(labels)
-    counts = {"material": np.stack([np.eye(3, dtype=np.int64)[cats["material"].index(m)] * 4 for _, m in labels]),
-              "extent": np.stack([np.eye(3, dtype=np.int64)[cats["extent"].index(e)] * 4 for e, _ in labels])}
-    return StimulusSet(name="counts", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                       labels={"material": [m for _, m in labels], "extent": [e for e, _ in labels]},
-                       judgments=counts, load_audio=lambda i: (np.zeros(400, np.float32), 16000), synthetic=True)
+    truth = {"material": [cats["material"].index(m) for _, m in labels], "extent": [cats["extent"].index(e) for e, _ in labels]}
+    return make_set(cats, truth, votes=4, name="counts")
 
 
 def _evaluate(s, rng, **over):

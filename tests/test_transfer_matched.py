@@ -21,16 +21,14 @@ from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, TransferScores
+from tests.factories import make_set
 
 
 def labelled_set(material, extent, materials="abc", extents=("big", "small")) -> StimulusSet:
     """Every listener gives each sound its true material and extent (the modal labels are the truth)."""
     cats = {"material": list(materials), "extent": list(extents)}
     truth = {"material": np.asarray(material), "extent": np.asarray(extent)}
-    counts = {d: np.eye(len(cats[d]), dtype=np.int64)[truth[d]] * 4 for d in cats}
-    return StimulusSet(name="matched", sound_ids=[f"s{i}" for i in range(len(material))], dimensions=cats,
-                       labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments=counts,
-                       load_audio=lambda i: (np.zeros(400, np.float32), 16000), synthetic=True)
+    return make_set(cats, truth, votes=4, name="matched")
 
 
 def params(**over):

@@ -1,4 +1,4 @@
-"""The fast paths of issue 13 give the numbers of the code they replaced.
+"""The fast paths give the numbers of the code they replaced.
 
 - Transfer probes: the same chosen C and the same predictions as the reference pipeline
   (benchmarks/reference_transfer.py: GridSearchCV over StandardScaler + PCA + LogisticRegression at
@@ -63,7 +63,7 @@ def embedded_layers():
     of 13 (mfcc), 128 (logmel) and 257 (spectrogram) features, and the set."""
     from audioprobe.extract import prepare_waveforms, run_model
     from audioprobe.frontend import FrontEnd
-    from audioprobe.registry import create_model
+    from audioprobe.models.registry import create_model
     from audioprobe.stimuli import resolve_dataset
 
     stimset = resolve_dataset("impacts")
@@ -239,7 +239,7 @@ def test_multinomial_path_survives_a_failed_factorisation(rng, monkeypatch):
     monkeypatch.setattr(transfer, "JACOBI_CG_CAP", 0)
     monkeypatch.setattr(transfer, "multinomial_hessian", lambda z1, p, reg, n, full=True: -np.eye(p.shape[1] * z1.shape[1]))
     got = transfer.multinomial_path(z, codes, 5, grid)
-    for (coef, intercept), (coef_got, intercept_got) in zip(expected, got):
+    for (coef, _), (coef_got, _) in zip(expected, got):
         assert np.max(np.abs(coef - coef_got)) <= 1e-5 * np.max(np.abs(coef))
 
 
@@ -356,3 +356,24 @@ def test_non_finite_layers_change_no_other_number(rng, two_factor):
     assert np.all(np.isnan(none["bootstrap"])) and np.all(none["cv_choice"] == -1)
     if two_factor:
         assert np.array_equal(none["listener_counts"], full["listener_counts"])
+
+
+@pytest.mark.parametrize("version", ["1.2.2", "2.0.0", "main"])
+def test_path_solver_steps_aside_for_a_scikit_learn_it_was_not_checked_with(rng, monkeypatch, version):
+    """The solver leans on scikit-learn's private loss classes: a release outside the checked range (or one
+    whose version does not parse) gets no path solver, and the predictions are LogisticRegression's."""
+    import sklearn
+
+    z, codes = ill_conditioned(rng, 50, 6, 3)
+    z_pred = rng.normal(size=(10, 6))
+    assert transfer.sklearn_private_loss() is not None  # the installed release is checked
+    low, high = transfer.SKLEARN_PRIVATE_LOSS_CHECKED
+    assert low <= tuple(int(v) for v in sklearn.__version__.split(".")[:2]) <= high
+    monkeypatch.setattr(transfer, "NEWTON_CAP", 1)  # the fallback's predictions, as the solver gives up
+    fallback = transfer.path_predictions(z, codes, z_pred, (1.0, 100.0))
+    monkeypatch.setattr(transfer, "NEWTON_CAP", 200)
+    monkeypatch.setattr(sklearn, "__version__", version)
+    assert transfer.sklearn_private_loss() is None
+    assert transfer.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
+    got = transfer.path_predictions(z, codes, z_pred, (1.0, 100.0))
+    assert all(np.array_equal(fallback[c], got[c]) for c in (1.0, 100.0))

@@ -8,7 +8,7 @@ a small buffer and takes its dot products with every layer while the row is in c
 permutations at a time: about 4x less CPU time than numpy at 3,000 sounds (16 against 60 ms per
 permutation here).
 
-The two-factor bootstrap's sums with a target per resample, compiled here until issue 22, are matrix
+The two-factor bootstrap's sums with a target per resample, once compiled here, are matrix
 products over the pairs since (`split_pearson.target_split_sums`): they serve the half-splits of every
 resample at once, which a loop over pairs would visit one by one.
 

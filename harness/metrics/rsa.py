@@ -127,7 +127,7 @@ def centred_cosine_rdm(features: np.ndarray) -> np.ndarray:
     """Cosine distance after centring each feature across the stimulus set (column means removed).
 
     Removes the component shared by all sounds, which leaves raw cosine nearly blind for
-    log-spectral features and transformer activations (issue 6, section 1).
+    log-spectral features and transformer activations.
     """
     x = np.asarray(features, dtype=np.float64)
     return cosine_rdm(x - x.mean(axis=0, keepdims=True))

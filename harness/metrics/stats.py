@@ -29,8 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from audioprobe.metrics import kernels, rsa
-from audioprobe.metrics.intervals import (dual_bootstrap_variance, percentile_interval, replicate_variance,  # noqa: F401
-                                          t_interval)
+from audioprobe.metrics.intervals import dual_bootstrap_variance, percentile_interval, replicate_variance, t_interval  # noqa: F401
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.metrics.split_pearson import VARIANCE_FLOOR, n_items, pearson_from_sums
 

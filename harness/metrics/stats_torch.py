@@ -1,4 +1,4 @@
-"""The RSA statistics' heavy products through torch, for `--device cuda` (issue 13).
+"""The RSA statistics' heavy products through torch, for `--device cuda`.
 
 Same functions, arguments and results as their namesakes in `stats` (read its module docstring: a
 bootstrap resample is a count vector w and every sum a Pearson r needs is a quadratic form
@@ -18,7 +18,7 @@ at 3,000 sounds and 13 layers); every temporary is tiled so that one tile stays 
 Wiring: `on(device)` returns a namespace with the three functions bound to that device, a drop-in
 for `stats` in `stats.rsa_statistics` (`backend.weighted_pearson_blocks(xf, y, blocks, mask)`: the
 estimate's cross-validation; `backend.permuted_pearson`: the Mantel test). The bootstrap's sums on
-the halves of each resample (`split_pearson`, issue 22) stay in numpy.
+the halves of each resample (`split_pearson`) stay in numpy.
 The caller (the task type, from `EvalContext.device`) passes it in: `stats` importing this module,
 which imports `stats`, would be an import cycle (tests/test_architecture.py counts lazy imports).
 """
@@ -155,7 +155,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None, device
         s_w = list(sums[..., 3 * L + 2])
         single = _few_present_pairs(ws, present, n, device, chunk_bytes)
     out = []
-    for q, w in enumerate(ws):
+    for q in range(len(ws)):
         s = sums[q]
         r = split_pearson.pearson_from_sums(s_w[q][:, None], s[:, :L], s[:, 3 * L:3 * L + 1], s[:, L:2 * L],
                                      s[:, 3 * L + 1:3 * L + 2], s[:, 2 * L:3 * L])
@@ -237,8 +237,6 @@ def permuted_pearson(model_rdms, target_rdm, permutations, present=None, device:
 def paired_rows(a, b, method: str, device: str = "cpu", chunk_bytes: int | None = None) -> np.ndarray:
     """`stats.paired_rows` on `device` for pearson and spearman (ranks by scipy on the CPU, then the
     Pearson r of the ranks); kendall_tau_a has no product form and runs in numpy."""
-    import torch
-
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     b = np.broadcast_to(b, a.shape)  # one row against every row of a
     if method not in ("pearson", "spearman"):

@@ -93,7 +93,7 @@ NEWTON_CAP = 200
 #: about (k (d + 1))^2 / (12 n) products (about 500 for 7 classes and 120 sounds). 80 was the fastest
 #: of 20 to 240 on the random model's transfer paths while the factor went through scipy's wrappers
 #: and a full matrix product; with LAPACK called directly and the Hessian's upper triangle by syrk
-#: (issue 22), 40 is about 6% faster than 80 on the baseline folds' probes of the
+#: 40 is about 6% faster than 80 on the baseline folds' probes of the
 #: random model and of logmel (20: the same as 40).
 JACOBI_CG_CAP = 40
 
@@ -165,6 +165,33 @@ def _pcg(hessp, precondition, g, cap: int, tol: float):
     return s, cap, False
 
 
+#: scikit-learn releases (major, minor), inclusive, whose private loss classes the path solver was checked
+#: with (tests/test_transfer_speed.py: its fits equal LogisticRegression's). Outside them the private API may
+#: have moved or changed meaning, so the solver steps aside and LogisticRegression fits every C.
+SKLEARN_PRIVATE_LOSS_CHECKED = ((1, 3), (1, 9))
+
+
+def sklearn_private_loss():
+    """(HalfMultinomialLoss, LinearModelLoss) from scikit-learn's private modules, the loss its newton-cg
+    checks its stopping rule with; None when the installed release is outside SKLEARN_PRIVATE_LOSS_CHECKED
+    or the classes are not where they were."""
+    import sklearn
+
+    try:
+        version = tuple(int(part) for part in sklearn.__version__.split(".")[:2])
+    except ValueError:  # a development build ("1.10.dev0" parses; "main" does not)
+        return None
+    low, high = SKLEARN_PRIVATE_LOSS_CHECKED
+    if not low <= version <= high:
+        return None
+    try:
+        from sklearn._loss.loss import HalfMultinomialLoss
+        from sklearn.linear_model._linear_loss import LinearModelLoss
+    except ImportError:
+        return None
+    return HalfMultinomialLoss, LinearModelLoss
+
+
 def multinomial_path(z, codes, n_classes: int, c_path, max_iter: int = MAX_ITER, tol: float = TOL):
     """The multinomial probe fitted along an ascending C path: [(coef [k, d], intercept [k])] per C,
     or None where a fit does not reach tol within min(max_iter, NEWTON_CAP) Newton steps.
@@ -194,11 +221,10 @@ def multinomial_path(z, codes, n_classes: int, c_path, max_iter: int = MAX_ITER,
     """
     from scipy.linalg import lapack
 
-    try:  # the same loss as LogisticRegression's, for the final check of the stopping rule
-        from sklearn._loss.loss import HalfMultinomialLoss
-        from sklearn.linear_model._linear_loss import LinearModelLoss
-    except ImportError:  # private API moved: the caller falls back to LogisticRegression
+    loss_api = sklearn_private_loss()
+    if loss_api is None:  # the caller falls back to LogisticRegression
         return None
+    HalfMultinomialLoss, LinearModelLoss = loss_api
 
     z = np.asarray(z, dtype=np.float64)
     n, d = z.shape

@@ -19,9 +19,9 @@ from __future__ import annotations
 import csv
 import math
 import os
-import warnings
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np

@@ -25,11 +25,24 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import abx, rsa, stats
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes.common import (
+    LABEL_SOURCES,
+    STAT_PARAMS,
+    Activations,
+    EvalContext,
+    Param,
+    Scores,
+    Statistics,
+    TaskType,
+    category_codes,
+    headline,
+    interval,
+    json_float,
+    register_task_type,
+    sound_labels,
+    synthetic_caveat,
+)
 from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
-from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Scores, Activations, EvalContext, Param,
-                                         Statistics, TaskType, category_codes, headline, interval, json_float,
-                                         synthetic_caveat, register_task_type, sound_labels)
-
 
 ABX_PARAMS = {
     "dimension": Param(str, "material", "Dimension whose categories are discriminated."),

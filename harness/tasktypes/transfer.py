@@ -22,11 +22,24 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import stats, transfer
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
+from audioprobe.tasktypes.common import (
+    LABEL_SOURCES,
+    STAT_PARAMS,
+    Activations,
+    EvalContext,
+    Interval,
+    LayerScore,
+    Param,
+    Scores,
+    TaskType,
+    headline,
+    interval,
+    json_float,
+    register_task_type,
+    sound_labels,
+    synthetic_caveat,
+)
 from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
-from audioprobe.tasktypes.common import (LABEL_SOURCES, STAT_PARAMS, Interval, LayerScore, Scores, Activations, EvalContext, Param, TaskType,
-                                         headline, interval, json_float, synthetic_caveat, register_task_type,
-                                         sound_labels)
-
 
 TRANSFER_PARAMS = {
     "target_dimension": Param(str, "material", "Dimension whose category the probe predicts."),

@@ -41,7 +41,7 @@ AIR_SPEED = 343.0  # m/s, speed of sound in air at 20 degrees C (Kinsler et al. 
 
 HOLLOWNESS = ["full", "hollow"]
 EXTENTS = ["1D", "2D", "3D"]
-#: (extent, hollowness) cells of the design; a hollow 2D object does not exist (issue 3).
+#: (extent, hollowness) cells of the design; a hollow 2D object does not exist.
 CELLS = [("1D", "full"), ("1D", "hollow"), ("2D", "full"), ("3D", "full"), ("3D", "hollow")]
 #: Object kind per cell, recorded in the `object` label column.
 OBJECTS = {("1D", "full"): "bar", ("1D", "hollow"): "tube", ("2D", "full"): "plate",
@@ -57,7 +57,7 @@ class Material:
     Mechanical Design, 4th ed. 2011, appendix C charts; metals: ASM handbook values). loss: range of
     the loss factor eta (alpha_n = pi f_n eta; Cremer, Heckl & Petersson, Structure-Borne Sound,
     3rd ed. 2005, table of loss factors; the ordering glass ~1e-3, metals 1e-4..1e-3, ceramic and
-    stone between, wood ~1e-2, plastic 2e-2..3e-2, cardboard higher, as summarised in issue 3).
+    stone between, wood ~1e-2, plastic 2e-2..3e-2, cardboard higher).
     wall: wall thickness range (m) of hollow objects of that material: a design choice (typical
     everyday objects: tin cans, jars, pots, boxes), not a published constant.
     """
@@ -81,11 +81,11 @@ MATERIALS: dict[str, Material] = {m.name: m for m in [
     # (Cremer-Heckl: steel 1e-4..6e-4, aluminium ~1e-4).
     Material("metal", 200e9, 7850, 0.29, (1e-4, 6e-4), (5e-4, 1.5e-3),
              alloys=((200e9, 7850, 0.29), (69e9, 2700, 0.33), (100e9, 8500, 0.34))),
-    # Granite/marble: E 50 GPa, rho 2700, nu 0.25; eta 2e-3..8e-3, between ceramic and wood (issue 3;
-    # Cremer-Heckl give ~1e-2 for brick and concrete, less for dense stone).
+    # Granite/marble: E 50 GPa, rho 2700, nu 0.25; eta 2e-3..8e-3, between ceramic and wood
+    # (Cremer-Heckl give ~1e-2 for brick and concrete, less for dense stone).
     Material("stone", 50e9, 2700, 0.25, (2e-3, 8e-3), (8e-3, 1.5e-2)),
     # Corrugated board / paperboard: effective E ~2 GPa, effective density ~300 kg/m^3 (Ashby,
-    # paper and board); eta 4e-2..1e-1, "higher" than plastics (issue 3): no standard table value.
+    # paper and board); eta 4e-2..1e-1, "higher" than plastics: no standard table value.
     Material("cardboard", 2e9, 300, 0.3, (4e-2, 1e-1), (2e-3, 5e-3)),
     # Porcelain/stoneware: E 70 GPa, rho 2400, nu 0.2; eta 1.5e-3..4e-3, between glass and stone.
     Material("ceramic", 70e9, 2400, 0.2, (1.5e-3, 4e-3), (4e-3, 8e-3)),
@@ -116,7 +116,7 @@ HELMHOLTZ_END = 1.7
 
 #: Hertz contact (Johnson, Contact Mechanics, 1985, eq. 11.24): the contact time of a sphere on a
 #: flat scales as E*^(-2/5), E* the effective modulus of hammer and object. Anchored at 0.5 ms for
-#: a steel hammer on steel, clipped to the 0.5-2 ms range of hand-held hammer blows (issue 3).
+#: a steel hammer on steel, clipped to the 0.5-2 ms range of hand-held hammer blows.
 HAMMER = (200e9, 0.29)  # steel hammer head: (youngs, poisson)
 CONTACT_REF_S, CONTACT_RANGE_S = 0.5e-3, (0.5e-3, 2.0e-3)
 

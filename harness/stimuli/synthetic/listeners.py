@@ -33,7 +33,7 @@ N_LISTENERS = 17  # the reference study's panel size (Bost et al., 2024)
 
 CUE_NAMES = ["log_loss", "log_centroid", "log_decay_time", "log_f_low", "low_ratio",
              "log_density", "log_ratio21", "inharmonicity"]
-#: Which cues a listener consults for each dimension (issue 3: decay vs frequency and centroid for
+#: Which cues a listener consults for each dimension (decay vs frequency and centroid for
 #: material, low resonances and cavity cues for hollowness, modal density and inharmonicity for extent).
 DIMENSION_CUES = {
     "material": ["log_loss", "log_centroid", "log_decay_time"],
