@@ -25,10 +25,10 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from audioprobe.extract import PRECISIONS, batches_by_length, prepare_waveforms, run_model
-from audioprobe.models.fbank import num_frames
 from audioprobe.frontend import FrontEnd
 from audioprobe.models.beats import FBANK
-from audioprobe.registry import create_model
+from audioprobe.models.fbank import num_frames
+from audioprobe.models.registry import create_model
 from audioprobe.runner import resolve_device
 from audioprobe.stimuli import resolve_dataset
 

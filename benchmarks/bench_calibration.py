@@ -203,11 +203,12 @@ def package_version() -> dict:
 
 def register_noisy_model(name: str = NOISY) -> None:
     """Register `name` (one of NOISY_MODELS) in this process (idempotent)."""
-    from audioprobe.registry import model_names, register_model
+    from audioprobe.models.registry import model_names, register_model
 
     if name in model_names():
         return
     import torch
+
     from audioprobe.models.base import LayerActivations, ModelMeta
     from audioprobe.models.logmel import LogMel
 
@@ -1026,7 +1027,7 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         collectors = {c: Collector(c, models) for c in conditions}
         compare_errors = []
-        for name, folder in folders.items():
+        for name in folders:
             col = collectors[designs[name]["condition"]]
             col.start_set(name)
             fp = fingerprints.get(name)

@@ -3,7 +3,7 @@
     python benchmarks/bench_rsa.py                 # 13 layers x 246 sounds, with rsatoolbox
     python benchmarks/bench_rsa.py --sounds 3000 --no-rsatoolbox --resample sounds --reference
 
---reference evaluates the task a second time with the large-set paths of issue 13 switched off (the
+--reference evaluates the task a second time with the large-set paths switched off (the
 noise ceiling from formed RDMs, the Mantel test in numpy, the CV splits in their own pass) and
 reports the ratio and the largest difference of any number in the two results.
 
@@ -60,7 +60,7 @@ def run_task(s, acts, seed, resample="auto"):
 
 @contextlib.contextmanager
 def reference_paths():
-    """The task as before issue 13's large-set paths: every one switched off (their results must agree)."""
+    """The task as before the large-set paths: every one switched off (their results must agree)."""
     from audioprobe.metrics import kernels
     from audioprobe.tasktypes import rsa as rsa_task
 

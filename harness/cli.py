@@ -108,7 +108,11 @@ def cli_runner(options, progress: TaskProgress):
 
 def results_table(results: list[dict]) -> str:
     """A plain-text table of headline scores, one row per (model, task)."""
-    from audioprobe.results import format_score, result_label, unreliable_labels  # not at the top: listing must not load the task types
+    from audioprobe.results import (  # not at the top: listing must not load the task types
+        format_score,
+        result_label,
+        unreliable_labels,
+    )
 
     rows = []
     undefined: dict[str, list[str]] = {}  # why -> tasks
@@ -351,8 +355,16 @@ def status_cmd(results_dir, sweep_id):
     or schema), undefined, failed and missing; then, if the folder has sweeps (--launcher slurm, or local
     --max-parallel), the jobs of the latest (or --sweep ID): done, running, pending or failed, failed jobs
     with their log and error. Writes the suite results of models whose jobs have all finished."""
-    from audioprobe.launch import (SWEEPS_FOLDER, current_statuses, failures_text, list_sweeps, load_sweep,
-                                   status_table, summary_line, write_finished_suites)
+    from audioprobe.launch import (
+        SWEEPS_FOLDER,
+        current_statuses,
+        failures_text,
+        list_sweeps,
+        load_sweep,
+        status_table,
+        summary_line,
+        write_finished_suites,
+    )
 
     click.echo(results_inventory(results_dir))
     if sweep_id is None and not (results_dir / SWEEPS_FOLDER).is_dir():
@@ -442,7 +454,7 @@ def list_cmd(ctx, what, verbose):
     """List registered models, tasks or stimulus sets with a line about each (fits 100 columns; -v: all)."""
     show = (lambda rows, headers: tabulate(rows, headers=headers)) if verbose else fit_table
     if what == "models":
-        from audioprobe.registry import describe_models
+        from audioprobe.models.registry import describe_models
 
         rows = []
         for name, meta, problem in describe_models():
@@ -467,7 +479,7 @@ def list_cmd(ctx, what, verbose):
     else:
         from audioprobe.stimuli import DATASETS
 
-        rows = [[name, desc] for name, (_, desc) in sorted(DATASETS.items())]
+        rows = [[name, DATASETS.entry(name).description] for name in DATASETS.names()]
         click.echo(show(rows, ["dataset", "description"]))
         click.echo("\nAlso accepted wherever a dataset is named: a folder path, or hf:ORG/NAME[@REVISION].")
 

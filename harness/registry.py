@@ -1,159 +1,166 @@
-"""Model registry: names resolve lazily to wrapper classes, with "did you mean" on a near miss.
+"""Named extensions: one lazy `Registry` type for every kind, and plugins through Python entry points.
 
-Built-in names and their `ModelMeta` come from `audioprobe.models.catalog`, which imports no
-wrapper: listing models never imports torch. A name's wrapper ("module:Class") is imported only
-when the model is created. Code outside the package adds names with `register_model`.
+Models, task types, stimulus sets and similarity measures are each a `Registry`: a name maps to an
+object, or to a "module:attr" string imported the first time the name is used, so listing names
+imports nothing heavy. An unknown name is an `UnknownNameError` that suggests the closest names.
 
-Every registered model with learned weights also has `random-NAME`, its fixed-seed
-random-initialisation control (models/meta.py): the same wrapper with `random=true`, registered
-here for every catalogue entry whose training is not "none", and for every `register_model` name
-whose wrapper `supports_random`.
+Plugins: an installed package adds entries without a pull request by declaring entry points in the
+registry's group (its pyproject.toml), e.g.
+    [project.entry-points."audioprobe.models"]
+    toy = "toy_plugin:ToyModel"
+The groups: audioprobe.models, audioprobe.task_types, audioprobe.stimulus_sets, audioprobe.measures.
+Entry points are read when a registry is first listed or asked for a name it does not hold; their
+modules are imported only when the name is used. A plugin never replaces a built-in name (it is
+skipped with a warning naming both). importlib.metadata does the discovery: it is the standard
+mechanism (pip, setuptools and every installer write the metadata it reads).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
-from typing import TYPE_CHECKING, Any, Callable
+import warnings
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
+from typing import Any, Generic, TypeVar
 
 from audioprobe.errors import AudioprobeError, UnknownNameError
-from audioprobe.models.catalog import CATALOG, PREFIXES
-from audioprobe.models.meta import RANDOM_PREFIX, ModelMeta, has_learned_weights, random_control, random_name
 
-if TYPE_CHECKING:
-    from audioprobe.models.base import AudioModel
-
-#: Names added with `register_model`: name -> (wrapper class, preset model args).
-_EXTRA: dict[str, tuple[type[AudioModel], dict]] = {}
+T = TypeVar("T")
 
 
-def register_model(name: str, **preset_args: Any) -> Callable[[type[AudioModel]], type[AudioModel]]:
-    """Class decorator registering a wrapper under `name` (for wrappers outside the package).
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    """One registered name: its target (the object, or "module:attr" until first use), a one-line
+    description for listings, what the registry's kind keeps beside it (`info`), and the distribution
+    that provided it ("" for built-ins and entries added in code)."""
 
-    The wrapper's class `meta` is the name's metadata; if the wrapper `supports_random` and the
-    model has learned weights, `random-NAME` is registered with it.
-    """
+    name: str
+    target: Any
+    description: str = ""
+    info: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    plugin: str = ""
 
-    def deco(cls: type[AudioModel]) -> type[AudioModel]:
-        if name.startswith(RANDOM_PREFIX):
-            raise ValueError(f"model name {name!r}: names starting with {RANDOM_PREFIX!r} are the random-"
-                             f"initialisation controls, registered with their trained model; register "
-                             f"{name[len(RANDOM_PREFIX):]!r} with a wrapper that supports random init instead")
-        if name in model_names():
-            raise ValueError(f"model name {name!r} is already registered")
-        _EXTRA[name] = (cls, preset_args)
-        return cls
-
-    return deco
+    @property
+    def loaded(self) -> bool:
+        return not isinstance(self.target, str)
 
 
-def _controls() -> dict[str, str]:
-    """`random-NAME` -> NAME for every registered name that has a random-initialisation control."""
-    trained = [name for name, entry in CATALOG.items() if has_learned_weights(entry.meta)]
-    trained += [name for name, (cls, _) in _EXTRA.items()
-                if getattr(cls, "supports_random", False) and has_learned_weights(cls.meta)]
-    return {random_name(name): name for name in trained}
+class Registry(MutableMapping[str, T], Generic[T]):
+    """name -> object, imported lazily; a mapping (`reg[name]` loads, `name in reg` and listing do not).
 
+    kind: what a name is, for messages ("model", "task type"). group: the entry-point group plugins
+    use. check(name, obj): called with each loaded object, returns a problem ("" if none). hint:
+    appended to the unknown-name message (where to list the names, what else is accepted).
+    `reg[name] = obj` replaces a target and keeps the entry's description and info (what a test's
+    monkeypatch needs); `add` is the way to register, and refuses a second target for a name."""
 
-def model_names() -> list[str]:
-    """Every registered name: the catalogue, `register_model` names and their random controls."""
-    return sorted([*CATALOG, *_EXTRA, *_controls()])
+    def __init__(self, kind: str, group: str, *, check: Callable[[str, Any], str] | None = None,
+                 hint: str = ""):
+        self.kind, self.group, self.hint = kind, group, hint
+        self._check = check
+        self._entries: dict[str, Entry] = {}
+        self._plugins_read = False
 
+    # -- adding ---------------------------------------------------------------------------------------
+    def add(self, name: str, target: Any, description: str = "", *, plugin: str = "", **info: Any) -> None:
+        """Register `target` (an object or "module:attr") under `name`; a name holds one target."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"a {self.kind} name must be a non-empty string, not {name!r}")
+        old = self._entries.get(name)
+        if old is not None and old.target is not target:
+            if not (old.plugin and not old.loaded):
+                raise ValueError(f"{self.kind} {name!r} is already registered ({_where(old)})")
+            # a plugin's module registering its own entry point's name as it is imported: the same entry
+            plugin, description, info = old.plugin, description or old.description, {**old.info, **info}
+        self._entries[name] = Entry(name, target, description, dict(info), plugin)
 
-def _import(target: str) -> type[AudioModel]:
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)
+    def register(self, name: str, description: str = "", **info: Any) -> Callable[[T], T]:
+        """Decorator form of `add` for objects defined in code."""
 
+        def deco(obj: T) -> T:
+            self.add(name, obj, description, **info)
+            return obj
 
-def resolve_model(name: str) -> tuple[type[AudioModel], dict[str, Any], ModelMeta | None]:
-    """A name's wrapper class, the model args it presets, and its registered metadata (the card
-    `create_model` passes the wrapper: the trained model's for a `random-NAME`, which presets
-    `random=True`; None for prefixed and `register_model` names, whose wrapper's `meta` is used)."""
-    if name in _EXTRA:
-        cls, preset = _EXTRA[name]
-        return cls, dict(preset), None
-    if name in CATALOG:
-        entry = CATALOG[name]
-        return _import(entry.wrapper), dict(entry.args), entry.meta
-    trained = _controls().get(name)
-    if trained is not None:
-        cls, preset, card = resolve_model(trained)
-        return cls, {**preset, "random": True}, card
-    prefix, sep, rest = name.partition(":")
-    if sep and prefix in PREFIXES:
-        if not rest:
-            raise AudioprobeError(f"model {name!r}: give a name after '{prefix}:'.")
-        target, arg = PREFIXES[prefix]
-        return _import(target), {arg: rest}, None
-    if name.startswith(RANDOM_PREFIX):
-        base = name[len(RANDOM_PREFIX):]
-        if base in CATALOG or base in _EXTRA:
-            raise AudioprobeError(f"model {name!r}: {base!r} has no random-initialisation control, having no "
-                                  f"learned weights (or a wrapper that cannot draw them).")
-        if base.partition(":")[0] in PREFIXES:
-            raise AudioprobeError(f"model {name!r}: the control of a prefixed name is "
-                                  f"--model {base} --model-args random=true.")
-    prefixes = [f"{p}:" for p in PREFIXES]
-    raise UnknownNameError(
-        "model", name, model_names(),
-        "See `audioprobe-eval list models`" + (f", or use {' / '.join(prefixes)}NAME." if prefixes else "."),
-    )
+        return deco
 
-
-def preset_args(name: str) -> dict[str, Any] | None:
-    """The model args a name presets (`resolve_model`'s), without importing its wrapper (results name models
-    by them: `results.model_label`); None for a name this process does not know."""
-    if name in _EXTRA:
-        return dict(_EXTRA[name][1])
-    if name in CATALOG:
-        return dict(CATALOG[name].args)
-    trained = _controls().get(name)
-    if trained is not None:
-        return {**(preset_args(trained) or {}), "random": True}
-    prefix, sep, rest = name.partition(":")
-    if sep and prefix in PREFIXES and rest:
-        return {PREFIXES[prefix][1]: rest}
-    return None
-
-
-def weight_free_baselines() -> list[str]:
-    """Registered names a task file may name as a `control:` on its own: catalogue models with no
-    learned weights and nothing to fetch (logmel, mfcc, spectrogram). Creating one imports only
-    audioprobe's own code and downloads nothing; any other control (a trained model, a random
-    control that reads a Hub configuration, `hf:`, `hear:`) must be named on the command line."""
-    return sorted(name for name, entry in CATALOG.items()
-                  if not has_learned_weights(entry.meta) and entry.meta.repo_id is None
-                  and entry.wrapper.startswith("audioprobe."))
-
-
-def resolve_model_class(name: str) -> tuple[type[AudioModel], dict[str, Any]]:
-    """The wrapper class for a name and the model args the name presets."""
-    cls, preset, _ = resolve_model(name)
-    return cls, preset
-
-
-def create_model(name: str, args: dict[str, Any] | None = None, device: str = "cpu") -> AudioModel:
-    """An unloaded wrapper instance with the name's metadata; user args override the name's presets."""
-    cls, preset, card = resolve_model(name)
-    registered = {"card": card} if card is not None else {}
-    return cls(device=device, **registered, **{**preset, **(args or {})})
-
-
-def describe_models() -> list[tuple[str, ModelMeta | None, str]]:
-    """(name, metadata, problem) for every registered name; problem is set when it cannot be described.
-
-    Catalogue names and their controls are described from the catalogue alone, without importing
-    their wrappers (`list models` imports neither torch nor transformers).
-    """
-    controls = _controls()
-    rows: list[tuple[str, ModelMeta | None, str]] = []
-    for name in model_names():
-        trained = controls.get(name, name)
-        if trained in CATALOG:
-            meta = CATALOG[trained].meta
-            rows.append((name, random_control(meta) if name in controls else meta, ""))
-            continue
+    # -- reading --------------------------------------------------------------------------------------
+    def entry(self, name: str) -> Entry:
+        """The entry of `name`, not loaded; UnknownNameError (did you mean) if there is none."""
+        if name not in self._entries:
+            self._read_plugins()
         try:
-            rows.append((name, create_model(name).meta, ""))
-        except (AudioprobeError, ImportError) as exc:
-            rows.append((name, None, f"unavailable: {exc}"))
-    return rows
+            return self._entries[name]
+        except KeyError:
+            raise self.unknown(name) from None
+
+    def unknown(self, name: str, hint: str | None = None) -> UnknownNameError:
+        return UnknownNameError(self.kind, name, self.names(), self.hint if hint is None else hint)
+
+    def names(self) -> list[str]:
+        self._read_plugins()
+        return sorted(self._entries)
+
+    def __getitem__(self, name: str) -> T:
+        entry = self.entry(name)
+        if entry.loaded:
+            return entry.target
+        obj = _import(entry, self.kind)
+        problem = self._check(name, obj) if self._check else ""
+        if problem:
+            raise AudioprobeError(f"{self.kind} {name!r} ({_where(entry)}): {problem}")
+        self._entries[name] = dataclasses.replace(entry, target=obj)
+        return obj
+
+    def __setitem__(self, name: str, target: Any) -> None:
+        old = self._entries.get(name)
+        self._entries[name] = dataclasses.replace(old, target=target) if old else Entry(name, target)
+
+    def __delitem__(self, name: str) -> None:
+        del self._entries[name]
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._entries:
+            return True
+        self._read_plugins()
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    # -- plugins --------------------------------------------------------------------------------------
+    def _read_plugins(self) -> None:
+        if self._plugins_read:
+            return
+        self._plugins_read = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=self.group):
+            dist = getattr(ep.dist, "name", "") or "an installed package"
+            if ep.name in self._entries:
+                warnings.warn(f"plugin {dist} declares {self.kind} {ep.name!r} (entry point {ep.value}), which is "
+                              f"already registered ({_where(self._entries[ep.name])}); the plugin's is ignored",
+                              stacklevel=3)
+                continue
+            self._entries[ep.name] = Entry(ep.name, ep.value, f"(plugin {dist})", {}, dist)
+
+
+def _where(entry: Entry) -> str:
+    target = entry.target if isinstance(entry.target, str) else getattr(entry.target, "__qualname__", "in code")
+    return f"by plugin {entry.plugin}: {target}" if entry.plugin else f"as {target}"
+
+
+def _import(entry: Entry, kind: str) -> Any:
+    module, sep, attr = entry.target.partition(":")
+    try:
+        obj = importlib.import_module(module)
+        for part in attr.split(".") if sep else ():
+            obj = getattr(obj, part)
+    except Exception as exc:  # any failure of a plugin's import is reported as the plugin's, not ours
+        source = f"plugin {entry.plugin}" if entry.plugin else "its registration"
+        raise AudioprobeError(
+            f"{kind} {entry.name!r} is registered as {entry.target!r}, which cannot be imported "
+            f"({type(exc).__name__}: {exc}); fix or reinstall {source}.") from None
+    return obj

@@ -36,9 +36,9 @@ from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
 from audioprobe.tasktypes.common import Scores
 
 #: schema versions `read_result` accepts; only SCHEMA_VERSION results carry a run key that can match a run
-#: (reusable). Schema 2 (before issue 22: headline replicates of one random split per resample, ceiling ratios
+#: (reusable). Schema 2 (headline replicates of one random split per resample, ceiling ratios
 #: to the reliability itself, no matched-size transfer baseline) is read as the earlier layout is, for display;
-#: audioprobe-compare leaves its headlines out of paired tests. Schema 3 (before issue 23: no reliability of the
+#: audioprobe-compare leaves its headlines out of paired tests. Schema 3 (no reliability of the
 #: target or labels, partial RSA with the raw target's ceiling) is read as it is, its missing flags absent.
 READABLE_VERSIONS = (1, 2, 3, 4, SCHEMA_VERSION)
 LEGACY_REQUIRED_KEYS = ("schema_version", "task", "model", "dataset", "scores", "seed", "versions", "device",
@@ -182,7 +182,7 @@ def distinguishing_args(name: str, args: dict[str, Any] | None) -> dict[str, Any
     run as registered has none. A name this process does not know keeps all its arguments."""
     if not args:
         return {}
-    from audioprobe.registry import preset_args  # names only: no wrapper (nor torch) is imported
+    from audioprobe.models.registry import preset_args  # names only: no wrapper (nor torch) is imported
 
     preset = preset_args(name) or {}
     return {k: v for k, v in sorted(args.items()) if k not in preset or preset[k] != v}

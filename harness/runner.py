@@ -22,9 +22,19 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.extract import Extractor
 from audioprobe.files import file_lock
 from audioprobe.identity import SCHEMA_VERSION, ModelKey, RunKey
-from audioprobe.registry import create_model
-from audioprobe.results import (SUMMARY_FILE, build_result, model_dir, model_label, read_replicates, read_result,
-                                result_path, safe_name, set_folder, write_result)
+from audioprobe.models.registry import create_model
+from audioprobe.results import (
+    SUMMARY_FILE,
+    build_result,
+    model_dir,
+    model_label,
+    read_replicates,
+    read_result,
+    result_path,
+    safe_name,
+    set_folder,
+    write_result,
+)
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.summaries import SUMMARY_VERSION, rdm_bytes, read_summary, store_rdms, summarise, write_summary
 from audioprobe.taskconfig import TaskConfig

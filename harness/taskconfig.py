@@ -17,12 +17,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from audioprobe.errors import AudioprobeError, UnknownNameError
 from audioprobe.files import read_config_yaml
 from audioprobe.tasktypes import TASK_TYPES
 from audioprobe.tasktypes.common import REQUIRED, Param
+
 
 def _nonempty(v):
     return None if v else "must not be empty"
@@ -76,7 +75,7 @@ def check_controls(where: str, ttype: str, params: dict[str, Any], allowed: froz
     weight_free_baselines): a shared task file must never import code (`hear:module`) or fetch a
     model (`hf:ORG/NAME`, a trained model). Others run only when the user names them on the command
     line (`--allow-control NAME`, passed here as `allowed`)."""
-    from audioprobe.registry import weight_free_baselines
+    from audioprobe.models.registry import weight_free_baselines
 
     safe = set(weight_free_baselines())
     for name in TASK_TYPES[ttype].controls(params):

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.pooling import pool
 from audioprobe.models.base import TRAINING_KINDS, AudioModel, LayerActivations, ModelMeta
+from audioprobe.pooling import pool
 
 #: Batch invariance tolerance: max |alone - batched| <= RTOL * max |alone| per layer (pooled means).
 #: Float32 matmuls of different batch shapes round differently (~1e-6 relative); 1e-4 leaves room
@@ -83,7 +83,7 @@ def make_tiny_args(cls: type[AudioModel], directory: Path, preset: dict[str, Any
 
 def validate_model(name: str, args: dict[str, Any] | None = None, device: str = "cpu", tiny: bool = False) -> Report:
     """Validate a registered model name (with `--model-args`), or its tiny random variant."""
-    from audioprobe.registry import create_model, resolve_model
+    from audioprobe.models.registry import create_model, resolve_model
 
     if tiny:
         cls, preset, card = resolve_model(name)

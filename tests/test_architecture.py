@@ -21,7 +21,7 @@ PACKAGES = {"audioprobe": ROOT / "harness", "audioprobe.models": ROOT / "models"
 
 #: which group of modules each group may import (besides itself); the docs/architecture.md layers
 ALLOWED = {
-    "base": set(),                                      # errors, files, the package root
+    "base": set(),                                      # errors, files, registry (the Registry type), the root
     "metrics": {"base"},                                # arrays in, arrays out
     "signal": {"base"},                                 # front end, pooling
     "stimuli": {"base", "metrics"},
@@ -29,14 +29,15 @@ ALLOWED = {
     "tasktypes": {"base", "metrics", "stimuli", "signal"},
     "engine": {"base", "metrics", "signal", "stimuli", "models", "tasktypes", "results"},
     "leaderboard": {"base", "results", "metrics"},       # reads result files only
-    "results": {"base", "engine", "tasktypes", "metrics"},  # results.py, summaries.py (set summary, RDMs), suites.py
+    # results.py, summaries.py (set summary, RDMs), suites.py; models: the model registry's preset args
+    "results": {"base", "engine", "tasktypes", "metrics", "models"},
     "data": set(),
 }
 
 
 def group(module: str) -> str:
     parts = module.split(".")
-    if module in ("audioprobe", "audioprobe.errors", "audioprobe.files"):
+    if module in ("audioprobe", "audioprobe.errors", "audioprobe.files", "audioprobe.registry"):
         return "base"
     if module in ("audioprobe.frontend", "audioprobe.pooling"):
         return "signal"

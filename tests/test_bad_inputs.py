@@ -502,7 +502,7 @@ def test_allow_control_on_the_command_line(tmp_path, capsys):
 
 
 def test_builtin_task_controls_are_weight_free():
-    from audioprobe.registry import weight_free_baselines
+    from audioprobe.models.registry import weight_free_baselines
     from audioprobe.taskconfig import discover_tasks
 
     assert weight_free_baselines() == ["logmel", "mfcc", "spectrogram"]

@@ -1,4 +1,4 @@
-"""The weight-free baselines at the data's rate (issue 12, item 5).
+"""The weight-free baselines at the data's rate.
 
 `logmel`, `mfcc` and `spectrogram` take `sample_rate=` (and `logmel`/`mfcc` their band and
 coefficient counts): checked against kaldi-native-fbank (Kaldi's own C++ code) and a numpy STFT at
@@ -20,7 +20,7 @@ from audioprobe.identity import ModelKey, activation_key
 from audioprobe.models.baselines import MFCC, Spectrogram
 from audioprobe.models.fbank import FbankConfig, fbank, max_mel_bins, mel_filterbank, num_frames
 from audioprobe.models.logmel import LogMel
-from audioprobe.registry import create_model
+from audioprobe.models.registry import create_model
 from tests.test_baselines import knf_mfcc
 from tests.test_fbank import assert_fbank_close
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from audioprobe.models.baselines import MFCC, Spectrogram, kaldi_dct_matrix
-from audioprobe.registry import create_model
+from audioprobe.models.registry import create_model
 
 SR = 16000
 

@@ -10,10 +10,10 @@ import torch
 import torch.nn.functional as F
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.models.fbank import FbankConfig, fbank
 from audioprobe.models import beats as B
 from audioprobe.models.catalog import CATALOG
-from audioprobe.registry import create_model
+from audioprobe.models.fbank import FbankConfig, fbank
+from audioprobe.models.registry import create_model
 from tests.hubfake import add_to_hub_cache
 
 

@@ -11,7 +11,7 @@ from safetensors.torch import load_file, save_file
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models import clap as C
-from audioprobe.registry import create_model
+from audioprobe.models.registry import create_model
 from tests.hubfake import add_to_hub_cache
 
 REPO, REV = C.CLAP.meta.repo_id, C.CLAP.meta.revision

@@ -1,4 +1,4 @@
-"""The shared parts of every task type with exact expectations (issue 16): the interval level
+"""The shared parts of every task type with exact expectations: the interval level
 check, the cross-validated and best-layer headlines, intervals, registration, replicate plans."""
 
 from __future__ import annotations

@@ -42,11 +42,11 @@ def test_task_type_example_runs_and_equals_scikit_learn(knn_type, tmp_path):
     from sklearn.neighbors import KNeighborsClassifier
 
     from audioprobe.cache import load_layers
+    from audioprobe.metrics.transfer import modal_labels
     from audioprobe.results import read_result
-    from audioprobe.runner import RunOptions, Runner
+    from audioprobe.runner import Runner, RunOptions
     from audioprobe.stimuli import resolve_dataset
     from audioprobe.taskconfig import load_task
-    from audioprobe.metrics.transfer import modal_labels
 
     (task_yaml,) = code_blocks("# Add a task type", "yaml")
     assert yaml.safe_load(task_yaml)["type"] == "knn"

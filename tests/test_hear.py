@@ -10,7 +10,7 @@ import torch
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models import hear as H
-from audioprobe.registry import create_model
+from audioprobe.models.registry import create_model
 
 
 @pytest.fixture(autouse=True)

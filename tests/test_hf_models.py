@@ -14,7 +14,7 @@ from safetensors.torch import load_file, save_file
 from audioprobe.errors import AudioprobeError
 from audioprobe.models import hf as H
 from audioprobe.models.catalog import CATALOG
-from audioprobe.registry import create_model
+from audioprobe.models.registry import create_model
 from tests.hubfake import add_to_hub_cache
 
 #: The registered transformers names (aliases of pinned Hub repos).

@@ -13,11 +13,12 @@ import numpy as np
 import pytest
 import torch
 
-from audioprobe import identity, registry
+from audioprobe import identity
 from audioprobe.cli import main as eval_main
 from audioprobe.identity import ChecksumIndex, ModelKey, RunKey, activation_key, content_sha256
+from audioprobe.models import registry
 from audioprobe.results import read_result
-from tests.toymodels import FrameProjection
+from tests.toymodels import FrameProjection, register_toy
 
 N = 12
 # A quick RSA task (few resamples) so that each run costs well under a second after the set is built.
@@ -41,7 +42,7 @@ class CheckpointToy(FrameProjection):
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setitem(registry._EXTRA, "toy-ckpt", (CheckpointToy, {}))
+    register_toy(monkeypatch, "toy-ckpt", CheckpointToy, {})
     return "toy-ckpt"
 
 

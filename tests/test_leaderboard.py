@@ -13,13 +13,20 @@ from pathlib import Path
 
 import pytest
 
-from audioprobe import registry
 from audioprobe.cli import main as eval_main
-from audioprobe.leaderboard.build import (MAX_WIDTH, MISSING, UNDEFINED, anchor, build, collect, render_markdown,
-                                          score_cell)
+from audioprobe.leaderboard.build import (
+    MAX_WIDTH,
+    MISSING,
+    UNDEFINED,
+    anchor,
+    build,
+    collect,
+    render_markdown,
+    score_cell,
+)
 from audioprobe.leaderboard.compare import compare
 from audioprobe.results import format_score, result_label
-from tests.toymodels import FrameProjection
+from tests.toymodels import FrameProjection, register_toy
 
 N = 24
 TOY = "toy-frames"  # two layers: its cells name their layer
@@ -39,7 +46,7 @@ def results_dir(tmp_path_factory):
     extra.mkdir()
     (extra / "rsa-material-best-layer.yaml").write_text(BEST_LAYER_TASK)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(registry._EXTRA, TOY, (FrameProjection, {}))
+        register_toy(mp, TOY, FrameProjection, {})
         for model, tasks in (("logmel", TASKS), (TOY, TASKS), ("mfcc", TASKS[:-1])):
             assert eval_main(["--model", model, "--tasks", ",".join(tasks + ["rsa-material-best-layer"]), "--limit",
                               str(N), "--output-dir", str(out), "--include-path", str(extra)]) == 0

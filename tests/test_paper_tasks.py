@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.stimuli import StimulusSet
 from audioprobe.taskconfig import discover_tasks, load_task, select_tasks
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
+from tests.factories import make_set
 
 DIMS = ("material", "hollowness", "extent")
 EXPECTED = (
@@ -61,11 +61,7 @@ def small_impacts(seed=0, variants=3, listeners=8):
     n = len(cells)
     responses = {d: np.where(rng.random((listeners, n)) < 0.8, truth[d][None, :],
                              rng.integers(0, len(cats[d]), size=(listeners, n))) for d in cats}
-    s = StimulusSet(name="small", sound_ids=[f"s{i}" for i in range(n)], dimensions=cats,
-                    labels={d: [cats[d][k] for k in truth[d]] for d in cats}, judgments={},
-                    load_audio=lambda i: (np.zeros(400, np.float32), 16000),
-                    listeners=[f"l{i}" for i in range(listeners)], responses=responses, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set(cats, truth, responses=responses, name="small")
     feats = np.concatenate([np.eye(3)[truth["material"]], np.eye(3)[truth["extent"]]], axis=1)
     acts = {"a": feats + 0.3 * rng.normal(size=feats.shape), "b": rng.normal(size=(n, 4))}
     control = {"fbank": rng.normal(size=(n, 5))}
@@ -139,12 +135,11 @@ def test_partial_rsa_through_the_cli_equals_independent_computation(tmp_path, mo
     from scipy.spatial.distance import pdist
     from scipy.special import rel_entr
 
-    from audioprobe import registry
     from audioprobe.cli import main as eval_main
     from audioprobe.stimuli import resolve_dataset
-    from tests.toymodels import FrameProjection
+    from tests.toymodels import FrameProjection, register_toy
 
-    monkeypatch.setitem(registry._EXTRA, "toy-frames", (FrameProjection, {}))
+    register_toy(monkeypatch, "toy-frames", FrameProjection, {})
     n, out, acts = 24, tmp_path / "results", tmp_path / "acts"
     common = ["--limit", str(n), "--output-dir", str(out), "--save-activations", str(acts)]
     assert eval_main(["--model", "toy-frames", "--tasks", "partial-rsa-material", *common]) == 0

@@ -13,10 +13,9 @@ from scipy.spatial.distance import pdist
 from scipy.special import rel_entr
 from scipy.stats import pearsonr
 
-from audioprobe import registry
 from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.cli import main as leaderboard_main
-from tests.toymodels import FrameProjection
+from tests.toymodels import FrameProjection, register_toy
 
 N = 24  # sounds used by these tests (--limit)
 FIG1A = ["rsa-material", "rsa-hollowness", "rsa-extent", "rsa-average"]
@@ -24,7 +23,7 @@ FIG1A = ["rsa-material", "rsa-hollowness", "rsa-extent", "rsa-average"]
 
 @pytest.fixture
 def toy(monkeypatch):
-    monkeypatch.setitem(registry._EXTRA, "toy-frames", (FrameProjection, {}))
+    register_toy(monkeypatch, "toy-frames", FrameProjection, {})
     return "toy-frames"
 
 

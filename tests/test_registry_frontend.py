@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from audioprobe import registry
 from audioprobe.errors import AudioprobeError, UnknownNameError
 from audioprobe.frontend import FrontEnd
+from audioprobe.models import registry
 from audioprobe.models.base import parse_model_args
 from audioprobe.models.catalog import CATALOG
 from audioprobe.models.meta import ModelMeta, random_control, with_source
-from tests.toymodels import FrameProjection
+from tests.toymodels import FrameProjection, register_toy
 
 
 def test_unknown_model_suggests_near_miss():
@@ -20,7 +20,7 @@ def test_unknown_model_suggests_near_miss():
 
 
 def test_register_model_and_args(monkeypatch):
-    monkeypatch.setitem(registry._EXTRA, "toy", (FrameProjection, {"dim": 3}))
+    register_toy(monkeypatch, "toy", FrameProjection, {"dim": 3})
     model = registry.create_model("toy", {"seed": "5"})
     assert model.args == {"dim": 3, "seed": 5}  # preset + user args, typed
     assert registry.create_model("toy", {"dim": "4"}).args == {"dim": 4}  # user args override presets
@@ -47,8 +47,8 @@ class SeededToy(FrameProjection):
 
 
 def test_registered_wrappers_get_their_random_control(monkeypatch):
-    monkeypatch.setitem(registry._EXTRA, "seeded-toy", (SeededToy, {"dim": 3}))
-    monkeypatch.setitem(registry._EXTRA, "toy", (FrameProjection, {}))  # training "none": no control
+    register_toy(monkeypatch, "seeded-toy", SeededToy, {"dim": 3})
+    register_toy(monkeypatch, "toy", FrameProjection, {})  # training "none": no control
     names = registry.model_names()
     assert "random-seeded-toy" in names and "random-toy" not in names
     control = registry.create_model("random-seeded-toy")
@@ -94,7 +94,7 @@ def test_listing_does_not_import_heavy_dependencies():
     import subprocess
     import sys
 
-    code = ("import sys; import audioprobe.registry; audioprobe.registry.describe_models(); "
+    code = ("import sys; import audioprobe.models.registry; audioprobe.models.registry.describe_models(); "
             "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'h5py', 'datasets') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -8,11 +8,10 @@ the picture, not a copy of the input.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
-import shutil
 import re
+import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
@@ -21,7 +20,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioprobe import registry
 from audioprobe.cli import main as eval_main
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard import figures as F
@@ -29,7 +27,7 @@ from audioprobe.leaderboard.compare import compare
 from audioprobe.leaderboard.contrasts import discover_contrasts
 from audioprobe.leaderboard.report import EXPERIMENTS, RDM_HEADING, anchor, report_cmd
 from audioprobe.summaries import load_rdm, read_summary
-from tests.toymodels import FrameProjection
+from tests.toymodels import FrameProjection, register_toy
 
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")
@@ -49,7 +47,7 @@ def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("report")
     results, report = root / "results", root / "report"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(registry._EXTRA, TOY, (FrameProjection, {}))
+        register_toy(mp, TOY, FrameProjection, {})
         mp.setenv("AUDIOPROBE_CACHE", str(root / "cache"))
         for model in MODELS:
             assert eval_main(["--model", model, "--tasks", TASKS, "--limit", str(N), "--output-dir", str(results)]) == 0

@@ -14,6 +14,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 
 from audioprobe.metrics import stats
+from tests.factories import make_set
 
 torch = pytest.importorskip("torch")
 from audioprobe.metrics import stats_torch  # noqa: E402  (after the skip: needs torch)
@@ -154,12 +155,11 @@ def test_importing_metrics_does_not_import_torch():
 
 
 def test_runner_passes_its_device_to_the_task(tmp_path, monkeypatch):
-    from audioprobe import registry
     from audioprobe.cli import main as eval_main
     from audioprobe.tasktypes import TASK_TYPES
-    from tests.toymodels import FrameProjection
+    from tests.toymodels import FrameProjection, register_toy
 
-    monkeypatch.setitem(registry._EXTRA, "toy-frames", (FrameProjection, {}))
+    register_toy(monkeypatch, "toy-frames", FrameProjection, {})
     seen = []
     rsa_type = TASK_TYPES["rsa"]
 
@@ -194,17 +194,13 @@ def test_an_rsa_task_on_the_torch_backend_equals_numpy(monkeypatch):
     """The wiring: a task run with --device cuda hands its products to stats_torch (here on torch's CPU
     device, standing in for the GPU) and gives the numpy results within float rounding."""
     from audioprobe.metrics import stats_torch
-    from audioprobe.stimuli import StimulusSet
     from audioprobe.tasktypes import TASK_TYPES, EvalContext
     from audioprobe.tasktypes.rsa import RSA_PARAMS
 
     rng = np.random.default_rng(5)
     n, n_listeners = 30, 6
     responses = {"d": rng.integers(0, 3, size=(n_listeners, n))}
-    s = StimulusSet(name="t", sound_ids=[f"s{i}" for i in range(n)], dimensions={"d": ["a", "b", "c"]}, labels={},
-                    judgments={}, load_audio=None, listeners=[f"l{i}" for i in range(n_listeners)],
-                    responses=responses, synthetic=True)
-    s.judgments = s.counts_from_responses()
+    s = make_set({"d": ["a", "b", "c"]}, responses=responses, name="t", audio=False)
     acts = {"mean": {f"layer{k}": rng.normal(size=(n, 8)) for k in range(3)}}
     calls = []
     real_on, real_paired = stats_torch.on, stats_torch.paired_rows

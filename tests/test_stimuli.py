@@ -11,7 +11,7 @@ import yaml
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.frontend import FrontEnd
-from audioprobe.stimuli import export_folder, load_folder, read_rdm
+from audioprobe.stimuli import StimulusSet, export_folder, load_folder, read_rdm
 
 DIMS = {"material": ["wood", "metal"], "size": ["small", "large"]}
 
@@ -292,8 +292,8 @@ def test_export_reload_impacts_same_fingerprint(tmp_path):
 
 def test_exported_folder_gives_the_same_scores(tmp_path):
     """Done-when of the stimulus issue: `--data DIR` after `export-dataset impacts DIR` scores the same."""
+    from audioprobe.runner import Runner, RunOptions
     from audioprobe.stimuli.synthetic.impacts import load_impacts
-    from audioprobe.runner import RunOptions, Runner
     from audioprobe.taskconfig import discover_tasks, select_tasks
 
     export_folder(load_impacts(), tmp_path / "impacts")
@@ -374,12 +374,12 @@ def test_registered_name_resolves_lazily(monkeypatch):
     from audioprobe.errors import UnknownNameError
     from audioprobe.stimuli import DATASETS, resolve_dataset
 
-    monkeypatch.setitem(DATASETS, "tiny-tones", ("tests.test_stimuli:tiny_tones", "four sine tones"))
+    monkeypatch.setitem(DATASETS, "tiny-tones", "tests.test_stimuli:tiny_tones")
     s = resolve_dataset("tiny-tones")
     assert s.name == "tiny-tones" and len(s) == 4 and s.fingerprint() == tiny_tones().fingerprint()
     with pytest.raises(UnknownNameError, match="Did you mean 'tiny-tones'"):
         resolve_dataset("tiny-tone")
-    monkeypatch.setitem(DATASETS, "broken", ("tests.test_stimuli:no_such_function", "typo in the target"))
+    monkeypatch.setitem(DATASETS, "broken", "tests.test_stimuli:no_such_function")
     with pytest.raises(AudioprobeError, match="'broken' is registered as 'tests.test_stimuli:no_such_function'"):
         resolve_dataset("broken")
 
@@ -388,10 +388,12 @@ def test_registered_name_resolves_lazily(monkeypatch):
 # Package structure: no engine imports, no import cycle, a light import
 
 
-#: What audioprobe.stimuli may import from audioprobe: errors, file primitives, metrics, itself.
-ALLOWED_INSIDE = ("audioprobe.errors", "audioprobe.files", "audioprobe.metrics", "audioprobe.stimuli")
+#: What audioprobe.stimuli may import from audioprobe: errors, file primitives, the Registry type, metrics,
+#: itself.
+ALLOWED_INSIDE = ("audioprobe.errors", "audioprobe.files", "audioprobe.registry", "audioprobe.metrics",
+                  "audioprobe.stimuli")
 ENGINE = ("audioprobe.runner", "audioprobe.cli", "audioprobe.cache", "audioprobe.extract", "audioprobe.results",
-          "audioprobe.tasktypes", "audioprobe.taskconfig", "audioprobe.registry", "audioprobe.models")
+          "audioprobe.tasktypes", "audioprobe.taskconfig", "audioprobe.models.registry", "audioprobe.models")
 
 
 def _stimuli_modules():
@@ -427,7 +429,8 @@ def _imports(name, path, modules):
                 base = ".".join(anchor + ([base] if base else []))
             for alias in node.names:  # `from pkg import module` imports the module
                 found.add(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("audioprobe."):
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.startswith("audioprobe.") \
+                and ":" in node.value:
             found.add(node.value.split(":")[0])  # a lazy "module:function" target is an edge too
     return found
 

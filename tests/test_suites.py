@@ -16,17 +16,16 @@ import pytest
 from scipy.spatial.distance import pdist
 from scipy.stats import pearsonr
 
-from audioprobe import registry
 from audioprobe.cache import load_layers
 from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.build import build
 from audioprobe.leaderboard.compare import compare
 from audioprobe.metrics.over_sets import set_resamples
+from audioprobe.results import score_text
 from audioprobe.stimuli.folder import export_folder
 from audioprobe.stimuli.synthetic.studies import similarity_study
 from audioprobe.suites import read_suite_results
-from audioprobe.results import score_text
-from tests.toymodels import FrameProjection
+from tests.toymodels import FrameProjection, register_toy
 
 SIZES = (11, 15, 20)
 TOY = "toy-frames"
@@ -43,7 +42,7 @@ def suite_run(tmp_path_factory):
         "name: three-studies\ndescription: synthetic tones\nsets: [study-0, study-1, study-2]\n")
     out, acts = root / "results", root / "acts"
     with pytest.MonkeyPatch.context() as mp:
-        mp.setitem(registry._EXTRA, TOY, (FrameProjection, {}))
+        register_toy(mp, TOY, FrameProjection, {})
         mp.setenv("AUDIOPROBE_CACHE", str(root / "cache"))
         assert eval_main(["--model", "logmel", "--model", TOY, "--tasks", "rsa-rdm", "--data",
                           str(root / "studies" / "suite.yaml"), "--output-dir", str(out),

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from audioprobe.cli import EXIT_TASKS_FAILED, main as eval_main
+from audioprobe.cli import EXIT_TASKS_FAILED
+from audioprobe.cli import main as eval_main
 from audioprobe.runner import FAILURES_FOLDER
 from audioprobe.tasktypes import TASK_TYPES
 
@@ -218,7 +219,7 @@ def test_the_launcher_shows_the_tasks_a_running_job_has_done(tmp_path):
 
 
 def test_preset_args_agree_with_the_wrappers_presets_for_every_registered_name():
-    from audioprobe.registry import model_names, preset_args, resolve_model_class
+    from audioprobe.models.registry import model_names, preset_args, resolve_model_class
 
     for name in [*model_names(), "hf:org/name", "hear:some.module"]:
         assert preset_args(name) == resolve_model_class(name)[1], name

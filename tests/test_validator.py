@@ -8,7 +8,7 @@ import torch
 from audioprobe.cli import main
 from audioprobe.models.base import AudioModel, LayerActivations, ModelMeta
 from audioprobe.models.meta import RANDOM_LICENSE, RANDOM_SEED, random_control
-from audioprobe.registry import create_model, describe_models, model_names, resolve_model
+from audioprobe.models.registry import create_model, describe_models, model_names, resolve_model
 from audioprobe.validate import make_tiny_args, validate_instance, validate_model
 
 CONTROLS = [name for name in model_names() if name.startswith("random-")]

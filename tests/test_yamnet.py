@@ -12,9 +12,9 @@ import pytest
 import torch
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.pooling import pool
 from audioprobe.models import yamnet as Y
-from audioprobe.registry import create_model
+from audioprobe.models.registry import create_model
+from audioprobe.pooling import pool
 
 
 def direct_same_conv(x: np.ndarray, kernel: np.ndarray, stride: int, depthwise: bool) -> np.ndarray:

@@ -31,3 +31,11 @@ class FrameProjection(AudioModel):
         h1 = torch.tanh(frames @ self.weights[0])
         h2 = torch.tanh(h1 @ self.weights[1])
         return {"proj1": LayerActivations(h1, n_frames), "proj2": LayerActivations(h2, n_frames)}
+
+
+def register_toy(monkeypatch, name: str, cls, preset_args: dict | None = None) -> None:
+    """Register wrapper `cls` as model `name` (with preset args) for one test: undone by `monkeypatch`."""
+    from audioprobe.models.registry import MODELS
+    from audioprobe.registry import Entry
+
+    monkeypatch.setitem(MODELS._entries, name, Entry(name, cls, info={"args": dict(preset_args or {})}))

@@ -15,8 +15,12 @@ a constant side) is NaN, never an exception or a warning.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
+
+from audioprobe.registry import Registry
+
 
 def _sps():
     """scipy.stats, imported when a measure runs (0.5 s: task files that name no measure never pay it)."""
@@ -125,7 +129,7 @@ def rowwise_rank_correlation(model, human, method: str = "spearman") -> float:
     model's and the humans' dissimilarities from i to the other sounds, averaged over anchors.
 
     Asks whether a model ranks each sound's neighbours as listeners do, without requiring one
-    scale shared by all anchors (listeners' ratings drift between anchors; issue 12, item 3).
+    scale shared by all anchors (listeners' ratings drift between anchors).
     Spearman (1904, Am. J. Psychol. 15(1)) with mid-ranks for ties; Kendall's tau-b with its tie
     correction (Kendall 1945, Biometrika 33(3); scipy.stats.kendalltau's default). An anchor counts when it has >= 3 present pairs
     and neither side is constant on them; NaN when no anchor does. Higher is better, in [-1, 1].
@@ -157,7 +161,7 @@ def triplet_agreement(model, human, margin: float = 0.0) -> float:
     For every anchor i and unordered pair {j, k} of other sounds (all four cells present in both
     matrices): does the model put d(i, j) and d(i, k) in the humans' order? The anchor-centred
     comparison a triadic similarity judgement asks of a listener ("is j or k closer to i?"),
-    read off the matrices (issue 12, item 3; triplet accuracy as a model-human measure: Hebart
+    read off the matrices (triplet accuracy as a model-human measure: Hebart
     et al. 2020, Nat. Hum. Behav. 4(11)): an ordinal test that needs no common scale.
     Triplets whose human difference |h(i,j) - h(i,k)| <= margin are left out (humans do not
     order them reliably; margin=0 leaves out exact human ties); a model tie scores 1/2 (chance).
@@ -256,7 +260,7 @@ def normalised_mae(model, human) -> float:
     The model's dissimilarities are put on the humans' scale by their own range alone (each
     matrix's smallest present dissimilarity 0, largest 1), then compared cell by cell over the
     upper-triangle pairs present in both: unlike the correlations, it penalises a model whose
-    distances are compressed or bunched (issue 12, item 3). Invariant to a positive affine change
+    distances are compressed or bunched. Invariant to a positive affine change
     of either matrix.
     NaN with fewer than 2 pairs or a constant side. LOWER is better, in [0, 1].
     """
@@ -305,12 +309,26 @@ def bootstrap_measure(measure: Callable[..., float], model, human, counts, **kwa
     return out
 
 
-#: name -> (function, keyword arguments, lower_is_better), so a task can select measures by name
-MEASURES: dict[str, tuple[Callable[..., float], dict, bool]] = {
-    "rowwise_spearman": (rowwise_rank_correlation, {"method": "spearman"}, False),
-    "rowwise_kendall": (rowwise_rank_correlation, {"method": "kendall"}, False),
-    "triplet_agreement": (triplet_agreement, {"margin": 0.0}, False),
-    "ndcg": (retrieval_ndcg, {"k": None}, False),
-    "kendall_tau_b": (kendall_tau_b, {}, False),
-    "normalised_mae": (normalised_mae, {}, True),
-}
+class Measure(NamedTuple):
+    """A model-human measure a task selects by name: func(model, human, **kwargs) -> float on square
+    [n, n] distance matrices in the same sound order (NaN: a missing pair); lower_is_better for
+    error-like measures."""
+
+    func: Callable[..., float]
+    kwargs: dict
+    lower_is_better: bool = False
+
+
+def _check_measure(name: str, obj: object) -> str:
+    return "" if isinstance(obj, Measure) else f"{obj!r} is not a Measure (harness/metrics/similarity.py)"
+
+
+#: name -> Measure, so a task can select measures by name; plugins add theirs through the entry-point
+#: group `audioprobe.measures` (NAME = "module:MEASURE_OBJECT"; harness/registry.py)
+MEASURES: Registry[Measure] = Registry("measure", "audioprobe.measures", check=_check_measure)
+MEASURES.add("rowwise_spearman", Measure(rowwise_rank_correlation, {"method": "spearman"}))
+MEASURES.add("rowwise_kendall", Measure(rowwise_rank_correlation, {"method": "kendall"}))
+MEASURES.add("triplet_agreement", Measure(triplet_agreement, {"margin": 0.0}))
+MEASURES.add("ndcg", Measure(retrieval_ndcg, {"k": None}))
+MEASURES.add("kendall_tau_b", Measure(kendall_tau_b, {}))
+MEASURES.add("normalised_mae", Measure(normalised_mae, {}, lower_is_better=True))

@@ -3,26 +3,34 @@
 A spec is a registered name, a folder path or `hf:ORG/NAME[@revision]`. Named sets map to
 "module:function" strings imported only when that set is resolved, so listing them imports
 nothing heavy (no synthesiser, no `datasets`); the Hub loader is imported only for `hf:` specs.
+A plugin adds a named set through the `audioprobe.stimulus_sets` entry-point group.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 from pathlib import Path
+from typing import Any, Callable
 
-from audioprobe.errors import AudioprobeError, UnknownNameError
+from audioprobe.errors import AudioprobeError
+from audioprobe.registry import Registry
 from audioprobe.stimuli.folder import load_folder
 from audioprobe.stimuli.stimulus_set import StimulusSet
 
-#: Named stimulus sets: name -> ("module:function" returning a StimulusSet, one-line description).
-DATASETS: dict[str, tuple[str, str]] = {
-    "impacts": (
-        "audioprobe.stimuli.synthetic.impacts:load_impacts",
-        "245 synthetic impact sounds (modal synthesis of struck objects, 7 materials x 5 shapes) judged "
-        "by 17 simulated listeners. SYNTHETIC: not human data.",
-    ),
-}
+
+def _check_loader(name: str, obj: Any) -> str:
+    return "" if callable(obj) else f"{obj!r} is not a function returning a StimulusSet"
+
+
+#: Named stimulus sets: name -> a function returning a StimulusSet ("module:function" until first used),
+#: with a one-line description; plugins add theirs through the entry-point group `audioprobe.stimulus_sets`.
+DATASETS: Registry[Callable[[], StimulusSet]] = Registry(
+    "dataset", "audioprobe.stimulus_sets", check=_check_loader,
+    hint="Give a registered name (audioprobe-eval list datasets), a folder path, or hf:ORG/NAME.")
+DATASETS.add(
+    "impacts", "audioprobe.stimuli.synthetic.impacts:load_impacts",
+    "245 synthetic impact sounds (modal synthesis of struck objects, 7 materials x 5 shapes) judged "
+    "by 17 simulated listeners. SYNTHETIC: not human data.")
 
 
 def resolve_dataset(spec: str) -> StimulusSet:
@@ -36,24 +44,13 @@ def resolve_dataset(spec: str) -> StimulusSet:
     path = Path(spec).expanduser()
     if path.exists() or os.sep in spec or spec.startswith("."):
         return load_folder(path)
-    raise UnknownNameError(
-        "dataset", spec, sorted(DATASETS),
-        "Give a registered name (audioprobe-eval list datasets), a folder path, or hf:ORG/NAME.",
-    )
+    raise DATASETS.unknown(spec)
 
 
 def load_named(name: str) -> StimulusSet:
-    """Import and call the "module:function" registered for `name` in DATASETS."""
-    target = DATASETS[name][0]
-    module, _, func = target.partition(":")
-    try:
-        loader = getattr(importlib.import_module(module), func)
-    except (ImportError, AttributeError) as exc:
-        raise AudioprobeError(
-            f"dataset {name!r} is registered as {target!r}, which cannot be imported ({exc}); "
-            f"fix the DATASETS entry in audioprobe/stimuli/catalog.py."
-        ) from None
-    stimset = loader()
+    """Call the loader registered for `name` in DATASETS."""
+    stimset = DATASETS[name]()
     if not isinstance(stimset, StimulusSet):
-        raise AudioprobeError(f"dataset {name!r}: {target} returned {type(stimset).__name__}, not a StimulusSet.")
+        raise AudioprobeError(f"dataset {name!r}: {DATASETS.entry(name).target!r} returned {type(stimset).__name__}, "
+                              f"not a StimulusSet.")
     return stimset

@@ -20,7 +20,8 @@ from typing import Annotated, Any, Callable, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import stats, transfer
+from audioprobe.metrics import transfer
+from audioprobe.registry import Registry
 from audioprobe.stimuli import StimulusSet
 
 REQUIRED = object()
@@ -396,14 +397,19 @@ def category_codes(values: list[str | None]) -> tuple[np.ndarray, list[str]]:
     return np.array([names.index(v) if v is not None else -1 for v in values], dtype=np.int64), names
 
 
+def _check_task_type(name: str, obj: Any) -> str:
+    if not isinstance(obj, TaskType):
+        return f"{obj!r} is not a TaskType (harness/tasktypes/common.py)"
+    return "" if obj.name == name else f"the TaskType is named {obj.name!r}; its entry point must be named so too"
+
+
 #: task type name -> TaskType; filled by `register_task_type` (the built-in types register on import
-#: of `audioprobe.tasktypes`).
-TASK_TYPES: dict[str, TaskType] = {}
+#: of `audioprobe.tasktypes`) and by plugins (entry-point group `audioprobe.task_types`: NAME =
+#: "module:TASK_TYPE_OBJECT"; harness/registry.py).
+TASK_TYPES: Registry[TaskType] = Registry("task type", "audioprobe.task_types", check=_check_task_type)
 
 
 def register_task_type(ttype: TaskType) -> TaskType:
     """Make a task type available to task files (`type: NAME`); a name can be registered once."""
-    if ttype.name in TASK_TYPES and TASK_TYPES[ttype.name] is not ttype:
-        raise ValueError(f"task type {ttype.name!r} is already registered")
-    TASK_TYPES[ttype.name] = ttype
+    TASK_TYPES.add(ttype.name, ttype)
     return ttype

@@ -16,10 +16,26 @@ from audioprobe.metrics import rsa, similarity, stats, stats_torch
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
-from audioprobe.tasktypes.common import (STAT_PARAMS, Interval, LayerScore, Scores, Statistics, Activations, EvalContext, Param, TaskType, dimensions_of,
-                                         headline, interval, json_float, non_negative, pair_statistic_arrays, require_dimensions,
-                                         synthetic_caveat, register_task_type)
-
+from audioprobe.tasktypes.common import (
+    STAT_PARAMS,
+    Activations,
+    EvalContext,
+    Interval,
+    LayerScore,
+    Param,
+    Scores,
+    Statistics,
+    TaskType,
+    dimensions_of,
+    headline,
+    interval,
+    json_float,
+    non_negative,
+    pair_statistic_arrays,
+    register_task_type,
+    require_dimensions,
+    synthetic_caveat,
+)
 
 RSA_TARGETS = ("kl", "js", "modal", "physical", "rdm")
 HUMAN_TARGETS = ("kl", "js", "modal")  # built from listener responses: a noise ceiling exists
@@ -53,7 +69,7 @@ RSA_PARAMS = {
     "measures": Param(list, [], "Measures of the timbre literature computed beside the RSA per layer, each with a "
                                 "bootstrap interval over the same resamples of the sounds (docs/metrics.md). "
                                 "Costly on large sets.",
-                      choices=tuple(similarity.MEASURES), hashed_at_default=False),
+                      choices=similarity.MEASURES, hashed_at_default=False),
     "resample": Param(str, "auto", "What the bootstrap resamples: sounds, or sounds+listeners (two-factor: the "
                                    "target rebuilt from resampled listeners; t intervals from the dual-bootstrap "
                                    "variance of Schütt et al. 2023). auto: sounds+listeners where the target is built "
