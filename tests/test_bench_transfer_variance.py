@@ -82,6 +82,7 @@ def test_the_plan_depends_on_labels_and_generator_only_and_keeps_each_class():
     assert BENCH.class_stratified_donors(np.random.default_rng(0), np.array(list("abc")), 10) is None
 
 
+@pytest.mark.slow
 def test_calibrated_under_a_known_null_where_the_sounds_bootstrap_under_covers():
     """A test subset of 42 sounds in 7 classes (about the 3D test subset), probes at chance, through the
     functions the task uses (benchmarks/bench_transfer_variance.py): the cross-validated headline's t

@@ -278,6 +278,7 @@ def sweep_record(out: Path) -> tuple[Path, dict]:
 # Local worker processes
 
 
+@pytest.mark.slow
 def test_local_parallel_equals_serial(setup, tmp_path, monkeypatch, capsys):
     """--launcher local --max-parallel 2: six jobs (2 models x 3 sets) in two worker processes; the result files,
     replicates, set summaries, RDMs and suite results equal the serial run's; `status` shows them all done."""
@@ -316,6 +317,7 @@ def test_slurm_options_need_the_slurm_launcher(setup, tmp_path, capsys):
 # SLURM
 
 
+@pytest.mark.slow
 def test_slurm_sweep_equals_local_run(slurm, setup, tmp_path, capsys):
     """The sweep as one SLURM job array (6 jobs, at most 2 at once), submitted with --no-wait and followed with
     `status` (which reads the queue and the jobs' records, and writes the suite results once a model's jobs are
@@ -395,6 +397,7 @@ def _slow_tasks_env(tmp_path, pause: float) -> dict:
     return env
 
 
+@pytest.mark.slow
 def test_interrupted_jobs_are_requeued_and_resume(slurm, setup, tmp_path):
     """Three jobs (logmel x 3 sets), each stopped after its first task: one requeued by SLURM (`scontrol requeue`,
     as on preemption), one sent submitit's time-out signal (USR2: checkpoint and requeue), one killed (`kill -9`
@@ -441,6 +444,7 @@ def test_interrupted_jobs_are_requeued_and_resume(slurm, setup, tmp_path):
     assert_same_results(out, reference, ("logmel",))
 
 
+@pytest.mark.slow
 def test_two_sweeps_at_once_share_cache_and_output(slurm, setup, tmp_path):
     """Two sweeps started together on one activation cache and output folder: every file is whole and equal to
     the serial run's (each result and its replicates file a matching pair)."""

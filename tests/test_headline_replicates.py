@@ -51,6 +51,7 @@ def test_headline_standard_error_matches_its_spread_over_studies():
     assert np.mean(np.square(one_split)) / spread > 1.8  # one split per resample: far too wide
 
 
+@pytest.mark.slow
 def test_paired_headline_test_is_calibrated_when_two_models_are_equal():
     """Two models with the same population alignment (their layers the same noise levels, independent noise):
     the paired test of their headlines on shared resamples rejects at about alpha."""

@@ -249,6 +249,7 @@ def test_end_to_end_equals_rsatoolbox_eval_bootstrap(monkeypatch):
     assert np.all((ratios > 0.8) & (ratios < 1.25)), ratios
 
 
+@pytest.mark.slow
 def test_end_to_end_equals_rsatoolbox_eval_dual_bootstrap(monkeypatch):
     """rsatoolbox's eval_dual_bootstrap (no cross-validation: k_rdm = k_pattern = 1) against ours:
     its three kinds of evaluations (double, rdm, pattern) are our "both", "listeners", "sounds"
@@ -614,6 +615,7 @@ def _equal_models(rng, k, b, n):
     return r(np.ones((1, n)))[0], r(counts)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("k", [5, 12])
 def test_best_set_holds_every_model_when_all_are_equal_at_the_stated_rate(monkeypatch, k):
     """With k equal models the best set leaves someone out exactly when some pair differs at the simultaneous

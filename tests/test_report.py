@@ -371,6 +371,7 @@ def test_every_figure_is_a_non_blank_png_of_its_size_and_an_svg(built):
         assert svg.tag.endswith("svg") and any(e.get("id") == "synthetic-banner" for e in svg.iter())
 
 
+@pytest.mark.slow
 def test_a_rerun_is_byte_identical_and_removes_stale_figures(built, tmp_path):
     results, report = built
     copy = tmp_path / "report"

@@ -229,6 +229,7 @@ def _mean_of(per_listener):
     return lambda w: (w @ per_listener) / w.sum(axis=1, keepdims=True)
 
 
+@pytest.mark.slow
 def test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap(monkeypatch):
     """Our two-factor replicates and rsatoolbox's eval_dual_bootstrap on the same draws (its sampler
     replaced by ours, so no Monte-Carlo error separates them). The conventions still differ: our

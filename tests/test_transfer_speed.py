@@ -91,6 +91,7 @@ def embedded_split(task: str, every: int, every_test: int | None = None):
 
 @pytest.mark.parametrize("task,every,every_test", [("transfer-material-1D2D-to-3D", 3, 2),
                                                    ("transfer-material-hollow-to-full", 4, 2)])
+@pytest.mark.slow
 def test_equal_to_the_converged_reference_on_the_embedded_set(task, every, every_test):
     """Three layers, two splits, C up to 1000 (the ill-conditioned end where an unconverged
     optimiser stops early): same chosen C, same transfer, baseline and matched-size predictions
