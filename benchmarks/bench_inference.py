@@ -31,7 +31,7 @@ import time
 import numpy as np
 from scipy import stats as sstats
 
-from audioprobe.metrics import inference, stats
+from audioprobe.metrics import inference, resampling
 
 ALPHA = 0.05
 
@@ -51,7 +51,7 @@ def one_factor(rng, m, n, b, noise_a, noise_b, noise_target):
     s = rng.normal(size=(m, n))
     y = s + noise_target * rng.normal(size=(m, n))
     xa, xb = s + noise_a * rng.normal(size=(m, n)), s + noise_b * rng.normal(size=(m, n))
-    counts = stats.bootstrap_counts(rng, n, m * b).reshape(m, b, n).astype(float)
+    counts = resampling.bootstrap_counts(rng, n, m * b).reshape(m, b, n).astype(float)
     ones = np.ones((m, 1, n))
     est = weighted_corr(ones, xa, y)[:, 0] - weighted_corr(ones, xb, y)[:, 0]
     return est, (weighted_corr(counts, xa, y) - weighted_corr(counts, xb, y)).T
@@ -63,8 +63,8 @@ def two_factor(rng, m, n, n_listeners, b, noise_a, noise_b):
     g1, g2 = (0.5 + 0.7 * rng.normal(size=(m, n_listeners, 1)) for _ in range(2))
     ratings = s[:, None] + g1 * t1[:, None] + g2 * t2[:, None] + rng.normal(size=(m, n_listeners, n))
     xa, xb = s + t1 + noise_a * rng.normal(size=(m, n)), s + t2 + noise_b * rng.normal(size=(m, n))
-    c = stats.bootstrap_counts(rng, n, m * b).reshape(m, b, n).astype(float)
-    w = stats.bootstrap_counts(rng, n_listeners, m * b).reshape(m, b, n_listeners).astype(float)
+    c = resampling.bootstrap_counts(rng, n, m * b).reshape(m, b, n).astype(float)
+    w = resampling.bootstrap_counts(rng, n_listeners, m * b).reshape(m, b, n_listeners).astype(float)
     target_w = np.einsum("mbl,mln->mbn", w, ratings) / n_listeners
     target = ratings.mean(axis=1)
     ones = np.ones((m, b, n))
@@ -105,7 +105,7 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=250, help="experiments simulated at once (memory)")
     args = ap.parse_args()
     m, n, n_l, b = args.experiments, args.sounds, args.listeners, args.resamples
-    rng_one, rng_two, rng_time = stats.streams(args.seed, 3)
+    rng_one, rng_two, rng_time = resampling.streams(args.seed, 3)
     line = {"experiments": m, "sounds": n, "listeners": n_l, "resamples": b, "alpha": ALPHA, "seed": args.seed}
     start = time.perf_counter()
 

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from audioprobe.metrics import rsa, stats
+from audioprobe.metrics import intervals, pearson, resampling, rsa
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS, target_rdm
@@ -52,7 +52,7 @@ def run_task(s, acts, seed, resample="auto"):
     params = {k: v.default for k, v in RSA_PARAMS.items()}
     params["dimensions"] = "material"  # target kl, cosine, pearson; 1000 / 1000 / 100 / 100 by default
     params["resample"] = resample  # auto: sounds+listeners here (17 simulated listeners)
-    ctx = EvalContext("bench", seed, np.random.default_rng(seed), None)
+    ctx = EvalContext("bench", seed, None)
     start = time.perf_counter()
     out = TASK_TYPES["rsa"].evaluate(acts, s, params, ctx)
     return time.perf_counter() - start, out, params
@@ -64,14 +64,14 @@ def reference_paths():
     from audioprobe.metrics import kernels
     from audioprobe.tasktypes import rsa as rsa_task
 
-    saved = kernels.MIN_SOUNDS, stats.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS, kernels.available
+    saved = kernels.MIN_SOUNDS, pearson.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS, kernels.available
     kernels.MIN_SOUNDS, rsa_task.FACTORED_TARGETS = 10 ** 9, {}
     kernels.available = lambda: False  # the two-factor bootstrap's sums in numpy too
-    stats.SMALL_PROBLEM_SOUNDS = 10 ** 9  # also keeps the CV splits out of the bootstrap's pass
+    pearson.SMALL_PROBLEM_SOUNDS = 10 ** 9  # also keeps the CV splits out of the bootstrap's pass
     try:
         yield
     finally:
-        kernels.MIN_SOUNDS, stats.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS, kernels.available = saved
+        kernels.MIN_SOUNDS, pearson.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS, kernels.available = saved
 
 
 def largest_difference(a, b) -> float:
@@ -144,10 +144,10 @@ def main() -> None:
         model_rdms = np.stack([rsa.model_rdm(x, "cosine") for x in acts["mean"].values()])
         toolbox_s, toolbox_evals, drawn = rsatoolbox_bootstrap(model_rdms, target, params["bootstrap"], args.seed)
         start = time.perf_counter()
-        ours = stats.weighted_pearson(model_rdms, target, stats.counts_from_draws(drawn, args.sounds))
+        ours = pearson.weighted_pearson(model_rdms, target, resampling.counts_from_draws(drawn, args.sounds))
         ours_s = time.perf_counter() - start
-        ours_ci = stats.percentile_interval(ours, params["ci_level"])
-        toolbox_ci = stats.percentile_interval(toolbox_evals, params["ci_level"])
+        ours_ci = intervals.percentile_interval(ours, params["ci_level"])
+        toolbox_ci = intervals.percentile_interval(toolbox_evals, params["ci_level"])
         line.update({
             "ours_bootstrap_s": round(ours_s, 4), "rsatoolbox_bootstrap_s": round(toolbox_s, 3),
             "ratio_bootstrap": round(toolbox_s / ours_s, 1), "ratio_vs_whole_task": round(toolbox_s / task_s, 1),

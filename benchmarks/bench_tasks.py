@@ -105,7 +105,7 @@ def evaluate_all(tasks, acts, controls, stimset, seed, probes=None):
     probes = {} if probes is None else probes
     for task in tasks:
         pooling = {"mean": acts}
-        ctx = EvalContext(task.name, seed, np.random.default_rng(seed), lambda model, pooling: controls[model])
+        ctx = EvalContext(task.name, seed, lambda model, pooling: controls[model])
         start = time.perf_counter()
         try:
             with recording(probes, task.name):

@@ -27,8 +27,8 @@ probes ignore the class, the balanced accuracy's truth is 1 / k; rho = 0.4: ever
 rho + (1 - rho) / k). A second, independent model of the same design gives the paired null. The
 harness's own functions compute what the task computes: the per-layer balanced accuracy
 (`transfer.accuracies`), the cross-validated headline over 100 half-splits
-(`stats.cross_validated_selection`), its replicates on the first HEADLINE_SPLITS splits of every resample
-(`stats.split_held_out`) and their variance with the split noise removed (`intervals.split_variance`),
+(`layer_selection.cross_validated_selection`), its replicates on the first HEADLINE_SPLITS splits of every resample
+(`layer_selection.split_held_out`) and their variance with the split noise removed (`intervals.split_variance`),
 the t interval on n - 1 dof, and the paired headline test of the two models.
 
 Printed per regime and plan: the replicates' variance over the true variance (mean over studies of each;
@@ -47,7 +47,7 @@ import time
 import numpy as np
 from scipy import stats as st
 
-from audioprobe.metrics import intervals, stats, transfer
+from audioprobe.metrics import intervals, layer_selection, resampling, transfer
 
 #: Weight, in pseudo-sounds, of the pooled within-class variance in each test class's variance
 #: (`class_stratified_donors`): one, the least that gives a class of one sound a variance (Jeffreys'
@@ -146,26 +146,26 @@ def resampled_values(plan: str, rng: np.random.Generator, labels: np.ndarray, co
         flat = correct.reshape(-1, n)
         values = np.stack([class_stratified_values(c, labels, donors) for c in flat])
         return values.reshape(correct.shape[:-1] + (n_boot, n)), np.ones((1, n))
-    return correct[..., None, :], stats.bootstrap_counts(rng, n, n_boot).astype(np.float64)
+    return correct[..., None, :], resampling.bootstrap_counts(rng, n, n_boot).astype(np.float64)
 
 
 def one_study(rng, n: int, k: int, rho: float, n_boot: int, n_cv: int, n_layers: int = 3) -> dict:
     """Each plan's headline variance, interval coverage and paired test, and the estimates, in one study."""
     labels, correct = simulate_study(rng, n, k, n_layers, rho)
     truth = rho + (1 - rho) / k
-    halves = stats.random_halves(rng, n, n_cv)
+    halves = resampling.random_halves(rng, n, n_cv)
     sides = np.stack([halves, ~halves])  # [2, S, n]
     _, on_halves = transfer.accuracies(correct[:, :, None, None, :], labels, sides)  # [M, L, 2, S]
-    estimate = np.array([np.mean(stats.cross_validated_selection(h[:, 0].T, h[:, 1].T)[0]) for h in on_halves])
+    estimate = np.array([np.mean(layer_selection.cross_validated_selection(h[:, 0].T, h[:, 1].T)[0]) for h in on_halves])
     _, layer0 = transfer.accuracies(correct[:, 0], labels, np.ones((1, n)))  # [M]
-    first = sides[:, : stats.HEADLINE_SPLITS]  # [2, K, n]
+    first = sides[:, : resampling.HEADLINE_SPLITS]  # [2, K, n]
     t = st.t.ppf(0.975, n - 1)
     out = {"estimate": estimate, "layer0": layer0, "truth": truth}
     for plan in PLANS:
         values, weights = resampled_values(plan, rng, labels, correct, n_boot)  # [M, L, B|1, n], [B|1, n]
         _, half = transfer.accuracies(values[:, :, None, :, None, :], labels,
                                       weights[None, :, None, :] * first[:, None])  # [M, L, 2, B, K]
-        reps = np.stack([stats.split_held_out(np.moveaxis(h[:, 0], 0, -1), np.moveaxis(h[:, 1], 0, -1))
+        reps = np.stack([layer_selection.split_held_out(np.moveaxis(h[:, 0], 0, -1), np.moveaxis(h[:, 1], 0, -1))
                          for h in half])  # [M, B, K]
         var = np.array([intervals.split_variance(r, n_cv) for r in reps]) * n / (n - 1)
         var_diff = intervals.split_variance(reps[0] - reps[1], n_cv) * n / (n - 1)
@@ -204,7 +204,7 @@ def main(argv=None) -> int:
     for i, (name, (n, rho)) in enumerate(REGIMES.items()):
         start = time.perf_counter()
         line = {"benchmark": "transfer_variance", "regime": name, "n_test": n, "classes": 7, "rho": rho,
-                "studies": studies, "resamples": 1000, "cv_splits": 100, "headline_splits": stats.HEADLINE_SPLITS,
+                "studies": studies, "resamples": 1000, "cv_splits": 100, "headline_splits": resampling.HEADLINE_SPLITS,
                 "simulated": True, **run_regime(args.seed + i, n, rho, studies),
                 "seconds": round(time.perf_counter() - start, 1)}
         print(json.dumps(line), flush=True)

@@ -7,12 +7,12 @@
 # installed in its own virtual environment that also sees the project's (.venv) packages.
 #
 # usage: benchmarks/mutation.sh [MODULE ...]   (default: the modules below; a module is a path
-#        under harness/, e.g. metrics/stats.py). Env: MUTATION_DIR (work folder, default
+#        under harness/, e.g. metrics/pearson.py). Env: MUTATION_DIR (work folder, default
 #        /tmp/audioprobe-mutation), MUTATION_JOBS (parallel workers, default 2), MUTATION_SAMPLE
 #        (test a seeded random sample of that many mutants per module; default 0: all of them),
 #        MUTATION_SEED (default 16), MUTATION_PREVIOUS (a summary.jsonl of an earlier run: re-test only
 #        its mutants that were not killed, and report the earlier statuses updated with the new ones).
-# A full run is slow (mutmut 3 makes ~1,600 mutants of metrics/stats.py alone, about 0.3-2 per
+# A full run is slow (mutmut 3 made ~1,600 mutants of the statistics module alone, about 0.3-2 per
 # second on 2 shared cores), hence the sample: its score estimates the full score (Wong & Mathur
 # 1995, "Reducing the cost of mutation testing"), with a binomial standard error printed beside it.
 # Prints one JSON line last: score = killed / (mutants - equivalent), with survivors listed.
@@ -28,13 +28,19 @@ PREVIOUS="${MUTATION_PREVIOUS:-}"
 PROJECT_PY="$ROOT/.venv/bin/python"
 MODULES=("$@")
 if [ ${#MODULES[@]} -eq 0 ]; then
-  MODULES=(metrics/stats.py metrics/rsa.py metrics/inference.py tasktypes/common.py tasktypes/rsa.py
+  MODULES=(metrics/resampling.py metrics/pearson.py metrics/mantel.py metrics/ceiling.py metrics/layer_selection.py
+           metrics/rsa_inference.py metrics/rsa.py metrics/inference.py tasktypes/common.py tasktypes/rsa.py
            tasktypes/transfer.py tasktypes/abx.py)
 fi
 # the test files that exercise each module (the others never reach it)
 declare -A TESTS=(
-  [metrics/stats.py]="tests/test_stats.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
-  [metrics/rsa.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_stats.py tests/test_real_matrices.py"
+  [metrics/resampling.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/pearson.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/mantel.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/ceiling.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/layer_selection.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/rsa_inference.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+  [metrics/rsa.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_statistics.py tests/test_real_matrices.py"
   [metrics/inference.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
   [metrics/transfer.py]="tests/test_transfer.py tests/test_independent.py"
   [metrics/abx.py]="tests/test_abx.py"
@@ -78,7 +84,7 @@ for MOD in "${MODULES[@]}"; do
 source_paths = ["audioprobe"]
 only_mutate = ["audioprobe/$MOD"]
 pytest_add_cli_args_test_selection = [${SELECTED%, }]
-pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--deselect", "tests/test_stats.py::test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap", "--deselect", "tests/test_inference.py::test_end_to_end_equals_rsatoolbox_eval_dual_bootstrap"]
+pytest_add_cli_args = ["-p", "no:cacheprovider", "-q", "-x", "--deselect", "tests/test_statistics.py::test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap", "--deselect", "tests/test_inference.py::test_end_to_end_equals_rsatoolbox_eval_dual_bootstrap"]
 timeout_multiplier = 5.0
 # error messages are text for people (tests check them by pattern): their raise statements are not
 # mutated; the conditions that raise them are

@@ -35,15 +35,15 @@ PLANTS = {
                                 'compare = lambda a, b: paired_rows(a, b, "spearman")  # noqa: E731\n'
                                 '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
                                 '    factored = False'),
-    "pearson-ranks-data": ("metrics/stats.py",
+    "pearson-ranks-data": ("metrics/pearson.py",
                            'if method == "spearman":\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)',
                            'if method in ("pearson", "spearman"):\n        a, b = rsa.rank_rows(a), '
                            'rsa.rank_rows(b)'),
-    "p-value-2-plus-n": ("metrics/stats.py", "p = (1.0 + exceed) / (1.0 + null.shape[0])",
+    "p-value-2-plus-n": ("metrics/mantel.py", "p = (1.0 + exceed) / (1.0 + null.shape[0])",
                          "p = (1.0 + exceed) / (2.0 + null.shape[0])"),
-    "bootstrap-skips-last-sound": ("metrics/stats.py", "draws = rng.integers(0, n, size=(n_resamples, n))",
+    "bootstrap-skips-last-sound": ("metrics/resampling.py", "draws = rng.integers(0, n, size=(n_resamples, n))",
                                    "draws = rng.integers(0, n - 1, size=(n_resamples, n))"),
-    "ceiling-without-spearman-brown": ("tasktypes/rsa.py", '"value": json_float(stats.spearman_brown(mean_r)),',
+    "ceiling-without-spearman-brown": ("tasktypes/rsa.py", '"value": json_float(ceiling.spearman_brown(mean_r)),',
                                        '"value": json_float(mean_r),'),
     "transfer-test-standardised-alone": (
         "metrics/transfer.py",

@@ -97,7 +97,7 @@ class Resampling(TypedDict):
                                        "two-factor one on the same sounds (it does not vary with listeners)"]
     pair_statistic: NotRequired[Annotated[list[str], "the replicate arrays that are smooth statistics over pairs of "
                                                      "sounds (RSA: per_layer; headline when it is the only layer's), "
-                                                     "drawn by `stats.sound_draws`: comparisons of those remove the "
+                                                     "drawn by `resampling.sound_draws`: comparisons of those remove the "
                                                      "pairs' noise, which the bootstrap counts three times, from their "
                                                      "variances"]]
 

@@ -313,7 +313,7 @@ class Runner:
             rdm_files[sha] = data
             return sha
 
-        ctx = EvalContext(task=task.name, seed=self.opt.seed, rng=np.random.default_rng(self.opt.seed),
+        ctx = EvalContext(task=task.name, seed=self.opt.seed,
                           control=control, keep_rdm=keep_rdm, device=self.device)
         start = time.perf_counter()
         scores = ttype.evaluate(acts, stimset, task.params, ctx)

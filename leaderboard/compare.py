@@ -22,7 +22,7 @@ import numpy as np
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrasts import Contrast
-from audioprobe.metrics import inference, stats
+from audioprobe.metrics import inference, resampling
 from audioprobe.results import (
     collect_files,
     experiment_of,
@@ -108,7 +108,7 @@ class Entry:
 
 @functools.lru_cache(maxsize=8)
 def _pair_plan(seed: int, n: int, n_resamples: int, sha256: str) -> np.ndarray | None:
-    counts = stats.sound_draws(seed, n, n_resamples)
+    counts = resampling.sound_draws(seed, n, n_resamples)
     if hashlib.sha256(np.ascontiguousarray(counts, dtype=np.int64).tobytes()).hexdigest() != sha256:
         log.warning("a result's sound draws (seed %d, %d sounds) do not match its plan: its comparisons keep the "
                     "bootstrap's variance, without the pair-noise correction", seed, n)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
-from audioprobe.metrics import abx, inference, stats
+from audioprobe.metrics import abx, inference, resampling
 from audioprobe.results import check_typed
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.abx import ABX_PARAMS
@@ -130,7 +130,7 @@ def test_abx_task_type(rng, make_set):
                      "extent": np.eye(3)[truth["extent"]] + 0.05 * rng.random((n, 3))}}
     p = {k: v.default for k, v in ABX_PARAMS.items()}
     p.update(bootstrap=50, cv_splits=10)
-    ctx = EvalContext("t", 0, np.random.default_rng(0), None)
+    ctx = EvalContext("t", 0, None)
     out = TASK_TYPES["abx"].evaluate(acts, s, p, ctx)
     json.dumps(out, allow_nan=False)
     assert check_typed(out, TASK_TYPES["abx"].scores_schema, "scores") == []
@@ -185,9 +185,9 @@ def test_abx_task_statistics_written_out(rng):
     p = {k: v.default for k, v in ABX_PARAMS.items()}
     B, S = 40, 6
     p.update(bootstrap=B, cv_splits=S, label_source="physical")
-    ctx = EvalContext("t", 3, np.random.default_rng(0), None)
+    ctx = EvalContext("t", 3, None)
     out = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, ctx)
-    again = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, EvalContext("t", 3, np.random.default_rng(9), None))
+    again = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, EvalContext("t", 3, None))
     assert again == out
     labels = truth["material"]
     d = {k: squareform(pdist(v, "cosine")) for k, v in layers.items()}
@@ -213,7 +213,7 @@ def test_abx_task_statistics_written_out(rng):
     assert head["value"] == pytest.approx(np.mean(held), abs=1e-12) and 0 <= head["value"] <= 0.5
     assert head["layer"] == "a" and "lowest-error" in head["selection"]
     # its replicates: the same statistic on the first K splits of every resample (weights w h, w (1 - h))
-    K = min(stats.HEADLINE_SPLITS, S)
+    K = min(resampling.HEADLINE_SPLITS, S)
     reps = ctx.replicates["headline"]
     assert reps.shape == (B, K) and np.all((reps >= 0) & (reps <= 1))
     for b in (0, 7):
@@ -259,7 +259,7 @@ def test_without_cross_validation_or_bootstrap(rng):
     layers = {"a": np.eye(3)[truth["material"]] + 0.6 * rng.random((n, 3)), "b": rng.random((n, 4))}
     p = {k: v.default for k, v in ABX_PARAMS.items()}
     p.update(bootstrap=30, cv_splits=5, label_source="physical")
-    ctx = EvalContext("t", 3, None, None)
+    ctx = EvalContext("t", 3, None)
     nocv = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "cv_splits": 0}, ctx)
     head = nocv["headline"]
     assert head["layer"] == "a" and head["value"] == nocv["per_layer"][0]["score"]
@@ -269,14 +269,14 @@ def test_without_cross_validation_or_bootstrap(rng):
     st = inference.contrast_statistics(head["value"], best, n_sounds=n, level=p["ci_level"])
     assert head["ci"] == pytest.approx(st["ci"], abs=1e-12)
     assert check_typed(nocv, TASK_TYPES["abx"].scores_schema, "scores") == []
-    ctx0 = EvalContext("t", 3, None, None)
+    ctx0 = EvalContext("t", 3, None)
     noboot = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "bootstrap": 0}, ctx0)
     assert ctx0.replicates == {} and ctx0.resampling == {}
     assert all(e["ci"] is None and e["p_value"] is None for e in noboot["per_layer"])
     assert noboot["headline"]["ci"] is None and noboot["headline"]["layer"] == "a"
-    with_boot = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, EvalContext("t", 3, None, None))
+    with_boot = TASK_TYPES["abx"].evaluate({"mean": layers}, s, p, EvalContext("t", 3, None))
     assert noboot["headline"]["value"] == with_boot["headline"]["value"]  # the same splits either way
     assert [e["score"] for e in noboot["per_layer"]] == [e["score"] for e in with_boot["per_layer"]]
     both_off = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "bootstrap": 0, "cv_splits": 0},
-                                          EvalContext("t", 3, None, None))
+                                          EvalContext("t", 3, None))
     assert both_off["headline"]["value"] == nocv["headline"]["value"] and both_off["headline"]["ci"] is None

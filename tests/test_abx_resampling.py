@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 
 from audioprobe.errors import NotApplicableError
-from audioprobe.metrics import abx, stats
+from audioprobe.metrics import abx, resampling
 from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -59,7 +59,7 @@ def test_the_estimate_every_resample_and_every_half_score_the_same_cells(rng):
     n = material.size
     layers = {"a": np.eye(3)[material] * 0.7 + rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 3))}
     B, S = 30, 4
-    ctx = EvalContext("t", 5, None, None)
+    ctx = EvalContext("t", 5, None)
     out = TASK_TYPES["abx"].evaluate({"mean": layers}, s, params(by="extent", bootstrap=B, cv_splits=S), ctx)
     assert check_typed(out, TASK_TYPES["abx"].scores_schema, "scores") == []
     # the cells, counted here: 1D: glass->metal, glass->wood, metal->glass, metal->wood; 2D: glass->metal
@@ -92,7 +92,7 @@ def test_the_estimate_every_resample_and_every_half_score_the_same_cells(rng):
                                         strata[used], S)
     halves = np.zeros((S, n), dtype=bool)
     halves[:, used] = halves_used
-    for k in range(stats.HEADLINE_SPLITS):
+    for k in range(resampling.HEADLINE_SPLITS):
         want = []
         for name in layers:
             err = [brute_force(d[name], material, shape, weights[0] * w) for w in (halves[k], ~halves[k])]
@@ -123,10 +123,10 @@ def test_no_resample_or_half_is_undefined_with_the_smallest_strata():
     cells = np.stack([abx.cell_errors(d, c, weights, parts) for c in st.cells])  # [cells, 1 + parts, resamples]
     assert np.isfinite(cells).all()
     assert np.isfinite(abx.structure_errors(d, st, None, parts)).all()
-    counts = stats.bootstrap_counts(np.random.default_rng(0), n, 300).astype(float)
+    counts = resampling.bootstrap_counts(np.random.default_rng(0), n, 300).astype(float)
     assert np.isnan(abx.structure_errors(d, st, counts)[0]).any()  # why counts were replaced
     layers = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 3))}
-    ctx = EvalContext("t", 0, None, None)
+    ctx = EvalContext("t", 0, None)
     TASK_TYPES["abx"].evaluate({"mean": layers}, s, params(by="extent", bootstrap=300, cv_splits=50), ctx)
     assert np.isfinite(ctx.replicates["per_layer"]).all() and np.isfinite(ctx.replicates["headline"]).all()
 
@@ -140,7 +140,7 @@ def test_dirichlet_weights_have_the_multinomial_counts_moments():
     np.testing.assert_allclose(np.diag(cov), (n - 1) / n, rtol=0.02)
     np.testing.assert_allclose(cov[~np.eye(n, dtype=bool)], -1 / n, atol=0.01)
     # the multinomial bootstrap counts of the same n: the same moments
-    c = stats.bootstrap_counts(np.random.default_rng(1), n, draws)
+    c = resampling.bootstrap_counts(np.random.default_rng(1), n, draws)
     np.testing.assert_allclose(np.cov(c, rowvar=False), cov, atol=0.015)
 
 
@@ -154,7 +154,7 @@ def test_a_linear_statistic_has_efrons_bootstrap_variance():
     means = w @ v / n
     assert means.var() == pytest.approx(efron, rel=0.015)
     assert means.mean() == pytest.approx(v.mean(), abs=3 * np.sqrt(efron / draws))
-    counts = stats.bootstrap_counts(np.random.default_rng(5), n, draws)
+    counts = resampling.bootstrap_counts(np.random.default_rng(5), n, draws)
     assert (counts @ v / n).var() == pytest.approx(efron, rel=0.015)
 
 
@@ -167,7 +167,7 @@ def test_bootstrap_replicates_centre_on_the_estimate():
     rng = np.random.default_rng(5)
     layers = {"a": np.eye(3)[material] * 0.7 + rng.normal(size=(n, 3)),
               "b": np.eye(3)[material] * 0.3 + rng.normal(size=(n, 3))}
-    ctx = EvalContext("t", 1, None, None)
+    ctx = EvalContext("t", 1, None)
     out = TASK_TYPES["abx"].evaluate({"mean": layers}, s, params(by="extent", bootstrap=2000, cv_splits=0), ctx)
     for k, entry in enumerate(out["per_layer"]):
         reps = ctx.replicates["per_layer"][:, k]
@@ -185,11 +185,11 @@ def test_headline_replicates_carry_the_cross_validated_statistic():
     layers = {"good": np.eye(3)[truth] * 1.6 + rng.normal(size=(n, 3)),
               "noise1": rng.normal(size=(n, 3)), "noise2": rng.normal(size=(n, 3))}
     B, S = 400, 20
-    ctx = EvalContext("t", 0, None, None)
+    ctx = EvalContext("t", 0, None)
     out = TASK_TYPES["abx"].evaluate({"mean": layers}, s, params(bootstrap=B, cv_splits=S, model_distance="euclidean"),
                                      ctx)
     head, good = out["headline"], out["per_layer"][0]
-    assert ctx.replicates["headline"].shape == (B, stats.HEADLINE_SPLITS)
+    assert ctx.replicates["headline"].shape == (B, resampling.HEADLINE_SPLITS)
     assert head["layer"] == "good" and head["layer_frequency"] == 1.0
     assert head["value"] == pytest.approx(good["score"], abs=0.02)
     ratio = (head["ci"][1] - head["ci"][0]) / (good["ci"][1] - good["ci"][0])
@@ -202,7 +202,7 @@ def test_models_on_the_same_set_and_seed_share_their_resamples(rng):
     n = material.size
     plans = []
     for seed, x in ((7, rng.normal(size=(n, 4))), (7, rng.normal(size=(n, 9))), (8, rng.normal(size=(n, 4)))):
-        ctx = EvalContext("t", seed, None, None)
+        ctx = EvalContext("t", seed, None)
         TASK_TYPES["abx"].evaluate({"mean": {"l0": x, "l1": x ** 2}}, s, params(by="extent", bootstrap=20, cv_splits=5),
                                    ctx)
         plans.append(ctx.resampling["plan_sha256"])
@@ -228,7 +228,7 @@ def test_no_cell_is_not_applicable():
     s, _, _ = labelled_set({(0, 0): 3, (0, 1): 3, (1, 2): 9, (2, 1): 5, (2, 0): 1}, name="thin")
     with pytest.raises(NotApplicableError, match=r"task 'thin-abx'.*'thin'.*at least 8 sounds"):
         TASK_TYPES["abx"].evaluate({"mean": {"l": np.ones((len(s), 2))}}, s, params(by="extent"),
-                                   EvalContext("thin-abx", 0, None, None))
+                                   EvalContext("thin-abx", 0, None))
 
 
 def test_an_undefined_distance_leaves_the_layer_without_a_score(rng):
@@ -239,7 +239,7 @@ def test_an_undefined_distance_leaves_the_layer_without_a_score(rng):
     zero = np.eye(3)[material] + 0.1 * rng.normal(size=(n, 3))
     zero[4] = 0.0
     layers = {"zero": zero, "ok": np.eye(3)[material] * 0.5 + rng.normal(size=(n, 3))}
-    ctx = EvalContext("t", 0, None, None)
+    ctx = EvalContext("t", 0, None)
     out = TASK_TYPES["abx"].evaluate({"mean": layers}, s, params(bootstrap=20, cv_splits=6), ctx)
     assert out["per_layer"][0]["score"] is None and "undefined" in out["per_layer"][0]["note"]
     assert np.isnan(ctx.replicates["per_layer"][:, 0]).all() and np.isfinite(ctx.replicates["per_layer"][:, 1]).all()

@@ -1,7 +1,7 @@
 """benchmarks/bench_transfer_variance.py: the withdrawn class-stratified plan of a balanced accuracy
 (`class_stratified_donors` / `class_stratified_values`, kept in the benchmark as the evidence) has the
 moments it claims, and the benchmark's simulation, through the functions the transfer task uses (the
-headline's half-splits, `stats.split_held_out`, `intervals.split_variance`), shows the sounds bootstrap's
+headline's half-splits, `layer_selection.split_held_out`, `intervals.split_variance`), shows the sounds bootstrap's
 headline under-covering on classes of a few sounds."""
 
 from __future__ import annotations

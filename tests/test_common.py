@@ -84,7 +84,7 @@ def test_register_a_name_once():
 
 
 def test_replicate_plan_hashes_int64_draws():
-    ctx = EvalContext("t", 5, None, None)
+    ctx = EvalContext("t", 5, None)
     counts = np.array([[1.0, 0.0, 2.0], [0.0, 3.0, 0.0]])  # floats: hashed as the int64 counts
     listeners = np.array([[2.0, 0.0], [1.0, 1.0]])
     ctx.keep_replicates(counts, "sounds", per_layer=np.zeros((2, 1)))

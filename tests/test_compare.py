@@ -23,7 +23,7 @@ from audioprobe.leaderboard.compare import (
     row_test,
 )
 from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
-from audioprobe.metrics import inference, stats
+from audioprobe.metrics import inference, resampling
 
 TASKS = "rsa-material,rsa-modal-material,rsa-physical-material,transfer-material-hollow-to-full,abx-material"
 N = 40
@@ -67,7 +67,7 @@ def test_pairwise_table_is_the_paired_test_on_the_stored_replicates(results_dir,
     # plan's hash says they are the draws) and removes the pairs' noise from the variance
     plan = ra["replicates"]["resampling"]
     assert plan["pair_statistic"] == ["headline", "per_layer"]  # one layer: its headline is that layer's score
-    counts = stats.sound_draws(plan["seed"], N, plan["n_resamples"])
+    counts = resampling.sound_draws(plan["seed"], N, plan["n_resamples"])
     assert hashlib.sha256(counts.astype(np.int64).tobytes()).hexdigest() == plan["sounds_plan_sha256"]
     reps = [inference.OverPairs({"both": a["headline"], "sounds": a["headline_sounds"],
                                  "listeners": a["headline_listeners"]}, counts) for a in (aa, ab)]
@@ -298,7 +298,7 @@ def test_pair_noise_correction_only_for_smooth_pair_statistics():
     """A headline chosen among layers keeps the bootstrap's variance (the choice is not a smooth function of the
     pairs); a layer's score, or the headline of one layer, counts the pairs' noise once; a contrast keeps the
     correction only when both sides carry the same draws."""
-    counts = stats.sound_draws(3, 30, 200)
+    counts = resampling.sound_draws(3, 30, 200)
     sha = hashlib.sha256(counts.astype(np.int64).tobytes()).hexdigest()
 
     def entry(arrays, seed=3):

@@ -14,7 +14,7 @@ import pytest
 from scipy import stats as sstats
 from scipy.spatial.distance import pdist
 
-from audioprobe.metrics import inference, split_pearson, stats
+from audioprobe.metrics import inference, pearson, resampling, rsa_inference, split_pearson
 
 
 def study(rng, n=40, n_layers=4, noise=(1.0, 1.2, 1.5, 2.0), d=5):
@@ -27,10 +27,10 @@ def study(rng, n=40, n_layers=4, noise=(1.0, 1.2, 1.5, 2.0), d=5):
 
 
 def headline_and_se(layers, target, seed, n_bootstrap=200, cv_splits=20):
-    out = stats.rsa_statistics(layers, target, "pearson", seed, n_bootstrap, 0, cv_splits, 0.95)
+    out = rsa_inference.rsa_statistics(layers, target, "pearson", seed, n_bootstrap, 0, cv_splits, 0.95)
     ok = np.isfinite(out["cv_scores"])
     value = float(np.mean(out["cv_scores"][ok]))
-    n = stats.n_items(target.size)
+    n = split_pearson.n_items(target.size)
     st = inference.contrast_statistics(value, inference.Splits(out["cv_bootstrap"], cv_splits), n_sounds=n)
     return value, st["se"], out
 
@@ -63,7 +63,7 @@ def test_paired_headline_test_is_calibrated_when_two_models_are_equal():
         target = pdist(latent + rng.normal(size=latent.shape))
         models = [np.stack([pdist(latent + s * rng.normal(size=latent.shape)) for s in (1.0, 1.5, 2.0)])
                   for _ in range(2)]
-        runs = [stats.rsa_statistics(x, target, "pearson", k, b, 0, cv, 0.95) for x in models]
+        runs = [rsa_inference.rsa_statistics(x, target, "pearson", k, b, 0, cv, 0.95) for x in models]
         est = [float(np.nanmean(r["cv_scores"])) for r in runs]
         out = inference.paired_difference(est[0], est[1], *(inference.Splits(r["cv_bootstrap"], cv) for r in runs),
                                           n_sounds=n)
@@ -79,14 +79,14 @@ def test_split_replicates_are_the_held_out_scores_of_fixed_splits():
     weights here)."""
     rng = np.random.default_rng(2)
     layers, target = study(rng, n=24, n_layers=3)
-    out = stats.rsa_statistics(layers, target, "pearson", 4, 30, 0, 10, 0.95)
-    halves = stats.random_halves(stats.streams(4)[2], 24, 10)[:stats.HEADLINE_SPLITS]
+    out = rsa_inference.rsa_statistics(layers, target, "pearson", 4, 30, 0, 10, 0.95)
+    halves = resampling.random_halves(resampling.streams(4)[2], 24, 10)[:resampling.HEADLINE_SPLITS]
     counts = out["bootstrap_counts"]
-    assert out["cv_bootstrap"].shape == (30, stats.HEADLINE_SPLITS)
+    assert out["cv_bootstrap"].shape == (30, resampling.HEADLINE_SPLITS)
     for b in (0, 7, 29):
-        for k in range(stats.HEADLINE_SPLITS):
-            a = stats.weighted_pearson(layers, target, [counts[b] * halves[k]])[0]
-            z = stats.weighted_pearson(layers, target, [counts[b] * ~halves[k]])[0]
+        for k in range(resampling.HEADLINE_SPLITS):
+            a = pearson.weighted_pearson(layers, target, [counts[b] * halves[k]])[0]
+            z = pearson.weighted_pearson(layers, target, [counts[b] * ~halves[k]])[0]
             expected = 0.5 * (z[np.argmax(a)] + a[np.argmax(z)])
             assert out["cv_bootstrap"][b, k] == pytest.approx(expected, abs=1e-12)
 
@@ -98,12 +98,12 @@ def test_split_sums_equal_explicit_resampled_pairs():
     n, n_layers, k, m = 22, 3, 3, 4
     x, y = rng.normal(size=(n_layers, n * (n - 1) // 2)), rng.normal(size=n * (n - 1) // 2)
     targets = rng.normal(size=(m, y.size))
-    counts = stats.bootstrap_counts(rng, n, m).astype(float)
-    halves = stats.random_halves(rng, n, k)
-    xs = stats._standardised(x)
-    fixed = split_pearson.pearson_parts(split_pearson.split_sums(xs, stats._standardised(y), counts, halves))
+    counts = resampling.bootstrap_counts(rng, n, m).astype(float)
+    halves = resampling.random_halves(rng, n, k)
+    xs = pearson.standardised(x)
+    fixed = split_pearson.pearson_parts(split_pearson.split_sums(xs, pearson.standardised(y), counts, halves))
     sums = split_pearson.split_sums(xs, None, counts, halves)
-    sums.update(split_pearson.target_split_sums(split_pearson.PairParts(xs, halves), stats._standardised(targets),
+    sums.update(split_pearson.target_split_sums(split_pearson.PairParts(xs, halves), pearson.standardised(targets),
                                                 counts))
     per_row = split_pearson.pearson_parts(sums)
     i, j = np.triu_indices(n, 1)

@@ -28,7 +28,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.special import rel_entr
 from scipy.stats import binomtest, chisquare, pearsonr, spearmanr
 
-from audioprobe.metrics import rsa, stats
+from audioprobe.metrics import ceiling, intervals, mantel, resampling, rsa, rsa_inference
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS
@@ -58,7 +58,7 @@ def resampled_pairs(condensed, draws):
 
 
 # ---------------------------------------------------------------------------------------------
-# metrics/stats.py
+# metrics/resampling.py, pearson.py, mantel.py, ceiling.py, rsa_inference.py
 
 
 def test_rsa_statistics_against_explicit_resamples_and_permutations():
@@ -66,7 +66,7 @@ def test_rsa_statistics_against_explicit_resamples_and_permutations():
     n, seed, n_boot, n_perm, level = 12, 5, 40, 99, 0.9
     y = pdist(rng.normal(size=(n, 3)))
     x = np.stack([y + 0.8 * pdist(rng.normal(size=(n, 3))), pdist(rng.normal(size=(n, 3))) ** 3])
-    out = stats.rsa_statistics(x, y, "pearson", seed, n_boot, n_perm, 0, level)
+    out = rsa_inference.rsa_statistics(x, y, "pearson", seed, n_boot, n_perm, 0, level)
     np.testing.assert_allclose(out["score"], [pearsonr(r, y)[0] for r in x], atol=1e-12)
     # bootstrap: Pearson r (not of ranks) on each explicitly resampled RDM
     counts = out["bootstrap_counts"]
@@ -91,7 +91,7 @@ def test_rsa_statistics_spearman_permutations_against_scipy():
     n, n_perm = 10, 49
     y = pdist(rng.normal(size=(n, 2)))
     x = (y + pdist(rng.normal(size=(n, 2))))[None] ** 2
-    out = stats.rsa_statistics(x, y, "spearman", 8, 0, n_perm, 0, 0.95)
+    out = rsa_inference.rsa_statistics(x, y, "spearman", 8, 0, n_perm, 0, 0.95)
     assert out["score"][0] == pytest.approx(spearmanr(x[0], y)[0], abs=1e-12)
     perms = np.argsort(spawned(8, 1).random((n_perm, n)), axis=1)
     null = np.array([spearmanr(x[0], squareform(squareform(y)[np.ix_(p, p)]))[0] for p in perms])
@@ -102,13 +102,13 @@ def test_permutation_p_value_formula():
     observed = np.array([0.5, 0.2, np.nan, 0.9])
     null = np.array([[0.1, 0.3, 0.0, 0.2], [0.6, 0.1, 0.0, 0.3], [0.5, 0.25, 0.0, 0.1], [0.7, 0.2, 0.0, 0.0]])
     # exceedances (ties count): 3 of 4, 3 of 4, -, 0 of 4
-    np.testing.assert_allclose(stats.permutation_p_value(observed, null), [4 / 5, 4 / 5, np.nan, 1 / 5])
+    np.testing.assert_allclose(mantel.permutation_p_value(observed, null), [4 / 5, 4 / 5, np.nan, 1 / 5])
 
 
 def test_bootstrap_draws_every_sound_uniformly():
     rng = np.random.default_rng(0)
     n, m = 15, 400
-    counts = stats.bootstrap_counts(rng, n, m)
+    counts = resampling.bootstrap_counts(rng, n, m)
     assert counts.shape == (m, n) and np.all(counts.sum(axis=1) == n)
     totals = counts.sum(axis=0)
     assert totals.min() > 0
@@ -117,7 +117,7 @@ def test_bootstrap_draws_every_sound_uniformly():
     assert np.mean(counts == 0) == pytest.approx((1 - 1 / n) ** n, abs=0.02)
     # the resamples of rsa_statistics come from the same sampler
     y = pdist(rng.normal(size=(n, 2)))
-    out = stats.rsa_statistics(y[None] + 0.1, y, "pearson", 3, 300, 0, 0, 0.95)
+    out = rsa_inference.rsa_statistics(y[None] + 0.1, y, "pearson", 3, 300, 0, 0, 0.95)
     assert chisquare(out["bootstrap_counts"].sum(axis=0)).pvalue > 1e-3
 
 
@@ -127,11 +127,11 @@ def test_percentile_interval_is_np_quantile_at_half_alpha():
     s[::7, 1] = np.nan  # undefined replicates are left out
     for level in (0.95, 0.9, 0.5):
         a = (1 - level) / 2
-        got = stats.percentile_interval(s, level)
+        got = intervals.percentile_interval(s, level)
         for k in range(3):
             col = s[:, k][np.isfinite(s[:, k])]
             np.testing.assert_allclose(got[k], np.quantile(col, [a, 1 - a]), rtol=1e-12)
-    assert np.isnan(stats.percentile_interval(np.full((5, 1), np.nan))).all()
+    assert np.isnan(intervals.percentile_interval(np.full((5, 1), np.nan))).all()
 
 
 def test_percentile_interval_coverage_tells_90_from_95():
@@ -142,9 +142,9 @@ def test_percentile_interval_coverage_tells_90_from_95():
     cover = {0.95: 0, 0.9: 0}
     for _ in range(reps):
         v = rng.normal(size=n)
-        means = stats.bootstrap_counts(rng, n, boots) @ v / n
+        means = resampling.bootstrap_counts(rng, n, boots) @ v / n
         for level in cover:
-            lo, hi = stats.percentile_interval(means[:, None], level)[0]
+            lo, hi = intervals.percentile_interval(means[:, None], level)[0]
             cover[level] += lo <= 0.0 <= hi
     assert 0.93 <= cover[0.95] / reps <= 0.97, cover
     assert 0.875 <= cover[0.9] / reps <= 0.92, cover
@@ -152,8 +152,8 @@ def test_percentile_interval_coverage_tells_90_from_95():
 
 def test_spearman_brown_formula():
     r = np.array([-0.4, 0.0, 0.3, 0.6, 1.0])
-    np.testing.assert_allclose(stats.spearman_brown(r), 2 * r / (1 + r))
-    np.testing.assert_allclose(stats.spearman_brown(r, 3.0), 3 * r / (1 + 2 * r))
+    np.testing.assert_allclose(ceiling.spearman_brown(r), 2 * r / (1 + r))
+    np.testing.assert_allclose(ceiling.spearman_brown(r, 3.0), 3 * r / (1 + 2 * r))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,7 +178,7 @@ def rsa_params(**over):
 
 
 def run_rsa(s, acts, seed=0, **over):
-    ctx = EvalContext(task="t", seed=seed, rng=np.random.default_rng(seed), control=None)
+    ctx = EvalContext(task="t", seed=seed, control=None)
     return TASK_TYPES["rsa"].evaluate(acts, s, rsa_params(**over), ctx)
 
 
@@ -276,7 +276,7 @@ def test_transfer_on_a_shifted_imbalanced_test_subset():
     shifted = np.c_[base + 3.0 * (extent == 2), rng.normal(size=64)]
     plain = np.c_[base, rng.normal(size=64)]
     seed, params = 4, transfer_params()
-    ctx = EvalContext(task="t", seed=seed, rng=np.random.default_rng(seed), control=None)
+    ctx = EvalContext(task="t", seed=seed, control=None)
     out = TASK_TYPES["transfer"].evaluate({"mean": {"shifted": shifted, "plain": plain}}, s, params, ctx)
     labels = np.array(["wood", "metal"])[material]
     train, test = np.nonzero(extent < 2)[0], np.nonzero(extent == 2)[0]
@@ -313,7 +313,7 @@ def test_transfer_headline_statistics_and_text_written_out():
     layers = {"shifted": np.c_[base + 3.0 * (extent == 2), rng.normal(size=64)],
               "plain": np.c_[base, rng.normal(size=64)]}
     seed, params = 2, transfer_params(score="balanced_accuracy", cv_splits=6, bootstrap=50)
-    ctx = EvalContext(task="t", seed=seed, rng=np.random.default_rng(seed), control=None)
+    ctx = EvalContext(task="t", seed=seed, control=None)
     out = TASK_TYPES["transfer"].evaluate({"mean": layers}, s, params, ctx)
     labels = np.array(["wood", "metal"])[material]
     train, test = np.nonzero(extent < 2)[0], np.nonzero(extent == 2)[0]
@@ -366,7 +366,7 @@ def test_transfer_headline_statistics_and_text_written_out():
         "against the majority-class rate", "cv_splits": 6}
     # no bootstrap: a cross-validated headline without an interval
     plain = TASK_TYPES["transfer"].evaluate({"mean": layers}, s, transfer_params(bootstrap=0, cv_splits=6),
-                                            EvalContext(task="t", seed=seed, rng=np.random.default_rng(0), control=None))
+                                            EvalContext(task="t", seed=seed, control=None))
     assert plain["headline"]["ci"] is None and plain["headline"]["value"] is not None
     for bad in ([], [0.0, 1.0], [True]):
         with pytest.raises(AudioprobeError, match="c_grid"):

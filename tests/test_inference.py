@@ -12,7 +12,7 @@ from scipy import stats as sstats
 from scipy.spatial.distance import pdist
 
 from audioprobe.metrics import inference as inf
-from audioprobe.metrics import stats
+from audioprobe.metrics import pearson, resampling
 
 # ----------------------------------------------------------------------------------------------
 # helpers
@@ -53,7 +53,7 @@ def simulate_items(rng, m, n, n_resamples, noise_a, noise_b, noise_target=1.0):
     y = s + noise_target * rng.normal(size=(m, n))
     xa = s + noise_a * rng.normal(size=(m, n))
     xb = s + noise_b * rng.normal(size=(m, n))
-    counts = stats.bootstrap_counts(rng, n, m * n_resamples).reshape(m, n_resamples, n).astype(float)
+    counts = resampling.bootstrap_counts(rng, n, m * n_resamples).reshape(m, n_resamples, n).astype(float)
     ones = np.ones((m, 1, n))
     return (weighted_corr(ones, xa, y)[:, 0], weighted_corr(ones, xb, y)[:, 0],
             weighted_corr(counts, xa, y).T, weighted_corr(counts, xb, y).T)
@@ -171,7 +171,7 @@ def _our_scores(models, data, sound_counts, listener_counts):
     """Score of each model per resample in rsatoolbox's convention: the mean over the resampled
     listeners' data RDMs of the Pearson r with the resampled model RDM (pairs of a sound with its
     own copy left out, as rsatoolbox's subsample_pattern does) -> `[n_resamples, n_models]`."""
-    r = np.stack([stats.weighted_pearson(models, row, sound_counts) for row in data])  # [L, B, k]
+    r = np.stack([pearson.weighted_pearson(models, row, sound_counts) for row in data])  # [L, B, k]
     return np.einsum("bl,lbk->bk", listener_counts, r) / listener_counts.sum(axis=1, keepdims=True)
 
 
@@ -219,7 +219,7 @@ def test_end_to_end_equals_rsatoolbox_eval_bootstrap(monkeypatch):
     the harness's own RSA task correlates with one target pooled over listeners. The variance
     formulas do not depend on what the score is, so the test uses rsatoolbox's score on both
     sides. Duplicated patterns: rsatoolbox marks a pattern's pairs with its own copies NaN and
-    drops them; stats.weighted_pearson leaves the same pairs out (c_i c_j weights, no self-pairs).
+    drops them; pearson.weighted_pearson leaves the same pairs out (c_i c_j weights, no self-pairs).
     """
     from rsatoolbox.inference.evaluate import eval_bootstrap
     from rsatoolbox.model import ModelFixed
@@ -241,8 +241,8 @@ def test_end_to_end_equals_rsatoolbox_eval_bootstrap(monkeypatch):
     _assert_same_variances(est, same, result, n_sounds, n_listeners)
 
     own = np.random.default_rng(11)
-    ours = _our_scores(models, data, stats.bootstrap_counts(own, n_sounds, n_resamples).astype(float),
-                       stats.bootstrap_counts(own, n_listeners, n_resamples).astype(float))
+    ours = _our_scores(models, data, resampling.bootstrap_counts(own, n_sounds, n_resamples).astype(float),
+                       resampling.bootstrap_counts(own, n_listeners, n_resamples).astype(float))
     table = inf.pairwise_table(est, ours, n_sounds=n_sounds, n_listeners=n_listeners)
     ratios = np.concatenate([as_float(table["score"]["variance"]) / result.model_var,
                              as_float(table["variance"])[iu] / result.diff_var])
@@ -283,8 +283,8 @@ def test_end_to_end_equals_rsatoolbox_eval_dual_bootstrap(monkeypatch):
     _assert_same_variances(est, same, result, n_sounds, n_listeners)
 
     own = np.random.default_rng(12)
-    ours = replicates(stats.bootstrap_counts(own, n_sounds, 4000).astype(float),
-                      stats.bootstrap_counts(own, n_listeners, 4000).astype(float))
+    ours = replicates(resampling.bootstrap_counts(own, n_sounds, 4000).astype(float),
+                      resampling.bootstrap_counts(own, n_listeners, 4000).astype(float))
     table = inf.pairwise_table(est, ours, n_sounds=n_sounds, n_listeners=n_listeners)
     ratios = np.concatenate([as_float(table["score"]["variance"]) / result.model_var,
                              as_float(table["variance"])[iu] / result.diff_var])
@@ -378,8 +378,8 @@ def test_two_factor_design_needs_the_listeners():
     g1, g2 = (0.5 + 0.7 * rng.normal(size=(m, n_listeners, 1)) for _ in range(2))
     ratings = s[:, None] + g1 * t1[:, None] + g2 * t2[:, None] + rng.normal(size=(m, n_listeners, n))
     xa, xb = s + t1 + 0.5 * rng.normal(size=(m, n)), s + t2 + 0.5 * rng.normal(size=(m, n))
-    c = stats.bootstrap_counts(rng, n, m * b).reshape(m, b, n).astype(float)
-    w = stats.bootstrap_counts(rng, n_listeners, m * b).reshape(m, b, n_listeners).astype(float)
+    c = resampling.bootstrap_counts(rng, n, m * b).reshape(m, b, n).astype(float)
+    w = resampling.bootstrap_counts(rng, n_listeners, m * b).reshape(m, b, n_listeners).astype(float)
     target_w = np.einsum("mbl,mln->mbn", w, ratings) / n_listeners
     target = ratings.mean(axis=1)
     ones = np.ones((m, b, n))
@@ -405,7 +405,7 @@ def test_pairing_narrows_the_interval_of_a_difference():
     y = s + rng.normal(size=(1, n))
     xa = s + rng.normal(size=(1, n))
     xb = xa + 0.3 * rng.normal(size=(1, n))
-    counts = stats.bootstrap_counts(rng, n, b)[None].astype(float)
+    counts = resampling.bootstrap_counts(rng, n, b)[None].astype(float)
     ones = np.ones((1, 1, n))
     ra, rb = weighted_corr(counts, xa, y)[0], weighted_corr(counts, xb, y)[0]
     ea, eb = weighted_corr(ones, xa, y)[0, 0], weighted_corr(ones, xb, y)[0, 0]
@@ -602,7 +602,7 @@ def _equal_models(rng, k, b, n):
     s = rng.normal(size=n)
     y = s + rng.normal(size=n)
     xs = s[:, None] + 1.5 * rng.normal(size=(n, k))
-    counts = stats.bootstrap_counts(rng, n, b).astype(float)
+    counts = resampling.bootstrap_counts(rng, n, b).astype(float)
 
     def r(w):  # weighted Pearson r of every model with y, per weight row
         sw = w.sum(1, keepdims=True)
@@ -648,7 +648,7 @@ def test_rank_intervals_cover_the_true_ranks_simultaneously(monkeypatch):
         s = rng.normal(size=n)
         y = s + rng.normal(size=n)
         xs = s[:, None] + noise * rng.normal(size=(n, noise.size))
-        counts = stats.bootstrap_counts(rng, n, b).astype(float)
+        counts = resampling.bootstrap_counts(rng, n, b).astype(float)
         w_all = np.vstack([np.ones((1, n)), counts])
         rs = np.stack([weighted_corr(w_all[None], xs[:, j][None], y[None])[0] for j in range(noise.size)], axis=1)
         ranks = inf.rank_intervals(rs[0], rs[1:], n_sounds=n)

@@ -1,10 +1,10 @@
 """The large-set paths of the RSA statistics agree with the direct computations they replace.
 
-- `stats.factored_pearson` (the noise ceiling's split-half and leave-one-out correlations computed
+- `pearson.factored_pearson` (the noise ceiling's split-half and leave-one-out correlations computed
   from low-rank factors of kl and modal targets) against scipy's pearsonr of the condensed RDMs;
 - the ceiling of a task with and without the factored path;
 - `kernels.permuted_dots` (the compiled Mantel loop) against explicitly permuted targets and
-  against the numpy path of `stats.permuted_pearson`;
+  against the numpy path of `mantel.permuted_pearson`;
 - the two-factor bootstrap's target sums (`split_pearson.target_split_sums`) with the layers masked to
   each part (small sets) and with each part's pairs gathered (large sets).
 """
@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 
-from audioprobe.metrics import kernels, rsa, stats
+from audioprobe.metrics import kernels, mantel, pearson, resampling, rsa, rsa_inference, split_pearson
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.tasktypes import rsa as rsa_task
 from audioprobe.tasktypes.rsa import RSA_PARAMS, noise_ceiling
@@ -46,20 +46,20 @@ def test_factored_pearson_equals_pearsonr_of_the_condensed_rdms(rng, kind):
     for _ in range(5):
         c1, c2 = _counts(rng, 31, 5, 4), _counts(rng, 31, 5, 6)
         expected = pearsonr(build(c1), build(c2))[0]
-        assert stats.factored_pearson(make(c1), make(c2)) == pytest.approx(expected, abs=1e-12)
+        assert pearson.factored_pearson(make(c1), make(c2)) == pytest.approx(expected, abs=1e-12)
     # a mean over dimensions: factors side by side, A scaled
     c1, c2, c3 = (_counts(rng, 31, 3, 5) for _ in range(3))
     mean = rsa_task._target_factors(kind, {"a": c1, "b": c2}, ["a", "b"], 0.3)
     expected = pearsonr((build(c1) + build(c2)) / 2, build(c3))[0]
-    assert stats.factored_pearson(mean, make(c3)) == pytest.approx(expected, abs=1e-12)
+    assert pearson.factored_pearson(mean, make(c3)) == pytest.approx(expected, abs=1e-12)
 
 
 def test_factored_pearson_of_a_constant_target_is_undefined(rng):
     same = np.tile([[3, 1, 0]], (12, 1))  # every sound has the same responses: KL is 0 everywhere
     other = _counts(rng, 12, 3, 4)
-    assert np.isnan(stats.factored_pearson(rsa.symmetric_kl_factors(same, 0.5), rsa.symmetric_kl_factors(other, 0.5)))
-    assert np.isnan(stats.factored_pearson(rsa.modal_factors(other), rsa.modal_factors(same)))
-    assert np.isnan(stats.paired_rows(rsa.modal_rdm(other), rsa.modal_rdm(same), "pearson")[0])  # as the direct path
+    assert np.isnan(pearson.factored_pearson(rsa.symmetric_kl_factors(same, 0.5), rsa.symmetric_kl_factors(other, 0.5)))
+    assert np.isnan(pearson.factored_pearson(rsa.modal_factors(other), rsa.modal_factors(same)))
+    assert np.isnan(pearson.paired_rows(rsa.modal_rdm(other), rsa.modal_rdm(same), "pearson")[0])  # as the direct path
 
 
 def _set_with_listeners(rng, n_sounds, n_listeners, n_categories=4):
@@ -105,7 +105,7 @@ def test_permuted_dots_against_explicitly_permuted_targets(rng, monkeypatch):
     monkeypatch.setattr(kernels, "PERM_BLOCK", 3)  # several blocks, one of them short
     x = rng.normal(size=(4, n * (n - 1) // 2))
     y = pdist(rng.normal(size=(n, 3)))
-    perms = stats.random_permutations(rng, n, 10)
+    perms = resampling.random_permutations(rng, n, 10)
     got = kernels.permuted_dots(squareform(y), perms, x)
     ysq = squareform(y)
     expected = np.array([x @ rsa.upper_triangle(ysq[np.ix_(p, p)]) for p in perms])
@@ -117,11 +117,11 @@ def test_permuted_pearson_compiled_path_equals_the_numpy_path(rng, monkeypatch):
     n = 45
     x = np.stack([pdist(rng.normal(size=(n, 4))) for _ in range(3)])
     y = pdist(rng.normal(size=(n, 2)))
-    perms = stats.random_permutations(rng, n, 40)
+    perms = resampling.random_permutations(rng, n, 40)
     monkeypatch.setattr(kernels, "MIN_SOUNDS", 10 ** 9)
-    numpy_path = stats.permuted_pearson(x, y, perms)
+    numpy_path = mantel.permuted_pearson(x, y, perms)
     monkeypatch.setattr(kernels, "MIN_SOUNDS", 0)
-    compiled = stats.permuted_pearson(x, y, perms)
+    compiled = mantel.permuted_pearson(x, y, perms)
     np.testing.assert_allclose(compiled, numpy_path, atol=1e-12)
     # and both are the Pearson r of each layer with the permuted target
     ysq = squareform(y)
@@ -132,7 +132,6 @@ def test_permuted_pearson_compiled_path_equals_the_numpy_path(rng, monkeypatch):
 def test_two_factor_bootstrap_gathered_parts_equal_the_masked_ones(rng, monkeypatch):
     """A whole two-factor RSA statistic (sounds and listeners resampled, split halves, CV) is the same
     with the layers masked to each part (small sets) and with each part's pairs gathered (large sets)."""
-    from audioprobe.metrics import split_pearson
 
     n, n_listeners, n_categories = 30, 9, 4
     responses = rng.integers(0, n_categories, size=(n_listeners, n))
@@ -148,9 +147,9 @@ def test_two_factor_bootstrap_gathered_parts_equal_the_masked_ones(rng, monkeypa
     target = listener_targets(np.ones((1, n_listeners), dtype=np.int64))[0]
     common = dict(comparison="pearson", seed=4, n_bootstrap=60, n_permutations=0, cv_splits=5, level=0.95,
                   listener_targets=listener_targets, n_listeners=n_listeners)
-    compiled = stats.rsa_statistics(x, target, **common)
+    compiled = rsa_inference.rsa_statistics(x, target, **common)
     monkeypatch.setattr(split_pearson, "MASKED_BYTES", 0)
-    numpy_path = stats.rsa_statistics(x, target, **common)
+    numpy_path = rsa_inference.rsa_statistics(x, target, **common)
     assert compiled.keys() == numpy_path.keys()
     for key, value in numpy_path.items():
         if np.asarray(value).dtype.kind == "f":

@@ -80,7 +80,7 @@ def test_every_paper_task_runs_and_reports_its_statistics():
         if t.type == "transfer":
             params.update(c_grid=[0.1, 1.0], inner_folds=2, baseline_folds=2)
         pools = TASK_TYPES[t.type].poolings(params)
-        ctx = EvalContext(name, 0, np.random.default_rng(0), lambda m, p: control)
+        ctx = EvalContext(name, 0, lambda m, p: control)
         out = TASK_TYPES[t.type].evaluate({p: acts for p in pools}, s, params, ctx)
         json.dumps(out, allow_nan=False)
         assert out["caveat"]  # a synthetic set is never presented as a finding

@@ -13,7 +13,17 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 
-from audioprobe.metrics import inference, rsa, stats
+from audioprobe.metrics import (
+    ceiling,
+    inference,
+    intervals,
+    layer_selection,
+    mantel,
+    pearson,
+    resampling,
+    rsa,
+    rsa_inference,
+)
 
 FAST = settings(max_examples=30, deadline=None, derandomize=True)
 
@@ -80,20 +90,20 @@ def pytest_approx(v):
 @given(seed=seeds, n=st.integers(1, 30), m=st.integers(1, 20))
 def test_bootstrap_counts_sum_to_n(seed, n, m):
     rng = np.random.default_rng(seed)
-    counts = stats.bootstrap_counts(rng, n, m)
+    counts = resampling.bootstrap_counts(rng, n, m)
     assert counts.shape == (m, n) and counts.dtype.kind == "i"
     assert np.all(counts >= 0) and np.all(counts.sum(axis=1) == n)
     draws = rng.integers(0, n, size=(m, 7))
     ref = np.stack([np.bincount(row, minlength=n) for row in draws])
-    np.testing.assert_array_equal(stats.counts_from_draws(draws, n), ref)
+    np.testing.assert_array_equal(resampling.counts_from_draws(draws, n), ref)
 
 
 @FAST
 @given(seed=seeds, n=st.integers(2, 25), m=st.integers(1, 10))
 def test_random_halves_hold_half_the_items(seed, n, m):
-    h = stats.random_halves(np.random.default_rng(seed), n, m)
+    h = resampling.random_halves(np.random.default_rng(seed), n, m)
     assert h.shape == (m, n) and h.dtype == bool and np.all(h.sum(axis=1) == n // 2)
-    perms = stats.random_permutations(np.random.default_rng(seed), n, m)
+    perms = resampling.random_permutations(np.random.default_rng(seed), n, m)
     assert np.all(np.sort(perms, axis=1) == np.arange(n))
 
 
@@ -104,8 +114,8 @@ def test_weighted_pearson_is_r_of_the_resample_written_out(seed, n, m):
     x = np.stack([pdist(rng.normal(size=(n, 2))), pdist(rng.normal(size=(n, 3)))])
     y = pdist(rng.normal(size=(n, 2)))
     counts = rng.integers(0, 3, size=(m, n))
-    got = stats.weighted_pearson(x, y, counts)
-    loop = stats.resampled_scores_loop(x, y, counts, lambda a, b: np.corrcoef(a, b)[0, 1])
+    got = pearson.weighted_pearson(x, y, counts)
+    loop = rsa_inference.resampled_scores_loop(x, y, counts, lambda a, b: np.corrcoef(a, b)[0, 1])
     for b in range(m):
         draws = np.repeat(np.arange(n), counts[b])
         i, j = np.triu_indices(draws.size, 1)
@@ -123,7 +133,7 @@ def test_weighted_pearson_is_r_of_the_resample_written_out(seed, n, m):
     p = rng.permutation(n)
     xp = np.stack([rsa.upper_triangle(square(r)[np.ix_(p, p)]) for r in x])
     yp = rsa.upper_triangle(square(y)[np.ix_(p, p)])
-    np.testing.assert_allclose(stats.weighted_pearson(xp, yp, counts[:, p]), got, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(pearson.weighted_pearson(xp, yp, counts[:, p]), got, atol=1e-9, equal_nan=True)
 
 
 @FAST
@@ -132,13 +142,13 @@ def test_permutation_p_value_matches_its_formula(seed, n, n_perm):
     rng = np.random.default_rng(seed)
     x = np.stack([pdist(rng.normal(size=(n, 2))) for _ in range(2)])
     y = pdist(rng.normal(size=(n, 2)))
-    perms = stats.random_permutations(rng, n, n_perm)
-    null = stats.permuted_pearson(x, y, perms)
+    perms = resampling.random_permutations(rng, n, n_perm)
+    null = mantel.permuted_pearson(x, y, perms)
     for b, p in enumerate(perms):
         yp = rsa.upper_triangle(square(y)[np.ix_(p, p)])
         np.testing.assert_allclose(null[b], [np.corrcoef(r, yp)[0, 1] for r in x], atol=1e-9)
     observed = rsa.pearson_rows(x, y)
-    p_value = stats.permutation_p_value(observed, null)
+    p_value = mantel.permutation_p_value(observed, null)
     np.testing.assert_allclose(p_value, (1 + (null >= observed - 1e-12).sum(axis=0)) / (1 + n_perm))
     assert np.all((p_value >= 1 / (n_perm + 1)) & (p_value <= 1))
 
@@ -147,7 +157,7 @@ def test_permutation_p_value_matches_its_formula(seed, n, n_perm):
 @given(seed=seeds, m=st.integers(1, 60), level=st.floats(0.5, 0.99))
 def test_percentile_interval_brackets_the_middle_level(seed, m, level):
     s = np.random.default_rng(seed).normal(size=(m, 2))
-    lo, hi = stats.percentile_interval(s, level).T
+    lo, hi = intervals.percentile_interval(s, level).T
     a = (1 - level) / 2
     np.testing.assert_allclose(lo, np.quantile(s, a, axis=0))
     np.testing.assert_allclose(hi, np.quantile(s, 1 - a, axis=0))
@@ -158,7 +168,7 @@ def test_percentile_interval_brackets_the_middle_level(seed, m, level):
 @FAST
 @given(r=st.floats(-0.9, 1.0), k=st.floats(1.0, 5.0))
 def test_spearman_brown_formula_and_monotone(r, k):
-    got = float(stats.spearman_brown(r, k))
+    got = float(ceiling.spearman_brown(r, k))
     assert abs(got - k * r / (1 + (k - 1) * r)) < 1e-12
     if r > 0:
         assert r - 1e-12 <= got <= 1 + 1e-12
@@ -170,7 +180,7 @@ def test_cross_validated_selection_picks_on_one_half_and_scores_on_the_other(see
     rng = np.random.default_rng(seed)
     a, b = rng.normal(size=(splits, layers)), rng.normal(size=(splits, layers))
     a[0, 0] = np.nan
-    held, chosen = stats.cross_validated_selection(a, b)
+    held, chosen = layer_selection.cross_validated_selection(a, b)
     for s in range(splits):
         if np.isnan(a[s]).all():  # nothing to pick: no layer, no score
             assert chosen[s] == -1 and np.isnan(held[s])

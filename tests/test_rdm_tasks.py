@@ -17,7 +17,7 @@ from scipy.spatial.distance import pdist, squareform
 
 from audioprobe.cache import load_layers
 from audioprobe.cli import main as eval_main
-from audioprobe.metrics import similarity, stats
+from audioprobe.metrics import resampling, similarity
 from audioprobe.stimuli.folder import export_folder
 from audioprobe.stimuli.synthetic.studies import similarity_study
 from audioprobe.taskconfig import load_task
@@ -60,7 +60,7 @@ def test_measures_per_layer_equal_the_functions_on_rdms_built_here(study, tmp_pa
     human = np.where(np.isnan(human), human.T, human)
     np.fill_diagonal(human, 0)
     # the bootstrap resamples the RSA drew (its plan's SHA-256 says they are these)
-    counts = stats.bootstrap_counts(stats.streams(0)[0], 14, 60)
+    counts = resampling.bootstrap_counts(resampling.streams(0)[0], 14, 60)
     assert hashlib.sha256(counts.tobytes()).hexdigest() == result["replicates"]["resampling"]["sounds_plan_sha256"]
     for name in ("rowwise_spearman", "triplet_agreement", "ndcg", "normalised_mae"):
         func, kwargs, lower = similarity.MEASURES[name]

@@ -27,7 +27,7 @@ from scipy.stats import pearsonr, spearmanr
 from audioprobe.cache import load_layers
 from audioprobe.cli import main as eval_main
 from audioprobe.errors import AudioprobeError
-from audioprobe.metrics import rsa, stats
+from audioprobe.metrics import mantel, pearson, resampling, rsa, rsa_inference
 from audioprobe.stimuli.folder import export_folder, load_folder, read_rdm
 from audioprobe.stimuli.stimulus_set import normalise_rdm
 from audioprobe.stimuli.synthetic.studies import similarity_study
@@ -227,7 +227,7 @@ def _resampled(v: np.ndarray, counts: np.ndarray) -> np.ndarray:
 def test_rsa_statistics_with_missing_pairs_against_explicit_masked_vectors(comparison):
     x, y, present = _problem()
     n, seed, n_boot, n_perm = 11, 3, 25, 40
-    out = stats.rsa_statistics(x, y, comparison, seed, n_boot, n_perm, 6, 0.9)
+    out = rsa_inference.rsa_statistics(x, y, comparison, seed, n_boot, n_perm, 6, 0.9)
     corr = {"pearson": lambda a, b: pearsonr(a, b)[0], "spearman": lambda a, b: spearmanr(a, b)[0],
             "kendall_tau_a": rsa.kendall_tau_a}[comparison]
     np.testing.assert_allclose(out["score"], [corr(r[present], y[present]) for r in x], atol=1e-12)
@@ -239,7 +239,7 @@ def test_rsa_statistics_with_missing_pairs_against_explicit_masked_vectors(compa
             ref = [corr(_resampled(r, c)[keep], yy[keep]) for r in x]
             np.testing.assert_allclose(out["bootstrap"][b], ref, atol=1e-10)
     # Mantel: the target's rows and columns permuted together, its missing pairs moving with them
-    perms = np.argsort(stats.streams(seed)[1].random((n_perm, n)), axis=1)
+    perms = np.argsort(resampling.streams(seed)[1].random((n_perm, n)), axis=1)
     null = []
     for p in perms:
         yp = squareform(squareform(y, checks=False)[np.ix_(p, p)], checks=False)
@@ -248,7 +248,7 @@ def test_rsa_statistics_with_missing_pairs_against_explicit_masked_vectors(compa
     exceed = (np.array(null) >= out["score"] - 1e-9).sum(axis=0)
     np.testing.assert_allclose(out["p_value"], (1 + exceed) / (1 + n_perm), rtol=1e-12)
     if comparison == "pearson":  # cross-validation: layer picked on one half's present pairs, scored on the other's
-        halves = stats.random_halves(stats.streams(seed)[2], n, 6)
+        halves = resampling.random_halves(resampling.streams(seed)[2], n, 6)
         i, j = np.triu_indices(n, k=1)
         held = []
         for pick, judge in [(h, ~h) for h in halves] + [(~h, h) for h in halves]:
@@ -262,12 +262,12 @@ def test_rsa_statistics_with_missing_pairs_against_explicit_masked_vectors(compa
 def test_masked_path_with_every_pair_present_equals_the_complete_path():
     x, y, _ = _problem(fraction=0.0)
     rng = np.random.default_rng(0)
-    w = stats.bootstrap_counts(rng, 11, 20)
+    w = resampling.bootstrap_counts(rng, 11, 20)
     all_present = np.ones(y.size, dtype=bool)
-    np.testing.assert_allclose(stats.weighted_pearson(x, y, w, all_present), stats.weighted_pearson(x, y, w),
+    np.testing.assert_allclose(pearson.weighted_pearson(x, y, w, all_present), pearson.weighted_pearson(x, y, w),
                                atol=1e-12)
-    perms = stats.random_permutations(rng, 11, 15)
-    np.testing.assert_allclose(stats.permuted_pearson(x, y, perms, all_present), stats.permuted_pearson(x, y, perms),
+    perms = resampling.random_permutations(rng, 11, 15)
+    np.testing.assert_allclose(mantel.permuted_pearson(x, y, perms, all_present), mantel.permuted_pearson(x, y, perms),
                                atol=1e-12)
 
 
@@ -275,7 +275,7 @@ def test_a_resample_with_fewer_than_two_present_pairs_is_undefined():
     y = np.array([1.0, np.nan, np.nan, 2.0, np.nan, 3.0])  # 4 sounds; pairs (0,1), (1,2), (2,3) present
     x = np.array([[0.5, 0.1, 0.2, 0.9, 0.3, 0.7]])
     w = np.array([[2, 2, 0, 0], [1, 1, 1, 0], [0, 2, 0, 2]])  # one present pair; two; none
-    got = stats.weighted_pearson(x, y, w, np.isfinite(y))[:, 0]
+    got = pearson.weighted_pearson(x, y, w, np.isfinite(y))[:, 0]
     assert np.isnan(got[0]) and got[1] == pytest.approx(1.0) and np.isnan(got[2])
 
 
@@ -321,8 +321,8 @@ def test_cli_missing_cells_every_statistic_on_the_present_pairs(missing_run):
     y[~present] = np.nan
     assert scores["n_pairs"] == int(present.sum()) and scores["n_pairs_missing"] == int((~present).sum()) > 0
     assert f"uses the {int(present.sum())} pairs present" in scores["missing_pairs"]
-    counts = stats.bootstrap_counts(stats.streams(0)[0], N, 40)
-    perms = np.argsort(stats.streams(0)[1].random((30, N)), axis=1)
+    counts = resampling.bootstrap_counts(resampling.streams(0)[0], N, 40)
+    perms = np.argsort(resampling.streams(0)[1].random((30, N)), axis=1)
     for entry in scores["per_layer"]:
         x = pdist(layers[entry["layer"]], "cosine")
         assert entry["score"] == pytest.approx(pearsonr(x[present], y[present])[0], abs=1e-9)
@@ -395,7 +395,7 @@ def test_cli_per_listener_matrices_give_target_and_noise_ceiling(base, truth, tm
 
     ceiling = scores["noise_ceiling"]
     # split halves: the same random halves (stream 3 of the seed), means and correlations written out
-    gen = stats.streams(0)[3]
+    gen = resampling.streams(0)[3]
     order = np.argsort(gen.random((40, 6)), axis=1)
     split = [r(group_mean(o[:3]), group_mean(o[3:])) for o in order]
     assert ceiling["split_half_r"] == pytest.approx(np.mean(split), abs=1e-9)

@@ -122,7 +122,7 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
     the t interval of inference.contrast_statistics on its stored replicates (one computation everywhere). logmel has
     one layer: its headline is that layer's score and its replicates are the layer's."""
     from audioprobe.metrics.intervals import percentile_interval
-    from audioprobe.metrics.stats import sound_draws
+    from audioprobe.metrics.resampling import sound_draws
 
     for name, r in results.items():
         arrays = read_replicates(r["_path"])

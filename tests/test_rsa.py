@@ -130,7 +130,7 @@ def params(**over):
 
 
 def ctx(seed=0, control=None):
-    return EvalContext(task="t", seed=seed, rng=np.random.default_rng(seed), control=control)
+    return EvalContext(task="t", seed=seed, control=control)
 
 
 def test_rsa_task_end_to_end(rng):
@@ -180,7 +180,7 @@ def _run(s, acts, **over):
 
 
 def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
-    from audioprobe.metrics import intervals, stats
+    from audioprobe.metrics import intervals, resampling
 
     s, truth = tiny_set(rng)
     acts = {"mean": {"good": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3)), "noise": rng.random((30, 5))}}
@@ -209,7 +209,7 @@ def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
     r = c2.replicates
     layers = both["per_layer"]
     # statistics over sound pairs: the variances count the pairs' noise once (from the sounds' draws)
-    counts = stats.sound_draws(0, 30, r["per_layer"].shape[0])
+    counts = resampling.sound_draws(0, 30, r["per_layer"].shape[0])
     # (a layer's score; not the headline chosen among layers, which keeps the bootstrap's variance)
     assert c2.resampling["pair_statistic"] == ["per_layer"]
     var, dof = intervals.dual_variance_of(r["per_layer"], r["per_layer_listeners"], r["per_layer_sounds"], 8, 30,
@@ -217,7 +217,7 @@ def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
     np.testing.assert_allclose(intervals.t_interval([e["score"] for e in layers], var, dof, 0.95),
                                [e["ci"] for e in layers], atol=1e-12)
     assert [e["dof"] for e in layers] == pytest.approx(np.round(dof, 1).tolist()) and np.all(dof >= 7)
-    assert r["headline"].shape == (r["per_layer"].shape[0], stats.HEADLINE_SPLITS)
+    assert r["headline"].shape == (r["per_layer"].shape[0], resampling.HEADLINE_SPLITS)
     var, dof = intervals.dual_variance_of(r["headline"], r["headline_listeners"], r["headline_sounds"], 8, 30,
                                           cv_splits=20, split_axis=True)
     np.testing.assert_allclose(intervals.t_interval(both["headline"]["value"], var, dof, 0.95), both["headline"]["ci"],
@@ -228,22 +228,22 @@ def test_two_factor_sound_draws_are_the_sounds_only_draws(rng):
 
 
 def test_two_factor_replicate_rebuilds_the_target_from_the_drawn_listeners(rng):
-    from audioprobe.metrics import stats
+    from audioprobe.metrics import resampling, rsa_inference
     from audioprobe.metrics.responses import counts_from_responses
 
     s, truth = tiny_set(rng, listeners=6)
     acts = {"mean": {"a": np.eye(3)[truth["material"]] + 0.5 * rng.random((30, 3)), "b": rng.random((30, 4))}}
     for target in ("kl", "js", "modal"):
         out, c = _run(s, acts, target=target, bootstrap=50)
-        listeners = stats.listener_draws(0, 6, 50)
-        counts = stats.bootstrap_counts(stats.streams(0)[0], 30, 50)
+        listeners = resampling.listener_draws(0, 6, 50)
+        counts = resampling.bootstrap_counts(resampling.streams(0)[0], 30, 50)
         model = np.stack([rsa.cosine_rdm(v) for v in acts["mean"].values()])
         for b in (0, 17):
             drawn = s.responses["material"][np.repeat(np.arange(6), listeners[b])]
             t = {"kl": lambda k: rsa.symmetric_kl_rdm(k, 0.5), "js": lambda k: rsa.jensen_shannon_rdm(k, 0.5),
                  "modal": rsa.modal_rdm}[target](counts_from_responses(drawn, 3))
             for name, weights in (("per_layer", counts[b]), ("per_layer_listeners", np.ones(30, dtype=np.int64))):
-                direct = stats.resampled_scores_loop(model, t, weights[None],
+                direct = rsa_inference.resampled_scores_loop(model, t, weights[None],
                                                      lambda p, q: rsa.compare_rows(p, q, "pearson")[0])[0]
                 np.testing.assert_allclose(c.replicates[name][b], direct, atol=1e-12, err_msg=(target, name))
 
@@ -472,7 +472,7 @@ def test_a_ceiling_is_reliable_when_its_split_interval_clears_the_floor_and_only
     does not clear the floor (no share of the attainable, the reason says why); listeners who agree give a
     reliable ceiling, whose interval is the Spearman-Brown corrected percentiles of the split-half r computed
     here by brute force on the same halves."""
-    from audioprobe.metrics import stats
+    from audioprobe.metrics import ceiling, resampling
     from audioprobe.tasktypes.rsa import RELIABILITY_FLOOR, noise_ceiling
 
     acts = lambda truth: {"mean": {"good": np.eye(3)[truth] + 0.3 * rng.random((truth.size, 3))}}  # noqa: E731
@@ -491,13 +491,13 @@ def test_a_ceiling_is_reliable_when_its_split_interval_clears_the_floor_and_only
     # brute force on the halves the task draws (the ceiling stream of seed 0, as ctx() uses)
     resp = agree.responses["material"]
     rs = []
-    for half in stats.random_halves(stats.streams(0)[3], 12, 40):
+    for half in resampling.random_halves(resampling.streams(0)[3], 12, 40):
         ca = np.stack([np.bincount(resp[half][:, i], minlength=3) for i in range(60)])
         cb = np.stack([np.bincount(resp[~half][:, i], minlength=3) for i in range(60)])
         rs.append(pearsonr(rsa.modal_rdm(ca), rsa.modal_rdm(cb))[0])
-    lo, hi = stats.spearman_brown(np.percentile(rs, [2.5, 97.5]))
+    lo, hi = ceiling.spearman_brown(np.percentile(rs, [2.5, 97.5]))
     assert nc["interval"] == pytest.approx([lo, hi], abs=1e-9)
-    assert noise_ceiling(agree, p, stats.streams(0)[3])["interval"] == nc["interval"]
+    assert noise_ceiling(agree, p, resampling.streams(0)[3])["interval"] == nc["interval"]
 
 
 def test_a_ceiling_of_0_02_prints_no_ratio():

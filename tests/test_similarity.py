@@ -17,8 +17,8 @@ from scipy import stats as sps
 from scipy.spatial.distance import pdist, squareform
 from sklearn.metrics import ndcg_score
 
+from audioprobe.metrics import resampling
 from audioprobe.metrics import similarity as sim
-from audioprobe.metrics import stats
 
 FAST = settings(max_examples=30, deadline=None, derandomize=True)
 seeds = st.integers(0, 2 ** 32 - 1)
@@ -224,7 +224,7 @@ def test_ndcg_ties_are_averaged_over_orderings():
 def test_bootstrap_equals_explicit_resamples():
     rng = np.random.default_rng(17)
     model, human = pair(rng, 9, missing=0.1, ties=True)
-    counts = stats.bootstrap_counts(rng, 9, 12)
+    counts = resampling.bootstrap_counts(rng, 9, 12)
     for name, (func, kwargs, _) in sim.MEASURES.items():
         got = sim.bootstrap_measure(func, model, human, counts, **kwargs)
         assert got.shape == (12,)
@@ -367,7 +367,7 @@ def test_property_ranges(seed, n, k, margin):
 def test_property_bootstrap_replicates_are_the_measure_on_resamples(seed, n, m):
     rng = np.random.default_rng(seed)
     model, human = pair(rng, n, missing=0.1, ties=True)
-    counts = stats.bootstrap_counts(rng, n, m)
+    counts = resampling.bootstrap_counts(rng, n, m)
     got = sim.bootstrap_measure(sim.rowwise_rank_correlation, model, human, counts, method="kendall")
     for b in range(m):
         want = brute_rowwise(sim.resample_matrix(model, counts[b]).tolist(),

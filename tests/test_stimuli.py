@@ -336,7 +336,7 @@ def test_counts_from_responses_counts_answers_and_skips_missing(rng):
 
 def test_every_counter_agrees(tmp_path, rng):
     """Folder loader, StimulusSet.counts_from_responses and the split-half ceiling count alike."""
-    from audioprobe.metrics import stats
+    from audioprobe.metrics import ceiling
     from audioprobe.metrics.responses import counts_from_responses
 
     s = load_folder(make_folder(tmp_path / "d", rng, responses=True))
@@ -344,7 +344,7 @@ def test_every_counter_agrees(tmp_path, rng):
         np.testing.assert_array_equal(s.counts_from_responses()[d], counts_from_responses(s.responses[d], len(cats)))
         np.testing.assert_array_equal(s.judgments[d], counts_from_responses(s.responses[d], len(cats)))
     seen = []
-    stats.split_half_reliability(
+    ceiling.split_half_reliability(
         s.responses, {d: len(c) for d, c in s.dimensions.items()},
         lambda counts: seen.append(counts) or np.arange(6.0), lambda a, b: np.zeros(len(a)), rng, n_splits=2)
     assert all(c["material"].sum() == len(s) for c in seen[::2])  # one listener of three per first half

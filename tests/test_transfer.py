@@ -84,7 +84,7 @@ def test_transfer_task_end_to_end(rng):
     n = len(s)
     good = np.eye(3)[truth["material"]] + 0.3 * rng.normal(size=(n, 3))
     acts = {"mean": {"good": good, "noise": rng.normal(size=(n, 3))}}
-    ctx = EvalContext("t", 0, np.random.default_rng(0), None)
+    ctx = EvalContext("t", 0, None)
     out = TASK_TYPES["transfer"].evaluate(acts, s, params(), ctx)
     json.dumps(out, allow_nan=False)
     g, z = out["per_layer"]
@@ -150,7 +150,7 @@ def _labelled_set(materials_by_extent: dict[str, list[str]]):
 
 def _evaluate(s, rng, **over):
     acts = {"mean": {"x": rng.normal(size=(len(s), 4))}}
-    return TASK_TYPES["transfer"].evaluate(acts, s, params(**over), EvalContext("t", 0, np.random.default_rng(0), None))
+    return TASK_TYPES["transfer"].evaluate(acts, s, params(**over), EvalContext("t", 0, None))
 
 
 @pytest.mark.parametrize("train, why", [

@@ -74,7 +74,7 @@ def evaluate(acts, stimset, p, seed, monkeypatch):
         return seen["out"]
 
     monkeypatch.setattr(transfer, "all_layer_predictions", record)
-    ctx = EvalContext("t", seed, np.random.default_rng(0), None)
+    ctx = EvalContext("t", seed, None)
     out = TASK_TYPES["transfer"].evaluate({"mean": acts}, stimset, p, ctx)
     json.dumps(out, allow_nan=False)
     assert check_typed(out, TransferScores, "scores") == []
@@ -329,7 +329,7 @@ def test_without_cross_validation_without_bootstrap_and_with_one_layer(monkeypat
     np.testing.assert_allclose(ctx.replicates["baseline_contrast"], want, atol=1e-12)
     # no bootstrap: values, no intervals, no replicates
     for cv in (0, 6):
-        ctx_none = EvalContext("t", seed, np.random.default_rng(0), None)
+        ctx_none = EvalContext("t", seed, None)
         plain = TASK_TYPES["transfer"].evaluate({"mean": acts}, s, params(cv_splits=cv, bootstrap=0), ctx_none)
         json.dumps(plain, allow_nan=False)
         assert plain["baseline_contrast"]["value"] is not None and plain["baseline_contrast"]["ci"] is None

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioprobe.metrics import stats, transfer
+from audioprobe.metrics import rsa_inference, transfer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -337,9 +337,9 @@ def test_non_finite_layers_change_no_other_number(rng, two_factor):
                   n_listeners=n_listeners if two_factor else 0)
     with_nan = x.copy()
     with_nan[1] = np.nan
-    full = stats.rsa_statistics(x, target, **kwargs)
-    part = stats.rsa_statistics(with_nan, target, **kwargs)
-    none = stats.rsa_statistics(np.full_like(x, np.nan), target, **kwargs)
+    full = rsa_inference.rsa_statistics(x, target, **kwargs)
+    part = rsa_inference.rsa_statistics(with_nan, target, **kwargs)
+    none = rsa_inference.rsa_statistics(np.full_like(x, np.nan), target, **kwargs)
     assert sorted(full) == sorted(part) == sorted(none)
     for key, value in part.items():
         value = np.asarray(value)

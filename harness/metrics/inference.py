@@ -133,7 +133,7 @@ class OverPairs:
 @dataclasses.dataclass(frozen=True)
 class Splits:
     """Replicates of a cross-validated score, `[n_resamples, n_splits, *S]`: in each resample the score
-    of each of the same n_splits half-splits of the sounds (`stats.split_held_out`); the estimate
+    of each of the same n_splits half-splits of the sounds (`layer_selection.split_held_out`); the estimate
     averages `cv_splits` splits. Their variance is `intervals.split_variance`: the splits' own noise is
     removed, so the test has the power of the statistic, not of one noisy split per resample."""
 
@@ -307,7 +307,7 @@ def _bootstrap_p(d: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 
 def _percentile(samples: np.ndarray, valid: np.ndarray, level: float) -> np.ndarray:
-    """Percentile interval over axis 0 of the valid entries -> `[..., 2]` (stats.percentile_interval)."""
+    """Percentile interval over axis 0 of the valid entries -> `[..., 2]` (intervals.percentile_interval)."""
     shape = samples.shape[1:]
     flat = np.where(valid, samples, np.nan).reshape(samples.shape[0], -1)
     return percentile_interval(flat, level).reshape(*shape, 2)

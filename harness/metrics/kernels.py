@@ -12,7 +12,7 @@ The two-factor bootstrap's sums with a target per resample, once compiled here, 
 products over the pairs since (`split_pearson.target_split_sums`): they serve the half-splits of every
 resample at once, which a loop over pairs would visit one by one.
 
-numba is optional (`pip install audioprobe[fast]`); without it (or below `MIN_SOUNDS`) `stats` keeps its
+numba is optional (`pip install audioprobe[fast]`); without it (or below `MIN_SOUNDS`) `mantel` keeps its
 numpy path. Both give the same sums up to floating-point rounding (tests/test_large_sets.py).
 """
 

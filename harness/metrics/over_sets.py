@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audioprobe.metrics.stats import bootstrap_counts
+from audioprobe.metrics.resampling import bootstrap_counts
 
 
 def set_resamples(seed: int, n_sets: int, n_resamples: int) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Listener responses: per-listener category answers turned into per-sound response counts.
 
 The one place where answers are counted. Stimulus sets (folder, Hub, embedded) derive their
-judgments with it, and split-half noise ceilings (`stats.split_half_reliability`) count each
+judgments with it, and split-half noise ceilings (`ceiling.split_half_reliability`) count each
 half of the panel with it, so a ceiling and a score always count the same way. numpy only.
 """
 

@@ -80,7 +80,7 @@ def symmetric_kl_factors(counts: np.ndarray, smoothing: float = 0.5) -> tuple[np
     """(A, B), `[n, 2k + 2]` each, with A @ B.T the square form of `symmetric_kl_rdm` (zero diagonal).
 
     The symmetric KL matrix is a_i + a_j - p_i.logp_j - p_j.logp_i: rank at most 2k + 2 for k
-    categories. Sums over its pairs then cost O(n k^2), not O(n^2) (`stats.factored_pearson`), which
+    categories. Sums over its pairs then cost O(n k^2), not O(n^2) (`pearson.factored_pearson`), which
     makes the noise ceiling's hundreds of split-half targets cheap on large sets.
     """
     p = response_distributions(counts, smoothing)
@@ -94,7 +94,7 @@ def symmetric_kl_factors(counts: np.ndarray, smoothing: float = 0.5) -> tuple[np
 
 def modal_factors(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(A, B) with A @ B.T = 1 - u u^T, the square form of `modal_rdm` off the diagonal (its diagonal,
-    1 - |u_i|^2, is not 0 for a tied sound: `stats.factored_pearson` leaves the diagonal out)."""
+    1 - |u_i|^2, is not 0 for a tied sound: `pearson.factored_pearson` leaves the diagonal out)."""
     u = modal_indicators(counts)
     ones = np.ones((u.shape[0], 1))
     return np.hstack([ones, -u]), np.hstack([ones, u])

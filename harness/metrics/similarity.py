@@ -279,7 +279,7 @@ def normalised_mae(model, human) -> float:
 def resample_matrix(matrix, counts) -> np.ndarray:
     """The bootstrap resample of a dissimilarity matrix: `M[idx][:, idx]` with
     idx = `np.repeat(arange(n), counts)`, cells pairing a sound with itself or its own copy NaN
-    (their 0 is by construction, not data; as the RSA bootstrap in `stats` excludes them)."""
+    (their 0 is by construction, not data; as the RSA bootstrap in `pearson` excludes them)."""
     x = np.asarray(matrix, dtype=np.float64)
     idx = np.repeat(np.arange(x.shape[0]), np.asarray(counts, dtype=np.int64))
     out = x[np.ix_(idx, idx)]
@@ -291,10 +291,10 @@ def bootstrap_measure(measure: Callable[..., float], model, human, counts, **kwa
     """`[m]` replicates of a measure over bootstrap resamples of the sounds.
 
     counts `[m, n]` int: how often each sound is drawn in each resample (as from
-    `stats.bootstrap_counts`, so every measure and the RSA scores of a set can share one set of
+    `resampling.bootstrap_counts`, so every measure and the RSA scores of a set can share one set of
     resamples). Both matrices are resampled the same way (`resample_matrix`) and the measure,
     with kwargs, is computed on each pair; a percentile interval is then
-    `stats.percentile_interval(replicates)`. Replicates where the measure is undefined are NaN.
+    `intervals.percentile_interval(replicates)`. Replicates where the measure is undefined are NaN.
     Each replicate is a full evaluation, so the cost is m times the measure's.
     """
     c = np.atleast_2d(np.asarray(counts, dtype=np.int64))

@@ -7,7 +7,7 @@ splits in every resample, the first K of the estimate's), from which `intervals.
 removes the splits' own noise. This module computes those scores from shared sums, for the whole
 resample and its 2K halves ("parts"), in about the time the earlier one-split replicates took.
 
-Conventions as `stats` (its module docstring): a resample is a weight vector w over the n sounds
+Conventions as `pearson` (its module docstring): a resample is a weight vector w over the n sounds
 (bootstrap counts); every sum a Pearson r needs over the resampled pairs i < j (self-pairs
 excluded) is a quadratic form w^T A w / 2 in a square A of zero diagonal. On the half H of a split,
 w is zero outside H, so only the block A_HH counts: a quarter of the products of the whole square
@@ -117,7 +117,7 @@ def split_sums(x: np.ndarray, y: np.ndarray | None, weights: np.ndarray, halves:
     """Pearson sums of every layer with a fixed target on each weight row and each half of each split.
 
     x `[n_layers, n_pairs]` and y `[n_pairs]`, standardised over the present pairs and 0 on the missing
-    ones (`stats._standardised_present`); y None: only the sums without the target (w, x, xx).
+    ones (`pearson.standardised_present`); y None: only the sums without the target (w, x, xx).
     weights `[m, n]`; halves `[K, n]` bool; present `[n_pairs]` bool or None (every pair). Returns w, y, yy
     `[m, 1 + 2K]` and x, xx, xy `[m, 1 + 2K, n_layers]` (parts: module docstring).
     """

@@ -501,7 +501,7 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
 
 
 #: Spawn key of the matched subsamples' generators: `SeedSequence(seed, spawn_key=(MATCHED_STREAM, fold,
-#: 0 for the transfer subsample or 1 for the baseline's))`, apart from every stream `stats.streams`
+#: 0 for the transfer subsample or 1 for the baseline's))`, apart from every stream `resampling.streams`
 #: spawns (keys (0,) to (4,)), so that the bootstrap, split and ceiling draws are unchanged.
 MATCHED_STREAM = 100
 

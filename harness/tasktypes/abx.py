@@ -11,7 +11,7 @@ A/X and 4 as B) and used unchanged for the estimate, every bootstrap resample an
   task and seed gets the same weights (paired comparisons).
 - Half-splits: drawn within each (by-value, category) stratum (`metrics.abx.stratified_halves`) from
   the seed's CV stream; the estimate's cross-validated headline uses cv_splits of them, its replicates
-  the first K = `stats.HEADLINE_SPLITS` in every resample (weights w h and w (1 - h)).
+  the first K = `resampling.HEADLINE_SPLITS` in every resample (weights w h and w (1 - h)).
 - Headline: `common.headline`, lowest error.
 """
 
@@ -22,7 +22,7 @@ from typing import Annotated, Any, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import abx, rsa, stats
+from audioprobe.metrics import abx, intervals, layer_selection, pearson, resampling, rsa
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (
@@ -93,14 +93,14 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     layers = acts[params["pooling"]]
     names = list(layers)
     choose = len(names) > 1  # a layer to choose: the cross-validated headline and its split replicates
-    rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
+    rng_boot, rng_cv = ctx.plan.bootstrap(), ctx.plan.splits()
     weights = abx.bayesian_bootstrap_weights(rng_boot, n, B)  # [B, n]
     splits = abx.stratified_halves(rng_cv, structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
-    K = min(stats.HEADLINE_SPLITS, splits.shape[0]) if B else 0
+    K = min(resampling.HEADLINE_SPLITS, splits.shape[0]) if B else 0
     # Every layer at once (one matrix product per cell for all layers): the whole cells under weights 1 (the
     # estimate), each resample's weights and the estimate's halves (0/1 weights: exact counts); then the
     # first K splits' halves inside every resample, each half scored on its own sounds only.
-    with stats.small_problem_threads(n):
+    with pearson.small_problem_threads(n):
         dist = np.stack([squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
                          for x in layers.values()])  # [L, n, n]
     main_w = np.vstack([np.ones((1, n)), weights, _interleaved(splits).astype(np.float64)])
@@ -115,7 +115,7 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(point[k]), "ci": None, "p_value": None}
         if B:
-            entry["ci"] = interval(stats.percentile_interval(boot[:, k:k + 1], params["ci_level"])[0])
+            entry["ci"] = interval(intervals.percentile_interval(boot[:, k:k + 1], params["ci_level"])[0])
             ok = boot[np.isfinite(boot[:, k]), k]
             entry["p_value"] = json_float((1 + np.sum(ok >= 0.5)) / (1 + ok.size)) if ok.size else None
         if entry["score"] is None:
@@ -125,9 +125,9 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     cv = {}
     if choose and S:
         # lower error is better: select on the negated error, report the error
-        held, cv["cv_choice"] = stats.cross_validated_selection(-cv_a, -cv_b)
+        held, cv["cv_choice"] = layer_selection.cross_validated_selection(-cv_a, -cv_b)
         cv["cv_scores"] = -held
-    split_reps = stats.split_held_out(rep_a, rep_b, lower_is_better=True) if B and K else None  # [B, K]
+    split_reps = layer_selection.split_held_out(rep_a, rep_b, lower_is_better=True) if B and K else None  # [B, K]
     head, head_reps = headline(per_layer, names, params, **cv, layer_replicates=boot if B else None,
                                split_replicates=split_reps, n_sounds=n, lower_is_better=True)
     if B:
@@ -165,7 +165,7 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
             "cv_splits": S,
             "halves": f"drawn within each ({params['by'] + ' value, ' if by is not None else ''}category) stratum, "
                       f"floor/ceil, the odd sound's half at random; the headline's replicates score the first "
-                      f"K = min({stats.HEADLINE_SPLITS}, cv_splits) of the cv_splits halves in every resample "
+                      f"K = min({resampling.HEADLINE_SPLITS}, cv_splits) of the cv_splits halves in every resample "
                       f"(weights w h and w (1 - h)); a half is scored on the cells restricted to its sounds",
         },
         **synthetic_caveat(stimset),

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Callable, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import transfer
+from audioprobe.metrics import resampling, transfer
 from audioprobe.registry import Registry
 from audioprobe.stimuli import StimulusSet
 
@@ -71,10 +71,9 @@ class EvalContext:
 
     task: str  # task name, for error messages
     seed: int
-    rng: np.random.Generator
     #: (model name, pooling) -> layer -> `[n_sounds, dim]` of a control model on the same sounds
     #: (e.g. `logmel` for partial RSA), extracted through the same cache.
-    control: Callable[[str, str], dict[str, np.ndarray]]
+    control: Callable[[str, str], dict[str, np.ndarray]] | None = None
     #: Bootstrap replicates a task keeps for paired comparisons (`keep_replicates`), written beside
     #: the result file, and the resampling they come from.
     replicates: dict[str, np.ndarray] = dataclasses.field(default_factory=dict)
@@ -84,9 +83,14 @@ class EvalContext:
     #: the store; a context made without one keeps nothing).
     keep_rdm: Callable[[np.ndarray], str | None] = lambda condensed: None
     #: Where the statistics may compute: the runner's resolved `--device` ("cpu", "cuda", "cuda:1").
-    #: On cuda the RSA statistics' products run through torch (`metrics/stats_torch.py`), equal to
+    #: On cuda the RSA statistics' products run through torch (`metrics/backend_torch.py`), equal to
     #: the CPU ones within float rounding: like the forward pass's device, not part of the run key.
     device: str = "cpu"
+
+    @property
+    def plan(self) -> resampling.ResamplePlan:
+        """The seed's draws by name (`plan.bootstrap()`, `plan.splits()`, ...): the same for every model."""
+        return resampling.ResamplePlan(self.seed)
 
     def keep_replicates(self, counts: np.ndarray, unit: str, listeners: np.ndarray | None = None,
                         pair_statistic: Sequence[str] = (), **arrays: np.ndarray) -> None:
@@ -98,7 +102,7 @@ class EvalContext:
         Comparisons pair two results row by row only when their resamples are the same draws:
         the plan's SHA-256 (of the draws) says so without the draws being stored.
         pair_statistic: the names of the arrays that are smooth statistics over pairs of sounds drawn by
-        `stats.sound_draws` (RSA: `pair_statistic_arrays`): comparisons of those draw the counts again and
+        `resampling.sound_draws` (RSA: `pair_statistic_arrays`): comparisons of those draw the counts again and
         remove the pairs' noise from their variances.
         """
         counts = np.asarray(counts)
@@ -289,7 +293,7 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
     - One layer with a score: no choice to make, the headline is that layer's score and its replicates
       are the layer's (cross-validating it would only add the noise of half-splits).
     - cv_splits > 0: the mean held-out score over the half-splits (cv_scores, cv_choice: per half of each
-      split, `stats.cross_validated_selection`); the layer picked most often, with its frequency. Its
+      split, `layer_selection.cross_validated_selection`); the layer picked most often, with its frequency. Its
       replicates are `split_replicates` `[n_resamples, K]` (the same statistic on K fixed splits of each
       resample; `inference.Splits`).
     - cv_splits 0: the best layer on all sounds (optimistic); its replicates are the best layer of each

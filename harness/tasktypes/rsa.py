@@ -6,13 +6,22 @@ regressed out).
 
 from __future__ import annotations
 
-import functools
 from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import rsa, similarity, stats, stats_torch
+from audioprobe.metrics import (
+    backends,
+    ceiling,
+    intervals,
+    pearson,
+    resampling,
+    rsa,
+    rsa_inference,
+    similarity,
+    split_pearson,
+)
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
@@ -209,14 +218,14 @@ def _ceiling(n_listeners: int, n_splits: int, split_half, split_method: str, no_
         defined = split_r[np.isfinite(split_r)]
         mean_r = float(np.mean(defined)) if defined.size else float("nan")
         out = {
-            "value": json_float(stats.spearman_brown(mean_r)),
+            "value": json_float(ceiling.spearman_brown(mean_r)),
             "split_half_r": json_float(mean_r),
             "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
             "n_splits": n_splits,
             "method": split_method,
         }
         if defined.size:
-            lo, hi = stats.spearman_brown(np.percentile(defined, [2.5, 97.5]))
+            lo, hi = ceiling.spearman_brown(np.percentile(defined, [2.5, 97.5]))
             out.update(interval=[json_float(lo), json_float(hi)], reliable=bool(lo >= RELIABILITY_FLOOR),
                        reliability_floor=RELIABILITY_FLOOR)
         else:
@@ -251,8 +260,7 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     responses = listener_responses(stimset, params)
     if responses is None:
         return {"value": None, "reason": "the stimulus set has no per-listener responses (responses.csv)"}
-    paired_rows = (functools.partial(stats_torch.paired_rows, device=device) if device.startswith("cuda")
-                   else stats.paired_rows)
+    paired_rows = backends.for_device(device).paired_rows
     compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731
     n_categories = {d: len(stimset.dimensions[d]) for d in dims}
     # Pearson on a low-rank target: the same correlations from the factors, without forming RDMs
@@ -266,14 +274,14 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
 
     return _ceiling(
         responses[dims[0]].shape[0], n_splits,
-        lambda: stats.split_half_reliability(
+        lambda: ceiling.split_half_reliability(
             responses, n_categories,
             lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits,
             factors=factors),
         "mean split-half correlation of the target RDM over random halves of the listeners, Spearman-Brown "
         "corrected to the full panel",
         "no split of the listeners gave a defined correlation (a constant or undefined target)",
-        lambda: stats.leave_one_out_ceiling(response_targets(stimset, params), responses[dims[0]].shape[0], compare,
+        lambda: ceiling.leave_one_out_ceiling(response_targets(stimset, params), responses[dims[0]].shape[0], compare,
                                             factors_of=factors_of if factored else None),
         "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): the target built from one "
         "listener's responses alone, compared with the target of all listeners (upper bound) and of the other "
@@ -289,7 +297,7 @@ def dimension_reliability(stimset: StimulusSet, dimension: str, seed: int) -> di
     reports for this seed. Other task types use it to flag labels the listeners do not agree on."""
     params = {name: p.default for name, p in RSA_PARAMS.items()}
     params.update(target="modal", dimensions=[dimension], comparison="pearson")
-    out = noise_ceiling(stimset, params, stats.streams(seed)[3])
+    out = noise_ceiling(stimset, params, resampling.ResamplePlan(seed).ceiling())
     out["dimension"] = dimension
     return out
 
@@ -308,22 +316,22 @@ def label_reliability(stimset: StimulusSet, roles: dict[str, tuple[str, str]], s
 def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
     """`noise_ceiling` of an rdm target from per-listener matrices (folder `rdm/`): the same split-half
     reliability (Spearman-Brown corrected) and leave-one-listener-out bounds, a group's target being
-    the cell-wise mean of its listeners' matrices over those who rated each pair (`stats.mean_of_rdms`)
+    the cell-wise mean of its listeners' matrices over those who rated each pair (`ceiling.mean_of_rdms`)
     and every comparison made on the pairs present in both matrices compared."""
     if not stimset.listener_rdms:
         return {"value": None, "reason": "the stimulus set has no per-listener matrices (rdm/<listener>.csv)"}
     rdms = np.stack([rsa.square_rdm(m) for m in stimset.listener_rdms.values()])
     n_listeners, n_splits = rdms.shape[0], params["ceiling_splits"]
-    compare = lambda a, b: stats.paired_rows_present(a, b, params["comparison"])  # noqa: E731
+    compare = lambda a, b: pearson.paired_rows_present(a, b, params["comparison"])  # noqa: E731
     target_note = ("; the ceiling's target is the mean of the listeners' matrices (rdm/), which may differ from "
                    "rdm.csv" if _has_own_rdm(stimset, rdms) else "")
     return _ceiling(
-        n_listeners, n_splits, lambda: stats.split_half_rdms(rdms, compare, rng, n_splits),
+        n_listeners, n_splits, lambda: ceiling.split_half_rdms(rdms, compare, rng, n_splits),
         "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair averaged over the "
         "listeners of the half who rated it, compared on the pairs both halves have) over random halves of the "
         "listeners, Spearman-Brown corrected to the full panel" + target_note,
         "no split of the listeners gave a defined correlation (constant or too few shared pairs)",
-        lambda: stats.leave_one_out_ceiling(lambda w: stats.mean_of_rdms(rdms, w), n_listeners, compare),
+        lambda: ceiling.leave_one_out_ceiling(lambda w: ceiling.mean_of_rdms(rdms, w), n_listeners, compare),
         "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): each listener's own matrix "
         "compared with the mean matrix of all listeners (upper bound) and of the other listeners (lower bound), on "
         "the pairs both have, averaged over listeners{others}" + target_note.replace("{", "{{").replace("}", "}}"),
@@ -333,7 +341,7 @@ def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.rand
 
 def _has_own_rdm(stimset: StimulusSet, rdms: np.ndarray) -> bool:
     """Whether the set's rdm differs from the mean of its listeners' matrices (an rdm.csv of its own)."""
-    mean = stats.mean_of_rdms(rdms, np.ones((1, rdms.shape[0])))[0]
+    mean = ceiling.mean_of_rdms(rdms, np.ones((1, rdms.shape[0])))[0]
     own = rsa.square_rdm(stimset.rdm)
     return not np.allclose(own, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
 
@@ -393,7 +401,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                               f"(every pair equally dissimilar); no correlation is defined.")
     layers = acts[params["pooling"]]
     names = list(layers)
-    with stats.small_problem_threads(len(stimset)):  # see stats.rsa_statistics
+    with pearson.small_problem_threads(len(stimset)):  # see rsa_inference.rsa_statistics
         model_rdms = np.stack([rsa.model_rdm(x, params["model_distance"]) for x in layers.values()])
     notes = {}
     control = None
@@ -418,10 +426,10 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     two_factor = "listeners" in factors
     n_listeners = next(iter(listener_responses(stimset, params).values())).shape[0] if two_factor else 0
     on_gpu = ctx.device.startswith("cuda") and params["comparison"] in ("pearson", "spearman")
-    out = stats.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
+    out = rsa_inference.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
                                params["permutations"], params["cv_splits"], params["ci_level"],
                                listener_targets=response_targets(stimset, params) if two_factor else None,
-                               n_listeners=n_listeners, backend=stats_torch.on(ctx.device) if on_gpu else None)
+                               n_listeners=n_listeners, backend=backends.for_device(ctx.device) if on_gpu else None)
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(out["score"][k]), "ci": interval(out["ci"][k]),
@@ -448,8 +456,8 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"),
                         pair_statistic=pair_statistic_arrays(per_layer),
                         **kept)
-    with stats.small_problem_threads(len(stimset)):
-        ceiling = noise_ceiling(stimset, params, stats.streams(ctx.seed)[3], device=ctx.device)
+    with pearson.small_problem_threads(len(stimset)):
+        ceiling = noise_ceiling(stimset, params, ctx.plan.ceiling(), device=ctx.device)
     what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
             "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
             "labels", "rdm": "the stimulus set's dissimilarity matrix"}[params["target"]]
@@ -520,7 +528,7 @@ def timbre_measures(wanted: list[str], names: list[str], model_rdms: np.ndarray,
             value = func(model, human, **kwargs)
             reps = similarity.bootstrap_measure(func, model, human, counts, **kwargs) if counts.size else np.empty(0)
             rows.append({"layer": layer, "value": json_float(value),
-                         "ci": interval(stats.percentile_interval(reps[:, None], level)[0]) if reps.size else None})
+                         "ci": interval(intervals.percentile_interval(reps[:, None], level)[0]) if reps.size else None})
         at_head = next((dict(r) for r in rows if r["layer"] == head_layer), None)
         out[name] = {"lower_is_better": lower, "per_layer": rows, "at_headline_layer": at_head,
                      "method": f"{func.__name__}({', '.join(f'{k}={v}' for k, v in kwargs.items())}), "
@@ -536,7 +544,7 @@ def keep_rdms(ctx: EvalContext, names: list[str], model_rdms: np.ndarray, target
               control: dict | None) -> dict:
     """References to the headline layer's RDM (the residual one in partial RSA) and the target, kept for the
     report's heatmaps; or why none are kept."""
-    n_sounds = stats.n_items(target.size)
+    n_sounds = split_pearson.n_items(target.size)
     if layer is None:
         return {"layer": None, "reason": "no headline layer (no finite score)"}
     if n_sounds > RDM_MAX_SOUNDS:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import stats, transfer
+from audioprobe.metrics import intervals, layer_selection, resampling, transfer
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (
@@ -228,7 +228,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     Resampling: bootstrap over test sounds (the fitted probes kept), one plan for every array kept.
     Headline replicates: in resample b, the cross-validated score on the first K = min(HEADLINE_SPLITS,
     cv_splits) of the estimate's half-splits h_k (weights counts_b h_k and counts_b (1 - h_k);
-    `stats.split_held_out`), `[B, K]`.
+    `layer_selection.split_held_out`), `[B, K]`.
     """
     from scipy.stats import binomtest
 
@@ -246,11 +246,11 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     absent = transfer.baseline_absence(y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
     classes, class_counts = np.unique(y_test, return_counts=True)
     chance = float(class_counts.max() / class_counts.sum())
-    rng_boot, _, rng_cv, _ = stats.streams(ctx.seed)
+    rng_boot, rng_cv = ctx.plan.bootstrap(), ctx.plan.splits()
     n_test = test.size
     n_boot, n_cv = params["bootstrap"], params["cv_splits"]
-    counts = stats.bootstrap_counts(rng_boot, n_test, n_boot) if n_boot else None
-    cv_halves = stats.random_halves(rng_cv, n_test, n_cv) if n_cv else None
+    counts = resampling.bootstrap_counts(rng_boot, n_test, n_boot) if n_boot else None
+    cv_halves = resampling.random_halves(rng_cv, n_test, n_cv) if n_cv else None
     which = 0 if params["score"] == "accuracy" else 1
     layers = acts[params["pooling"]]
     names = list(layers)
@@ -265,7 +265,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     # weights: the resamples, the estimate's halves, and the first K halves within each resample
     split_w = None
     if counts is not None and cv_halves is not None:
-        halves = cv_halves[: stats.HEADLINE_SPLITS]
+        halves = cv_halves[: resampling.HEADLINE_SPLITS]
         split_w = np.stack([counts[:, None, :] * halves[None], counts[:, None, :] * ~halves[None]])  # [2, B, K, n]
     cv_w = np.stack([cv_halves, ~cv_halves]) if cv_halves is not None else None  # [2, S, n]
     # the same weights on the sounds with matched predictions only (formed once for every layer)
@@ -273,7 +273,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
                   if w is not None}
 
     def ci(boot_row):
-        return interval(stats.percentile_interval(boot_row[:, None], params["ci_level"])[0])
+        return interval(intervals.percentile_interval(boot_row[:, None], params["ci_level"])[0])
 
     per_layer = []
     full = {"transfer": [], "contrast": []}
@@ -346,14 +346,14 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     cv_pairs = split_pairs = None
     if cv_w is not None:
         tr, co = layers_last(cv_parts["transfer"]), layers_last(cv_parts["contrast"])  # [2, S, L]
-        cv_scores, cv_choice = stats.cross_validated_selection(tr[0], tr[1])
+        cv_scores, cv_choice = layer_selection.cross_validated_selection(tr[0], tr[1])
         cv_pairs = (tr[0], tr[1], co[0], co[1])
     if split_w is not None:
         tr, co = layers_last(split_parts["transfer"]), layers_last(split_parts["contrast"])  # [2, B, K, L]
         split_pairs = (tr[0], tr[1], co[0], co[1])
     head, head_reps = headline(per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice,
                                layer_replicates=boot_arrays["transfer"] if counts is not None else None,
-                               split_replicates=stats.split_held_out(split_pairs[0], split_pairs[1])
+                               split_replicates=layer_selection.split_held_out(split_pairs[0], split_pairs[1])
                                if split_pairs is not None else None, n_sounds=int(n_test))
     contrast_boot = None
     if counts is not None:

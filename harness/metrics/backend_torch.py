@@ -1,6 +1,7 @@
-"""The RSA statistics' heavy products through torch, for `--device cuda`.
+"""The torch backend of the Pearson engine (`backends.py`): the RSA statistics' heavy products, for
+`--device cuda`.
 
-Same functions, arguments and results as their namesakes in `stats` (read its module docstring: a
+Same functions, arguments and results as their namesakes in `pearson` and `mantel` (read pearson's module docstring: a
 bootstrap resample is a count vector w and every sum a Pearson r needs is a quadratic form
 w^T A w / 2 with A a square RDM of zero diagonal; missing pairs via a 0/1 mask), plus `device` and
 `chunk_bytes`. Inputs and outputs are numpy arrays; everything on the device is float64, so the
@@ -8,19 +9,19 @@ results equal the CPU ones within float rounding (summation order only), which i
 is not part of a run's identity. What is cheap or branchy stays in numpy and is imported, not
 copied: the standardisation of the RDMs (the device sees the very values the CPU path sees), the
 Pearson r from its sums with its variance floor (`split_pearson.pearson_from_sums`) and the "fewer than 3
-distinct sounds" rule (`stats._single_pair`).
+distinct sounds" rule (`pearson.single_pair`).
 
 Memory: the inputs live on the device whole (the model RDMs: n_layers x n_pairs float64, 470 MB
 at 3,000 sounds and 13 layers); every temporary is tiled so that one tile stays within
 `chunk_bytes` (default `CHUNK_BYTES`). torch is imported only when a function runs, so importing
 `audioprobe.metrics` never loads it.
 
-Wiring: `on(device)` returns a namespace with the three functions bound to that device, a drop-in
-for `stats` in `stats.rsa_statistics` (`backend.weighted_pearson_blocks(xf, y, blocks, mask)`: the
+Wiring: `on(device)` returns a backend with the three functions bound to that device and the numpy
+backend's thread policy for the CPU work around them, a drop-in for `backends.NUMPY` in
+`rsa_inference.rsa_statistics` (`backend.weighted_pearson_blocks(xf, y, blocks, mask)`: the
 estimate's cross-validation; `backend.permuted_pearson`: the Mantel test). The bootstrap's sums on
-the halves of each resample (`split_pearson`) stay in numpy.
-The caller (the task type, from `EvalContext.device`) passes it in: `stats` importing this module,
-which imports `stats`, would be an import cycle (tests/test_architecture.py counts lazy imports).
+the halves of each resample (`split_pearson`) stay in numpy. `backends.for_device` gives it to the
+task types; statistics never import it.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ import types
 
 import numpy as np
 
-from audioprobe.metrics import rsa, split_pearson, stats
+from audioprobe.metrics import pearson, rsa, split_pearson
 
 #: Bytes of device memory the temporaries of one tile may take (the inputs come on top).
 CHUNK_BYTES = 2 ** 30
@@ -51,10 +52,14 @@ def available(device: str) -> bool:
 
 
 def on(device: str, chunk_bytes: int | None = None) -> types.SimpleNamespace:
-    """The three functions with `device` (and `chunk_bytes`) bound: call them as the `stats` ones."""
+    """The backend on `device`: the three functions with `device` (and `chunk_bytes`) bound, called as the
+    numpy ones, and the numpy backend's thread policy (`pearson.small_problem_threads`)."""
     bind = functools.partial
-    return types.SimpleNamespace(**{f.__name__: bind(f, device=device, chunk_bytes=chunk_bytes) for f in (
-        weighted_pearson_blocks, permuted_pearson, paired_rows)}, device=device)
+    return types.SimpleNamespace(
+        weighted_pearson_blocks=bind(weighted_pearson_blocks, device=device, chunk_bytes=chunk_bytes),
+        permuted_pearson=bind(permuted_pearson, device=device, chunk_bytes=chunk_bytes),
+        paired_rows=bind(paired_rows, device=device, chunk_bytes=chunk_bytes),
+        device=device, threads=pearson.small_problem_threads)
 
 
 def _tensor(a, device):
@@ -123,15 +128,15 @@ def _quad_forms(weights, base, derive, n_derived: int, chunk_bytes):
 
 def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None, device: str = "cpu",
                             chunk_bytes: int | None = None) -> list[np.ndarray]:
-    """`stats.weighted_pearson_blocks` on `device`: per block and, last, for the blocks' sum, `[m, n_layers]`.
+    """`pearson.weighted_pearson_blocks` on `device`: per block and, last, for the blocks' sum, `[m, n_layers]`.
 
     One pass over column tiles of the squares X_l, X_l o X_l, X_l o Y, Y, Y o Y (and the mask) serves
     every layer, block and resample: a weight tile times a square tile is one matrix product.
     """
     import torch
 
-    x = stats._standardised_present(np.atleast_2d(model_rdms), present)
-    y = stats._standardised_present(target_rdm, present)
+    x = pearson.standardised_present(np.atleast_2d(model_rdms), present)
+    y = pearson.standardised_present(target_rdm, present)
     n_layers, n_pairs = x.shape
     n = split_pearson.n_items(n_pairs)
     ws = [np.asarray(b, dtype=np.float64) for b in blocks]
@@ -150,7 +155,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None, device
     sums = np.concatenate([_numpy(per), _numpy(whole)[None]])  # [k + 1, m, S]
     if present is None:
         s_w = [0.5 * (w.sum(axis=1) ** 2 - (w * w).sum(axis=1)) for w in ws]
-        single = [stats._single_pair(w) for w in ws]
+        single = [pearson.single_pair(w) for w in ws]
     else:
         s_w = list(sums[..., 3 * L + 2])
         single = _few_present_pairs(ws, present, n, device, chunk_bytes)
@@ -173,7 +178,7 @@ def _padded_columns(rows: np.ndarray, device):
 
 
 def _few_present_pairs(ws, present, n, device, chunk_bytes) -> list[np.ndarray]:
-    """`stats._single_pair(w, mask)` for each weight array: fewer than 2 distinct present pairs among
+    """`pearson.single_pair(w, mask)` for each weight array: fewer than 2 distinct present pairs among
     the drawn sounds (0.5 d^T M d, d the 0/1 drawn indicator), the product on the device."""
     mask = _padded_columns(np.asarray(present, dtype=np.float64)[None], device)
     drawn = [_tensor(np.asarray(w) != 0, device) for w in ws]
@@ -183,14 +188,14 @@ def _few_present_pairs(ws, present, n, device, chunk_bytes) -> list[np.ndarray]:
 
 def permuted_pearson(model_rdms, target_rdm, permutations, present=None, device: str = "cpu",
                      chunk_bytes: int | None = None) -> np.ndarray:
-    """`stats.permuted_pearson` on `device`: the permuted target of a tile of permutations is one
+    """`mantel.permuted_pearson` on `device`: the permuted target of a tile of permutations is one
     gather from the square target (y_sq[p][:, p], condensed by the upper-triangle index), then one
     product with the model RDMs serves every layer. With missing pairs the permuted mask is gathered
-    the same way and gives the model's sums over the pairs present (`stats._permuted_pearson_present`)."""
+    the same way and gives the model's sums over the pairs present (`mantel._permuted_pearson_present`)."""
     import torch
 
-    x_np = stats._standardised(np.atleast_2d(model_rdms))
-    y_np = stats._standardised_present(target_rdm, present)
+    x_np = pearson.standardised(np.atleast_2d(model_rdms))
+    y_np = pearson.standardised_present(target_rdm, present)
     perms = torch.as_tensor(np.atleast_2d(permutations), dtype=torch.int64, device=device)
     n_perm, n = perms.shape
     n_layers, n_pairs = x_np.shape
@@ -235,12 +240,12 @@ def permuted_pearson(model_rdms, target_rdm, permutations, present=None, device:
 
 
 def paired_rows(a, b, method: str, device: str = "cpu", chunk_bytes: int | None = None) -> np.ndarray:
-    """`stats.paired_rows` on `device` for pearson and spearman (ranks by scipy on the CPU, then the
+    """`pearson.paired_rows` on `device` for pearson and spearman (ranks by scipy on the CPU, then the
     Pearson r of the ranks); kendall_tau_a has no product form and runs in numpy."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     b = np.broadcast_to(b, a.shape)  # one row against every row of a
     if method not in ("pearson", "spearman"):
-        return stats.paired_rows(a, b, method)
+        return pearson.paired_rows(a, b, method)
     if method == "spearman":
         a, b = rsa.rank_rows(a), rsa.rank_rows(b)
     out = np.empty(a.shape[0])
@@ -253,6 +258,6 @@ def paired_rows(a, b, method: str, device: str = "cpu", chunk_bytes: int | None 
 
 
 def _standardised_rows(t):
-    """`stats._standardised` for a device tensor (here the whole computation is this, so it runs there)."""
+    """`pearson.standardised` for a device tensor (here the whole computation is this, so it runs there)."""
     t = t - t.mean(dim=-1, keepdim=True)
     return t / t.norm(dim=-1, keepdim=True)

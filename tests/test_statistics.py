@@ -9,7 +9,17 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import kstest
 
-from audioprobe.metrics import intervals, rsa, stats
+from audioprobe.metrics import (
+    ceiling,
+    intervals,
+    layer_selection,
+    mantel,
+    pearson,
+    resampling,
+    rsa,
+    rsa_inference,
+    split_pearson,
+)
 
 
 def rdms(rng, n=14, layers=3):
@@ -19,9 +29,9 @@ def rdms(rng, n=14, layers=3):
 
 def test_weighted_pearson_equals_resampled_rdm(rng):
     x, y = rdms(rng)
-    counts = stats.bootstrap_counts(rng, 14, 20)
+    counts = resampling.bootstrap_counts(rng, 14, 20)
     assert np.all(counts.sum(axis=1) == 14)
-    got = stats.weighted_pearson(x, y, counts)
+    got = pearson.weighted_pearson(x, y, counts)
     for b in range(20):
         draws = np.repeat(np.arange(14), counts[b])  # the resample, explicitly
         keep = np.triu_indices(14, 1)
@@ -41,7 +51,7 @@ def test_weighted_pearson_equals_rsatoolbox_subsample(rng):
     model = RDMs(x, pattern_descriptors={"index": np.arange(12)})
     data = RDMs(y[None, :], pattern_descriptors={"index": np.arange(12)})
     draws = rng.integers(0, 12, size=(5, 12))
-    got = stats.weighted_pearson(x, y, stats.counts_from_draws(draws, 12))
+    got = pearson.weighted_pearson(x, y, resampling.counts_from_draws(draws, 12))
     for b, idx in enumerate(draws):
         ref = compare(model.subsample_pattern("index", idx), data.subsample_pattern("index", idx), "corr")[:, 0]
         np.testing.assert_allclose(got[b], ref, atol=1e-12)
@@ -49,10 +59,10 @@ def test_weighted_pearson_equals_rsatoolbox_subsample(rng):
 
 def test_blocks_give_halves_and_whole(rng):
     x, y = rdms(rng)
-    counts = stats.bootstrap_counts(rng, 14, 10)
-    halves = stats.random_halves(rng, 14, 10)
+    counts = resampling.bootstrap_counts(rng, 14, 10)
+    halves = resampling.random_halves(rng, 14, 10)
     assert np.all(halves.sum(axis=1) == 7)
-    a, b, whole = stats.weighted_pearson_blocks(x, y, [counts * halves, counts * ~halves])
+    a, b, whole = pearson.weighted_pearson_blocks(x, y, [counts * halves, counts * ~halves])
     for r in range(10):  # each block and their sum: r over the explicitly resampled pairs
         for got, w in ((a, counts[r] * halves[r]), (b, counts[r] * ~halves[r]), (whole, counts[r])):
             draws = np.repeat(np.arange(14), w)
@@ -66,28 +76,28 @@ def test_blocks_give_halves_and_whole(rng):
     sub = np.nonzero(halves[0])[0]
     ref = rsa.pearson_rows(np.stack([rsa.upper_triangle(squareform(r)[np.ix_(sub, sub)]) for r in x]),
                            rsa.upper_triangle(squareform(y)[np.ix_(sub, sub)]))
-    np.testing.assert_allclose(stats.weighted_pearson(x, y, halves[:1])[0], ref, atol=1e-12)
+    np.testing.assert_allclose(pearson.weighted_pearson(x, y, halves[:1])[0], ref, atol=1e-12)
 
 
 def test_permuted_pearson_equals_explicit_permutation(rng):
     x, y = rdms(rng)
-    perms = stats.random_permutations(rng, 14, 7)
-    got = stats.permuted_pearson(x, y, perms)
+    perms = resampling.random_permutations(rng, 14, 7)
+    got = mantel.permuted_pearson(x, y, perms)
     for b, p in enumerate(perms):
         yp = rsa.upper_triangle(squareform(y)[np.ix_(p, p)])
         np.testing.assert_allclose(got[b], rsa.pearson_rows(x, yp), atol=1e-12)
-    loop = stats.permuted_scores_loop(x, y, perms, lambda a, b: rsa.pearson_rows(a, b)[0])
+    loop = mantel.permuted_scores_loop(x, y, perms, lambda a, b: rsa.pearson_rows(a, b)[0])
     np.testing.assert_allclose(loop, got, atol=1e-12)
 
 
 def test_permutation_p_values_uniform_under_null():
     rng = np.random.default_rng(7)
     n, reps, n_perm = 10, 300, 199
-    perms = stats.random_permutations(rng, n, n_perm)
+    perms = resampling.random_permutations(rng, n, n_perm)
     p = []
     for _ in range(reps):  # independent sounds for model and target: the null holds
         x, y = pdist(rng.normal(size=(n, 3)))[None, :], pdist(rng.normal(size=(n, 3)))
-        p.append(stats.permutation_p_value(rsa.pearson_rows(x, y), stats.permuted_pearson(x, y, perms))[0])
+        p.append(mantel.permutation_p_value(rsa.pearson_rows(x, y), mantel.permuted_pearson(x, y, perms))[0])
     assert kstest(p, "uniform").pvalue > 0.01
     assert 0.03 < np.mean(np.array(p) <= 0.05) < 0.08
 
@@ -103,7 +113,7 @@ def test_bootstrap_interval_coverage_near_nominal():
         u, v = rng.multivariate_normal([0, 0], [[1, rho], [rho, 1]], size=n).T
         x = pdist(u[:, None], "sqeuclidean")[None, :]
         y = pdist(v[:, None], "sqeuclidean")
-        lo, hi = intervals.percentile_interval(stats.weighted_pearson(x, y, stats.bootstrap_counts(rng, n, boots)))[0]
+        lo, hi = intervals.percentile_interval(pearson.weighted_pearson(x, y, resampling.bootstrap_counts(rng, n, boots)))[0]
         cover += lo <= truth <= hi
     assert 0.85 <= cover / reps <= 0.99, cover / reps
 
@@ -115,9 +125,9 @@ def test_cross_validated_selection_removes_optimism():
     for _ in range(12):
         y = pdist(rng.normal(size=(n, 2)))
         x = np.stack([pdist(rng.normal(size=(n, 2))) for _ in range(15)])  # 15 layers, none related
-        halves = stats.random_halves(rng, n, 20)
-        a, b, _ = stats.weighted_pearson_blocks(x, y, [halves, ~halves])
-        held, chosen = stats.cross_validated_selection(a, b)
+        halves = resampling.random_halves(rng, n, 20)
+        a, b, _ = pearson.weighted_pearson_blocks(x, y, [halves, ~halves])
+        held, chosen = layer_selection.cross_validated_selection(a, b)
         cv.append(held.mean())
         best.append(rsa.pearson_rows(x, y).max())
     assert np.mean(best) > 0.05  # picking the max on all data is biased upwards
@@ -125,23 +135,23 @@ def test_cross_validated_selection_removes_optimism():
     # and a real layer is found
     y = pdist(rng.normal(size=(n, 2)))
     x = np.stack([pdist(rng.normal(size=(n, 2))), y + 0.1 * rng.random(y.size), pdist(rng.normal(size=(n, 2)))])
-    halves = stats.random_halves(rng, n, 20)
-    a, b, _ = stats.weighted_pearson_blocks(x, y, [halves, ~halves])
-    held, chosen = stats.cross_validated_selection(a, b)
+    halves = resampling.random_halves(rng, n, 20)
+    a, b, _ = pearson.weighted_pearson_blocks(x, y, [halves, ~halves])
+    held, chosen = layer_selection.cross_validated_selection(a, b)
     assert np.all(chosen == 1) and held.mean() > 0.9
 
 
 def test_spearman_brown_and_ceiling_known_answers():
-    assert stats.spearman_brown(0.5) == pytest.approx(2 / 3)
-    assert stats.spearman_brown(1.0) == pytest.approx(1.0)
+    assert ceiling.spearman_brown(0.5) == pytest.approx(2 / 3)
+    assert ceiling.spearman_brown(1.0) == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     same = {"d": np.tile(rng.integers(0, 3, size=12), (6, 1))}  # every listener answers alike
-    r = stats.split_half_reliability(same, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
-                                     lambda a, b: stats.paired_rows(a, b, "pearson"), rng, 5)
+    r = ceiling.split_half_reliability(same, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
+                                     lambda a, b: pearson.paired_rows(a, b, "pearson"), rng, 5)
     np.testing.assert_allclose(r, 1.0)
     noise = {"d": rng.integers(0, 3, size=(40, 30))}  # no shared signal: reliability near 0
-    r = stats.split_half_reliability(noise, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
-                                     lambda a, b: stats.paired_rows(a, b, "pearson"), rng, 30)
+    r = ceiling.split_half_reliability(noise, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
+                                     lambda a, b: pearson.paired_rows(a, b, "pearson"), rng, 30)
     assert abs(r.mean()) < 0.05
 
 
@@ -150,18 +160,18 @@ def test_paired_rows_against_compare_rows(rng):
     b[:, ::3] = 0.5  # ties
     for method in ("pearson", "spearman", "kendall_tau_a"):
         expected = [rsa.compare_rows(x, y, method)[0] for x, y in zip(a, b)]
-        np.testing.assert_allclose(stats.paired_rows(a, b, method), expected, atol=1e-12)
+        np.testing.assert_allclose(pearson.paired_rows(a, b, method), expected, atol=1e-12)
 
 
 def test_rsa_statistics_tau_a_and_spearman_paths(rng):
     x, y = rdms(rng, n=12, layers=2)
     y01 = (y > np.median(y)).astype(float)
-    out = stats.rsa_statistics(x, y01, "kendall_tau_a", 0, 30, 30, 5, 0.9)
+    out = rsa_inference.rsa_statistics(x, y01, "kendall_tau_a", 0, 30, 30, 5, 0.9)
     np.testing.assert_allclose(out["score"], [rsa.kendall_tau_a(r, y01) for r in x])
     assert np.all(out["ci"][:, 0] <= out["ci"][:, 1]) and np.all((out["p_value"] > 0) & (out["p_value"] <= 1))
-    sp = stats.rsa_statistics(x, y, "spearman", 0, 30, 30, 5, 0.9)
+    sp = rsa_inference.rsa_statistics(x, y, "spearman", 0, 30, 30, 5, 0.9)
     # permutation null of Spearman: exact, equal to Spearman against the permuted target
-    perms = stats.random_permutations(stats.streams(0)[1], 12, 30)
+    perms = resampling.random_permutations(resampling.streams(0)[1], 12, 30)
     null = np.array([[rsa.compare_rows(r, rsa.upper_triangle(squareform(y)[np.ix_(p, p)]), "spearman")[0]
                       for r in x] for p in perms])
     np.testing.assert_allclose(sp["p_value"], (1 + (null >= sp["score"] - 1e-9).sum(axis=0)) / (1 + 30))
@@ -173,18 +183,18 @@ def test_rsa_statistics_tau_a_and_spearman_paths(rng):
 
 def test_listener_stream_leaves_the_first_four_streams_unchanged():
     for seed in (0, 7):
-        four, five = stats.streams(seed), stats.streams(seed, 5)
+        four, five = resampling.streams(seed), resampling.streams(seed, 5)
         for a, b in zip(four, five[:4]):
             np.testing.assert_array_equal(a.integers(0, 1 << 30, 20), b.integers(0, 1 << 30, 20))
-    np.testing.assert_array_equal(stats.listener_draws(3, 9, 5),
-                                  stats.bootstrap_counts(stats.streams(3, 5)[4], 9, 5))
+    np.testing.assert_array_equal(resampling.listener_draws(3, 9, 5),
+                                  resampling.bootstrap_counts(resampling.streams(3, 5)[4], 9, 5))
 
 
 def test_two_distinct_sounds_give_no_correlation(rng):
     x, y = rdms(rng)
     two = np.zeros((1, 14), dtype=np.int64)
     two[0, [3, 8]] = [2, 1]  # two distinct sounds: one distinct pair, no correlation (not a rounding artefact)
-    assert np.isnan(stats.weighted_pearson(x, y, two)).all()
+    assert np.isnan(pearson.weighted_pearson(x, y, two)).all()
 
 
 def _random_covariances(rng, k):
@@ -242,8 +252,8 @@ def test_two_factor_variance_agrees_with_rsatoolbox_eval_dual_bootstrap(monkeypa
     from rsatoolbox.rdm import RDMs
 
     per_listener, models = _listener_problem(0)
-    n_listeners, n = per_listener.shape[0], stats.n_items(per_listener.shape[1])
-    out = stats.rsa_statistics(models, per_listener.mean(axis=0), "pearson", 0, 1000, 0, 0, 0.95,
+    n_listeners, n = per_listener.shape[0], split_pearson.n_items(per_listener.shape[1])
+    out = rsa_inference.rsa_statistics(models, per_listener.mean(axis=0), "pearson", 0, 1000, 0, 0, 0.95,
                                listener_targets=_mean_of(per_listener), n_listeners=n_listeners)
     draws = iter(zip([np.repeat(np.arange(n_listeners), c) for c in out["listener_counts"]],
                      [np.repeat(np.arange(n), c) for c in out["bootstrap_counts"]]))
@@ -279,18 +289,18 @@ def test_two_factor_sound_replicates_are_the_one_factor_ones(rng):
     target = per_listener.mean(axis=0)
     for comparison in ("pearson", "spearman", "kendall_tau_a"):
         b = 30 if comparison == "kendall_tau_a" else 200
-        one = stats.rsa_statistics(models, target, comparison, 4, b, 20, 5, 0.95)
-        two = stats.rsa_statistics(models, target, comparison, 4, b, 20, 5, 0.95,
+        one = rsa_inference.rsa_statistics(models, target, comparison, 4, b, 20, 5, 0.95)
+        two = rsa_inference.rsa_statistics(models, target, comparison, 4, b, 20, 5, 0.95,
                                    listener_targets=_mean_of(per_listener), n_listeners=6)
         np.testing.assert_array_equal(two["bootstrap_sounds"], one["bootstrap"])
         np.testing.assert_array_equal(two["cv_bootstrap_sounds"], one["cv_bootstrap"])
         np.testing.assert_array_equal(two["bootstrap_counts"], one["bootstrap_counts"])
         for key in ("score", "p_value", "cv_scores", "cv_choice"):
             np.testing.assert_array_equal(two[key], one[key])
-        np.testing.assert_array_equal(two["listener_counts"], stats.listener_draws(4, 6, b))
+        np.testing.assert_array_equal(two["listener_counts"], resampling.listener_draws(4, 6, b))
         # replicate 0 of "both", directly: sound draw 0 and the mean RDM of listener draw 0
         y0 = _mean_of(per_listener)(two["listener_counts"][:1])[0]
-        direct = stats.resampled_scores_loop(models, y0, two["bootstrap_counts"][:1],
+        direct = rsa_inference.resampled_scores_loop(models, y0, two["bootstrap_counts"][:1],
                                              lambda p, q: rsa.compare_rows(p, q, comparison)[0])[0]
         tol = 0.05 if comparison == "spearman" else 1e-12  # spearman: ranks of the full set reused
         np.testing.assert_allclose(two["bootstrap"][0], direct, atol=tol)
@@ -309,8 +319,8 @@ def test_leave_one_out_ceiling_equals_rsatoolbox_boot_noise_ceiling(rng):
     per_listener, _ = _listener_problem(2, n=16, n_listeners=7, spread=1.0)
     per_listener = per_listener + 0.5 * rng.normal(size=per_listener.shape)
     per_listener = (per_listener - per_listener.mean(axis=1, keepdims=True)) / per_listener.std(axis=1, keepdims=True)
-    lower, upper = stats.leave_one_out_ceiling(_mean_of(per_listener), 7,
-                                               lambda a, b: stats.paired_rows(a, b, "pearson"))
+    lower, upper = ceiling.leave_one_out_ceiling(_mean_of(per_listener), 7,
+                                               lambda a, b: pearson.paired_rows(a, b, "pearson"))
     ref_lower, ref_upper = boot_noise_ceiling(RDMs(per_listener), method="corr")
     assert lower.mean() == pytest.approx(ref_lower, abs=1e-12)
     assert upper.mean() == pytest.approx(ref_upper, abs=1e-12)
@@ -349,7 +359,7 @@ def test_two_factor_variance_uses_rows_where_all_three_kinds_are_defined():
 
 def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
     x, y = rdms(rng, n=9, layers=3)
-    out = stats.rsa_statistics(x, y, "pearson", 0, 0, 0, 0, 0.95)
+    out = rsa_inference.rsa_statistics(x, y, "pearson", 0, 0, 0, 0, 0.95)
     assert out["p_value"].shape == (3,) and np.isnan(out["p_value"]).all()
     assert out["ci"].shape == (3, 2) and np.isnan(out["ci"]).all()
     assert out["cv_choice"].dtype.kind == "i" and out["cv_choice"].size == 0 and out["cv_scores"].size == 0
@@ -359,8 +369,8 @@ def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
     # a layer whose RDM is not finite: NaN in every statistic, the others unchanged
     bad = x.copy()
     bad[1, 0] = np.nan
-    out = stats.rsa_statistics(bad, y, "pearson", 0, 30, 20, 4, 0.95)
-    ref = stats.rsa_statistics(x[[0, 2]], y, "pearson", 0, 30, 20, 4, 0.95)
+    out = rsa_inference.rsa_statistics(bad, y, "pearson", 0, 30, 20, 4, 0.95)
+    ref = rsa_inference.rsa_statistics(x[[0, 2]], y, "pearson", 0, 30, 20, 4, 0.95)
     assert np.isnan(out["score"][1]) and np.isnan(out["p_value"][1]) and np.isnan(out["bootstrap"][:, 1]).all()
     assert np.isnan(out["ci"][1]).all()
     np.testing.assert_allclose(out["score"][[0, 2]], ref["score"])
@@ -371,7 +381,7 @@ def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
 
 def test_no_finite_layer(rng):
     x, y = rdms(rng, n=10, layers=2)
-    out = stats.rsa_statistics(np.full_like(x, np.nan), y, "pearson", 0, 20, 15, 3, 0.95)
+    out = rsa_inference.rsa_statistics(np.full_like(x, np.nan), y, "pearson", 0, 20, 15, 3, 0.95)
     for key, shape in (("score", (2,)), ("p_value", (2,)), ("ci", (2, 2)), ("bootstrap", (20, 2))):
         assert out[key].shape == shape and np.isnan(out[key]).all(), key
     assert out["cv_bootstrap"].shape == (20, 3) and np.isnan(out["cv_bootstrap"]).all()
@@ -384,6 +394,6 @@ def test_a_target_constant_on_the_drawn_sounds_gives_no_correlation():
     y = rsa.label_rdm(labels)
     x = np.random.default_rng(0).random((2, y.size))
     w = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 0, 0]], dtype=float)
-    assert np.isnan(stats.weighted_pearson(x, y, w)).all()
+    assert np.isnan(pearson.weighted_pearson(x, y, w)).all()
     w_all = np.ones((1, 10))
-    np.testing.assert_allclose(stats.weighted_pearson(x, y, w_all)[0], [np.corrcoef(r, y)[0, 1] for r in x])
+    np.testing.assert_allclose(pearson.weighted_pearson(x, y, w_all)[0], [np.corrcoef(r, y)[0, 1] for r in x])
