@@ -72,38 +72,31 @@ class TaskProgress:
 
 
 def cli_runner(options, progress: TaskProgress):
-    """The runner with what the command line adds: progress over tasks, and a task's dimensions
-    checked against the set its own file names before any model runs."""
-    from audioprobe.errors import NotApplicableError
-    from audioprobe.runner import Runner
+    """The runner with what the command line adds (an observer): progress over tasks, and a task's
+    dimensions checked against the set its own file names before any model runs."""
+    from audioprobe.runner import Runner, RunObserver
     from audioprobe.taskconfig import check_names_in_set
 
-    class CliRunner(Runner):
-        def stimulus_set(self, spec, task=None):
-            stimset = super().stimulus_set(spec, task)
-            if task is not None and not self.opt.data:
+    class CliObserver(RunObserver):
+        def set_used(self, spec, stimset, task):
+            if task is not None and not options.data:
                 check_names_in_set(task, stimset)
-            return stimset
 
-        def run_model(self, name, args, tasks):
-            out = super().run_model(name, args, tasks)
-            reused = sum(1 for r in out if r.get("_reused"))
+        def model_done(self, model, results):
+            reused = sum(1 for r in results if r.get("_reused"))
             if reused:
-                progress.finish(name, f"{reused} task(s)", "reused (same run key)", n=reused)
-            return out
+                progress.finish(model, f"{reused} task(s)", "reused (same run key)", n=reused)
 
-        def evaluate(self, name, model, key, task, stimset, acts, info):
-            progress.begin(name, task.name)
-            start = time.perf_counter()
-            try:
-                result = super().evaluate(name, model, key, task, stimset, acts, info)
-            except NotApplicableError:
-                progress.finish(name, task.name, "not applicable")
-                raise
-            progress.finish(name, task.name, f"done in {time.perf_counter() - start:.1f} s")
-            return result
+        def task_started(self, model, task):
+            progress.begin(model, task.name)
 
-    return CliRunner(options)
+        def task_not_applicable(self, model, task):
+            progress.finish(model, task.name, "not applicable")
+
+        def task_evaluated(self, model, task, seconds):
+            progress.finish(model, task.name, f"done in {seconds:.1f} s")
+
+    return Runner(options, observers=(CliObserver(),))
 
 
 def results_table(results: list[dict]) -> str:

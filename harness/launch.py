@@ -144,13 +144,14 @@ def plan_sweep(options, models: list[tuple[str, dict]], tasks: list, data: list[
                    else default_cache_dir().resolve()),
         save_activations=(Path(options.save_activations).expanduser().resolve()
                           if options.save_activations is not None else None))
-    groups: list[tuple[str | None, str, tuple]] = []
-    if data:
-        for spec in data:
-            groups.append((absolute(spec), Path(spec).name if Path(spec).exists() else spec, tuple(tasks)))
-    else:
-        for ds in dict.fromkeys(t.dataset for t in tasks):
-            groups.append((None, ds, tuple(t for t in tasks if t.dataset == ds)))
+    from audioprobe.taskconfig import set_groups
+
+    groups: list[tuple[str | None, str | None, tuple]] = []
+    for spec, set_tasks in set_groups(tasks, data):
+        if data:  # the job is given its set (a path made absolute), labelled by its folder or name
+            groups.append((absolute(spec), Path(spec).name if Path(spec).exists() else spec, set_tasks))
+        else:  # each task reads the set its file names
+            groups.append((None, spec, set_tasks))
     jobs = []
     for name, args in models:
         for spec, label, set_tasks in groups:
@@ -204,6 +205,18 @@ def _entry(result: dict, output_dir: Path) -> dict:
             "reused": bool(result.get("_reused"))}
 
 
+class JobStateObserver:
+    """A run observer (runner.RunObserver's hooks; the others are not needed) that counts the job's
+    finished tasks into its state file, so `status` shows how far a job is."""
+
+    def __init__(self, path: Path, state: dict):
+        self.path, self.state, self.evaluated = path, state, 0
+
+    def task_ended(self, model, task) -> None:
+        self.evaluated += 1
+        write_json(self.path, self.state | {"tasks_evaluated": self.evaluated})
+
+
 def run_job(sweep: Sweep, index: int) -> list[dict]:
     """Run job `index` of the sweep and record its state (running, then done or failed) in its state file."""
     from audioprobe.runner import Runner
@@ -215,24 +228,11 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
              "attempt": int(previous.get("attempt", 0)) + 1, "host": os.uname().nodename, "pid": os.getpid(),
              "slurm_job_id": _slurm_job_id(), "started": now()}
     write_json(path, state)
-    evaluated = 0
-
-    class JobRunner(Runner):
-        def evaluate(self, *a, **k):
-            nonlocal evaluated
-            try:
-                return super().evaluate(*a, **k)
-            finally:
-                evaluated += 1
-                write_json(path, state | {"tasks_evaluated": evaluated})
-
     opts = dataclasses.replace(sweep.options, data=job.data)
     try:
-        runner = JobRunner(opts)
+        runner = Runner(opts, observers=(JobStateObserver(path, state),))
         results = runner.run_model(job.model, job.args, list(job.tasks))
-        sets = {}
-        for spec, stimset in runner._sets.items():
-            sets[spec] = {"name": stimset.name, "fingerprint": stimset.fingerprint()}
+        sets = {spec: {"name": s.name, "fingerprint": s.fingerprint()} for spec, s in runner.sets.items()}
         entries = [_entry(r, opts.output_dir) for r in results]
     except Exception as exc:  # noqa: BLE001 - recorded for `status`, then raised (the job fails)
         message = str(exc) if isinstance(exc, AudioprobeError) else f"{exc.__class__.__name__}: {exc}"

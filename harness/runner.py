@@ -37,7 +37,7 @@ from audioprobe.results import (
 )
 from audioprobe.stimuli import StimulusSet, resolve_dataset
 from audioprobe.summaries import SUMMARY_VERSION, rdm_bytes, read_summary, store_rdms, summarise, write_summary
-from audioprobe.taskconfig import TaskConfig
+from audioprobe.taskconfig import TaskConfig, task_sets
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 
 log = logging.getLogger(__name__)
@@ -123,21 +123,56 @@ def write_suite_results(output_dir: Path, suite, seed: int, results: list[dict],
         write_suite_result(suite_path(output_dir, suite.name, result_label(mine[0]), task.name), suite_result)
 
 
+class RunObserver:
+    """What the runner tells whoever watches a run (a terminal's progress lines, a sweep job's state file).
+
+    Each hook is a no-op here; an observer overrides those it needs (or, without subclassing, defines only
+    those). Observers watch: they may stop a run by raising (a task file naming a dimension its set
+    lacks), but never change what is computed."""
+
+    def set_used(self, spec: str, stimset: StimulusSet, task: TaskConfig | None) -> None:
+        """Stimulus set `spec` is used for `task` (None: not for one task); called on every use."""
+
+    def task_started(self, model: str, task: TaskConfig) -> None:
+        """`model` (its label) starts evaluating `task`, its activations in hand."""
+
+    def task_evaluated(self, model: str, task: TaskConfig, seconds: float) -> None:
+        """The task's result is written."""
+
+    def task_not_applicable(self, model: str, task: TaskConfig) -> None:
+        """The task cannot be scored on this set (a placeholder stands for it)."""
+
+    def task_ended(self, model: str, task: TaskConfig) -> None:
+        """The task is over, whatever the outcome (written, not applicable, failed)."""
+
+    def model_done(self, model: str, results: list[dict]) -> None:
+        """Every task of `model` is over; `results` includes reused ones (`_reused`) and placeholders."""
+
+
 class Runner:
-    def __init__(self, options: RunOptions):
+    def __init__(self, options: RunOptions, observers: tuple[RunObserver, ...] = ()):
         self.opt = options
+        self.observers = tuple(observers)
         self.device = resolve_device(options.device)
         self.cache = ActivationCache(options.cache_dir) if options.use_cache else None
         self._sets: dict[str, StimulusSet] = {}
         self._controls: dict[str, Extractor] = {}
         self._summarised: set[Path] = set()  # set folders whose summary this run has checked
 
+    def _notify(self, hook: str, *args) -> None:
+        for observer in self.observers:  # an observer may define only the hooks it needs
+            method = getattr(observer, hook, None)
+            if method is not None:
+                method(*args)
+
+    @property
+    def sets(self) -> dict[str, StimulusSet]:
+        """The stimulus sets this run has loaded, by spec."""
+        return dict(self._sets)
+
     def specs(self, task: TaskConfig) -> list[str]:
-        """The stimulus sets a task runs on: those of --data, else the one its file names (none: it
-        leaves its set to the command line)."""
-        if self.opt.data:
-            return [self.opt.data] if isinstance(self.opt.data, str) else list(self.opt.data)
-        return [task.dataset] if task.dataset else []
+        """The stimulus sets a task runs on (`taskconfig.task_sets`)."""
+        return task_sets(task, self.opt.data)
 
     def stimulus_set(self, spec: str, task: TaskConfig | None = None) -> StimulusSet:
         """The set `spec` names (loaded once per run; cut to --limit). `task`: the task it is loaded for."""
@@ -154,6 +189,7 @@ class Runner:
                     raise AudioprobeError(f"{spec} and {twin} are the same stimulus set (fingerprint {fp[:12]}): "
                                           f"listed twice, it would count twice in every mean over sets. List it once.")
             self._sets[spec] = stimset
+        self._notify("set_used", spec, self._sets[spec], task)
         return self._sets[spec]
 
     def run(self, models: list[tuple[str, dict[str, Any]]], tasks: list[TaskConfig]) -> list[dict]:
@@ -229,6 +265,7 @@ class Runner:
                     raise  # a bad input (named by the message): the run stops with it, as before
                 except Exception as exc:  # noqa: BLE001 - one task's bug must not end the others
                     out.append(self.task_failed(label, task, stimset, exc))
+        self._notify("model_done", label, out)
         return out
 
     def task_failed(self, model: str, task: TaskConfig, stimset: StimulusSet, exc: Exception) -> dict:
@@ -298,6 +335,21 @@ class Runner:
         )
 
     def evaluate(self, name: str, model, key: RunKey, task: TaskConfig, stimset: StimulusSet, acts, info) -> dict:
+        """Score one task on pooled activations and write its result; the observers are told."""
+        self._notify("task_started", name, task)
+        start = time.perf_counter()
+        try:
+            result = self._evaluate(name, model, key, task, stimset, acts, info)
+        except NotApplicableError:
+            self._notify("task_not_applicable", name, task)
+            raise
+        else:
+            self._notify("task_evaluated", name, task, time.perf_counter() - start)
+            return result
+        finally:
+            self._notify("task_ended", name, task)
+
+    def _evaluate(self, name: str, model, key: RunKey, task: TaskConfig, stimset: StimulusSet, acts, info) -> dict:
         ttype = TASK_TYPES[task.type]
 
         def control(model_name: str, pooling: str) -> dict[str, np.ndarray]:

@@ -216,3 +216,24 @@ def select_tasks(spec: str, tasks: dict[str, TaskConfig]) -> list[TaskConfig]:
     if not chosen:
         raise AudioprobeError("--tasks selected no task.")
     return sorted(chosen.values(), key=lambda t: t.name) if spec.strip() == "all" else list(chosen.values())
+
+
+def task_sets(task: TaskConfig, data: str | list[str] | tuple[str, ...] | None) -> list[str]:
+    """The stimulus sets a task runs on: those of --data, else the one its file names (none: it leaves its
+    set to the command line)."""
+    if data:
+        return [data] if isinstance(data, str) else list(data)
+    return [task.dataset] if task.dataset else []
+
+
+def set_groups(tasks: list[TaskConfig], data: str | list[str] | tuple[str, ...] | None
+               ) -> list[tuple[str | None, tuple[TaskConfig, ...]]]:
+    """The run's plan by stimulus set: (set spec, the tasks that run on it) in the order the sets first
+    appear, then (None, the tasks that name no set and got none from --data). The runner, the local pool
+    and SLURM group a run's work by it."""
+    groups: dict[str | None, list[TaskConfig]] = {}
+    for task in tasks:
+        for spec in task_sets(task, data) or [None]:
+            groups.setdefault(spec, []).append(task)
+    none = groups.pop(None, None)
+    return [(spec, tuple(ts)) for spec, ts in groups.items()] + ([(None, tuple(none))] if none else [])

@@ -297,3 +297,73 @@ def test_committed_leaderboard_is_reproducible_from_its_result_files():
     root = Path(__file__).resolve().parent.parent / "leaderboard"
     expected = build(root / "synthetic-baselines", report_url="report/index.html")
     assert (root / "LEADERBOARD.md").read_text(encoding="utf-8") == expected
+
+
+def test_observers_hear_every_task_in_order_and_the_reuse(tmp_path, toy):
+    """Run observers (runner.RunObserver): the hooks a terminal and a sweep job rely on, in order, for a task
+    written, a task not applicable on the set and, on a second run, the results reused; an observer that
+    defines only some hooks is fine."""
+    from audioprobe.runner import Runner, RunObserver, RunOptions
+    from audioprobe.taskconfig import discover_tasks, select_tasks
+
+    class Recorder(RunObserver):
+        def __init__(self):
+            self.calls = []
+
+        def set_used(self, spec, stimset, task):
+            self.calls.append(("set_used", spec, task.name if task else None))
+
+        def task_started(self, model, task):
+            self.calls.append(("started", model, task.name))
+
+        def task_evaluated(self, model, task, seconds):
+            assert seconds >= 0
+            self.calls.append(("evaluated", model, task.name))
+
+        def task_not_applicable(self, model, task):
+            self.calls.append(("not_applicable", model, task.name))
+
+        def task_ended(self, model, task):
+            self.calls.append(("ended", model, task.name))
+
+        def model_done(self, model, results):
+            self.calls.append(("done", model, sorted((r["task"]["name"], bool(r.get("_reused"))) for r in results)))
+
+    class OnlyEnds:
+        ended = 0
+
+        def task_ended(self, model, task):
+            OnlyEnds.ended += 1
+
+    # two tasks written, in order, each told started -> evaluated -> ended
+    tasks = select_tasks("rsa-material,rsa-extent", discover_tasks())
+    opts = RunOptions(output_dir=tmp_path / "out", limit=N, progress=False)
+    first = Recorder()
+    Runner(opts, observers=(first, OnlyEnds())).run([(toy, {})], tasks)
+    started = [c for c in first.calls if c[0] == "started"]
+    assert [c[2] for c in started] == ["rsa-material", "rsa-extent"]
+    for name in ("rsa-material", "rsa-extent"):
+        i = first.calls.index(("started", toy, name))
+        assert first.calls[i + 1:i + 3] == [("evaluated", toy, name), ("ended", toy, name)]
+    assert first.calls[0] == ("set_used", "impacts", "rsa-material") and OnlyEnds.ended == 2
+    assert first.calls[-1] == ("done", toy, [("rsa-extent", False), ("rsa-material", False)])
+    again = Recorder()
+    Runner(opts, observers=(again,)).run([(toy, {})], tasks)
+    assert [c[0] for c in again.calls] == ["set_used", "set_used", "done"]  # nothing evaluated: both reused
+    assert again.calls[-1] == ("done", toy, [("rsa-extent", True), ("rsa-material", True)])
+
+    # a task the set cannot score: not_applicable, then ended, and no evaluated
+    import dataclasses
+
+    from audioprobe.errors import NotApplicableError
+    from audioprobe.tasktypes import TASK_TYPES
+
+    def never(*args):
+        raise NotApplicableError("not on this set")
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(TASK_TYPES, "rsa", dataclasses.replace(TASK_TYPES["rsa"], evaluate=never))
+        na = Recorder()
+        Runner(dataclasses.replace(opts, overwrite=True), observers=(na,)).run([(toy, {})], tasks[:1])
+    i = na.calls.index(("started", toy, "rsa-material"))
+    assert na.calls[i + 1:i + 3] == [("not_applicable", toy, "rsa-material"), ("ended", toy, "rsa-material")]

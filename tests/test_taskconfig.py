@@ -81,3 +81,20 @@ def test_duplicate_task_names_are_an_error(tmp_path):
     write(tmp_path, "two.yaml", GOOD)
     with pytest.raises(AudioprobeError, match="defined twice"):
         discover_tasks([tmp_path])
+
+
+def test_set_groups_is_the_one_plan_of_a_run():
+    """The runner (task_sets) and sweeps (set_groups) group a run's work the same way: every --data set
+    with every task, or each task on the set its file names, in first-appearance order; tasks naming
+    no set and given none come last under None."""
+    from audioprobe.taskconfig import TaskConfig, set_groups, task_sets
+
+    def task(name, dataset):
+        return TaskConfig(name=name, version=1, description="", tags=(), dataset=dataset, type="rsa", params={},
+                          path=None)
+
+    a, b, c, d = task("a", "impacts"), task("b", "study"), task("c", "impacts"), task("d", None)
+    assert set_groups([a, b, c, d], None) == [("impacts", (a, c)), ("study", (b,)), (None, (d,))]
+    assert set_groups([a, b, d], ["x", "y"]) == [("x", (a, b, d)), ("y", (a, b, d))]
+    assert set_groups([a, d], "x") == [("x", (a, d))]
+    assert task_sets(d, None) == [] and task_sets(a, None) == ["impacts"] and task_sets(a, ("x",)) == ["x"]
