@@ -29,7 +29,8 @@ PROJECT_PY="$ROOT/.venv/bin/python"
 MODULES=("$@")
 if [ ${#MODULES[@]} -eq 0 ]; then
   MODULES=(metrics/resampling.py metrics/pearson.py metrics/mantel.py metrics/ceiling.py metrics/layer_selection.py
-           metrics/rsa_inference.py metrics/rsa.py metrics/inference.py tasktypes/common.py tasktypes/rsa.py
+           metrics/rsa_inference.py metrics/rsa.py metrics/inference/paired.py metrics/inference/ranking.py
+           metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/rsa.py
            tasktypes/transfer.py tasktypes/abx.py)
 fi
 # the test files that exercise each module (the others never reach it)
@@ -41,7 +42,10 @@ declare -A TESTS=(
   [metrics/layer_selection.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
   [metrics/rsa_inference.py]="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
   [metrics/rsa.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_statistics.py tests/test_real_matrices.py"
-  [metrics/inference.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
+  [metrics/inference/paired.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
+  [metrics/inference/ranking.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
+  [metrics/inference/depth.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
+  [metrics/inference/multiplicity.py]="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
   [metrics/transfer.py]="tests/test_transfer.py tests/test_independent.py"
   [metrics/abx.py]="tests/test_abx.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"

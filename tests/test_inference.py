@@ -13,6 +13,8 @@ from scipy.spatial.distance import pdist
 
 from audioprobe.metrics import inference as inf
 from audioprobe.metrics import pearson, resampling
+from audioprobe.metrics.inference import depth as inf_depth
+from audioprobe.metrics.inference import multiplicity
 
 # ----------------------------------------------------------------------------------------------
 # helpers
@@ -312,7 +314,7 @@ def test_benjamini_hochberg_equals_definition_and_scipy(rng):
     q = as_float(out["q_value"])
     np.testing.assert_allclose(q, bh_brute_force(p), rtol=1e-13)
     np.testing.assert_allclose(q, sstats.false_discovery_control(p, method="bh"), rtol=1e-13)
-    np.testing.assert_allclose(inf._bh_numpy(p), bh_brute_force(p), rtol=1e-13)  # the fallback
+    np.testing.assert_allclose(multiplicity._bh_numpy(p), bh_brute_force(p), rtol=1e-13)  # the fallback
     assert out["reject"] == list(q <= 0.1) and out["m"] == p.size and np.all(q >= p)
     # undefined p-values are not tests: left out of m
     with_none = [0.01, None, 0.04, float("nan"), 0.03]
@@ -570,7 +572,7 @@ def test_depth_trend_is_a_tested_linear_change_with_rho_beside_it():
     rows = rising + np.zeros((3, n_layers))
     rows[0, 4] = np.nan
     rows[1, :] = np.repeat([0.1, 0.2, 0.3], 4)
-    rhos = inf._spearman_with_index(rows)
+    rhos = inf_depth._spearman_with_index(rows)
     assert rhos[0] == pytest.approx(1.0)
     assert rhos[1] == pytest.approx(sstats.spearmanr(rows[1], np.arange(n_layers)).statistic)
     assert inf.depth_trend(np.full(4, 0.2), np.full((10, 4), 0.2), n_sounds=60)["rho"] is None

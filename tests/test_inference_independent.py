@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as sstats
 
 from audioprobe.metrics import inference
+from audioprobe.metrics.inference import ranking
 
 
 def problem(seed=0, k=4, m=400):
@@ -66,7 +67,7 @@ def test_best_set_and_rank_intervals_against_written_out_max_t(lower_is_better):
     assert ranks["rank"] == sstats.rankdata(-sign * est).tolist()
     # the adjusted p of a pair: the share of simulated max |Z| at or above its |t|
     iu = (0, 2)
-    z_share = inference._max_abs_t(np.eye(1), np.inf)  # shape check of the helper on one pair
+    z_share = ranking._max_abs_t(np.eye(1), np.inf)  # shape check of the helper on one pair
     assert z_share.size == inference.SIMULTANEOUS_DRAWS and np.all(np.diff(z_share) >= 0)
     assert sim["p_adjusted"][iu[0]][iu[1]] <= 0.05 if abs(t[iu]) > sim["critical_value"] else True
 
