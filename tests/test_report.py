@@ -25,7 +25,8 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.compare import compare
 from audioprobe.leaderboard.contrasts import discover_contrasts
-from audioprobe.leaderboard.report import EXPERIMENTS, RDM_HEADING, anchor, report_cmd
+from audioprobe.leaderboard.report import EXPERIMENTS, anchor, report_cmd
+from audioprobe.leaderboard.report_figures import RDM_HEADING
 from audioprobe.summaries import load_rdm, read_summary
 from tests.toymodels import FrameProjection, register_toy
 
@@ -146,7 +147,7 @@ def test_figure_1b_marks_the_layers_a_contrast_rejects(built):
     figure = F.perceived_physical_figure("t", "t", [("hollowness", "rsa-modal-hollowness", "rsa-physical-hollowness")],
                                          by_task, styles, rows, True, "")
     marks = {m["model"]: m for m in figure.data["panels"][0]["significant"]}
-    F._pyplot().close(figure.fig)
+    F.style._pyplot().close(figure.fig)
     assert marks[TOY] == {"model": TOY, "layers": ["proj1"], "x_higher": [0.0], "x_lower": []}
     assert marks["logmel"]["layers"] == ["fbank"] and len(marks["logmel"]["x_lower"]) == 1
     assert marks["logmel"]["x_lower"][0] > 1  # a one-layer model's mark sits at its point, right of depth 1
@@ -494,13 +495,13 @@ def test_a_flat_profile_is_drawn_flat():
     fig, ax = plt.subplots()
     y = np.linspace(0.0748, 0.0754, 13)
     ax.plot(np.linspace(0, 1, 13), y)
-    F._zero(ax)
+    F.primitives._zero(ax)
     lo, hi = ax.get_ylim()
-    assert hi - lo == pytest.approx(F.MIN_SPAN) and lo < y.min() and hi > y.max()
+    assert hi - lo == pytest.approx(F.primitives.MIN_SPAN) and lo < y.min() and hi > y.max()
     drawn_rise = (y.max() - y.min()) / (hi - lo)
     assert drawn_rise < 0.01  # under 1% of the panel's height
     ax.set_ylim(-0.2, 0.6)
-    F._zero(ax)
+    F.primitives._zero(ax)
     assert ax.get_ylim() == (-0.2, 0.6)  # a wide range is left alone
     plt.close(fig)
 
