@@ -319,7 +319,8 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
 
 def sweep(launcher, max_parallel, options, models, tasks, data_specs, suite, no_wait, quiet, slurm) -> None:
     """The run as jobs, one per (model, stimulus set): on SLURM, or in local worker processes (launch.py)."""
-    from audioprobe.launch import check_statuses, parse_minutes, plan_sweep, run_sweep, slurm_parameters
+    from audioprobe.launch import check_statuses, parse_minutes, plan_sweep, run_sweep
+    from audioprobe.sweep_slurm import slurm_parameters
 
     plan = plan_sweep(options, models, tasks, data_specs, suite)
     parallel = max_parallel or (len(plan.jobs) if launcher == "slurm" else 1)
@@ -348,7 +349,7 @@ def status_cmd(results_dir, sweep_id):
     or schema), undefined, failed and missing; then, if the folder has sweeps (--launcher slurm, or local
     --max-parallel), the jobs of the latest (or --sweep ID): done, running, pending or failed, failed jobs
     with their log and error. Writes the suite results of models whose jobs have all finished."""
-    from audioprobe.launch import (
+    from audioprobe.sweep_state import (
         SWEEPS_FOLDER,
         current_statuses,
         failures_text,

@@ -16,20 +16,21 @@ failed, with the error, and the results it wrote). The names do not end in `.jso
 never mistake them for results. `audioprobe-eval status DIR` reads them (and `squeue`) later; the suite
 results of a model (`--data SUITE.yaml`) are written once all its jobs are done, by the waiting
 command or by `status`.
+
+Its parts: `sweep_state` (the record, the jobs' states, `status`), `sweep_slurm` (submitit and squeue);
+this module plans a sweep, runs a job and drives the local pool or SLURM.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-import json
 import logging
 import math
 import os
 import re
 import secrets
 import shutil
-import subprocess
 import sys
 import time
 import traceback
@@ -37,19 +38,32 @@ from pathlib import Path
 from typing import Any
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.files import atomic_write_bytes
+from audioprobe.sweep_slurm import _slurm_job_id
+from audioprobe.sweep_state import (
+    SWEEP_FILE,
+    SWEEPS_FOLDER,
+    Display,
+    JobStatus,
+    current_statuses,
+    failures_text,
+    finished_results,
+    job_state_path,
+    job_statuses,
+    now,
+    read_json,
+    write_finished_suites,
+    write_json,
+)
 
 log = logging.getLogger(__name__)
 
-SWEEPS_FOLDER = ".sweeps"
-SWEEP_FILE = "sweep.state"
+
 #: exit code of a sweep in which at least one job failed (its log and error are printed)
 EXIT_JOBS_FAILED = 4
+
+
 #: how often the waiting command resubmits a job that vanished from the queue without finishing
 RESUBMITS = 2
-#: SLURM states of a job that is over (`squeue --states=all` keeps them for MinJobAge seconds)
-_ENDED = {"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
-          "REVOKED", "SPECIAL_EXIT", "TIMEOUT"}
 
 
 class JobsFailed(AudioprobeError):
@@ -80,26 +94,6 @@ class Sweep:
 
     def state_path(self, index: int) -> Path:
         return job_state_path(self.folder, index)
-
-
-def job_state_path(folder: Path, index: int) -> Path:
-    return Path(folder) / "jobs" / f"{index}.state"
-
-
-def write_json(path: Path, data: dict) -> None:
-    text = json.dumps(data, indent=1, default=str) + "\n"
-    atomic_write_bytes(Path(path), lambda fh: fh.write(text.encode("utf-8")))
-
-
-def read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError):  # unreadable, not JSON, nested absurdly deep: no record
-        return None
-
-
-def now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def parse_minutes(text: str) -> int:
@@ -247,67 +241,6 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
     return entries
 
 
-def _slurm_job_id() -> str | None:
-    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
-    if array and task:
-        return f"{array}_{task}"
-    return os.environ.get("SLURM_JOB_ID")
-
-
-# ------------------------------------------------------------------------------------------------
-# Launchers
-
-
-def slurm_parameters(partition: str | None, gpus: int, cpus: int, mem: str | None, minutes: int,
-                     max_parallel: int, name: str) -> dict:
-    params: dict[str, Any] = {"job_name": name, "time": minutes, "cpus_per_task": cpus, "array_parallelism":
-                              max_parallel, "additional_parameters": {"requeue": True}}
-    if partition:
-        params["partition"] = partition
-    if gpus:
-        params["gpus_per_node"] = gpus
-    if mem:
-        params["mem"] = mem
-    return params
-
-
-def submit_slurm(sweep: Sweep, record: dict, params: dict) -> None:
-    """Submit every job of the sweep as one SLURM job array (submitit); the job ids and logs go in the record."""
-    try:
-        import submitit
-    except ImportError:
-        raise AudioprobeError("--launcher slurm needs submitit: pip install 'audioprobe[cluster]'.") from None
-    if shutil.which("sbatch") is None:
-        raise AudioprobeError("--launcher slurm: sbatch is not on PATH here; run on a SLURM login node (or use "
-                              "--launcher local).")
-    executor = submitit.SlurmExecutor(folder=sweep.folder / "logs", max_num_timeout=3)
-    executor.update_parameters(**params)
-    try:
-        jobs = executor.map_array(SweepJob(sweep), list(range(len(sweep.jobs))))
-    except Exception as exc:  # noqa: BLE001 - sbatch refused (partition, memory...): its message is the point
-        raise AudioprobeError(f"sbatch refused the job array: {exc}") from None
-    for entry, job in zip(record["jobs"], jobs):
-        entry["slurm_job_ids"].append(job.job_id)
-        entry["stdout"], entry["stderr"] = str(job.paths.stdout), str(job.paths.stderr)
-    record["slurm"] = {"folder": str(sweep.folder / "logs"), "parameters": {k: v for k, v in params.items()}}
-    write_json(sweep.folder / SWEEP_FILE, record)
-
-
-def resubmit_slurm(sweep: Sweep, record: dict, index: int) -> str:
-    import submitit
-
-    executor = submitit.SlurmExecutor(folder=sweep.folder / "logs", max_num_timeout=3)
-    params = dict(record["slurm"]["parameters"])
-    params.pop("array_parallelism", None)
-    executor.update_parameters(**params)
-    job = executor.submit(SweepJob(sweep), index)
-    entry = record["jobs"][index]
-    entry["slurm_job_ids"].append(job.job_id)
-    entry["stdout"], entry["stderr"] = str(job.paths.stdout), str(job.paths.stderr)
-    write_json(sweep.folder / SWEEP_FILE, record)
-    return job.job_id
-
-
 #: Seconds between a local sweep worker's checks that the sweep's process still runs.
 WATCH_PARENT_S = 2.0
 
@@ -342,243 +275,6 @@ def _visible_gpus() -> list[str]:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     ids = [g.strip() for g in visible.split(",") if g.strip()] if visible else [str(i) for i in range(n)]
     return ids[:n]
-
-
-# ------------------------------------------------------------------------------------------------
-# Watching
-
-
-@dataclasses.dataclass
-class JobStatus:
-    index: int
-    model: str
-    set: str
-    state: str  # pending, running, done, failed, lost
-    job_id: str | None = None
-    attempt: int = 0
-    evaluated: int = 0  # tasks evaluated so far by the running attempt
-    log: str | None = None
-    error: str | None = None
-    total: int = 0  # tasks the job evaluates (tasks x its sets): 0 unknown
-
-    def shown(self) -> str:
-        """The job's cell: its state, the tasks done while it runs, the attempt when it was retried."""
-        tasks = f" ({self.evaluated}/{self.total} tasks)" if self.state == "running" and self.total else ""
-        return self.state + tasks + (f" (try {self.attempt})" if self.attempt > 1 else "")
-
-
-def squeue_states(job_ids: list[str]) -> dict[str, tuple[str, str]] | None:
-    """{job id: (SLURM state, reason)} for these jobs (array tasks one by one), or None where squeue cannot answer."""
-    if not job_ids or shutil.which("squeue") is None:
-        return None
-    heads = sorted({j.split("_")[0] for j in job_ids})
-    try:
-        out = subprocess.run(["squeue", "-h", "-r", "--states=all", "-o", "%i|%T|%r", "-j", ",".join(heads)],
-                             capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0 and "Invalid job id" not in out.stderr:
-        return None
-    states = {}
-    for line in out.stdout.splitlines():
-        parts = line.strip().split("|")
-        if len(parts) >= 2:
-            states[parts[0]] = (parts[1], parts[2] if len(parts) > 2 else "")
-    return states
-
-
-def job_statuses(folder: Path, record: dict, queue: dict | None = None, futures: dict | None = None) -> list[JobStatus]:
-    """Each job's status from its state file, and the queue (SLURM) or its future (local workers)."""
-    out = []
-    for entry in record["jobs"]:
-        i = entry["index"]
-        job_id = entry["slurm_job_ids"][-1] if entry.get("slurm_job_ids") else None
-        data = entry.get("data")
-        n_sets = len(data) if isinstance(data, list) and data else 1
-        st = JobStatus(i, entry["model"], entry["set"], "pending", job_id, log=entry.get("stderr"),
-                       total=len(entry.get("tasks") or []) * n_sets)
-        state = read_json(job_state_path(folder, i)) or {}
-        st.attempt = int(state.get("attempt", 0))
-        st.evaluated = int(state.get("tasks_evaluated", 0))
-        if state.get("state") == "done":
-            st.state = "done"
-        elif state.get("state") == "failed":
-            st.state, st.error = "failed", state.get("error")
-        elif futures is not None:
-            fut = futures.get(i)
-            if fut is not None and fut.done():
-                exc = fut.exception()
-                st.state = "failed"
-                st.error = f"{exc.__class__.__name__}: {exc}" if exc else "the worker ended without a result"
-            elif state.get("state") == "running":
-                st.state = "running"
-        elif queue is not None and job_id is not None:
-            slurm_state, reason = queue.get(job_id, ("", ""))
-            if slurm_state in ("RUNNING", "COMPLETING", "CONFIGURING", "STAGE_OUT"):
-                st.state = "running" if state.get("state") == "running" else "pending"
-            elif slurm_state and slurm_state not in _ENDED:
-                st.state = "pending"  # PENDING, REQUEUED, SUSPENDED, RESIZING...
-            else:  # gone from the queue, or ended, without a done or failed state of its own
-                st.state = "lost"
-                st.error = (f"SLURM says {slurm_state}{f' ({reason})' if reason not in ('', 'None') else ''}"
-                            if slurm_state else "the job left the queue without finishing")
-        elif state.get("state") == "running":
-            st.state = "running"
-            if record.get("launcher") != "slurm" and not _alive(state.get("host"), state.get("pid")):
-                st.state, st.error = "lost", (f"its worker process {state.get('pid')} on {state.get('host')} is gone "
-                                              f"(killed, or its sweep was stopped)")
-        out.append(st)
-    return out
-
-
-def _alive(host: str | None, pid) -> bool:
-    """Whether a local job's worker process still runs (unknown, on another host: assumed so)."""
-    if host != os.uname().nodename or not isinstance(pid, int):
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except (PermissionError, OverflowError):
-        return True
-    return True
-
-
-def summary_line(statuses: list[JobStatus]) -> str:
-    counts = {k: sum(1 for s in statuses if s.state == k) for k in ("done", "running", "pending", "failed", "lost")}
-    return f"{len(statuses)} jobs: " + ", ".join(f"{n} {k}" for k, n in counts.items() if n or k in ("done", "failed"))
-
-
-def status_table(statuses: list[JobStatus]) -> str:
-    """A grid: one row per model, one column per set, each cell the job's state (and attempt when > 1)."""
-    from tabulate import tabulate
-
-    sets = list(dict.fromkeys(s.set for s in statuses))
-    models = list(dict.fromkeys(s.model for s in statuses))
-    cell = {(s.model, s.set): s.shown() for s in statuses}
-    rows = [[m] + [cell.get((m, d), "") for d in sets] for m in models]
-    return tabulate(rows, headers=["model", *sets])
-
-
-def failures_text(statuses: list[JobStatus]) -> str:
-    lines = []
-    for s in statuses:
-        if s.state in ("failed", "lost"):
-            where = f"job {s.job_id}, " if s.job_id else ""
-            lines.append(f"{s.model} / {s.set} ({where}log {s.log or '(none)'}): {s.error or s.state}")
-    return "\n".join(lines)
-
-
-class Display:
-    """Progress on stderr: on a terminal the grid redrawn in place; otherwise one line per change of a job."""
-
-    def __init__(self, quiet: bool, stream=None):
-        self.quiet = quiet
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
-        self.last: dict[int, str] = {}
-        self.lines = 0
-        self.start = time.perf_counter()
-
-    def update(self, statuses: list[JobStatus]) -> None:
-        if self.quiet:
-            return
-        elapsed = int(time.perf_counter() - self.start)
-        head = f"{summary_line(statuses)} (elapsed {elapsed // 60}:{elapsed % 60:02d})"
-        if self.tty:
-            text = head + "\n" + status_table(statuses) + "\n"
-            self.stream.write(f"\033[{self.lines}F\033[J" if self.lines else "")
-            self.stream.write(text)
-            self.lines = text.count("\n")
-        else:
-            for s in statuses:  # a line per change: a job's every finished task, too
-                shown = s.shown()
-                if self.last.get(s.index) != shown:
-                    self.last[s.index] = shown
-                    self.stream.write(f"[{head}] {s.model} / {s.set}: {shown}\n")
-        self.stream.flush()
-
-
-def load_sweep(results_dir: Path, sweep_id: str | None = None) -> tuple[Path, dict]:
-    """(folder, record) of sweep `sweep_id`, or of the latest sweep in `results_dir`."""
-    root = Path(results_dir) / SWEEPS_FOLDER
-    found = sorted(p.parent for p in root.glob(f"*/{SWEEP_FILE}")) if root.is_dir() else []
-    if sweep_id is not None:
-        found = [p for p in found if p.name == sweep_id]
-        if not found:
-            raise AudioprobeError(f"{results_dir}: no sweep {sweep_id!r} (sweeps are in {root}).")
-    if not found:
-        raise AudioprobeError(f"{results_dir}: no sweep found (a sweep is run with --launcher slurm, or --launcher "
-                              f"local --max-parallel N, and recorded in {root}).")
-    folder = found[-1]
-    record = read_json(folder / SWEEP_FILE)
-    if record is None:
-        raise AudioprobeError(f"{folder / SWEEP_FILE}: unreadable sweep record.")
-    return folder, record
-
-
-def list_sweeps(results_dir: Path) -> list[str]:
-    root = Path(results_dir) / SWEEPS_FOLDER
-    return sorted(p.parent.name for p in root.glob(f"*/{SWEEP_FILE}")) if root.is_dir() else []
-
-
-def current_statuses(folder: Path, record: dict) -> list[JobStatus]:
-    queue = None
-    if record["launcher"] == "slurm":
-        queue = squeue_states([e["slurm_job_ids"][-1] for e in record["jobs"] if e.get("slurm_job_ids")])
-    return job_statuses(folder, record, queue=queue)
-
-
-def finished_results(folder: Path, record: dict, indices: list[int]) -> list[dict]:
-    """The results of finished jobs, read from their files (placeholders for tasks not applicable)."""
-    from audioprobe.results import read_result
-
-    out = []
-    out_dir = Path(record["output_dir"])
-    for i in indices:
-        state = read_json(job_state_path(folder, i)) or {}
-        for e in state.get("results", []):
-            if "placeholder" in e:
-                out.append(e["placeholder"])
-            else:
-                r = read_result(out_dir / e["path"])
-                if e.get("reused"):
-                    r["_reused"] = True
-                out.append(r)
-    return out
-
-
-def write_finished_suites(folder: Path, record: dict, statuses: list[JobStatus]) -> list[str]:
-    """Write the suite results of every model whose jobs are all done (once per sweep); the models written."""
-    from audioprobe.runner import write_suite_results
-    from audioprobe.suites import Suite
-
-    if not record.get("suite"):
-        return []
-    suite = Suite(**{k: tuple(v) if k == "sets" else v for k, v in record["suite"].items()})
-    written = []
-    for model in dict.fromkeys(s.model for s in statuses):
-        mine = [s for s in statuses if s.model == model]
-        if model in record["suites_written"] or not all(s.state == "done" for s in mine):
-            continue
-        indices = [s.index for s in mine]
-        results = finished_results(folder, record, indices)
-        fps = []
-        for i in indices:
-            sets = (read_json(job_state_path(folder, i)) or {}).get("sets", {})
-            fps.extend(v["fingerprint"] for v in sets.values())
-        tasks = [_Named(t) for t in record["tasks"]]
-        write_suite_results(Path(record["output_dir"]), suite, record["seed"], results, tasks, fps)
-        record["suites_written"].append(model)
-        written.append(model)
-    if written:
-        write_json(folder / SWEEP_FILE, record)
-    return written
-
-
-@dataclasses.dataclass(frozen=True)
-class _Named:
-    name: str
 
 
 # ------------------------------------------------------------------------------------------------
@@ -664,3 +360,40 @@ def check_statuses(statuses: list[JobStatus]) -> None:
     if bad:
         raise JobsFailed(f"{len(bad)} of {len(statuses)} jobs failed (finished results are saved; run the same "
                          f"command again to retry only what is missing):\n" + failures_text(statuses))
+
+
+def submit_slurm(sweep: Sweep, record: dict, params: dict) -> None:
+    """Submit every job of the sweep as one SLURM job array (submitit); the job ids and logs go in the record."""
+    try:
+        import submitit
+    except ImportError:
+        raise AudioprobeError("--launcher slurm needs submitit: pip install 'audioprobe[cluster]'.") from None
+    if shutil.which("sbatch") is None:
+        raise AudioprobeError("--launcher slurm: sbatch is not on PATH here; run on a SLURM login node (or use "
+                              "--launcher local).")
+    executor = submitit.SlurmExecutor(folder=sweep.folder / "logs", max_num_timeout=3)
+    executor.update_parameters(**params)
+    try:
+        jobs = executor.map_array(SweepJob(sweep), list(range(len(sweep.jobs))))
+    except Exception as exc:  # noqa: BLE001 - sbatch refused (partition, memory...): its message is the point
+        raise AudioprobeError(f"sbatch refused the job array: {exc}") from None
+    for entry, job in zip(record["jobs"], jobs):
+        entry["slurm_job_ids"].append(job.job_id)
+        entry["stdout"], entry["stderr"] = str(job.paths.stdout), str(job.paths.stderr)
+    record["slurm"] = {"folder": str(sweep.folder / "logs"), "parameters": {k: v for k, v in params.items()}}
+    write_json(sweep.folder / SWEEP_FILE, record)
+
+
+def resubmit_slurm(sweep: Sweep, record: dict, index: int) -> str:
+    import submitit
+
+    executor = submitit.SlurmExecutor(folder=sweep.folder / "logs", max_num_timeout=3)
+    params = dict(record["slurm"]["parameters"])
+    params.pop("array_parallelism", None)
+    executor.update_parameters(**params)
+    job = executor.submit(SweepJob(sweep), index)
+    entry = record["jobs"][index]
+    entry["slurm_job_ids"].append(job.job_id)
+    entry["stdout"], entry["stderr"] = str(job.paths.stdout), str(job.paths.stderr)
+    write_json(sweep.folder / SWEEP_FILE, record)
+    return job.job_id

@@ -75,3 +75,28 @@ def test_task_type_example_runs_and_equals_scikit_learn(knn_type, tmp_path):
         assert lo <= entry["score"] <= hi
     assert result["scores"]["n_sounds_used"] == int(keep.sum())
     assert result["scores"]["headline"]["layer"] == "fbank"
+
+
+def test_measure_example_runs_and_equals_scipy(monkeypatch, rng):
+    """The guide's measure, registered as the guide says, equals scipy's Pearson r over the pairs both
+    matrices have, and a task file can name it."""
+    from scipy.spatial.distance import squareform
+    from scipy.stats import pearsonr
+
+    from audioprobe.metrics import similarity
+    from audioprobe.tasktypes.rsa import RSA_PARAMS
+
+    (source,) = code_blocks("# Add a measure", "python")
+    monkeypatch.setattr(similarity.MEASURES, "_entries", dict(similarity.MEASURES._entries))  # undone after
+    namespace = {"np": np, "Measure": similarity.Measure, "MEASURES": similarity.MEASURES}
+    exec(compile(source, "CONTRIBUTING.md", "exec"), namespace)
+    func, kwargs, lower = similarity.MEASURES["distance_pearson"]
+    model, human = squareform(rng.random(45)), squareform(rng.random(45))
+    human[0, 3] = human[3, 0] = np.nan
+    upper = np.triu_indices(10, k=1)
+    keep = np.isfinite(human[upper])
+    assert func(model, human, **kwargs) == pytest.approx(pearsonr(model[upper][keep], human[upper][keep])[0],
+                                                         abs=1e-12)
+    assert not lower and np.isnan(func(np.zeros((4, 4)), human[:4, :4]))
+    # a task file may name it: the registry is the parameter's list of choices
+    assert RSA_PARAMS["measures"].validate("t.yaml", "measures", ["distance_pearson"]) == ["distance_pearson"]

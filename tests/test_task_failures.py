@@ -111,7 +111,7 @@ def test_status_knows_a_dead_local_job(tmp_path):
     import subprocess
     import sys
 
-    from audioprobe.launch import job_state_path, job_statuses, write_json
+    from audioprobe.sweep_state import job_state_path, job_statuses, write_json
 
     dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
                               text=True).stdout)
@@ -207,7 +207,7 @@ def test_model_labels_name_only_what_distinguishes_a_setting():
 def test_the_launcher_shows_the_tasks_a_running_job_has_done(tmp_path):
     import os
 
-    from audioprobe.launch import job_state_path, job_statuses, status_table, write_json
+    from audioprobe.sweep_state import job_state_path, job_statuses, status_table, write_json
 
     record = {"launcher": "local", "jobs": [{"index": 0, "model": "logmel", "set": "impacts",
                                              "tasks": ["a", "b", "c"], "data": None}]}
