@@ -41,7 +41,8 @@ def group(module: str) -> str:
         return "base"
     if module in ("audioprobe.frontend", "audioprobe.pooling"):
         return "signal"
-    if module in ("audioprobe.results", "audioprobe.summaries", "audioprobe.suites"):
+    if module in ("audioprobe.results", "audioprobe.summaries", "audioprobe.suites") or module.startswith(
+            "audioprobe.results."):
         return "results"
     if len(parts) > 1 and parts[1] in ("metrics", "stimuli", "models", "tasktypes", "leaderboard"):
         return parts[1]
