@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from audioprobe.metrics import intervals, pearson, resampling, rsa
+from audioprobe.metrics import intervals, pearson, resampling, rsa, targets
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS, target_rdm
@@ -62,16 +62,15 @@ def run_task(s, acts, seed, resample="auto"):
 def reference_paths():
     """The task as before the large-set paths: every one switched off (their results must agree)."""
     from audioprobe.metrics import kernels
-    from audioprobe.tasktypes import rsa as rsa_task
 
-    saved = kernels.MIN_SOUNDS, pearson.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS, kernels.available
-    kernels.MIN_SOUNDS, rsa_task.FACTORED_TARGETS = 10 ** 9, {}
+    saved = kernels.MIN_SOUNDS, pearson.SMALL_PROBLEM_SOUNDS, targets.FACTORED, kernels.available
+    kernels.MIN_SOUNDS, targets.FACTORED = 10 ** 9, {}
     kernels.available = lambda: False  # the two-factor bootstrap's sums in numpy too
     pearson.SMALL_PROBLEM_SOUNDS = 10 ** 9  # also keeps the CV splits out of the bootstrap's pass
     try:
         yield
     finally:
-        kernels.MIN_SOUNDS, pearson.SMALL_PROBLEM_SOUNDS, rsa_task.FACTORED_TARGETS, kernels.available = saved
+        kernels.MIN_SOUNDS, pearson.SMALL_PROBLEM_SOUNDS, targets.FACTORED, kernels.available = saved
 
 
 def largest_difference(a, b) -> float:

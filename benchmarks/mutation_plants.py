@@ -23,15 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 #: name -> (file under the package, text today, planted text); lists: alternatives, the first found
 PLANTS = {
     "kl-smoothing-ignored": ("tasktypes/rsa.py",
-                             'return _target_from_counts(kind, stimset.judgments, dims, params["smoothing"])',
-                             'return _target_from_counts(kind, stimset.judgments, dims, 0.5)'),
+                             'return targets.from_counts(kind, stimset.judgments, dims, params["smoothing"])',
+                             'return targets.from_counts(kind, stimset.judgments, dims, 0.5)'),
     "ceiling-always-spearman": ("tasktypes/rsa.py",
                                 # the comparison and the factored (Pearson) path that bypasses it
                                 'compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731\n'
                                 '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
                                 '    # Pearson on a low-rank target: the same correlations from the factors, without '
                                 'forming RDMs\n'
-                                '    factored = params["comparison"] == "pearson" and kind in FACTORED_TARGETS',
+                                '    factored = params["comparison"] == "pearson" and kind in targets.FACTORED',
                                 'compare = lambda a, b: paired_rows(a, b, "spearman")  # noqa: E731\n'
                                 '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
                                 '    factored = False'),

@@ -16,9 +16,8 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 
-from audioprobe.metrics import kernels, mantel, pearson, resampling, rsa, rsa_inference, split_pearson
+from audioprobe.metrics import kernels, mantel, pearson, resampling, rsa, rsa_inference, split_pearson, targets
 from audioprobe.metrics.responses import counts_from_responses
-from audioprobe.tasktypes import rsa as rsa_task
 from audioprobe.tasktypes.rsa import RSA_PARAMS, noise_ceiling
 from tests.factories import make_set
 
@@ -49,7 +48,7 @@ def test_factored_pearson_equals_pearsonr_of_the_condensed_rdms(rng, kind):
         assert pearson.factored_pearson(make(c1), make(c2)) == pytest.approx(expected, abs=1e-12)
     # a mean over dimensions: factors side by side, A scaled
     c1, c2, c3 = (_counts(rng, 31, 3, 5) for _ in range(3))
-    mean = rsa_task._target_factors(kind, {"a": c1, "b": c2}, ["a", "b"], 0.3)
+    mean = targets.factors(kind, {"a": c1, "b": c2}, ["a", "b"], 0.3)
     expected = pearsonr((build(c1) + build(c2)) / 2, build(c3))[0]
     assert pearson.factored_pearson(mean, make(c3)) == pytest.approx(expected, abs=1e-12)
 
@@ -78,7 +77,7 @@ def test_noise_ceiling_is_the_same_with_and_without_factors(rng, monkeypatch, ta
     params = {k: v.default for k, v in RSA_PARAMS.items()}
     params.update(target=target, dimensions=dims, ceiling_splits=25)
     fast = noise_ceiling(s, params, np.random.default_rng(3))
-    monkeypatch.setattr(rsa_task, "FACTORED_TARGETS", {})  # the direct path: RDMs, then paired_rows
+    monkeypatch.setattr(targets, "FACTORED", {})  # the direct path: RDMs, then paired_rows
     direct = noise_ceiling(s, params, np.random.default_rng(3))
     assert fast.keys() == direct.keys()
     for key in ("value", "split_half_r", "split_half_r_sd", "lower_bound", "upper_bound"):

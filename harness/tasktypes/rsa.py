@@ -21,8 +21,8 @@ from audioprobe.metrics import (
     rsa_inference,
     similarity,
     split_pearson,
+    targets,
 )
-from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (
@@ -88,36 +88,6 @@ RSA_PARAMS = {
 }
 
 
-def _target_from_counts(kind: str, counts: dict[str, np.ndarray], dims: list[str], smoothing: float) -> np.ndarray:
-    funcs = {"kl": lambda c: rsa.symmetric_kl_rdm(c, smoothing),
-             "js": lambda c: rsa.jensen_shannon_rdm(c, smoothing),
-             "modal": rsa.modal_rdm}
-    return np.mean([funcs[kind](counts[d]) for d in dims], axis=0)
-
-
-#: targets whose square form has a low-rank factorisation (rsa.*_factors): Pearson ceilings use it
-FACTORED_TARGETS = {"kl": rsa.symmetric_kl_factors, "modal": rsa.modal_factors}
-
-
-def _target_factors(kind: str, counts: dict[str, np.ndarray], dims: list[str],
-                    smoothing: float) -> tuple[np.ndarray, np.ndarray]:
-    """(A, B) with A @ B.T the square form of `_target_from_counts` (the mean over dims: the factors
-    side by side, A scaled by 1/len(dims))."""
-    func = FACTORED_TARGETS[kind]
-    parts = [func(counts[d], smoothing) if kind == "kl" else func(counts[d]) for d in dims]
-    return np.hstack([a / len(dims) for a, _ in parts]), np.hstack([b for _, b in parts])
-
-
-def _target_or_nan(kind: str, counts: dict[str, np.ndarray], dims: list[str], smoothing: float) -> np.ndarray:
-    """The target of a subset of the listeners, or NaN where it is undefined (js without smoothing on a
-    sound none of them judged): that draw or split is then left out, not the whole task."""
-    try:
-        return _target_from_counts(kind, counts, dims, smoothing)
-    except ValueError:
-        n = next(iter(counts.values())).shape[0]
-        return np.full(n * (n - 1) // 2, np.nan)
-
-
 def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.ndarray:
     """The task's human (or physical) RDM, condensed; several dimensions: their mean. Target rdm: the
     set's matrix, NaN on the pairs nobody rated (every statistic then uses the pairs present)."""
@@ -137,7 +107,7 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
     require_dimensions(stimset, dims, task)
     if kind == "kl" and params["smoothing"] <= 0:
         raise AudioprobeError(f"task {task!r}: target 'kl' needs smoothing > 0 (KL is infinite for empty categories).")
-    return _target_from_counts(kind, stimset.judgments, dims, params["smoothing"])
+    return targets.from_counts(kind, stimset.judgments, dims, params["smoothing"])
 
 
 def listener_responses(stimset: StimulusSet, params: dict[str, Any]) -> dict[str, np.ndarray] | None:
@@ -150,38 +120,20 @@ def listener_responses(stimset: StimulusSet, params: dict[str, Any]) -> dict[str
     return {d: stimset.responses[d] for d in dims}
 
 
+def _n_categories(stimset: StimulusSet, params: dict[str, Any]) -> dict[str, int]:
+    return {d: len(stimset.dimensions[d]) for d in dimensions_of(params)}
+
+
 def response_targets(stimset: StimulusSet, params: dict[str, Any]):
     """weights `[m, n_listeners]` (how often each listener is drawn) -> `[m, n_pairs]`: the task's target
-    rebuilt from those listeners' responses (counted by `counts_from_responses`, a listener drawn
-    twice counted twice). All ones gives the task's target. A target that is undefined for a draw
-    (js without smoothing on a sound no drawn listener judged) is a row of NaN."""
-    kind, dims, smoothing = params["target"], dimensions_of(params), params["smoothing"]
-    counts_of = drawn_counts(stimset, params)
-    n_sounds = len(stimset)
-
-    def targets(weights: np.ndarray) -> np.ndarray:
-        weights = np.atleast_2d(np.asarray(weights, dtype=np.int64))
-        out = np.empty((weights.shape[0], n_sounds * (n_sounds - 1) // 2))
-        for row, w in zip(out, weights):
-            row[:] = _target_or_nan(kind, counts_of(w), dims, smoothing)
-        return out
-
-    return targets
+    rebuilt from those listeners' responses (`targets.rebuilt_targets`)."""
+    return targets.rebuilt_targets(listener_responses(stimset, params), _n_categories(stimset, params),
+                                   params["target"], params["smoothing"])
 
 
 def drawn_counts(stimset: StimulusSet, params: dict[str, Any]):
-    """weights `[n_listeners]` (how often each listener is drawn) -> dim -> `[n_sounds, n_categories]`
-    response counts of those listeners (a listener drawn twice counted twice)."""
-    dims = dimensions_of(params)
-    responses = listener_responses(stimset, params)
-    n_categories = {d: len(stimset.dimensions[d]) for d in dims}
-    who = np.arange(responses[dims[0]].shape[0])
-
-    def counts(weights: np.ndarray) -> dict[str, np.ndarray]:
-        drawn = np.repeat(who, weights)
-        return {d: counts_from_responses(responses[d][drawn], n_categories[d]) for d in dims}
-
-    return counts
+    """weights `[n_listeners]` -> dim -> the drawn listeners' response counts (`targets.drawn_counts`)."""
+    return targets.drawn_counts(listener_responses(stimset, params), _n_categories(stimset, params))
 
 
 def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str) -> list[str]:
@@ -264,8 +216,8 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
     compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731
     n_categories = {d: len(stimset.dimensions[d]) for d in dims}
     # Pearson on a low-rank target: the same correlations from the factors, without forming RDMs
-    factored = params["comparison"] == "pearson" and kind in FACTORED_TARGETS
-    factors = (lambda counts: _target_factors(kind, counts, dims, params["smoothing"])) if factored else None
+    factored = params["comparison"] == "pearson" and kind in targets.FACTORED
+    factors = (lambda counts: targets.factors(kind, counts, dims, params["smoothing"])) if factored else None
 
     counts_of = drawn_counts(stimset, params)
 
@@ -276,7 +228,7 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
         responses[dims[0]].shape[0], n_splits,
         lambda: ceiling.split_half_reliability(
             responses, n_categories,
-            lambda counts: _target_or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits,
+            lambda counts: targets.or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits,
             factors=factors),
         "mean split-half correlation of the target RDM over random halves of the listeners, Spearman-Brown "
         "corrected to the full panel",
