@@ -480,7 +480,8 @@ def render_markdown(results: list[dict], best: dict[tuple[str, str], set[str]] |
 def best_groups(files: list[tuple[Path, dict]], alpha: float = 0.05) -> dict[tuple[str, str], set[str]]:
     """(set fingerprint, task) -> the models the data do not separate from the best (at least two
     models compared on shared resamples; see audioprobe-compare)."""
-    from audioprobe.leaderboard.compare import Entry, compare_models
+    from audioprobe.leaderboard.compare import compare_models
+    from audioprobe.leaderboard.pairing import Entry
 
     by_task: dict[tuple[str, str], list] = {}
     for path, r in files:

@@ -49,7 +49,8 @@ def compare_cmd(results_dir, tasks, models, contrast_paths, alpha, output, json_
     import json
 
     from audioprobe.files import atomic_write_bytes
-    from audioprobe.leaderboard.compare import compare, render_markdown
+    from audioprobe.leaderboard.compare import compare
+    from audioprobe.leaderboard.compare_render import render_markdown
     from audioprobe.leaderboard.contrasts import discover_contrasts
 
     report = compare(results_dir, discover_contrasts(contrast_paths), tasks=tasks, models=models, alpha=alpha)

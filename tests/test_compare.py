@@ -13,16 +13,10 @@ import pytest
 from audioprobe.cli import main as eval_main
 from audioprobe.leaderboard.cli import compare_main
 from audioprobe.leaderboard.cli import main as leaderboard_main
-from audioprobe.leaderboard.compare import (
-    Entry,
-    _as_dual,
-    collect_entries,
-    compare,
-    over_pairs,
-    paired_replicates,
-    row_test,
-)
+from audioprobe.leaderboard.compare import compare
+from audioprobe.leaderboard.contrast_tests import row_test
 from audioprobe.leaderboard.contrasts import discover_contrasts, load_contrast
+from audioprobe.leaderboard.pairing import Entry, _as_dual, collect_entries, over_pairs, paired_replicates
 from audioprobe.metrics import inference, resampling
 
 TASKS = "rsa-material,rsa-modal-material,rsa-physical-material,transfer-material-hollow-to-full,abx-material"
@@ -250,7 +244,7 @@ def test_a_flat_profile_is_no_trend_and_a_planted_trend_is_one():
     0.0754 (the committed random-beats case), with resamples that move all layers together, are a tiny but
     precise change: the test may reject, but the whole interval lies inside the margin, so the verdict is
     equivalence, never a trend. A planted rise of 0.1 with the same noise is a trend beyond the margin."""
-    from audioprobe.leaderboard.compare import verdict
+    from audioprobe.leaderboard.contrast_tests import verdict
     from audioprobe.metrics import inference
 
     rng = np.random.default_rng(0)

@@ -166,7 +166,7 @@ def test_two_settings_of_a_model_are_two_models_never_one_replacing_the_other(tm
     """Results are named by the model and the --model-args that distinguish it (results.model_label): a second
     setting gets its own folder, row, comparison and status line; the first stays and is reused."""
     from audioprobe.leaderboard.cli import main as leaderboard_main
-    from audioprobe.leaderboard.compare import collect_entries
+    from audioprobe.leaderboard.pairing import collect_entries
     from audioprobe.results import collect_files
 
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
