@@ -16,11 +16,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import tomllib
 
 from audioprobe.errors import AudioprobeError, UnknownNameError
 from audioprobe.registry import Registry
 from tests.test_contributing import code_blocks
+
+tomllib = pytest.importorskip("tomllib")  # Python 3.11+
 
 ROOT = Path(__file__).resolve().parent.parent
 
