@@ -62,26 +62,17 @@ class Registry(MutableMapping[str, T], Generic[T]):
         self._plugins_read = False
 
     # -- adding ---------------------------------------------------------------------------------------
-    def add(self, name: str, target: Any, description: str = "", *, plugin: str = "", **info: Any) -> None:
+    def add(self, name: str, target: Any, description: str = "", **info: Any) -> None:
         """Register `target` (an object or "module:attr") under `name`; a name holds one target."""
         if not isinstance(name, str) or not name:
             raise ValueError(f"a {self.kind} name must be a non-empty string, not {name!r}")
-        old = self._entries.get(name)
+        old, plugin = self._entries.get(name), ""
         if old is not None and old.target is not target:
             if not (old.plugin and not old.loaded):
                 raise ValueError(f"{self.kind} {name!r} is already registered ({_where(old)})")
             # a plugin's module registering its own entry point's name as it is imported: the same entry
             plugin, description, info = old.plugin, description or old.description, {**old.info, **info}
         self._entries[name] = Entry(name, target, description, dict(info), plugin)
-
-    def register(self, name: str, description: str = "", **info: Any) -> Callable[[T], T]:
-        """Decorator form of `add` for objects defined in code."""
-
-        def deco(obj: T) -> T:
-            self.add(name, obj, description, **info)
-            return obj
-
-        return deco
 
     # -- reading --------------------------------------------------------------------------------------
     def entry(self, name: str) -> Entry:

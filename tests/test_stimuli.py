@@ -382,6 +382,15 @@ def test_registered_name_resolves_lazily(monkeypatch):
     monkeypatch.setitem(DATASETS, "broken", "tests.test_stimuli:no_such_function")
     with pytest.raises(AudioprobeError, match="'broken' is registered as 'tests.test_stimuli:no_such_function'"):
         resolve_dataset("broken")
+    monkeypatch.setitem(DATASETS, "not-a-set", "tests.test_stimuli:not_a_set")
+    for _ in range(2):  # named as module:function whether or not the loader is already imported
+        with pytest.raises(AudioprobeError, match="'not-a-set': tests.test_stimuli:not_a_set returned int"):
+            resolve_dataset("not-a-set")
+
+
+def not_a_set() -> int:
+    """A registered loader that returns something else than a StimulusSet."""
+    return 3
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,8 +49,9 @@ def resolve_dataset(spec: str) -> StimulusSet:
 
 def load_named(name: str) -> StimulusSet:
     """Call the loader registered for `name` in DATASETS."""
-    stimset = DATASETS[name]()
+    loader = DATASETS[name]
+    stimset = loader()
     if not isinstance(stimset, StimulusSet):
-        raise AudioprobeError(f"dataset {name!r}: {DATASETS.entry(name).target!r} returned {type(stimset).__name__}, "
-                              f"not a StimulusSet.")
+        where = f"{getattr(loader, '__module__', '?')}:{getattr(loader, '__qualname__', loader)}"
+        raise AudioprobeError(f"dataset {name!r}: {where} returned {type(stimset).__name__}, not a StimulusSet.")
     return stimset

@@ -214,7 +214,7 @@ def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.G
         return {"value": None, "reason": "the stimulus set has no per-listener responses (responses.csv)"}
     paired_rows = backends.for_device(device).paired_rows
     compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731
-    n_categories = {d: len(stimset.dimensions[d]) for d in dims}
+    n_categories = _n_categories(stimset, params)
     # Pearson on a low-rank target: the same correlations from the factors, without forming RDMs
     factored = params["comparison"] == "pearson" and kind in targets.FACTORED
     factors = (lambda counts: targets.factors(kind, counts, dims, params["smoothing"])) if factored else None
