@@ -28,12 +28,12 @@ PLANTS = {
     "ceiling-always-spearman": ("tasktypes/rsa.py",
                                 # the comparison and the factored (Pearson) path that bypasses it
                                 'compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731\n'
-                                '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
+                                '    n_categories = _n_categories(stimset, params)\n'
                                 '    # Pearson on a low-rank target: the same correlations from the factors, without '
                                 'forming RDMs\n'
                                 '    factored = params["comparison"] == "pearson" and kind in targets.FACTORED',
                                 'compare = lambda a, b: paired_rows(a, b, "spearman")  # noqa: E731\n'
-                                '    n_categories = {d: len(stimset.dimensions[d]) for d in dims}\n'
+                                '    n_categories = _n_categories(stimset, params)\n'
                                 '    factored = False'),
     "pearson-ranks-data": ("metrics/pearson.py",
                            'if method == "spearman":\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)',
