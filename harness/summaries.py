@@ -115,10 +115,9 @@ def _corr(x: np.ndarray, y: np.ndarray, ranked: bool = False) -> float | None:
 def summarise(stimset) -> dict[str, Any]:
     """The summary of a stimulus set: per-sound categories and the correlations between its standard targets
     (per judged dimension: KL and modal; per label column: physical; the set's rdm.csv)."""
-    from audioprobe.metrics import rsa, transfer
-    from audioprobe.tasktypes.rsa import RSA_PARAMS
+    from audioprobe.metrics import rsa, targets, transfer
 
-    smoothing = RSA_PARAMS["smoothing"].default
+    smoothing = targets.DEFAULT_SMOOTHING
     entries, vectors = [], []
 
     def physical(column: str) -> None:

@@ -13,14 +13,15 @@ import difflib
 import fnmatch
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from audioprobe.errors import AudioprobeError, UnknownNameError
 from audioprobe.files import read_config_yaml
+from audioprobe.studies import builtin_task_dir, plugin_study_folders, task_files
 from audioprobe.tasktypes import TASK_TYPES
 from audioprobe.tasktypes.common import REQUIRED, Param
+from audioprobe.tasktypes.presentation import presentation
 
 
 def _nonempty(v):
@@ -142,16 +143,12 @@ def load_task(path: Path, allowed_controls: frozenset[str] | set[str] = frozense
     )
 
 
-#: task parameters that name a dimension (or a label column) of the stimulus set
-DIMENSION_KEYS = ("dimensions", "dimension", "by", "target_dimension", "split_dimension")
-
-
 def check_names_in_set(task: TaskConfig, stimset) -> None:
     """Every dimension a task names must exist in the set its own file names (as a judged dimension
     or a label column): a misspelt dimension is an error in the task file, not a task that "does
     not apply". (On another set, given with --data, a missing dimension makes it not applicable.)"""
     known = [*stimset.dimensions, *stimset.labels]
-    for key in DIMENSION_KEYS:
+    for key in presentation(task.type).dimension_params:
         value = task.params.get(key)
         names = [value] if isinstance(value, str) else list(value or [])
         for name in names:
@@ -164,26 +161,15 @@ def check_names_in_set(task: TaskConfig, stimset) -> None:
                     f"{', '.join(stimset.labels) or 'none'}.")
 
 
-#: a folder of this name beside the tasks holds contrasts between tasks, not tasks
-CONTRASTS_FOLDER = "contrasts"
-
-
-def builtin_task_dir() -> Path:
-    return Path(str(resources.files("audioprobe.tasks")))
-
-
 def discover_tasks(include_paths: list[Path] | tuple = (),
                    allowed_controls: frozenset[str] | set[str] = frozenset()) -> dict[str, TaskConfig]:
-    """All tasks under the built-in `tasks/` folder and the extra paths, by name."""
+    """All tasks under the built-in `tasks/` folder, the folders of plugins' studies and the extra paths, by name."""
     found: dict[str, TaskConfig] = {}
-    roots = [builtin_task_dir(), *map(Path, include_paths)]
+    roots = [builtin_task_dir(), *plugin_study_folders(), *map(Path, include_paths)]
     for root in roots:
         if not root.exists():
             raise AudioprobeError(f"--include-path {root}: no such file or folder.")
-        files = [root] if root.is_file() else sorted(root.rglob("*.yaml"))
-        for f in files:
-            if f.name.startswith("_") or CONTRASTS_FOLDER in f.relative_to(root).parts[:-1]:
-                continue  # defaults, and contrast files (audioprobe-compare reads those)
+        for f in task_files(root):  # not defaults, study files or contrasts (audioprobe-compare reads those)
             task = load_task(f, allowed_controls, inside=None if root.is_file() else root)
             if task.name in found and found[task.name].path != task.path:
                 raise AudioprobeError(

@@ -30,34 +30,13 @@ from audioprobe.results import (
     unreliable_labels,
     unreliable_roles,
 )
+from audioprobe.tasktypes import presentation
 
 #: Widest table line written (markdown characters): about what a GitHub page shows on a laptop
 #: screen without scrolling sideways. A table that would be wider is turned or cut (module docstring).
 MAX_WIDTH = 200
 MISSING = "—"  # no result file for this model and task
 UNDEFINED = "*undefined*"  # a result file whose headline score is null (italic: not a number)
-
-#: experiments in page order and their titles; the names end the report's section anchors
-EXPERIMENTS = {"rsa": "RSA", "rsa-partial": "Partial RSA", "transfer": "Transfer", "abx": "ABX"}
-DESCRIPTIONS = {
-    "rsa": "How well the distances between sounds in a layer match the target's distances (correlation of the "
-           "two dissimilarity matrices).",
-    "rsa-partial": "RSA on what is left of a layer's distances once the control model's distances ({controls}) "
-                   "are regressed out (Bost et al. 2024, appendix B).",
-    "transfer": "A linear probe trained on one subset of the sounds predicts the category of another subset; "
-                "beside it, the same probe trained inside the test subset (baseline) and chance.",
-    "abx": "How often X is judged closer to the sound of the other category than to its own (an error rate: "
-           "lower is better).",
-}
-#: RSA targets (the task parameter `target`) in page order: what their distances compare
-RSA_TARGETS = {
-    "kl": "**Perceived** (symmetric KL divergence between the listeners' response distributions)",
-    "js": "**Perceived** (Jensen-Shannon divergence between the listeners' response distributions)",
-    "modal": "**Modal response** (0/1: whether the answers most listeners gave differ)",
-    "physical": "**Physical label** (0/1: whether the physical labels differ)",
-    "rdm": "**Human dissimilarities** (given with the stimulus set)",
-}
-
 
 def collect(results_dir: Path) -> list[dict]:
     """Every result under `results_dir` (see `audioprobe.results.collect_files`)."""
@@ -69,7 +48,7 @@ def anchor(set_name: str, fingerprint: str, experiment: str) -> str:
     lowercase, the set part spelled as its result folder (`audioprobe.results.set_folder`: safe in a URL).
     The report imports this rule, so the leaderboard's links and the report's sections agree."""
     if not re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*", experiment):
-        raise ValueError(f"experiment {experiment!r}: expected a lowercase name such as {', '.join(EXPERIMENTS)}")
+        raise ValueError(f"experiment {experiment!r}: expected a lowercase name such as rsa or rsa-partial")
     return f"{set_folder(set_name, fingerprint)}-{experiment}".lower()
 
 
@@ -84,21 +63,10 @@ def _interval(ci) -> str:
     return f" [{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci is not None and None not in ci else ""
 
 
-def _headline_layer_entry(result: dict) -> dict:
-    layer = result["scores"]["headline"].get("layer")
-    return next((e for e in result["scores"]["per_layer"] if e["layer"] == layer), {})
-
-
-def _transfer_score_key(result: dict) -> str:
-    return _params(result).get("score", "accuracy")
-
-
-def _baseline_text(result: dict) -> str:
-    """A transfer cell's no-transfer baseline at the headline layer."""
-    if result["task"].get("type") != "transfer":
-        return ""
-    value = _headline_layer_entry(result).get(f"baseline_{_transfer_score_key(result)}")
-    return f"; baseline {format_score(value, 3)}" if value is not None else "; no baseline"
+def _extra_values_text(result: dict) -> str:
+    """What the result's task type adds to a cell (`Presentation.cell_values`, e.g. a transfer's baseline)."""
+    return "".join(f"; {name} {format_score(value, 3)}" if value is not None else f"; no {name}"
+                   for name, value in presentation.of(result).cell_values(result).items())
 
 
 def _ceiling_share_text(scores: dict) -> str:
@@ -129,16 +97,13 @@ def score_cell(result: dict, best: bool = False, show_layer: bool = True) -> str
     text += _interval(h.get("ci"))
     if show_layer and h.get("layer"):
         text += f" ({h['layer']})"
-    return text + _baseline_text(result) + _ceiling_share_text(scores) + _reliability_text(scores)
+    return text + _extra_values_text(result) + _ceiling_share_text(scores) + _reliability_text(scores)
 
 
 def _reference(result: dict) -> float | None:
-    """The level a task's scores are read against: RSA its noise ceiling, transfer and ABX chance."""
-    scores = result["scores"]
-    if result["task"].get("type") == "rsa":
-        return (scores.get("noise_ceiling") or {}).get("value")
-    chance = scores.get("chance")
-    return chance.get(_transfer_score_key(result)) if isinstance(chance, dict) else chance
+    """The level a task's scores are read against, as its type says (RSA its noise ceiling, transfer and ABX
+    chance)."""
+    return presentation.of(result).reference(result)
 
 
 def _reference_text(results: list[dict]) -> str:
@@ -192,8 +157,7 @@ def group_by_set(results: list[dict]) -> list[SetView]:
 
 
 def experiments_in(view: SetView) -> list[str]:
-    present = {experiment_of(r) for r in view.results}
-    return [e for e in EXPERIMENTS if e in present] + sorted(present - set(EXPERIMENTS))
+    return presentation.experiment_order(experiment_of(r) for r in view.results)
 
 
 def one_layer_models(view: SetView) -> dict[str, str]:
@@ -205,28 +169,16 @@ def one_layer_models(view: SetView) -> dict[str, str]:
 
 
 def sub_tables(view: SetView, experiment: str) -> list[SubTable]:
-    """An experiment's tasks cut into readable tables: RSA by kind of target, the others whole."""
+    """An experiment's tasks cut into readable tables, as its task type groups them (RSA: by kind of target),
+    in its study's order; each with the experiment's reference column where a task has a reference level."""
     results = view.of(experiment)
-    if experiment in ("rsa", "rsa-partial"):
-        by_target: dict[str, set[str]] = {}
-        for r in results:
-            by_target.setdefault(_params(r).get("target", "?"), set()).add(r["task"]["name"])
-        order = [t for t in RSA_TARGETS if t in by_target] + sorted(set(by_target) - set(RSA_TARGETS))
-        out = []
-        for target in order:
-            tasks = sorted(by_target[target], key=lambda t: (_is_average(view, t), t))
-            with_ceiling = any(_reference(r) is not None for r in results if r["task"]["name"] in tasks)
-            out.append(SubTable(RSA_TARGETS.get(target, f"**Target** (`{target}`)"), tasks,
-                                "ceiling" if with_ceiling else None))
-        return out
-    tasks = sorted({r["task"]["name"] for r in results})
-    return [SubTable("", tasks, "chance" if experiment in ("transfer", "abx") else None)]
-
-
-def _is_average(view: SetView, task: str) -> bool:
-    """True for an RSA task over several dimensions (their average): listed after the single ones."""
-    r = next(r for r in view.results if r["task"]["name"] == task)
-    return isinstance(_params(r).get("dimensions"), list) and len(_params(r)["dimensions"]) > 1
+    reference = presentation.experiment(experiment, results).reference
+    groups = presentation.of(results[0]).table_groups
+    out = []
+    for label, tasks in groups(results) if groups else [("", sorted({r["task"]["name"] for r in results}))]:
+        present = any(_reference(r) is not None for r in results if r["task"]["name"] in tasks)
+        out.append(SubTable(label, tasks, reference if present else None))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,12 +274,13 @@ def models_line(view: SetView) -> str:
 
 
 def experiment_heading(view: SetView, experiment: str, report_url: str | None) -> list[str]:
-    title = EXPERIMENTS.get(experiment, experiment)
+    shown = presentation.experiment(experiment, view.of(experiment))
+    title = shown.name
     if report_url:
         title = f"[{title}]({report_url}#{anchor(view.name, view.fingerprint, experiment)})"
     controls = sorted({(r["scores"].get("control") or {}).get("model") or _params(r).get("control", "")
                        for r in view.of(experiment)})
-    description = DESCRIPTIONS.get(experiment, "").format(controls=", ".join(c for c in controls if c))
+    description = shown.description.format(controls=", ".join(c for c in controls if c))
     return [f"### {title}", ""] + ([description, ""] if description else [])
 
 
@@ -418,27 +371,15 @@ def legend(view: SetView, best: dict, alpha: float) -> list[str]:
     if any(r["scores"].get("lower_is_better") for r in rs):
         items.append("↓ marks an error rate (ABX): lower is better; *chance* is the error of a model that cannot "
                      "tell the categories apart.")
-    if view.of("transfer"):
-        items.append(transfer_legend(view.of("transfer")))
+    for experiment in experiments_in(view):
+        results = view.of(experiment)
+        legend_of = presentation.of(results[0]).legend
+        if legend_of is not None:
+            items.append(legend_of(results))
     items.append(missing_and_undefined(view))
     versions = sorted({f"{r['task']['name']} v{r['task']['version']}" for r in rs})
     items.append(f"Task versions: {', '.join(versions)}.")
     return [f"- {item}" for item in items] + [""]
-
-
-def transfer_legend(results: list[dict]) -> str:
-    """What a transfer cell's baseline and the chance column are, and why a baseline is absent."""
-    metrics = sorted({_transfer_score_key(r).replace("_", " ") for r in results})
-    text = (f"Transfer ({' / '.join(metrics)}): *baseline* is the no-transfer probe at the headline layer (trained "
-            f"and tested inside the test subset, cross-validated); *chance* is the test subset's majority-class "
-            f"share (1 / classes for balanced accuracy).")
-    absent: dict[str, set[str]] = {}
-    for r in results:
-        entry = _headline_layer_entry(r)
-        if r["scores"]["headline"].get("value") is not None and entry.get(f"baseline_{_transfer_score_key(r)}") is None:
-            absent.setdefault(entry.get("baseline_note") or "the result file gives none", set()).add(r["task"]["name"])
-    reasons = [f"{why} ({', '.join(sorted(tasks))})" for why, tasks in sorted(absent.items())]
-    return text + (f" No baseline: {'; '.join(reasons)}." if reasons else "")
 
 
 def missing_and_undefined(view: SetView) -> str:

@@ -1,6 +1,6 @@
 """Contrast files: the within-model comparisons a paper claims, declared beside the tasks.
 
-A contrast file (`tasks/contrasts/*.yaml`, or a folder given to `audioprobe-compare --contrasts`)
+A contrast file (a study's `tasks/<study>/contrasts/*.yaml`, or a folder given to `audioprobe-compare --contrasts`)
 names a kind and the tasks it pairs; `audioprobe-compare` evaluates it from result files alone,
 on the shared bootstrap replicates:
 
@@ -31,7 +31,6 @@ per side); anything else is inconclusive. Without a margin a row's verdict is it
 from __future__ import annotations
 
 import dataclasses
-from importlib import resources
 from pathlib import Path
 
 from audioprobe.errors import AudioprobeError
@@ -119,14 +118,17 @@ def load_contrast(path: Path, inside: Path | None = None) -> Contrast:
                     tags=tuple(tags), kind=kind, path=where, margin=None if margin is None else float(margin), **fields)
 
 
-def builtin_contrast_dir() -> Path:
-    return Path(str(resources.files("audioprobe.tasks"))) / "contrasts"
+def builtin_contrast_dirs() -> list[Path]:
+    """Every study's contrast folder (`tasks/<study>/contrasts/`, and plugins' studies), where it has one."""
+    from audioprobe.studies import all_studies
+
+    return [s.contrasts for s in all_studies() if s.contrasts.is_dir()]
 
 
 def discover_contrasts(extra: list[Path] | tuple = ()) -> list[Contrast]:
-    """The built-in contrasts and those in the extra files or folders, by name (a name once)."""
+    """The studies' contrasts and those in the extra files or folders, by name (a name once)."""
     found: dict[str, Contrast] = {}
-    for root in [builtin_contrast_dir(), *map(Path, extra)]:
+    for root in [*builtin_contrast_dirs(), *map(Path, extra)]:
         if not root.exists():
             raise AudioprobeError(f"--contrasts {root}: no such file or folder.")
         for f in [root] if root.is_file() else sorted(root.rglob("*.yaml")):

@@ -33,14 +33,13 @@ import click
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
+from audioprobe.leaderboard import figure_kinds
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.build import anchor
 from audioprobe.leaderboard.report_figures import (
     _SVG,
     _pairwise_figures,
-    _profile_figures,
     _rdm_figures,
-    _rsa_figures,
     _save,
 )
 from audioprobe.leaderboard.report_render import render_html, render_markdown
@@ -50,12 +49,10 @@ from audioprobe.leaderboard.report_tables import (
     _by_task,
     _ci,
     _contrast_tables,
-    _controls_words,
     _f,
     _headline_table,
     _measures_table,
     _p,
-    _resampling_words,
 )
 from audioprobe.results import (
     collect_files,
@@ -64,17 +61,10 @@ from audioprobe.results import (
     set_folder,
     unreliable_labels,
 )
+from audioprobe.studies import study_of
+from audioprobe.tasktypes import presentation
 
 log = logging.getLogger(__name__)
-
-
-#: experiments in page order: anchor suffix -> heading
-EXPERIMENTS = {
-    "rsa": "Experiment 1: representational similarity (figures 1A, 1B)",
-    "rsa-partial": "Appendix B: partial RSA (control model's RDM regressed out)",
-    "transfer": "Experiment 2: transfer of perceived material across subsets (figure 2)",
-    "abx": "ABX discrimination of perceived categories",
-}
 
 
 @dataclasses.dataclass
@@ -107,26 +97,14 @@ class SetReport:
         return set_folder(self.name, self.fingerprint).lower()
 
 
-INTROS = {
-    "rsa": "How closely does each layer's representational geometry follow listeners' judgments? Read the height of "
-           "each profile against the noise ceiling, and where in depth it peaks; then whether it follows what "
-           "listeners perceive more than the physical truth (figure 1B).",
-    "rsa-partial": "What is left of each layer's alignment once the geometry of the control model ({control}: "
-                   "spectrogram distances) is regressed out? A profile near zero says the alignment was spectral.",
-    "transfer": "Does a probe of perceived material learned on some sounds work on others (another shape, another "
-                "hollowness)? Transfer near its no-transfer baseline means the layer's notion of material "
-                "generalises; near chance, that it does not.",
-    "abx": "How well does each layer discriminate the perceived categories (A, B, X triplets)? An error rate: lower "
-           "is better, chance is 0.5.",
-}
-
-
-MATRIX_TITLE = "Representational similarity to the set's dissimilarity matrix"
-
-
-MATRIX_INTRO = ("How closely does each layer's representational geometry follow the pairwise dissimilarities of the "
-                "stimulus set (rdm.csv)? Read the height of each profile, and where in depth it peaks; against the "
-                "noise ceiling where the set has one matrix per rater.")
+def section_text(experiment: str, results: list[dict], control: str = "") -> tuple[str, str]:
+    """A section's heading and reading guide: the study's, where all its results' tasks belong to one study
+    that words this experiment (its intro, else the task type's), else the task type's."""
+    shown = presentation.experiment(experiment, results)
+    study = study_of({r["task"]["name"] for r in results})
+    spec = study.sections.get(experiment) if study else None
+    title, intro = (spec.title, spec.intro or shown.intro) if spec else (shown.title, shown.intro)
+    return title, intro.format(control=control)
 
 
 def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles, synthetic: bool, cmp: dict,
@@ -135,10 +113,8 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     Results with no score at any layer (partial RSA of a model that is its own control) are said once in the
     section's note, not drawn as blank panels or tables of dashes."""
     control = F.params(results[0]).get("control", "")
-    title = EXPERIMENTS.get(exp, f"Tasks of type {results[0]['task']['type']}")
-    intro = INTROS.get(exp, "").format(control=control)
-    if exp == "rsa" and all(F.params(r).get("target") == "rdm" for r in results):  # a similarity study: no listeners
-        title, intro = MATRIX_TITLE, MATRIX_INTRO
+    control = "" if control in ("none", None) else control  # partial RSA's control model; "" for plain RSA
+    title, intro = section_text(exp, results, control)
     empty = [r for r in results if r["scores"]["headline"].get("value") is None
              and all(e.get("score") is None for e in r["scores"].get("per_layer", []))]
     note = _undefined_note(empty)
@@ -149,22 +125,9 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     tasks = F.task_order(by_task)
     tables = {t["task"]: t for t in cmp["tasks"]}
     contrast_rows = [row for c in cmp["contrasts"] for row in c["rows"]]
-    if exp in ("rsa", "rsa-partial"):
-        figs = _rsa_figures(stem, exp, by_task, styles, synthetic, contrast_rows)
-    elif exp == "transfer":
-        caption = (f"Per split, accuracy of a linear probe trained on one subset and tested on the other (solid; "
-                   f"bands: {_resampling_words(results)}), its no-transfer baseline (dotted, where defined: the same "
-                   f"probe cross-validated inside the test subset) and chance (black, long dashes). Triangles at the "
-                   f"top: layers where the transfer probe and its baseline, trained on as many sounds, differ (paired t-test, "
-                   f"BH over the experiment's per-layer tests). "
-                   f"{_controls_words(styles)}")
-        figs = [F.transfer_figure(f"{stem}__fig2", "Figure 2: transfer of perceived material across subsets",
-                                  by_task, styles, contrast_rows, synthetic, caption)]
-    elif exp == "abx":
-        figs = _profile_figures(f"{stem}__abx", "ABX error per layer", by_task, styles, synthetic,
-                                "Black long dashes: chance (0.5); lower is better. ")
-    else:
-        figs = _profile_figures(f"{stem}__{exp}", f"{exp} tasks", by_task, styles, synthetic)
+    shown = presentation.experiment(exp, results)
+    figs = figure_kinds.draw(figure_kinds.FigureRequest(stem, exp, by_task, styles, synthetic, contrast_rows,
+                                                        study_of(by_task), control, shown.caption), shown.figures)
     for f in figs:
         _save(f, figure_dir)
     section = Section(exp, title, anchor(ds["name"], fp, exp), intro, figs, note=note)
@@ -174,8 +137,7 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
         section.tables.append(measures)
     section.tables += _contrast_tables(cmp["contrasts"], set(tasks))
     section.pairwise = _pairwise_figures(stem, tasks, tables, synthetic, figure_dir)
-    if exp in ("rsa", "rsa-partial"):
-        section.rdms = _rdm_figures(stem, tasks, by_task, styles, synthetic, set_dir, summary, figure_dir)
+    section.rdms = _rdm_figures(stem, tasks, by_task, styles, synthetic, set_dir, summary, figure_dir)
     return section
 
 
@@ -288,7 +250,7 @@ def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figur
         sections = ([_dataset_section(stem, ds, fp, summary, synthetic, figure_dir)]
                     if summary and len(summary["correlations"]["targets"]) >= 2 else [])
         sections += [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir, set_dirs[fp], summary)
-                     for exp in [*EXPERIMENTS, *sorted(set(by_exp) - set(EXPERIMENTS))] if exp in by_exp]
+                     for exp in presentation.experiment_order(by_exp)]
         order = F.model_order(styles)
         flagged = {r["task"]["name"] for r in rs if unreliable_labels(r["scores"])}
         out.append(SetReport(ds["name"], fp, ds["n_sounds"], synthetic, bool(ds.get("partial")),

@@ -10,8 +10,10 @@ from pathlib import Path
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard import figures as F
+from audioprobe.leaderboard.figure_kinds import FigureRequest
 from audioprobe.leaderboard.report_tables import _controls_words, _f, _resampling_words
 from audioprobe.results import result_label, safe_name
+from audioprobe.studies import task_rank
 
 log = logging.getLogger("audioprobe.leaderboard.report")  # the report's messages, under one name
 
@@ -49,58 +51,6 @@ def _pairwise_figures(stem: str, tasks: list[str], tables: dict[str, dict], synt
     return out
 
 
-def _rsa_figures(stem: str, experiment: str, by_task: dict[str, list[dict]], styles, synthetic: bool,
-                 contrast_rows: list[dict]) -> list[F.Figure]:
-    """Figures of RSA tasks: KL targets as figure 1A (A2 for partial RSA), modal and physical targets paired
-    per dimension as figure 1B, any other target as per-task profiles."""
-    partial = experiment == "rsa-partial"
-    kl = {t: rs for t, rs in by_task.items() if F.params(rs[0]).get("target") == "kl"}
-    zero_one: dict[tuple, dict[str, str]] = {}
-    for t, rs in by_task.items():
-        if F.params(rs[0]).get("target") in ("modal", "physical"):
-            zero_one.setdefault(F.dimensions(rs[0]), {})[F.params(rs[0])["target"]] = t
-    paired = {t for v in zero_one.values() for t in v.values()}
-    rest = {t: rs for t, rs in by_task.items() if t not in kl and t not in paired}
-    control = F.params(next(iter(by_task.values()))[0]).get("control", "")
-    drawn = _controls_words(styles)
-    out = []
-    if kl:
-        name, title = (("figA2", f"Figure A2: partial RSA ({control} RDM regressed out), perceived targets") if partial
-                       else ("fig1a", "Figure 1A: RSA against perceived targets (symmetric KL of responses)"))
-        regressed = f", after regressing the {control} RDM out of each layer's RDM" if partial else ""
-        caption = (f"Per-layer RSA of each model against each perceived target (symmetric KL divergence of listeners' "
-                   f"response distributions){regressed}, at relative depth (0 first layer, 1 last). Bands: "
-                   f"{_resampling_words([r for rs in kl.values() for r in rs])}. Dotted black: split-half noise "
-                   f"ceiling (Spearman-Brown){'' if partial else ', marked where the listeners do not agree'}. "
-                   f"{drawn}")
-        out.append(F.profiles_figure(f"{stem}__{name}", title, kl, styles, synthetic, caption))
-    if zero_one:
-        pairs = [(" / ".join(dims) if len(dims) > 1 else (dims[0] if dims else "?"), v.get("modal"), v.get("physical"))
-                 for dims, v in sorted(zero_one.items(), key=lambda kv: F.profiles._dim_key(kv[0]))]
-        name, title = (("figA2-01", f"Partial RSA ({control} regressed out), 0/1 targets: perceived vs physical")
-                       if partial else
-                       ("fig1b", "Figure 1B: perceived (modal response) vs physical labels, 0/1 targets"))
-        tested = any((c.get("a"), c.get("b")) in {(p[1], p[2]) for p in pairs} for c in contrast_rows)
-        marks = ("Triangles at the top: layers where the perceived-minus-physical contrast is significant (paired "
-                 "t-test on shared resamples, Benjamini-Hochberg over the experiment's per-layer tests; ▲ perceived higher, ▼ "
-                 "lower). "
-                 if tested else "No contrast file pairs these tasks: no per-layer test is marked. ")
-        caption = (f"Per dimension, each model's RSA against the 0/1 distance of listeners' modal responses (solid) "
-                   f"and of the physical labels (dashed), per layer at relative depth. Bands: "
-                   f"{_resampling_words([r for t in paired for r in by_task[t]])}. {marks}{drawn}")
-        out.append(F.perceived_physical_figure(f"{stem}__{name}", title, pairs, by_task, styles, contrast_rows,
-                                               synthetic, caption))
-    matrix = {t: rs for t, rs in rest.items() if F.params(rs[0]).get("target") == "rdm"}
-    rest = {t: rs for t, rs in rest.items() if t not in matrix}
-    if matrix:
-        out += _profile_figures(f"{stem}__{experiment}-matrix", "RSA against the stimulus set's dissimilarity matrix",
-                                matrix, styles, synthetic, "Target: the set's own dissimilarity matrix (rdm.csv, "
-                                "ratings of pairs of sounds); a noise ceiling only where the set has one matrix per "
-                                "rater. ")
-    out += _profile_figures(f"{stem}__{experiment}-other", f"Other {experiment} tasks", rest, styles, synthetic)
-    return out
-
-
 def _profile_figures(stem: str, title: str, by_task: dict[str, list[dict]], styles, synthetic: bool,
                      extra: str = "") -> list[F.Figure]:
     """Per-task profiles, six panels a figure."""
@@ -109,6 +59,98 @@ def _profile_figures(stem: str, title: str, by_task: dict[str, list[dict]], styl
     caption = f"Per-layer scores at relative depth. Bands: {bands}. {extra}{_controls_words(styles)}"
     return [F.profiles_figure(f"{stem}-{i // 6 + 1}", title, {t: by_task[t] for t in tasks[i:i + 6]}, styles,
                               synthetic, caption) for i in range(0, len(tasks), 6)]
+
+
+def _targets(by_task: dict[str, list[dict]], *kinds: str) -> dict[str, list[dict]]:
+    return {t: rs for t, rs in by_task.items() if F.params(rs[0]).get("target") in kinds}
+
+
+def _partial(request: FigureRequest) -> bool:
+    return bool(request.control)
+
+
+def rsa_perceived_figures(request: FigureRequest) -> tuple[list[F.Figure], set[str]]:
+    """RSA tasks against perceived (KL) targets, on one figure: the paper's figure 1A (A2 for partial RSA)."""
+    kl = _targets(request.by_task, "kl")
+    if not kl:
+        return [], set()
+    partial = _partial(request)
+    name, title = request.name_and_title(
+        "rsa-perceived", f"{request.experiment}-perceived",
+        "Partial RSA ({control} RDM regressed out), perceived targets" if partial
+        else "RSA against perceived targets (symmetric KL of responses)")
+    regressed = f", after regressing the {request.control} RDM out of each layer's RDM" if partial else ""
+    caption = (f"Per-layer RSA of each model against each perceived target (symmetric KL divergence of listeners' "
+               f"response distributions){regressed}, at relative depth (0 first layer, 1 last). Bands: "
+               f"{_resampling_words([r for rs in kl.values() for r in rs])}. Dotted black: split-half noise "
+               f"ceiling (Spearman-Brown){'' if partial else ', marked where the listeners do not agree'}. "
+               f"{_controls_words(request.styles)}")
+    return [F.profiles_figure(name, title, kl, request.styles, request.synthetic, caption)], set(kl)
+
+
+def rsa_perceived_vs_physical_figures(request: FigureRequest) -> tuple[list[F.Figure], set[str]]:
+    """RSA against modal responses and against physical labels, paired per dimension (figure 1B), with the
+    per-layer marks of a contrast file that pairs them."""
+    by_task = request.by_task
+    zero_one: dict[tuple, dict[str, str]] = {}
+    for t, rs in _targets(by_task, "modal", "physical").items():
+        zero_one.setdefault(F.dimensions(rs[0]), {})[F.params(rs[0])["target"]] = t
+    if not zero_one:
+        return [], set()
+    paired = {t for v in zero_one.values() for t in v.values()}
+    pairs = [(" / ".join(dims) if len(dims) > 1 else (dims[0] if dims else "?"), v.get("modal"), v.get("physical"))
+             for dims, v in sorted(zero_one.items(), key=lambda kv: task_rank(request.study, "", kv[0]))]
+    name, title = request.name_and_title(
+        "rsa-perceived-vs-physical", f"{request.experiment}-perceived-vs-physical",
+        "Partial RSA ({control} regressed out), 0/1 targets: perceived vs physical" if _partial(request)
+        else "Perceived (modal response) vs physical labels, 0/1 targets")
+    tested = any((c.get("a"), c.get("b")) in {(p[1], p[2]) for p in pairs} for c in request.contrast_rows)
+    marks = ("Triangles at the top: layers where the perceived-minus-physical contrast is significant (paired "
+             "t-test on shared resamples, Benjamini-Hochberg over the experiment's per-layer tests; ▲ perceived higher, ▼ "
+             "lower). "
+             if tested else "No contrast file pairs these tasks: no per-layer test is marked. ")
+    caption = (f"Per dimension, each model's RSA against the 0/1 distance of listeners' modal responses (solid) "
+               f"and of the physical labels (dashed), per layer at relative depth. Bands: "
+               f"{_resampling_words([r for t in paired for r in by_task[t]])}. {marks}{_controls_words(request.styles)}")
+    return [F.perceived_physical_figure(name, title, pairs, by_task, request.styles, request.contrast_rows,
+                                        request.synthetic, caption)], paired
+
+
+def rsa_matrix_figures(request: FigureRequest) -> tuple[list[F.Figure], set[str]]:
+    """RSA tasks against the set's own dissimilarity matrix (rdm.csv)."""
+    matrix = _targets(request.by_task, "rdm")
+    if not matrix:
+        return [], set()
+    name, title = request.name_and_title("rsa-matrix", f"{request.experiment}-matrix",
+                                         "RSA against the stimulus set's dissimilarity matrix")
+    return _profile_figures(name, title, matrix, request.styles, request.synthetic,
+                            "Target: the set's own dissimilarity matrix (rdm.csv, ratings of pairs of sounds); a "
+                            "noise ceiling only where the set has one matrix per rater. "), set(matrix)
+
+
+def transfer_figures(request: FigureRequest) -> tuple[list[F.Figure], set[str]]:
+    """Transfer probes with their no-transfer baselines and chance, one panel per split (figure 2)."""
+    by_task = request.by_task
+    results = [r for rs in by_task.values() for r in rs]
+    name, title = request.name_and_title("transfer", "transfer", "Transfer across subsets of the sounds")
+    caption = (f"Per split, accuracy of a linear probe trained on one subset and tested on the other (solid; "
+               f"bands: {_resampling_words(results)}), its no-transfer baseline (dotted, where defined: the same "
+               f"probe cross-validated inside the test subset) and chance (black, long dashes). Triangles at the "
+               f"top: layers where the transfer probe and its baseline, trained on as many sounds, differ (paired t-test, "
+               f"BH over the experiment's per-layer tests). "
+               f"{_controls_words(request.styles)}")
+    return [F.transfer_figure(name, title, by_task, request.styles, request.contrast_rows, request.synthetic,
+                              caption)], set(by_task)
+
+
+def profiles_figures(request: FigureRequest) -> tuple[list[F.Figure], set[str]]:
+    """Per-task profiles of every task left, six panels a figure."""
+    alone = request.kinds in ((), ("profiles",))
+    name, title = request.name_and_title(
+        "profiles", request.experiment if alone else f"{request.experiment}-other",
+        f"{request.experiment} tasks" if alone else f"Other {request.experiment} tasks")
+    return (_profile_figures(name, title, request.by_task, request.styles, request.synthetic, request.caption),
+            set(request.by_task))
 
 
 RDM_HEADING = "RDMs of the headline layers beside the target, per task"

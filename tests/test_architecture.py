@@ -22,13 +22,15 @@ PACKAGES = {"audioprobe": ROOT / "harness", "audioprobe.models": ROOT / "models"
 #: which group of modules each group may import (besides itself); the docs/architecture.md layers
 ALLOWED = {
     "base": set(),                                      # errors, files, registry (the Registry type), the root
+    "studies": {"base"},                                # study folders: declarative data, read and validated
     "metrics": {"base"},                                # arrays in, arrays out
     "signal": {"base"},                                 # front end, pooling
     "stimuli": {"base", "metrics"},
     "models": {"base", "signal"},
     "tasktypes": {"base", "metrics", "stimuli", "signal"},
-    "engine": {"base", "metrics", "signal", "stimuli", "models", "tasktypes", "results"},
-    "leaderboard": {"base", "results", "metrics"},       # reads result files only
+    "engine": {"base", "metrics", "signal", "stimuli", "models", "tasktypes", "results", "studies"},
+    # reads result files only; asks task types how to present them (their Presentation) and studies
+    "leaderboard": {"base", "results", "metrics", "tasktypes", "studies"},
     # results.py, summaries.py (set summary, RDMs), suites.py; models: the model registry's preset args
     "results": {"base", "engine", "tasktypes", "metrics", "models"},
     "data": set(),
@@ -39,6 +41,8 @@ def group(module: str) -> str:
     parts = module.split(".")
     if module in ("audioprobe", "audioprobe.errors", "audioprobe.files", "audioprobe.registry"):
         return "base"
+    if module == "audioprobe.studies":
+        return "studies"
     if module in ("audioprobe.frontend", "audioprobe.pooling"):
         return "signal"
     if module in ("audioprobe.results", "audioprobe.summaries", "audioprobe.suites") or module.startswith(

@@ -31,10 +31,16 @@ def _record_line(name: str, data: bytes) -> str:
     return f"{name},sha256={digest},{len(data)}"
 
 
+def _yaml_name(block: str) -> str:
+    """The file name of one of the guide's YAML blocks: study.yaml, or the task's name."""
+    keys = dict(line.split(":", 1) for line in block.splitlines() if ":" in line and not line.startswith(" "))
+    return "study.yaml" if "study" in keys else f"{keys['task'].strip()}.yaml"
+
+
 def build_wheel(folder: Path) -> Path:
     """The guide's plugin as a wheel (written here: a build backend would need the network or setuptools)."""
     (pyproject,) = code_blocks("# Add a plugin", "toml")
-    (init,) = code_blocks("# Add a plugin", "python")
+    init, study = code_blocks("# Add a plugin", "python")
     (knn,) = code_blocks("# Add a task type", "python")
     project = tomllib.loads(pyproject)["project"]
     dist = project["name"].replace("-", "_")
@@ -42,7 +48,8 @@ def build_wheel(folder: Path) -> Path:
     entry_points = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
                            for group, eps in project["entry-points"].items())
     files = {
-        "toyplug/__init__.py": init, "toyplug/knn.py": knn,
+        "toyplug/__init__.py": init, "toyplug/knn.py": knn, "toyplug/study.py": study,
+        **{f"toyplug/pitch/{_yaml_name(block)}": block for block in code_blocks("# Add a plugin", "yaml")},
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests/test_plugins.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/entry_points.txt": entry_points,
@@ -65,14 +72,9 @@ def plugin_env(tmp_path_factory):
     target = root / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--target",
                     str(target), str(wheel)], check=True, capture_output=True, text=True)
-    assert (target / "toyplug" / "__init__.py").is_file()
-    tasks = root / "plugin-tasks"
-    tasks.mkdir()
-    for block in code_blocks("# Add a plugin", "yaml"):
-        name = next(line.split(":", 1)[1].strip() for line in block.splitlines() if line.startswith("task:"))
-        (tasks / f"{name}.yaml").write_text(block)
+    assert (target / "toyplug" / "__init__.py").is_file() and (target / "toyplug" / "pitch" / "study.yaml").is_file()
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(target), os.environ.get("PYTHONPATH")])))
-    return env, tasks, target
+    return env, target
 
 
 def cli(env, *args, cwd=None):
@@ -81,8 +83,8 @@ def cli(env, *args, cwd=None):
 
 
 def test_a_plugin_adds_names_that_list_without_importing_it(plugin_env):
-    env, _, _ = plugin_env
-    for kind, name in (("models", "frame-energy"), ("datasets", "chirps")):
+    env, _ = plugin_env
+    for kind, name in (("models", "frame-energy"), ("datasets", "chirps"), ("tasks", "knn-pitch")):
         out = cli(env, "list", kind)
         assert out.returncode == 0, out.stderr
         assert name in out.stdout, out.stdout
@@ -96,10 +98,10 @@ def test_a_plugin_adds_names_that_list_without_importing_it(plugin_env):
 def test_a_plugin_runs_from_the_command_line(plugin_env, tmp_path):
     """The plugin's model on the plugin's set, through the plugin's task type and a built-in type asking for
     the plugin's measure; the numbers equal the plugin's functions on features computed here."""
-    env, tasks, target = plugin_env
+    env, target = plugin_env
     out = tmp_path / "out"
-    run = cli(env, "--model", "frame-energy", "--data", "chirps", "--include-path", str(tasks), "--tasks",
-              "knn-pitch,rsa-pitch", "--output-dir", str(out), "--save-activations", str(tmp_path / "acts"))
+    run = cli(env, "--model", "frame-energy", "--tasks", "knn-pitch,rsa-pitch", "--output-dir", str(out),
+              "--save-activations", str(tmp_path / "acts"))  # the tasks: the plugin study's task files
     assert run.returncode == 0, run.stderr
     knn = json.loads(next(out.rglob("knn-pitch.json")).read_text())
     rsa = json.loads(next(out.rglob("rsa-pitch.json")).read_text())
@@ -135,9 +137,32 @@ def test_a_plugin_runs_from_the_command_line(plugin_env, tmp_path):
             del sys.modules[name]
 
 
+def test_a_plugin_study_names_its_sections_and_figures(plugin_env, tmp_path):
+    """A second study is a second folder: the plugin's study.yaml words the report's sections and names its
+    figures; its task type's presentation heads the leaderboard's table; nothing of the paper is said."""
+    env, _ = plugin_env
+    out = tmp_path / "out"
+    assert cli(env, "--model", "frame-energy", "--tasks", "knn-pitch,rsa-pitch", "--output-dir", str(out)).returncode == 0
+    code = ("import sys; from pathlib import Path; from audioprobe.leaderboard.report import write_report; "
+            "from audioprobe.leaderboard.build import build; write_report(Path(sys.argv[1]), Path(sys.argv[2])); "
+            "print(build(Path(sys.argv[1])))")
+    run = subprocess.run([sys.executable, "-c", code, str(out), str(tmp_path / "rep")], env=env, capture_output=True,
+                         text=True)
+    assert run.returncode == 0, run.stderr
+    assert "### kNN" in run.stdout and "How often a sound's nearest neighbour in a layer has its category." in run.stdout
+    page = (tmp_path / "rep" / "report.md").read_text()
+    assert "Experiment 1: nearest neighbours of perceived pitch" in page
+    assert "Experiment 2: the geometry of perceived pitch" in page
+    assert "Do a layer's distances between tones follow the listeners' pitch judgments?" in page
+    assert "Do the sounds nearest to each other in a layer share their category?" in page  # the type's own intro
+    assert "Tasks of type knn" not in page and "Figure 1A" not in page and "Experiment 2: transfer" not in page
+    figures = {p.name.split("__", 1)[1] for p in (tmp_path / "rep" / "figures").glob("*.png")}
+    assert {"fig1-1.png", "rsa-perceived.png"} <= figures, figures
+
+
 def test_a_broken_plugin_is_named_with_exit_2(plugin_env, tmp_path):
     """A plugin whose module cannot be imported: one line naming the plugin, its entry point and the error."""
-    env, _, target = plugin_env
+    env, _ = plugin_env
     broken = tmp_path / "site"
     broken.mkdir()
     info = broken / "audioprobe_broken-0.1.dist-info"

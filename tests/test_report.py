@@ -25,10 +25,14 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard import figures as F
 from audioprobe.leaderboard.compare import compare
 from audioprobe.leaderboard.contrasts import discover_contrasts
-from audioprobe.leaderboard.report import EXPERIMENTS, anchor, report_cmd
+from audioprobe.leaderboard.report import anchor, report_cmd
 from audioprobe.leaderboard.report_figures import RDM_HEADING
 from audioprobe.summaries import load_rdm, read_summary
+from audioprobe.tasktypes import presentation
 from tests.toymodels import FrameProjection, register_toy
+
+#: the built-in task types' experiments (each a section of the report)
+EXPERIMENTS = presentation.experiment_order(["rsa", "rsa-partial", "transfer", "abx"])
 
 pytest.importorskip("matplotlib")
 Image = pytest.importorskip("PIL.Image")

@@ -178,7 +178,10 @@ def test_the_report_has_the_suite_and_speaks_of_matrices_not_listeners(suite_run
     """The report of a suite of similarity studies: a suite section with every set's score, the means over
     sets with their t intervals and the paired differences; the sets' sections use the words of a
     dissimilarity study (no listeners, no paper figure numbers, no 1 x 1 figure A1)."""
-    from audioprobe.leaderboard.report import MATRIX_TITLE, write_report
+    from audioprobe.leaderboard.report import write_report
+    from audioprobe.studies import STUDIES
+
+    MATRIX_TITLE = STUDIES["similarity"].sections["rsa"].title  # the similarity studies' section heading
 
     _, _, out, _ = suite_run
     write_report(out, tmp_path / "report")

@@ -20,6 +20,10 @@ Counts = dict[str, np.ndarray]  # dimension -> [n_sounds, n_categories] response
 #: targets whose square form has a low-rank factorisation (rsa.*_factors): Pearson ceilings use it
 FACTORED = {"kl": rsa.symmetric_kl_factors, "modal": rsa.modal_factors}
 
+#: added to every category count before KL / JS (the paper's choice): the RSA tasks' default and the set
+#: summary's targets
+DEFAULT_SMOOTHING = 0.5
+
 
 def from_counts(kind: str, counts: Counts, dims: list[str], smoothing: float) -> np.ndarray:
     """The condensed target of `kind` ("kl", "js", "modal") from response counts; several dimensions: the

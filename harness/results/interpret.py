@@ -3,20 +3,16 @@ families of corrections) and the labels or targets the listeners do not agree on
 
 from __future__ import annotations
 
-import re
-
 from audioprobe.results.display import format_score
 
 
 def experiment_of(result: dict) -> str:
-    """The experiment a result belongs to: its task type, partial RSA (a control regressed out) apart. The
+    """The experiment a result belongs to, as its task type presents it (`tasktypes.presentation`): the
     leaderboard's and the report's sections, and the families over which audioprobe-compare corrects for
     multiple comparisons."""
-    kind = result["task"].get("type", "other")
-    control = result["task"].get("config", {}).get("params", {}).get("control", "none")
-    if kind == "rsa" and control not in ("none", "", None):
-        return "rsa-partial"
-    return re.sub(r"[^a-z0-9]+", "-", kind.lower()).strip("-") or "other"  # a slug: it becomes an anchor
+    from audioprobe.tasktypes.presentation import experiment_of as of_result
+
+    return of_result(result)
 
 
 def reliability_blocks(scores: dict) -> dict[str, dict]:

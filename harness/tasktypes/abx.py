@@ -42,6 +42,7 @@ from audioprobe.tasktypes.common import (
     sound_labels,
     synthetic_caveat,
 )
+from audioprobe.tasktypes.presentation import Experiment, Presentation
 from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
 
 ABX_PARAMS = {
@@ -203,4 +204,28 @@ class ABXScores(Scores):
                                                          "(rsa.label_reliability)"]
 
 
-register_task_type(TaskType("abx", ABX_PARAMS, evaluate_abx, scores_schema=ABXScores, check=_check_abx))
+def _panel_title(result: dict) -> str:
+    p = result["task"].get("config", {}).get("params", {})
+    within = f", within {p['by']}" if p.get("by") else ""
+    return f"{p.get('dimension', '')}{within}\n({result['task']['name']})"
+
+
+#: how ABX results are shown (`presentation.Presentation`): read from result files downstream
+PRESENTATION = Presentation(
+    experiments=(Experiment(
+        "abx", "ABX", "ABX discrimination",
+        description="How often X is judged closer to the sound of the other category than to its own (an error "
+                    "rate: lower is better).",
+        intro="How well does each layer discriminate the perceived categories (A, B, X triplets)? An error rate: "
+              "lower is better, chance is 0.5.",
+        reference="chance", figures=("profiles",), caption="Black long dashes: chance (0.5); lower is better. ",
+        order=30),),
+    dimension_params=("dimension", "by"),
+    y_label=lambda result: "ABX error (lower is better)",
+    panel_title=_panel_title,
+    reference=lambda result: result["scores"].get("chance"),
+)
+
+
+register_task_type(TaskType("abx", ABX_PARAMS, evaluate_abx, scores_schema=ABXScores, check=_check_abx,
+                            presentation=PRESENTATION))

@@ -15,7 +15,7 @@ import dataclasses
 import hashlib
 import warnings
 from collections.abc import Sequence
-from typing import Annotated, Any, Callable, NotRequired, TypedDict
+from typing import TYPE_CHECKING, Annotated, Any, Callable, NotRequired, TypedDict
 
 import numpy as np
 
@@ -23,6 +23,9 @@ from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import resampling, transfer
 from audioprobe.registry import Registry
 from audioprobe.stimuli import StimulusSet
+
+if TYPE_CHECKING:
+    from audioprobe.tasktypes.presentation import Presentation
 
 REQUIRED = object()
 
@@ -191,6 +194,8 @@ class TaskType:
     #: control models the task reads through `EvalContext.control` (part of the run identity)
     controls: Callable[[dict[str, Any]], list[str]] = lambda params: []
     check: Callable[[str, dict[str, Any]], None] | None = None
+    #: how its results are shown (`presentation.Presentation`); None: generically, under its name
+    presentation: Presentation | None = None
 
     def check_params(self, where: str, params: dict[str, Any]) -> None:
         if self.check is not None:

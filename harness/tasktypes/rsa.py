@@ -45,6 +45,7 @@ from audioprobe.tasktypes.common import (
     require_dimensions,
     synthetic_caveat,
 )
+from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label
 
 RSA_TARGETS = ("kl", "js", "modal", "physical", "rdm")
 HUMAN_TARGETS = ("kl", "js", "modal")  # built from listener responses: a noise ceiling exists
@@ -64,7 +65,7 @@ RSA_PARAMS = {
     "target": Param(str, "kl", "Target RDM: kl / js (symmetric KL or Jensen-Shannon of response distributions), "
                                "modal (0/1 between modal responses), physical (0/1 between labels), rdm (the "
                                "set's rdm.csv).", choices=RSA_TARGETS),
-    "smoothing": Param(float, 0.5, "Added to every category count before kl / js.",
+    "smoothing": Param(float, targets.DEFAULT_SMOOTHING, "Added to every category count before kl / js.",
                        check=lambda v: None if v >= 0 else "must be >= 0"),
     "model_distance": Param(str, "cosine", "Distance between pooled activations.", choices=rsa.MODEL_DISTANCES),
     "comparison": Param(str, "pearson", "Correlation of the upper triangles.", choices=rsa.COMPARISONS),
@@ -623,5 +624,79 @@ class RSAScores(Scores):
     missing_pairs: NotRequired[Annotated[str, "a note saying that some pairs are missing and which pairs were used"]]
 
 
+# ---------------------------------------------------------------------------------------------
+# How RSA results are shown (`presentation.Presentation`): read from result files downstream
+
+#: targets in the leaderboard's order, each with what its distances compare
+TARGET_HEADINGS = {
+    "kl": "**Perceived** (symmetric KL divergence between the listeners' response distributions)",
+    "js": "**Perceived** (Jensen-Shannon divergence between the listeners' response distributions)",
+    "modal": "**Modal response** (0/1: whether the answers most listeners gave differ)",
+    "physical": "**Physical label** (0/1: whether the physical labels differ)",
+    "rdm": "**Human dissimilarities** (given with the stimulus set)",
+}
+
+
+def _result_params(result: dict) -> dict:
+    return result["task"].get("config", {}).get("params", {})
+
+
+def _is_partial(result: dict) -> bool:
+    return _result_params(result).get("control", "none") not in ("none", "", None)
+
+
+def _result_dimensions(result: dict) -> tuple[str, ...]:
+    dims = _result_params(result).get("dimensions", ())
+    return (dims,) if isinstance(dims, str) else tuple(dims)
+
+
+def _y_label(result: dict) -> str:
+    comparison = _result_params(result).get("comparison", "pearson")
+    return f"RSA ({comparison.capitalize() if comparison in ('pearson', 'spearman') else comparison})"
+
+
+def _ceiling_value(result: dict) -> float | None:
+    return (result["scores"].get("noise_ceiling") or {}).get("value")
+
+
+def _tables_by_target(results: list[dict]) -> list[tuple[str, list[str]]]:
+    """One table per kind of target, in `TARGET_HEADINGS` order; in each, single dimensions before averages."""
+    by_target: dict[str, dict[str, dict]] = {}
+    for r in results:
+        by_target.setdefault(_result_params(r).get("target", "?"), {}).setdefault(r["task"]["name"], r)
+    order = [t for t in TARGET_HEADINGS if t in by_target] + sorted(set(by_target) - set(TARGET_HEADINGS))
+    return [(TARGET_HEADINGS.get(target, f"**Target** (`{target}`)"),
+             sorted(by_target[target], key=lambda t: (len(_result_dimensions(by_target[target][t])) > 1, t)))
+            for target in order]
+
+
+PRESENTATION = Presentation(
+    experiments=(
+        Experiment("rsa", "RSA", "Representational similarity (RSA)",
+                   description="How well the distances between sounds in a layer match the target's distances "
+                               "(correlation of the two dissimilarity matrices).",
+                   intro="How closely does each layer's representational geometry follow the target's? Read the "
+                         "height of each profile against the noise ceiling, and where in depth it peaks.",
+                   reference="ceiling", figures=("rsa-perceived", "rsa-perceived-vs-physical", "rsa-matrix",
+                                                 "profiles"), order=10),
+        Experiment("rsa-partial", "Partial RSA", "Partial RSA (a control model's RDM regressed out)",
+                   description="RSA on what is left of a layer's distances once the control model's distances "
+                               "({controls}) are regressed out (Bost et al. 2024, appendix B).",
+                   intro="What is left of each layer's alignment once the control model's ({control}) geometry is "
+                         "regressed out? A profile near zero says the control explains the alignment.",
+                   reference="ceiling", figures=("rsa-perceived", "rsa-perceived-vs-physical", "rsa-matrix",
+                                                 "profiles"), order=11),
+    ),
+    experiment_of=lambda result: "rsa-partial" if _is_partial(result) else "rsa",
+    dimension_params=("dimensions",),
+    dimensions=_result_dimensions,
+    y_label=_y_label,
+    panel_title=lambda result: f"{dimension_label(result)}\n({result['task']['name']})",
+    reference=_ceiling_value,
+    table_groups=_tables_by_target,
+)
+
+
 register_task_type(TaskType("rsa", RSA_PARAMS, evaluate_rsa, scores_schema=RSAScores, check=_check_rsa,
-                            controls=lambda params: [] if params["control"] == "none" else [params["control"]]))
+                            controls=lambda params: [] if params["control"] == "none" else [params["control"]],
+                            presentation=PRESENTATION))

@@ -39,6 +39,7 @@ from audioprobe.tasktypes.common import (
     sound_labels,
     synthetic_caveat,
 )
+from audioprobe.tasktypes.presentation import Experiment, Presentation, headline_entry
 from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
 
 TRANSFER_PARAMS = {
@@ -481,5 +482,65 @@ class TransferScores(Scores):
                                                          "`reliable` false: the label is mostly the listeners' noise)"]
 
 
+# ---------------------------------------------------------------------------------------------
+# How transfer results are shown (`presentation.Presentation`): read from result files downstream
+
+def _result_params(result: dict) -> dict:
+    return result["task"].get("config", {}).get("params", {})
+
+
+def _score_key(result: dict) -> str:
+    return _result_params(result).get("score", "accuracy")
+
+
+def _chance(result: dict) -> float | None:
+    chance = result["scores"].get("chance")
+    return chance.get(_score_key(result)) if isinstance(chance, dict) else chance
+
+
+def _baseline(result: dict) -> dict[str, float | None]:
+    """A leaderboard cell's no-transfer baseline at the headline layer (None: none)."""
+    return {"baseline": headline_entry(result).get(f"baseline_{_score_key(result)}")}
+
+
+def _legend(results: list[dict]) -> str:
+    """What a transfer cell's baseline and the chance column are, and why a baseline is absent."""
+    metrics = sorted({_score_key(r).replace("_", " ") for r in results})
+    text = (f"Transfer ({' / '.join(metrics)}): *baseline* is the no-transfer probe at the headline layer (trained "
+            f"and tested inside the test subset, cross-validated); *chance* is the test subset's majority-class "
+            f"share (1 / classes for balanced accuracy).")
+    absent: dict[str, set[str]] = {}
+    for r in results:
+        entry = headline_entry(r)
+        if r["scores"]["headline"].get("value") is not None and entry.get(f"baseline_{_score_key(r)}") is None:
+            absent.setdefault(entry.get("baseline_note") or "the result file gives none", set()).add(r["task"]["name"])
+    reasons = [f"{why} ({', '.join(sorted(tasks))})" for why, tasks in sorted(absent.items())]
+    return text + (f" No baseline: {'; '.join(reasons)}." if reasons else "")
+
+
+def _panel_title(result: dict) -> str:
+    p = _result_params(result)
+    train, test = p.get("train_values", []), p.get("test_values", [])
+    return f"{', '.join(map(str, train))} → {', '.join(map(str, test))} ({p.get('split_dimension', '')})"
+
+
+PRESENTATION = Presentation(
+    experiments=(Experiment(
+        "transfer", "Transfer", "Transfer across subsets of the sounds",
+        description="A linear probe trained on one subset of the sounds predicts the category of another subset; "
+                    "beside it, the same probe trained inside the test subset (baseline) and chance.",
+        intro="Does a probe trained on one subset of the sounds predict the category of another subset? Transfer "
+              "near its no-transfer baseline means the layer's categories generalise across the subsets; near "
+              "chance, that they do not.",
+        reference="chance", figures=("transfer",), order=20),),
+    dimension_params=("target_dimension", "split_dimension"),
+    y_label=lambda result: _score_key(result).replace("_", " "),
+    panel_title=_panel_title,
+    reference=_chance,
+    cell_values=_baseline,
+    legend=_legend,
+)
+
+
 register_task_type(TaskType("transfer", TRANSFER_PARAMS, evaluate_transfer, scores_schema=TransferScores,
-                            check=_check_transfer))
+                            check=_check_transfer, presentation=PRESENTATION))

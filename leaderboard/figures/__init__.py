@@ -26,8 +26,6 @@ below.
 from audioprobe.leaderboard.figures.figure import Figure
 from audioprobe.leaderboard.figures.pairwise import pairwise_figure, target_correlation_figure
 from audioprobe.leaderboard.figures.profiles import (
-                                                     DIMENSION_ORDER,
-                                                     SPLIT_ORDER,
                                                      dimension_label,
                                                      dimensions,
                                                      params,
@@ -50,7 +48,7 @@ from audioprobe.leaderboard.figures.style import (
                                                      styles_for,
 )
 
-__all__ = ["DIMENSION_ORDER", "DPI", "SPLIT_ORDER", "SYNTHETIC_BANNER", "SYNTHETIC_MARK", "WIDTH", "Figure",
+__all__ = ["DPI", "SYNTHETIC_BANNER", "SYNTHETIC_MARK", "WIDTH", "Figure",
            "category_order", "dimension_label", "dimensions", "is_control", "model_order", "model_styles",
            "pairwise_figure", "params", "perceived_physical_figure", "percentile_ranks", "plot_profiles",
            "profiles_figure", "rdm_figure", "square", "styles_for", "target_correlation_figure", "task_order",

@@ -33,15 +33,8 @@ from audioprobe.leaderboard.figures.style import (
     styles_for,
 )
 from audioprobe.results import result_label, safe_name
-
-#: dimension order of the paper's panels
-DIMENSION_ORDER = ("average", "material", "hollowness", "extent")
-
-
-#: the paper's transfer splits, in figure 2's order
-SPLIT_ORDER = ("transfer-material-1D2D-to-3D", "transfer-material-1D3D-to-2D", "transfer-material-2D3D-to-1D",
-               "transfer-material-hollow-to-full", "transfer-material-full-to-hollow")
-
+from audioprobe.studies import study_of, task_rank
+from audioprobe.tasktypes import presentation
 
 # ---------------------------------------------------------------------------------------------
 # Task metadata read from result files
@@ -51,42 +44,23 @@ def params(result: dict) -> dict:
 
 
 def dimensions(result: dict) -> tuple[str, ...]:
-    dims = params(result).get("dimensions", ())
-    return (dims,) if isinstance(dims, str) else tuple(dims)
+    """The judged dimensions a result's score is about, as its task type says (none for most types)."""
+    return presentation.of(result).dimensions(result)
 
 
 def dimension_label(result: dict) -> str:
-    dims = dimensions(result)
-    if len(dims) > 1:
-        return f"average of {len(dims)} dimensions"
-    return dims[0] if dims else result["task"]["name"]
-
-
-def _dim_key(dims: tuple[str, ...]) -> tuple:
-    name = "average" if len(dims) > 1 else (dims[0] if dims else "")
-    return (DIMENSION_ORDER.index(name) if name in DIMENSION_ORDER else len(DIMENSION_ORDER), name, dims)
+    return presentation.dimension_label(result)
 
 
 def task_order(results_by_task: dict[str, list[dict]]) -> list[str]:
-    """The paper's panel order: average, material, hollowness, extent; splits as in figure 2; then by name."""
-    def key(task):
-        r = results_by_task[task][0]
-        split = SPLIT_ORDER.index(task) if task in SPLIT_ORDER else len(SPLIT_ORDER)
-        return (split, _dim_key(dimensions(r)) if r["task"]["type"] == "rsa" else (), task)
-    return sorted(results_by_task, key=key)
+    """Panel order: their study's (`Study.task_rank`: listed tasks, then its order of dimensions), else by
+    dimensions and name."""
+    study = study_of(results_by_task)
+    return sorted(results_by_task, key=lambda task: task_rank(study, task, dimensions(results_by_task[task][0])))
 
 
 def _y_label(results: list[dict]) -> str:
-    r = results[0]
-    kind = r["task"]["type"]
-    if kind == "rsa":
-        comparison = params(r).get("comparison", "pearson")
-        return f"RSA ({comparison.capitalize() if comparison in ('pearson', 'spearman') else comparison})"
-    if kind == "transfer":
-        return params(r).get("score", "accuracy").replace("_", " ")
-    if kind == "abx":
-        return "ABX error (lower is better)"
-    return "score"
+    return presentation.of(results[0]).y_label(results[0])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,18 +251,8 @@ def transfer_figure(name: str, title: str, results_by_task: dict[str, list[dict]
 
 
 def task_title(result: dict) -> str:
-    """A panel title from the task's configuration."""
-    p = params(result)
-    kind = result["task"]["type"]
-    if kind == "transfer":
-        train, test = p.get("train_values", []), p.get("test_values", [])
-        return f"{', '.join(map(str, train))} → {', '.join(map(str, test))} ({p.get('split_dimension', '')})"
-    if kind == "abx":
-        within = f", within {p['by']}" if p.get("by") else ""
-        return f"{p.get('dimension', '')}{within}\n({result['task']['name']})"
-    if kind == "rsa":
-        return f"{dimension_label(result)}\n({result['task']['name']})"
-    return result["task"]["name"]
+    """A panel title, as the result's task type words it."""
+    return presentation.of(result).panel_title(result)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,153 @@
+"""How a task type's results are shown: declared by the task type, asked by everything downstream.
+
+The leaderboard, the figures, the report and audioprobe-compare never branch on a task type's name:
+they ask its `Presentation` (on its `TaskType`) which experiment a result belongs to, what a table
+compares its scores with, how a panel is titled, which figure kinds draw it. What belongs to a study
+(the paper's section titles, figure names, panel order) is not here: it is declared in the study's
+folder (`audioprobe.studies`).
+
+A result whose task type is not installed (a plugin's result read elsewhere) is shown generically
+(`generic`): its experiment is its type's name.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Callable
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """The results of one kind that are tabled, drawn and corrected for multiple comparisons together."""
+
+    #: a lowercase slug: it ends the report's section anchors and names compare's correction families
+    key: str
+    #: the leaderboard's table heading
+    name: str
+    #: the report's section heading where no study names the section
+    title: str
+    #: the leaderboard's sentence under the heading (`{controls}`: the control models' names)
+    description: str = ""
+    #: the report's reading guide where no study gives one (`{control}`: the control model's name)
+    intro: str = ""
+    #: what the leaderboard shows beside the scores: "ceiling", "chance" or None
+    reference: str | None = None
+    #: the figure kinds that draw it (`audioprobe.leaderboard.figure_kinds.FIGURE_KINDS`), in order: each
+    #: draws the tasks it knows how to draw and leaves the rest to the next
+    figures: tuple[str, ...] = ("profiles",)
+    #: added to the caption of its figures (e.g. what a chance line is)
+    caption: str = ""
+    #: where it comes on a page: lower first, then by key
+    order: int = 100
+
+
+def _task_name(result: dict) -> str:
+    return result["task"]["name"]
+
+
+def _no_values(result: dict) -> dict:
+    return {}
+
+
+def _none(result: dict) -> None:
+    return None
+
+
+def _no_dimensions(result: dict) -> tuple[str, ...]:
+    return ()
+
+
+def _score(result: dict) -> str:
+    return "score"
+
+
+@dataclasses.dataclass(frozen=True)
+class Presentation:
+    """What a task type says about showing its results. Every callable reads one result dict (or a list)."""
+
+    experiments: tuple[Experiment, ...]
+    #: result -> the key of its experiment (one of `experiments`); None: always the first
+    experiment_of: Callable[[dict], str] | None = None
+    #: task parameters that name a judged dimension or a label column of the set (checked against the set)
+    dimension_params: tuple[str, ...] = ()
+    #: result -> the judged dimensions its score is about (panel order within a study)
+    dimensions: Callable[[dict], tuple[str, ...]] = _no_dimensions
+    #: result -> the y axis label of its profile panels
+    y_label: Callable[[dict], str] = _score
+    #: result -> the title of its panel
+    panel_title: Callable[[dict], str] = _task_name
+    #: result -> the level the leaderboard shows beside its scores (its `Experiment.reference`), or None
+    reference: Callable[[dict], float | None] = _none
+    #: the results of one set and experiment -> [(sub-table heading, task names)]; None: one table, no heading
+    table_groups: Callable[[list[dict]], list[tuple[str, list[str]]]] | None = None
+    #: result -> values the leaderboard adds to its cell by name (e.g. {"baseline": 0.61}; None: "no baseline")
+    cell_values: Callable[[dict], dict[str, float | None]] = _no_values
+    #: the results of one set and experiment -> a legend item of the leaderboard, or ""
+    legend: Callable[[list[dict]], str] | None = None
+
+    def experiment_key(self, result: dict) -> str:
+        return self.experiment_of(result) if self.experiment_of else self.experiments[0].key
+
+
+def headline_entry(result: dict) -> dict:
+    """The per-layer entry of a result's headline layer ({} when none)."""
+    layer = result["scores"]["headline"].get("layer")
+    return next((e for e in result["scores"]["per_layer"] if e["layer"] == layer), {})
+
+
+def dimension_label(result: dict) -> str:
+    """What a result's score is about: its dimension, "average of N dimensions", or its task's name."""
+    dims = of(result).dimensions(result)
+    if len(dims) > 1:
+        return f"average of {len(dims)} dimensions"
+    return dims[0] if dims else result["task"]["name"]
+
+
+def slug(name: str) -> str:
+    """A type's name as an experiment key (it becomes an anchor)."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "other"
+
+
+def generic(type_name: str) -> Presentation:
+    """How the results of a task type that declares no presentation (or is not installed) are shown."""
+    key = slug(type_name)
+    return Presentation((Experiment(key, type_name, f"Tasks of type {type_name}",
+                                    figures=("profiles",)),))
+
+
+def presentation(type_name: str) -> Presentation:
+    """The presentation of a task type by name: its own, or `generic` (no declaration, or not installed)."""
+    from audioprobe.tasktypes.common import TASK_TYPES
+
+    if type_name in TASK_TYPES and TASK_TYPES[type_name].presentation is not None:
+        return TASK_TYPES[type_name].presentation
+    return generic(type_name)
+
+
+def of(result: dict) -> Presentation:
+    """The presentation of a result's task type."""
+    return presentation(result["task"].get("type", "other"))
+
+
+def experiment_of(result: dict) -> str:
+    """The key of the experiment a result belongs to: the leaderboard's tables, the report's sections and
+    the families over which audioprobe-compare corrects for multiple comparisons."""
+    return of(result).experiment_key(result)
+
+
+def experiment(key: str, results: list[dict] = ()) -> Experiment:
+    """The experiment of a key: declared by an installed task type, else generic (from its results' type)."""
+    from audioprobe.tasktypes.common import TASK_TYPES
+
+    for name in TASK_TYPES:
+        for e in presentation(name).experiments:
+            if e.key == key:
+                return e
+    type_name = results[0]["task"].get("type", key) if results else key
+    return generic(type_name).experiments[0]
+
+
+def experiment_order(keys) -> list[str]:
+    """Experiment keys in page order (`Experiment.order`, then key)."""
+    return sorted(set(keys), key=lambda k: (experiment(k).order, k))

@@ -1,0 +1,136 @@
+"""Studies are folders of data, and task types present themselves: the leaderboard, the figures and the
+report take a study's words and order from its study.yaml and a type's from its Presentation, and hold
+none of their own (CONTRIBUTING.md, "Add a study")."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from audioprobe.errors import AudioprobeError
+from audioprobe.leaderboard.build import render_markdown
+from audioprobe.leaderboard.figure_kinds import FIGURE_KINDS
+from audioprobe.studies import STUDIES, Study, all_studies, builtin_task_dir, study_of, task_files, task_rank
+from audioprobe.tasktypes import TASK_TYPES, presentation
+from tests.test_contributing import code_blocks
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMITTED = ROOT / "leaderboard" / "synthetic-baselines"
+
+
+def committed(task: str, model: str = "logmel") -> dict:
+    (path,) = COMMITTED.glob(f"*/{model}/{task}.json")
+    return json.loads(path.read_text())
+
+
+def test_every_builtin_task_belongs_to_one_study_and_each_study_names_what_exists():
+    studies = {s.name: s for s in all_studies()}
+    assert {"bost2024", "similarity"} <= set(studies)
+    names = {}
+    for f in task_files(builtin_task_dir()):
+        import yaml
+
+        names[yaml.safe_load(f.read_text())["task"]] = f
+    for task, f in names.items():
+        owners = [s.name for s in studies.values() if task in s.tasks]
+        assert len(owners) == 1, (task, owners)
+        assert f.is_relative_to(studies[owners[0]].folder)
+    experiments = {e.key: e for t in TASK_TYPES for e in presentation.presentation(t).experiments}
+    for study in studies.values():
+        assert set(study.sections) <= set(experiments), study.name
+        for exp, kinds in study.figures.items():
+            assert set(kinds) <= set(experiments[exp].figures), (study.name, exp)  # kinds the type draws
+            assert all(kind in FIGURE_KINDS for kind in kinds)
+        assert set(study.task_order) <= study.tasks
+    assert studies["bost2024"].contrasts.is_dir()
+
+
+def test_every_builtin_type_presents_itself():
+    for name in TASK_TYPES:
+        shown = TASK_TYPES[name].presentation
+        assert shown is not None, name
+        for e in shown.experiments:
+            assert e.title and e.description and e.intro, (name, e.key)
+            assert all(kind in FIGURE_KINDS for kind in e.figures)
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("title: t\n", "missing required key 'study'"),
+    ("study: s\ntitle: t\nsurprise: 1\n", "unknown key(s) 'surprise'"),
+    ("study: s\ntitle: t\nsections: {rsa: {intro: x}}\n", "'sections.rsa.title'"),
+    ("study: s\ntitle: t\nfigures: {rsa: {rsa-perceived: {name: f}}}\n", "'figures.rsa.rsa-perceived.title'"),
+    ("study: s\ntitle: t\norder: {dimensions: material}\n", "'order.dimensions' must be a list"),
+    ("study: s\ntitle: t\norder: {splits: []}\n", "key 'order' takes"),
+    ("- a list\n", "a mapping"),
+])
+def test_a_bad_study_file_names_the_file_and_the_key(tmp_path, text, problem):
+    (tmp_path / "study.yaml").write_text(text)
+    with pytest.raises(AudioprobeError) as err:
+        Study.from_folder(tmp_path)
+    assert problem in str(err.value) and str(tmp_path / "study.yaml") in str(err.value)
+
+
+def test_a_folder_without_study_file_says_what_is_missing(tmp_path):
+    with pytest.raises(AudioprobeError, match="needs a study.yaml"):
+        Study.from_folder(tmp_path)
+
+
+def test_the_guides_study_file_is_valid(tmp_path):
+    (block,) = code_blocks("# Add a study", "yaml")
+    (tmp_path / "study.yaml").write_text(block)
+    study = Study.from_folder(tmp_path)
+    assert study.name == "mystudy" and study.figure("rsa", "rsa-perceived").name == "fig1"
+    assert study.task_order == ("task-a", "task-b") and study.sections["rsa"].title == "Experiment 1: ..."
+
+
+def test_a_study_orders_its_panels_and_a_task_of_no_study_is_ordered_by_name():
+    bost = STUDIES["bost2024"]
+    assert study_of(["rsa-material", "transfer-material-1D2D-to-3D"]) is bost
+    assert study_of(["rsa-material", "rsa-rdm"]) is None and study_of(["my-own-task"]) is None
+    rank = lambda study, task, dims: task_rank(study, task, dims)  # noqa: E731
+    dims = {"rsa-average": ("material", "hollowness"), "rsa-extent": ("extent",), "rsa-material": ("material",)}
+    assert sorted(dims, key=lambda t: rank(bost, t, dims[t])) == ["rsa-average", "rsa-material", "rsa-extent"]
+    assert sorted(dims, key=lambda t: rank(None, t, dims[t])) == ["rsa-average", "rsa-extent", "rsa-material"]
+    splits = ["transfer-material-full-to-hollow", "transfer-material-1D2D-to-3D", "transfer-material-hollow-to-full"]
+    assert sorted(splits, key=lambda t: rank(bost, t, ())) == [
+        "transfer-material-1D2D-to-3D", "transfer-material-hollow-to-full", "transfer-material-full-to-hollow"]
+
+
+def test_section_words_come_from_the_study_only_when_every_result_is_its_own():
+    from audioprobe.leaderboard.report import section_text
+
+    paper = committed("rsa-material")
+    own = copy.deepcopy(paper)
+    own["task"]["name"] = "my-rsa-material"
+    assert section_text("rsa", [paper]) == (STUDIES["bost2024"].sections["rsa"].title,
+                                            STUDIES["bost2024"].sections["rsa"].intro)
+    generic = presentation.experiment("rsa")
+    assert section_text("rsa", [own]) == (generic.title, generic.intro)
+    assert section_text("rsa", [paper, own]) == (generic.title, generic.intro)  # mixed: no study's words
+    partial = committed("partial-rsa-material")
+    title, intro = section_text("rsa-partial", [partial], "logmel")
+    assert title.startswith("Appendix B") and "(logmel: spectrogram distances)" in intro
+
+
+def test_experiments_come_from_the_type_and_an_unknown_type_is_shown_generically():
+    assert presentation.experiment_of(committed("rsa-material")) == "rsa"
+    assert presentation.experiment_of(committed("partial-rsa-material")) == "rsa-partial"
+    assert presentation.experiment_of(committed("transfer-material-1D2D-to-3D")) == "transfer"
+    assert presentation.experiment_order(["abx", "zeta", "transfer", "rsa-partial", "rsa"]) == [
+        "rsa", "rsa-partial", "transfer", "abx", "zeta"]
+    mystery = copy.deepcopy(committed("abx-material"))
+    mystery["task"]["type"] = "Mystery Type"  # a plugin's result, read where the plugin is not installed
+    assert presentation.experiment_of(mystery) == "mystery-type"
+    text = render_markdown([mystery])
+    assert "### Mystery Type" in text and "chance" not in text.split("### Mystery Type")[1].split("\n\n")[1]
+
+
+def test_a_cell_shows_what_its_type_adds():
+    r = committed("transfer-material-1D2D-to-3D")
+    (values,) = [presentation.of(r).cell_values(r)]
+    assert set(values) == {"baseline"}
+    text = render_markdown([r])
+    assert ("; no baseline" in text) if values["baseline"] is None else (f"; baseline {values['baseline']:.3f}" in text)
