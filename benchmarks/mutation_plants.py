@@ -36,9 +36,8 @@ PLANTS = {
                                 '    n_categories = _n_categories(stimset, params)\n'
                                 '    factored = False'),
     "pearson-ranks-data": ("metrics/pearson.py",
-                           'if method == "spearman":\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)',
-                           'if method in ("pearson", "spearman"):\n        a, b = rsa.rank_rows(a), '
-                           'rsa.rank_rows(b)'),
+                           'if comparison.ranks:\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)',
+                           'if True:  # pearson ranked too\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)'),
     "p-value-2-plus-n": ("metrics/mantel.py", "p = (1.0 + exceed) / (1.0 + null.shape[0])",
                          "p = (1.0 + exceed) / (2.0 + null.shape[0])"),
     "bootstrap-skips-last-sound": ("metrics/resampling.py", "draws = rng.integers(0, n, size=(n_resamples, n))",

@@ -1,6 +1,7 @@
 """Named extensions: one lazy `Registry` type for every kind, and plugins through Python entry points.
 
-Models, task types, stimulus sets and similarity measures are each a `Registry`: a name maps to an
+Models, task types, stimulus sets, similarity measures, RDM comparisons, studies and figure kinds
+are each a `Registry`: a name maps to an
 object, or to a "module:attr" string imported the first time the name is used, so listing names
 imports nothing heavy. An unknown name is an `UnknownNameError` that suggests the closest names.
 
@@ -8,7 +9,8 @@ Plugins: an installed package adds entries without a pull request by declaring e
 registry's group (its pyproject.toml), e.g.
     [project.entry-points."audioprobe.models"]
     toy = "toy_plugin:ToyModel"
-The groups: audioprobe.models, audioprobe.task_types, audioprobe.stimulus_sets, audioprobe.measures.
+The groups: audioprobe.models, audioprobe.task_types, audioprobe.stimulus_sets, audioprobe.measures,
+audioprobe.comparisons, audioprobe.studies, audioprobe.figure_kinds.
 Entry points are read when a registry is first listed or asked for a name it does not hold; their
 modules are imported only when the name is used. A plugin never replaces a built-in name (it is
 skipped with a warning naming both). importlib.metadata does the discovery: it is the standard

@@ -512,3 +512,25 @@ def test_a_ceiling_of_0_02_prints_no_ratio():
     reliable = {**unreliable, "interval": [0.12, 0.3], "reliable": True}
     assert over_ceiling(0.041, reliable, partial=False)["ratio"] == pytest.approx(0.041 / np.sqrt(0.020))
     assert over_ceiling(0.041, reliable, partial=True)["ratio"] is None  # partial RSA: no ceiling of its own
+
+
+def test_a_registered_comparison_runs_through_every_statistic_and_pearson_pair_by_pair_equals_the_engine():
+    """COMPARISONS is a registry: a comparison with no product form (`pair`) is computed resample by resample
+    and permutation by permutation; Pearson given that way must equal the closed-form engine on every
+    statistic (the same draws, the same weights), which checks both paths against each other."""
+    from audioprobe.metrics import rsa_inference
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(14, 6))
+    model = np.stack([rsa.cosine_rdm(x + rng.normal(size=x.shape) * s) for s in (0.1, 1.0, 3.0)])
+    target = rsa.cosine_rdm(x[:, :3] + rng.normal(size=(14, 3)))
+    rsa.COMPARISONS.add("pearson-pair-by-pair", rsa.Comparison("Pearson", pair=lambda a, b: float(np.corrcoef(a, b)[0, 1])))
+    try:
+        closed = rsa_inference.rsa_statistics(model, target, "pearson", 3, 50, 60, 10, 0.95)
+        loop = rsa_inference.rsa_statistics(model, target, "pearson-pair-by-pair", 3, 50, 60, 10, 0.95)
+    finally:
+        del rsa.COMPARISONS["pearson-pair-by-pair"]
+    for key in ("score", "p_value", "cv_scores", "cv_choice", "bootstrap", "cv_bootstrap", "ci"):
+        np.testing.assert_allclose(loop[key], closed[key], atol=1e-12, err_msg=key)
+    with pytest.raises(AudioprobeError, match="unknown comparison 'pearsn'. Did you mean 'pearson'"):
+        rsa.compare_rows(model, target, "pearsn")

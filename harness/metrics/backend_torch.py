@@ -240,13 +240,14 @@ def permuted_pearson(model_rdms, target_rdm, permutations, present=None, device:
 
 
 def paired_rows(a, b, method: str, device: str = "cpu", chunk_bytes: int | None = None) -> np.ndarray:
-    """`pearson.paired_rows` on `device` for pearson and spearman (ranks by scipy on the CPU, then the
-    Pearson r of the ranks); kendall_tau_a has no product form and runs in numpy."""
+    """`pearson.paired_rows` on `device` for the linear comparisons (pearson; spearman: ranks by scipy on the
+    CPU, then the Pearson r of the ranks); the others (kendall_tau_a) have no product form and run in numpy."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     b = np.broadcast_to(b, a.shape)  # one row against every row of a
-    if method not in ("pearson", "spearman"):
+    comparison = rsa.COMPARISONS[method]
+    if not comparison.linear:
         return pearson.paired_rows(a, b, method)
-    if method == "spearman":
+    if comparison.ranks:
         a, b = rsa.rank_rows(a), rsa.rank_rows(b)
     out = np.empty(a.shape[0])
     rows = max(1, _budget(chunk_bytes) // (4 * max(a.shape[1], 1)))

@@ -146,12 +146,11 @@ def single_pair(w: np.ndarray, mask_square: np.ndarray | None = None) -> np.ndar
 def paired_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
     """Row i of a compared with row i of b by one of rsa.COMPARISONS -> `[m]`."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
-    if method == "kendall_tau_a":
-        return np.array([rsa.kendall_tau_a(x, y) for x, y in zip(a, b)])
-    if method == "spearman":
+    comparison = rsa.COMPARISONS[method]
+    if not comparison.linear:
+        return np.array([comparison.pair(x, y) for x, y in zip(a, b)])
+    if comparison.ranks:
         a, b = rsa.rank_rows(a), rsa.rank_rows(b)
-    elif method != "pearson":
-        raise ValueError(f"unknown comparison {method!r}")
     return np.einsum("ij,ij->i", standardised(a), standardised(b))
 
 

@@ -6,9 +6,13 @@ RDMs are kept in condensed form: the upper triangle (i < j) in row-major order, 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+from typing import Callable
 
 import numpy as np
+
+from audioprobe.registry import Registry
 
 
 @functools.lru_cache(maxsize=8)
@@ -207,7 +211,32 @@ def square_rdm(matrix: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 # Comparisons of condensed RDMs
 
-COMPARISONS = ("pearson", "spearman", "kendall_tau_a")
+@dataclasses.dataclass(frozen=True)
+class Comparison:
+    """One way to compare two condensed RDMs (an RSA task's `comparison`). Without `pair`, it is a Pearson
+    correlation, of the values or (`ranks`) of their average ranks among the pairs present, and the Pearson
+    engine computes every statistic of it in closed form; with `pair` (x, y -> float), every resample and
+    permutation calls it once per layer (slow, for comparisons with no product form)."""
+
+    label: str  # its name in words: a profile's y axis
+    ranks: bool = False
+    pair: Callable[[np.ndarray, np.ndarray], float] | None = None
+
+    @property
+    def linear(self) -> bool:
+        """True when the Pearson engine computes it (on ranks when `ranks`)."""
+        return self.pair is None
+
+
+def _check_comparison(name: str, obj) -> str:
+    if not isinstance(obj, Comparison):
+        return f"{obj!r} is not a Comparison (audioprobe.metrics.rsa)"
+    return "" if obj.linear or callable(obj.pair) else "its pair is not a function (x, y) -> float"
+
+
+#: comparison name -> Comparison; plugins add more (entry-point group `audioprobe.comparisons`, NAME =
+#: "module:COMPARISON", a Comparison with a `pair` function)
+COMPARISONS: Registry[Comparison] = Registry("comparison", "audioprobe.comparisons", check=_check_comparison)
 
 
 def rank_rows(x: np.ndarray) -> np.ndarray:
@@ -247,16 +276,19 @@ def kendall_tau_a(x: np.ndarray, y: np.ndarray) -> float:
     return float(tau_b * np.sqrt(float(n0 - tx) * float(n0 - ty)) / n0)
 
 
+COMPARISONS.add("pearson", Comparison("Pearson"), "Pearson r of the dissimilarities")
+COMPARISONS.add("spearman", Comparison("Spearman", ranks=True), "Spearman rho: Pearson r of their average ranks")
+COMPARISONS.add("kendall_tau_a", Comparison("Kendall's tau-a", pair=kendall_tau_a),
+                "Kendall's tau-a, ties in the denominator (Nili et al. 2014: for RDMs with tied entries)")
+
+
 def compare_rows(model_rdms: np.ndarray, target_rdm: np.ndarray, method: str) -> np.ndarray:
     """Each row of `[n_layers, n_pairs]` compared with the target by one of COMPARISONS."""
     x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
-    if method == "pearson":
-        return pearson_rows(x, target_rdm)
-    if method == "spearman":
-        return spearman_rows(x, target_rdm)
-    if method == "kendall_tau_a":
-        return np.array([kendall_tau_a(row, target_rdm) for row in x])
-    raise ValueError(f"unknown comparison {method!r}; choose from {', '.join(COMPARISONS)}")
+    comparison = COMPARISONS[method]
+    if not comparison.linear:
+        return np.array([comparison.pair(row, target_rdm) for row in x])
+    return spearman_rows(x, target_rdm) if comparison.ranks else pearson_rows(x, target_rdm)
 
 
 def residualise(model_rdms: np.ndarray, control_rdm: np.ndarray, present: np.ndarray | None = None) -> np.ndarray:

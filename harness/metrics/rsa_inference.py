@@ -120,14 +120,15 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     n_layers, kept = x.shape[0], np.flatnonzero(finite)
     xf = x[finite]
     x_values, y_values = xf, y  # before ranking (Spearman's Mantel test with missing pairs re-ranks)
-    if comparison == "spearman" and mask is None:
+    ranks = rsa.COMPARISONS[comparison].ranks
+    if ranks and mask is None:
         xf, y = rsa.rank_rows(xf), rsa.rank_rows(y)
-    elif comparison == "spearman":  # ranks among the present pairs; the missing ones stay out
+    elif ranks:  # ranks among the present pairs; the missing ones stay out
         ranked_x, ranked_y = np.zeros(xf.shape), np.full(y.shape, np.nan)
         ranked_x[:, present] = rsa.rank_rows(xf[:, present])
         ranked_y[present] = rsa.rank_rows(y[present])
         xf, y = ranked_x, ranked_y
-    linear = comparison in ("pearson", "spearman")
+    linear = rsa.COMPARISONS[comparison].linear
 
     def spread(a):  # `[..., n_finite]` -> `[..., n_layers]`, NaN for the other layers
         full_a = np.full(a.shape[:-1] + (n_layers,), np.nan)
@@ -164,7 +165,7 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     with products.threads(n):
         if n_permutations > 0 and kept.size:
             perms = random_permutations(rng_perm, n, n_permutations)
-            if comparison == "spearman" and mask is not None:
+            if ranks and mask is not None:
                 null = permuted_spearman_present(x_values, y_values, perms)
             elif linear:
                 null = products.permuted_pearson(xf, y, perms, mask)
@@ -222,7 +223,7 @@ def _two_factor(xf, kept, n_layers, listener_targets, n_listeners, seed, counts,
     for start in range(0, n_bootstrap if kept.size else 0, chunk):
         rows = slice(start, start + chunk)
         targets = np.asarray(listener_targets(listeners[rows]), dtype=np.float64)
-        if comparison == "spearman":
+        if rsa.COMPARISONS[comparison].ranks:
             targets = rsa.rank_rows(targets)
         if sums is None:  # Kendall's tau-a: resample by resample
             kinds["both"][rows][..., kept] = _parts_loop(xf, targets, counts[rows], halves, comparison)

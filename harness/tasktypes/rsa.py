@@ -378,7 +378,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     factors = resampled_factors(stimset, params, ctx.task)
     two_factor = "listeners" in factors
     n_listeners = next(iter(listener_responses(stimset, params).values())).shape[0] if two_factor else 0
-    on_gpu = ctx.device.startswith("cuda") and params["comparison"] in ("pearson", "spearman")
+    on_gpu = ctx.device.startswith("cuda") and rsa.COMPARISONS[params["comparison"]].linear
     out = rsa_inference.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
                                params["permutations"], params["cv_splits"], params["ci_level"],
                                listener_targets=response_targets(stimset, params) if two_factor else None,
@@ -651,8 +651,8 @@ def _result_dimensions(result: dict) -> tuple[str, ...]:
 
 
 def _y_label(result: dict) -> str:
-    comparison = _result_params(result).get("comparison", "pearson")
-    return f"RSA ({comparison.capitalize() if comparison in ('pearson', 'spearman') else comparison})"
+    name = _result_params(result).get("comparison", "pearson")
+    return f"RSA ({rsa.COMPARISONS[name].label if name in rsa.COMPARISONS else name})"
 
 
 def _ceiling_value(result: dict) -> float | None:
