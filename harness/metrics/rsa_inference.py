@@ -97,95 +97,124 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     """
     x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
     y = np.asarray(target_rdm, dtype=np.float64)
-    n = n_items(y.size)
-    finite = np.all(np.isfinite(x), axis=1)
-    present = np.isfinite(y)
-    mask = None if present.all() else present  # None: the complete-matrix path, unchanged
-    score = np.full(x.shape[0], np.nan)
-    if mask is None:
-        score[finite] = rsa.compare_rows(x[finite], y, comparison)
-    elif present.sum() >= 2:
-        score[finite] = rsa.compare_rows(x[finite][:, present], y[present], comparison)
-    plan = ResamplePlan(seed)
-    rng_perm, rng_cv = plan.permutations(), plan.splits()
-    two_factor = listener_targets is not None
-    if two_factor and n_listeners < 3:
+    data = _Prepared(x, y, comparison)
+    if listener_targets is not None and n_listeners < 3:
         raise ValueError(f"a two-factor bootstrap needs at least 3 listeners, got {n_listeners}")
-    if two_factor and mask is not None:
+    if listener_targets is not None and data.mask is not None:
         raise ValueError("a two-factor bootstrap needs a complete target RDM (no missing pairs)")
-
-    # Layers whose RDM is not finite give NaN everywhere (each layer's statistics are computed
-    # independently): only the finite rows are computed, and the others are filled with NaN. A partial
-    # RSA whose control explains every layer then costs nothing but its draws.
-    n_layers, kept = x.shape[0], np.flatnonzero(finite)
-    xf = x[finite]
-    x_values, y_values = xf, y  # before ranking (Spearman's Mantel test with missing pairs re-ranks)
-    ranks = rsa.COMPARISONS[comparison].ranks
-    if ranks and mask is None:
-        xf, y = rsa.rank_rows(xf), rsa.rank_rows(y)
-    elif ranks:  # ranks among the present pairs; the missing ones stay out
-        ranked_x, ranked_y = np.zeros(xf.shape), np.full(y.shape, np.nan)
-        ranked_x[:, present] = rsa.rank_rows(xf[:, present])
-        ranked_y[present] = rsa.rank_rows(y[present])
-        xf, y = ranked_x, ranked_y
-    linear = rsa.COMPARISONS[comparison].linear
-
-    def spread(a):  # `[..., n_finite]` -> `[..., n_layers]`, NaN for the other layers
-        full_a = np.full(a.shape[:-1] + (n_layers,), np.nan)
-        full_a[..., kept] = a
-        return full_a
-
-    out = {"score": score, "ci": np.full((n_layers, 2), np.nan), "p_value": np.full(n_layers, np.nan),
-           "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.empty((0, 0)),
-           "bootstrap": np.empty((0, n_layers)), "bootstrap_counts": np.empty((0, n), dtype=np.int64)}
-    cv_halves = random_halves(rng_cv, n, cv_splits) if cv_splits > 0 else np.zeros((0, n), dtype=bool)
-    replicate_halves = cv_halves[:HEADLINE_SPLITS]
+    plan = ResamplePlan(seed)
+    out = _empty(data)
+    cv_halves = random_halves(plan.splits(), data.n, cv_splits) if cv_splits > 0 else np.zeros((0, data.n), dtype=bool)
     if n_bootstrap > 0:
-        counts = plan.sound_counts(n, n_bootstrap)
-        if linear:
-            xs, ys = standardised_present(xf, mask), standardised_present(y, mask)
-            sums = split_pearson.split_sums(xs, ys, counts, replicate_halves, mask)
-            few = split_pearson.distinct_parts(counts, split_pearson.part_members(replicate_halves), mask)
-            parts = spread(split_pearson.pearson_parts(sums, few)) if kept.size else np.full(
-                (n_bootstrap, 1 + 2 * len(replicate_halves), n_layers), np.nan)
-        else:
-            parts = spread(_parts_loop(xf, y, counts, replicate_halves, comparison))
-        full = parts[:, 0]
-        out["bootstrap"], out["bootstrap_counts"] = full, counts
-        out["ci"] = intervals.percentile_interval(full, level)
-        out["cv_bootstrap"] = split_held_out(parts[:, 1::2], parts[:, 2::2])
-        if two_factor:
-            out.update(_two_factor(xf, kept, n_layers, listener_targets, n_listeners, seed, counts, replicate_halves,
-                                   comparison, sums if linear else None, out))
-            out["ci"] = intervals.t_interval(score, out["variance"], out["dof"], level)
+        out.update(_bootstrap(data, plan.sound_counts(data.n, n_bootstrap), cv_halves[:HEADLINE_SPLITS], level))
+        if listener_targets is not None:
+            out.update(_two_factor(data.xf, data.kept, data.n_layers, listener_targets, n_listeners, seed,
+                                   out["bootstrap_counts"], cv_halves[:HEADLINE_SPLITS], comparison,
+                                   out.pop("_sums"), out))
+            out["ci"] = intervals.t_interval(data.score, out["variance"], out["dof"], level)
+        out.pop("_sums", None)
     # Small matrix products: one BLAS thread is faster than two on a loaded machine (measured on
     # 2 cores under load 4, 246 sounds: permutations 0.29 -> 0.17 s, CV 0.10 -> 0.02 s); the
     # bootstrap's products, and everything for large sets, keep the default threads.
     products = NUMPY if backend is None else backend
-    with products.threads(n):
-        if n_permutations > 0 and kept.size:
-            perms = random_permutations(rng_perm, n, n_permutations)
-            if ranks and mask is not None:
-                null = permuted_spearman_present(x_values, y_values, perms)
-            elif linear:
-                null = products.permuted_pearson(xf, y, perms, mask)
-            else:
-                null = permuted_scores_loop(xf, y, perms, lambda a, b: rsa.compare_rows(a, b, comparison)[0])
-            out["p_value"] = permutation_p_value(score, spread(null))
-        elif n_permutations > 0:
-            random_permutations(rng_perm, n, n_permutations)  # the same draws either way
+    with products.threads(data.n):
+        if n_permutations > 0:
+            perms = random_permutations(plan.permutations(), data.n, n_permutations)  # drawn even when unused
+            if data.kept.size:
+                out["p_value"] = permutation_p_value(data.score, data.spread(_permutation_null(data, perms, products)))
         if cv_splits > 0:
-            if not kept.size:
-                half_a = half_b = np.full((cv_splits, n_layers), np.nan)
-            elif linear:
-                half_a, half_b, _ = (spread(a) for a in products.weighted_pearson_blocks(xf, y, [cv_halves, ~cv_halves],
-                                                                                         mask))
-            else:
-                compare = lambda a, b: rsa.compare_rows(a, b, comparison)[0]  # noqa: E731
-                half_a, half_b = (spread(resampled_scores_loop(xf, y, w.astype(np.int64), compare))
-                                  for w in (cv_halves, ~cv_halves))
-            out["cv_scores"], out["cv_choice"] = cross_validated_selection(half_a, half_b)
+            out["cv_scores"], out["cv_choice"] = cross_validated_selection(*_half_scores(data, cv_halves, products))
     return out
+
+
+class _Prepared:
+    """What every statistic of `rsa_statistics` reads: the score on all sounds, the finite layers' RDMs and
+    the target (ranked for a ranked comparison, among the pairs present), the missing pairs' mask."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, comparison: str):
+        self.comparison = rsa.COMPARISONS[comparison]
+        self.name = comparison
+        self.n = n_items(y.size)
+        self.n_layers = x.shape[0]
+        finite = np.all(np.isfinite(x), axis=1)
+        present = np.isfinite(y)
+        self.mask = None if present.all() else present  # None: the complete-matrix path, unchanged
+        self.score = np.full(x.shape[0], np.nan)
+        if self.mask is None:
+            self.score[finite] = rsa.compare_rows(x[finite], y, comparison)
+        elif present.sum() >= 2:
+            self.score[finite] = rsa.compare_rows(x[finite][:, present], y[present], comparison)
+        # Layers whose RDM is not finite give NaN everywhere (each layer's statistics are computed
+        # independently): only the finite rows are computed, and the others are filled with NaN. A partial
+        # RSA whose control explains every layer then costs nothing but its draws.
+        self.kept = np.flatnonzero(finite)
+        self.xf = x[finite]
+        self.x_values, self.y_values = self.xf, y  # before ranking (Spearman's Mantel test with missing pairs re-ranks)
+        self.y = y
+        if self.comparison.ranks and self.mask is None:
+            self.xf, self.y = rsa.rank_rows(self.xf), rsa.rank_rows(y)
+        elif self.comparison.ranks:  # ranks among the present pairs; the missing ones stay out
+            ranked_x, ranked_y = np.zeros(self.xf.shape), np.full(y.shape, np.nan)
+            ranked_x[:, present] = rsa.rank_rows(self.xf[:, present])
+            ranked_y[present] = rsa.rank_rows(y[present])
+            self.xf, self.y = ranked_x, ranked_y
+
+    def spread(self, a: np.ndarray) -> np.ndarray:
+        """`[..., n_finite]` -> `[..., n_layers]`, NaN for the other layers."""
+        full_a = np.full(a.shape[:-1] + (self.n_layers,), np.nan)
+        full_a[..., self.kept] = a
+        return full_a
+
+    def compare(self, a, b) -> float:
+        return rsa.compare_rows(a, b, self.name)[0]
+
+
+
+
+def _empty(data: _Prepared) -> dict:
+    """The statistics before any is computed: NaN intervals and p-values, no replicates."""
+    return {"score": data.score, "ci": np.full((data.n_layers, 2), np.nan), "p_value": np.full(data.n_layers, np.nan),
+            "cv_scores": np.array([]), "cv_choice": np.array([], dtype=int), "cv_bootstrap": np.empty((0, 0)),
+            "bootstrap": np.empty((0, data.n_layers)), "bootstrap_counts": np.empty((0, data.n), dtype=np.int64)}
+
+
+def _bootstrap(data: _Prepared, counts: np.ndarray, replicate_halves: np.ndarray, level: float) -> dict:
+    """Each layer's score on every resample of the sounds and on both halves of the headline's fixed splits
+    (the headline's replicates), and the percentile interval. `_sums`: the shared sums a two-factor
+    bootstrap reuses (None for a comparison the Pearson engine does not compute)."""
+    sums = None
+    if data.comparison.linear:
+        xs, ys = standardised_present(data.xf, data.mask), standardised_present(data.y, data.mask)
+        sums = split_pearson.split_sums(xs, ys, counts, replicate_halves, data.mask)
+        few = split_pearson.distinct_parts(counts, split_pearson.part_members(replicate_halves), data.mask)
+        parts = data.spread(split_pearson.pearson_parts(sums, few)) if data.kept.size else np.full(
+            (counts.shape[0], 1 + 2 * len(replicate_halves), data.n_layers), np.nan)
+    else:
+        parts = data.spread(_parts_loop(data.xf, data.y, counts, replicate_halves, data.name))
+    full = parts[:, 0]
+    return {"bootstrap": full, "bootstrap_counts": counts, "ci": intervals.percentile_interval(full, level),
+            "cv_bootstrap": split_held_out(parts[:, 1::2], parts[:, 2::2]), "_sums": sums}
+
+
+def _permutation_null(data: _Prepared, perms: np.ndarray, products) -> np.ndarray:
+    """Each finite layer's score under every permutation of the sounds (the Mantel test's null)."""
+    if data.comparison.ranks and data.mask is not None:
+        return permuted_spearman_present(data.x_values, data.y_values, perms)
+    if data.comparison.linear:
+        return products.permuted_pearson(data.xf, data.y, perms, data.mask)
+    return permuted_scores_loop(data.xf, data.y, perms, data.compare)
+
+
+def _half_scores(data: _Prepared, cv_halves: np.ndarray, products) -> tuple[np.ndarray, np.ndarray]:
+    """Each layer's score on each half of each random split (`[cv_splits, n_layers]` twice)."""
+    if not data.kept.size:
+        nan = np.full((len(cv_halves), data.n_layers), np.nan)
+        return nan, nan
+    if data.comparison.linear:
+        half_a, half_b, _ = products.weighted_pearson_blocks(data.xf, data.y, [cv_halves, ~cv_halves], data.mask)
+        return data.spread(half_a), data.spread(half_b)
+    return tuple(data.spread(resampled_scores_loop(data.xf, data.y, w.astype(np.int64), data.compare))
+                 for w in (cv_halves, ~cv_halves))
 
 
 def _parts_loop(x, y, weights, halves, comparison) -> np.ndarray:
