@@ -31,7 +31,7 @@ if [ ${#MODULES[@]} -eq 0 ]; then
   MODULES=(metrics/resampling.py metrics/pearson.py metrics/mantel.py metrics/ceiling.py metrics/layer_selection.py
            metrics/rsa_inference.py metrics/rsa.py metrics/inference/paired.py metrics/inference/ranking.py
            metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/rsa.py
-           tasktypes/transfer.py tasktypes/abx.py)
+           tasktypes/reliability.py tasktypes/transfer.py tasktypes/abx.py)
 fi
 # the test files that exercise each module (the others never reach it)
 STATS_TESTS="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
@@ -52,6 +52,7 @@ declare -A TESTS=(
   [metrics/abx.py]="tests/test_abx.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
   [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py"
+  [tasktypes/reliability.py]="tests/test_rsa.py tests/test_independent.py tests/test_statistics.py tests/test_listeners.py tests/test_transfer.py tests/test_abx.py"
   [tasktypes/transfer.py]="tests/test_transfer.py tests/test_independent.py"
   [tasktypes/abx.py]="tests/test_abx.py"
   [extract.py]="tests/test_extract.py tests/test_identity.py"

@@ -25,7 +25,7 @@ PLANTS = {
     "kl-smoothing-ignored": ("tasktypes/rsa.py",
                              'return targets.from_counts(kind, stimset.judgments, dims, params["smoothing"])',
                              'return targets.from_counts(kind, stimset.judgments, dims, 0.5)'),
-    "ceiling-always-spearman": ("tasktypes/rsa.py",
+    "ceiling-always-spearman": ("tasktypes/reliability.py",
                                 # the comparison and the factored (Pearson) path that bypasses it
                                 'compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731\n'
                                 '    n_categories = _n_categories(stimset, params)\n'
@@ -42,7 +42,7 @@ PLANTS = {
                          "p = (1.0 + exceed) / (2.0 + null.shape[0])"),
     "bootstrap-skips-last-sound": ("metrics/resampling.py", "draws = rng.integers(0, n, size=(n_resamples, n))",
                                    "draws = rng.integers(0, n - 1, size=(n_resamples, n))"),
-    "ceiling-without-spearman-brown": ("tasktypes/rsa.py", '"value": json_float(ceiling.spearman_brown(mean_r)),',
+    "ceiling-without-spearman-brown": ("tasktypes/reliability.py", '"value": json_float(ceiling.spearman_brown(mean_r)),',
                                        '"value": json_float(mean_r),'),
     "transfer-test-standardised-alone": (
         "metrics/transfer.py",
@@ -59,8 +59,8 @@ PLANTS = {
                              "for b, blk in enumerate(reversed(stage.blocks), start=1)]"),
     "alpha-not-halved": ("metrics/intervals.py", "alpha = (1.0 - level) / 2.0", "alpha = (1.0 - level)"),
     "transfer-chance-one-over-k": ("tasktypes/transfer.py",
-                                   "chance = float(class_counts.max() / class_counts.sum())",
-                                   "chance = 1.0 / len(classes)"),
+                                   "self.chance = float(self.class_counts.max() / self.class_counts.sum())",
+                                   "self.chance = 1.0 / len(self.classes)"),
 }
 
 

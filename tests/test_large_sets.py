@@ -18,7 +18,8 @@ from scipy.stats import pearsonr
 
 from audioprobe.metrics import kernels, mantel, pearson, resampling, rsa, rsa_inference, split_pearson, targets
 from audioprobe.metrics.responses import counts_from_responses
-from audioprobe.tasktypes.rsa import RSA_PARAMS, noise_ceiling
+from audioprobe.tasktypes.reliability import noise_ceiling
+from audioprobe.tasktypes.rsa import RSA_PARAMS
 from tests.factories import make_set
 
 

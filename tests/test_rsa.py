@@ -473,7 +473,7 @@ def test_a_ceiling_is_reliable_when_its_split_interval_clears_the_floor_and_only
     reliable ceiling, whose interval is the Spearman-Brown corrected percentiles of the split-half r computed
     here by brute force on the same halves."""
     from audioprobe.metrics import ceiling, resampling
-    from audioprobe.tasktypes.rsa import RELIABILITY_FLOOR, noise_ceiling
+    from audioprobe.tasktypes.reliability import RELIABILITY_FLOOR, noise_ceiling
 
     acts = lambda truth: {"mean": {"good": np.eye(3)[truth] + 0.3 * rng.random((truth.size, 3))}}  # noqa: E731
     noisy, truth = _agreeing_set(rng, 60, 12, 0.0)
@@ -504,7 +504,7 @@ def test_a_ceiling_of_0_02_prints_no_ratio():
     """The committed example's rsa-modal-extent: a split-half ceiling of 0.020 whose interval over listener
     splits does not reach the floor gives no share of the attainable (it printed "210% of ceiling" before);
     the same value with a reliable interval would give 0.041 / sqrt(0.020)."""
-    from audioprobe.tasktypes.rsa import over_ceiling
+    from audioprobe.tasktypes.reliability import over_ceiling
 
     unreliable = {"value": 0.020, "interval": [-0.016, 0.054], "reliable": False, "reliability_floor": 0.1}
     out = over_ceiling(0.041, unreliable, partial=False)

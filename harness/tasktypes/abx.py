@@ -43,7 +43,7 @@ from audioprobe.tasktypes.common import (
     synthetic_caveat,
 )
 from audioprobe.tasktypes.presentation import Experiment, Presentation
-from audioprobe.tasktypes.rsa import NoiseCeiling, label_reliability
+from audioprobe.tasktypes.reliability import NoiseCeiling, label_reliability
 
 ABX_PARAMS = {
     "dimension": Param(str, "material", "Dimension whose categories are discriminated."),
@@ -72,8 +72,6 @@ def _interleaved(halves: np.ndarray) -> np.ndarray:
 
 
 def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
-    from scipy.spatial.distance import squareform
-
     labels, cats = category_codes(sound_labels(stimset, params["dimension"], params["label_source"], ctx.task))
     by, by_values = (None, [])
     if params["by"]:
@@ -87,52 +85,22 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
             f"{params['dimension']!r}{within} with at least {abx.MIN_A_SOUNDS} sounds of one (A and X: "
             f"{abx.MIN_A_SOUNDS // 2} in each half of a split) and {abx.MIN_B_SOUNDS} of the other (B: "
             f"{abx.MIN_B_SOUNDS // 2} in each half).")
-    used = full.used
     structure = full.on_used()  # the same cells over the sounds they use, renumbered 0..n-1
-    n = used.size
-    B, S = params["bootstrap"], params["cv_splits"]
-    layers = acts[params["pooling"]]
-    names = list(layers)
-    choose = len(names) > 1  # a layer to choose: the cross-validated headline and its split replicates
-    rng_boot, rng_cv = ctx.plan.bootstrap(), ctx.plan.splits()
-    weights = abx.bayesian_bootstrap_weights(rng_boot, n, B)  # [B, n]
-    splits = abx.stratified_halves(rng_cv, structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
-    K = min(resampling.HEADLINE_SPLITS, splits.shape[0]) if B else 0
-    # Every layer at once (one matrix product per cell for all layers): the whole cells under weights 1 (the
-    # estimate), each resample's weights and the estimate's halves (0/1 weights: exact counts); then the
-    # first K splits' halves inside every resample, each half scored on its own sounds only.
-    with pearson.small_problem_threads(n):
-        dist = np.stack([squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
-                         for x in layers.values()])  # [L, n, n]
-    main_w = np.vstack([np.ones((1, n)), weights, _interleaved(splits).astype(np.float64)])
-    main = abx.structure_errors(dist, structure, main_w)[:, 0]  # [L, 1 + B + 2S]
-    point, boot = main[:, 0], main[:, 1:1 + B].T  # [L], [B, L]
-    cv_a, cv_b = main[:, 1 + B::2].T, main[:, 2 + B::2].T  # [S, L] each
-    rep_a = rep_b = np.full((B, K, len(names)), np.nan)
-    if K:
-        halves = abx.structure_errors(dist, structure, weights, _interleaved(splits[:K]), whole=False)  # [L, 2K, B]
-        rep_a, rep_b = halves[:, 0::2].transpose(2, 1, 0), halves[:, 1::2].transpose(2, 1, 0)  # [B, K, L]
-    per_layer = []
-    for k, name in enumerate(names):
-        entry = {"layer": name, "score": json_float(point[k]), "ci": None, "p_value": None}
-        if B:
-            entry["ci"] = interval(intervals.percentile_interval(boot[:, k:k + 1], params["ci_level"])[0])
-            ok = boot[np.isfinite(boot[:, k]), k]
-            entry["p_value"] = json_float((1 + np.sum(ok >= 0.5)) / (1 + ok.size)) if ok.size else None
-        if entry["score"] is None:
-            entry["note"] = ("a distance between sounds of a scored cell is undefined (e.g. an all-zero activation "
-                             "under cosine distance)")
-        per_layer.append(entry)
+    n, B = full.used.size, params["bootstrap"]
+    names = list(acts[params["pooling"]])
+    errors = _layer_errors(acts[params["pooling"]], full.used, structure, params, ctx)
+    per_layer = _per_layer(names, errors, params)
     cv = {}
-    if choose and S:
+    if len(names) > 1 and params["cv_splits"]:
         # lower error is better: select on the negated error, report the error
-        held, cv["cv_choice"] = layer_selection.cross_validated_selection(-cv_a, -cv_b)
+        held, cv["cv_choice"] = layer_selection.cross_validated_selection(-errors["cv_a"], -errors["cv_b"])
         cv["cv_scores"] = -held
-    split_reps = layer_selection.split_held_out(rep_a, rep_b, lower_is_better=True) if B and K else None  # [B, K]
-    head, head_reps = headline(per_layer, names, params, **cv, layer_replicates=boot if B else None,
+    split_reps = (layer_selection.split_held_out(errors["rep_a"], errors["rep_b"], lower_is_better=True)
+                  if B and errors["K"] else None)  # [B, K]
+    head, head_reps = headline(per_layer, names, params, **cv, layer_replicates=errors["boot"] if B else None,
                                split_replicates=split_reps, n_sounds=n, lower_is_better=True)
     if B:
-        ctx.keep_replicates(weights, REPLICATE_UNIT, per_layer=boot, **head_reps)
+        ctx.keep_replicates(errors["weights"], REPLICATE_UNIT, per_layer=errors["boot"], **head_reps)
     excluded = [{"by": by_values[c["group"]] if by is not None else None, "a": cats[c["a"]], "b": cats[c["b"]],
                  "n_a": c["n_a"], "n_b": c["n_b"], "reason": c["reason"]} for c in full.excluded]
     return {
@@ -152,24 +120,72 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "label_reliability": label_reliability(stimset, {
             "labels": (params["dimension"], params["label_source"]),
             **({"strata": (params["by"], params["label_source"])} if params["by"] else {})}, ctx.seed),
-        "statistics": {
-            "seed": ctx.seed, "bootstrap": B,
-            "bootstrap_unit": f"sounds, weighted (Bayesian) bootstrap (Rubin 1981): each resample weighs the {n} "
-                              f"sounds of the scored cells by n x Dirichlet(alpha = (n-1)/n) (mean 1, variance "
-                              f"(n-1)/n, covariance -1/n: the multinomial counts' moments), triplet (X, A, B) by "
-                              f"w_X w_A w_B, X never its own A; the cells are fixed on the full set",
-            "ci_level": params["ci_level"],
-            "ci_method": "per layer: percentile interval of the weighted-bootstrap replicates; headline: its "
-                         "ci_method",
-            "p_value": "bootstrap test against chance: (1 + #resamples with error >= 0.5) / (1 + resamples), "
-                       "one-sided",
-            "cv_splits": S,
-            "halves": f"drawn within each ({params['by'] + ' value, ' if by is not None else ''}category) stratum, "
-                      f"floor/ceil, the odd sound's half at random; the headline's replicates score the first "
-                      f"K = min({resampling.HEADLINE_SPLITS}, cv_splits) of the cv_splits halves in every resample "
-                      f"(weights w h and w (1 - h)); a half is scored on the cells restricted to its sounds",
-        },
+        "statistics": _statistics_block(params, ctx.seed, n, by is not None),
         **synthetic_caveat(stimset),
+    }
+
+
+def _layer_errors(layers: dict[str, np.ndarray], used: np.ndarray, structure, params: dict[str, Any],
+                  ctx: EvalContext) -> dict:
+    """Every layer's ABX error at once (one matrix product per cell for all layers): the whole cells under
+    weights 1 (the estimate: `point` `[L]`), each resample's weights (`boot` `[B, L]`) and the estimate's
+    halves (0/1 weights, exact counts: `cv_a`, `cv_b` `[S, L]`); then the first K splits' halves inside every
+    resample, each half scored on its own sounds only (`rep_a`, `rep_b` `[B, K, L]`)."""
+    from scipy.spatial.distance import squareform
+
+    n, B, S = used.size, params["bootstrap"], params["cv_splits"]
+    choose = len(layers) > 1  # a layer to choose: the cross-validated headline and its split replicates
+    weights = abx.bayesian_bootstrap_weights(ctx.plan.bootstrap(), n, B)  # [B, n]
+    splits = abx.stratified_halves(ctx.plan.splits(), structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
+    K = min(resampling.HEADLINE_SPLITS, splits.shape[0]) if B else 0
+    with pearson.small_problem_threads(n):
+        dist = np.stack([squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
+                         for x in layers.values()])  # [L, n, n]
+    main_w = np.vstack([np.ones((1, n)), weights, _interleaved(splits).astype(np.float64)])
+    main = abx.structure_errors(dist, structure, main_w)[:, 0]  # [L, 1 + B + 2S]
+    out = {"weights": weights, "K": K, "point": main[:, 0], "boot": main[:, 1:1 + B].T,
+           "cv_a": main[:, 1 + B::2].T, "cv_b": main[:, 2 + B::2].T,
+           "rep_a": np.full((B, K, len(layers)), np.nan), "rep_b": np.full((B, K, len(layers)), np.nan)}
+    if K:
+        halves = abx.structure_errors(dist, structure, weights, _interleaved(splits[:K]), whole=False)  # [L, 2K, B]
+        out["rep_a"], out["rep_b"] = halves[:, 0::2].transpose(2, 1, 0), halves[:, 1::2].transpose(2, 1, 0)
+    return out
+
+
+def _per_layer(names: list[str], errors: dict, params: dict[str, Any]) -> list[dict]:
+    point, boot = errors["point"], errors["boot"]
+    per_layer = []
+    for k, name in enumerate(names):
+        entry = {"layer": name, "score": json_float(point[k]), "ci": None, "p_value": None}
+        if params["bootstrap"]:
+            entry["ci"] = interval(intervals.percentile_interval(boot[:, k:k + 1], params["ci_level"])[0])
+            ok = boot[np.isfinite(boot[:, k]), k]
+            entry["p_value"] = json_float((1 + np.sum(ok >= 0.5)) / (1 + ok.size)) if ok.size else None
+        if entry["score"] is None:
+            entry["note"] = ("a distance between sounds of a scored cell is undefined (e.g. an all-zero activation "
+                             "under cosine distance)")
+        per_layer.append(entry)
+    return per_layer
+
+
+def _statistics_block(params: dict[str, Any], seed: int, n: int, stratified_by: bool) -> dict:
+    """The result's `statistics`: the weighted bootstrap, the test against chance, how the halves are drawn."""
+    return {
+        "seed": seed, "bootstrap": params["bootstrap"],
+        "bootstrap_unit": f"sounds, weighted (Bayesian) bootstrap (Rubin 1981): each resample weighs the {n} "
+                          f"sounds of the scored cells by n x Dirichlet(alpha = (n-1)/n) (mean 1, variance "
+                          f"(n-1)/n, covariance -1/n: the multinomial counts' moments), triplet (X, A, B) by "
+                          f"w_X w_A w_B, X never its own A; the cells are fixed on the full set",
+        "ci_level": params["ci_level"],
+        "ci_method": "per layer: percentile interval of the weighted-bootstrap replicates; headline: its "
+                     "ci_method",
+        "p_value": "bootstrap test against chance: (1 + #resamples with error >= 0.5) / (1 + resamples), "
+                   "one-sided",
+        "cv_splits": params["cv_splits"],
+        "halves": f"drawn within each ({params['by'] + ' value, ' if stratified_by else ''}category) stratum, "
+                  f"floor/ceil, the odd sound's half at random; the headline's replicates score the first "
+                  f"K = min({resampling.HEADLINE_SPLITS}, cv_splits) of the cv_splits halves in every resample "
+                  f"(weights w h and w (1 - h)); a half is scored on the cells restricted to its sounds",
     }
 
 

@@ -13,10 +13,8 @@ import numpy as np
 from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import (
     backends,
-    ceiling,
     intervals,
     pearson,
-    resampling,
     rsa,
     rsa_inference,
     similarity,
@@ -46,18 +44,21 @@ from audioprobe.tasktypes.common import (
     synthetic_caveat,
 )
 from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label
+from audioprobe.tasktypes.reliability import (
+    CEILING_SPLITS,
+    HUMAN_TARGETS,
+    CeilingFractions,
+    NoiseCeiling,
+    listener_responses,
+    noise_ceiling,
+    over_ceiling,
+    response_targets,
+)
 
 RSA_TARGETS = ("kl", "js", "modal", "physical", "rdm")
-HUMAN_TARGETS = ("kl", "js", "modal")  # built from listener responses: a noise ceiling exists
 RESAMPLE = ("auto", "sounds", "sounds+listeners")
 #: listeners a two-factor bootstrap needs (fewer: the listener bootstrap has almost no distinct draws)
 MIN_RESAMPLED_LISTENERS = 3
-#: A target is reliable when the lower end of its ceiling's interval over listener splits (the 2.5th
-#: percentile of the Spearman-Brown corrected split-half correlations) reaches this. A judgment call,
-#: documented in docs/metrics.md: below 0.1 the attainable correlation sqrt(reliability) is under 0.32
-#: and moves by a third or more between splits, so a share of it, or any score against that target,
-#: says more about the listeners' disagreement than about the model.
-RELIABILITY_FLOOR = 0.1
 
 RSA_PARAMS = {
     "dimensions": Param((str, list), [], "Judged dimension(s) (physical: label columns); several: the mean of "
@@ -71,7 +72,7 @@ RSA_PARAMS = {
     "comparison": Param(str, "pearson", "Correlation of the upper triangles.", choices=rsa.COMPARISONS),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
     "permutations": Param(int, 1000, "Mantel permutations for p-values (0: off).", check=non_negative),
-    "ceiling_splits": Param(int, 100, "Random split halves of the listeners for the noise ceiling (0: off).",
+    "ceiling_splits": Param(int, CEILING_SPLITS, "Random split halves of the listeners for the noise ceiling (0: off).",
                             check=non_negative),
     "control": Param(str, "none", "Partial RSA: a model (e.g. logmel) whose RDM is regressed out of each "
                                   "layer's RDM; none: plain RSA."),
@@ -111,39 +112,14 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
     return targets.from_counts(kind, stimset.judgments, dims, params["smoothing"])
 
 
-def listener_responses(stimset: StimulusSet, params: dict[str, Any]) -> dict[str, np.ndarray] | None:
-    """The per-listener responses the task's target is built from (dim -> `[n_listeners, n_sounds]`), or
-    None: a physical or rdm target, or a set without responses.csv."""
-    dims = dimensions_of(params)
-    if params["target"] not in HUMAN_TARGETS or stimset.responses is None or any(d not in stimset.responses
-                                                                                 for d in dims):
-        return None
-    return {d: stimset.responses[d] for d in dims}
-
-
-def _n_categories(stimset: StimulusSet, params: dict[str, Any]) -> dict[str, int]:
-    return {d: len(stimset.dimensions[d]) for d in dimensions_of(params)}
-
-
-def response_targets(stimset: StimulusSet, params: dict[str, Any]):
-    """weights `[m, n_listeners]` (how often each listener is drawn) -> `[m, n_pairs]`: the task's target
-    rebuilt from those listeners' responses (`targets.rebuilt_targets`)."""
-    return targets.rebuilt_targets(listener_responses(stimset, params), _n_categories(stimset, params),
-                                   params["target"], params["smoothing"])
-
-
-def drawn_counts(stimset: StimulusSet, params: dict[str, Any]):
-    """weights `[n_listeners]` -> dim -> the drawn listeners' response counts (`targets.drawn_counts`)."""
-    return targets.drawn_counts(listener_responses(stimset, params), _n_categories(stimset, params))
-
-
-def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str) -> list[str]:
-    """What the bootstrap resamples: ["sounds"] or ["sounds", "listeners"] (`resample`), [] when off."""
+def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str,
+                      responses: dict[str, np.ndarray] | None) -> list[str]:
+    """What the bootstrap resamples: ["sounds"] or ["sounds", "listeners"] (`resample`), [] when off.
+    responses: the task's `listener_responses`."""
     if params["bootstrap"] == 0:
         return []
     if params["resample"] == "sounds":
         return ["sounds"]
-    responses = listener_responses(stimset, params)
     n_listeners = 0 if responses is None else next(iter(responses.values())).shape[0]
     if n_listeners >= MIN_RESAMPLED_LISTENERS:
         return ["sounds", "listeners"]
@@ -154,173 +130,6 @@ def resampled_factors(stimset: StimulusSet, params: dict[str, Any], task: str) -
            f"the stimulus set {stimset.name!r} has {n_listeners} listeners (at least {MIN_RESAMPLED_LISTENERS} needed)")
     raise NotApplicableError(f"task {task!r} resamples listeners (resample: sounds+listeners), but {why}. Use "
                              f"resample: auto or sounds.")
-
-
-def _ceiling(n_listeners: int, n_splits: int, split_half, split_method: str, no_split: str, bounds,
-             bounds_method: str, some_undefined: str, none_defined: str) -> dict:
-    """The noise-ceiling block shared by response and matrix targets: split-half reliability over random
-    halves of the listeners, Spearman-Brown corrected (`split_half()` -> `[n_splits]` correlations), and the
-    leave-one-listener-out bounds (`bounds()` -> per-listener lower and upper). The texts say how the targets
-    were built (`split_method`, `bounds_method`) and why a value is missing."""
-    if n_splits == 0:
-        out = {"value": None, "reason": "ceiling_splits is 0"}
-    elif n_listeners < 4:
-        out = {"value": None, "reason": f"{n_listeners} listeners: a split half needs at least 4"}
-    else:
-        split_r = split_half()
-        defined = split_r[np.isfinite(split_r)]
-        mean_r = float(np.mean(defined)) if defined.size else float("nan")
-        out = {
-            "value": json_float(ceiling.spearman_brown(mean_r)),
-            "split_half_r": json_float(mean_r),
-            "split_half_r_sd": json_float(np.std(defined)) if defined.size else None,
-            "n_splits": n_splits,
-            "method": split_method,
-        }
-        if defined.size:
-            lo, hi = ceiling.spearman_brown(np.percentile(defined, [2.5, 97.5]))
-            out.update(interval=[json_float(lo), json_float(hi)], reliable=bool(lo >= RELIABILITY_FLOOR),
-                       reliability_floor=RELIABILITY_FLOOR)
-        else:
-            out["reason"] = no_split
-    out["n_listeners"] = n_listeners
-    if n_listeners < 2:
-        out.update(lower_bound=None, upper_bound=None, bounds_reason="1 listener: no other listener to compare with")
-        return out
-    lower, upper = bounds()
-    ok = np.isfinite(lower) & np.isfinite(upper)  # a listener whose comparison is undefined is left out
-    used = int(ok.sum())
-    out.update(
-        lower_bound=json_float(np.mean(lower[ok])) if used else None,
-        upper_bound=json_float(np.mean(upper[ok])) if used else None,
-        bounds_method=bounds_method.format(
-            others="" if used == n_listeners else
-            f" ({used} of {n_listeners} listeners: for the others the comparison is undefined, {some_undefined})"))
-    if not used:
-        out["bounds_reason"] = none_defined
-    return out
-
-
-def noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator, device: str = "cpu") -> dict:
-    """Split-half reliability of the target over listeners, Spearman-Brown corrected (or why none),
-    and the leave-one-listener-out lower and upper bounds. device cuda: comparisons of formed RDMs
-    (Spearman, or targets without factors) on the GPU."""
-    kind, dims, n_splits = params["target"], dimensions_of(params), params["ceiling_splits"]
-    if kind == "rdm":
-        return rdm_noise_ceiling(stimset, params, rng)
-    if kind not in HUMAN_TARGETS:
-        return {"value": None, "reason": f"target {kind!r} is not built from listener responses"}
-    responses = listener_responses(stimset, params)
-    if responses is None:
-        return {"value": None, "reason": "the stimulus set has no per-listener responses (responses.csv)"}
-    paired_rows = backends.for_device(device).paired_rows
-    compare = lambda a, b: paired_rows(a, b, params["comparison"])  # noqa: E731
-    n_categories = _n_categories(stimset, params)
-    # Pearson on a low-rank target: the same correlations from the factors, without forming RDMs
-    factored = params["comparison"] == "pearson" and kind in targets.FACTORED
-    factors = (lambda counts: targets.factors(kind, counts, dims, params["smoothing"])) if factored else None
-
-    counts_of = drawn_counts(stimset, params)
-
-    def factors_of(weights):  # the factors of the target of the listeners drawn with these weights
-        return factors(counts_of(weights))
-
-    return _ceiling(
-        responses[dims[0]].shape[0], n_splits,
-        lambda: ceiling.split_half_reliability(
-            responses, n_categories,
-            lambda counts: targets.or_nan(kind, counts, dims, params["smoothing"]), compare, rng, n_splits,
-            factors=factors),
-        "mean split-half correlation of the target RDM over random halves of the listeners, Spearman-Brown "
-        "corrected to the full panel",
-        "no split of the listeners gave a defined correlation (a constant or undefined target)",
-        lambda: ceiling.leave_one_out_ceiling(response_targets(stimset, params), responses[dims[0]].shape[0], compare,
-                                            factors_of=factors_of if factored else None),
-        "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): the target built from one "
-        "listener's responses alone, compared with the target of all listeners (upper bound) and of the other "
-        "listeners (lower bound), averaged over listeners; targets pool the listeners' response counts{others}",
-        "their own target being constant or undefined",
-        "no listener's own target gives a defined comparison (constant or undefined targets)")
-
-
-def dimension_reliability(stimset: StimulusSet, dimension: str, seed: int) -> dict:
-    """How well the listeners agree on a perceived dimension: the noise-ceiling block of the modal target of
-    that dimension (split-half reliability of the 0/1 distances of modal responses, its interval over
-    listener splits and `reliable`), the same numbers an `rsa` task with target modal on that dimension
-    reports for this seed. Other task types use it to flag labels the listeners do not agree on."""
-    params = {name: p.default for name, p in RSA_PARAMS.items()}
-    params.update(target="modal", dimensions=[dimension], comparison="pearson")
-    out = noise_ceiling(stimset, params, resampling.ResamplePlan(seed).ceiling())
-    out["dimension"] = dimension
-    return out
-
-
-def label_reliability(stimset: StimulusSet, roles: dict[str, tuple[str, str]], seed: int) -> dict[str, dict]:
-    """`dimension_reliability` of each perceived label a task uses: roles maps a role ("target", "split",
-    "labels", "strata") to (dimension, source); physical labels, and sets without per-listener responses,
-    are left out (nothing to measure)."""
-    out: dict[str, dict] = {}
-    for role, (dim, source) in roles.items():
-        if source == "perceived" and stimset.responses is not None and dim in stimset.responses:
-            out[role] = dimension_reliability(stimset, dim, seed)
-    return out
-
-
-def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.random.Generator) -> dict:
-    """`noise_ceiling` of an rdm target from per-listener matrices (folder `rdm/`): the same split-half
-    reliability (Spearman-Brown corrected) and leave-one-listener-out bounds, a group's target being
-    the cell-wise mean of its listeners' matrices over those who rated each pair (`ceiling.mean_of_rdms`)
-    and every comparison made on the pairs present in both matrices compared."""
-    if not stimset.listener_rdms:
-        return {"value": None, "reason": "the stimulus set has no per-listener matrices (rdm/<listener>.csv)"}
-    rdms = np.stack([rsa.square_rdm(m) for m in stimset.listener_rdms.values()])
-    n_listeners, n_splits = rdms.shape[0], params["ceiling_splits"]
-    compare = lambda a, b: pearson.paired_rows_present(a, b, params["comparison"])  # noqa: E731
-    target_note = ("; the ceiling's target is the mean of the listeners' matrices (rdm/), which may differ from "
-                   "rdm.csv" if _has_own_rdm(stimset, rdms) else "")
-    return _ceiling(
-        n_listeners, n_splits, lambda: ceiling.split_half_rdms(rdms, compare, rng, n_splits),
-        "mean split-half correlation of the mean per-listener RDM (rdm/<listener>.csv; each pair averaged over the "
-        "listeners of the half who rated it, compared on the pairs both halves have) over random halves of the "
-        "listeners, Spearman-Brown corrected to the full panel" + target_note,
-        "no split of the listeners gave a defined correlation (constant or too few shared pairs)",
-        lambda: ceiling.leave_one_out_ceiling(lambda w: ceiling.mean_of_rdms(rdms, w), n_listeners, compare),
-        "leave one listener out (Nili et al. 2014; rsatoolbox boot_noise_ceiling): each listener's own matrix "
-        "compared with the mean matrix of all listeners (upper bound) and of the other listeners (lower bound), on "
-        "the pairs both have, averaged over listeners{others}" + target_note.replace("{", "{{").replace("}", "}}"),
-        "their matrix being constant or sharing fewer than 3 pairs",
-        "no listener's matrix gives a defined comparison (constant, or too few shared pairs)")
-
-
-def _has_own_rdm(stimset: StimulusSet, rdms: np.ndarray) -> bool:
-    """Whether the set's rdm differs from the mean of its listeners' matrices (an rdm.csv of its own)."""
-    mean = ceiling.mean_of_rdms(rdms, np.ones((1, rdms.shape[0])))[0]
-    own = rsa.square_rdm(stimset.rdm)
-    return not np.allclose(own, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
-
-
-def over_ceiling(value: float | None, ceiling: dict, partial: bool) -> dict:
-    """The headline as a fraction of what a perfect model could reach against this target: value /
-    sqrt(split-half reliability) (`inference.attainable_ratio`). Null, with a reason, where the reliability is
-    missing or not positive, and for partial RSA (the ceiling is the raw target's; the residualised model RDM
-    has no ceiling of its own)."""
-    from audioprobe.metrics.inference import attainable_ratio
-
-    reliability = ceiling.get("value")
-    if partial:
-        return {"ratio": None, "attainable": None,
-                "reason": "partial RSA: the residualised model RDM has no ceiling of its own"}
-    if value is None:
-        return {"ratio": None, "attainable": None, "reason": "no headline"}
-    if ceiling.get("reliable") is False:
-        lo, hi = ceiling["interval"]
-        return {"ratio": None, "attainable": None,
-                "reason": f"unreliable target: the ceiling's interval over listener splits [{lo:.3f}, {hi:.3f}] does "
-                          f"not reach {ceiling['reliability_floor']}"}
-    if reliability is None or not reliability > 0:
-        return {"ratio": None, "attainable": None, "reason": "no positive split-half reliability"}
-    out = attainable_ratio(value, reliability)
-    return {"ratio": out["ratio"], "attainable": out["attainable"]}
 
 
 def _control_rdm(ctx: EvalContext, params: dict[str, Any]) -> tuple[np.ndarray, str]:
@@ -342,25 +151,75 @@ RESIDUAL_FLOOR = 1e-8  # well above float64 rounding of a regression on ~1e4 pai
 
 
 def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
-    target = target_rdm(stimset, params, ctx.task)
+    target, mask = _checked_target(stimset, params, ctx.task)
+    n_present = int(np.isfinite(target).sum())
+    names = list(acts[params["pooling"]])
+    model_rdms, control, notes = _layer_rdms(acts[params["pooling"]], stimset, params, ctx, target, mask)
+    responses = listener_responses(stimset, params)  # built once: the bootstrap's targets and the ceiling
+    factors = resampled_factors(stimset, params, ctx.task, responses)
+    two_factor = "listeners" in factors
+    n_listeners = next(iter(responses.values())).shape[0] if two_factor else 0
+    on_gpu = ctx.device.startswith("cuda") and rsa.COMPARISONS[params["comparison"]].linear
+    out = rsa_inference.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
+                               params["permutations"], params["cv_splits"], params["ci_level"],
+                               listener_targets=response_targets(stimset, params, responses) if two_factor else None,
+                               n_listeners=n_listeners, backend=backends.for_device(ctx.device) if on_gpu else None)
+    per_layer = _per_layer(names, out, notes, two_factor)
+    head = _headline_kept(per_layer, names, params, out, ctx, len(stimset), n_listeners if two_factor else None)
+    with pearson.small_problem_threads(len(stimset)):
+        ceiling = noise_ceiling(stimset, params, ctx.plan.ceiling(), device=ctx.device, responses=responses)
+    measures = (timbre_measures(params["measures"], names, model_rdms, target, out["bootstrap_counts"], head["layer"],
+                                params["ci_level"]) if params["measures"] else None)
+    return {
+        "metric": _metric_text(params, control is not None),
+        "per_layer": per_layer,
+        "headline": head,
+        **({"noise_ceiling": ceiling} if control is None else {
+            "noise_ceiling": {"value": None, "reason": "partial RSA: the residualised model RDM has no ceiling of its "
+                                                       "own; the raw target's reliability is in target_reliability"},
+            "target_reliability": ceiling}),
+        "headline_over_ceiling": over_ceiling(head["value"], ceiling, control is not None),
+        "control": control,
+        "rdms": keep_rdms(ctx, names, model_rdms, target, head["layer"], control),
+        **({"measures": measures} if measures else {}),
+        "statistics": _statistics_block(params, ctx.seed, factors, n_listeners if two_factor else None),
+        "n_sounds": len(stimset),
+        "n_pairs": n_present,
+        **({} if mask is None else {
+            "n_pairs_missing": int(target.size - n_present),
+            "missing_pairs": f"{target.size - n_present} of {target.size} pairs have no value in the target (cells "
+                             f"not rated); every statistic (score, bootstrap, Mantel test, cross-validated headline, "
+                             f"partial RSA) uses the {n_present} pairs present"}),
+        **synthetic_caveat(stimset),
+    }
+
+
+def _checked_target(stimset: StimulusSet, params: dict[str, Any], task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The target RDM and the mask of its present pairs (None: complete, the original path); not applicable
+    when fewer than 3 pairs are present or it is constant."""
+    target = target_rdm(stimset, params, task)
     present = np.isfinite(target)
     n_present = int(present.sum())
-    mask = None if n_present == target.size else present  # None: a complete target, the original path
     if n_present < 3:
-        raise NotApplicableError(f"task {ctx.task!r}: the target RDM of stimulus set {stimset.name!r} has "
+        raise NotApplicableError(f"task {task!r}: the target RDM of stimulus set {stimset.name!r} has "
                                  f"{n_present} pair(s) present (at least 3 needed for a correlation).")
     if np.ptp(target[present]) == 0:
-        raise NotApplicableError(f"task {ctx.task!r}: the target RDM is constant on stimulus set {stimset.name!r} "
+        raise NotApplicableError(f"task {task!r}: the target RDM is constant on stimulus set {stimset.name!r} "
                               f"(every pair equally dissimilar); no correlation is defined.")
-    layers = acts[params["pooling"]]
+    return target, None if n_present == target.size else present
+
+
+def _layer_rdms(layers: dict[str, np.ndarray], stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext,
+                target: np.ndarray, mask: np.ndarray | None) -> tuple[np.ndarray, dict | None, dict[str, str]]:
+    """Each layer's RDM (partial RSA: its residual after the control's RDM), the control's block (None: plain
+    RSA), and a note for each layer whose RDM is undefined."""
     names = list(layers)
     with pearson.small_problem_threads(len(stimset)):  # see rsa_inference.rsa_statistics
         model_rdms = np.stack([rsa.model_rdm(x, params["model_distance"]) for x in layers.values()])
-    notes = {}
-    control = None
+    notes, control = {}, None
     if params["control"] != "none":
         control_rdm, control_layer = _control_rdm(ctx, params)
-        on = slice(None) if mask is None else present  # the regression and its check on the pairs compared
+        on = slice(None) if mask is None else mask  # the regression and its check on the pairs compared
         centred = model_rdms[:, on] - model_rdms[:, on].mean(axis=1, keepdims=True)
         residual = rsa.residualise(model_rdms, control_rdm, mask)
         explained = np.linalg.norm(residual[:, on], axis=1) <= RESIDUAL_FLOOR * np.linalg.norm(centred, axis=1)
@@ -374,15 +233,10 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     for k, row in enumerate(model_rdms):
         if names[k] not in notes and not np.all(np.isfinite(row)):
             notes[names[k]] = "undefined distances (a sound's pooled activation is all zeros for this distance)"
+    return model_rdms, control, notes
 
-    factors = resampled_factors(stimset, params, ctx.task)
-    two_factor = "listeners" in factors
-    n_listeners = next(iter(listener_responses(stimset, params).values())).shape[0] if two_factor else 0
-    on_gpu = ctx.device.startswith("cuda") and rsa.COMPARISONS[params["comparison"]].linear
-    out = rsa_inference.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
-                               params["permutations"], params["cv_splits"], params["ci_level"],
-                               listener_targets=response_targets(stimset, params) if two_factor else None,
-                               n_listeners=n_listeners, backend=backends.for_device(ctx.device) if on_gpu else None)
+
+def _per_layer(names: list[str], out: dict, notes: dict[str, str], two_factor: bool) -> list[dict]:
     per_layer = []
     for k, name in enumerate(names):
         entry = {"layer": name, "score": json_float(out["score"][k]), "ci": interval(out["ci"][k]),
@@ -392,6 +246,14 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         if name in notes:
             entry["note"] = notes[name]
         per_layer.append(entry)
+    return per_layer
+
+
+def _headline_kept(per_layer: list[dict], names: list[str], params: dict[str, Any], out: dict, ctx: EvalContext,
+                   n_sounds: int, n_listeners: int | None) -> dict:
+    """The headline (`common.headline`), its replicates and the layers' kept beside the result (two-factor:
+    both factors, with the one-factor replicates beside them)."""
+    two_factor = n_listeners is not None
     if two_factor:  # "per_layer" / "headline": both factors; the one-factor replicates beside them
         layer_reps = {"both": out["bootstrap"], "sounds": out["bootstrap_sounds"], "listeners": out["bootstrap_listeners"]}
         split_reps = {"both": out["cv_bootstrap"], "sounds": out["cv_bootstrap_sounds"],
@@ -401,7 +263,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     head, head_reps = headline(per_layer, names, params, cv_scores=out["cv_scores"], cv_choice=out["cv_choice"],
                                layer_replicates=layer_reps if params["bootstrap"] else None,
                                split_replicates=split_reps if params["bootstrap"] else None,
-                               n_sounds=len(stimset), n_listeners=n_listeners if two_factor else None,
+                               n_sounds=n_sounds, n_listeners=n_listeners,
                                sound_counts=out["bootstrap_counts"] if params["bootstrap"] else None)
     kept = {"per_layer": out["bootstrap"], **head_reps}
     if two_factor:
@@ -409,27 +271,33 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     ctx.keep_replicates(out["bootstrap_counts"], "sounds", listeners=out.get("listener_counts"),
                         pair_statistic=pair_statistic_arrays(per_layer),
                         **kept)
-    with pearson.small_problem_threads(len(stimset)):
-        ceiling = noise_ceiling(stimset, params, ctx.plan.ceiling(), device=ctx.device)
-    what = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
-            "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
-            "labels", "rdm": "the stimulus set's dissimilarity matrix"}[params["target"]]
+    return head
+
+
+#: what each kind of target's distances are, in words
+TARGET_WORDS = {"kl": "symmetric KL of response distributions", "js": "Jensen-Shannon divergence of response "
+                "distributions", "modal": "0/1 distance of modal responses", "physical": "0/1 distance of physical "
+                "labels", "rdm": "the stimulus set's dissimilarity matrix"}
+
+
+def _metric_text(params: dict[str, Any], partial: bool) -> str:
     dims = dimensions_of(params)
-    metric = (f"{params['comparison']} correlation between the model RDM ({params['model_distance']} distance of "
-              f"{params['pooling']}-pooled activations"
-              f"{', residualised on the ' + params['control'] + ' RDM' if control else ''}) and the target RDM "
-              f"({what}{' averaged over ' + ', '.join(dims) if len(dims) > 1 else ''})")
-    rdms = keep_rdms(ctx, names, model_rdms, target, head["layer"], control)
-    measures = (timbre_measures(params["measures"], names, model_rdms, target, out["bootstrap_counts"], head["layer"],
-                                params["ci_level"]) if params["measures"] else None)
+    return (f"{params['comparison']} correlation between the model RDM ({params['model_distance']} distance of "
+            f"{params['pooling']}-pooled activations"
+            f"{', residualised on the ' + params['control'] + ' RDM' if partial else ''}) and the target RDM "
+            f"({TARGET_WORDS[params['target']]}{' averaged over ' + ', '.join(dims) if len(dims) > 1 else ''})")
+
+
+def _statistics_block(params: dict[str, Any], seed: int, factors: list[str], n_listeners: int | None) -> dict:
+    """The result's `statistics`: what was resampled and how the intervals and p-values are made."""
     statistics = {
-        "seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "sounds (pairs of a sound with its "
+        "seed": seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "sounds (pairs of a sound with its "
         "own copy excluded)", "ci_level": params["ci_level"], "ci_method": "percentile",
         "permutations": params["permutations"], "p_value": "one-sided Mantel test (rows and columns of the "
         "target permuted together), (1 + #null >= observed) / (1 + permutations)",
         "cv_splits": params["cv_splits"], "resampled": factors,
     }
-    if two_factor:
+    if n_listeners is not None:
         statistics.update(
             bootstrap_unit="sounds and listeners: resample b draws the sounds (pairs of a sound with its own copy "
                            "excluded) and the listeners (the target rebuilt from the drawn listeners' responses) "
@@ -440,28 +308,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
                       "both factors, over listeners and over sounds; dof per layer by Satterthwaite (1946) from "
                       "the three variances",
             n_listeners=n_listeners)
-    return {
-        "metric": metric,
-        "per_layer": per_layer,
-        "headline": head,
-        **({"noise_ceiling": ceiling} if control is None else {
-            "noise_ceiling": {"value": None, "reason": "partial RSA: the residualised model RDM has no ceiling of its "
-                                                       "own; the raw target's reliability is in target_reliability"},
-            "target_reliability": ceiling}),
-        "headline_over_ceiling": over_ceiling(head["value"], ceiling, control is not None),
-        "control": control,
-        "rdms": rdms,
-        **({"measures": measures} if measures else {}),
-        "statistics": statistics,
-        "n_sounds": len(stimset),
-        "n_pairs": n_present,
-        **({} if mask is None else {
-            "n_pairs_missing": int(target.size - n_present),
-            "missing_pairs": f"{target.size - n_present} of {target.size} pairs have no value in the target (cells "
-                             f"not rated); every statistic (score, bootstrap, Mantel test, cross-validated headline, "
-                             f"partial RSA) uses the {n_present} pairs present"}),
-        **synthetic_caveat(stimset),
-    }
+    return statistics
 
 
 def timbre_measures(wanted: list[str], names: list[str], model_rdms: np.ndarray, target: np.ndarray,
@@ -527,39 +374,6 @@ def _check_rsa(where: str, params: dict[str, Any]) -> None:
         raise AudioprobeError(f"{where}: key 'resample': sounds+listeners needs a target built from listener "
                               f"responses ({', '.join(HUMAN_TARGETS)}); target {params['target']!r} has no listeners "
                               f"to resample. Use resample: sounds or auto.")
-
-
-class NoiseCeiling(TypedDict):
-    value: Annotated[float | None, "split-half reliability of the target over listeners, Spearman-Brown "
-                                   "corrected (null: none, see reason)"]
-    reason: NotRequired[Annotated[str, "why there is no split-half ceiling"]]
-    split_half_r: NotRequired[Annotated[float | None, "mean split-half correlation before correction"]]
-    split_half_r_sd: NotRequired[Annotated[float | None, "its standard deviation over splits"]]
-    n_splits: NotRequired[Annotated[int, "random splits of the listeners"]]
-    method: NotRequired[Annotated[str, "the split-half method, in words"]]
-    n_listeners: NotRequired[Annotated[int, "listeners whose responses build the target"]]
-    lower_bound: NotRequired[Annotated[float | None, "leave-one-listener-out lower bound: mean over listeners of "
-                                                     "the comparison of the listener's own target with the target of "
-                                                     "the other listeners (Nili et al. 2014)"]]
-    upper_bound: NotRequired[Annotated[float | None, "upper bound: the same with the target of all listeners, the "
-                                                     "listener included"]]
-    bounds_method: NotRequired[Annotated[str, "the bounds' method, in words"]]
-    bounds_reason: NotRequired[Annotated[str, "why the bounds are null"]]
-    interval: NotRequired[Annotated[list[float | None], "2.5th and 97.5th percentiles of the Spearman-Brown "
-                                                        "corrected split-half correlations over the random splits"]]
-    reliable: NotRequired[Annotated[bool, "the interval's lower end reaches reliability_floor: only then is a "
-                                          "score read against this target's ceiling"]]
-    reliability_floor: NotRequired[Annotated[float, "the floor (RELIABILITY_FLOOR; docs/metrics.md)"]]
-    dimension: NotRequired[Annotated[str, "label_reliability: the perceived dimension measured (its modal target)"]]
-
-
-class CeilingFractions(TypedDict):
-    ratio: Annotated[float | None, "headline value / attainable: the headline as a fraction of the correlation a "
-                                   "perfect model would reach against this noisy target (null: see reason)"]
-    attainable: Annotated[float | None, "sqrt(noise_ceiling.value): the correlation expected between the target and "
-                                        "its true (noise-free) values, the most any model can reach (classical test "
-                                        "theory)"]
-    reason: NotRequired[Annotated[str, "why ratio is null (no positive reliability; an unreliable target; partial RSA)"]]
 
 
 class Control(TypedDict):
