@@ -105,6 +105,80 @@ def load_folder(folder: Path) -> StimulusSet:
     before any model runs; samples are decoded lazily, one sound at a time.
     """
     folder = Path(folder)
+    meta, dimensions, rdm_kind = _read_meta(folder)
+    files = _find_sound_files(folder)
+    if not files:
+        raise AudioprobeError(f"{folder / 'sounds'}: no audio files.")
+    sound_ids, labels = list(files), {}
+    if (folder / "labels.csv").is_file():
+        sound_ids, labels = _read_labels(folder / "labels.csv", files, dimensions)
+    index = {sid: i for i, sid in enumerate(sound_ids)}
+    paths = [files[s] for s in sound_ids]
+    for sid, path in zip(sound_ids, paths):
+        check_audio_header(path, sid, path, meta.get("sample_rate"))
+
+    listeners, responses = None, None
+    responses_path = folder / "responses.csv"
+    if responses_path.is_file():
+        listeners, responses = _read_responses(responses_path, dimensions, index, _unknown_sound)
+    judgments_path = folder / "judgments.csv"
+    if judgments_path.is_file():
+        judgments = _read_judgments(judgments_path, dimensions, index)
+    elif responses is None and dimensions:
+        raise AudioprobeError(f"{folder}: dimensions are declared but there is no judgments.csv or responses.csv.")
+    else:
+        judgments = {d: np.zeros((len(sound_ids), len(c)), np.int64) for d, c in dimensions.items()}
+    if responses is not None:
+        judgments = _counts_of_responses(responses, judgments if judgments_path.is_file() else None, dimensions,
+                                         sound_ids, judgments_path)
+    for d in dimensions:
+        empty = np.nonzero(judgments[d].sum(axis=1) == 0)[0]
+        if len(empty):
+            raise AudioprobeError(
+                f"{judgments_path if judgments_path.is_file() else responses_path}: sound "
+                f"{sound_ids[empty[0]]!r} has no judgments on dimension {d!r}"
+                f"{f' (and {len(empty) - 1} more)' if len(empty) > 1 else ''}; every sound needs at least one."
+            )
+
+    rdm = None
+    rdm_path = folder / "rdm.csv"
+    if rdm_path.is_file():
+        rdm = read_rdm(rdm_path, sound_ids, rdm_kind)
+    listener_rdms = read_listener_rdms(folder / "rdm", sound_ids, rdm_kind)
+    if rdm is None and listener_rdms is not None:
+        rdm = mean_rdm(list(listener_rdms.values()))
+
+    def load_audio(i: int) -> tuple[np.ndarray, int]:
+        return decode_audio(paths[i], sound_ids[i], paths[i])
+
+    return StimulusSet(
+        name=str(meta.get("name", folder.name)),
+        sound_ids=sound_ids,
+        dimensions=dimensions,
+        labels=labels,
+        judgments=judgments,
+        load_audio=load_audio,
+        description=str(meta.get("description", "")),
+        license=str(meta.get("license", "")),
+        citation=str(meta.get("citation", "")),
+        synthetic=meta.get("synthetic", False),
+        source=str(folder.resolve()),
+        listeners=listeners,
+        responses=responses,
+        rdm=rdm,
+        listener_rdms=listener_rdms,
+    ).validate(str(folder))
+
+
+def _unknown_sound(path: Path, line: int, sid: str) -> AudioprobeError:
+    return AudioprobeError(
+        f"{path}, line {line}: sound_id {sid!r} has no audio file in sounds/; add the file or remove the row."
+    )
+
+
+def _read_meta(folder: Path) -> tuple[dict, dict[str, list[str]], str]:
+    """dataset.yaml, checked: (its keys, the judged dimensions and their categories, what rdm.csv holds). The
+    set's files are checked not to lead out of the folder before any is read."""
     if not folder.is_dir():
         raise AudioprobeError(f"{folder}: not a folder. A stimulus set is a folder with dataset.yaml.")
     meta_path = folder / "dataset.yaml"
@@ -149,148 +223,97 @@ def load_folder(folder: Path) -> StimulusSet:
     declared_rate = meta.get("sample_rate")
     if declared_rate is not None and (not isinstance(declared_rate, int) or declared_rate <= 0):
         raise AudioprobeError(f"{meta_path}: sample_rate must be a positive integer (Hz), got {declared_rate!r}.")
+    return meta, dimensions, rdm_kind
 
-    files = _find_sound_files(folder)
-    if not files:
-        raise AudioprobeError(f"{folder / 'sounds'}: no audio files.")
 
-    def unknown_sound(path: Path, line: int, sid: str) -> AudioprobeError:
-        return AudioprobeError(
-            f"{path}, line {line}: sound_id {sid!r} has no audio file in sounds/; add the file or remove the row."
+def _read_labels(labels_path: Path, files: dict[str, Path], dimensions: dict[str, list[str]]
+                 ) -> tuple[list[str], dict[str, list[str]]]:
+    """labels.csv: the sounds in its row order, and its label columns (one row per sound of sounds/)."""
+    rows = _read_csv(labels_path, ["sound_id"])
+    columns = [c for c in rows[0] if c != "sound_id"] if rows else []
+    for line, row in enumerate(rows, start=2):
+        if None in row:
+            raise AudioprobeError(f"{labels_path}, line {line}: more cells than the header has columns.")
+    order: list[str] = []
+    for line, row in enumerate(rows, start=2):
+        sid = row["sound_id"]
+        if sid not in files:
+            raise _unknown_sound(labels_path, line, sid)
+        if sid in order:
+            raise AudioprobeError(f"{labels_path}, line {line}: sound_id {sid!r} appears twice.")
+        order.append(sid)
+        for c in columns:
+            if row[c] is None:
+                raise AudioprobeError(f"{labels_path}, line {line}: the row has fewer cells than the header.")
+    missing = [s for s in files if s not in set(order)]
+    if missing:
+        raise AudioprobeError(
+            f"{labels_path}: no row for sound(s) {', '.join(missing[:5])}"
+            f"{' ...' if len(missing) > 5 else ''}; every sound in sounds/ needs its labels."
         )
-
-    labels: dict[str, list[str]] = {}
-    sound_ids = list(files)
-    labels_path = folder / "labels.csv"
-    if labels_path.is_file():
-        rows = _read_csv(labels_path, ["sound_id"])
-        columns = [c for c in rows[0] if c != "sound_id"] if rows else []
-        for line, row in enumerate(rows, start=2):
-            if None in row:
-                raise AudioprobeError(f"{labels_path}, line {line}: more cells than the header has columns.")
-        order: list[str] = []
-        for line, row in enumerate(rows, start=2):
-            sid = row["sound_id"]
-            if sid not in files:
-                raise unknown_sound(labels_path, line, sid)
-            if sid in order:
-                raise AudioprobeError(f"{labels_path}, line {line}: sound_id {sid!r} appears twice.")
-            order.append(sid)
-            for c in columns:
-                if row[c] is None:
-                    raise AudioprobeError(f"{labels_path}, line {line}: the row has fewer cells than the header.")
-        missing = [s for s in files if s not in set(order)]
-        if missing:
-            raise AudioprobeError(
-                f"{labels_path}: no row for sound(s) {', '.join(missing[:5])}"
-                f"{' ...' if len(missing) > 5 else ''}; every sound in sounds/ needs its labels."
-            )
-        sound_ids = order
-        labels = {c: [row[c] for row in rows] for c in columns}
-        for c, values in labels.items():
-            if c in dimensions:
-                for line, v in enumerate(values, start=2):
-                    if v not in dimensions[c]:
-                        raise AudioprobeError(
-                            f"{labels_path}, line {line}: {c} {v!r} is not one of dimension {c!r}'s categories "
-                            f"({', '.join(dimensions[c])}). A label column named like a dimension must use its "
-                            f"categories; rename the column to keep other values."
-                        )
-    index = {sid: i for i, sid in enumerate(sound_ids)}
-    paths = [files[s] for s in sound_ids]
-    for sid, path in zip(sound_ids, paths):
-        check_audio_header(path, sid, path, declared_rate)
-
-    listeners, responses = None, None
-    responses_path = folder / "responses.csv"
-    if responses_path.is_file():
-        listeners, responses = _read_responses(responses_path, dimensions, index, unknown_sound)
-
-    judgments: dict[str, np.ndarray] = {d: np.zeros((len(sound_ids), len(c)), np.int64) for d, c in dimensions.items()}
-    judgments_path = folder / "judgments.csv"
-    if judgments_path.is_file():
-        seen_rows: dict[tuple[str, str, str], int] = {}
-        for line, row in enumerate(_read_csv(judgments_path, ["sound_id", "dimension", "category", "count"]), start=2):
-            sid, dim, cat = row["sound_id"], row["dimension"], row["category"]
-            if sid not in index:
-                raise unknown_sound(judgments_path, line, sid)
-            if dim not in dimensions:
-                raise AudioprobeError(
-                    f"{judgments_path}, line {line}: dimension {dim!r} is not declared in dataset.yaml "
-                    f"(declared: {', '.join(dimensions) or 'none'})."
-                )
-            if cat not in dimensions[dim]:
-                raise AudioprobeError(
-                    f"{judgments_path}, line {line}: category {cat!r} is not one of dimension {dim!r}'s "
-                    f"categories ({', '.join(dimensions[dim])})."
-                )
-            if (sid, dim, cat) in seen_rows:
-                raise AudioprobeError(
-                    f"{judgments_path}, line {line}: ({sid}, {dim}, {cat}) already has a count on line "
-                    f"{seen_rows[(sid, dim, cat)]}; give each count once."
-                )
-            seen_rows[(sid, dim, cat)] = line
-            raw = (row["count"] or "").strip()
-            if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_COUNT:
-                raise AudioprobeError(
-                    f"{judgments_path}, line {line}: count {row['count'][:40]!r} must be a non-negative integer of at "
-                    f"most {MAX_COUNT:,} (listeners who gave that answer)."
-                )
-            judgments[dim][index[sid], dimensions[dim].index(cat)] = int(raw)
-    elif responses is None and dimensions:
-        raise AudioprobeError(f"{folder}: dimensions are declared but there is no judgments.csv or responses.csv.")
-
-    if responses is not None:
-        from_responses = {d: counts_from_responses(responses[d], len(dimensions[d])) for d in dimensions}
-        if judgments_path.is_file():
-            for d in dimensions:
-                diff = np.argwhere(judgments[d] != from_responses[d])
-                if len(diff):
-                    i, k = diff[0]
+    labels = {c: [row[c] for row in rows] for c in columns}
+    for c, values in labels.items():
+        if c in dimensions:
+            for line, v in enumerate(values, start=2):
+                if v not in dimensions[c]:
                     raise AudioprobeError(
-                        f"{judgments_path}: counts disagree with responses.csv for sound {sound_ids[i]!r}, "
-                        f"dimension {d!r}, category {dimensions[d][k]!r} ({judgments[d][i, k]} vs "
-                        f"{from_responses[d][i, k]}); fix one, or delete judgments.csv to derive counts."
+                        f"{labels_path}, line {line}: {c} {v!r} is not one of dimension {c!r}'s categories "
+                        f"({', '.join(dimensions[c])}). A label column named like a dimension must use its "
+                        f"categories; rename the column to keep other values."
                     )
-        judgments = from_responses
+    return order, labels
 
-    for d in dimensions:
-        empty = np.nonzero(judgments[d].sum(axis=1) == 0)[0]
-        if len(empty):
+
+def _read_judgments(judgments_path: Path, dimensions: dict[str, list[str]], index: dict[str, int]
+                    ) -> dict[str, np.ndarray]:
+    """judgments.csv: per dimension, `[n_sounds, n_categories]` counts of listeners (a count given once)."""
+    judgments = {d: np.zeros((len(index), len(c)), np.int64) for d, c in dimensions.items()}
+    seen_rows: dict[tuple[str, str, str], int] = {}
+    for line, row in enumerate(_read_csv(judgments_path, ["sound_id", "dimension", "category", "count"]), start=2):
+        sid, dim, cat = row["sound_id"], row["dimension"], row["category"]
+        if sid not in index:
+            raise _unknown_sound(judgments_path, line, sid)
+        if dim not in dimensions:
             raise AudioprobeError(
-                f"{judgments_path if judgments_path.is_file() else responses_path}: sound "
-                f"{sound_ids[empty[0]]!r} has no judgments on dimension {d!r}"
-                f"{f' (and {len(empty) - 1} more)' if len(empty) > 1 else ''}; every sound needs at least one."
+                f"{judgments_path}, line {line}: dimension {dim!r} is not declared in dataset.yaml "
+                f"(declared: {', '.join(dimensions) or 'none'})."
             )
+        if cat not in dimensions[dim]:
+            raise AudioprobeError(
+                f"{judgments_path}, line {line}: category {cat!r} is not one of dimension {dim!r}'s "
+                f"categories ({', '.join(dimensions[dim])})."
+            )
+        if (sid, dim, cat) in seen_rows:
+            raise AudioprobeError(
+                f"{judgments_path}, line {line}: ({sid}, {dim}, {cat}) already has a count on line "
+                f"{seen_rows[(sid, dim, cat)]}; give each count once."
+            )
+        seen_rows[(sid, dim, cat)] = line
+        raw = (row["count"] or "").strip()
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > MAX_COUNT:
+            raise AudioprobeError(
+                f"{judgments_path}, line {line}: count {row['count'][:40]!r} must be a non-negative integer of at "
+                f"most {MAX_COUNT:,} (listeners who gave that answer)."
+            )
+        judgments[dim][index[sid], dimensions[dim].index(cat)] = int(raw)
+    return judgments
 
-    rdm = None
-    rdm_path = folder / "rdm.csv"
-    if rdm_path.is_file():
-        rdm = read_rdm(rdm_path, sound_ids, rdm_kind)
-    listener_rdms = read_listener_rdms(folder / "rdm", sound_ids, rdm_kind)
-    if rdm is None and listener_rdms is not None:
-        rdm = mean_rdm(list(listener_rdms.values()))
 
-    def load_audio(i: int) -> tuple[np.ndarray, int]:
-        return decode_audio(paths[i], sound_ids[i], paths[i])
-
-    return StimulusSet(
-        name=str(meta.get("name", folder.name)),
-        sound_ids=sound_ids,
-        dimensions=dimensions,
-        labels=labels,
-        judgments=judgments,
-        load_audio=load_audio,
-        description=str(meta.get("description", "")),
-        license=str(meta.get("license", "")),
-        citation=str(meta.get("citation", "")),
-        synthetic=meta.get("synthetic", False),
-        source=str(folder.resolve()),
-        listeners=listeners,
-        responses=responses,
-        rdm=rdm,
-        listener_rdms=listener_rdms,
-    ).validate(str(folder))
+def _counts_of_responses(responses: dict[str, np.ndarray], judgments: dict[str, np.ndarray] | None,
+                         dimensions: dict[str, list[str]], sound_ids: list[str], judgments_path: Path
+                         ) -> dict[str, np.ndarray]:
+    """The counts responses.csv gives; judgments.csv, where the set has one too, must agree with them."""
+    from_responses = {d: counts_from_responses(responses[d], len(dimensions[d])) for d in dimensions}
+    for d in dimensions if judgments is not None else ():
+        diff = np.argwhere(judgments[d] != from_responses[d])
+        if len(diff):
+            i, k = diff[0]
+            raise AudioprobeError(
+                f"{judgments_path}: counts disagree with responses.csv for sound {sound_ids[i]!r}, "
+                f"dimension {d!r}, category {dimensions[d][k]!r} ({judgments[d][i, k]} vs "
+                f"{from_responses[d][i, k]}); fix one, or delete judgments.csv to derive counts."
+            )
+    return from_responses
 
 
 def read_listener_rdms(folder: Path, sound_ids: list[str], kind: str = "dissimilarity") -> dict[str, np.ndarray] | None:
