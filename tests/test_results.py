@@ -73,6 +73,7 @@ def _problems_after(result, edit):
     (lambda r: r["scores"]["headline"].pop("selection"), "missing key 'selection'"),
     (lambda r: r["task"].update(type="nonesuch"), "not registered"),
     (lambda r: r.update(seed=True), "result.seed"),
+    (lambda r: r["scores"]["statistics"].update(seed=r["seed"] + 1), "the seed differs between run_key.seed"),
 ])
 def test_validator_names_what_is_wrong(results, edit, needle):
     problems = _problems_after(results["rsa-material"], edit)

@@ -145,7 +145,28 @@ def validate_result(data: Any) -> list[str]:
             problems.append(str(exc))
         else:
             _check(data["scores"], schema, "result.scores", problems)
+    problems += _seed_copies_differ(data)
     return problems
+
+
+#: where a result repeats its seed: the run key (identity), the top level, the task's statistics and the
+#: resampling plan its replicates were drawn with. Kept in each for the reader of that block (a change of
+#: keys would bump the schema version, which is part of every run key, and recompute every stored result);
+#: they must agree, or a result would pair its replicates under one seed and claim another.
+SEED_COPIES = (("run_key", "seed"), ("seed",), ("scores", "statistics", "seed"), ("replicates", "resampling", "seed"))
+
+
+def _seed_copies_differ(data: dict) -> list[str]:
+    found = {}
+    for path in SEED_COPIES:
+        node: Any = data
+        for key in path:
+            node = node.get(key) if isinstance(node, dict) else None
+        if node is not None:
+            found[".".join(path)] = node
+    if len(set(map(repr, found.values()))) > 1:
+        return ["the seed differs between " + ", ".join(f"{k} ({v!r})" for k, v in found.items())]
+    return []
 
 
 class _ResultWithoutScores(Result):
