@@ -134,3 +134,41 @@ def test_a_cell_shows_what_its_type_adds():
     assert set(values) == {"baseline"}
     text = render_markdown([r])
     assert ("; no baseline" in text) if values["baseline"] is None else (f"; baseline {values['baseline']:.3f}" in text)
+
+
+def test_a_figure_kind_added_to_the_registry_draws_the_tasks_it_takes(tmp_path, monkeypatch):
+    """Add a figure kind by doing it: one function and one FIGURE_KINDS entry, named in the type's
+    Experiment.figures; it draws the tasks it takes (its sidecar holds their results) and `profiles` the rest."""
+    import dataclasses
+    import shutil
+
+    pytest.importorskip("matplotlib")
+    from audioprobe.leaderboard import figures as F
+    from audioprobe.leaderboard.report import write_report
+
+    src = next(COMMITTED.glob("impacts-*"))
+    dest = tmp_path / "results" / src.name
+    for model in ("logmel", "mfcc"):
+        (dest / model).mkdir(parents=True)
+        for task in ("abx-material", "abx-material-by-extent"):
+            for suffix in (".json", ".replicates.npz"):
+                shutil.copy(src / model / f"{task}{suffix}", dest / model / f"{task}{suffix}")
+    shutil.copy(src / "dataset.json", dest / "dataset.json")
+
+    def plain_abx_figures(request):
+        """Only the ABX tasks not split by another dimension."""
+        mine = {t: rs for t, rs in request.by_task.items() if not F.params(rs[0]).get("by")}
+        name, title = request.name_and_title("plain-abx", f"{request.experiment}-plain", "ABX without strata")
+        return [F.profiles_figure(name, title, mine, request.styles, request.synthetic, "")], set(mine)
+
+    FIGURE_KINDS.add("plain-abx", plain_abx_figures)
+    abx, shown = TASK_TYPES["abx"], TASK_TYPES["abx"].presentation
+    monkeypatch.setitem(TASK_TYPES, "abx", dataclasses.replace(abx, presentation=dataclasses.replace(
+        shown, experiments=(dataclasses.replace(shown.experiments[0], figures=("plain-abx", "profiles")),))))
+    try:
+        write_report(tmp_path / "results", tmp_path / "report")
+    finally:
+        del FIGURE_KINDS["plain-abx"]
+    sidecars = {p.name.split("__", 1)[1]: json.loads(p.read_text()) for p in (tmp_path / "report" / "figures").glob("*__*.json")}
+    assert [p["task"] for p in sidecars["abx-plain.json"]["panels"]] == ["abx-material"]
+    assert [p["task"] for p in sidecars["abx-1.json"]["panels"]] == ["abx-material-by-extent"]  # the study's name
