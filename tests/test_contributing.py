@@ -86,7 +86,7 @@ def test_measure_example_runs_and_equals_scipy(monkeypatch, rng):
     from audioprobe.metrics import similarity
     from audioprobe.tasktypes.rsa import RSA_PARAMS
 
-    (source,) = code_blocks("# Add a measure", "python")
+    source, _ = code_blocks("# Add a measure", "python")  # the second: an RDM comparison
     monkeypatch.setattr(similarity.MEASURES, "_entries", dict(similarity.MEASURES._entries))  # undone after
     namespace = {"np": np, "Measure": similarity.Measure, "MEASURES": similarity.MEASURES}
     exec(compile(source, "CONTRIBUTING.md", "exec"), namespace)
@@ -100,3 +100,21 @@ def test_measure_example_runs_and_equals_scipy(monkeypatch, rng):
     assert not lower and np.isnan(func(np.zeros((4, 4)), human[:4, :4]))
     # a task file may name it: the registry is the parameter's list of choices
     assert RSA_PARAMS["measures"].validate("t.yaml", "measures", ["distance_pearson"]) == ["distance_pearson"]
+
+
+def test_comparison_example_is_the_rsa_score_and_a_task_file_can_name_it(monkeypatch, rng):
+    """The guide's RDM comparison, registered as it says: the score of every layer is its pair function (here
+    the cosine of the two condensed RDMs, computed by hand), with bootstrap and Mantel statistics, and it
+    becomes a choice of the `comparison` key."""
+    from audioprobe.metrics import rsa, rsa_inference
+    from audioprobe.tasktypes.rsa import RSA_PARAMS
+
+    _, source = code_blocks("# Add a measure", "python")
+    monkeypatch.setattr(rsa.COMPARISONS, "_entries", dict(rsa.COMPARISONS._entries))  # undone after
+    exec(compile(source, "CONTRIBUTING.md", "exec"), {})
+    model, target = rng.random((3, 45)), rng.random(45)
+    cosine = [float(m @ target / np.sqrt((m @ m) * (target @ target))) for m in model]
+    out = rsa_inference.rsa_statistics(model, target, "cosine", 0, 20, 30, 4, 0.95)
+    assert out["score"] == pytest.approx(cosine, abs=1e-12)
+    assert np.isfinite(out["bootstrap"]).all() and np.isfinite(out["p_value"]).all()
+    assert RSA_PARAMS["comparison"].validate("t.yaml", "comparison", "cosine") == "cosine"
