@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from audioprobe.metrics import intervals, pearson, resampling, rsa, targets
+from audioprobe.metrics import geometry, intervals, pearson, resampling, targets
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS, target_rdm
@@ -140,7 +140,7 @@ def main() -> None:
                     max_abs_diff_vs_reference=largest_difference(reference_out, out))
     if not args.no_rsatoolbox:
         target = target_rdm(s, params, "bench")
-        model_rdms = np.stack([rsa.model_rdm(x, "cosine") for x in acts["mean"].values()])
+        model_rdms = np.stack([geometry.model_rdm(x, "cosine") for x in acts["mean"].values()])
         toolbox_s, toolbox_evals, drawn = rsatoolbox_bootstrap(model_rdms, target, params["bootstrap"], args.seed)
         start = time.perf_counter()
         ours = pearson.weighted_pearson(model_rdms, target, resampling.counts_from_draws(drawn, args.sounds))

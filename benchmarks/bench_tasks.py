@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from audioprobe.metrics import transfer  # noqa: E402
+from audioprobe.metrics import probing  # noqa: E402
 from audioprobe.runner import Runner  # noqa: E402,F401  (imported for its side effects: task types)
 from audioprobe.stimuli import resolve_dataset  # noqa: E402
 from audioprobe.taskconfig import discover_tasks, select_tasks  # noqa: E402
@@ -60,28 +60,28 @@ def reference_code(legacy: bool = False):
         return reference_transfer.all_layer_predictions(layers, train, test, y_train, y_test, c_grid, inner, base,
                                                         seed, settings["max_iter"], n_jobs=n_jobs, tol=settings["tol"])
 
-    saved = transfer.all_layer_predictions
-    transfer.all_layer_predictions = reference_probes
+    saved = probing.all_layer_predictions
+    probing.all_layer_predictions = reference_probes
     try:
         yield
     finally:
-        transfer.all_layer_predictions = saved
+        probing.all_layer_predictions = saved
 
 
 @contextmanager
 def recording(probes: dict, name: str):
     """Keep what the transfer task's all_layer_predictions returned: [(predictions, C, baseline)] per layer."""
-    inner = transfer.all_layer_predictions
+    inner = probing.all_layer_predictions
 
     def record(*args, **kwargs):
         probes[name] = inner(*args, **kwargs)
         return probes[name]
 
-    transfer.all_layer_predictions = record
+    probing.all_layer_predictions = record
     try:
         yield
     finally:
-        transfer.all_layer_predictions = inner
+        probing.all_layer_predictions = inner
 
 
 def same_probes(a, b) -> tuple[bool, bool]:

@@ -26,7 +26,7 @@ class-independent rates (Dirichlet(0.7) over the classes, so a probe favours a f
 probes ignore the class, the balanced accuracy's truth is 1 / k; rho = 0.4: every layer's truth is
 rho + (1 - rho) / k). A second, independent model of the same design gives the paired null. The
 harness's own functions compute what the task computes: the per-layer balanced accuracy
-(`transfer.accuracies`), the cross-validated headline over 100 half-splits
+(`probing.accuracies`), the cross-validated headline over 100 half-splits
 (`layer_selection.cross_validated_selection`), its replicates on the first HEADLINE_SPLITS splits of every resample
 (`layer_selection.split_held_out`) and their variance with the split noise removed (`intervals.split_variance`),
 the t interval on n - 1 dof, and the paired headline test of the two models.
@@ -47,7 +47,7 @@ import time
 import numpy as np
 from scipy import stats as st
 
-from audioprobe.metrics import intervals, layer_selection, resampling, transfer
+from audioprobe.metrics import intervals, layer_selection, probing, resampling
 
 #: Weight, in pseudo-sounds, of the pooled within-class variance in each test class's variance
 #: (`class_stratified_donors`): one, the least that gives a class of one sound a variance (Jeffreys'
@@ -155,21 +155,21 @@ def one_study(rng, n: int, k: int, rho: float, n_boot: int, n_cv: int, n_layers:
     truth = rho + (1 - rho) / k
     halves = resampling.random_halves(rng, n, n_cv)
     sides = np.stack([halves, ~halves])  # [2, S, n]
-    _, on_halves = transfer.accuracies(correct[:, :, None, None, :], labels, sides)  # [M, L, 2, S]
+    _, on_halves = probing.accuracies(correct[:, :, None, None, :], labels, sides)  # [M, L, 2, S]
     estimate = np.array([np.mean(layer_selection.cross_validated_selection(h[:, 0].T, h[:, 1].T)[0]) for h in on_halves])
-    _, layer0 = transfer.accuracies(correct[:, 0], labels, np.ones((1, n)))  # [M]
+    _, layer0 = probing.accuracies(correct[:, 0], labels, np.ones((1, n)))  # [M]
     first = sides[:, : resampling.HEADLINE_SPLITS]  # [2, K, n]
     t = st.t.ppf(0.975, n - 1)
     out = {"estimate": estimate, "layer0": layer0, "truth": truth}
     for plan in PLANS:
         values, weights = resampled_values(plan, rng, labels, correct, n_boot)  # [M, L, B|1, n], [B|1, n]
-        _, half = transfer.accuracies(values[:, :, None, :, None, :], labels,
+        _, half = probing.accuracies(values[:, :, None, :, None, :], labels,
                                       weights[None, :, None, :] * first[:, None])  # [M, L, 2, B, K]
         reps = np.stack([layer_selection.split_held_out(np.moveaxis(h[:, 0], 0, -1), np.moveaxis(h[:, 1], 0, -1))
                          for h in half])  # [M, B, K]
         var = np.array([intervals.split_variance(r, n_cv) for r in reps]) * n / (n - 1)
         var_diff = intervals.split_variance(reps[0] - reps[1], n_cv) * n / (n - 1)
-        _, per_layer = transfer.accuracies(values[:, 0], labels, weights)  # [M, B]
+        _, per_layer = probing.accuracies(values[:, 0], labels, weights)  # [M, B]
         lo, hi = np.quantile(per_layer, [0.025, 0.975], axis=-1)
         out[plan] = {"var": var, "covers": np.abs(estimate - truth) <= t * np.sqrt(var),
                      "layer_var": np.var(per_layer, axis=-1, ddof=1), "layer_covers": (lo <= truth) & (truth <= hi),

@@ -29,7 +29,7 @@ PROJECT_PY="$ROOT/.venv/bin/python"
 MODULES=("$@")
 if [ ${#MODULES[@]} -eq 0 ]; then
   MODULES=(metrics/resampling.py metrics/pearson.py metrics/mantel.py metrics/ceiling.py metrics/layer_selection.py
-           metrics/rsa_inference.py metrics/rsa.py metrics/inference/paired.py metrics/inference/ranking.py
+           metrics/rsa_inference.py metrics/geometry.py metrics/inference/paired.py metrics/inference/ranking.py
            metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/rsa.py
            tasktypes/reliability.py tasktypes/transfer.py tasktypes/abx.py)
 fi
@@ -43,13 +43,13 @@ declare -A TESTS=(
   [metrics/ceiling.py]="$STATS_TESTS"
   [metrics/layer_selection.py]="$STATS_TESTS"
   [metrics/rsa_inference.py]="$STATS_TESTS"
-  [metrics/rsa.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_statistics.py tests/test_real_matrices.py"
+  [metrics/geometry.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_statistics.py tests/test_real_matrices.py"
   [metrics/inference/paired.py]="$INFERENCE_TESTS"
   [metrics/inference/ranking.py]="$INFERENCE_TESTS"
   [metrics/inference/depth.py]="$INFERENCE_TESTS"
   [metrics/inference/multiplicity.py]="$INFERENCE_TESTS"
-  [metrics/transfer.py]="tests/test_transfer.py tests/test_independent.py"
-  [metrics/abx.py]="tests/test_abx.py"
+  [metrics/probing.py]="tests/test_transfer.py tests/test_independent.py"
+  [metrics/discrimination.py]="tests/test_abx.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
   [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py"
   [tasktypes/reliability.py]="tests/test_rsa.py tests/test_independent.py tests/test_statistics.py tests/test_listeners.py tests/test_transfer.py tests/test_abx.py"

@@ -36,8 +36,8 @@ PLANTS = {
                                 '    n_categories = _n_categories(stimset, params)\n'
                                 '    factored = False'),
     "pearson-ranks-data": ("metrics/pearson.py",
-                           'if comparison.ranks:\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)',
-                           'if True:  # pearson ranked too\n        a, b = rsa.rank_rows(a), rsa.rank_rows(b)'),
+                           'if comparison.ranks:\n        a, b = geometry.rank_rows(a), geometry.rank_rows(b)',
+                           'if True:  # pearson ranked too\n        a, b = geometry.rank_rows(a), geometry.rank_rows(b)'),
     "p-value-2-plus-n": ("metrics/mantel.py", "p = (1.0 + exceed) / (1.0 + null.shape[0])",
                          "p = (1.0 + exceed) / (2.0 + null.shape[0])"),
     "bootstrap-skips-last-sound": ("metrics/resampling.py", "draws = rng.integers(0, n, size=(n_resamples, n))",
@@ -45,7 +45,7 @@ PLANTS = {
     "ceiling-without-spearman-brown": ("tasktypes/reliability.py", '"value": json_float(ceiling.spearman_brown(mean_r)),',
                                        '"value": json_float(mean_r),'),
     "transfer-test-standardised-alone": (
-        "metrics/transfer.py",
+        "metrics/probing.py",
         # two layouts of the layer-level code (before and after the probes were cut into jobs)
         ["pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid,",
          "jobs.append((k, -1, (x[train], y_train, x[test], c_grid,"],

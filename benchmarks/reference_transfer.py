@@ -1,17 +1,17 @@
 """REFERENCE ONLY: the transfer probe computed the plain, slow way, so that
 benchmarks/bench_tasks.py and tests/test_transfer_speed.py can compare the fast path
-(audioprobe.metrics.transfer) with it in the same run. Not used by the harness. Do not edit except
+(audioprobe.metrics.probing) with it in the same run. Not used by the harness. Do not edit except
 to follow scikit-learn API changes or a change of what the task computes (e.g. the
 matched-size probes, `matched_predictions`).
 
-The matched-size probes take their training sounds from `audioprobe.metrics.transfer.matched_plan`
+The matched-size probes take their training sounds from `audioprobe.metrics.probing.matched_plan`
 (which sounds is the design, tested on its own in tests/test_transfer_matched.py); everything fitted
 on them is the plain pipeline below, each fold's matched probes fitted cold, none reused.
 
 Each C is a cold GridSearchCV fit of Pipeline(StandardScaler, PCA, LogisticRegression(C, tol,
 max_iter)) per inner fold, nested in the outer folds of the baseline. Two settings:
 
-- `CONVERGED` (default): tol=TOL, max_iter=MAX_ITER of audioprobe.metrics.transfer, the estimator
+- `CONVERGED` (default): tol=TOL, max_iter=MAX_ITER of audioprobe.metrics.probing, the estimator
   the harness computes since transfer version 3 (the converged L2 logistic regression);
 - `LEGACY`: scikit-learn's default tol=1e-4 and max_iter=1000, the pipeline before version 3
   (lbfgs stopped before the optimum at large C); kept to report the speed-up against it too.
@@ -24,7 +24,7 @@ import warnings
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audioprobe.metrics.transfer import C_GRID, MAX_ITER, TOL
+from audioprobe.metrics.probing import C_GRID, MAX_ITER, TOL
 
 CONVERGED = {"tol": TOL, "max_iter": MAX_ITER}
 LEGACY = {"tol": 1e-4, "max_iter": 1000}
@@ -97,7 +97,7 @@ def baseline_predictions(x, y, folds=5, c_grid=C_GRID, inner_folds=5, seed=0, ma
 def matched_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
                         baseline_folds: int, seed: int, max_iter: int, tol: float = TOL):
     """The matched-size probes' predictions of the test sounds, (transfer, baseline, defined) as
-    `audioprobe.metrics.transfer.MatchedPredictions`, or None without a baseline. Every probe is a
+    `audioprobe.metrics.probing.MatchedPredictions`, or None without a baseline. Every probe is a
     cold GridSearchCV fit on its fold's sounds, none reused: where a subsample is the whole training
     subset (or the fold's whole training part) the fast path reuses the transfer (or baseline)
     probe's predictions, and these refits check that reuse. A subsampled probe chooses its inner
@@ -106,7 +106,7 @@ def matched_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_tr
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.model_selection import StratifiedKFold
 
-    from audioprobe.metrics.transfer import MatchedPredictions, matched_plan
+    from audioprobe.metrics.probing import MatchedPredictions, matched_plan
 
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
     plan = matched_plan(y_train, y_test, baseline_folds, inner_folds, seed)

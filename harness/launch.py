@@ -234,7 +234,7 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
                                   "traceback": traceback.format_exc()[-4000:]})
         raise
     finally:
-        from audioprobe.metrics.transfer import release_workers
+        from audioprobe.metrics.probing import release_workers
 
         release_workers()  # the job's process ends with its work, not loky's idle timeout later
     write_json(path, state | {"state": "done", "finished": now(), "results": entries, "sets": sets})

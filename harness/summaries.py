@@ -115,20 +115,20 @@ def _corr(x: np.ndarray, y: np.ndarray, ranked: bool = False) -> float | None:
 def summarise(stimset) -> dict[str, Any]:
     """The summary of a stimulus set: per-sound categories and the correlations between its standard targets
     (per judged dimension: KL and modal; per label column: physical; the set's rdm.csv)."""
-    from audioprobe.metrics import rsa, targets, transfer
+    from audioprobe.metrics import geometry, probing, targets
 
     smoothing = targets.DEFAULT_SMOOTHING
     entries, vectors = [], []
 
     def physical(column: str) -> None:
         entries.append({"name": f"{column} · physical", "kind": "physical", "dimension": column})
-        vectors.append(rsa.label_rdm(stimset.labels[column]))
+        vectors.append(geometry.label_rdm(stimset.labels[column]))
 
     for dim, counts in stimset.judgments.items():  # per dimension: perceived, then physical where labelled
         entries.append({"name": f"{dim} · KL", "kind": "kl", "dimension": dim})
-        vectors.append(rsa.symmetric_kl_rdm(counts, smoothing))
+        vectors.append(geometry.symmetric_kl_rdm(counts, smoothing))
         entries.append({"name": f"{dim} · modal", "kind": "modal", "dimension": dim})
-        vectors.append(rsa.modal_rdm(counts))
+        vectors.append(geometry.modal_rdm(counts))
         if dim in stimset.labels:
             physical(dim)
     for column in stimset.labels:
@@ -141,7 +141,7 @@ def summarise(stimset) -> dict[str, Any]:
     k = len(vectors)
     pearson = [[_corr(vectors[i], vectors[j]) for j in range(k)] for i in range(k)]
     spearman = [[_corr(vectors[i], vectors[j], ranked=True) for j in range(k)] for i in range(k)]
-    modal = {dim: [m or "" for m in transfer.modal_labels(counts, stimset.dimensions[dim])]
+    modal = {dim: [m or "" for m in probing.modal_labels(counts, stimset.dimensions[dim])]
              for dim, counts in stimset.judgments.items()}
     n = len(stimset)
     return {

@@ -1,6 +1,6 @@
 """ABX: known answers on constructed data and agreement with a brute-force triple loop.
 
-The brute force here is the definition written out independently of `metrics/abx.py`: the cells
+The brute force here is the definition written out independently of `metrics/discrimination.py`: the cells
 are decided on the full set (stratum (g, a) with >= min_a sounds, (g, b) with >= min_b), every
 kept cell is a weighted mean over its triplets, one triplet at a time, and an undefined kept cell
 makes the score NaN (no cell is dropped and nothing is reweighted).
@@ -16,14 +16,14 @@ import numpy as np
 import pytest
 from scipy.spatial.distance import pdist, squareform
 
-from audioprobe.metrics import abx, inference, resampling
+from audioprobe.metrics import discrimination, inference, resampling
 from audioprobe.results import check_typed
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.abx import ABX_PARAMS
 from tests.factories import make_set
 
 
-def kept_cells(labels, by=None, min_a=abx.MIN_A_SOUNDS, min_b=abx.MIN_B_SOUNDS):
+def kept_cells(labels, by=None, min_a=discrimination.MIN_A_SOUNDS, min_b=discrimination.MIN_B_SOUNDS):
     """{(g, a, b)} of the cells the full set keeps, from stratum sizes counted one sound at a time."""
     n = len(labels)
     by = np.zeros(n, int) if by is None else by
@@ -35,7 +35,7 @@ def kept_cells(labels, by=None, min_a=abx.MIN_A_SOUNDS, min_b=abx.MIN_B_SOUNDS):
             if h == g and b != a and size[g, a] >= min_a and size[g, b] >= min_b}
 
 
-def brute_force(d, labels, by=None, w=None, min_a=abx.MIN_A_SOUNDS, min_b=abx.MIN_B_SOUNDS):
+def brute_force(d, labels, by=None, w=None, min_a=discrimination.MIN_A_SOUNDS, min_b=discrimination.MIN_B_SOUNDS):
     """The definition, one triplet at a time, on the cells the full set keeps (X never its own A)."""
     n = len(labels)
     by = np.zeros(n, int) if by is None else by
@@ -73,18 +73,18 @@ def test_known_answers():
     labels = np.array([0, 0, 0, 1, 1, 1])
     separated = np.array([[0.0], [0.1], [0.2], [10.0], [10.1], [10.2]])
     # the definition's own minimum (2 sounds for A and X, 1 for B)
-    assert abx.abx_error(squareform(pdist(separated)), labels, min_a=2, min_b=1)[0] == 0.0
-    assert abx.abx_error(np.ones((6, 6)) - np.eye(6), labels, min_a=2, min_b=1)[0] == 0.5  # ties count half
+    assert discrimination.abx_error(squareform(pdist(separated)), labels, min_a=2, min_b=1)[0] == 0.0
+    assert discrimination.abx_error(np.ones((6, 6)) - np.eye(6), labels, min_a=2, min_b=1)[0] == 0.5  # ties count half
     # same-category sounds far apart, other category close: every triplet is an error
     d = np.full((6, 6), 1.0)
     for i, j in itertools.product(range(6), repeat=2):
         if labels[i] == labels[j] and i != j:
             d[i, j] = 5.0
     np.fill_diagonal(d, 0)
-    assert abx.abx_error(d, labels, min_a=2, min_b=1)[0] == 1.0
+    assert discrimination.abx_error(d, labels, min_a=2, min_b=1)[0] == 1.0
     # the task's minimum (8 sounds for A and X): 3 sounds per category leave no cell
-    assert np.isnan(abx.abx_error(d, labels)[0])
-    assert abx.abx_structure(labels).cells == () and len(abx.abx_structure(labels).excluded) == 2
+    assert np.isnan(discrimination.abx_error(d, labels)[0])
+    assert discrimination.abx_structure(labels).cells == () and len(discrimination.abx_structure(labels).excluded) == 2
 
 
 def test_against_brute_force_with_ties_by_and_weights(rng):
@@ -95,14 +95,14 @@ def test_against_brute_force_with_ties_by_and_weights(rng):
     by = rng.integers(0, 2, size=n)
     assert kept_cells(labels, by)  # the task's minimum keeps some cells ...
     assert kept_cells(labels, by) != kept_cells(labels, by, 2, 1)  # ... and some only the definition keeps
-    for min_a, min_b in ((abx.MIN_A_SOUNDS, abx.MIN_B_SOUNDS), (2, 1)):
-        assert abx.abx_error(d, labels, min_a=min_a, min_b=min_b)[0] == pytest.approx(
+    for min_a, min_b in ((discrimination.MIN_A_SOUNDS, discrimination.MIN_B_SOUNDS), (2, 1)):
+        assert discrimination.abx_error(d, labels, min_a=min_a, min_b=min_b)[0] == pytest.approx(
             brute_force(d, labels, min_a=min_a, min_b=min_b), abs=1e-12)
-        assert abx.abx_error(d, labels, by, min_a=min_a, min_b=min_b)[0] == pytest.approx(
+        assert discrimination.abx_error(d, labels, by, min_a=min_a, min_b=min_b)[0] == pytest.approx(
             brute_force(d, labels, by, min_a=min_a, min_b=min_b), abs=1e-12)
     w = rng.random((3, n)) + 0.1
     w[1] = rng.integers(1, 3, size=n)
-    got = abx.abx_error(d, labels, by, w)
+    got = discrimination.abx_error(d, labels, by, w)
     for k in range(3):
         assert got[k] == pytest.approx(brute_force(d, labels, by, w[k]), abs=1e-12)
 
@@ -115,7 +115,7 @@ def test_an_undefined_cell_makes_the_whole_score_undefined(rng):
     labels = np.repeat([0, 1, 2], 8)
     w = np.ones((2, n))
     w[1, labels == 2] = 0.0  # category 2 absent: its cells (as A/X and as B) undefined
-    got = abx.abx_error(d, labels, None, w)
+    got = discrimination.abx_error(d, labels, None, w)
     assert np.isfinite(got[0]) and np.isnan(got[1])
     assert np.isnan(brute_force(d, labels, w=w[1]))
 
@@ -151,16 +151,16 @@ def test_blocks_of_x_sounds_give_the_same_answer(rng, monkeypatch):
     n = 30
     d = squareform(np.round(pdist(rng.normal(size=(n, 2))), 1))
     labels, w = rng.integers(0, 3, size=n), rng.random((4, n)) + 0.1
-    st = abx.abx_structure(labels)
-    parts = abx.stratified_halves(np.random.default_rng(0), st.strata, 3)
+    st = discrimination.abx_structure(labels)
+    parts = discrimination.stratified_halves(np.random.default_rng(0), st.strata, 3)
     parts = np.concatenate([parts, ~parts & (st.strata >= 0)])
-    whole = abx.structure_errors(d, st, w, parts)
-    counted = abx.structure_errors(d, st, None, parts)
-    monkeypatch.setattr(abx, "BLOCK_BYTES", 1)  # one part, one A sound and one X sound per block
-    np.testing.assert_allclose(abx.structure_errors(d, st, w, parts), whole, atol=1e-14)
-    np.testing.assert_allclose(abx.structure_errors(d, st, None, parts), counted, atol=1e-14)
+    whole = discrimination.structure_errors(d, st, w, parts)
+    counted = discrimination.structure_errors(d, st, None, parts)
+    monkeypatch.setattr(discrimination, "BLOCK_BYTES", 1)  # one part, one A sound and one X sound per block
+    np.testing.assert_allclose(discrimination.structure_errors(d, st, w, parts), whole, atol=1e-14)
+    np.testing.assert_allclose(discrimination.structure_errors(d, st, None, parts), counted, atol=1e-14)
     # counted (weights None) equals weights of ones
-    np.testing.assert_allclose(counted, abx.structure_errors(d, st, np.ones((1, n)), parts), atol=1e-14)
+    np.testing.assert_allclose(counted, discrimination.structure_errors(d, st, np.ones((1, n)), parts), atol=1e-14)
 
 
 def _tiny_set(n=24):
@@ -203,7 +203,7 @@ def test_abx_task_statistics_written_out(rng):
         assert entry["ci"] == pytest.approx(np.quantile(reps, [0.025, 0.975]).tolist(), abs=1e-12)
         assert entry["p_value"] == pytest.approx((1 + np.sum(reps >= 0.5)) / (1 + B))
     # the headline: cross-validated over stratified halves (stream 2 of the seed)
-    halves = abx.stratified_halves(np.random.default_rng(np.random.SeedSequence(3).spawn(4)[2]), labels, S)
+    halves = discrimination.stratified_halves(np.random.default_rng(np.random.SeedSequence(3).spawn(4)[2]), labels, S)
     held = []
     for h in halves:
         err = {side: [brute_force(d[name], labels, w=w.astype(float)) for name in layers]
@@ -232,7 +232,7 @@ def test_abx_task_statistics_written_out(rng):
     assert "Dirichlet" in out["statistics"]["bootstrap_unit"] and "stratum" in out["statistics"]["halves"]
     assert check_typed(out, TASK_TYPES["abx"].scores_schema, "scores") == []
     # within each extent: 4 sounds per (extent, material) stratum are too few for any cell ...
-    with pytest.raises(NotApplicableError, match=f"at least {abx.MIN_A_SOUNDS} sounds"):
+    with pytest.raises(NotApplicableError, match=f"at least {discrimination.MIN_A_SOUNDS} sounds"):
         TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "by": "extent"}, ctx)
     # ... 8 are enough, and every sound is used (extent code 0 included)
     s2, truth2 = _tiny_set(2 * n)

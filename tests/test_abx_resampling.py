@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 
 from audioprobe.errors import NotApplicableError
-from audioprobe.metrics import abx, resampling
+from audioprobe.metrics import discrimination, resampling
 from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -70,8 +70,8 @@ def test_the_estimate_every_resample_and_every_half_score_the_same_cells(rng):
                              ("2D", "metal", "glass"), ("2D", "metal", "wood"), ("2D", "wood", "glass"),
                              ("2D", "wood", "metal"), ("3D", "glass", "metal"), ("3D", "metal", "glass")}
     few_a, few_b = excluded[("1D", "wood", "glass")], excluded[("2D", "glass", "wood")]
-    assert few_a["n_a"] == 6 and f"A and X need >= {abx.MIN_A_SOUNDS}" in few_a["reason"]
-    assert few_b["n_b"] == 2 and f"B needs >= {abx.MIN_B_SOUNDS}" in few_b["reason"]
+    assert few_a["n_a"] == 6 and f"A and X need >= {discrimination.MIN_A_SOUNDS}" in few_a["reason"]
+    assert few_b["n_b"] == 2 and f"B needs >= {discrimination.MIN_B_SOUNDS}" in few_b["reason"]
     # sounds in a cell: every one but the two 2D wood and the 3D sounds
     used = np.flatnonzero(~((shape == 1) & (material == 2)) & (shape != 2))
     assert out["n_sounds_used"] == used.size == ctx.resampling["n_items"]
@@ -87,8 +87,8 @@ def test_the_estimate_every_resample_and_every_half_score_the_same_cells(rng):
                 brute_force(d[name], material, shape, weights[b]), abs=1e-12)
     # the halves: stratified within (extent, material) over the sounds used, on the same cells
     strata = np.full(n, -1)
-    strata[used] = abx.abx_structure(material, shape).strata[used]
-    halves_used = abx.stratified_halves(np.random.default_rng(np.random.SeedSequence(5).spawn(4)[2]),
+    strata[used] = discrimination.abx_structure(material, shape).strata[used]
+    halves_used = discrimination.stratified_halves(np.random.default_rng(np.random.SeedSequence(5).spawn(4)[2]),
                                         strata[used], S)
     halves = np.zeros((S, n), dtype=bool)
     halves[:, used] = halves_used
@@ -106,25 +106,25 @@ def test_the_estimate_every_resample_and_every_half_score_the_same_cells(rng):
 def test_no_resample_or_half_is_undefined_with_the_smallest_strata():
     """Strata of exactly 8 (A/X) and 4 (B) sounds: every Bayesian-bootstrap resample and every
     stratified half defines every cell. (Multinomial counts can leave cells empty.)"""
-    assert (abx.MIN_A_SOUNDS, abx.MIN_B_SOUNDS) == (8, 4)
+    assert (discrimination.MIN_A_SOUNDS, discrimination.MIN_B_SOUNDS) == (8, 4)
     sizes = {(0, 0): 8, (0, 1): 4, (1, 0): 4, (1, 1): 8, (1, 2): 8}
     s, material, shape = labelled_set(sizes)
     n = material.size
     rng = np.random.default_rng(2)
     d = squareform(pdist(rng.normal(size=(n, 3))))
-    st = abx.abx_structure(material, shape)
+    st = discrimination.abx_structure(material, shape)
     assert len(st.cells) == 1 + 4 and st.used.size == n
-    weights = abx.bayesian_bootstrap_weights(np.random.default_rng(0), n, 300)
-    halves = abx.stratified_halves(np.random.default_rng(1), st.strata, 100)
+    weights = discrimination.bayesian_bootstrap_weights(np.random.default_rng(0), n, 300)
+    halves = discrimination.stratified_halves(np.random.default_rng(1), st.strata, 100)
     parts = np.concatenate([halves, ~halves])
     for h in halves:  # 4 of each 8-stratum, 2 of each 4-stratum in each half
         for code in np.unique(st.strata):
             assert h[st.strata == code].sum() == (st.strata == code).sum() // 2
-    cells = np.stack([abx.cell_errors(d, c, weights, parts) for c in st.cells])  # [cells, 1 + parts, resamples]
+    cells = np.stack([discrimination.cell_errors(d, c, weights, parts) for c in st.cells])  # [cells, 1 + parts, resamples]
     assert np.isfinite(cells).all()
-    assert np.isfinite(abx.structure_errors(d, st, None, parts)).all()
+    assert np.isfinite(discrimination.structure_errors(d, st, None, parts)).all()
     counts = resampling.bootstrap_counts(np.random.default_rng(0), n, 300).astype(float)
-    assert np.isnan(abx.structure_errors(d, st, counts)[0]).any()  # why counts were replaced
+    assert np.isnan(discrimination.structure_errors(d, st, counts)[0]).any()  # why counts were replaced
     layers = {"a": rng.normal(size=(n, 3)), "b": rng.normal(size=(n, 3))}
     ctx = EvalContext("t", 0, None)
     TASK_TYPES["abx"].evaluate({"mean": layers}, s, params(by="extent", bootstrap=300, cv_splits=50), ctx)
@@ -133,7 +133,7 @@ def test_no_resample_or_half_is_undefined_with_the_smallest_strata():
 
 def test_dirichlet_weights_have_the_multinomial_counts_moments():
     n, draws = 6, 400_000
-    w = abx.bayesian_bootstrap_weights(np.random.default_rng(0), n, draws)
+    w = discrimination.bayesian_bootstrap_weights(np.random.default_rng(0), n, draws)
     assert np.all(w > 0) and np.allclose(w.sum(axis=1), n)
     cov = np.cov(w, rowvar=False)
     np.testing.assert_allclose(w.mean(axis=0), 1.0, atol=0.006)
@@ -150,7 +150,7 @@ def test_a_linear_statistic_has_efrons_bootstrap_variance():
     n, draws = 12, 200_000
     v = np.random.default_rng(3).gamma(2.0, size=n)
     efron = np.mean((v - v.mean()) ** 2) / n
-    w = abx.bayesian_bootstrap_weights(np.random.default_rng(4), n, draws)
+    w = discrimination.bayesian_bootstrap_weights(np.random.default_rng(4), n, draws)
     means = w @ v / n
     assert means.var() == pytest.approx(efron, rel=0.015)
     assert means.mean() == pytest.approx(v.mean(), abs=3 * np.sqrt(efron / draws))
@@ -211,8 +211,8 @@ def test_models_on_the_same_set_and_seed_share_their_resamples(rng):
 
 def test_stratified_halves_split_every_stratum_floor_ceil():
     strata = np.array([0] * 5 + [1] * 4 + [2] * 2 + [3] * 3 + [-1] * 2)
-    halves = abx.stratified_halves(np.random.default_rng(0), strata, 400)
-    again = abx.stratified_halves(np.random.default_rng(0), strata, 400)
+    halves = discrimination.stratified_halves(np.random.default_rng(0), strata, 400)
+    again = discrimination.stratified_halves(np.random.default_rng(0), strata, 400)
     np.testing.assert_array_equal(halves, again)
     assert not halves[:, strata < 0].any()
     for code, size in ((0, 5), (1, 4), (2, 2), (3, 3)):

@@ -120,11 +120,11 @@ def test_permutations_equal_numpy_and_brute_force(rng, budget, missing):
 
 def test_spearman_permutations_via_ranks(rng):
     """Complete target: Spearman's Mantel test is Pearson's on the ranks (as rsa_statistics calls it)."""
-    from audioprobe.metrics import rsa
+    from audioprobe.metrics import geometry
 
     x, y = data(rng)
     perms = resampling.random_permutations(rng, 16, 10)
-    xr, yr = rsa.rank_rows(x), rsa.rank_rows(y)
+    xr, yr = geometry.rank_rows(x), geometry.rank_rows(y)
     close(backend_torch.permuted_pearson(xr, yr, perms), mantel.permuted_pearson(xr, yr, perms))
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioprobe.metrics import transfer
+from audioprobe.metrics import probing
 
 
 def _bench():
@@ -46,8 +46,8 @@ def test_the_replicates_have_the_moderated_variance_and_the_estimate_as_mean():
     correct = np.array([1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 1, 0], dtype=float)
     donors = BENCH.class_stratified_donors(rng, labels, 40000)
     values = BENCH.class_stratified_values(correct, labels, donors)
-    _, bal = transfer.accuracies(values, labels, np.ones((1, labels.size)))
-    _, estimate = transfer.accuracies(correct, labels, np.ones((1, labels.size)))
+    _, bal = probing.accuracies(values, labels, np.ones((1, labels.size)))
+    _, estimate = probing.accuracies(correct, labels, np.ones((1, labels.size)))
     var = moderated_variances(correct, labels, BENCH.POOLED_PSEUDO_SOUNDS)
     want = sum(var[c] / np.sum(labels == c) for c in var) / len(var) ** 2
     assert np.var(bal, ddof=1) == pytest.approx(want, rel=0.04)
@@ -63,8 +63,8 @@ def test_two_arrays_on_the_same_donors_keep_their_within_class_covariance():
     b = np.where(rng.random(labels.size) < 0.7, a, 1 - a)  # mostly the same answers
     donors = BENCH.class_stratified_donors(rng, labels, 40000)
     ones = np.ones((1, labels.size))
-    _, bal_a = transfer.accuracies(BENCH.class_stratified_values(a, labels, donors), labels, ones)
-    _, bal_b = transfer.accuracies(BENCH.class_stratified_values(b, labels, donors), labels, ones)
+    _, bal_a = probing.accuracies(BENCH.class_stratified_values(a, labels, donors), labels, ones)
+    _, bal_b = probing.accuracies(BENCH.class_stratified_values(b, labels, donors), labels, ones)
     # the difference's variance is the moderated variance of the per-sound differences
     var = moderated_variances(a - b, labels, BENCH.POOLED_PSEUDO_SOUNDS)
     want = sum(var[c] / np.sum(labels == c) for c in var) / 16

@@ -42,7 +42,7 @@ def test_task_type_example_runs_and_equals_scikit_learn(knn_type, tmp_path):
     from sklearn.neighbors import KNeighborsClassifier
 
     from audioprobe.cache import load_layers
-    from audioprobe.metrics.transfer import modal_labels
+    from audioprobe.metrics.probing import modal_labels
     from audioprobe.results import read_result
     from audioprobe.runner import Runner, RunOptions
     from audioprobe.stimuli import resolve_dataset
@@ -106,11 +106,11 @@ def test_comparison_example_is_the_rsa_score_and_a_task_file_can_name_it(monkeyp
     """The guide's RDM comparison, registered as it says: the score of every layer is its pair function (here
     the cosine of the two condensed RDMs, computed by hand), with bootstrap and Mantel statistics, and it
     becomes a choice of the `comparison` key."""
-    from audioprobe.metrics import rsa, rsa_inference
+    from audioprobe.metrics import geometry, rsa_inference
     from audioprobe.tasktypes.rsa import RSA_PARAMS
 
     _, source = code_blocks("# Add a measure", "python")
-    monkeypatch.setattr(rsa.COMPARISONS, "_entries", dict(rsa.COMPARISONS._entries))  # undone after
+    monkeypatch.setattr(geometry.COMPARISONS, "_entries", dict(geometry.COMPARISONS._entries))  # undone after
     exec(compile(source, "CONTRIBUTING.md", "exec"), {})
     model, target = rng.random((3, 45)), rng.random(45)
     cosine = [float(m @ target / np.sqrt((m @ m) * (target @ target))) for m in model]

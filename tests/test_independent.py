@@ -28,7 +28,7 @@ from scipy.spatial.distance import pdist, squareform
 from scipy.special import rel_entr
 from scipy.stats import binomtest, chisquare, pearsonr, spearmanr
 
-from audioprobe.metrics import ceiling, intervals, mantel, resampling, rsa, rsa_inference
+from audioprobe.metrics import ceiling, geometry, intervals, mantel, resampling, rsa_inference
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS
@@ -211,7 +211,7 @@ def test_noise_ceiling_from_the_same_listener_halves(comparison):
     # Spearman ranks the many tied distances of a small panel: the harness's own KL (checked against
     # scipy in test_rsa.py) keeps its rounding, hence its ties; Pearson takes scipy's KL
     target = (lambda c: kl_rdm(c, smoothing)) if comparison == "pearson" else (
-        lambda c: rsa.symmetric_kl_rdm(c, smoothing))
+        lambda c: geometry.symmetric_kl_rdm(c, smoothing))
     rs = []
     for row in order:
         half = np.zeros(9, dtype=bool)
@@ -226,7 +226,7 @@ def test_noise_ceiling_from_the_same_listener_halves(comparison):
 
 
 # ---------------------------------------------------------------------------------------------
-# tasktypes/transfer.py and metrics/transfer.py
+# tasktypes/transfer.py and metrics/probing.py
 
 
 def shifted_set(seed=0):

@@ -16,7 +16,7 @@ import pytest
 from scipy.spatial.distance import pdist, squareform
 from scipy.stats import pearsonr
 
-from audioprobe.metrics import kernels, mantel, pearson, resampling, rsa, rsa_inference, split_pearson, targets
+from audioprobe.metrics import geometry, kernels, mantel, pearson, resampling, rsa_inference, split_pearson, targets
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.tasktypes.reliability import noise_ceiling
 from audioprobe.tasktypes.rsa import RSA_PARAMS
@@ -30,19 +30,19 @@ def _counts(rng, n_sounds, n_categories, n_listeners):
 @pytest.mark.parametrize("kind", ["kl", "modal"])
 def test_factors_reproduce_the_square_target(rng, kind):
     counts = _counts(rng, 23, 4, 3)  # 3 listeners, 4 categories: modal ties are frequent
-    a, b = rsa.symmetric_kl_factors(counts, 0.5) if kind == "kl" else rsa.modal_factors(counts)
+    a, b = geometry.symmetric_kl_factors(counts, 0.5) if kind == "kl" else geometry.modal_factors(counts)
     square = a @ b.T
     np.testing.assert_allclose(square, square.T, atol=1e-12)
-    condensed = rsa.symmetric_kl_rdm(counts, 0.5) if kind == "kl" else rsa.modal_rdm(counts)
-    np.testing.assert_allclose(rsa.upper_triangle(square), condensed, atol=1e-12)
+    condensed = geometry.symmetric_kl_rdm(counts, 0.5) if kind == "kl" else geometry.modal_rdm(counts)
+    np.testing.assert_allclose(geometry.upper_triangle(square), condensed, atol=1e-12)
     if kind == "modal":  # tied sounds: the factors' diagonal is not 0, and must be left out
         assert np.any(np.abs(np.diag(square)) > 0.1)
 
 
 @pytest.mark.parametrize("kind", ["kl", "modal"])
 def test_factored_pearson_equals_pearsonr_of_the_condensed_rdms(rng, kind):
-    make = (lambda c: rsa.symmetric_kl_factors(c, 0.3)) if kind == "kl" else rsa.modal_factors
-    build = (lambda c: rsa.symmetric_kl_rdm(c, 0.3)) if kind == "kl" else rsa.modal_rdm
+    make = (lambda c: geometry.symmetric_kl_factors(c, 0.3)) if kind == "kl" else geometry.modal_factors
+    build = (lambda c: geometry.symmetric_kl_rdm(c, 0.3)) if kind == "kl" else geometry.modal_rdm
     for _ in range(5):
         c1, c2 = _counts(rng, 31, 5, 4), _counts(rng, 31, 5, 6)
         expected = pearsonr(build(c1), build(c2))[0]
@@ -57,9 +57,9 @@ def test_factored_pearson_equals_pearsonr_of_the_condensed_rdms(rng, kind):
 def test_factored_pearson_of_a_constant_target_is_undefined(rng):
     same = np.tile([[3, 1, 0]], (12, 1))  # every sound has the same responses: KL is 0 everywhere
     other = _counts(rng, 12, 3, 4)
-    assert np.isnan(pearson.factored_pearson(rsa.symmetric_kl_factors(same, 0.5), rsa.symmetric_kl_factors(other, 0.5)))
-    assert np.isnan(pearson.factored_pearson(rsa.modal_factors(other), rsa.modal_factors(same)))
-    assert np.isnan(pearson.paired_rows(rsa.modal_rdm(other), rsa.modal_rdm(same), "pearson")[0])  # as the direct path
+    assert np.isnan(pearson.factored_pearson(geometry.symmetric_kl_factors(same, 0.5), geometry.symmetric_kl_factors(other, 0.5)))
+    assert np.isnan(pearson.factored_pearson(geometry.modal_factors(other), geometry.modal_factors(same)))
+    assert np.isnan(pearson.paired_rows(geometry.modal_rdm(other), geometry.modal_rdm(same), "pearson")[0])  # as the direct path
 
 
 def _set_with_listeners(rng, n_sounds, n_listeners, n_categories=4):
@@ -108,7 +108,7 @@ def test_permuted_dots_against_explicitly_permuted_targets(rng, monkeypatch):
     perms = resampling.random_permutations(rng, n, 10)
     got = kernels.permuted_dots(squareform(y), perms, x)
     ysq = squareform(y)
-    expected = np.array([x @ rsa.upper_triangle(ysq[np.ix_(p, p)]) for p in perms])
+    expected = np.array([x @ geometry.upper_triangle(ysq[np.ix_(p, p)]) for p in perms])
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
 
 
@@ -125,7 +125,7 @@ def test_permuted_pearson_compiled_path_equals_the_numpy_path(rng, monkeypatch):
     np.testing.assert_allclose(compiled, numpy_path, atol=1e-12)
     # and both are the Pearson r of each layer with the permuted target
     ysq = squareform(y)
-    np.testing.assert_allclose(compiled[7], [pearsonr(row, rsa.upper_triangle(ysq[np.ix_(perms[7], perms[7])]))[0]
+    np.testing.assert_allclose(compiled[7], [pearsonr(row, geometry.upper_triangle(ysq[np.ix_(perms[7], perms[7])]))[0]
                                              for row in x], atol=1e-12)
 
 
@@ -141,7 +141,7 @@ def test_two_factor_bootstrap_gathered_parts_equal_the_masked_ones(rng, monkeypa
         out = []
         for draw in np.atleast_2d(draws):
             counts = counts_from_responses(responses[np.repeat(np.arange(n_listeners), draw)], n_categories)
-            out.append(rsa.symmetric_kl_rdm(counts))
+            out.append(geometry.symmetric_kl_rdm(counts))
         return np.array(out)
 
     target = listener_targets(np.ones((1, n_listeners), dtype=np.int64))[0]

@@ -114,8 +114,8 @@ def test_a_plugin_runs_from_the_command_line(plugin_env, tmp_path):
         from scipy.spatial.distance import cdist, pdist, squareform
 
         from audioprobe.cache import load_layers
-        from audioprobe.metrics import rsa as rsa_metrics
-        from audioprobe.metrics.transfer import modal_labels
+        from audioprobe.metrics import geometry as rsa_metrics
+        from audioprobe.metrics.probing import modal_labels
 
         stimset = toyplug.chirps()
         (npz,) = (tmp_path / "acts").rglob("activations.npz")

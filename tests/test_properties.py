@@ -15,13 +15,13 @@ from scipy.stats import pearsonr
 
 from audioprobe.metrics import (
     ceiling,
+    geometry,
     inference,
     intervals,
     layer_selection,
     mantel,
     pearson,
     resampling,
-    rsa,
     rsa_inference,
 )
 
@@ -36,11 +36,11 @@ def square(condensed):
 
 @FAST
 @given(seed=seeds, n=st.integers(3, 12), dim=st.integers(1, 6),
-       distance=st.sampled_from(rsa.MODEL_DISTANCES))
+       distance=st.sampled_from(geometry.MODEL_DISTANCES))
 def test_model_rdm_is_a_symmetric_matrix_with_zero_diagonal(seed, n, dim, distance):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, dim)) + rng.normal(size=dim)
-    d = rsa.model_rdm(x, distance)
+    d = geometry.model_rdm(x, distance)
     assert d.shape == (n * (n - 1) // 2,)
     ref = {"cosine": pdist(x, "cosine"), "correlation": pdist(x, "correlation") if dim > 1 else None,
            "euclidean": pdist(x, "euclidean"), "centred_cosine": pdist(x - x.mean(axis=0), "cosine")}[distance]
@@ -57,7 +57,7 @@ def test_divergence_rdms_symmetric_non_negative_and_zero_for_equal_responses(see
     rng = np.random.default_rng(seed)
     counts = rng.integers(0, 6, size=(n, k))
     counts[1] = counts[0]  # two sounds judged alike: distance 0
-    for fn, top in ((rsa.symmetric_kl_rdm, np.inf), (rsa.jensen_shannon_rdm, np.log(2))):
+    for fn, top in ((geometry.symmetric_kl_rdm, np.inf), (geometry.jensen_shannon_rdm, np.log(2))):
         d = fn(counts, smoothing)
         assert np.all(d >= -1e-12) and np.all(d <= top + 1e-12)
         assert abs(d[0]) < 1e-12  # pair (0, 1)
@@ -67,17 +67,17 @@ def test_divergence_rdms_symmetric_non_negative_and_zero_for_equal_responses(see
 
 
 @FAST
-@given(seed=seeds, n=st.integers(5, 14), comparison=st.sampled_from(sorted(rsa.COMPARISONS)))
+@given(seed=seeds, n=st.integers(5, 14), comparison=st.sampled_from(sorted(geometry.COMPARISONS)))
 def test_rsa_invariant_to_the_order_of_the_sounds(seed, n, comparison):
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 3))
     counts = rng.integers(0, 5, size=(n, 3))
-    score = rsa.compare_rows(rsa.cosine_rdm(x), rsa.symmetric_kl_rdm(counts, 0.5), comparison)
+    score = geometry.compare_rows(geometry.cosine_rdm(x), geometry.symmetric_kl_rdm(counts, 0.5), comparison)
     p = rng.permutation(n)
-    again = rsa.compare_rows(rsa.cosine_rdm(x[p]), rsa.symmetric_kl_rdm(counts[p], 0.5), comparison)
+    again = geometry.compare_rows(geometry.cosine_rdm(x[p]), geometry.symmetric_kl_rdm(counts[p], 0.5), comparison)
     np.testing.assert_allclose(again, score, atol=1e-9)
     if comparison == "pearson":
-        assert score[0] == pytest_approx(pearsonr(pdist(x, "cosine"), rsa.symmetric_kl_rdm(counts, 0.5))[0])
+        assert score[0] == pytest_approx(pearsonr(pdist(x, "cosine"), geometry.symmetric_kl_rdm(counts, 0.5))[0])
 
 
 def pytest_approx(v):
@@ -131,8 +131,8 @@ def test_weighted_pearson_is_r_of_the_resample_written_out(seed, n, m):
                 assert np.isnan(got[b, k]) and np.isnan(loop[b, k])
     # relabelling the sounds (model, target and weights together) changes nothing
     p = rng.permutation(n)
-    xp = np.stack([rsa.upper_triangle(square(r)[np.ix_(p, p)]) for r in x])
-    yp = rsa.upper_triangle(square(y)[np.ix_(p, p)])
+    xp = np.stack([geometry.upper_triangle(square(r)[np.ix_(p, p)]) for r in x])
+    yp = geometry.upper_triangle(square(y)[np.ix_(p, p)])
     np.testing.assert_allclose(pearson.weighted_pearson(xp, yp, counts[:, p]), got, atol=1e-9, equal_nan=True)
 
 
@@ -145,9 +145,9 @@ def test_permutation_p_value_matches_its_formula(seed, n, n_perm):
     perms = resampling.random_permutations(rng, n, n_perm)
     null = mantel.permuted_pearson(x, y, perms)
     for b, p in enumerate(perms):
-        yp = rsa.upper_triangle(square(y)[np.ix_(p, p)])
+        yp = geometry.upper_triangle(square(y)[np.ix_(p, p)])
         np.testing.assert_allclose(null[b], [np.corrcoef(r, yp)[0, 1] for r in x], atol=1e-9)
-    observed = rsa.pearson_rows(x, y)
+    observed = geometry.pearson_rows(x, y)
     p_value = mantel.permutation_p_value(observed, null)
     np.testing.assert_allclose(p_value, (1 + (null >= observed - 1e-12).sum(axis=0)) / (1 + n_perm))
     assert np.all((p_value >= 1 / (n_perm + 1)) & (p_value <= 1))
@@ -219,4 +219,4 @@ def test_kendall_tau_a_against_brute_force(seed, n):
     rng = np.random.default_rng(seed)
     x, y = rng.integers(0, 3, size=n * 2).astype(float), rng.integers(0, 2, size=n * 2).astype(float)
     brute = sum(np.sign(x[i] - x[j]) * np.sign(y[i] - y[j]) for i, j in itertools.combinations(range(2 * n), 2))
-    assert abs(rsa.kendall_tau_a(x, y) - brute / (n * (2 * n - 1))) < 1e-12
+    assert abs(geometry.kendall_tau_a(x, y) - brute / (n * (2 * n - 1))) < 1e-12

@@ -27,7 +27,7 @@ from scipy.stats import pearsonr, spearmanr
 from audioprobe.cache import load_layers
 from audioprobe.cli import main as eval_main
 from audioprobe.errors import AudioprobeError
-from audioprobe.metrics import mantel, pearson, resampling, rsa, rsa_inference
+from audioprobe.metrics import geometry, mantel, pearson, resampling, rsa_inference
 from audioprobe.stimuli.folder import export_folder, load_folder, read_rdm
 from audioprobe.stimuli.stimulus_set import normalise_rdm
 from audioprobe.stimuli.synthetic.studies import similarity_study
@@ -229,7 +229,7 @@ def test_rsa_statistics_with_missing_pairs_against_explicit_masked_vectors(compa
     n, seed, n_boot, n_perm = 11, 3, 25, 40
     out = rsa_inference.rsa_statistics(x, y, comparison, seed, n_boot, n_perm, 6, 0.9)
     corr = {"pearson": lambda a, b: pearsonr(a, b)[0], "spearman": lambda a, b: spearmanr(a, b)[0],
-            "kendall_tau_a": rsa.kendall_tau_a}[comparison]
+            "kendall_tau_a": geometry.kendall_tau_a}[comparison]
     np.testing.assert_allclose(out["score"], [corr(r[present], y[present]) for r in x], atol=1e-12)
     if comparison != "spearman":  # Spearman resamples reuse the full set's ranks (documented approximation)
         for b in range(5):
@@ -282,7 +282,7 @@ def test_a_resample_with_fewer_than_two_present_pairs_is_undefined():
 def test_partial_rsa_regression_is_fitted_on_the_present_pairs():
     x, y, present = _problem(seed=9)
     control = x[1] + np.random.default_rng(1).normal(size=x.shape[1])
-    res = rsa.residualise(x, control, present)
+    res = geometry.residualise(x, control, present)
     design = np.stack([np.ones(present.sum()), control[present]], axis=1)
     for k in range(2):
         coef = np.linalg.lstsq(design, x[k][present], rcond=None)[0]

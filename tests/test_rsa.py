@@ -13,7 +13,7 @@ from scipy.special import rel_entr
 from scipy.stats import kendalltau, pearsonr, spearmanr
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.metrics import rsa
+from audioprobe.metrics import geometry
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa import RSA_PARAMS
@@ -27,41 +27,41 @@ def feats(rng):
 
 
 def test_model_rdms_match_pdist(feats):
-    np.testing.assert_allclose(rsa.cosine_rdm(feats), pdist(feats, "cosine"), atol=1e-12)
-    np.testing.assert_allclose(rsa.correlation_rdm(feats), pdist(feats, "correlation"), atol=1e-12)
-    np.testing.assert_allclose(rsa.euclidean_rdm(feats), pdist(feats, "euclidean"), atol=1e-10)
+    np.testing.assert_allclose(geometry.cosine_rdm(feats), pdist(feats, "cosine"), atol=1e-12)
+    np.testing.assert_allclose(geometry.correlation_rdm(feats), pdist(feats, "correlation"), atol=1e-12)
+    np.testing.assert_allclose(geometry.euclidean_rdm(feats), pdist(feats, "euclidean"), atol=1e-10)
     centred = feats - feats.mean(axis=0)
-    np.testing.assert_allclose(rsa.centred_cosine_rdm(feats), pdist(centred, "cosine"), atol=1e-12)
-    assert np.abs(rsa.centred_cosine_rdm(feats) - rsa.cosine_rdm(feats)).max() > 0.1
-    for name in rsa.MODEL_DISTANCES:
-        assert rsa.model_rdm(feats, name).shape == (23 * 22 // 2,)
+    np.testing.assert_allclose(geometry.centred_cosine_rdm(feats), pdist(centred, "cosine"), atol=1e-12)
+    assert np.abs(geometry.centred_cosine_rdm(feats) - geometry.cosine_rdm(feats)).max() > 0.1
+    for name in geometry.MODEL_DISTANCES:
+        assert geometry.model_rdm(feats, name).shape == (23 * 22 // 2,)
 
 
 def test_divergence_rdms_against_scipy(rng):
     counts = rng.integers(0, 6, size=(11, 4))
     counts[0] = [0, 0, 7, 0]  # empty categories: smoothing must carry KL
-    p = rsa.response_distributions(counts, 0.5)
+    p = geometry.response_distributions(counts, 0.5)
     kl = [rel_entr(p[i], p[j]).sum() + rel_entr(p[j], p[i]).sum() for i, j in itertools.combinations(range(11), 2)]
-    np.testing.assert_allclose(rsa.symmetric_kl_rdm(counts, 0.5), kl, rtol=1e-12)
+    np.testing.assert_allclose(geometry.symmetric_kl_rdm(counts, 0.5), kl, rtol=1e-12)
     js = [jensenshannon(p[i], p[j]) ** 2 for i, j in itertools.combinations(range(11), 2)]
-    np.testing.assert_allclose(rsa.jensen_shannon_rdm(counts, 0.5), js, atol=1e-12)
+    np.testing.assert_allclose(geometry.jensen_shannon_rdm(counts, 0.5), js, atol=1e-12)
     counts[1] = [0, 3, 0, 0]  # JS is defined without smoothing
     q = counts / counts.sum(axis=1, keepdims=True)
     js0 = [jensenshannon(q[i], q[j]) ** 2 for i, j in itertools.combinations(range(11), 2)]
-    np.testing.assert_allclose(rsa.jensen_shannon_rdm(counts, 0.0), js0, atol=1e-12)
-    assert rsa.jensen_shannon_rdm(counts, 0.0).max() <= np.log(2) + 1e-12
+    np.testing.assert_allclose(geometry.jensen_shannon_rdm(counts, 0.0), js0, atol=1e-12)
+    assert geometry.jensen_shannon_rdm(counts, 0.0).max() <= np.log(2) + 1e-12
 
 
 def test_modal_and_label_rdms_known_answers():
     counts = np.array([[5, 1, 0], [4, 0, 2], [0, 6, 1], [3, 3, 0]])
     # modes: 0, 0, 1, {0,1} tied -> distance to a mode-0 sound is 1 - 1/2
     expected = [0.0, 1.0, 0.5, 1.0, 0.5, 0.5]
-    np.testing.assert_allclose(rsa.modal_rdm(counts), expected)
+    np.testing.assert_allclose(geometry.modal_rdm(counts), expected)
     labels = ["a", "b", "a", "c"]
     codes = np.array([[0], [1], [0], [2]])
-    np.testing.assert_allclose(rsa.label_rdm(labels), pdist(codes, lambda u, v: float(u[0] != v[0])))
+    np.testing.assert_allclose(geometry.label_rdm(labels), pdist(codes, lambda u, v: float(u[0] != v[0])))
     m = np.arange(16.0).reshape(4, 4)
-    np.testing.assert_allclose(rsa.square_rdm(m), rsa.upper_triangle((m + m.T) / 2))
+    np.testing.assert_allclose(geometry.square_rdm(m), geometry.upper_triangle((m + m.T) / 2))
 
 
 def _tau_a_brute(x, y):
@@ -74,17 +74,17 @@ def _tau_a_brute(x, y):
 def test_comparisons_against_scipy_and_brute_force(rng):
     x = rng.normal(size=(3, 40))
     y = rng.normal(size=40) + x[1]
-    np.testing.assert_allclose(rsa.compare_rows(x, y, "pearson"), [pearsonr(r, y)[0] for r in x], atol=1e-12)
-    np.testing.assert_allclose(rsa.compare_rows(x, y, "spearman"), [spearmanr(r, y)[0] for r in x], atol=1e-12)
+    np.testing.assert_allclose(geometry.compare_rows(x, y, "pearson"), [pearsonr(r, y)[0] for r in x], atol=1e-12)
+    np.testing.assert_allclose(geometry.compare_rows(x, y, "spearman"), [spearmanr(r, y)[0] for r in x], atol=1e-12)
     # a 0/1 target with many ties: tau-a and tau-b differ, and tau-a is what we must return
     y01 = (y > 0.3).astype(float)
     xt = np.round(x, 1)  # ties in x as well
-    tau_a = rsa.compare_rows(xt, y01, "kendall_tau_a")
+    tau_a = geometry.compare_rows(xt, y01, "kendall_tau_a")
     brute = [_tau_a_brute(r, y01) for r in xt]
     np.testing.assert_allclose(tau_a, brute, atol=1e-12)
     tau_b = [kendalltau(r, y01).statistic for r in xt]
     assert np.all(np.abs(np.array(tau_b) - brute) > 1e-3)
-    assert rsa.kendall_tau_a(np.ones(5), np.arange(5.0)) == 0.0
+    assert geometry.kendall_tau_a(np.ones(5), np.arange(5.0)) == 0.0
 
 
 def test_comparisons_against_rsatoolbox(rng):
@@ -95,13 +95,13 @@ def test_comparisons_against_rsatoolbox(rng):
     ref = {"pearson": "corr", "spearman": "spearman", "kendall_tau_a": "tau-a"}
     for ours, theirs in ref.items():
         expected = compare(RDMs(x), RDMs(y[None, :]), method=theirs)[:, 0]
-        np.testing.assert_allclose(rsa.compare_rows(x, y, ours), expected, atol=1e-12, err_msg=ours)
+        np.testing.assert_allclose(geometry.compare_rows(x, y, ours), expected, atol=1e-12, err_msg=ours)
 
 
 def test_residualise_matches_least_squares(rng):
     control = rng.random(30)
     x = np.stack([2 * control + rng.normal(size=30) * 0.1, rng.random(30)])
-    res = rsa.residualise(x, control)
+    res = geometry.residualise(x, control)
     design = np.column_stack([np.ones(30), control])
     for row, r in zip(x, res):
         coef = np.linalg.lstsq(design, row, rcond=None)[0]
@@ -237,14 +237,14 @@ def test_two_factor_replicate_rebuilds_the_target_from_the_drawn_listeners(rng):
         out, c = _run(s, acts, target=target, bootstrap=50)
         listeners = resampling.listener_draws(0, 6, 50)
         counts = resampling.bootstrap_counts(resampling.streams(0)[0], 30, 50)
-        model = np.stack([rsa.cosine_rdm(v) for v in acts["mean"].values()])
+        model = np.stack([geometry.cosine_rdm(v) for v in acts["mean"].values()])
         for b in (0, 17):
             drawn = s.responses["material"][np.repeat(np.arange(6), listeners[b])]
-            t = {"kl": lambda k: rsa.symmetric_kl_rdm(k, 0.5), "js": lambda k: rsa.jensen_shannon_rdm(k, 0.5),
-                 "modal": rsa.modal_rdm}[target](counts_from_responses(drawn, 3))
+            t = {"kl": lambda k: geometry.symmetric_kl_rdm(k, 0.5), "js": lambda k: geometry.jensen_shannon_rdm(k, 0.5),
+                 "modal": geometry.modal_rdm}[target](counts_from_responses(drawn, 3))
             for name, weights in (("per_layer", counts[b]), ("per_layer_listeners", np.ones(30, dtype=np.int64))):
                 direct = rsa_inference.resampled_scores_loop(model, t, weights[None],
-                                                     lambda p, q: rsa.compare_rows(p, q, "pearson")[0])[0]
+                                                     lambda p, q: geometry.compare_rows(p, q, "pearson")[0])[0]
                 np.testing.assert_allclose(c.replicates[name][b], direct, atol=1e-12, err_msg=(target, name))
 
 
@@ -286,7 +286,7 @@ def test_leave_one_listener_out_bounds_brute_force(rng):
     for target, comparison in (("kl", "pearson"), ("modal", "spearman")):
         out, _ = _run(s, acts, target=target, comparison=comparison)
         nc = out["noise_ceiling"]
-        build = {"kl": lambda k: rsa.symmetric_kl_rdm(k, 0.5), "modal": rsa.modal_rdm}[target]
+        build = {"kl": lambda k: geometry.symmetric_kl_rdm(k, 0.5), "modal": geometry.modal_rdm}[target]
         resp = s.responses["material"]
         everyone = build(np.stack([np.bincount(resp[:, i], minlength=3) for i in range(30)]))
         upper, lower = [], []
@@ -294,8 +294,8 @@ def test_leave_one_listener_out_bounds_brute_force(rng):
             alone = build(np.eye(3, dtype=int)[resp[listener]])
             others = np.delete(resp, listener, axis=0)
             rest = build(np.stack([np.bincount(others[:, i], minlength=3) for i in range(30)]))
-            upper.append(rsa.compare_rows(alone, everyone, comparison)[0])
-            lower.append(rsa.compare_rows(alone, rest, comparison)[0])
+            upper.append(geometry.compare_rows(alone, everyone, comparison)[0])
+            lower.append(geometry.compare_rows(alone, rest, comparison)[0])
         assert nc["upper_bound"] == pytest.approx(np.mean(upper), abs=1e-12)
         assert nc["lower_bound"] == pytest.approx(np.mean(lower), abs=1e-12)
         assert nc["lower_bound"] < nc["upper_bound"] and nc["n_listeners"] == 5 and "Nili" in nc["bounds_method"]
@@ -360,7 +360,7 @@ def test_model_rdms_computed_in_float64_from_float32_activations(rng):
     for name, ref in (("cosine", pdist(x64, "cosine")), ("correlation", pdist(x64, "correlation")),
                       ("euclidean", pdist(x64, "euclidean")),
                       ("centred_cosine", pdist(x64 - x64.mean(axis=0), "cosine"))):
-        got = rsa.model_rdm(x, name)
+        got = geometry.model_rdm(x, name)
         assert got.dtype == np.float64
         np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12, err_msg=name)
 
@@ -400,7 +400,7 @@ def test_partial_rsa_control_layer_and_a_constant_layer(rng):
                                                      permutations=0),
                                      ctx(control=lambda m, p: control))
     assert out["control"]["layer"] == "second"
-    target = rsa.symmetric_kl_rdm(s.judgments["material"], 0.5)
+    target = geometry.symmetric_kl_rdm(s.judgments["material"], 0.5)
     assert out["control"]["score_of_control"] == pytest.approx(pearsonr(pdist(feats, "cosine"), target)[0])
     c = pdist(feats, "cosine")
     design = np.column_stack([np.ones_like(c), c])
@@ -419,14 +419,14 @@ def test_residualise_small_and_constant_controls(rng):
         design = np.column_stack([np.ones(40), control])
         for present in (None, rng.random(40) < 0.7):
             keep = np.ones(40, bool) if present is None else present
-            res = rsa.residualise(x, control, present)
+            res = geometry.residualise(x, control, present)
             for row, r in zip(x, res):  # fitted on the present pairs, applied to every pair
                 coef = np.linalg.lstsq(design[keep], row[keep], rcond=None)[0]
                 np.testing.assert_allclose(r, row - design @ coef, atol=1e-9)
     # a constant control explains nothing: the centred rows come back
     for present in (None, rng.random(40) < 0.5):
         keep = np.ones(40, bool) if present is None else present
-        res = rsa.residualise(x, np.full(40, 2.0), present)
+        res = geometry.residualise(x, np.full(40, 2.0), present)
         np.testing.assert_allclose(res, x - x[:, keep].mean(axis=1, keepdims=True), atol=1e-12)
 
 
@@ -494,7 +494,7 @@ def test_a_ceiling_is_reliable_when_its_split_interval_clears_the_floor_and_only
     for half in resampling.random_halves(resampling.streams(0)[3], 12, 40):
         ca = np.stack([np.bincount(resp[half][:, i], minlength=3) for i in range(60)])
         cb = np.stack([np.bincount(resp[~half][:, i], minlength=3) for i in range(60)])
-        rs.append(pearsonr(rsa.modal_rdm(ca), rsa.modal_rdm(cb))[0])
+        rs.append(pearsonr(geometry.modal_rdm(ca), geometry.modal_rdm(cb))[0])
     lo, hi = ceiling.spearman_brown(np.percentile(rs, [2.5, 97.5]))
     assert nc["interval"] == pytest.approx([lo, hi], abs=1e-9)
     assert noise_ceiling(agree, p, resampling.streams(0)[3])["interval"] == nc["interval"]
@@ -522,15 +522,34 @@ def test_a_registered_comparison_runs_through_every_statistic_and_pearson_pair_b
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(14, 6))
-    model = np.stack([rsa.cosine_rdm(x + rng.normal(size=x.shape) * s) for s in (0.1, 1.0, 3.0)])
-    target = rsa.cosine_rdm(x[:, :3] + rng.normal(size=(14, 3)))
-    rsa.COMPARISONS.add("pearson-pair-by-pair", rsa.Comparison("Pearson", pair=lambda a, b: float(np.corrcoef(a, b)[0, 1])))
+    model = np.stack([geometry.cosine_rdm(x + rng.normal(size=x.shape) * s) for s in (0.1, 1.0, 3.0)])
+    target = geometry.cosine_rdm(x[:, :3] + rng.normal(size=(14, 3)))
+    geometry.COMPARISONS.add("pearson-pair-by-pair", geometry.Comparison("Pearson", pair=lambda a, b: float(np.corrcoef(a, b)[0, 1])))
     try:
         closed = rsa_inference.rsa_statistics(model, target, "pearson", 3, 50, 60, 10, 0.95)
         loop = rsa_inference.rsa_statistics(model, target, "pearson-pair-by-pair", 3, 50, 60, 10, 0.95)
     finally:
-        del rsa.COMPARISONS["pearson-pair-by-pair"]
+        del geometry.COMPARISONS["pearson-pair-by-pair"]
     for key in ("score", "p_value", "cv_scores", "cv_choice", "bootstrap", "cv_bootstrap", "ci"):
         np.testing.assert_allclose(loop[key], closed[key], atol=1e-12, err_msg=key)
     with pytest.raises(AudioprobeError, match="unknown comparison 'pearsn'. Did you mean 'pearson'"):
-        rsa.compare_rows(model, target, "pearsn")
+        geometry.compare_rows(model, target, "pearsn")
+
+
+#: a comparison whose pair is not a function (a plugin's mistake), for the test below
+BROKEN_COMPARISON = geometry.Comparison("broken", pair="not a function")
+
+
+@pytest.mark.parametrize("target, problem", [
+    ("audioprobe.metrics.geometry:COMPARISONS", "is not a Comparison"),
+    ("tests.test_rsa:BROKEN_COMPARISON", "its pair is not a function"),
+])
+def test_a_comparison_that_is_not_one_is_refused_by_name(target, problem):
+    """A comparison registered lazily (as a plugin's entry point is) is checked when first used."""
+    geometry.COMPARISONS.add("broken", target)
+    try:
+        with pytest.raises(AudioprobeError, match=f"comparison 'broken'.*{problem}"):
+            geometry.COMPARISONS["broken"]
+    finally:
+        del geometry.COMPARISONS["broken"]
+    assert "broken" not in geometry.COMPARISONS and geometry.COMPARISONS["pearson"].linear

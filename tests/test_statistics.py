@@ -11,12 +11,12 @@ from scipy.stats import kstest
 
 from audioprobe.metrics import (
     ceiling,
+    geometry,
     intervals,
     layer_selection,
     mantel,
     pearson,
     resampling,
-    rsa,
     rsa_inference,
     split_pearson,
 )
@@ -74,8 +74,8 @@ def test_blocks_give_halves_and_whole(rng):
                 np.testing.assert_allclose(got[r], ref, atol=1e-10)
     # a 0/1 weight is the score on that subset's pairs
     sub = np.nonzero(halves[0])[0]
-    ref = rsa.pearson_rows(np.stack([rsa.upper_triangle(squareform(r)[np.ix_(sub, sub)]) for r in x]),
-                           rsa.upper_triangle(squareform(y)[np.ix_(sub, sub)]))
+    ref = geometry.pearson_rows(np.stack([geometry.upper_triangle(squareform(r)[np.ix_(sub, sub)]) for r in x]),
+                           geometry.upper_triangle(squareform(y)[np.ix_(sub, sub)]))
     np.testing.assert_allclose(pearson.weighted_pearson(x, y, halves[:1])[0], ref, atol=1e-12)
 
 
@@ -84,9 +84,9 @@ def test_permuted_pearson_equals_explicit_permutation(rng):
     perms = resampling.random_permutations(rng, 14, 7)
     got = mantel.permuted_pearson(x, y, perms)
     for b, p in enumerate(perms):
-        yp = rsa.upper_triangle(squareform(y)[np.ix_(p, p)])
-        np.testing.assert_allclose(got[b], rsa.pearson_rows(x, yp), atol=1e-12)
-    loop = mantel.permuted_scores_loop(x, y, perms, lambda a, b: rsa.pearson_rows(a, b)[0])
+        yp = geometry.upper_triangle(squareform(y)[np.ix_(p, p)])
+        np.testing.assert_allclose(got[b], geometry.pearson_rows(x, yp), atol=1e-12)
+    loop = mantel.permuted_scores_loop(x, y, perms, lambda a, b: geometry.pearson_rows(a, b)[0])
     np.testing.assert_allclose(loop, got, atol=1e-12)
 
 
@@ -97,7 +97,7 @@ def test_permutation_p_values_uniform_under_null():
     p = []
     for _ in range(reps):  # independent sounds for model and target: the null holds
         x, y = pdist(rng.normal(size=(n, 3)))[None, :], pdist(rng.normal(size=(n, 3)))
-        p.append(mantel.permutation_p_value(rsa.pearson_rows(x, y), mantel.permuted_pearson(x, y, perms))[0])
+        p.append(mantel.permutation_p_value(geometry.pearson_rows(x, y), mantel.permuted_pearson(x, y, perms))[0])
     assert kstest(p, "uniform").pvalue > 0.01
     assert 0.03 < np.mean(np.array(p) <= 0.05) < 0.08
 
@@ -129,7 +129,7 @@ def test_cross_validated_selection_removes_optimism():
         a, b, _ = pearson.weighted_pearson_blocks(x, y, [halves, ~halves])
         held, chosen = layer_selection.cross_validated_selection(a, b)
         cv.append(held.mean())
-        best.append(rsa.pearson_rows(x, y).max())
+        best.append(geometry.pearson_rows(x, y).max())
     assert np.mean(best) > 0.05  # picking the max on all data is biased upwards
     assert abs(np.mean(cv)) < 0.02  # the held-out score is not
     # and a real layer is found
@@ -146,11 +146,11 @@ def test_spearman_brown_and_ceiling_known_answers():
     assert ceiling.spearman_brown(1.0) == pytest.approx(1.0)
     rng = np.random.default_rng(0)
     same = {"d": np.tile(rng.integers(0, 3, size=12), (6, 1))}  # every listener answers alike
-    r = ceiling.split_half_reliability(same, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
+    r = ceiling.split_half_reliability(same, {"d": 3}, lambda c: geometry.symmetric_kl_rdm(c["d"], 0.5),
                                      lambda a, b: pearson.paired_rows(a, b, "pearson"), rng, 5)
     np.testing.assert_allclose(r, 1.0)
     noise = {"d": rng.integers(0, 3, size=(40, 30))}  # no shared signal: reliability near 0
-    r = ceiling.split_half_reliability(noise, {"d": 3}, lambda c: rsa.symmetric_kl_rdm(c["d"], 0.5),
+    r = ceiling.split_half_reliability(noise, {"d": 3}, lambda c: geometry.symmetric_kl_rdm(c["d"], 0.5),
                                      lambda a, b: pearson.paired_rows(a, b, "pearson"), rng, 30)
     assert abs(r.mean()) < 0.05
 
@@ -159,7 +159,7 @@ def test_paired_rows_against_compare_rows(rng):
     a, b = rng.random((4, 30)), rng.random((4, 30))
     b[:, ::3] = 0.5  # ties
     for method in ("pearson", "spearman", "kendall_tau_a"):
-        expected = [rsa.compare_rows(x, y, method)[0] for x, y in zip(a, b)]
+        expected = [geometry.compare_rows(x, y, method)[0] for x, y in zip(a, b)]
         np.testing.assert_allclose(pearson.paired_rows(a, b, method), expected, atol=1e-12)
 
 
@@ -167,12 +167,12 @@ def test_rsa_statistics_tau_a_and_spearman_paths(rng):
     x, y = rdms(rng, n=12, layers=2)
     y01 = (y > np.median(y)).astype(float)
     out = rsa_inference.rsa_statistics(x, y01, "kendall_tau_a", 0, 30, 30, 5, 0.9)
-    np.testing.assert_allclose(out["score"], [rsa.kendall_tau_a(r, y01) for r in x])
+    np.testing.assert_allclose(out["score"], [geometry.kendall_tau_a(r, y01) for r in x])
     assert np.all(out["ci"][:, 0] <= out["ci"][:, 1]) and np.all((out["p_value"] > 0) & (out["p_value"] <= 1))
     sp = rsa_inference.rsa_statistics(x, y, "spearman", 0, 30, 30, 5, 0.9)
     # permutation null of Spearman: exact, equal to Spearman against the permuted target
     perms = resampling.random_permutations(resampling.streams(0)[1], 12, 30)
-    null = np.array([[rsa.compare_rows(r, rsa.upper_triangle(squareform(y)[np.ix_(p, p)]), "spearman")[0]
+    null = np.array([[geometry.compare_rows(r, geometry.upper_triangle(squareform(y)[np.ix_(p, p)]), "spearman")[0]
                       for r in x] for p in perms])
     np.testing.assert_allclose(sp["p_value"], (1 + (null >= sp["score"] - 1e-9).sum(axis=0)) / (1 + 30))
 
@@ -301,7 +301,7 @@ def test_two_factor_sound_replicates_are_the_one_factor_ones(rng):
         # replicate 0 of "both", directly: sound draw 0 and the mean RDM of listener draw 0
         y0 = _mean_of(per_listener)(two["listener_counts"][:1])[0]
         direct = rsa_inference.resampled_scores_loop(models, y0, two["bootstrap_counts"][:1],
-                                             lambda p, q: rsa.compare_rows(p, q, comparison)[0])[0]
+                                             lambda p, q: geometry.compare_rows(p, q, comparison)[0])[0]
         tol = 0.05 if comparison == "spearman" else 1e-12  # spearman: ranks of the full set reused
         np.testing.assert_allclose(two["bootstrap"][0], direct, atol=tol)
         var, dof = intervals.dual_variance_of(two["bootstrap"], two["bootstrap_listeners"], two["bootstrap_sounds"], 6, 15,
@@ -365,7 +365,7 @@ def test_rsa_statistics_shapes_and_types_when_statistics_are_off(rng):
     assert out["cv_choice"].dtype.kind == "i" and out["cv_choice"].size == 0 and out["cv_scores"].size == 0
     assert out["bootstrap"].shape == (0, 3) and out["bootstrap_counts"].shape == (0, 9)
     assert out["bootstrap_counts"].dtype == np.int64
-    np.testing.assert_allclose(out["score"], rsa.pearson_rows(x, y))
+    np.testing.assert_allclose(out["score"], geometry.pearson_rows(x, y))
     # a layer whose RDM is not finite: NaN in every statistic, the others unchanged
     bad = x.copy()
     bad[1, 0] = np.nan
@@ -391,7 +391,7 @@ def test_a_target_constant_on_the_drawn_sounds_gives_no_correlation():
     """Sounds 0-3 all differ in label: on them the 0/1 target is constant (all pairs differ), so r is
     undefined (NaN), not the -1e-9 that rounding left before."""
     labels = [0, 1, 2, 3, 0, 1, 2, 0, 1, 3]
-    y = rsa.label_rdm(labels)
+    y = geometry.label_rdm(labels)
     x = np.random.default_rng(0).random((2, y.size))
     w = np.array([[1, 1, 1, 1, 0, 0, 0, 0, 0, 0]], dtype=float)
     assert np.isnan(pearson.weighted_pearson(x, y, w)).all()

@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.metrics import transfer
+from audioprobe.metrics import probing
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, _check_transfer, transfer_subsets
 from tests.factories import make_set
@@ -22,7 +22,7 @@ def test_standardisation_fitted_on_training_sounds_only(rng):
     x_train = np.r_[rng.normal(0, 0.1, 20), rng.normal(1, 0.1, 20)][:, None]
     y_train = np.array(["a"] * 20 + ["b"] * 20)
     x_test = rng.normal(10, 0.5, 30)[:, None]
-    pred, _ = transfer.transfer_predictions(x_train, y_train, x_test)
+    pred, _ = probing.transfer_predictions(x_train, y_train, x_test)
     assert np.all(pred == "b")
 
 
@@ -30,9 +30,9 @@ def test_predictions_do_not_depend_on_other_test_sounds(rng):
     x_train, y_train = rng.normal(size=(40, 5)), np.repeat(["a", "b"], 20)
     x_train[y_train == "b"] += 1.0
     x_test = rng.normal(size=(15, 5)) + 0.5
-    alone, c1 = transfer.transfer_predictions(x_train, y_train, x_test)
+    alone, c1 = probing.transfer_predictions(x_train, y_train, x_test)
     extra = np.r_[x_test, rng.normal(50, 1, size=(15, 5))]
-    together, c2 = transfer.transfer_predictions(x_train, y_train, extra)
+    together, c2 = probing.transfer_predictions(x_train, y_train, extra)
     assert c1 == c2 and np.array_equal(alone, together[:15])
 
 
@@ -40,11 +40,11 @@ def test_accuracies_against_sklearn(rng):
     labels = rng.choice(["a", "b", "c"], size=25)
     pred = np.where(rng.random(25) < 0.6, labels, "a")
     correct = pred == labels
-    acc, bal = transfer.accuracies(correct, labels, np.ones((1, 25)))
+    acc, bal = probing.accuracies(correct, labels, np.ones((1, 25)))
     assert acc[0] == pytest.approx(accuracy_score(labels, pred))
     assert bal[0] == pytest.approx(balanced_accuracy_score(labels, pred))
     counts = rng.integers(0, 3, size=(4, 25))
-    acc, bal = transfer.accuracies(correct, labels, counts)
+    acc, bal = probing.accuracies(correct, labels, counts)
     for k in range(4):
         rep = np.repeat(np.arange(25), counts[k])
         assert acc[k] == pytest.approx(accuracy_score(labels[rep], pred[rep]))
@@ -115,7 +115,7 @@ def test_row_space_rotation_changes_nothing_but_speed(rng):
     x[y == "b", :5] += 0.8
     x[y == "c", 5:10] += 0.8
     x_test = rng.normal(size=(20, 120)) + 0.3
-    pred, c = transfer.transfer_predictions(x, y, x_test, c_grid=(0.01, 0.1, 1.0), inner_folds=3, seed=0)
+    pred, c = probing.transfer_predictions(x, y, x_test, c_grid=(0.01, 0.1, 1.0), inner_folds=3, seed=0)
     plain = GridSearchCV(make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000, tol=1e-8)),
                          {"logisticregression__C": [0.01, 0.1, 1.0]},
                          cv=StratifiedKFold(3, shuffle=True, random_state=0), scoring="accuracy")
@@ -133,8 +133,8 @@ def test_parallel_layers_equal_serial(rng):
         xi[y == "b", 0] += 1.5
     train, test = np.arange(0, 40, 2), np.arange(1, 40, 2)
     args = (train, test, y[train], y[test], (0.1, 1.0), 3, 3, 0, 1000)
-    serial = transfer.all_layer_predictions(x, *args, n_jobs=1)
-    parallel = transfer.all_layer_predictions(x, *args, n_jobs=2)
+    serial = probing.all_layer_predictions(x, *args, n_jobs=1)
+    parallel = probing.all_layer_predictions(x, *args, n_jobs=2)
     for (p1, c1, b1, m1), (p2, c2, b2, m2) in zip(serial, parallel):
         assert c1 == c2 and np.array_equal(p1, p2) and np.array_equal(b1, b2)
         assert m1.defined.all() and all(np.array_equal(a, b) for a, b in zip(m1, m2))
@@ -172,7 +172,7 @@ def test_a_smaller_cv_design_is_used_and_recorded_where_it_is_sound(rng):
     """Classes of 2, 2 and 1 training sounds with 3 inner folds: scikit-learn's 3 folds do not exist (no class
     has 3 sounds); C is chosen in 2 folds on the two classes of 2 sounds, the single sound still in the fit,
     and the result says so."""
-    from audioprobe.metrics.transfer import inner_folds_of
+    from audioprobe.metrics.probing import inner_folds_of
 
     y = np.array(["wood", "wood", "metal", "metal", "glass"])
     folds, left_out = inner_folds_of(y, 3, 0)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from sklearn.model_selection import StratifiedKFold
 
-from audioprobe.metrics import transfer
+from audioprobe.metrics import probing
 from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -67,13 +67,13 @@ def evaluate(acts, stimset, p, seed, monkeypatch):
     """Run the task; also return what `all_layer_predictions` gave it (per layer: predictions,
     C, baseline, matched) and the context (replicates)."""
     seen = {}
-    inner = transfer.all_layer_predictions
+    inner = probing.all_layer_predictions
 
     def record(*args, **kwargs):
         seen["out"] = inner(*args, **kwargs)
         return seen["out"]
 
-    monkeypatch.setattr(transfer, "all_layer_predictions", record)
+    monkeypatch.setattr(probing, "all_layer_predictions", record)
     ctx = EvalContext("t", seed, None)
     out = TASK_TYPES["transfer"].evaluate({"mean": acts}, stimset, p, ctx)
     json.dumps(out, allow_nan=False)
@@ -108,17 +108,17 @@ def test_both_matched_probes_are_trained_on_m_f_sounds(monkeypatch, n_train, n_t
     row_of = {x[i].tobytes(): i for i in range(n)}
     train, test = np.arange(n_train), np.arange(n_train, n)
     calls = []
-    fit = transfer.fit_probe
+    fit = probing.fit_probe
 
     def recorded(x_fit, y_fit, x_pred, *args):
         out = fit(x_fit, y_fit, x_pred, *args)
         calls.append(({row_of[r.tobytes()] for r in x_fit}, [row_of[r.tobytes()] for r in x_pred], out[0]))
         return out
 
-    monkeypatch.setattr(transfer, "fit_probe", recorded)
+    monkeypatch.setattr(probing, "fit_probe", recorded)
     seed = 5
-    ((pred, _, base, matched),) = transfer.all_layer_predictions([x], train, test, y[train], y[test], (0.1, 1.0), 3, 3,
-                                                                 seed, transfer.MAX_ITER, n_jobs=1)
+    ((pred, _, base, matched),) = probing.all_layer_predictions([x], train, test, y[train], y[test], (0.1, 1.0), 3, 3,
+                                                                 seed, probing.MAX_ITER, n_jobs=1)
     assert matched.defined.all()
     y_test = y[test]
     k = max(2, min(3, int(np.min(np.unique(y_test, return_counts=True)[1]))))
@@ -149,7 +149,7 @@ def test_both_matched_probes_are_trained_on_m_f_sounds(monkeypatch, n_train, n_t
             assert np.array_equal(matched.baseline[held], [got[i] for i in test[held]])
         else:
             assert len(baseline_side) == 1 and np.array_equal(matched.baseline[held], base[held])
-    plan = transfer.matched_plan(y[train], y_test, 3, 3, seed)
+    plan = probing.matched_plan(y[train], y_test, 3, 3, seed)
     assert [f.size for f in plan] == sizes
     assert all(np.array_equal(np.sort(f.held), np.sort(h)) for f, (_, h) in zip(plan, folds))
 
@@ -159,7 +159,7 @@ def test_subsamples_are_class_stratified_and_drawn_by_seed_and_fold():
     n = labels.size
     share = {c: m_c / n for c, m_c in zip(*np.unique(labels, return_counts=True))}
     for m in (4, 6, 17, 30, 70):
-        idx = transfer.stratified_subsample(np.random.default_rng(1), labels, m)
+        idx = probing.stratified_subsample(np.random.default_rng(1), labels, m)
         assert idx.size == m and np.unique(idx).size == m and np.array_equal(idx, np.sort(idx))
         got = dict(zip(*np.unique(labels[idx], return_counts=True)))
         assert "d" not in got  # a class of one sound is left out
@@ -170,21 +170,21 @@ def test_subsamples_are_class_stratified_and_drawn_by_seed_and_fold():
             assert got == {"a": 2, "b": 2, "c": 2}  # every class keeps 2
         else:
             assert all(abs(got[c] - m * share[c]) < 1 for c in "abc"), (m, got)  # proportional
-    assert transfer.stratified_subsample(np.random.default_rng(1), labels, 3) is None  # one class fits
-    assert np.array_equal(transfer.stratified_subsample(np.random.default_rng(1), labels, n), np.arange(n))
+    assert probing.stratified_subsample(np.random.default_rng(1), labels, 3) is None  # one class fits
+    assert np.array_equal(probing.stratified_subsample(np.random.default_rng(1), labels, n), np.arange(n))
     # within a class, every sound equally likely
     hits = np.zeros(n)
     for r in range(1500):
-        hits[transfer.stratified_subsample(np.random.default_rng(100 + r), labels, 30)] += 1
+        hits[probing.stratified_subsample(np.random.default_rng(100 + r), labels, 30)] += 1
     a = labels == "a"
     np.testing.assert_allclose(hits[a] / 1500, 17 / 40, atol=0.06)
     # the generators: seed and fold only (the same for every model), different folds different draws
     y_train, y_test = labels, np.random.default_rng(2).permutation(np.repeat(list("abc"), 8))
-    one, two = (transfer.matched_plan(y_train, y_test, 3, 3, seed=4) for _ in range(2))
+    one, two = (probing.matched_plan(y_train, y_test, 3, 3, seed=4) for _ in range(2))
     assert all(np.array_equal(f.transfer, g.transfer) and np.array_equal(f.baseline, g.baseline)
                for f, g in zip(one, two))
     assert not np.array_equal(one[0].transfer, one[1].transfer)
-    other = transfer.matched_plan(y_train, y_test, 3, 3, seed=5)
+    other = probing.matched_plan(y_train, y_test, 3, 3, seed=5)
     assert any(not np.array_equal(f.transfer, g.transfer) for f, g in zip(one, other))
 
 
@@ -372,7 +372,7 @@ def test_a_45_sound_set_and_a_set_of_3_test_classes_of_7_do_not_crash(monkeypatc
                                 params(bootstrap=15, cv_splits=3), 1, monkeypatch)
     assert out["n_train_matched"] == [8, 8, 8] and out["matched"]["n_test"] == 12
     assert all(e["matched_accuracy"] is not None for e in out["per_layer"])
-    plan = transfer.matched_plan(np.array(list("abcdefg"))[train_mat], np.array(list("abcdefg"))[test_mat], 3, 3, 1)
+    plan = probing.matched_plan(np.array(list("abcdefg"))[train_mat], np.array(list("abcdefg"))[test_mat], 3, 3, 1)
     for f in plan:  # 8 of 43 training sounds: the 7-class set keeps 4 classes of 2
         kept = np.unique(np.array(list("abcdefg"))[train_mat][f.transfer], return_counts=True)[1]
         assert kept.tolist() == [2, 2, 2, 2]

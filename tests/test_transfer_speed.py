@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from audioprobe.metrics import rsa_inference, transfer
+from audioprobe.metrics import probing, rsa_inference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,10 +100,10 @@ def test_equal_to_the_converged_reference_on_the_embedded_set(task, every, every
     ref = reference()
     layers, _ = embedded_layers()
     train, test, target = embedded_split(task, every, every_test)
-    args = (train, test, target[train], target[test], (0.01, 1.0, 100.0, 1000.0), 2, 2, 0, transfer.MAX_ITER)
-    fast = transfer.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
+    args = (train, test, target[train], target[test], (0.01, 1.0, 100.0, 1000.0), 2, 2, 0, probing.MAX_ITER)
+    fast = probing.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
     slow = ref.all_layer_predictions(list(layers.values()), *args, n_jobs=1)
-    plan = transfer.matched_plan(target[train], target[test], 2, 2, 0)
+    plan = probing.matched_plan(target[train], target[test], 2, 2, 0)
     assert all(f.fitted for f in plan)
     subsampled = "transfer" if task.endswith("3D") else "baseline"  # the larger side of each fold is subsampled
     assert all(not getattr(f, f"{subsampled}_reused") for f in plan)
@@ -118,9 +118,9 @@ def test_path_coefficients_equal_cold_fits_at_the_optimum():
 
     layers, _ = embedded_layers()
     train, _, target = embedded_split("transfer-material-2D3D-to-1D", 2)
-    z = transfer._preprocessor().fit_transform(layers["logmel/fbank"][train], target[train])
+    z = probing._preprocessor().fit_transform(layers["logmel/fbank"][train], target[train])
     y = target[train]
-    probe = transfer._path_probe(transfer.MAX_ITER, transfer.TOL)
+    probe = probing._path_probe(probing.MAX_ITER, probing.TOL)
     grid = (1e-3, 1e-1, 10.0, 1000.0)
     for c in grid:
         probe.set_params(C=c).fit(z, y)
@@ -173,16 +173,16 @@ def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_c
     from sklearn.linear_model import LogisticRegression
 
     if preconditioner == "diagonal":
-        monkeypatch.setattr(transfer, "FACTOR_MAX_PARAMS", 0)
+        monkeypatch.setattr(probing, "FACTOR_MAX_PARAMS", 0)
     elif preconditioner == "factor":
-        monkeypatch.setattr(transfer, "JACOBI_CG_CAP", 0)
-    factored = count_calls(monkeypatch, transfer, "multinomial_hessian")
+        monkeypatch.setattr(probing, "JACOBI_CG_CAP", 0)
+    factored = count_calls(monkeypatch, probing, "multinomial_hessian")
     rng = np.random.default_rng(seed)
     z, codes = ill_conditioned(rng, 80, 12, n_classes)
     labels = np.array([f"class {k}" for k in range(n_classes)])[codes]
     grid = [1e-3, 1e-1, 1.0, 10.0, 1000.0]
-    tight = transfer.multinomial_path(z, codes, n_classes, grid, tol=1e-10)
-    at_tol = transfer.multinomial_path(z, codes, n_classes, grid)
+    tight = probing.multinomial_path(z, codes, n_classes, grid, tol=1e-10)
+    at_tol = probing.multinomial_path(z, codes, n_classes, grid)
     assert tight is not None and at_tol is not None
     if preconditioner == "diagonal":
         assert not factored
@@ -195,7 +195,7 @@ def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_c
         mine = np.c_[coef, intercept - intercept.mean()]  # the intercepts' common shift is free
         theirs = np.c_[ref.coef_, ref.intercept_ - ref.intercept_.mean()]
         assert np.max(np.abs(mine - theirs)) <= 1e-6 * np.max(np.abs(theirs)), c
-        assert np.max(np.abs(sklearn_gradient(coef_tol, intercept_tol, z, codes, c))) <= transfer.TOL, c
+        assert np.max(np.abs(sklearn_gradient(coef_tol, intercept_tol, z, codes, c))) <= probing.TOL, c
         assert np.max(np.abs(sklearn_gradient(coef, intercept, z, codes, c))) <= 1e-10, c
 
 
@@ -219,14 +219,14 @@ def test_multinomial_hessian_equals_scikit_learns(rng):
     p = np.exp(raw - raw.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
     penalised = np.r_[np.ones(d), 0.0]
-    mine = transfer.multinomial_hessian(z1, p, l2 * penalised, n)
+    mine = probing.multinomial_hessian(z1, p, l2 * penalised, n)
     u = np.zeros(k * (d + 1))
     u[np.arange(k) * (d + 1) + d] = 1 / np.sqrt(k)
     assert np.max(np.abs(mine - np.outer(u, u) - theirs)) <= 1e-12 * np.max(np.abs(theirs))
     assert np.linalg.eigvalsh(theirs)[0] < 1e-12  # singular along u ...
     assert np.linalg.eigvalsh(mine)[0] > 1e-6     # ... but not with u u^T
     assert abs(u @ theirs @ u) < 1e-12
-    upper = transfer.multinomial_hessian(z1, p, l2 * penalised, n, full=False)  # what the path factors
+    upper = probing.multinomial_hessian(z1, p, l2 * penalised, n, full=False)  # what the path factors
     iu = np.triu_indices_from(mine)
     assert np.max(np.abs(upper[iu] - mine[iu])) <= 1e-12 * np.max(np.abs(mine))
 
@@ -236,10 +236,10 @@ def test_multinomial_path_survives_a_failed_factorisation(rng, monkeypatch):
     diagonal preconditioner for that Newton step, with the same optimum."""
     z, codes = ill_conditioned(rng, 60, 8, 5)
     grid = [1e-2, 1.0, 100.0]
-    expected = transfer.multinomial_path(z, codes, 5, grid)
-    monkeypatch.setattr(transfer, "JACOBI_CG_CAP", 0)
-    monkeypatch.setattr(transfer, "multinomial_hessian", lambda z1, p, reg, n, full=True: -np.eye(p.shape[1] * z1.shape[1]))
-    got = transfer.multinomial_path(z, codes, 5, grid)
+    expected = probing.multinomial_path(z, codes, 5, grid)
+    monkeypatch.setattr(probing, "JACOBI_CG_CAP", 0)
+    monkeypatch.setattr(probing, "multinomial_hessian", lambda z1, p, reg, n, full=True: -np.eye(p.shape[1] * z1.shape[1]))
+    got = probing.multinomial_path(z, codes, 5, grid)
     for (coef, _), (coef_got, _) in zip(expected, got):
         assert np.max(np.abs(coef - coef_got)) <= 1e-5 * np.max(np.abs(coef))
 
@@ -253,16 +253,16 @@ def test_path_predictions_keep_labels_and_ties_as_logistic_regression(rng, monke
     z_pred = rng.normal(size=(20, 5))
     for labels in (np.array([7, -2, 30, 4])[codes], np.array(["d", "b", "c", "a"])[codes],
                    np.array(["x1", "2.5", "y", "none"], dtype=object)[codes]):
-        fast = transfer.path_predictions(z, labels, z_pred, (0.1, 10.0))
-        probe = LogisticRegression(solver="newton-cg", tol=transfer.TOL, max_iter=transfer.MAX_ITER, warm_start=True)
+        fast = probing.path_predictions(z, labels, z_pred, (0.1, 10.0))
+        probe = LogisticRegression(solver="newton-cg", tol=probing.TOL, max_iter=probing.MAX_ITER, warm_start=True)
         for c in (0.1, 10.0):
             slow = probe.set_params(C=c).fit(z, labels).predict(z_pred)
             assert fast[c].dtype == slow.dtype and np.array_equal(fast[c], slow), (labels.dtype, c)
     # ties: classes 1 and 3 share the top decision value everywhere, class 1 wins (as sklearn's predict)
     coef, intercept = np.zeros((4, 5)), np.array([0.0, 1.0, -1.0, 1.0])
-    monkeypatch.setattr(transfer, "multinomial_path", lambda *args: [(coef, intercept)])
+    monkeypatch.setattr(probing, "multinomial_path", lambda *args: [(coef, intercept)])
     labels = np.array(["d", "b", "c", "a"])[codes]
-    tied = transfer.path_predictions(z, labels, z_pred, (1.0,))[1.0]
+    tied = probing.path_predictions(z, labels, z_pred, (1.0,))[1.0]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # only its classes_ and the form of coef_ are used
         probe = LogisticRegression(max_iter=1).fit(z, labels)
@@ -274,11 +274,11 @@ def test_multinomial_solver_gives_up_to_logistic_regression(rng, monkeypatch):
     """Where the solver does not reach TOL within its cap, the path is LogisticRegression's."""
     z, codes = ill_conditioned(rng, 50, 6, 3)
     z_pred = rng.normal(size=(10, 6))
-    monkeypatch.setattr(transfer, "NEWTON_CAP", 1)
-    assert transfer.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
-    fallback = transfer.path_predictions(z, codes, z_pred, (1.0, 100.0))
-    monkeypatch.setattr(transfer, "NEWTON_CAP", 200)
-    assert all(np.array_equal(fallback[c], p) for c, p in transfer.path_predictions(z, codes, z_pred,
+    monkeypatch.setattr(probing, "NEWTON_CAP", 1)
+    assert probing.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
+    fallback = probing.path_predictions(z, codes, z_pred, (1.0, 100.0))
+    monkeypatch.setattr(probing, "NEWTON_CAP", 200)
+    assert all(np.array_equal(fallback[c], p) for c, p in probing.path_predictions(z, codes, z_pred,
                                                                                    (1.0, 100.0)).items())
 
 
@@ -290,7 +290,7 @@ def test_validation_sounds_do_not_shape_the_inner_fits():
     x_fit = np.r_[rng.normal(0, 0.1, 20), rng.normal(1, 0.1, 20)][:, None]
     y_fit = np.array(["a"] * 20 + ["b"] * 20)
     x_val = rng.normal(10, 0.5, 30)[:, None]
-    acc = transfer.path_accuracies(x_fit, y_fit, x_val, np.array(["b"] * 30), (0.01, 1.0, 100.0))
+    acc = probing.path_accuracies(x_fit, y_fit, x_val, np.array(["b"] * 30), (0.01, 1.0, 100.0))
     assert np.all(acc == 1.0)
 
 
@@ -299,8 +299,8 @@ def test_transfer_and_baseline_equal_the_reference_pipeline(rng, seed):
     ref = reference()
     layers, y = layers_and_labels(rng)
     train, test = np.arange(0, 90, 3), np.setdiff1d(np.arange(90), np.arange(0, 90, 3))
-    args = (train, test, y[train], y[test], (0.01, 1.0, 100.0), 3, 3, seed, transfer.MAX_ITER)
-    fast = transfer.all_layer_predictions(layers, *args, n_jobs=1)
+    args = (train, test, y[train], y[test], (0.01, 1.0, 100.0), 3, 3, seed, probing.MAX_ITER)
+    fast = probing.all_layer_predictions(layers, *args, n_jobs=1)
     slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
     assert_same_probes(fast, slow)
 
@@ -309,8 +309,8 @@ def test_binary_probe_and_parallel_workers_equal_the_reference(rng):
     ref = reference()
     layers, y = layers_and_labels(rng, n=60, dims=(5, 40), n_classes=2)
     train, test = np.arange(0, 60, 2), np.arange(1, 60, 2)
-    args = (train, test, y[train], y[test], (0.1, 1.0, 10.0), 3, 3, 0, transfer.MAX_ITER)
-    fast = transfer.all_layer_predictions(layers, *args, n_jobs=2)
+    args = (train, test, y[train], y[test], (0.1, 1.0, 10.0), 3, 3, 0, probing.MAX_ITER)
+    fast = probing.all_layer_predictions(layers, *args, n_jobs=2)
     slow = ref.all_layer_predictions(layers, *args, n_jobs=1)
     assert_same_probes(fast, slow)
 
@@ -318,7 +318,7 @@ def test_binary_probe_and_parallel_workers_equal_the_reference(rng):
 def test_baseline_is_none_for_a_singleton_class(rng):
     x = rng.normal(size=(20, 4))
     y = np.array(["a"] * 10 + ["b"] * 9 + ["c"])
-    assert transfer.baseline_predictions(x, y) is None
+    assert probing.baseline_predictions(x, y) is None
 
 
 @pytest.mark.parametrize("two_factor", [False, True])
@@ -367,14 +367,14 @@ def test_path_solver_steps_aside_for_a_scikit_learn_it_was_not_checked_with(rng,
 
     z, codes = ill_conditioned(rng, 50, 6, 3)
     z_pred = rng.normal(size=(10, 6))
-    assert transfer.sklearn_private_loss() is not None  # the installed release is checked
-    low, high = transfer.SKLEARN_PRIVATE_LOSS_CHECKED
+    assert probing.sklearn_private_loss() is not None  # the installed release is checked
+    low, high = probing.SKLEARN_PRIVATE_LOSS_CHECKED
     assert low <= tuple(int(v) for v in sklearn.__version__.split(".")[:2]) <= high
-    monkeypatch.setattr(transfer, "NEWTON_CAP", 1)  # the fallback's predictions, as the solver gives up
-    fallback = transfer.path_predictions(z, codes, z_pred, (1.0, 100.0))
-    monkeypatch.setattr(transfer, "NEWTON_CAP", 200)
+    monkeypatch.setattr(probing, "NEWTON_CAP", 1)  # the fallback's predictions, as the solver gives up
+    fallback = probing.path_predictions(z, codes, z_pred, (1.0, 100.0))
+    monkeypatch.setattr(probing, "NEWTON_CAP", 200)
     monkeypatch.setattr(sklearn, "__version__", version)
-    assert transfer.sklearn_private_loss() is None
-    assert transfer.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
-    got = transfer.path_predictions(z, codes, z_pred, (1.0, 100.0))
+    assert probing.sklearn_private_loss() is None
+    assert probing.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
+    got = probing.path_predictions(z, codes, z_pred, (1.0, 100.0))
     assert all(np.array_equal(fallback[c], got[c]) for c in (1.0, 100.0))

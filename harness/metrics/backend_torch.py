@@ -31,7 +31,7 @@ import types
 
 import numpy as np
 
-from audioprobe.metrics import pearson, rsa, split_pearson
+from audioprobe.metrics import geometry, pearson, split_pearson
 
 #: Bytes of device memory the temporaries of one tile may take (the inputs come on top).
 CHUNK_BYTES = 2 ** 30
@@ -244,11 +244,11 @@ def paired_rows(a, b, method: str, device: str = "cpu", chunk_bytes: int | None 
     CPU, then the Pearson r of the ranks); the others (kendall_tau_a) have no product form and run in numpy."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
     b = np.broadcast_to(b, a.shape)  # one row against every row of a
-    comparison = rsa.COMPARISONS[method]
+    comparison = geometry.COMPARISONS[method]
     if not comparison.linear:
         return pearson.paired_rows(a, b, method)
     if comparison.ranks:
-        a, b = rsa.rank_rows(a), rsa.rank_rows(b)
+        a, b = geometry.rank_rows(a), geometry.rank_rows(b)
     out = np.empty(a.shape[0])
     rows = max(1, _budget(chunk_bytes) // (4 * max(a.shape[1], 1)))
     for r0 in range(0, a.shape[0], rows):

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audioprobe.metrics import kernels, rsa
+from audioprobe.metrics import geometry, kernels
 from audioprobe.metrics.pearson import PERMUTATION_CHUNK_BYTES, standardised, standardised_present
 from audioprobe.metrics.split_pearson import pearson_from_sums
 
@@ -46,7 +46,7 @@ def permuted_pearson(model_rdms: np.ndarray, target_rdm: np.ndarray, permutation
 def _permuted_pair_tiles(perms: np.ndarray, n: int):
     """Tiles (permutation rows, pair columns, `[chunk, block]` flat indices into the square target): the
     square-target position of each upper-triangle pair under each permutation of a chunk."""
-    i, j = rsa._triu_indices(n)
+    i, j = geometry._triu_indices(n)
     chunk = 64
     block = int(max(1, PERMUTATION_CHUNK_BYTES // (3 * 8 * chunk)))
     for start in range(0, perms.shape[0], chunk):
@@ -95,9 +95,9 @@ def permuted_spearman_present(model_rdms, target_rdm, permutations) -> np.ndarra
     ysq = squareform(np.asarray(target_rdm, dtype=np.float64), checks=False)
     out = np.empty((len(permutations), x.shape[0]))
     for b, p in enumerate(np.atleast_2d(permutations)):
-        y = rsa.upper_triangle(ysq[np.ix_(p, p)])
+        y = geometry.upper_triangle(ysq[np.ix_(p, p)])
         keep = np.isfinite(y)
-        out[b] = rsa.pearson_rows(rsa.rank_rows(x[:, keep]), rsa.rank_rows(y[keep]))
+        out[b] = geometry.pearson_rows(geometry.rank_rows(x[:, keep]), geometry.rank_rows(y[keep]))
     return out
 
 
@@ -120,7 +120,7 @@ def permuted_scores_loop(model_rdms, target_rdm, permutations, compare) -> np.nd
     ysq = squareform(np.asarray(target_rdm, dtype=np.float64), checks=False)
     out = np.empty((len(permutations), x.shape[0]))
     for b, p in enumerate(permutations):
-        y = rsa.upper_triangle(ysq[np.ix_(p, p)])
+        y = geometry.upper_triangle(ysq[np.ix_(p, p)])
         keep = np.isfinite(y)
         for layer, row in enumerate(x):
             out[b, layer] = compare(row, y) if keep.all() else compare(row[keep], y[keep])

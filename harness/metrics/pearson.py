@@ -1,7 +1,7 @@
 """The Pearson engine: a correlation over sound pairs from sums that are quadratic forms of the counts.
 
 Conventions. A condensed RDM is the upper triangle (i < j, row-major) of an `[n, n]` matrix, as in
-`rsa.py`. A bootstrap resample of n sounds is a vector of counts c (how often each sound was
+`geometry.py`. A bootstrap resample of n sounds is a vector of counts c (how often each sound was
 drawn). The resampled RDM holds every pair of drawn copies of two *different* sounds, so pair
 (i, j) appears c_i c_j times; a sound paired with its own copy is excluded (its distance is 0 by
 construction, not data), exactly as rsatoolbox's `subsample_pattern` marks those cells NaN. Every
@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from audioprobe.metrics import rsa
+from audioprobe.metrics import geometry
 from audioprobe.metrics.split_pearson import VARIANCE_FLOOR, pearson_from_sums
 
 #: Bytes a batch of permuted target RDMs may occupy (chunking keeps memory ~ pairs).
@@ -119,7 +119,7 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
         s_w, s_y, s_yy = quad(msq, ysq, ysq * ysq)
         few_pairs = [single_pair(w, msq) for w in ws]
     results = [np.empty((w.shape[0], x.shape[0])) for w in ws]
-    i, j = rsa._triu_indices(n)
+    i, j = geometry._triu_indices(n)
     xsq = square_buffers[:, 0, :]  # its diagonal stays 0: the square form of a condensed RDM
     for layer, row in enumerate(x):
         xsq[i, j] = row
@@ -144,13 +144,13 @@ def single_pair(w: np.ndarray, mask_square: np.ndarray | None = None) -> np.ndar
 
 
 def paired_rows(a: np.ndarray, b: np.ndarray, method: str) -> np.ndarray:
-    """Row i of a compared with row i of b by one of rsa.COMPARISONS -> `[m]`."""
+    """Row i of a compared with row i of b by one of geometry.COMPARISONS -> `[m]`."""
     a, b = np.atleast_2d(a), np.atleast_2d(b)
-    comparison = rsa.COMPARISONS[method]
+    comparison = geometry.COMPARISONS[method]
     if not comparison.linear:
         return np.array([comparison.pair(x, y) for x, y in zip(a, b)])
     if comparison.ranks:
-        a, b = rsa.rank_rows(a), rsa.rank_rows(b)
+        a, b = geometry.rank_rows(a), geometry.rank_rows(b)
     return np.einsum("ij,ij->i", standardised(a), standardised(b))
 
 
@@ -177,7 +177,7 @@ def factored_pearson(a: tuple[np.ndarray, np.ndarray], b: tuple[np.ndarray, np.n
     sum_ij (A B^T)_ij = (1^T A)(B^T 1), sum_ij (A B^T)_ij (C D^T)_ij = sum((A^T C) o (B^T D)). With
     rank r << n this is O(n r^2) instead of O(n^2): the split-half targets of a 3,000-sound noise
     ceiling (rank 16 for seven categories) cost microseconds instead of a tenth of a second each.
-    Equal to `rsa.pearson_rows` of the condensed RDMs up to rounding (tests/test_large_sets.py).
+    Equal to `geometry.pearson_rows` of the condensed RDMs up to rounding (tests/test_large_sets.py).
     """
     (fa, ga), (fb, gb) = _centred_factors(*a), _centred_factors(*b)
     n_pairs = np.float64(fa.shape[0] * (fa.shape[0] - 1) / 2)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audioprobe.metrics import intervals, rsa, split_pearson
+from audioprobe.metrics import geometry, intervals, split_pearson
 from audioprobe.metrics.backends import NUMPY
 from audioprobe.metrics.layer_selection import cross_validated_selection, split_held_out
 from audioprobe.metrics.mantel import permutation_p_value, permuted_scores_loop, permuted_spearman_present
@@ -39,7 +39,7 @@ def resampled_scores_loop(model_rdms, target_rdm, weights, compare) -> np.ndarra
         target = targets if targets.ndim == 1 else targets[b]
         ok = np.isfinite(target)
         if not np.all(ok):
-            i, j = rsa._triu_indices(w.size)
+            i, j = geometry._triu_indices(w.size)
             if not np.any(ok) or np.count_nonzero(ok & (w[i] > 0) & (w[j] > 0)) < 2:
                 continue
             y = expanded_pairs(target, w)
@@ -132,7 +132,7 @@ class _Prepared:
     the target (ranked for a ranked comparison, among the pairs present), the missing pairs' mask."""
 
     def __init__(self, x: np.ndarray, y: np.ndarray, comparison: str):
-        self.comparison = rsa.COMPARISONS[comparison]
+        self.comparison = geometry.COMPARISONS[comparison]
         self.name = comparison
         self.n = n_items(y.size)
         self.n_layers = x.shape[0]
@@ -141,9 +141,9 @@ class _Prepared:
         self.mask = None if present.all() else present  # None: the complete-matrix path, unchanged
         self.score = np.full(x.shape[0], np.nan)
         if self.mask is None:
-            self.score[finite] = rsa.compare_rows(x[finite], y, comparison)
+            self.score[finite] = geometry.compare_rows(x[finite], y, comparison)
         elif present.sum() >= 2:
-            self.score[finite] = rsa.compare_rows(x[finite][:, present], y[present], comparison)
+            self.score[finite] = geometry.compare_rows(x[finite][:, present], y[present], comparison)
         # Layers whose RDM is not finite give NaN everywhere (each layer's statistics are computed
         # independently): only the finite rows are computed, and the others are filled with NaN. A partial
         # RSA whose control explains every layer then costs nothing but its draws.
@@ -152,11 +152,11 @@ class _Prepared:
         self.x_values, self.y_values = self.xf, y  # before ranking (Spearman's Mantel test with missing pairs re-ranks)
         self.y = y
         if self.comparison.ranks and self.mask is None:
-            self.xf, self.y = rsa.rank_rows(self.xf), rsa.rank_rows(y)
+            self.xf, self.y = geometry.rank_rows(self.xf), geometry.rank_rows(y)
         elif self.comparison.ranks:  # ranks among the present pairs; the missing ones stay out
             ranked_x, ranked_y = np.zeros(self.xf.shape), np.full(y.shape, np.nan)
-            ranked_x[:, present] = rsa.rank_rows(self.xf[:, present])
-            ranked_y[present] = rsa.rank_rows(y[present])
+            ranked_x[:, present] = geometry.rank_rows(self.xf[:, present])
+            ranked_y[present] = geometry.rank_rows(y[present])
             self.xf, self.y = ranked_x, ranked_y
 
     def spread(self, a: np.ndarray) -> np.ndarray:
@@ -166,7 +166,7 @@ class _Prepared:
         return full_a
 
     def compare(self, a, b) -> float:
-        return rsa.compare_rows(a, b, self.name)[0]
+        return geometry.compare_rows(a, b, self.name)[0]
 
 
 
@@ -222,7 +222,7 @@ def _parts_loop(x, y, weights, halves, comparison) -> np.ndarray:
     parts of `split_pearson`), one explicit resample at a time (Kendall's tau-a; slow). y `[n_pairs]`, or
     `[m, n_pairs]` (a target per row)."""
     def compare(a, b):
-        return rsa.compare_rows(a, b, comparison)[0]
+        return geometry.compare_rows(a, b, comparison)[0]
 
     weights = np.asarray(weights, dtype=np.int64)
     part_weights = [weights] + [weights * h for half in halves for h in (half, ~half)]
@@ -252,8 +252,8 @@ def _two_factor(xf, kept, n_layers, listener_targets, n_listeners, seed, counts,
     for start in range(0, n_bootstrap if kept.size else 0, chunk):
         rows = slice(start, start + chunk)
         targets = np.asarray(listener_targets(listeners[rows]), dtype=np.float64)
-        if rsa.COMPARISONS[comparison].ranks:
-            targets = rsa.rank_rows(targets)
+        if geometry.COMPARISONS[comparison].ranks:
+            targets = geometry.rank_rows(targets)
         if sums is None:  # Kendall's tau-a: resample by resample
             kinds["both"][rows][..., kept] = _parts_loop(xf, targets, counts[rows], halves, comparison)
             kinds["listeners"][rows][..., kept] = _parts_loop(xf, targets, np.ones_like(counts[rows]), halves,

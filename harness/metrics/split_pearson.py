@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from audioprobe.metrics import rsa
+from audioprobe.metrics import geometry
 
 
 def n_items(n_pairs: int) -> int:
@@ -137,7 +137,7 @@ def split_sums(x: np.ndarray, y: np.ndarray | None, weights: np.ndarray, halves:
         out["y"], out["yy"] = common[..., 1], common[..., 2]
     n_layer_squares = 2 if y is None else 3
     layer_sums = np.empty((n_layer_squares, m, n_parts, x.shape[0]))
-    i, j = rsa._triu_indices(n)
+    i, j = geometry._triu_indices(n)
     buffer = np.zeros((n, n_layer_squares, n))  # [X | X o X | X o Y] side by side, row by row (reused)
     xsq = buffer[:, 0, :]  # its diagonal stays 0
     for layer, row in enumerate(np.atleast_2d(x)):
@@ -169,7 +169,7 @@ class PairParts:
         self.x = np.ascontiguousarray(np.atleast_2d(x), dtype=np.float64)
         n_layers, n_pairs = self.x.shape
         self.n = n_items(n_pairs)
-        self.i, self.j = rsa._triu_indices(self.n)
+        self.i, self.j = geometry._triu_indices(self.n)
         masks = [np.ones(n_pairs, dtype=bool)]
         for h in np.atleast_2d(np.asarray(halves, dtype=bool)) if np.size(halves) else []:
             masks += [h[self.i] & h[self.j], ~h[self.i] & ~h[self.j]]

@@ -12,13 +12,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-from audioprobe.metrics import rsa
+from audioprobe.metrics import geometry
 from audioprobe.metrics.responses import counts_from_responses
 
 Counts = dict[str, np.ndarray]  # dimension -> [n_sounds, n_categories] response counts
 
 #: targets whose square form has a low-rank factorisation (rsa.*_factors): Pearson ceilings use it
-FACTORED = {"kl": rsa.symmetric_kl_factors, "modal": rsa.modal_factors}
+FACTORED = {"kl": geometry.symmetric_kl_factors, "modal": geometry.modal_factors}
 
 #: added to every category count before KL / JS (the paper's choice): the RSA tasks' default and the set
 #: summary's targets
@@ -28,9 +28,9 @@ DEFAULT_SMOOTHING = 0.5
 def from_counts(kind: str, counts: Counts, dims: list[str], smoothing: float) -> np.ndarray:
     """The condensed target of `kind` ("kl", "js", "modal") from response counts; several dimensions: the
     mean of their RDMs."""
-    funcs = {"kl": lambda c: rsa.symmetric_kl_rdm(c, smoothing),
-             "js": lambda c: rsa.jensen_shannon_rdm(c, smoothing),
-             "modal": rsa.modal_rdm}
+    funcs = {"kl": lambda c: geometry.symmetric_kl_rdm(c, smoothing),
+             "js": lambda c: geometry.jensen_shannon_rdm(c, smoothing),
+             "modal": geometry.modal_rdm}
     return np.mean([funcs[kind](counts[d]) for d in dims], axis=0)
 
 

@@ -39,7 +39,7 @@ def unreliable_labels(scores: dict) -> list[str]:
         if block.get("reliable") is not False:
             continue
         value, (lo, hi) = format_score(block.get("value"), 3), (format_score(x, 3) for x in block["interval"])
-        if "dimension" in block:  # a perceived label (rsa.dimension_reliability)
+        if "dimension" in block:  # a perceived label (reliability.dimension_reliability)
             out.append(f"{role} label {block['dimension']!r} unreliable: listeners' split-half reliability {value}, "
                        f"[{lo}, {hi}]")
         else:

@@ -1,15 +1,15 @@
 """`abx`: ABX discriminability of a dimension's categories (Schatz et al. 2013).
 
 Every statistic of a task scores one estimand: the cells (by-value, category of A and X, category
-of B) are fixed on the full set (`metrics.abx.abx_structure`: a stratum needs 8 sounds to serve as
+of B) are fixed on the full set (`metrics.discrimination.abx_structure`: a stratum needs 8 sounds to serve as
 A/X and 4 as B) and used unchanged for the estimate, every bootstrap resample and every half-split.
 
 - Resampling: a weighted (Bayesian) bootstrap of the n sounds in a scored cell, each resample's
-  weights n x Dirichlet((n-1)/n) (`metrics.abx.bayesian_bootstrap_weights`; Rubin 1981): every sound
+  weights n x Dirichlet((n-1)/n) (`metrics.discrimination.bayesian_bootstrap_weights`; Rubin 1981): every sound
   keeps a positive weight, so no cell is ever undefined, and the weights have the multinomial counts'
   mean, variance and covariance. Drawn from the seed's bootstrap stream: every model on the same set,
   task and seed gets the same weights (paired comparisons).
-- Half-splits: drawn within each (by-value, category) stratum (`metrics.abx.stratified_halves`) from
+- Half-splits: drawn within each (by-value, category) stratum (`metrics.discrimination.stratified_halves`) from
   the seed's CV stream; the estimate's cross-validated headline uses cv_splits of them, its replicates
   the first K = `resampling.HEADLINE_SPLITS` in every resample (weights w h and w (1 - h)).
 - Headline: `common.headline`, lowest error.
@@ -22,7 +22,7 @@ from typing import Annotated, Any, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import abx, intervals, layer_selection, pearson, resampling, rsa
+from audioprobe.metrics import discrimination, geometry, intervals, layer_selection, pearson, resampling
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (
@@ -50,7 +50,7 @@ ABX_PARAMS = {
     "by": Param(str, "", "Dimension whose value A, B and X share (empty: none)."),
     "label_source": Param(str, "perceived", "perceived: modal listener response (tied sounds left out); "
                                             "physical: label column.", choices=LABEL_SOURCES),
-    "model_distance": Param(str, "cosine", "Distance between pooled activations.", choices=rsa.MODEL_DISTANCES),
+    "model_distance": Param(str, "cosine", "Distance between pooled activations.", choices=geometry.MODEL_DISTANCES),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
     **STAT_PARAMS,
 }
@@ -77,14 +77,14 @@ def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     if params["by"]:
         by, by_values = category_codes(sound_labels(stimset, params["by"], params["label_source"], ctx.task))
         labels = np.where(by >= 0, labels, -1)
-    full = abx.abx_structure(labels, by)
+    full = discrimination.abx_structure(labels, by)
     within = f" within one value of {params['by']!r}" if by is not None else ""
     if not full.cells:
         raise NotApplicableError(
             f"task {ctx.task!r}: no ABX cell on stimulus set {stimset.name!r}: it needs two categories of "
-            f"{params['dimension']!r}{within} with at least {abx.MIN_A_SOUNDS} sounds of one (A and X: "
-            f"{abx.MIN_A_SOUNDS // 2} in each half of a split) and {abx.MIN_B_SOUNDS} of the other (B: "
-            f"{abx.MIN_B_SOUNDS // 2} in each half).")
+            f"{params['dimension']!r}{within} with at least {discrimination.MIN_A_SOUNDS} sounds of one (A and X: "
+            f"{discrimination.MIN_A_SOUNDS // 2} in each half of a split) and {discrimination.MIN_B_SOUNDS} of the other (B: "
+            f"{discrimination.MIN_B_SOUNDS // 2} in each half).")
     structure = full.on_used()  # the same cells over the sounds they use, renumbered 0..n-1
     n, B = full.used.size, params["bootstrap"]
     names = list(acts[params["pooling"]])
@@ -135,19 +135,19 @@ def _layer_errors(layers: dict[str, np.ndarray], used: np.ndarray, structure, pa
 
     n, B, S = used.size, params["bootstrap"], params["cv_splits"]
     choose = len(layers) > 1  # a layer to choose: the cross-validated headline and its split replicates
-    weights = abx.bayesian_bootstrap_weights(ctx.plan.bootstrap(), n, B)  # [B, n]
-    splits = abx.stratified_halves(ctx.plan.splits(), structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
+    weights = discrimination.bayesian_bootstrap_weights(ctx.plan.bootstrap(), n, B)  # [B, n]
+    splits = discrimination.stratified_halves(ctx.plan.splits(), structure.strata, S) if choose else np.zeros((0, n), dtype=bool)
     K = min(resampling.HEADLINE_SPLITS, splits.shape[0]) if B else 0
     with pearson.small_problem_threads(n):
-        dist = np.stack([squareform(rsa.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
+        dist = np.stack([squareform(geometry.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
                          for x in layers.values()])  # [L, n, n]
     main_w = np.vstack([np.ones((1, n)), weights, _interleaved(splits).astype(np.float64)])
-    main = abx.structure_errors(dist, structure, main_w)[:, 0]  # [L, 1 + B + 2S]
+    main = discrimination.structure_errors(dist, structure, main_w)[:, 0]  # [L, 1 + B + 2S]
     out = {"weights": weights, "K": K, "point": main[:, 0], "boot": main[:, 1:1 + B].T,
            "cv_a": main[:, 1 + B::2].T, "cv_b": main[:, 2 + B::2].T,
            "rep_a": np.full((B, K, len(layers)), np.nan), "rep_b": np.full((B, K, len(layers)), np.nan)}
     if K:
-        halves = abx.structure_errors(dist, structure, weights, _interleaved(splits[:K]), whole=False)  # [L, 2K, B]
+        halves = discrimination.structure_errors(dist, structure, weights, _interleaved(splits[:K]), whole=False)  # [L, 2K, B]
         out["rep_a"], out["rep_b"] = halves[:, 0::2].transpose(2, 1, 0), halves[:, 1::2].transpose(2, 1, 0)
     return out
 
@@ -217,7 +217,7 @@ class ABXScores(Scores):
                                                   "statistic"]
     label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (labels, and the "
                                                          "strata of `by`): how well the listeners agree on it "
-                                                         "(rsa.label_reliability)"]
+                                                         "(geometry.label_reliability)"]
 
 
 def _panel_title(result: dict) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Callable, NotRequired, TypedDi
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import resampling, transfer
+from audioprobe.metrics import probing, resampling
 from audioprobe.registry import Registry
 from audioprobe.stimuli import StimulusSet
 
@@ -393,7 +393,7 @@ def sound_labels(stimset: StimulusSet, dimension: str, source: str, task: str) -
     """Per-sound category: the modal response (None where tied) or the physical label column."""
     if source == "perceived":
         require_dimensions(stimset, [dimension], task)
-        return transfer.modal_labels(stimset.judgments[dimension], stimset.dimensions[dimension])
+        return probing.modal_labels(stimset.judgments[dimension], stimset.dimensions[dimension])
     if dimension not in stimset.labels:
         raise NotApplicableError(
             f"task {task!r} needs the physical label column {dimension!r}, but stimulus set {stimset.name!r} has "

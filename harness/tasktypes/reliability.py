@@ -13,7 +13,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 
 import numpy as np
 
-from audioprobe.metrics import backends, ceiling, pearson, resampling, rsa, targets
+from audioprobe.metrics import backends, ceiling, geometry, pearson, resampling, targets
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import dimensions_of, json_float
 
@@ -172,7 +172,7 @@ def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.rand
     and every comparison made on the pairs present in both matrices compared."""
     if not stimset.listener_rdms:
         return {"value": None, "reason": "the stimulus set has no per-listener matrices (rdm/<listener>.csv)"}
-    rdms = np.stack([rsa.square_rdm(m) for m in stimset.listener_rdms.values()])
+    rdms = np.stack([geometry.square_rdm(m) for m in stimset.listener_rdms.values()])
     n_listeners, n_splits = rdms.shape[0], params["ceiling_splits"]
     compare = lambda a, b: pearson.paired_rows_present(a, b, params["comparison"])  # noqa: E731
     target_note = ("; the ceiling's target is the mean of the listeners' matrices (rdm/), which may differ from "
@@ -194,7 +194,7 @@ def rdm_noise_ceiling(stimset: StimulusSet, params: dict[str, Any], rng: np.rand
 def _has_own_rdm(stimset: StimulusSet, rdms: np.ndarray) -> bool:
     """Whether the set's rdm differs from the mean of its listeners' matrices (an rdm.csv of its own)."""
     mean = ceiling.mean_of_rdms(rdms, np.ones((1, rdms.shape[0])))[0]
-    own = rsa.square_rdm(stimset.rdm)
+    own = geometry.square_rdm(stimset.rdm)
     return not np.allclose(own, mean, rtol=1e-12, atol=1e-12, equal_nan=True)
 
 

@@ -13,9 +13,9 @@ import numpy as np
 from audioprobe.errors import AudioprobeError, NotApplicableError
 from audioprobe.metrics import (
     backends,
+    geometry,
     intervals,
     pearson,
-    rsa,
     rsa_inference,
     similarity,
     split_pearson,
@@ -68,8 +68,8 @@ RSA_PARAMS = {
                                "set's rdm.csv).", choices=RSA_TARGETS),
     "smoothing": Param(float, targets.DEFAULT_SMOOTHING, "Added to every category count before kl / js.",
                        check=lambda v: None if v >= 0 else "must be >= 0"),
-    "model_distance": Param(str, "cosine", "Distance between pooled activations.", choices=rsa.MODEL_DISTANCES),
-    "comparison": Param(str, "pearson", "Correlation of the upper triangles.", choices=rsa.COMPARISONS),
+    "model_distance": Param(str, "cosine", "Distance between pooled activations.", choices=geometry.MODEL_DISTANCES),
+    "comparison": Param(str, "pearson", "Correlation of the upper triangles.", choices=geometry.COMPARISONS),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
     "permutations": Param(int, 1000, "Mantel permutations for p-values (0: off).", check=non_negative),
     "ceiling_splits": Param(int, CEILING_SPLITS, "Random split halves of the listeners for the noise ceiling (0: off).",
@@ -98,14 +98,14 @@ def target_rdm(stimset: StimulusSet, params: dict[str, Any], task: str) -> np.nd
         if stimset.rdm is None:
             raise NotApplicableError(f"task {task!r} compares with the stimulus set's dissimilarity matrix, but set "
                                   f"{stimset.name!r} has no rdm.csv. Add one or choose another target.")
-        return rsa.square_rdm(stimset.rdm)
+        return geometry.square_rdm(stimset.rdm)
     if kind == "physical":
         for d in dims:
             if d not in stimset.labels:
                 raise NotApplicableError(
                     f"task {task!r} needs the physical label column {d!r}, but stimulus set {stimset.name!r} has "
                     f"{', '.join(stimset.labels) or 'no labels.csv'}. Add the column or choose another target.")
-        return np.mean([rsa.label_rdm(stimset.labels[d]) for d in dims], axis=0)
+        return np.mean([geometry.label_rdm(stimset.labels[d]) for d in dims], axis=0)
     require_dimensions(stimset, dims, task)
     if kind == "kl" and params["smoothing"] <= 0:
         raise AudioprobeError(f"task {task!r}: target 'kl' needs smoothing > 0 (KL is infinite for empty categories).")
@@ -143,7 +143,7 @@ def _control_rdm(ctx: EvalContext, params: dict[str, Any]) -> tuple[np.ndarray, 
     if name not in layers:
         raise AudioprobeError(f"task {ctx.task!r}: control_layer {name!r} is not a layer of "
                               f"{params['control']!r} ({', '.join(layers)}).")
-    return rsa.model_rdm(layers[name], params["model_distance"]), name
+    return geometry.model_rdm(layers[name], params["model_distance"]), name
 
 
 #: a residual RDM smaller than this fraction of the layer's RDM (norms) is the control itself
@@ -159,7 +159,7 @@ def evaluate_rsa(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
     factors = resampled_factors(stimset, params, ctx.task, responses)
     two_factor = "listeners" in factors
     n_listeners = next(iter(responses.values())).shape[0] if two_factor else 0
-    on_gpu = ctx.device.startswith("cuda") and rsa.COMPARISONS[params["comparison"]].linear
+    on_gpu = ctx.device.startswith("cuda") and geometry.COMPARISONS[params["comparison"]].linear
     out = rsa_inference.rsa_statistics(model_rdms, target, params["comparison"], ctx.seed, params["bootstrap"],
                                params["permutations"], params["cv_splits"], params["ci_level"],
                                listener_targets=response_targets(stimset, params, responses) if two_factor else None,
@@ -215,20 +215,20 @@ def _layer_rdms(layers: dict[str, np.ndarray], stimset: StimulusSet, params: dic
     RSA), and a note for each layer whose RDM is undefined."""
     names = list(layers)
     with pearson.small_problem_threads(len(stimset)):  # see rsa_inference.rsa_statistics
-        model_rdms = np.stack([rsa.model_rdm(x, params["model_distance"]) for x in layers.values()])
+        model_rdms = np.stack([geometry.model_rdm(x, params["model_distance"]) for x in layers.values()])
     notes, control = {}, None
     if params["control"] != "none":
         control_rdm, control_layer = _control_rdm(ctx, params)
         on = slice(None) if mask is None else mask  # the regression and its check on the pairs compared
         centred = model_rdms[:, on] - model_rdms[:, on].mean(axis=1, keepdims=True)
-        residual = rsa.residualise(model_rdms, control_rdm, mask)
+        residual = geometry.residualise(model_rdms, control_rdm, mask)
         explained = np.linalg.norm(residual[:, on], axis=1) <= RESIDUAL_FLOOR * np.linalg.norm(centred, axis=1)
         residual[explained] = np.nan
         for k in np.nonzero(explained)[0]:
             notes[names[k]] = "the control RDM explains this layer's RDM entirely: no residual to compare"
         model_rdms = residual
         control = {"model": params["control"], "layer": control_layer,
-                   "score_of_control": json_float(rsa.compare_rows(control_rdm[on], target[on],
+                   "score_of_control": json_float(geometry.compare_rows(control_rdm[on], target[on],
                                                                    params["comparison"])[0])}
     for k, row in enumerate(model_rdms):
         if names[k] not in notes and not np.all(np.isfinite(row)):
@@ -466,7 +466,7 @@ def _result_dimensions(result: dict) -> tuple[str, ...]:
 
 def _y_label(result: dict) -> str:
     name = _result_params(result).get("comparison", "pearson")
-    return f"RSA ({rsa.COMPARISONS[name].label if name in rsa.COMPARISONS else name})"
+    return f"RSA ({geometry.COMPARISONS[name].label if name in geometry.COMPARISONS else name})"
 
 
 def _ceiling_value(result: dict) -> float | None:

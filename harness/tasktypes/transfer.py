@@ -4,7 +4,7 @@ Bost et al. (2024), experiment 2 (figure 2), with a no-transfer baseline and cha
 
 Per layer: the transfer score, the no-transfer baseline (the probe cross-validated inside the test
 subset, at its own training size: the figure's comparison), and both again at matched training sizes
-(`transfer.matched_plan`: per baseline fold, two probes trained on the same number of sounds, paired
+(`probing.matched_plan`: per baseline fold, two probes trained on the same number of sounds, paired
 sound by sound), so that "transfer beats baseline" does not measure training-set size. Two
 headlines, both cross-validated over half-splits of the test sounds: the transfer score
 (`common.headline`) and the matched contrast, matched transfer minus matched baseline at the layer
@@ -19,7 +19,7 @@ from typing import Annotated, Any, NotRequired, TypedDict
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import intervals, layer_selection, resampling, transfer
+from audioprobe.metrics import intervals, layer_selection, probing, resampling
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (
@@ -51,12 +51,12 @@ TRANSFER_PARAMS = {
     "train_values": Param(list, doc="Categories of split_dimension in the training subset."),
     "test_values": Param(list, doc="Categories of split_dimension in the test subset (disjoint from train)."),
     "score": Param(str, "accuracy", "Per-layer score and headline.", choices=("accuracy", "balanced_accuracy")),
-    "c_grid": Param(list, list(transfer.C_GRID), "Inverse regularisation strengths C tried by inner CV."),
+    "c_grid": Param(list, list(probing.C_GRID), "Inverse regularisation strengths C tried by inner CV."),
     "inner_folds": Param(int, 5, "Stratified folds inside the training sounds to choose C.",
                          check=lambda v: None if v >= 2 else "must be >= 2"),
     "baseline_folds": Param(int, 5, "Stratified folds of the no-transfer baseline inside the test subset.",
                             check=lambda v: None if v >= 2 else "must be >= 2"),
-    "max_iter": Param(int, transfer.MAX_ITER, "Iteration cap of the solver (a cap only: each fit stops at the "
+    "max_iter": Param(int, probing.MAX_ITER, "Iteration cap of the solver (a cap only: each fit stops at the "
                       "converged optimum, gradient norm below 1e-8).", check=lambda v: None if v > 0 else "must be > 0"),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
     **STAT_PARAMS,
@@ -101,9 +101,9 @@ def transfer_subsets(stimset: StimulusSet, params: dict[str, Any], task: str):
 
 
 def _scores(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`[2, ...]`: accuracy and balanced accuracy for weights `[..., n]` (`transfer.accuracies`)."""
+    """`[2, ...]`: accuracy and balanced accuracy for weights `[..., n]` (`probing.accuracies`)."""
     w = np.asarray(weights, dtype=np.float64)
-    acc, bal = transfer.accuracies(correct, labels, w.reshape(-1, w.shape[-1]))
+    acc, bal = probing.accuracies(correct, labels, w.reshape(-1, w.shape[-1]))
     return np.stack([acc, bal]).reshape((2,) + w.shape[:-1])
 
 
@@ -223,7 +223,7 @@ MATCHED_METHOD = ("Matched training sizes: for each baseline outer fold f, m_f =
 
 def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     """Per layer: the transfer probe's score, the no-transfer baseline (full size: figure 2 of the paper),
-    and both at matched training sizes (`transfer.matched_plan`); the cross-validated headline of the
+    and both at matched training sizes (`probing.matched_plan`); the cross-validated headline of the
     transfer score (`common.headline`) and of the matched contrast (`baseline_contrast`).
 
     Resampling: bootstrap over test sounds (the fitted probes kept), one plan for every array kept.
@@ -234,10 +234,10 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     data = _Subsets(stimset, params, ctx)
     layers = acts[params["pooling"]]
     names = list(layers)
-    fitted = transfer.all_layer_predictions(list(layers.values()), data.train, data.test, data.y_train, data.y_test,
+    fitted = probing.all_layer_predictions(list(layers.values()), data.train, data.test, data.y_train, data.y_test,
                                             params["c_grid"], params["inner_folds"], params["baseline_folds"],
                                             ctx.seed, params["max_iter"])
-    plan = transfer.matched_plan(data.y_train, data.y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
+    plan = probing.matched_plan(data.y_train, data.y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
     # the test sounds with matched predictions (the same for every layer: the plan depends on labels only)
     pairs0 = fitted[0][3] if fitted else None
     defined = np.zeros(data.n_test, dtype=bool) if pairs0 is None else np.asarray(pairs0.defined, dtype=bool)
@@ -261,7 +261,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
         "probe_design": {"inner_folds": len(data.design[0]), "left_out_of_choosing_c": data.design[1],
                          "note": ("C chosen by stratified cross-validation inside the training sounds"
                                   + (f"; the classes of a single training sound ({', '.join(data.design[1])}) were "
-                                     f"left out of that choice (still in the probe's fit): transfer.inner_folds_of"
+                                     f"left out of that choice (still in the probe's fit): probing.inner_folds_of"
                                      if data.design[1] else ""))},
         "matched": _matched_block(plan, defined, data.absent),
         "classes_test": {str(c): int(k) for c, k in zip(data.classes, data.class_counts)},
@@ -286,14 +286,14 @@ class _Subsets:
         if len(np.unique(self.y_train)) < 2:
             raise NotApplicableError(f"task {ctx.task!r}: every training sound has the same "
                                      f"{params['target_dimension']!r} category ({self.y_train[0]}); nothing to learn.")
-        self.design = transfer.inner_folds_of(self.y_train, transfer._folds(self.y_train, params["inner_folds"]),
+        self.design = probing.inner_folds_of(self.y_train, probing._folds(self.y_train, params["inner_folds"]),
                                               ctx.seed)
         if self.design is None:
             raise NotApplicableError(
-                f"task {ctx.task!r}: the training subset ({transfer.class_counts_text(self.y_train)}) has fewer than 2 "
+                f"task {ctx.task!r}: the training subset ({probing.class_counts_text(self.y_train)}) has fewer than 2 "
                 f"classes of {params['target_dimension']!r} with 2 or more sounds; the probe's C is chosen by "
                 f"stratified cross-validation inside the training sounds, which needs them.")
-        self.absent = transfer.baseline_absence(self.y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
+        self.absent = probing.baseline_absence(self.y_test, params["baseline_folds"], params["inner_folds"], ctx.seed)
         self.classes, self.class_counts = np.unique(self.y_test, return_counts=True)
         self.chance = float(self.class_counts.max() / self.class_counts.sum())
         self.n_test = self.test.size
@@ -491,7 +491,7 @@ class Matched(TypedDict):
 class ProbeDesign(TypedDict):
     inner_folds: Annotated[int, "stratified folds inside the training sounds that chose C"]
     left_out_of_choosing_c: Annotated[list[str], "classes of a single training sound, left out of the choice of C "
-                                                 "(still in the probe's fit; transfer.inner_folds_of)"]
+                                                 "(still in the probe's fit; probing.inner_folds_of)"]
     note: Annotated[str, "the design, in words"]
 
 
@@ -524,7 +524,7 @@ class TransferScores(Scores):
     classes_train: Annotated[dict[str, int], "sounds per class in the training subset"]
     classes_test: Annotated[dict[str, int], "sounds per class in the test subset"]
     label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (target, split): "
-                                                         "how well the listeners agree on it (rsa.label_reliability; "
+                                                         "how well the listeners agree on it (reliability.label_reliability; "
                                                          "`reliable` false: the label is mostly the listeners' noise)"]
 
 

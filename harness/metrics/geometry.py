@@ -230,7 +230,7 @@ class Comparison:
 
 def _check_comparison(name: str, obj) -> str:
     if not isinstance(obj, Comparison):
-        return f"{obj!r} is not a Comparison (audioprobe.metrics.rsa)"
+        return f"{obj!r} is not a Comparison (audioprobe.metrics.geometry)"
     return "" if obj.linear or callable(obj.pair) else "its pair is not a function (x, y) -> float"
 
 
