@@ -35,6 +35,8 @@ if [ ${#MODULES[@]} -eq 0 ]; then
 fi
 # the test files that exercise each module (the others never reach it)
 STATS_TESTS="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
+# a task type's presentation (how the leaderboard and the report show its results)
+SHOWN_TESTS="tests/test_studies.py"
 INFERENCE_TESTS="tests/test_inference.py tests/test_inference_independent.py tests/test_properties.py"
 declare -A TESTS=(
   [metrics/resampling.py]="$STATS_TESTS"
@@ -51,10 +53,10 @@ declare -A TESTS=(
   [metrics/probing.py]="tests/test_transfer.py tests/test_independent.py"
   [metrics/discrimination.py]="tests/test_abx.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
-  [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py"
-  [tasktypes/reliability.py]="tests/test_rsa.py tests/test_independent.py tests/test_statistics.py tests/test_listeners.py tests/test_transfer.py tests/test_abx.py"
-  [tasktypes/transfer.py]="tests/test_transfer.py tests/test_independent.py"
-  [tasktypes/abx.py]="tests/test_abx.py"
+  [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py $SHOWN_TESTS"
+  [tasktypes/reliability.py]="tests/test_rsa.py tests/test_independent.py tests/test_statistics.py tests/test_listeners.py tests/test_transfer.py tests/test_abx.py tests/test_rdm_tasks.py tests/test_real_matrices.py"
+  [tasktypes/transfer.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py $SHOWN_TESTS"
+  [tasktypes/abx.py]="tests/test_abx.py tests/test_abx_resampling.py $SHOWN_TESTS"
   [extract.py]="tests/test_extract.py tests/test_identity.py"
   [cache.py]="tests/test_cache.py tests/test_cache_integrity.py tests/test_identity.py"
 )
@@ -82,6 +84,7 @@ for MOD in "${MODULES[@]}"; do
   cp -r "$ROOT/leaderboard" "$STAGE/audioprobe/leaderboard"
   cp -r "$ROOT/tasks" "$STAGE/audioprobe/tasks"
   cp -r "$ROOT/tests" "$STAGE/tests"
+  cp "$ROOT/CONTRIBUTING.md" "$STAGE/"  # tests run the guide's own code blocks
   find "$STAGE" -name __pycache__ -prune -exec rm -rf {} +
   SEL="${TESTS[$MOD]:-tests/}"
   SELECTED=""
@@ -98,6 +101,7 @@ timeout_multiplier = 5.0
 do_not_mutate_patterns = ['^\s*raise \w*(Error|Exception)\(']
 process_isolation = "forkserver"
 use_git_change_detection = false
+also_copy = ["CONTRIBUTING.md"]
 TOML
   printf '[tool:pytest]\ntestpaths = tests\n' > "$STAGE/setup.cfg"
   cd "$STAGE"

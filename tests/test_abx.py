@@ -280,3 +280,16 @@ def test_without_cross_validation_or_bootstrap(rng):
     both_off = TASK_TYPES["abx"].evaluate({"mean": layers}, s, {**p, "bootstrap": 0, "cv_splits": 0},
                                           EvalContext("t", 3, None))
     assert both_off["headline"]["value"] == nocv["headline"]["value"] and both_off["headline"]["ci"] is None
+
+
+def test_a_one_layer_model_has_no_layer_to_choose(rng):
+    """One layer: its score is the headline (no halves drawn for a choice), with the per-layer interval."""
+    n = 36
+    s, truth = _tiny_set(n)
+    p = {k: v.default for k, v in ABX_PARAMS.items()}
+    p.update(bootstrap=30, cv_splits=6, label_source="physical")
+    out = TASK_TYPES["abx"].evaluate({"mean": {"only": np.eye(3)[truth["material"]] + 0.6 * rng.random((n, 3))}},
+                                     s, p, EvalContext("t", 3, None))
+    (layer,) = out["per_layer"]
+    assert out["headline"]["value"] == layer["score"] and out["headline"]["layer"] == "only"
+    assert out["headline"]["ci"] == layer["ci"] and layer["ci"] is not None

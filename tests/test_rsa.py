@@ -553,3 +553,102 @@ def test_a_comparison_that_is_not_one_is_refused_by_name(target, problem):
     finally:
         del geometry.COMPARISONS["broken"]
     assert "broken" not in geometry.COMPARISONS and geometry.COMPARISONS["pearson"].linear
+
+
+#: a valid comparison, registered lazily by the test below
+KENDALL_AGAIN = geometry.Comparison("Kendall's tau-a", pair=geometry.kendall_tau_a)
+
+
+def test_kendall_tau_a_of_fewer_than_two_pairs_is_undefined_and_a_lazy_valid_comparison_loads():
+    assert np.isnan(geometry.kendall_tau_a(np.array([1.0]), np.array([2.0])))
+    geometry.COMPARISONS.add("kendall-again", "tests.test_rsa:KENDALL_AGAIN")  # as a plugin's entry point
+    try:
+        assert geometry.COMPARISONS["kendall-again"] is KENDALL_AGAIN
+    finally:
+        del geometry.COMPARISONS["kendall-again"]
+
+
+@pytest.mark.parametrize("comparison", ["pearson", "kendall_tau_a"])
+def test_a_two_factor_bootstrap_with_every_layer_undefined_is_undefined_everywhere(comparison):
+    """Partial RSA whose control explains every layer: no layer has a score, and the two-factor statistics are
+    NaN throughout (nothing computed, the draws still made), not an error."""
+    from audioprobe.metrics import rsa_inference
+
+    rng = np.random.default_rng(1)
+    target = rng.random(45)
+    model = np.full((2, 45), np.nan)
+
+    def targets(weights):
+        return target[None, :] + 0.01 * np.asarray(weights, dtype=float).sum(axis=1, keepdims=True)
+
+    out = rsa_inference.rsa_statistics(model, target, comparison, 0, 8, 10, 4, 0.95, listener_targets=targets,
+                                       n_listeners=5)
+    for key in ("score", "ci", "p_value", "bootstrap", "bootstrap_listeners", "cv_bootstrap"):
+        assert np.isnan(out[key]).all(), key
+    assert out["listener_counts"].shape == (8, 5)
+
+
+def test_a_labels_reliability_is_the_rsa_modal_targets_ceiling_and_four_listeners_make_a_split():
+    """reliability.dimension_reliability (what transfer and ABX flag labels with) equals the noise ceiling an
+    `rsa` task with target modal on that dimension reports for the seed; 4 listeners are the fewest that split
+    into two halves of two (fewer: no value, and the reason)."""
+    from audioprobe.metrics.resampling import ResamplePlan
+    from audioprobe.tasktypes.reliability import dimension_reliability, noise_ceiling
+    from tests.factories import make_set
+
+    rng = np.random.default_rng(3)
+    truth = rng.integers(0, 3, 24)
+    for n_listeners in (4, 3):
+        noisy = np.where(rng.random((n_listeners, 24)) < 0.25, rng.integers(0, 3, (n_listeners, 24)), truth)
+        s = make_set({"material": ["a", "b", "c"]}, responses={"material": noisy}, audio=False)
+        params = {name: p.default for name, p in RSA_PARAMS.items()}
+        params.update(target="modal", dimensions=["material"], comparison="pearson")
+        expected = noise_ceiling(s, params, ResamplePlan(7).ceiling())
+        got = dimension_reliability(s, "material", 7)
+        assert got == {**expected, "dimension": "material"}
+        if n_listeners == 4:
+            assert got["value"] is not None and got["n_splits"] == 100
+        else:
+            assert got["value"] is None and "a split half needs at least 4" in got["reason"]
+
+
+def test_a_layer_with_undefined_distances_says_so_and_a_complete_target_has_no_missing_pairs(rng):
+    s, truth = tiny_set(rng)
+    zero = rng.random((30, 3))
+    zero[4] = 0.0  # a sound whose activation is all zeros: its cosine distances are undefined
+    acts = {"mean": {"good": np.eye(3)[truth["material"]] + 0.3 * rng.random((30, 3)), "zero": zero}}
+    out = TASK_TYPES["rsa"].evaluate(acts, s, params(bootstrap=20, permutations=20, cv_splits=4), ctx())
+    good, undefined = out["per_layer"]
+    assert "note" not in good and good["score"] is not None
+    assert undefined["score"] is None and undefined["note"].startswith("undefined distances")
+    assert "n_pairs_missing" not in out and "missing_pairs" not in out and out["n_pairs"] == 30 * 29 // 2
+
+
+def test_partial_rsa_on_a_target_with_missing_pairs_regresses_on_the_pairs_present(rng):
+    """Partial RSA against a matrix with unrated pairs: the control is regressed out on the pairs the target
+    has, the control's own score is on those pairs, and the score equals that computed by hand."""
+    from scipy.spatial.distance import squareform
+
+    n = 20
+    x = rng.normal(size=(n, 4))
+    control_x = x[:, :2] + 0.5 * rng.normal(size=(n, 2))
+    target = pdist(x[:, :3] + 0.3 * rng.normal(size=(n, 3)))
+    target[rng.random(target.size) < 0.2] = np.nan
+    s = make_set({"material": ["a", "b"]}, {"material": rng.integers(0, 2, n)}, audio=False)
+    square = squareform(np.nan_to_num(target))
+    square[squareform(np.isnan(target).astype(float)) > 0] = np.nan
+    np.fill_diagonal(square, 0.0)
+    s.rdm = square
+    acts = {"mean": {"layer": x}}
+    out = TASK_TYPES["rsa"].evaluate(acts, s, params(target="rdm", dimensions=[], control="logmel", bootstrap=0,
+                                                     permutations=0, cv_splits=0, ceiling_splits=0),
+                                     ctx(control=lambda model, pooling: {"only": control_x}))
+    present = np.isfinite(target)
+    model, control = pdist(x, "cosine"), pdist(control_x, "cosine")
+    design = np.column_stack([np.ones(present.sum()), control[present]])
+    fit = np.linalg.lstsq(design, model[present], rcond=None)[0]
+    residual = model[present] - design @ fit
+    assert out["per_layer"][0]["score"] == pytest.approx(np.corrcoef(residual, target[present])[0, 1], abs=1e-10)
+    assert out["control"]["score_of_control"] == pytest.approx(np.corrcoef(control[present], target[present])[0, 1],
+                                                               abs=1e-10)
+    assert out["n_pairs"] == int(present.sum()) and out["n_pairs_missing"] == int((~present).sum())

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from audioprobe import leaderboard as leaderboard_package
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.build import render_markdown
 from audioprobe.leaderboard.figure_kinds import FIGURE_KINDS
@@ -17,8 +18,8 @@ from audioprobe.studies import STUDIES, Study, all_studies, builtin_task_dir, st
 from audioprobe.tasktypes import TASK_TYPES, presentation
 from tests.test_contributing import code_blocks
 
-ROOT = Path(__file__).resolve().parent.parent
-COMMITTED = ROOT / "leaderboard" / "synthetic-baselines"
+#: the committed example's results, found through the package (the repository's layout and an installed one)
+COMMITTED = Path(leaderboard_package.__file__).resolve().parent / "synthetic-baselines"
 
 
 def committed(task: str, model: str = "logmel") -> dict:
@@ -172,3 +173,30 @@ def test_a_figure_kind_added_to_the_registry_draws_the_tasks_it_takes(tmp_path, 
     sidecars = {p.name.split("__", 1)[1]: json.loads(p.read_text()) for p in (tmp_path / "report" / "figures").glob("*__*.json")}
     assert [p["task"] for p in sidecars["abx-plain.json"]["panels"]] == ["abx-material"]
     assert [p["task"] for p in sidecars["abx-1.json"]["panels"]] == ["abx-material-by-extent"]  # the study's name
+
+
+def test_the_rsa_and_transfer_presentations_read_their_results_fields():
+    """What the leaderboard and the figures ask a type, pinned on committed results (the tables and figures
+    built from them are checked elsewhere; here each answer itself)."""
+    rsa_r, avg = committed("rsa-material"), committed("rsa-average")
+    shown = presentation.of(rsa_r)
+    assert shown.y_label(rsa_r) == "RSA (Pearson)"
+    spearman = copy.deepcopy(rsa_r)
+    spearman["task"]["config"]["params"]["comparison"] = "spearman"
+    assert shown.y_label(spearman) == "RSA (Spearman)"
+    assert shown.reference(rsa_r) == rsa_r["scores"]["noise_ceiling"]["value"] is not None
+    assert shown.dimensions(rsa_r) == ("material",) and len(shown.dimensions(avg)) == 3
+    modal, other = committed("rsa-modal-material"), copy.deepcopy(committed("rsa-extent"))
+    del other["task"]["config"]["params"]["target"]
+    groups = shown.table_groups([avg, modal, rsa_r, other])
+    assert [heading.split(" ")[0] for heading, _ in groups] == ["**Perceived**", "**Modal", "**Target**"]
+    assert groups[0][1] == ["rsa-material", "rsa-average"]  # single dimensions before their average
+    assert groups[2] == ("**Target** (`?`)", ["rsa-extent"])
+    transfer_r = committed("transfer-material-1D2D-to-3D")
+    shown = presentation.of(transfer_r)
+    assert shown.reference(transfer_r) == transfer_r["scores"]["chance"]["accuracy"]
+    params = transfer_r["task"]["config"]["params"]
+    assert shown.panel_title(transfer_r) == (f"{', '.join(params['train_values'])} → {', '.join(params['test_values'])} "
+                                            f"({params['split_dimension']})")
+    abx_r = committed("abx-material-by-extent")
+    assert presentation.of(abx_r).panel_title(abx_r) == "material, within extent\n(abx-material-by-extent)"

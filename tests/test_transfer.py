@@ -197,3 +197,10 @@ def test_a_baseline_fold_that_cannot_choose_c_gives_no_baseline_and_says_why(rng
     assert entry["score"] is not None and entry["baseline_accuracy"] is None
     assert "outer fold's training part (metal 1, wood 1)" in entry["baseline_note"]
     assert "so no matched probes" in out["matched"]["note"]
+
+
+@pytest.mark.parametrize("values", [[], [""], ["1D", 3]])
+def test_a_subset_must_name_categories(values):
+    with pytest.raises(AudioprobeError, match="key 'train_values' must be a non-empty list of category names"):
+        _check_transfer("f.yaml", params(train_values=values))
+    _check_transfer("f.yaml", params(train_values=["1D"]))  # one category is a subset
