@@ -484,6 +484,9 @@ def _tables_by_target(results: list[dict]) -> list[tuple[str, list[str]]]:
             for target in order]
 
 
+#: the figure kinds that draw RSA results, plain or partial, in order (leaderboard/figure_kinds.py)
+FIGURES = ("rsa-perceived", "rsa-perceived-vs-physical", "rsa-matrix", "profiles")
+
 PRESENTATION = Presentation(
     experiments=(
         Experiment("rsa", "RSA", "Representational similarity (RSA)",
@@ -491,15 +494,13 @@ PRESENTATION = Presentation(
                                "(correlation of the two dissimilarity matrices).",
                    intro="How closely does each layer's representational geometry follow the target's? Read the "
                          "height of each profile against the noise ceiling, and where in depth it peaks.",
-                   reference="ceiling", figures=("rsa-perceived", "rsa-perceived-vs-physical", "rsa-matrix",
-                                                 "profiles"), order=10),
+                   reference="ceiling", figures=FIGURES, order=10),
         Experiment("rsa-partial", "Partial RSA", "Partial RSA (a control model's RDM regressed out)",
                    description="RSA on what is left of a layer's distances once the control model's distances "
                                "({controls}) are regressed out (Bost et al. 2024, appendix B).",
                    intro="What is left of each layer's alignment once the control model's ({control}) geometry is "
                          "regressed out? A profile near zero says the control explains the alignment.",
-                   reference="ceiling", figures=("rsa-perceived", "rsa-perceived-vs-physical", "rsa-matrix",
-                                                 "profiles"), order=11),
+                   reference="ceiling", figures=FIGURES, order=11),
     ),
     experiment_of=lambda result: "rsa-partial" if _is_partial(result) else "rsa",
     dimension_params=("dimensions",),
