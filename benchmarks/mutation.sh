@@ -30,7 +30,7 @@ MODULES=("$@")
 if [ ${#MODULES[@]} -eq 0 ]; then
   MODULES=(metrics/resampling.py metrics/pearson.py metrics/mantel.py metrics/ceiling.py metrics/layer_selection.py
            metrics/rsa_inference.py metrics/geometry.py metrics/inference/paired.py metrics/inference/ranking.py
-           metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/rsa.py
+           metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/headline.py tasktypes/rsa.py
            tasktypes/reliability.py tasktypes/transfer.py tasktypes/abx.py)
 fi
 # the test files that exercise each module (the others never reach it)
@@ -53,6 +53,7 @@ declare -A TESTS=(
   [metrics/probing.py]="tests/test_transfer.py tests/test_independent.py"
   [metrics/discrimination.py]="tests/test_abx.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
+  [tasktypes/headline.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_headline_replicates.py"
   [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py $SHOWN_TESTS"
   [tasktypes/reliability.py]="tests/test_rsa.py tests/test_independent.py tests/test_statistics.py tests/test_listeners.py tests/test_transfer.py tests/test_abx.py tests/test_rdm_tasks.py tests/test_real_matrices.py"
   [tasktypes/transfer.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py $SHOWN_TESTS"

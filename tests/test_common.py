@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
-from audioprobe.tasktypes.common import STAT_PARAMS, headline, interval, register_task_type
+from audioprobe.tasktypes.common import STAT_PARAMS, interval, register_task_type
+from audioprobe.tasktypes.headline import headline
 
 
 def test_ci_level_bounds():

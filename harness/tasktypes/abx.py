@@ -12,7 +12,7 @@ A/X and 4 as B) and used unchanged for the estimate, every bootstrap resample an
 - Half-splits: drawn within each (by-value, category) stratum (`metrics.discrimination.stratified_halves`) from
   the seed's CV stream; the estimate's cross-validated headline uses cv_splits of them, its replicates
   the first K = `resampling.HEADLINE_SPLITS` in every resample (weights w h and w (1 - h)).
-- Headline: `common.headline`, lowest error.
+- Headline: `headline.headline`, lowest error.
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from audioprobe.tasktypes.common import (
     Statistics,
     TaskType,
     category_codes,
-    headline,
     interval,
     json_float,
     register_task_type,
     sound_labels,
     synthetic_caveat,
 )
+from audioprobe.tasktypes.headline import headline
 from audioprobe.tasktypes.presentation import Experiment, Presentation
 from audioprobe.tasktypes.reliability import NoiseCeiling, label_reliability
 

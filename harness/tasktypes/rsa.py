@@ -34,15 +34,14 @@ from audioprobe.tasktypes.common import (
     Statistics,
     TaskType,
     dimensions_of,
-    headline,
     interval,
     json_float,
     non_negative,
-    pair_statistic_arrays,
     register_task_type,
     require_dimensions,
     synthetic_caveat,
 )
+from audioprobe.tasktypes.headline import headline, pair_statistic_arrays
 from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label
 from audioprobe.tasktypes.reliability import (
     CEILING_SPLITS,
@@ -251,7 +250,7 @@ def _per_layer(names: list[str], out: dict, notes: dict[str, str], two_factor: b
 
 def _headline_kept(per_layer: list[dict], names: list[str], params: dict[str, Any], out: dict, ctx: EvalContext,
                    n_sounds: int, n_listeners: int | None) -> dict:
-    """The headline (`common.headline`), its replicates and the layers' kept beside the result (two-factor:
+    """The headline (`headline.headline`), its replicates and the layers' kept beside the result (two-factor:
     both factors, with the one-factor replicates beside them)."""
     two_factor = n_listeners is not None
     if two_factor:  # "per_layer" / "headline": both factors; the one-factor replicates beside them

@@ -7,7 +7,7 @@ subset, at its own training size: the figure's comparison), and both again at ma
 (`probing.matched_plan`: per baseline fold, two probes trained on the same number of sounds, paired
 sound by sound), so that "transfer beats baseline" does not measure training-set size. Two
 headlines, both cross-validated over half-splits of the test sounds: the transfer score
-(`common.headline`) and the matched contrast, matched transfer minus matched baseline at the layer
+(`headline.headline`) and the matched contrast, matched transfer minus matched baseline at the layer
 the transfer score picks on the other half (`baseline_contrast`).
 """
 
@@ -32,13 +32,13 @@ from audioprobe.tasktypes.common import (
     Param,
     Scores,
     TaskType,
-    headline,
     interval,
     json_float,
     register_task_type,
     sound_labels,
     synthetic_caveat,
 )
+from audioprobe.tasktypes.headline import headline
 from audioprobe.tasktypes.presentation import Experiment, Presentation, headline_entry
 from audioprobe.tasktypes.reliability import NoiseCeiling, label_reliability
 
@@ -224,7 +224,7 @@ MATCHED_METHOD = ("Matched training sizes: for each baseline outer fold f, m_f =
 def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     """Per layer: the transfer probe's score, the no-transfer baseline (full size: figure 2 of the paper),
     and both at matched training sizes (`probing.matched_plan`); the cross-validated headline of the
-    transfer score (`common.headline`) and of the matched contrast (`baseline_contrast`).
+    transfer score (`headline.headline`) and of the matched contrast (`baseline_contrast`).
 
     Resampling: bootstrap over test sounds (the fitted probes kept), one plan for every array kept.
     Headline replicates: in resample b, the cross-validated score on the first K = min(HEADLINE_SPLITS,
