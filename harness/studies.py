@@ -208,10 +208,6 @@ def study_of(tasks) -> Study | None:
     return found[0] if len(found) == 1 else None
 
 
-def study_of_task(task: str) -> Study | None:
-    return study_of([task])
-
-
 def task_rank(study: Study | None, task: str, dimensions: tuple[str, ...]) -> tuple:
     """A task's place among its study's (`Study.task_rank`), or, with no study, by its dimensions and name."""
     return (study or _UNORDERED).task_rank(task, dimensions)

@@ -52,10 +52,6 @@ def anchor(set_name: str, fingerprint: str, experiment: str) -> str:
     return f"{set_folder(set_name, fingerprint)}-{experiment}".lower()
 
 
-def _params(result: dict) -> dict:
-    return result["task"].get("config", {}).get("params", {})
-
-
 # ---------------------------------------------------------------------------------------------
 # Cells
 
@@ -278,7 +274,7 @@ def experiment_heading(view: SetView, experiment: str, report_url: str | None) -
     title = shown.name
     if report_url:
         title = f"[{title}]({report_url}#{anchor(view.name, view.fingerprint, experiment)})"
-    controls = sorted({(r["scores"].get("control") or {}).get("model") or _params(r).get("control", "")
+    controls = sorted({(r["scores"].get("control") or {}).get("model") or presentation.result_params(r).get("control", "")
                        for r in view.of(experiment)})
     description = shown.description.format(controls=", ".join(c for c in controls if c))
     return [f"### {title}", ""] + ([description, ""] if description else [])

@@ -42,7 +42,7 @@ from audioprobe.tasktypes.common import (
     synthetic_caveat,
 )
 from audioprobe.tasktypes.headline import headline
-from audioprobe.tasktypes.presentation import Experiment, Presentation
+from audioprobe.tasktypes.presentation import Experiment, Presentation, result_params
 from audioprobe.tasktypes.reliability import NoiseCeiling, label_reliability
 
 ABX_PARAMS = {
@@ -217,11 +217,11 @@ class ABXScores(Scores):
                                                   "statistic"]
     label_reliability: Annotated[dict[str, NoiseCeiling], "for each perceived label the task uses (labels, and the "
                                                          "strata of `by`): how well the listeners agree on it "
-                                                         "(geometry.label_reliability)"]
+                                                         "(reliability.label_reliability)"]
 
 
 def _panel_title(result: dict) -> str:
-    p = result["task"].get("config", {}).get("params", {})
+    p = result_params(result)
     within = f", within {p['by']}" if p.get("by") else ""
     return f"{p.get('dimension', '')}{within}\n({result['task']['name']})"
 

@@ -90,6 +90,11 @@ class Presentation:
         return self.experiment_of(result) if self.experiment_of else self.experiments[0].key
 
 
+def result_params(result: dict) -> dict:
+    """The parameters a result's task ran with (its resolved config; {} for a result without one)."""
+    return result["task"].get("config", {}).get("params", {})
+
+
 def headline_entry(result: dict) -> dict:
     """The per-layer entry of a result's headline layer ({} when none)."""
     layer = result["scores"]["headline"].get("layer")

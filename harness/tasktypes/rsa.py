@@ -42,7 +42,7 @@ from audioprobe.tasktypes.common import (
     synthetic_caveat,
 )
 from audioprobe.tasktypes.headline import headline, pair_statistic_arrays
-from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label
+from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label, result_params
 from audioprobe.tasktypes.reliability import (
     CEILING_SPLITS,
     HUMAN_TARGETS,
@@ -450,21 +450,17 @@ TARGET_HEADINGS = {
 }
 
 
-def _result_params(result: dict) -> dict:
-    return result["task"].get("config", {}).get("params", {})
-
-
 def _is_partial(result: dict) -> bool:
-    return _result_params(result).get("control", "none") not in ("none", "", None)
+    return result_params(result).get("control", "none") not in ("none", "", None)
 
 
 def _result_dimensions(result: dict) -> tuple[str, ...]:
-    dims = _result_params(result).get("dimensions", ())
+    dims = result_params(result).get("dimensions", ())
     return (dims,) if isinstance(dims, str) else tuple(dims)
 
 
 def _y_label(result: dict) -> str:
-    name = _result_params(result).get("comparison", "pearson")
+    name = result_params(result).get("comparison", "pearson")
     return f"RSA ({geometry.COMPARISONS[name].label if name in geometry.COMPARISONS else name})"
 
 
@@ -476,7 +472,7 @@ def _tables_by_target(results: list[dict]) -> list[tuple[str, list[str]]]:
     """One table per kind of target, in `TARGET_HEADINGS` order; in each, single dimensions before averages."""
     by_target: dict[str, dict[str, dict]] = {}
     for r in results:
-        by_target.setdefault(_result_params(r).get("target", "?"), {}).setdefault(r["task"]["name"], r)
+        by_target.setdefault(result_params(r).get("target", "?"), {}).setdefault(r["task"]["name"], r)
     order = [t for t in TARGET_HEADINGS if t in by_target] + sorted(set(by_target) - set(TARGET_HEADINGS))
     return [(TARGET_HEADINGS.get(target, f"**Target** (`{target}`)"),
              sorted(by_target[target], key=lambda t: (len(_result_dimensions(by_target[target][t])) > 1, t)))

@@ -39,7 +39,7 @@ from audioprobe.tasktypes.common import (
     synthetic_caveat,
 )
 from audioprobe.tasktypes.headline import headline
-from audioprobe.tasktypes.presentation import Experiment, Presentation, headline_entry
+from audioprobe.tasktypes.presentation import Experiment, Presentation, headline_entry, result_params
 from audioprobe.tasktypes.reliability import NoiseCeiling, label_reliability
 
 TRANSFER_PARAMS = {
@@ -531,12 +531,8 @@ class TransferScores(Scores):
 # ---------------------------------------------------------------------------------------------
 # How transfer results are shown (`presentation.Presentation`): read from result files downstream
 
-def _result_params(result: dict) -> dict:
-    return result["task"].get("config", {}).get("params", {})
-
-
 def _score_key(result: dict) -> str:
-    return _result_params(result).get("score", "accuracy")
+    return result_params(result).get("score", "accuracy")
 
 
 def _chance(result: dict) -> float | None:
@@ -565,7 +561,7 @@ def _legend(results: list[dict]) -> str:
 
 
 def _panel_title(result: dict) -> str:
-    p = _result_params(result)
+    p = result_params(result)
     train, test = p.get("train_values", []), p.get("test_values", [])
     return f"{', '.join(map(str, train))} → {', '.join(map(str, test))} ({p.get('split_dimension', '')})"
 

@@ -39,8 +39,8 @@ from audioprobe.tasktypes import presentation
 # ---------------------------------------------------------------------------------------------
 # Task metadata read from result files
 
-def params(result: dict) -> dict:
-    return result["task"].get("config", {}).get("params", {})
+#: the parameters a result's task ran with (one rule, the task types' presentations')
+params = presentation.result_params
 
 
 def dimensions(result: dict) -> tuple[str, ...]:
