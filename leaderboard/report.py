@@ -35,7 +35,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.files import atomic_write_bytes
 from audioprobe.leaderboard import figure_kinds
 from audioprobe.leaderboard import figures as F
-from audioprobe.leaderboard.build import anchor
+from audioprobe.leaderboard.leaderboard_text import anchor
 from audioprobe.leaderboard.report_figures import (
     _SVG,
     _pairwise_figures,

@@ -14,17 +14,10 @@ from pathlib import Path
 import pytest
 
 from audioprobe.cli import main as eval_main
-from audioprobe.leaderboard.build import (
-    MAX_WIDTH,
-    MISSING,
-    UNDEFINED,
-    anchor,
-    build,
-    collect,
-    render_markdown,
-    score_cell,
-)
+from audioprobe.leaderboard.build import build, collect, render_markdown
 from audioprobe.leaderboard.compare import compare
+from audioprobe.leaderboard.leaderboard_tables import MAX_WIDTH, MISSING, UNDEFINED, score_cell
+from audioprobe.leaderboard.leaderboard_text import anchor
 from audioprobe.results import format_score, result_label
 from tests.toymodels import FrameProjection, register_toy
 

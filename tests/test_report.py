@@ -411,12 +411,12 @@ def test_anchor_rule(built):
     assert anchor("hf:Org/Impacts", fp, "abx") == "hf_org__impacts-401f9999-abx"
     with pytest.raises(ValueError):
         anchor("impacts", fp, "RSA partial")
-    from audioprobe.leaderboard import build
+    from audioprobe.leaderboard import leaderboard_text
 
-    if hasattr(build, "anchor"):  # the leaderboard's links and the report's sections agree
+    if hasattr(leaderboard_text, "anchor"):  # the leaderboard's links and the report's sections agree
         for name in ("impacts", "hf:Org/Impacts", "my set.v2"):
             for experiment in EXPERIMENTS:
-                assert build.anchor(name, fp, experiment) == anchor(name, fp, experiment)
+                assert leaderboard_text.anchor(name, fp, experiment) == anchor(name, fp, experiment)
 
 
 def test_no_results_is_one_clear_error(tmp_path):
@@ -564,9 +564,9 @@ def test_one_headline_and_one_interval_everywhere(built):
     """The same (model, task) has the same headline and interval in the CLI's table, the leaderboard, compare
     and the report (one function computes them: tasktypes.common.headline); a one-layer model's headline is
     its layer's full-set score."""
-    from audioprobe.cli import results_table
     from audioprobe.leaderboard.build import build
     from audioprobe.results import format_score
+    from audioprobe.run_summary import results_table
 
     results, report = built
     files = results_of(results)

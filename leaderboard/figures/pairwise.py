@@ -16,7 +16,6 @@ def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str, vmax:
     muted."""
     plt = _pyplot()
     from matplotlib import cm, colors
-    from matplotlib.patches import Rectangle
 
     lower = bool(table.get("lower_is_better"))
     pw = table["pairwise"]
@@ -39,12 +38,7 @@ def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str, vmax:
             vmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
         norm = colors.Normalize(-vmax, vmax)
         cmap = plt.get_cmap("RdBu_r" if lower else "RdBu")
-        rgba = np.ones((k, k, 4))
-        shown = upper & np.isfinite(diff)
-        rgba[shown] = cmap(norm(np.clip(diff[shown], -vmax, vmax)))
-        muted = shown & ~reject
-        rgba[muted, :3] = 1.0 - MUTED * (1.0 - rgba[muted, :3])
-        rgba[upper & ~np.isfinite(diff), :3] = 0.95  # undefined difference: light grey
+        rgba = _difference_colours(diff, reject, upper, vmax, norm, cmap)
         # the upper triangle without its empty last row and first column
         ax.imshow(rgba[:-1, 1:], gid="differences", extent=(0.5, k - 0.5, k - 1.5, -0.5))
         ax.grid(False)
@@ -54,22 +48,7 @@ def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str, vmax:
         ax.set_xlabel("column model")
         ax.set_ylabel("row model (models best first)")
         ax.spines[:].set_visible(False)
-        cells = []
-        for i in range(k):
-            for j in range(i + 1, k):
-                if not np.isfinite(diff[i, j]):
-                    continue
-                sig = bool(reject[i, j])
-                text = (f"{diff[i, j]:+.2f}".replace("-", "\u2212") if abs(diff[i, j]) >= 0.005 else "0.00")
-                text += "*" if sig else ""
-                dark = sig and abs(diff[i, j]) / vmax > 0.6
-                ax.text(j, i, text, ha="center", va="center", fontsize=6.5 if k > 6 else 7.5,
-                        fontweight="bold" if sig else "normal", color="white" if dark else ("black" if sig else "#666666"))
-                if sig:
-                    ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.4,
-                                           gid=f"significant:{table['models'].index(models[i])}:"
-                                               f"{table['models'].index(models[j])}"))
-                    cells.append([table["models"].index(models[i]), table["models"].index(models[j])])
+        cells = _annotate_differences(ax, diff, reject, vmax, models, table["models"])
         bar = sub.colorbar(cm.ScalarMappable(norm=norm, cmap=cmap), ax=ax, shrink=0.8, pad=0.03)
         bar.set_label("row − column" + (" (an error: blue = row better)" if lower else " (blue = row better)")
                       + "; pale: not significant", fontsize=7)
@@ -80,6 +59,46 @@ def pairwise_figure(name: str, table: dict, synthetic: bool, caption: str, vmax:
             "difference": [_json_floats(row) for row in diff0], "significant_cells": cells,
             "colour_range": [-vmax, vmax], "alpha": pw.get("alpha"), "lower_is_better": lower}
     return Figure(name, title, caption, fig, data, alt=title)
+
+
+def _difference_colours(diff: np.ndarray, reject: np.ndarray, upper: np.ndarray, vmax: float, norm, cmap) -> np.ndarray:
+    """The matrix's RGBA cells: the upper triangle's differences on the diverging scale, those not significant
+    muted, undefined ones light grey, the rest white (apart, so `pairwise_figure` reads as the figure's layout)."""
+    k = len(diff)
+    rgba = np.ones((k, k, 4))
+    shown = upper & np.isfinite(diff)
+    rgba[shown] = cmap(norm(np.clip(diff[shown], -vmax, vmax)))
+    muted = shown & ~reject
+    rgba[muted, :3] = 1.0 - MUTED * (1.0 - rgba[muted, :3])
+    rgba[upper & ~np.isfinite(diff), :3] = 0.95  # undefined difference: light grey
+    return rgba
+
+
+def _annotate_differences(ax, diff: np.ndarray, reject: np.ndarray, vmax: float, models: list[str],
+                          table_models: list[str]) -> list[list[int]]:
+    """Each defined difference written in its cell, a significant one starred, bold and outlined (its outline's
+    gid names the pair in the table's model order); returns those significant pairs, in the table's order, for
+    the sidecar."""
+    from matplotlib.patches import Rectangle
+
+    k = len(models)
+    cells = []
+    for i in range(k):
+        for j in range(i + 1, k):
+            if not np.isfinite(diff[i, j]):
+                continue
+            sig = bool(reject[i, j])
+            text = (f"{diff[i, j]:+.2f}".replace("-", "\u2212") if abs(diff[i, j]) >= 0.005 else "0.00")
+            text += "*" if sig else ""
+            dark = sig and abs(diff[i, j]) / vmax > 0.6
+            ax.text(j, i, text, ha="center", va="center", fontsize=6.5 if k > 6 else 7.5,
+                    fontweight="bold" if sig else "normal", color="white" if dark else ("black" if sig else "#666666"))
+            if sig:
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.4,
+                                       gid=f"significant:{table_models.index(models[i])}:"
+                                           f"{table_models.index(models[j])}"))
+                cells.append([table_models.index(models[i]), table_models.index(models[j])])
+    return cells
 
 
 # ---------------------------------------------------------------------------------------------
