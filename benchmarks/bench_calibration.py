@@ -301,24 +301,25 @@ def make_set(folder: Path, condition: str, k: int, n_sounds: int, n_listeners: i
     from audioprobe.metrics.responses import counts_from_responses
     from audioprobe.stimuli.folder import export_folder
     from audioprobe.stimuli.stimulus_set import StimulusSet
-    from audioprobe.stimuli.synthetic import impacts
+    from audioprobe.stimuli.synthetic import impact_design, impacts, rendering
 
     ss = set_seed(base_seed, condition, k)
     synth_seed = int(ss.generate_state(1)[0])
     rng = np.random.default_rng(ss)
-    combos = [(m, e, h, v) for m in impacts.MATERIAL_NAMES for e, h in impacts.CELLS for v in range(impacts.VARIANTS)]
+    combos = [(m, e, h, v) for m in impact_design.MATERIAL_NAMES for e, h in impact_design.CELLS
+              for v in range(impact_design.VARIANTS)]
     if not 2 <= n_sounds <= len(combos):
         raise SystemExit(f"--sounds must be between 2 and {len(combos)}")
     # A random subset, in the design's order. Some seeds give a design without any audible mode (a
-    # small stiff block whose modes all lie above 16 kHz): impacts.render then divides by a peak of 0
+    # small stiff block whose modes all lie above 16 kHz): rendering.render then divides by a peak of 0
     # and returns NaN samples (about 1 design in 1,400; never with seed 0, the embedded set). Such a
     # sound is skipped and the next one of the random order taken instead.
     order = rng.permutation(len(combos))
     chosen, skipped = {}, []
     with threadpool_limits(1), np.errstate(divide="ignore", invalid="ignore"):  # as impacts.generate
         for i in order:
-            d = impacts.design_one(*combos[i], synth_seed)
-            wave = impacts.render(d) if len(d.freqs) else None
+            d = impact_design.design_one(*combos[i], synth_seed)
+            wave = rendering.render(d) if len(d.freqs) else None
             if wave is None or not np.all(np.isfinite(wave)) or not np.any(wave):
                 skipped.append(d.sound_id)
                 continue
@@ -341,7 +342,7 @@ def make_set(folder: Path, condition: str, k: int, n_sounds: int, n_listeners: i
         labels={"material": [d.material for d in designs], "hollowness": [d.hollowness for d in designs],
                 "extent": [d.extent for d in designs], "object": [d.object for d in designs]},
         judgments={d: counts_from_responses(responses[d], len(c)) for d, c in dims.items()},
-        load_audio=lambda i: (waves[i], impacts.SAMPLE_RATE),
+        load_audio=lambda i: (waves[i], rendering.SAMPLE_RATE),
         description=(f"SIMULATED calibration set ({condition}): {n_sounds} synthetic impact sounds (impacts synthesis "
                      f"seed {synth_seed}) judged by {n_listeners} SIMULATED listeners drawn by "
                      f"benchmarks/bench_calibration.py. Not human data."),

@@ -29,7 +29,8 @@ import numpy as np
 from audioprobe.metrics import geometry, intervals, pearson, resampling, targets
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
-from audioprobe.tasktypes.rsa import RSA_PARAMS, target_rdm
+from audioprobe.tasktypes.rsa.params import RSA_PARAMS
+from audioprobe.tasktypes.rsa.rdms import target_rdm
 
 
 def synthetic(n_sounds: int, n_layers: int, dim: int, n_listeners: int, n_categories: int, seed: int):

@@ -3,7 +3,7 @@
     python benchmarks/bench_suite.py                      # rsa-rdm with logmel, mfcc, spectrogram
     python benchmarks/bench_suite.py --tasks rdm --separate 21
 
-Makes 21 synthetic studies in the folder format (`audioprobe.stimuli.synthetic.studies`: tones varying in
+Makes 21 synthetic studies in the folder format (`audioprobe.stimuli.synthetic.tone_studies`: tones varying in
 brightness and attack, dissimilarity known by construction; 44.1 kHz, sizes cycling 11..24), a suite file,
 then times `audioprobe-eval --data SUITE.yaml` (one process, every model loaded once) and `--separate` of
 the studies run one process each (as one had to before suites; the total is extrapolated to all 21 when
@@ -27,7 +27,7 @@ SIZES = tuple(range(11, 25))  # the literature's 11-24 sounds a study
 
 def make_suite(root: Path, n_studies: int) -> Path:
     from audioprobe.stimuli.folder import export_folder
-    from audioprobe.stimuli.synthetic.studies import similarity_study
+    from audioprobe.stimuli.synthetic.tone_studies import similarity_study
 
     names = []
     for k in range(n_studies):

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 #: name -> (file under the package, text today, planted text); lists: alternatives, the first found
 PLANTS = {
-    "kl-smoothing-ignored": ("tasktypes/rsa.py",
+    "kl-smoothing-ignored": ("tasktypes/rsa/rdms.py",
                              'return targets.from_counts(kind, stimset.judgments, dims, params["smoothing"])',
                              'return targets.from_counts(kind, stimset.judgments, dims, 0.5)'),
     "ceiling-always-spearman": ("tasktypes/reliability.py",
@@ -45,7 +45,7 @@ PLANTS = {
     "ceiling-without-spearman-brown": ("tasktypes/reliability.py", '"value": json_float(ceiling.spearman_brown(mean_r)),',
                                        '"value": json_float(mean_r),'),
     "transfer-test-standardised-alone": (
-        "metrics/probing.py",
+        "metrics/probing/layers.py",
         # two layouts of the layer-level code (before and after the probes were cut into jobs)
         ["pred, best_c = transfer_predictions(x[train], y_train, x[test], c_grid,",
          "jobs.append((k, -1, (x[train], y_train, x[test], c_grid,"],
@@ -58,7 +58,7 @@ PLANTS = {
     "clap-blocks-reversed": ("models/clap.py", "for b, blk in enumerate(stage.blocks, start=1)]",
                              "for b, blk in enumerate(reversed(stage.blocks), start=1)]"),
     "alpha-not-halved": ("metrics/intervals.py", "alpha = (1.0 - level) / 2.0", "alpha = (1.0 - level)"),
-    "transfer-chance-one-over-k": ("tasktypes/transfer.py",
+    "transfer-chance-one-over-k": ("tasktypes/transfer/subsets.py",
                                    "self.chance = float(self.class_counts.max() / self.class_counts.sum())",
                                    "self.chance = 1.0 / len(self.classes)"),
 }

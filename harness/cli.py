@@ -1,4 +1,6 @@
 """`audioprobe-eval`: parse, call the runner, print. Everything here is callable from Python.
+Its sub-commands (`status`, `list`, `export-dataset`, `validate-model`) are in `cli_commands`, the
+tables a run prints in `run_summary`.
 
 Exit codes: 0 success; 2 a user error (`AudioprobeError`, bad options: one message naming the
 file, key or sound, no traceback); 3 a run that computed nothing (every task not applicable);
@@ -14,11 +16,10 @@ import time
 from pathlib import Path
 
 import click
-from tabulate import tabulate
 
+from audioprobe.cli_commands import export_dataset, list_cmd, status_cmd, validate_model_cmd
 from audioprobe.errors import AudioprobeError, disk_error_exit, shorten
-
-SYNTHETIC_NOTE = "SYNTHETIC stimuli and simulated judgments: not a finding about human perception."
+from audioprobe.run_summary import results_table, suite_table
 
 #: Exit code of a run in which no task could be scored (every one "not applicable").
 EXIT_NOTHING_COMPUTED = 3
@@ -99,65 +100,6 @@ def cli_runner(options, progress: TaskProgress):
     return Runner(options, observers=(CliObserver(),))
 
 
-def results_table(results: list[dict]) -> str:
-    """A plain-text table of headline scores, one row per (model, task)."""
-    from audioprobe.results import (  # not at the top: listing must not load the task types
-        format_score,
-        result_label,
-        unreliable_labels,
-    )
-
-    rows = []
-    undefined: dict[str, list[str]] = {}  # why -> tasks
-    flagged: dict[str, list[str]] = {}  # flag -> tasks
-    # one order whatever finished first (a sweep's jobs, a suite's sets): set, model, task
-    results = sorted(results, key=lambda r: (r["dataset"].get("name", ""), r["dataset"].get("fingerprint", ""),
-                                             result_label(r), r["task"]["name"]))
-    for r in results:
-        ds = r["dataset"]
-        where = f"{ds['name']}{' (synthetic)' if ds.get('synthetic') else ''}{' [partial]' if ds.get('partial') else ''}"
-        if "not_applicable" in r:
-            rows.append([result_label(r), r["task"]["name"], "n/a", "—", "—", where, ds["n_sounds"], "not applicable"])
-            continue
-        if "failed" in r:
-            rows.append([result_label(r), r["task"]["name"], "FAILED", "—", "—", where, ds["n_sounds"], "failed"])
-            continue
-        h = r["scores"]["headline"]
-        ci = h.get("ci")
-        flags = unreliable_labels(r["scores"])
-        for f in flags:
-            flagged.setdefault(f, []).append(r["task"]["name"])
-        if h["value"] is None:
-            why = next((e.get("note") for e in r["scores"].get("per_layer", []) if e.get("note")), None)
-            undefined.setdefault(why or h.get("selection") or "no layer has a score", []).append(
-                f"{r['model']['name']} / {r['task']['name']}")
-        status = ("reused" if r.get("_reused") else ("cached acts" if r["timing"]["activations_cached"] else "computed"))
-        rows.append([
-            result_label(r), r["task"]["name"],
-            (format_score(h["value"]) + (" ↓" if r["scores"].get("lower_is_better") else "")
-             if h["value"] is not None else "undefined") + (" ⚠" if flags else ""),
-            f"[{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci else "—", h["layer"] or "—", where,
-            ds["n_sounds"], status if h["value"] is not None else f"undefined ({status})",
-        ])
-    table = tabulate(rows, headers=["model", "task", "score", "interval", "layer", "stimulus set", "sounds", "status"])
-    notes = [f"{r['task']['name']}: not applicable: {r['not_applicable']}" for r in results if "not_applicable" in r]
-    notes += [f"{r['model']['name']} / {r['task']['name']}: FAILED: {r['failed']}" for r in results if "failed" in r]
-    notes += [f"undefined ({len(where)}: {', '.join(where)}): {why}" for why, where in undefined.items()]
-    notes += [f"⚠ {flag} ({', '.join(sorted(set(tasks)))}): a score there says more about the listeners' noise "
-              f"than about the model." for flag, tasks in flagged.items()]
-    results = [r for r in results if "not_applicable" not in r and "failed" not in r]
-    if any(r["dataset"].get("synthetic") for r in results):
-        notes.append(SYNTHETIC_NOTE)
-    if any(r["scores"].get("lower_is_better") for r in results):
-        notes.append("↓ an error rate (ABX): lower is better, chance 0.5.")
-    methods = sorted({"cross-validated (the layer is picked on one half of the sounds and scored on the other)"
-                      if r["scores"].get("statistics", {}).get("cv_splits") else
-                      "the best layer on all sounds (not cross-validated: optimistic)" for r in results})
-    if methods:
-        notes.append("Headline layer: " + "; ".join(methods) + ".")
-    return table + ("\n\n" + "\n".join(notes) if notes else "")
-
-
 def data_sets(data: tuple[str, ...]):
     """--data values -> (stimulus-set specs, the suite they come from or None). A suite file brings its sets;
     it cannot be mixed with other sets (its result would not be the suite's)."""
@@ -171,30 +113,6 @@ def data_sets(data: tuple[str, ...]):
                               f"the suite file instead of repeating --data.")
     suite = load_suite(Path(suites[0]))
     return list(suite.sets), suite
-
-
-def suite_table(output_dir: Path, suite_name: str, models, tasks) -> str:
-    """The suite results just written: per (model, task) the leave-one-set-out mean over sets."""
-    from audioprobe.results import format_score
-    from audioprobe.suites import read_suite_result, suite_path
-
-    rows = []
-    for m in models:
-        for t in tasks:
-            path = suite_path(output_dir, suite_name, m, t.name)
-            if not path.is_file():
-                continue
-            r = read_suite_result(path)
-            loso, mean = r["leave_one_set_out"], r["mean_of_set_headlines"]
-            ci = loso["ci"]
-            rows.append([m, t.name, format_score(loso["value"]),
-                         f"[{format_score(ci[0], 3)}, {format_score(ci[1], 3)}]" if ci else "—",
-                         format_score(mean["value"]), f"{loso['n_sets']}/{len(r['sets'])}"])
-    head = (f"Suite {suite_name}: leave-one-set-out mean (each set at the layer best on the other sets; interval: "
-            f"bootstrap over sets), and the mean of the sets' own headlines. Files: "
-            f"{output_dir}/suites/{suite_name}/<model>/<task>.suite.json")
-    return head + "\n" + tabulate(rows, headers=["model", "task", "suite score", "interval", "mean of set headlines",
-                                                  "sets"])
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -259,9 +177,31 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
         return
     if not models or not tasks:
         raise click.UsageError("give --model NAME and --tasks SPEC (or a sub-command such as `list models`).")
-    from audioprobe.files import check_writable
     from audioprobe.models.base import parse_model_args
-    from audioprobe.runner import RunOptions
+
+    selected, data_specs, suite, setless = tasks_and_sets(tasks, data, include_paths, allowed_controls)
+    args = parse_model_args(model_args)
+    options = run_options(output_dir, device, precision, batch_size, limit, seed, overwrite, no_cache,
+                          save_activations, data_specs, suite, quiet)
+    slurm_only = slurm_only_options(ctx)
+    if launcher == "local" and slurm_only:
+        raise click.UsageError(f"{', '.join(slurm_only)}: only with --launcher slurm.")
+    if launcher == "slurm" or (max_parallel or 1) > 1:
+        sweep(launcher, max_parallel, options, [(m, args) for m in models], selected, data_specs, suite, no_wait,
+              quiet, dict(partition=slurm_partition, gpus=gpus_per_job, cpus=cpus_per_job, mem=mem,
+                          time_limit=time_limit))
+        echo_not_run(setless)
+        return
+    run_here(options, [(m, args) for m in models], selected, data_specs, suite, setless, limit, quiet)
+
+
+for _command in (status_cmd, list_cmd, export_dataset, validate_model_cmd):
+    cli.add_command(_command)
+
+
+def tasks_and_sets(tasks: str, data: tuple[str, ...], include_paths, allowed_controls):
+    """(selected tasks, --data sets, their suite or None, tasks left out): a task that names no stimulus set runs
+    only on --data; without it such tasks are left out (named at the end), or refused when nothing is left."""
     from audioprobe.taskconfig import discover_tasks, select_tasks
 
     selected = select_tasks(tasks, discover_tasks(include_paths, frozenset(allowed_controls)))
@@ -270,39 +210,55 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
     if setless and len(setless) == len(selected):
         raise AudioprobeError(f"task(s) {', '.join(setless)} name no stimulus set: give one with --data (a folder, a "
                               f"registered name, hf:ORG/NAME or a suite file).")
-    selected = [t for t in selected if t.name not in setless]
-    args = parse_model_args(model_args)
-    from audioprobe.extract import stderr_status
+    return [t for t in selected if t.name not in setless], data_specs, suite, setless
 
-    check_writable(output_dir, f"--output-dir {output_dir}")  # before any work: no result computed in vain
+
+def run_options(output_dir, device, precision, batch_size, limit, seed, overwrite, no_cache, save_activations,
+                data_specs, suite, quiet):
+    """The runner's options from the command line's, once the folders it writes are known to be writable: checked
+    before any work, so that no result is computed in vain."""
+    from audioprobe.extract import stderr_status
+    from audioprobe.files import check_writable
+    from audioprobe.runner import RunOptions
+
+    check_writable(output_dir, f"--output-dir {output_dir}")
     if save_activations is not None:
         check_writable(save_activations, f"--save-activations {save_activations}")
-    options = RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
-                         overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations,
-                         data=data_specs or None, suite=suite, progress=sys.stderr.isatty() and not quiet,
-                         precision=precision, status=None if quiet or sys.stderr.isatty() else stderr_status)
+    return RunOptions(output_dir=output_dir, device=device, batch_size=batch_size, limit=limit, seed=seed,
+                      overwrite=overwrite, use_cache=not no_cache, save_activations=save_activations,
+                      data=data_specs or None, suite=suite, progress=sys.stderr.isatty() and not quiet,
+                      precision=precision, status=None if quiet or sys.stderr.isatty() else stderr_status)
+
+
+def slurm_only_options(ctx) -> list[str]:
+    """The SLURM options given on the command line (not left at their defaults): refused with --launcher local,
+    where they would silently do nothing."""
     slurm_only = [f"--{n.replace('_', '-')}" for n in ("slurm_partition", "gpus_per_job", "cpus_per_job", "mem",
                                                        "no_wait") if ctx.get_parameter_source(n).name != "DEFAULT"]
     if ctx.get_parameter_source("time_limit").name != "DEFAULT":
         slurm_only.append("--time")
-    if launcher == "local" and slurm_only:
-        raise click.UsageError(f"{', '.join(slurm_only)}: only with --launcher slurm.")
-    if launcher == "slurm" or (max_parallel or 1) > 1:
-        sweep(launcher, max_parallel, options, [(m, args) for m in models], selected, data_specs, suite, no_wait,
-              quiet, dict(partition=slurm_partition, gpus=gpus_per_job, cpus=cpus_per_job, mem=mem,
-                          time_limit=time_limit))
-        if setless:
-            click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
-        return
-    progress = TaskProgress(len(models) * len(selected) * max(1, len(data_specs)), quiet=quiet)
-    results = cli_runner(options, progress).run([(m, args) for m in models], selected)
+    return slurm_only
+
+
+def echo_not_run(setless: list[str]) -> None:
+    """Name the tasks left out for naming no stimulus set (when there are any), after the tables."""
+    if setless:
+        click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
+
+
+def run_here(options, models: list[tuple[str, dict]], tasks: list, data_specs: list[str], suite, setless: list[str],
+             limit: int | None, quiet: bool) -> None:
+    """The run in this process (no sweep): progress on stderr, the tables, then an exit code for what a table
+    cannot say (some tasks failed, or none could be scored)."""
+    output_dir = options.output_dir
+    progress = TaskProgress(len(models) * len(tasks) * max(1, len(data_specs)), quiet=quiet)
+    results = cli_runner(options, progress).run(models, tasks)
     click.echo(results_table(results))
     if suite is not None:
-        click.echo("\n" + suite_table(output_dir, suite.name, models, selected))
+        click.echo("\n" + suite_table(output_dir, suite.name, [m for m, _ in models], tasks))
     failed = [r for r in results if "failed" in r]
     if failed:
-        if setless:
-            click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
+        echo_not_run(setless)
         raise TasksFailed(f"{len(failed)} of {len(results)} task(s) failed (named above, tracebacks in "
                           f"{output_dir}/failures/); the other results are saved in {output_dir}/. Please report the "
                           f"traceback.")
@@ -312,8 +268,7 @@ def cli(ctx, models, model_args, tasks, data, output_dir, device, precision, bat
             f"{f' cut to --limit {limit} sounds' if limit else ''} (reasons above). Use more sounds, or tasks "
             f"that fit the set."
         )
-    if setless:
-        click.echo(f"\nNot run: {', '.join(setless)} (they take their stimulus set from --data).")
+    echo_not_run(setless)
     click.echo(f"\nResults in {output_dir}/. Leaderboard: audioprobe-leaderboard {output_dir}")
 
 
@@ -339,198 +294,6 @@ def sweep(launcher, max_parallel, options, models, tasks, data_specs, suite, no_
     if results and all("not_applicable" in r for r in results):
         raise NothingComputed(f"nothing was computed: all {len(results)} task(s) were not applicable (reasons above).")
     click.echo(f"\nResults in {options.output_dir}/. Leaderboard: audioprobe-leaderboard {options.output_dir}")
-
-
-@cli.command("status")
-@click.argument("results_dir", type=click.Path(exists=True, file_okay=False, path_type=Path))
-@click.option("--sweep", "sweep_id", default=None, metavar="ID", help="This sweep (default: the latest).")
-def status_cmd(results_dir, sweep_id):
-    """What a results folder holds, per stimulus set and model: results current, stale (an older task version
-    or schema), undefined, failed and missing; then, if the folder has sweeps (--launcher slurm, or local
-    --max-parallel), the jobs of the latest (or --sweep ID): done, running, pending or failed, failed jobs
-    with their log and error. Writes the suite results of models whose jobs have all finished."""
-    from audioprobe.sweep_state import (
-        SWEEPS_FOLDER,
-        current_statuses,
-        failures_text,
-        list_sweeps,
-        load_sweep,
-        status_table,
-        summary_line,
-        write_finished_suites,
-    )
-
-    click.echo(results_inventory(results_dir))
-    if sweep_id is None and not (results_dir / SWEEPS_FOLDER).is_dir():
-        return
-    click.echo("")
-    folder, record = load_sweep(results_dir, sweep_id)
-    statuses = current_statuses(folder, record)
-    written = write_finished_suites(folder, record, statuses)
-    click.echo(f"Sweep {record['id']} ({record['launcher']}, started {record['created']}): {summary_line(statuses)}")
-    click.echo(status_table(statuses))
-    failed = failures_text(statuses)
-    if failed:
-        click.echo("\nFailed (run the same command again to retry what is missing):\n" + failed)
-    if written:
-        click.echo(f"\nSuite results written for {', '.join(written)}.")
-    others = [s for s in list_sweeps(results_dir) if s != record["id"]]
-    if others:
-        click.echo(f"\nOther sweeps here: {', '.join(others)} (--sweep ID).")
-
-
-def results_inventory(results_dir: Path) -> str:
-    """Per stimulus set and model: the result files, how many are current (this schema and the task file's
-    version), which are stale (recomputed by the next run), undefined (no score), failed (a traceback in
-    DIR/failures/) or missing (another model of the set has them)."""
-    from audioprobe.identity import SCHEMA_VERSION
-    from audioprobe.results import collect_files, result_label, safe_name
-    from audioprobe.runner import FAILURES_FOLDER
-    from audioprobe.taskconfig import discover_tasks
-
-    files = collect_files(results_dir)
-    if not files:
-        return f"{results_dir}: no result files here yet."
-    current_tasks = discover_tasks()
-    failed_logs = {p.stem for p in (Path(results_dir) / FAILURES_FOLDER).glob("*.log")}
-    by: dict[tuple[str, str], list[dict]] = {}
-    for _, r in files:
-        ds = r["dataset"]
-        by.setdefault((f"{ds['name']} ({ds.get('fingerprint', '')[:8]})", result_label(r)), []).append(r)
-    tasks_of_set: dict[str, set[str]] = {}
-    for (where, _), rs in by.items():
-        tasks_of_set.setdefault(where, set()).update(r["task"]["name"] for r in rs)
-    rows, details = [], []
-    for (where, model), rs in sorted(by.items()):
-        stale = []
-        for r in rs:
-            task = current_tasks.get(r["task"]["name"])
-            if r["schema_version"] != SCHEMA_VERSION:
-                stale.append(f"{r['task']['name']} (schema {r['schema_version']})")
-            elif task is not None and task.version != r["task"].get("version"):
-                stale.append(f"{r['task']['name']} (v{r['task'].get('version')}, now v{task.version})")
-        undefined = [r["task"]["name"] for r in rs if (r["scores"].get("headline") or {}).get("value") is None]
-        set_name = where.split(" (")[0]
-        failed = sorted(t for t in current_tasks
-                        if f"{safe_name(set_name)}-{safe_name(model)}-{safe_name(t)}" in failed_logs)
-        missing = sorted(tasks_of_set[where] - {r["task"]["name"] for r in rs})
-        rows.append([where, model, len(rs), len(rs) - len(stale), len(stale), len(undefined), len(failed), len(missing)])
-        for what, names in (("stale", stale), ("failed", failed), ("missing", missing)):
-            if names:
-                details.append(f"{where} / {model}: {what}: {', '.join(names)}")
-    table = tabulate(rows, headers=["stimulus set", "model", "results", "current", "stale", "undefined", "failed",
-                                    "missing"])
-    notes = ("\nStale results are recomputed by the next run of their task; failed tasks have their traceback in "
-             f"{Path(results_dir) / FAILURES_FOLDER}; missing: results another model of the set has.")
-    return f"Results in {results_dir}:\n{table}" + ("\n\n" + "\n".join(details) if details else "") + notes
-
-
-#: Width of `list`'s tables without --verbose: a terminal's, with room to spare.
-LIST_WIDTH = 100
-
-
-def fit_table(rows: list[list], headers: list[str], width: int = LIST_WIDTH) -> str:
-    """A plain table no wider than `width`: its last column (a description) cut with an ellipsis to fit."""
-    table = tabulate(rows, headers=headers)
-    if max(map(len, table.splitlines())) <= width:
-        return table
-    others = tabulate([r[:-1] for r in rows], headers=headers[:-1])
-    room = max(12, width - max(map(len, others.splitlines())) - 2)
-    cut = [[*r[:-1], r[-1] if len(str(r[-1])) <= room else str(r[-1])[: room - 1] + "…"] for r in rows]
-    return tabulate(cut, headers=headers)
-
-
-@cli.command("list")
-@click.argument("what", type=click.Choice(["models", "tasks", "datasets"]))
-@click.option("-v", "--verbose", is_flag=True, help="Every column in full (licence and weights of models); wide.")
-@click.pass_context
-def list_cmd(ctx, what, verbose):
-    """List registered models, tasks or stimulus sets with a line about each (fits 100 columns; -v: all)."""
-    show = (lambda rows, headers: tabulate(rows, headers=headers)) if verbose else fit_table
-    if what == "models":
-        from audioprobe.models.registry import describe_models
-
-        rows = []
-        for name, meta, problem in describe_models():
-            if meta is None:
-                rows.append([name, "", "", "", "", problem])
-                continue
-            params = f"{meta.n_parameters / 1e6:.1f}M" if meta.n_parameters else ("0" if meta.n_parameters == 0 else "?")
-            repo = ("spaces/" if getattr(meta, "repo_type", "model") == "space" else "") + (meta.repo_id or "")
-            source = f"{repo}@{meta.revision[:10]}" if meta.repo_id and meta.revision else (repo or "—")
-            rows.append([name, meta.family, meta.training, params, meta.license, source, meta.description])
-        if not verbose:  # licence and weights behind -v
-            rows = [[r[0], r[1], r[2], r[3], r[-1]] for r in rows]
-        click.echo(show(rows, ["name", "family", "training", "params", "license", "weights", "description"] if verbose
-                        else ["name", "family", "training", "params", "description"]))
-    elif what == "tasks":
-        from audioprobe.taskconfig import discover_tasks
-
-        tasks = discover_tasks(ctx.obj["include_paths"], ctx.obj["allowed_controls"])
-        rows = [[t.name, t.type, ",".join(t.tags), t.dataset or "(--data)", t.description]
-                for t in sorted(tasks.values(), key=lambda t: t.name)]
-        click.echo(show(rows, ["task", "type", "tags", "dataset", "description"]))
-    else:
-        from audioprobe.stimuli import DATASETS
-
-        rows = [[name, DATASETS.entry(name).description] for name in DATASETS.names()]
-        click.echo(show(rows, ["dataset", "description"]))
-        click.echo("\nAlso accepted wherever a dataset is named: a folder path, or hf:ORG/NAME[@REVISION].")
-
-
-#: export-dataset's name of a synthetic dissimilarity study: similarity-study:SOUNDS[:SEED]
-STUDY_PREFIX = "similarity-study:"
-
-
-def synthetic_study(spec: str):
-    """The synthetic similarity study `similarity-study:SOUNDS[:SEED]` names (tones and their known
-    dissimilarity matrix; `stimuli.synthetic.studies`), or a named error."""
-    from audioprobe.stimuli.synthetic.studies import similarity_study
-
-    parts = spec[len(STUDY_PREFIX):].split(":")
-    try:
-        n, seed = int(parts[0]), int(parts[1]) if len(parts) > 1 else 0
-        if len(parts) > 2 or not 3 <= n <= 500 or seed < 0:
-            raise ValueError
-    except ValueError:
-        raise AudioprobeError(f"{spec!r}: write {STUDY_PREFIX}SOUNDS[:SEED], SOUNDS from 3 to 500 and SEED >= 0, e.g. "
-                              f"{STUDY_PREFIX}12:1.") from None
-    return similarity_study(f"synthetic-study-{n}-{seed}", n, seed)
-
-
-@cli.command("export-dataset")
-@click.argument("name")
-@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
-@click.option("--overwrite", is_flag=True, help="Replace DIRECTORY if it exists and is not empty.")
-def export_dataset(name, directory, overwrite):
-    """Write stimulus set NAME to DIRECTORY in the folder format. NAME may also be similarity-study:SOUNDS[:SEED],
-    a synthetic dissimilarity study (tones and their known rdm.csv), to try the rdm tasks and suites.
-
-    It is written into a temporary folder beside DIRECTORY and renamed into place at the end; an
-    existing non-empty DIRECTORY is refused unless --overwrite.
-    """
-    from audioprobe.stimuli import export_folder, resolve_dataset
-
-    stimset = synthetic_study(name) if name.startswith(STUDY_PREFIX) else resolve_dataset(name)
-    export_folder(stimset, directory, overwrite=overwrite)
-    click.echo(f"Wrote {len(stimset)} sounds of {stimset.name!r} to {directory} (fingerprint {stimset.fingerprint()[:12]}).")
-
-
-@cli.command("validate-model")
-@click.argument("name")
-@click.option("--model-args", default="", metavar="K=V,...", help="Arguments for the model, e.g. checkpoint=PATH.")
-@click.option("--device", default="cpu", type=click.Choice(["auto", "cpu", "cuda"]), show_default=True)
-@click.option("--tiny", is_flag=True, help="Validate the wrapper's tiny random variant (no download).")
-def validate_model_cmd(name, model_args, device, tiny):
-    """Check that model NAME meets the wrapper contract (shapes, finiteness, determinism, batch invariance)."""
-    from audioprobe.models.base import parse_model_args
-    from audioprobe.runner import resolve_device
-    from audioprobe.validate import validate_model
-
-    report = validate_model(name, parse_model_args(model_args), resolve_device(device), tiny=tiny)
-    click.echo(report.text())
-    if not report.ok:
-        raise AudioprobeError(f"model {name!r} does not meet the wrapper contract; see the FAIL lines above.")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -25,6 +25,13 @@ def default_cache_dir() -> Path:
     return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe")) / "activations"
 
 
+def stimulus_cache_dir() -> Path:
+    """Where generated stimulus sets are kept: inside `$AUDIOPROBE_CACHE` when it is set (never beside it: its
+    parent is a folder of the user's), else beside the activations in the platform's user cache folder."""
+    env = os.environ.get("AUDIOPROBE_CACHE")
+    return (Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe"))) / "stimuli"
+
+
 def current_umask() -> int:
     """The process's umask (new files get 0666 less it, new folders 0777 less it)."""
     mask = os.umask(0o022)  # reading the umask means setting it; put it straight back

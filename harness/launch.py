@@ -17,8 +17,8 @@ never mistake them for results. `audioprobe-eval status DIR` reads them (and `sq
 results of a model (`--data SUITE.yaml`) are written once all its jobs are done, by the waiting
 command or by `status`.
 
-Its parts: `sweep_state` (the record, the jobs' states, `status`), `sweep_slurm` (submitit and squeue);
-this module plans a sweep, runs a job and drives the local pool or SLURM.
+Its parts: `sweep_state` (the record, the jobs' states, `status`), `sweep_slurm` (submitit and squeue),
+`sweep_local` (the worker processes); this module plans a sweep, runs a job and drives the local pool or SLURM.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from audioprobe.errors import AudioprobeError
+from audioprobe.sweep_local import start_local_pool
 from audioprobe.sweep_slurm import _slurm_job_id
 from audioprobe.sweep_state import (
     SWEEP_FILE,
@@ -241,42 +242,6 @@ def run_job(sweep: Sweep, index: int) -> list[dict]:
     return entries
 
 
-#: Seconds between a local sweep worker's checks that the sweep's process still runs.
-WATCH_PARENT_S = 2.0
-
-
-def _init_worker(gpus) -> None:
-    if gpus is not None:
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus.get())
-    _watch_parent(os.getppid())
-
-
-def _watch_parent(parent: int) -> None:
-    """End this worker when the sweep's process is gone (killed, even with SIGKILL, which runs no clean-up): a
-    worker holds a model and its activations (hundreds of MB) and would otherwise finish its job for nobody."""
-    import threading
-
-    def watch():
-        while True:
-            time.sleep(WATCH_PARENT_S)
-            if os.getppid() != parent:  # re-parented: the sweep's process has died
-                os._exit(3)
-
-    threading.Thread(target=watch, name="audioprobe-watch-parent", daemon=True).start()
-
-
-def _visible_gpus() -> list[str]:
-    try:
-        import torch
-
-        n = torch.cuda.device_count()
-    except Exception:  # noqa: BLE001 - no torch CUDA: no GPUs to hand out
-        n = 0
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    ids = [g.strip() for g in visible.split(",") if g.strip()] if visible else [str(i) for i in range(n)]
-    return ids[:n]
-
-
 # ------------------------------------------------------------------------------------------------
 # The command
 
@@ -301,20 +266,7 @@ def run_sweep(sweep: Sweep, launcher: str, max_parallel: int, slurm_params: dict
             echo(f"Follow it with: audioprobe-eval status {sweep.options.output_dir}")
             return [], []
     else:
-        import concurrent.futures
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-        gpus = _visible_gpus()
-        queue = None
-        if gpus:
-            queue = ctx.Queue()
-            for k in range(max_parallel):
-                queue.put(gpus[k % len(gpus)])
-        pool = concurrent.futures.ProcessPoolExecutor(max_parallel, mp_context=ctx, initializer=_init_worker,
-                                                      initargs=(queue,))
-        job = SweepJob(sweep)
-        futures = {j.index: pool.submit(job, j.index) for j in sweep.jobs}
+        pool, futures, gpus = start_local_pool(SweepJob(sweep), [j.index for j in sweep.jobs], max_parallel)
         echo(f"Sweep {sweep.id}: {len(sweep.jobs)} jobs in {max_parallel} worker processes"
              f"{f' (GPUs {gpus})' if gpus else ''}.")
     resubmits: dict[int, int] = {}
@@ -325,18 +277,7 @@ def run_sweep(sweep: Sweep, launcher: str, max_parallel: int, slurm_params: dict
                 statuses = job_statuses(sweep.folder, record, futures=futures)
             else:
                 statuses = current_statuses(sweep.folder, record)
-                lost_now = {(s.index, s.job_id) for s in statuses if s.state == "lost"}
-                for s in statuses:
-                    if s.state != "lost" or resubmits.get(s.index, 0) >= RESUBMITS:
-                        continue
-                    if (s.index, s.job_id) not in lost_before:  # seen lost twice in a row: not a passing state
-                        s.state, s.error = "running", None
-                        continue
-                    resubmits[s.index] = resubmits.get(s.index, 0) + 1
-                    new = resubmit_slurm(sweep, record, s.index)
-                    log.warning("%s / %s: job %s %s; resubmitted as job %s", s.model, s.set, s.job_id, s.error, new)
-                    s.state, s.job_id, s.error = "pending", new, None
-                lost_before = lost_now
+                lost_before = resubmit_lost(sweep, record, statuses, resubmits, lost_before)
             write_finished_suites(sweep.folder, record, statuses)
             display.update(statuses)
             if all(s.state in ("done", "failed", "lost") for s in statuses):
@@ -352,6 +293,25 @@ def run_sweep(sweep: Sweep, launcher: str, max_parallel: int, slurm_params: dict
             pool.shutdown(wait=True, cancel_futures=True)
     done = [s.index for s in statuses if s.state == "done"]
     return finished_results(sweep.folder, record, done), statuses
+
+
+def resubmit_lost(sweep: Sweep, record: dict, statuses: list[JobStatus], resubmits: dict[int, int],
+                  lost_before: set[tuple[int, str | None]]) -> set[tuple[int, str | None]]:
+    """Resubmit the SLURM jobs seen lost (gone from the queue unfinished) on two polls in a row, at most RESUBMITS
+    times each; a job lost once is shown running (squeue can miss a job for a moment). Returns the jobs lost now,
+    the next poll's `lost_before`; `statuses` and `resubmits` are updated in place."""
+    lost_now = {(s.index, s.job_id) for s in statuses if s.state == "lost"}
+    for s in statuses:
+        if s.state != "lost" or resubmits.get(s.index, 0) >= RESUBMITS:
+            continue
+        if (s.index, s.job_id) not in lost_before:  # seen lost twice in a row: not a passing state
+            s.state, s.error = "running", None
+            continue
+        resubmits[s.index] = resubmits.get(s.index, 0) + 1
+        new = resubmit_slurm(sweep, record, s.index)
+        log.warning("%s / %s: job %s %s; resubmitted as job %s", s.model, s.set, s.job_id, s.error, new)
+        s.state, s.job_id, s.error = "pending", new, None
+    return lost_now
 
 
 def check_statuses(statuses: list[JobStatus]) -> None:

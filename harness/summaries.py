@@ -11,7 +11,7 @@ The runner therefore writes, per stimulus set, beside the model folders:
   file's bytes. Content addressing makes them write-once and safe to share: the same target RDM
   of ten models is one file, two runs writing it at once write the same bytes, a result's
   reference can never point at a stale array, and a damaged file is detected on read. An RSA
-  result's `scores.rdms` names the headline layer's RDM and the target's (tasktypes/rsa.py
+  result's `scores.rdms` names the headline layer's RDM and the target's (tasktypes/rsa/rdms.py
   decides what is kept, and keeps nothing for very large sets).
 """
 

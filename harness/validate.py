@@ -165,33 +165,60 @@ def validate_instance(model: AudioModel, name: str | None = None) -> Report:
 
 
 def _validate(model: AudioModel, report: Report) -> None:
+    """The checks in order; a stage that fails stops the ones after it, which could not run or would only
+    repeat the same problem."""
+    rate = _check_metadata(model, report)
+    if rate is None:
+        return
+    layers = _check_layers(model, report)
+    if layers is None:
+        return
+    signals = _check_shapes(model, layers, rate, report)
+    if signals is None:
+        return
+    _check_invariance(model, layers, *signals, report)
+
+
+def _check_metadata(model: AudioModel, report: Report) -> int | None:
+    """The model's metadata; its sample rate (None: unusable metadata, nothing else can be checked)."""
     problems, checks = report.problems, report.checks
-    # Metadata.
     meta = model.meta
     if not isinstance(meta, ModelMeta):
         problems.append(f"model.meta is a {type(meta).__name__}; declare a ModelMeta (models/meta.py).")
-        return
+        return None
     rate = meta.sample_rate
     if not isinstance(rate, int) or not 4000 <= rate <= 192000:
         problems.append(f"meta.sample_rate is {rate!r}; declare the rate the model expects, an int in Hz (e.g. 16000).")
-        return
+        return None
     if meta.training not in TRAINING_KINDS:
         problems.append(f"meta.training is {meta.training!r}; choose one of {', '.join(TRAINING_KINDS)}.")
     checks.append(f"metadata: name {meta.name!r}, {rate} Hz, training {meta.training}")
-    # Load and layers.
+    return rate
+
+
+def _check_layers(model: AudioModel, report: Report) -> list[str] | None:
+    """Load the model and read its layer list (None: it did not load, or the list is unusable)."""
+    problems, checks = report.problems, report.checks
     try:
         model.load()
     except Exception as exc:  # missing file, missing dependency, wrapper bug: all mean "cannot load"
         problems.append(f"load() failed: {type(exc).__name__}: {exc}")
-        return
+        return None
     layers = model.layers()
     if not isinstance(layers, list) or not layers or not all(isinstance(x, str) and x for x in layers):
         problems.append(f"layers() returned {layers!r}; it must be a non-empty list of layer names (strings).")
-        return
+        return None
     if len(set(layers)) != len(layers):
         problems.append(f"layers() has duplicate names: {sorted({x for x in layers if layers.count(x) > 1})}.")
     checks.append(f"layers: {len(layers)} ({layers[0]} ... {layers[-1]})")
-    # Shapes, types, finiteness, on every signal at both lengths, batched together.
+    return layers
+
+
+def _check_shapes(model: AudioModel, layers: list[str], rate: int,
+                  report: Report) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]] | None:
+    """Shapes, types, finiteness, on every signal at both lengths, batched together; the (short, long) test
+    signals, or None when the outputs are too broken for the invariance checks."""
+    problems, checks = report.problems, report.checks
     short, long = test_signals(rate, SHORT_S), test_signals(rate, LONG_S)
     dims: dict[str, int] = {}
     for label, sigs in (("short", short), ("long", long)):
@@ -200,11 +227,11 @@ def _validate(model: AudioModel, report: Report) -> None:
         except AudioprobeError as exc:
             problems.append(f"forward() on the {label} test sounds ({len(sigs[next(iter(sigs))]) / rate:.3f} s) "
                             f"raised: {exc}")
-            return
+            return None
         found = _check_output(out, layers, len(sigs), f"{label} sounds ({', '.join(sigs)})")
         problems.extend(found)
         if found:
-            return
+            return None
         for layer, acts in out.items():
             if dims.setdefault(layer, acts.values.shape[2]) != acts.values.shape[2]:
                 problems.append(f"layer {layer!r}: dim is {dims[layer]} for short sounds but {acts.values.shape[2]} "
@@ -213,7 +240,13 @@ def _validate(model: AudioModel, report: Report) -> None:
         problems.append("layers() returned a different list on a second call; it must be stable.")
     checks.append(f"shapes [batch, frames, dim], float, finite, n_frames in range: silence, sine, noise, impulse "
                   f"at {SHORT_S} s and {LONG_S} s")
-    # Determinism and batch invariance, sound by sound.
+    return short, long
+
+
+def _check_invariance(model: AudioModel, layers: list[str], short: dict[str, np.ndarray],
+                      long: dict[str, np.ndarray], report: Report) -> None:
+    """Determinism and batch invariance, sound by sound: stops at the first problem found so far (any stage's)."""
+    problems, checks = report.problems, report.checks
     worst = 0.0
     for kind in short:
         alone = _run(model, [short[kind]])
@@ -244,4 +277,3 @@ def _validate(model: AudioModel, report: Report) -> None:
                                 f"padding or the other sound leaks into it. Use `lengths` to mask padded frames.")
     checks.append("deterministic: two runs identical")
     checks.append(f"batch invariance: largest relative change {worst:.1e} (tolerance {RTOL:.0e})")
-    return

@@ -74,7 +74,7 @@ def build(results_dir: Path, output: Path | None = None, report_url: str | None 
     if not files:
         raise AudioprobeError(f"{results_dir}: no readable result files here (searched every *.json below it); "
                               f"run audioprobe-eval first, or give the folder it wrote (--output-dir).")
-    from audioprobe.leaderboard.suites import render_markdown as suite_section
+    from audioprobe.leaderboard.suite_tables import render_markdown as suite_section
 
     text = render_markdown([r for _, r in files], best_groups(files), report_url=report_url)
     suites = suite_section(results_dir)

@@ -138,7 +138,7 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
         report["sets"].append({"name": ds["name"], "fingerprint": fp, "n_sounds": ds["n_sounds"],
                                "synthetic": bool(ds.get("synthetic")), "partial": bool(ds.get("partial")),
                                "tasks": tables, "contrasts": contrast_out})
-    from audioprobe.leaderboard.suites import compare_suites
+    from audioprobe.leaderboard.suite_tables import compare_suites
 
     report["suites"] = compare_suites(results_dir, alpha, level)
     return report

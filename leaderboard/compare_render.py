@@ -40,7 +40,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines += _task_lines(t, report["alpha"])
         for c in s["contrasts"]:
             lines += _contrast_lines(c)
-    from audioprobe.leaderboard.suites import render_comparisons
+    from audioprobe.leaderboard.suite_tables import render_comparisons
 
     lines += render_comparisons(report.get("suites", []), report["alpha"])
     return "\n".join(lines).rstrip() + "\n"

@@ -24,7 +24,7 @@ class SuiteReport:
 
 def build_suites(results_dir: Path, files: list[tuple[Path, dict]], comparison: dict[str, Any]) -> list[SuiteReport]:
     """The report's suite sections, from the suite results (`audioprobe.suites`) and the per-set result files."""
-    from audioprobe.leaderboard.suites import group, suite_table
+    from audioprobe.leaderboard.suite_tables import group, suite_table
 
     compared = {(c["suite"], c["task"]): c for c in comparison.get("suites", [])}
     per_set = {(r["dataset"]["fingerprint"], result_label(r), r["task"]["name"]): r for _, r in files}

@@ -7,5 +7,7 @@
   (CONTRIBUTING.md).
 - `base.py`: the wrapper contract (`AudioModel`); `_hub.py`: Hugging Face Hub helpers.
 - one file per family: `logmel.py`, `baselines.py`, `beats.py`, `yamnet.py`, `clap.py`, `hf.py`,
-  `hear.py`; `fbank.py` is the Kaldi filter bank they share.
+  `hear.py`; `fbank.py` is the Kaldi filter bank they share. A family too large for one file keeps
+  its wrapper there and the rest beside it: BEATs' network in `beats_network.py`, where its weights
+  come from (official checkpoints, random draws) in `beats_weights.py`.
 """

@@ -51,7 +51,7 @@ _ENTRIES: list[tuple[str, ModelMeta]] = [
         name="spectrogram", family="baseline", sample_rate=16000, training="none", n_parameters=0,
         description="Linear STFT magnitude (257 bins: 25 ms Hann window, 10 ms hop, 512-point FFT).")),
     # --- BEATs (models/beats.py). The official download links are dead; these are Hub mirrors of
-    # the same files. n_parameters = beats.count_parameters(ITER3_CONFIG [+ head]), checked by a test.
+    # the same files. n_parameters = beats_network.count_parameters(ITER3_CONFIG [+ head]), checked by a test.
     (_BEATS, ModelMeta(
         name="beats", family="beats", sample_rate=16000, training="self-supervised", license="MIT",
         description="BEATs iter3+ pre-trained on AudioSet-2M (self-supervised), all 12 layers.",

@@ -195,7 +195,7 @@ def test_an_rsa_task_on_the_torch_backend_equals_numpy(monkeypatch):
     device, standing in for the GPU) and gives the numpy results within float rounding."""
     from audioprobe.metrics import backend_torch
     from audioprobe.tasktypes import TASK_TYPES, EvalContext
-    from audioprobe.tasktypes.rsa import RSA_PARAMS
+    from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 
     rng = np.random.default_rng(5)
     n, n_listeners = 30, 6

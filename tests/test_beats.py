@@ -11,6 +11,8 @@ import torch.nn.functional as F
 
 from audioprobe.errors import AudioprobeError
 from audioprobe.models import beats as B
+from audioprobe.models import beats_network as N
+from audioprobe.models import beats_weights as W
 from audioprobe.models.catalog import CATALOG
 from audioprobe.models.fbank import FbankConfig, fbank
 from audioprobe.models.registry import create_model
@@ -43,24 +45,24 @@ def official_keys(layers: int = 12, finetuned: bool = False) -> dict[str, tuple[
 
 @pytest.mark.parametrize("finetuned", [False, True])
 def test_state_dict_has_the_official_keys_and_shapes(finetuned):
-    net = B.BEATsNet({**B.ITER3_CONFIG, "finetuned_model": finetuned})
+    net = N.BEATsNet({**N.ITER3_CONFIG, "finetuned_model": finetuned})
     got = {k: tuple(v.shape) for k, v in net.state_dict().items()}
     assert got == official_keys(finetuned=finetuned)
     unique = sum(p.numel() for p in net.parameters())  # the shared relative bias counts once
-    assert unique == B.count_parameters({**B.ITER3_CONFIG, "finetuned_model": finetuned})
-    assert B.count_parameters(B.ITER3_CONFIG) == 90_311_792
+    assert unique == N.count_parameters({**N.ITER3_CONFIG, "finetuned_model": finetuned})
+    assert N.count_parameters(N.ITER3_CONFIG) == 90_311_792
     name = "beats-ft" if finetuned else "beats"
     assert CATALOG[name].meta.n_parameters == unique  # the catalogue's count is the network's
 
 
 def test_iter3_config_and_front_end_constants():
-    c = B.ITER3_CONFIG
+    c = N.ITER3_CONFIG
     assert (c["input_patch_size"], c["embed_dim"], c["encoder_layers"], c["encoder_embed_dim"]) == (16, 512, 12, 768)
     assert (c["encoder_ffn_embed_dim"], c["encoder_attention_heads"], c["conv_pos"], c["conv_pos_groups"]) == (3072, 12, 128, 16)
     assert (c["num_buckets"], c["max_distance"], c["deep_norm"], c["gru_rel_pos"]) == (320, 800, True, True)
     assert (B.ITER3_FBANK_MEAN, B.ITER3_FBANK_STD) == (15.41663, 6.55582)
     assert B.FBANK == FbankConfig(sample_rate=16000, num_mel_bins=128)
-    assert B.EncoderLayer(B.ITER3_CONFIG).alpha == pytest.approx(24 ** 0.25)
+    assert N.EncoderLayer(N.ITER3_CONFIG).alpha == pytest.approx(24 ** 0.25)
 
 
 @pytest.mark.parametrize("name", ["beats", "beats-ft"])
@@ -139,14 +141,14 @@ def reference_bucket(rel: int, num_buckets: int, max_distance: int) -> int:
 
 def test_relative_position_buckets_match_direct_loop():
     q_len, k_len = 70, 1700
-    got = B.relative_position_buckets(q_len, k_len, 320, 800)
+    got = N.relative_position_buckets(q_len, k_len, 320, 800)
     for i in range(0, q_len, 3):
         for j in range(k_len):
             assert int(got[i, j]) == reference_bucket(j - i, 320, 800), (i, j)
     assert int(got.max()) == 319 and int(got.min()) == 0
 
 
-def reference_attention(attn: B.SelfAttention, x: torch.Tensor, table: torch.Tensor, valid: torch.Tensor,
+def reference_attention(attn: N.SelfAttention, x: torch.Tensor, table: torch.Tensor, valid: torch.Tensor,
                         num_buckets: int, max_distance: int) -> torch.Tensor:
     """Gated relative-position attention written out position by position, head by head."""
     b, t, d = x.shape
@@ -177,7 +179,7 @@ def reference_attention(attn: B.SelfAttention, x: torch.Tensor, table: torch.Ten
 def test_attention_matches_direct_computation():
     torch.manual_seed(0)
     cfg = {**B.TINY_CONFIG, "num_buckets": 16, "max_distance": 24}
-    enc = B.init_random(B.BEATsNet(cfg), seed=3).encoder
+    enc = W.init_random(N.BEATsNet(cfg), seed=3).encoder
     with torch.no_grad():
         table = enc.layers[0].self_attn.relative_attention_bias.weight
         table.normal_(0, 1.0)  # large biases, so a wrong bucket or gate shows
@@ -185,7 +187,7 @@ def test_attention_matches_direct_computation():
         attn.grep_a.uniform_(0.5, 1.5)
         x = torch.randn(2, 29, cfg["encoder_embed_dim"])
         valid = torch.arange(29)[None, :] < torch.tensor([[29], [17]])
-        buckets = B.relative_position_buckets(29, 29, cfg["num_buckets"], cfg["max_distance"])
+        buckets = N.relative_position_buckets(29, 29, cfg["num_buckets"], cfg["max_distance"])
         bias = table[buckets].permute(2, 0, 1)
         key_mask = torch.zeros(2, 29).masked_fill(~valid, float("-inf"))[:, None, None, :]
         got = attn(x, bias, key_mask)
@@ -195,7 +197,7 @@ def test_attention_matches_direct_computation():
 
 def test_layer_is_deep_norm_post_ln_and_pos_conv_is_weight_normed():
     cfg = B.TINY_CONFIG
-    net = B.init_random(B.BEATsNet(cfg), seed=5)
+    net = W.init_random(N.BEATsNet(cfg), seed=5)
     layer = net.encoder.layers[0]
     x = torch.randn(1, 11, cfg["encoder_embed_dim"])
     with torch.no_grad():
@@ -265,9 +267,9 @@ def test_padding_does_not_change_a_sound(tmp_path, name):
 
 def test_random_init_is_fixed_seed():
     cfg = B.TINY_CONFIG
-    one, two = B.init_random(B.BEATsNet(cfg), 0).state_dict(), B.init_random(B.BEATsNet(cfg), 0).state_dict()
+    one, two = W.init_random(N.BEATsNet(cfg), 0).state_dict(), W.init_random(N.BEATsNet(cfg), 0).state_dict()
     assert all(torch.equal(one[k], two[k]) for k in one)
-    three = B.init_random(B.BEATsNet(cfg), 1).state_dict()
+    three = W.init_random(N.BEATsNet(cfg), 1).state_dict()
     assert not torch.equal(one["encoder.layers.0.fc1.weight"], three["encoder.layers.0.fc1.weight"])
 
 

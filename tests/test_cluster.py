@@ -199,7 +199,7 @@ def slurm(tmp_path_factory):
 def setup(tmp_path_factory):
     """Task files, a suite (20 impact sounds and two synthetic similarity studies) and a serial reference run."""
     from audioprobe.stimuli.folder import export_folder
-    from audioprobe.stimuli.synthetic.studies import similarity_study
+    from audioprobe.stimuli.synthetic.tone_studies import similarity_study
 
     root = tmp_path_factory.mktemp("sweep")
     include = root / "tasks"

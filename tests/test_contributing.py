@@ -84,7 +84,7 @@ def test_measure_example_runs_and_equals_scipy(monkeypatch, rng):
     from scipy.stats import pearsonr
 
     from audioprobe.metrics import similarity
-    from audioprobe.tasktypes.rsa import RSA_PARAMS
+    from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 
     source, _ = code_blocks("# Add a measure", "python")  # the second: an RDM comparison
     monkeypatch.setattr(similarity.MEASURES, "_entries", dict(similarity.MEASURES._entries))  # undone after
@@ -107,7 +107,7 @@ def test_comparison_example_is_the_rsa_score_and_a_task_file_can_name_it(monkeyp
     the cosine of the two condensed RDMs, computed by hand), with bootstrap and Mantel statistics, and it
     becomes a choice of the `comparison` key."""
     from audioprobe.metrics import geometry, rsa_inference
-    from audioprobe.tasktypes.rsa import RSA_PARAMS
+    from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 
     _, source = code_blocks("# Add a measure", "python")
     monkeypatch.setattr(geometry.COMPARISONS, "_entries", dict(geometry.COMPARISONS._entries))  # undone after

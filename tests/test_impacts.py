@@ -7,15 +7,16 @@ with laws written out here from the literature, not with the synthesiser's own t
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy.signal import butter, find_peaks, hilbert, sosfiltfilt
 
-from audioprobe.files import default_cache_dir
-from audioprobe.stimuli.synthetic import impacts
+from audioprobe.stimuli.synthetic import impact_design, impacts, modal_laws, rendering
 
-SR = impacts.SAMPLE_RATE
+SR = rendering.SAMPLE_RATE
 
 
 def spectrum_peaks(wave, sr=SR, floor_db=50.0):
@@ -29,7 +30,7 @@ def spectrum_peaks(wave, sr=SR, floor_db=50.0):
 
 
 def test_design_covers_the_cells():
-    designs = impacts.design(0)
+    designs = impact_design.design(0)
     assert len(designs) == 7 * 5 * 7 == 245
     assert len({d.sound_id for d in designs}) == 245
     cells = {(d.extent, d.hollowness) for d in designs}
@@ -54,7 +55,7 @@ def test_load_impacts_contract():
         assert (s.judgments[dim].sum(axis=1) == 17).all()
     wave, sr = s.audio(0)
     assert wave.dtype == np.float32 and wave.shape == (SR,) and sr == SR
-    assert abs(np.max(np.abs(wave)) - impacts.PEAK) < 1e-6 and wave[-1] == 0
+    assert abs(np.max(np.abs(wave)) - rendering.PEAK) < 1e-6 and wave[-1] == 0
     s.validate()
 
 
@@ -65,7 +66,9 @@ def test_generation_is_deterministic_and_cached(monkeypatch):
     np.testing.assert_array_equal(fresh["waves"], np.stack([first.audio(i)[0] for i in range(len(first))]))
     for dim in first.dimensions:
         np.testing.assert_array_equal(fresh[f"responses_{dim}"], first.responses[dim])
-    assert (default_cache_dir().parent / "stimuli" / f"impacts-{impacts.version(0)}.npz").is_file()
+    # inside the cache folder the user chose ($AUDIOPROBE_CACHE, set by conftest), never beside it
+    cache, name = Path(os.environ["AUDIOPROBE_CACHE"]), f"impacts-{impacts.version(0)}.npz"
+    assert (cache / "stimuli" / name).is_file() and not (cache.parent / "stimuli" / name).exists()
     # a new process (empty memory cache) reads the disk cache instead of regenerating
     impacts._arrays.cache_clear()
     monkeypatch.setattr(impacts, "generate", lambda seed: pytest.fail("regenerated despite the disk cache"))
@@ -74,8 +77,8 @@ def test_generation_is_deterministic_and_cached(monkeypatch):
 
 
 def test_other_seed_other_sounds():
-    a = impacts.render(impacts.design_one("glass", "2D", "full", 0, seed=0))
-    b = impacts.render(impacts.design_one("glass", "2D", "full", 0, seed=1))
+    a = rendering.render(impact_design.design_one("glass", "2D", "full", 0, seed=0))
+    b = rendering.render(impact_design.design_one("glass", "2D", "full", 0, seed=1))
     assert not np.array_equal(a, b)
 
 
@@ -83,29 +86,29 @@ def test_render_modes_matches_direct_sum(rng):
     f, a, alpha = rng.uniform(50, 15000, 12), rng.standard_normal(12), rng.uniform(0.5, 300, 12)
     t = np.arange(SR) / SR
     direct = (a[:, None] * np.exp(-alpha[:, None] * t) * np.sin(2 * np.pi * f[:, None] * t)).sum(axis=0)
-    np.testing.assert_allclose(impacts.render_modes(f, a, alpha), direct, atol=1e-9)
+    np.testing.assert_allclose(rendering.render_modes(f, a, alpha), direct, atol=1e-9)
 
 
 def test_free_free_shape_matches_textbook_formula():
-    b = impacts.free_free_beta_l(4)
+    b = modal_laws.free_free_beta_l(4)
     x = np.linspace(0, 1, 11)
     for bn in b:
         s = (np.cosh(bn) - np.cos(bn)) / (np.sinh(bn) - np.sin(bn))
         naive = np.cosh(bn * x) + np.cos(bn * x) - s * (np.sinh(bn * x) + np.sin(bn * x))
-        np.testing.assert_allclose([impacts.free_free_shape(np.array([bn]), xi)[0] for xi in x], naive, atol=1e-8)
+        np.testing.assert_allclose([modal_laws.free_free_shape(np.array([bn]), xi)[0] for xi in x], naive, atol=1e-8)
     # the free-free roots satisfy cos(x) cosh(x) = 1
     assert np.all(np.abs(np.cos(b) * np.cosh(b) - 1) < 1e-5 * np.cosh(b))
 
 
 def test_modal_laws_match_published_ratios():
-    ring = impacts.ring_frequencies(0.05, 1e-3, 200e9, 7850, 0.29, 6)
+    ring = modal_laws.ring_frequencies(0.05, 1e-3, 200e9, 7850, 0.29, 6)
     np.testing.assert_allclose(ring / ring[0], [1, 2.828, 5.423, 8.771, 12.866], rtol=1e-3)
-    f, _, _ = impacts.plate_frequencies(0.3, 0.3, 3e-3, 70e9, 2500, 0.22)
+    f, _, _ = modal_laws.plate_frequencies(0.3, 0.3, 3e-3, 70e9, 2500, 0.22)
     np.testing.assert_allclose(np.unique(np.round(f / f[0], 6))[:6], [1, 2.5, 4, 5, 6.5, 8.5], rtol=1e-9)
-    bar = impacts.bar_frequencies(0.3, 0.01, 70e9, 2500, 6)
+    bar = modal_laws.bar_frequencies(0.3, 0.01, 70e9, 2500, 6)
     np.testing.assert_allclose(bar / bar[0], [1, 2.757, 5.404, 8.933, 13.344, 18.638], rtol=2e-4)
     # Weyl: the mode count of a volume grows as f^3
-    fb = impacts.block_frequencies((0.2, 0.15, 0.1), 3000.0, max_index=30)[0]
+    fb = modal_laws.block_frequencies((0.2, 0.15, 0.1), 3000.0, max_index=30)[0]
     n1, n2 = np.sum(fb < 40000), np.sum(fb < 80000)
     assert 2.6 < math.log2(n2 / n1) < 3.1
 
@@ -119,9 +122,9 @@ FREE_FREE_RATIOS = (np.array([4.7300407, 7.8532046, 10.9956078, 14.1371655, 17.2
 def test_bar_spectrum_follows_free_free_law():
     """Every spectral peak of a struck bar (within 40 dB) sits at a free-free ratio of the fundamental."""
     for material in ("glass", "metal", "wood"):
-        for v in range(impacts.VARIANTS):
-            d = impacts.design_one(material, "1D", "full", v, seed=0)
-            peaks, _ = spectrum_peaks(impacts.render(d), floor_db=40)
+        for v in range(impact_design.VARIANTS):
+            d = impact_design.design_one(material, "1D", "full", v, seed=0)
+            peaks, _ = spectrum_peaks(rendering.render(d), floor_db=40)
             f0 = (4.7300407 ** 2 / (2 * math.pi * d.params["length_m"] ** 2)
                   * math.sqrt(d.params["youngs_pa"] / d.params["density_kg_m3"]) * d.params["thickness_m"] / math.sqrt(12))
             assert abs(peaks[0] / f0 - 1) < 0.02, (d.sound_id, f0, peaks[:4])
@@ -150,8 +153,8 @@ def band_decay_rate(wave, lo=800.0, hi=1250.0, sr=SR):
 
 def test_metal_and_glass_decay_slower_than_wood_and_cardboard():
     """At equal frequency (the 1 kHz band of struck plates), measured on the waveform."""
-    rate = {m: np.median([band_decay_rate(impacts.render(impacts.design_one(m, "2D", "full", v, 0)))
-                          for v in range(impacts.VARIANTS)])
+    rate = {m: np.median([band_decay_rate(rendering.render(impact_design.design_one(m, "2D", "full", v, 0)))
+                          for v in range(impact_design.VARIANTS)])
             for m in ("metal", "glass", "wood", "cardboard")}
     assert max(rate["metal"], rate["glass"]) < min(rate["wood"], rate["cardboard"]) / 2, rate
     assert rate["wood"] < rate["cardboard"], rate
@@ -159,7 +162,7 @@ def test_metal_and_glass_decay_slower_than_wood_and_cardboard():
 
 def _level_at(freqs, amps, decays, f, width=0.01):
     """Peak level (dB) of the raw modal sum's spectrum within +-1 % of f."""
-    wave = impacts.render_modes(freqs, amps, decays)
+    wave = rendering.render_modes(freqs, amps, decays)
     t = np.arange(len(wave)) / SR
     n = 1 << 18
     spec = 20 * np.log10(np.abs(np.fft.rfft(wave * np.exp(-t / 0.3), n)) + 1e-12)
@@ -174,9 +177,9 @@ def test_hollow_objects_carry_cavity_resonances():
     # Thin metal shells ring far above their cavity mode in spectral level (long, sharp peaks), so
     # the spectral test is run on the other materials.
     for material in ("glass", "plastic", "wood", "cardboard", "stone", "ceramic"):
-        for v in range(impacts.VARIANTS):
-            jar = impacts.design_one(material, "3D", "hollow", v, seed=0)
-            tube = impacts.design_one(material, "1D", "hollow", v, seed=0)
+        for v in range(impact_design.VARIANTS):
+            jar = impact_design.design_one(material, "3D", "hollow", v, seed=0)
+            tube = impact_design.design_one(material, "1D", "hollow", v, seed=0)
             predicted = []
             if jar.params["open"]:  # Helmholtz, f = c / (2 pi) sqrt(S / (V L')), L' = L + 1.7 a (Kinsler et al.)
                 r_in, h_in = jar.params["radius_m"] - jar.params["wall_m"], jar.params["height_m"] - jar.params["wall_m"]
@@ -192,20 +195,20 @@ def test_hollow_objects_carry_cavity_resonances():
                 audible.append(with_air > without + 6)
     # a structural mode right at the air resonance can mask it (as in real objects): allow a few
     assert len(audible) >= 50 and np.mean(audible) >= 0.85, np.mean(audible)
-    for d in impacts.design(0):
+    for d in impact_design.design(0):
         assert ("air" in d.kinds) == (d.hollowness == "hollow")
 
 
 def test_contact_is_shorter_on_stiffer_materials():
-    tau = {m: impacts.contact_duration(mat.youngs, mat.poisson) for m, mat in impacts.MATERIALS.items()}
+    tau = {m: modal_laws.contact_duration(mat.youngs, mat.poisson) for m, mat in impact_design.MATERIALS.items()}
     assert tau["metal"] < tau["glass"] < tau["wood"] < tau["plastic"]
     assert all(0.5e-3 <= t <= 2e-3 for t in tau.values())
     # half-sine pulse spectrum: first zero at 1.5 / tau
-    assert impacts.contact_spectrum(np.array([1.5 / 1e-3]), 1e-3)[0] < 1e-9
+    assert modal_laws.contact_spectrum(np.array([1.5 / 1e-3]), 1e-3)[0] < 1e-9
 
 
 def test_metal_modes_are_split_into_beating_doublets():
-    d = impacts.design_one("metal", "2D", "full", 0, seed=0)
+    d = impact_design.design_one("metal", "2D", "full", 0, seed=0)
     structure = d.freqs[np.array(d.kinds) == "structure"]
     lower, upper = np.split(structure, 2)
     split = (upper - lower) / ((upper + lower) / 2)

@@ -31,7 +31,7 @@ from scipy.stats import binomtest, chisquare, pearsonr, spearmanr
 from audioprobe.metrics import ceiling, geometry, intervals, mantel, resampling, rsa_inference
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
-from audioprobe.tasktypes.rsa import RSA_PARAMS
+from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS
 from tests.factories import make_set
 
@@ -157,7 +157,7 @@ def test_spearman_brown_formula():
 
 
 # ---------------------------------------------------------------------------------------------
-# tasktypes/rsa.py
+# tasktypes/rsa/
 
 
 def listener_set(seed=0, n=24, listeners=10):
@@ -226,7 +226,7 @@ def test_noise_ceiling_from_the_same_listener_halves(comparison):
 
 
 # ---------------------------------------------------------------------------------------------
-# tasktypes/transfer.py and metrics/probing.py
+# tasktypes/transfer/ and metrics/probing/
 
 
 def shifted_set(seed=0):

@@ -19,7 +19,7 @@ from scipy.stats import pearsonr
 from audioprobe.metrics import geometry, kernels, mantel, pearson, resampling, rsa_inference, split_pearson, targets
 from audioprobe.metrics.responses import counts_from_responses
 from audioprobe.tasktypes.reliability import noise_ceiling
-from audioprobe.tasktypes.rsa import RSA_PARAMS
+from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 from tests.factories import make_set
 
 

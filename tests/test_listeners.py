@@ -7,7 +7,8 @@ import math
 import numpy as np
 
 from audioprobe.stimuli.synthetic import listeners
-from audioprobe.stimuli.synthetic.impacts import load_impacts, render_modes
+from audioprobe.stimuli.synthetic.impacts import load_impacts
+from audioprobe.stimuli.synthetic.rendering import render_modes
 
 SR = 44100
 

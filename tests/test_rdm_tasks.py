@@ -1,7 +1,7 @@
 """Similarity studies (rdm.csv) end to end: RSA against a study's matrix and the timbre literature's measures.
 
 The studies are synthetic tones whose dissimilarity is known by construction
-(`audioprobe.stimuli.synthetic.studies`); expectations are recomputed here with scipy and the
+(`audioprobe.stimuli.synthetic.tone_studies`); expectations are recomputed here with scipy and the
 measure functions on matrices built in the test.
 """
 
@@ -19,7 +19,7 @@ from audioprobe.cache import load_layers
 from audioprobe.cli import main as eval_main
 from audioprobe.metrics import resampling, similarity
 from audioprobe.stimuli.folder import export_folder
-from audioprobe.stimuli.synthetic.studies import similarity_study
+from audioprobe.stimuli.synthetic.tone_studies import similarity_study
 from audioprobe.taskconfig import load_task
 
 MEASURES_TASK = """\

@@ -4,7 +4,7 @@ similarities instead of dissimilarities, per-listener matrices (rdm/) and AIFF a
 Every statistic on a matrix with missing cells is checked against scipy on explicitly masked
 vectors (the pairs present), bootstrap replicates against explicitly resampled masked vectors, the
 Mantel test against explicit permutations, and the per-listener noise ceiling against a direct
-computation with np.nanmean; studies come from `audioprobe.stimuli.synthetic.studies`.
+computation with np.nanmean; studies come from `audioprobe.stimuli.synthetic.tone_studies`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.metrics import geometry, mantel, pearson, resampling, rsa_inference
 from audioprobe.stimuli.folder import export_folder, load_folder, read_rdm
 from audioprobe.stimuli.stimulus_set import normalise_rdm
-from audioprobe.stimuli.synthetic.studies import similarity_study
+from audioprobe.stimuli.synthetic.tone_studies import similarity_study
 
 N = 12
 TASK = """\

@@ -16,7 +16,7 @@ from audioprobe.errors import AudioprobeError
 from audioprobe.metrics import geometry
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
-from audioprobe.tasktypes.rsa import RSA_PARAMS
+from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 from tests.factories import make_set
 
 
@@ -652,3 +652,26 @@ def test_partial_rsa_on_a_target_with_missing_pairs_regresses_on_the_pairs_prese
     assert out["control"]["score_of_control"] == pytest.approx(np.corrcoef(control[present], target[present])[0, 1],
                                                                abs=1e-10)
     assert out["n_pairs"] == int(present.sum()) and out["n_pairs_missing"] == int((~present).sum())
+    # what the result says it did: the control named in the metric; no listeners' matrices, no ceiling
+    assert ", residualised on the logmel RDM) and the target RDM" in out["metric"]
+    assert out["target_reliability"]["value"] is None
+    assert out["target_reliability"]["reason"] == "the stimulus set has no per-listener matrices (rdm/<listener>.csv)"
+
+
+def test_a_layer_is_explained_by_the_control_only_when_its_own_variation_is(rng):
+    """Partial RSA leaves out a layer whose RDM the control's explains (an affine function of it): the check
+    compares the residual with the layer's own variation about its own mean, so an offset (of this layer, or of
+    another layer far from it) decides nothing. Written out with numpy's least squares."""
+    from audioprobe.tasktypes.rsa.rdms import explained_by_control
+
+    control = rng.random(300)
+    layers = np.stack([
+        3.0 * control + 0.5,                                    # the control, rescaled and shifted: explained
+        control + 1e-5 * rng.normal(size=300),                  # a little of its own: not explained
+        1e4 + control + 1e-5 * rng.normal(size=300),            # the same, far from the others: not explained
+        1e4 + rng.random(300),                                  # unrelated: not explained
+    ])
+    design = np.column_stack([np.ones(300), control])
+    residuals = layers - (design @ np.linalg.lstsq(design, layers.T, rcond=None)[0]).T
+    assert list(explained_by_control(layers, residuals)) == [True, False, False, False]
+    assert list(explained_by_control(layers[:2], residuals[:2])) == [True, False]

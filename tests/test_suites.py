@@ -23,7 +23,7 @@ from audioprobe.leaderboard.compare import compare
 from audioprobe.metrics.over_sets import set_resamples
 from audioprobe.results import score_text
 from audioprobe.stimuli.folder import export_folder
-from audioprobe.stimuli.synthetic.studies import similarity_study
+from audioprobe.stimuli.synthetic.tone_studies import similarity_study
 from audioprobe.suites import read_suite_results
 from tests.toymodels import FrameProjection, register_toy
 

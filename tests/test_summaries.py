@@ -31,7 +31,7 @@ from audioprobe.summaries import (
     validate_summary,
     write_summary,
 )
-from audioprobe.tasktypes import rsa as rsa_type
+from audioprobe.tasktypes.rsa import rdms as rsa_rdms
 
 N = 40
 TASKS = "rsa-material,rsa-physical-hollowness,partial-rsa-material"
@@ -109,7 +109,7 @@ def test_partial_rsa_keeps_the_residual_after_the_control(run):
     np.testing.assert_allclose(load_rdm(set_dir, refs["model_sha256"]), residual, rtol=1e-4, atol=1e-6)
     assert "residual" in refs["what"]
     own = result(set_dir, "logmel", "partial-rsa-material")["scores"]["rdms"]
-    assert own["layer"] is None and "model_sha256" not in own and own["reason"]
+    assert own["layer"] is None and "model_sha256" not in own and own["reason"] == "no headline layer (no finite score)"
 
 
 def test_summary_correlations_equal_scipy_on_targets_built_here(run):
@@ -200,7 +200,7 @@ def test_summary_of_a_constructed_set_and_its_validation(tmp_path):
 
 
 def test_very_large_sets_keep_no_rdm_and_say_why(monkeypatch, tmp_path):
-    monkeypatch.setattr(rsa_type, "RDM_MAX_SOUNDS", 10)
+    monkeypatch.setattr(rsa_rdms, "RDM_MAX_SOUNDS", 10)
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
     assert eval_main(["--model", "logmel", "--tasks", "rsa-material", "--limit", "12", "--output-dir",
                       str(tmp_path / "r")]) == 0

@@ -87,8 +87,8 @@ def test_status_of_a_plain_results_folder(tmp_path, monkeypatch, capsys):
 def test_the_summary_table_has_one_order_whatever_finished_first(tmp_path, monkeypatch, capsys):
     import random
 
-    from audioprobe.cli import results_table
     from audioprobe.results import collect_files
+    from audioprobe.run_summary import results_table
 
     monkeypatch.setenv("AUDIOPROBE_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "results"
@@ -138,7 +138,7 @@ def test_a_local_sweep_worker_ends_when_its_sweep_is_killed(tmp_path):
     script = tmp_path / "parent.py"
     script.write_text(
         "import concurrent.futures, multiprocessing, os, time\n"
-        "from audioprobe.launch import _init_worker\n"
+        "from audioprobe.sweep_local import _init_worker\n"
         "if __name__ == '__main__':\n"
         "    ctx = multiprocessing.get_context('spawn')\n"
         "    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=ctx, initializer=_init_worker, "

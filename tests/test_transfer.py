@@ -11,7 +11,7 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score
 from audioprobe.errors import AudioprobeError
 from audioprobe.metrics import probing
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
-from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, _check_transfer, transfer_subsets
+from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, check_transfer, transfer_subsets
 from tests.factories import make_set
 
 
@@ -74,9 +74,30 @@ def test_subsets_are_disjoint_and_overlap_is_refused(rng):
     assert not set(train) & set(test) and excluded == 1 and 0 not in train
     assert len(test) == 24 and len(train) == 47
     with pytest.raises(AudioprobeError, match="train_values and test_values"):
-        _check_transfer("f.yaml", params(test_values=["3D", "2D"]))
+        check_transfer("f.yaml", params(test_values=["3D", "2D"]))
     with pytest.raises(AudioprobeError, match="4D"):
         transfer_subsets(s, params(test_values=["4D"]), "t")
+
+
+def test_a_perceived_split_follows_the_listeners_answers():
+    """split_source perceived: the subsets follow the listeners' modal answers, not the physical labels,
+    and a category of the dimension that nobody answers is a known category with an empty subset (not an
+    unknown value)."""
+    n = 48
+    cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
+    truth = {"material": np.tile([0, 1, 2], n // 3), "extent": np.repeat([0, 1, 2], n // 3)}
+    heard = np.minimum(truth["extent"], 1)  # 3D sounds are heard as 2D; nobody answers 3D
+    counts = {"material": np.eye(3, dtype=np.int64)[truth["material"]] * 4,
+              "extent": np.eye(3, dtype=np.int64)[heard] * 4}
+    s = make_set(cats, truth, judgments=counts)
+    train, test, _, excluded = transfer_subsets(s, params(split_source="perceived", train_values=["1D"],
+                                                          test_values=["2D"]), "t")
+    assert list(train) == list(np.flatnonzero(heard == 0)) and list(test) == list(np.flatnonzero(heard == 1))
+    assert excluded == 0 and len(test) == 2 * n // 3  # physical 2D and 3D
+    physical = transfer_subsets(s, params(split_source="physical", train_values=["1D"], test_values=["2D"]), "t")[1]
+    assert list(physical) == list(np.flatnonzero(truth["extent"] == 1))
+    with pytest.raises(AudioprobeError, match="the test subset has 0 sound"):
+        transfer_subsets(s, params(split_source="perceived", train_values=["1D"], test_values=["3D"]), "t")
 
 
 def test_transfer_task_end_to_end(rng):
@@ -202,5 +223,5 @@ def test_a_baseline_fold_that_cannot_choose_c_gives_no_baseline_and_says_why(rng
 @pytest.mark.parametrize("values", [[], [""], ["1D", 3]])
 def test_a_subset_must_name_categories(values):
     with pytest.raises(AudioprobeError, match="key 'train_values' must be a non-empty list of category names"):
-        _check_transfer("f.yaml", params(train_values=values))
-    _check_transfer("f.yaml", params(train_values=["1D"]))  # one category is a subset
+        check_transfer("f.yaml", params(train_values=values))
+    check_transfer("f.yaml", params(train_values=["1D"]))  # one category is a subset

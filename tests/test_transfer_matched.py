@@ -17,6 +17,7 @@ import pytest
 from sklearn.model_selection import StratifiedKFold
 
 from audioprobe.metrics import probing
+from audioprobe.metrics.probing import layers as probe_jobs
 from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
@@ -115,7 +116,7 @@ def test_both_matched_probes_are_trained_on_m_f_sounds(monkeypatch, n_train, n_t
         calls.append(({row_of[r.tobytes()] for r in x_fit}, [row_of[r.tobytes()] for r in x_pred], out[0]))
         return out
 
-    monkeypatch.setattr(probing, "fit_probe", recorded)
+    monkeypatch.setattr(probe_jobs, "fit_probe", recorded)  # where the jobs call it
     seed = 5
     ((pred, _, base, matched),) = probing.all_layer_predictions([x], train, test, y[train], y[test], (0.1, 1.0), 3, 3,
                                                                  seed, probing.MAX_ITER, n_jobs=1)
@@ -253,6 +254,7 @@ def test_contrast_headline_never_scores_a_layer_on_the_half_that_picked_it(monke
     assert block["value"] == pytest.approx(np.mean(held), abs=1e-12)
     assert abs(np.mean(leaky) - np.mean(held)) > 1e-3  # the data tell the two apart
     assert "cross-validated" in block["selection"] and block["layer"] in acts and block["layer_frequency"] < 1
+    assert block["ci_method"].endswith("; replicates on fixed half-splits of each resample, their split noise removed")
     # replicates: the same statistic on the first K splits of every resample
     counts = resample_counts(seed, n, n_boot)
     k_splits = min(4, cv_splits)
@@ -323,6 +325,7 @@ def test_without_cross_validation_without_bootstrap_and_with_one_layer(monkeypat
     assert out["baseline_contrast"]["value"] == pytest.approx(brute_contrast_halves(ok, m_ok, mb_ok, defined, ones,
                                                                                    ones))
     assert "not cross-validated" in out["baseline_contrast"]["selection"]
+    assert out["baseline_contrast"]["ci_method"].endswith("n - 1 dof")  # one value per resample: no splits
     counts = resample_counts(seed, y_test.size, n_boot)
     want = [brute_contrast_halves(ok, m_ok, mb_ok, defined, c, c) for c in counts]
     assert ctx.replicates["baseline_contrast"].shape == (n_boot,) == ctx.replicates["headline"].shape

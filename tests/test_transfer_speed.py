@@ -18,6 +18,8 @@ import numpy as np
 import pytest
 
 from audioprobe.metrics import probing, rsa_inference
+from audioprobe.metrics.probing import probe as probe_module
+from audioprobe.metrics.probing import solver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -118,9 +120,9 @@ def test_path_coefficients_equal_cold_fits_at_the_optimum():
 
     layers, _ = embedded_layers()
     train, _, target = embedded_split("transfer-material-2D3D-to-1D", 2)
-    z = probing._preprocessor().fit_transform(layers["logmel/fbank"][train], target[train])
+    z = probe_module._preprocessor().fit_transform(layers["logmel/fbank"][train], target[train])
     y = target[train]
-    probe = probing._path_probe(probing.MAX_ITER, probing.TOL)
+    probe = probe_module._path_probe(probing.MAX_ITER, probing.TOL)
     grid = (1e-3, 1e-1, 10.0, 1000.0)
     for c in grid:
         probe.set_params(C=c).fit(z, y)
@@ -173,10 +175,10 @@ def test_multinomial_path_equals_logistic_regression_on_ill_conditioned_data(n_c
     from sklearn.linear_model import LogisticRegression
 
     if preconditioner == "diagonal":
-        monkeypatch.setattr(probing, "FACTOR_MAX_PARAMS", 0)
+        monkeypatch.setattr(solver, "FACTOR_MAX_PARAMS", 0)
     elif preconditioner == "factor":
-        monkeypatch.setattr(probing, "JACOBI_CG_CAP", 0)
-    factored = count_calls(monkeypatch, probing, "multinomial_hessian")
+        monkeypatch.setattr(solver, "JACOBI_CG_CAP", 0)
+    factored = count_calls(monkeypatch, solver, "multinomial_hessian")
     rng = np.random.default_rng(seed)
     z, codes = ill_conditioned(rng, 80, 12, n_classes)
     labels = np.array([f"class {k}" for k in range(n_classes)])[codes]
@@ -237,8 +239,8 @@ def test_multinomial_path_survives_a_failed_factorisation(rng, monkeypatch):
     z, codes = ill_conditioned(rng, 60, 8, 5)
     grid = [1e-2, 1.0, 100.0]
     expected = probing.multinomial_path(z, codes, 5, grid)
-    monkeypatch.setattr(probing, "JACOBI_CG_CAP", 0)
-    monkeypatch.setattr(probing, "multinomial_hessian", lambda z1, p, reg, n, full=True: -np.eye(p.shape[1] * z1.shape[1]))
+    monkeypatch.setattr(solver, "JACOBI_CG_CAP", 0)
+    monkeypatch.setattr(solver, "multinomial_hessian", lambda z1, p, reg, n, full=True: -np.eye(p.shape[1] * z1.shape[1]))
     got = probing.multinomial_path(z, codes, 5, grid)
     for (coef, _), (coef_got, _) in zip(expected, got):
         assert np.max(np.abs(coef - coef_got)) <= 1e-5 * np.max(np.abs(coef))
@@ -260,7 +262,7 @@ def test_path_predictions_keep_labels_and_ties_as_logistic_regression(rng, monke
             assert fast[c].dtype == slow.dtype and np.array_equal(fast[c], slow), (labels.dtype, c)
     # ties: classes 1 and 3 share the top decision value everywhere, class 1 wins (as sklearn's predict)
     coef, intercept = np.zeros((4, 5)), np.array([0.0, 1.0, -1.0, 1.0])
-    monkeypatch.setattr(probing, "multinomial_path", lambda *args: [(coef, intercept)])
+    monkeypatch.setattr(probe_module, "multinomial_path", lambda *args: [(coef, intercept)])
     labels = np.array(["d", "b", "c", "a"])[codes]
     tied = probing.path_predictions(z, labels, z_pred, (1.0,))[1.0]
     with warnings.catch_warnings():
@@ -274,10 +276,10 @@ def test_multinomial_solver_gives_up_to_logistic_regression(rng, monkeypatch):
     """Where the solver does not reach TOL within its cap, the path is LogisticRegression's."""
     z, codes = ill_conditioned(rng, 50, 6, 3)
     z_pred = rng.normal(size=(10, 6))
-    monkeypatch.setattr(probing, "NEWTON_CAP", 1)
+    monkeypatch.setattr(solver, "NEWTON_CAP", 1)
     assert probing.multinomial_path(z, codes, 3, [1.0, 100.0]) is None
     fallback = probing.path_predictions(z, codes, z_pred, (1.0, 100.0))
-    monkeypatch.setattr(probing, "NEWTON_CAP", 200)
+    monkeypatch.setattr(solver, "NEWTON_CAP", 200)
     assert all(np.array_equal(fallback[c], p) for c, p in probing.path_predictions(z, codes, z_pred,
                                                                                    (1.0, 100.0)).items())
 
@@ -370,9 +372,9 @@ def test_path_solver_steps_aside_for_a_scikit_learn_it_was_not_checked_with(rng,
     assert probing.sklearn_private_loss() is not None  # the installed release is checked
     low, high = probing.SKLEARN_PRIVATE_LOSS_CHECKED
     assert low <= tuple(int(v) for v in sklearn.__version__.split(".")[:2]) <= high
-    monkeypatch.setattr(probing, "NEWTON_CAP", 1)  # the fallback's predictions, as the solver gives up
+    monkeypatch.setattr(solver, "NEWTON_CAP", 1)  # the fallback's predictions, as the solver gives up
     fallback = probing.path_predictions(z, codes, z_pred, (1.0, 100.0))
-    monkeypatch.setattr(probing, "NEWTON_CAP", 200)
+    monkeypatch.setattr(solver, "NEWTON_CAP", 200)
     monkeypatch.setattr(sklearn, "__version__", version)
     assert probing.sklearn_private_loss() is None
     assert probing.multinomial_path(z, codes, 3, [1.0, 100.0]) is None

@@ -95,28 +95,14 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
     square_buffers = np.zeros((n, 3, n))  # [X | X o X | X o Y] side by side, row by row
     layer_products = [np.empty((b.shape[0], 3 * n)) for b in blocks]
 
-    def quad(*squares, stacked=None, out=None):  # 0.5 w^T A w for each square A: per block, then their sum
-        if stacked is None:
-            stacked = np.concatenate(squares, axis=1) if len(squares) > 1 else squares[0]
-        k = stacked.shape[1] // n
-        products = [np.matmul(b, stacked, out=None if out is None else out[q]).reshape(b.shape[0], k, n)
-                    for q, b in enumerate(blocks)]  # one product per block
-        per = [0.5 * np.einsum("mn,mkn->km", b, g) for b, g in zip(blocks, products)]
-        # (sum_k w_k)^T A (sum_k w_k) = sum_k w_k^T A w_k + 2 sum_{k<l} w_l^T A w_k (A symmetric)
-        whole = sum(per)
-        for k1 in range(len(blocks)):
-            for k2 in range(k1 + 1, len(blocks)):
-                whole = whole + np.einsum("mn,mkn->km", blocks[k2], products[k1])
-        return [[p[s] for p in per] + [whole[s]] for s in range(k)]
-
     ysq = squareform(y, checks=False)
     if present is None:
         s_w = [sw(w) for w in ws]
-        s_y, s_yy = quad(ysq, ysq * ysq)
+        s_y, s_yy = _block_quadratic_forms(blocks, ysq, ysq * ysq)
         few_pairs = [single_pair(w) for w in ws]
     else:
         msq = squareform(np.asarray(present, dtype=np.float64), checks=False)
-        s_w, s_y, s_yy = quad(msq, ysq, ysq * ysq)
+        s_w, s_y, s_yy = _block_quadratic_forms(blocks, msq, ysq, ysq * ysq)
         few_pairs = [single_pair(w, msq) for w in ws]
     results = [np.empty((w.shape[0], x.shape[0])) for w in ws]
     i, j = geometry._triu_indices(n)
@@ -126,11 +112,34 @@ def weighted_pearson_blocks(model_rdms, target_rdm, blocks, present=None):
         xsq[j, i] = row
         np.multiply(xsq, xsq, out=square_buffers[:, 1, :])
         np.multiply(xsq, ysq, out=square_buffers[:, 2, :])
-        s_x, s_xx, s_xy = quad(stacked=square_buffers.reshape(n, 3 * n), out=layer_products)
+        s_x, s_xx, s_xy = _block_quadratic_forms(blocks, stacked=square_buffers.reshape(n, 3 * n), out=layer_products)
         for k in range(len(ws)):
             r = pearson_from_sums(s_w[k], s_x[k], s_y[k], s_xx[k], s_yy[k], s_xy[k])
             results[k][:, layer] = np.where(few_pairs[k], np.nan, r)
     return results
+
+
+def _block_quadratic_forms(blocks, *squares, stacked=None, out=None):
+    """0.5 w^T A w for each square A `[n, n]` and each weight row w: per block, then for the blocks' sum.
+
+    The squares side by side (`stacked` `[n, k n]`, or concatenated here) cost one matrix product per
+    block; the sum's forms come from the same products (no product with the summed weights).
+    out: one `[m, k n]` buffer per block for those products. Returns, per square, the forms of each
+    block and, last, of their sum (`[m]` each).
+    """
+    n = blocks[0].shape[1]
+    if stacked is None:
+        stacked = np.concatenate(squares, axis=1) if len(squares) > 1 else squares[0]
+    k = stacked.shape[1] // n
+    products = [np.matmul(b, stacked, out=None if out is None else out[q]).reshape(b.shape[0], k, n)
+                for q, b in enumerate(blocks)]  # one product per block
+    per = [0.5 * np.einsum("mn,mkn->km", b, g) for b, g in zip(blocks, products)]
+    # (sum_k w_k)^T A (sum_k w_k) = sum_k w_k^T A w_k + 2 sum_{k<l} w_l^T A w_k (A symmetric)
+    whole = sum(per)
+    for k1 in range(len(blocks)):
+        for k2 in range(k1 + 1, len(blocks)):
+            whole = whole + np.einsum("mn,mkn->km", blocks[k2], products[k1])
+    return [[p[s] for p in per] + [whole[s]] for s in range(k)]
 
 
 def single_pair(w: np.ndarray, mask_square: np.ndarray | None = None) -> np.ndarray:

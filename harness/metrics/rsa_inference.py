@@ -1,6 +1,33 @@
 """RSA inference: every statistic of an RSA score (bootstrap over sounds, or sounds and listeners; the
 Mantel test; the cross-validated headline and its replicates), vectorised over layers, resamples and
-permutations, on a backend's products (`backends.py`).
+permutations, on a backend's products (`backends.py`). `rsa_statistics` computes them all in one call.
+
+Two-factor bootstrap (`listener_targets` given: weights `[m, n_listeners]` -> the `[m, n_pairs]`
+targets built from those listeners; n_listeners >= 3): replicate b resamples the sounds with sound
+draw b (the draws of a sounds-only run, unchanged) and the listeners with listener draw b
+(`listener_draws`), the target being rebuilt from the drawn listeners. Then bootstrap and
+cv_bootstrap hold these "both" replicates; bootstrap_sounds, cv_bootstrap_sounds (sound draw b, all
+listeners: the one-factor replicates, identical to a sounds-only run) and bootstrap_listeners,
+cv_bootstrap_listeners (listener draw b, all sounds, the same K splits) are added, with
+listener_counts `[n_bootstrap, n_listeners]`, variance `[L]` (`intervals.dual_bootstrap_variance`)
+and dof `[L]` (`intervals.dual_dof`, Satterthwaite), and ci is the t interval score -/+ t(dof)
+sqrt(variance).
+
+Comparisons. Spearman statistics rank the pairs of the full set once, then use the Pearson
+machinery: exact for permutations (a permutation only reorders the ranks; with missing pairs each
+permutation is re-ranked, `permuted_spearman_present`); for bootstrap resamples and half splits an
+approximation (the resample's own ranks are not recomputed). Kendall's tau-a has no quadratic form:
+it is computed resample by resample and part by part (slow).
+
+Missing pairs. A target with NaN entries (cells of a published matrix nobody rated) is compared on
+its present pairs only, by every statistic (score, bootstrap, Mantel test, cross-validation;
+`pearson.py`, "Missing pairs"); Spearman ranks the present pairs. A complete target gives exactly the
+numbers it always gave. A two-factor bootstrap needs a complete target.
+
+Backend (`backend`): None (`backends.NUMPY`) or another (`backends.for_device("cuda")`: the products on
+a GPU, equal within float rounding), used for the Mantel test and the estimate's cross-validation of
+Pearson and Spearman RSA, under its thread policy; the bootstrap's split sums run in numpy
+(`split_pearson`). The draws are the same either way.
 """
 
 from __future__ import annotations
@@ -68,32 +95,8 @@ def rsa_statistics(model_rdms: np.ndarray, target_rdm: np.ndarray, comparison: s
     cv_splits) splits of the estimate, in each resample (the replicates of the headline, whose split
     noise `intervals.split_variance` removes; `split_pearson` computes them from shared sums).
 
-    Two-factor bootstrap (listener_targets given: weights `[m, n_listeners]` -> the `[m, n_pairs]`
-    targets built from those listeners; n_listeners >= 3): replicate b resamples the sounds with
-    sound draw b (the draws above, unchanged) and the listeners with listener draw b
-    (`listener_draws`), the target being rebuilt from the drawn listeners. Then bootstrap and
-    cv_bootstrap hold these "both" replicates; bootstrap_sounds, cv_bootstrap_sounds (sound draw
-    b, all listeners: the one-factor replicates, identical to a sounds-only run) and
-    bootstrap_listeners, cv_bootstrap_listeners (listener draw b, all sounds, the same K splits)
-    are added, with listener_counts `[n_bootstrap, n_listeners]`, variance `[L]`
-    (`intervals.dual_bootstrap_variance`) and dof `[L]` (`intervals.dual_dof`, Satterthwaite), and ci
-    is the t interval score -/+ t(dof) sqrt(variance).
-
-    Spearman statistics rank the pairs of the full set once, then use the Pearson machinery:
-    exact for permutations (a permutation only reorders the ranks; with missing pairs each
-    permutation is re-ranked, `permuted_spearman_present`); for bootstrap resamples and half splits
-    an approximation (the resample's own ranks are not recomputed). Kendall's tau-a
-    has no quadratic form: it is computed resample by resample and part by part (slow).
-
-    Missing pairs: a target with NaN entries (cells of a published matrix nobody rated) is compared
-    on its present pairs only, by every statistic (score, bootstrap, Mantel test, cross-validation;
-    module docstring, "Missing pairs"); Spearman ranks the present pairs. A complete target gives
-    exactly the numbers it always gave. A two-factor bootstrap needs a complete target.
-
-    backend: None (`backends.NUMPY`) or another backend (`backends.for_device("cuda")`: the products on a
-    GPU, equal within float rounding), used for the Mantel test and the estimate's cross-validation of
-    Pearson and Spearman RSA, under its thread policy; the bootstrap's split sums run in numpy
-    (`split_pearson`). The draws are the same either way.
+    listener_targets, n_listeners: a two-factor bootstrap, with the replicates it adds; how Spearman and
+    Kendall are computed, missing pairs, and the backend: see the module docstring.
     """
     x = np.atleast_2d(np.asarray(model_rdms, dtype=np.float64))
     y = np.asarray(target_rdm, dtype=np.float64)

@@ -52,23 +52,13 @@ def _is_record(tp) -> bool:
 
 
 def _check(value: Any, tp: Any, where: str, problems: list[str]) -> None:
+    """Append to `problems` every way `value` departs from the annotation `tp`, each named by its path `where`."""
     tp = _unwrap(tp)[0]
     origin, args = typing.get_origin(tp), typing.get_args(tp)
     if tp is Any:
         return
     if _is_record(tp):
-        if not isinstance(value, dict):
-            problems.append(f"{where}: expected an object, got {type(value).__name__}")
-            return
-        fields = _fields(tp)
-        for name, (ftp, _, required) in fields.items():
-            if name in value:
-                _check(value[name], ftp, f"{where}.{name}", problems)
-            elif required:
-                problems.append(f"{where}: missing key {name!r}")
-        for name in value:
-            if name not in fields:
-                problems.append(f"{where}: unknown key {name!r} (add it to the schema with its meaning)")
+        _check_record(value, tp, where, problems)
         return
     if origin in (typing.Union, types.UnionType):
         trials = []
@@ -85,18 +75,7 @@ def _check(value: Any, tp: Any, where: str, problems: list[str]) -> None:
             problems.append(f"{where}: {value!r} is not one of {', '.join(map(repr, args))}")
         return
     if origin in (list, tuple):
-        if not isinstance(value, list):
-            problems.append(f"{where}: expected a list, got {type(value).__name__}")
-            return
-        if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
-            if len(value) != len(args):
-                problems.append(f"{where}: expected {len(args)} items, got {len(value)}")
-                return
-            for i, (item, itp) in enumerate(zip(value, args)):
-                _check(item, itp, f"{where}[{i}]", problems)
-            return
-        for i, item in enumerate(value):
-            _check(item, args[0] if args else Any, f"{where}[{i}]", problems)
+        _check_sequence(value, origin, args, where, problems)
         return
     if origin is dict:
         if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
@@ -117,6 +96,39 @@ def _check(value: Any, tp: Any, where: str, problems: list[str]) -> None:
         raise TypeError(f"the schema uses a type the validator does not know: {tp!r}")
     if not ok:
         problems.append(f"{where}: expected {getattr(tp, '__name__', tp)}, got {value!r}"[:200])
+
+
+def _check_record(value: Any, tp: Any, where: str, problems: list[str]) -> None:
+    """A typed dict or dataclass: an object whose required keys are all there and every key is known (a key the
+    schema does not document is a problem, not an extra)."""
+    if not isinstance(value, dict):
+        problems.append(f"{where}: expected an object, got {type(value).__name__}")
+        return
+    fields = _fields(tp)
+    for name, (ftp, _, required) in fields.items():
+        if name in value:
+            _check(value[name], ftp, f"{where}.{name}", problems)
+        elif required:
+            problems.append(f"{where}: missing key {name!r}")
+    for name in value:
+        if name not in fields:
+            problems.append(f"{where}: unknown key {name!r} (add it to the schema with its meaning)")
+
+
+def _check_sequence(value: Any, origin: Any, args: tuple, where: str, problems: list[str]) -> None:
+    """A list, or a tuple (a JSON list too): of one item type, or (a fixed tuple) of its length and item types."""
+    if not isinstance(value, list):
+        problems.append(f"{where}: expected a list, got {type(value).__name__}")
+        return
+    if origin is tuple and not (len(args) == 2 and args[1] is Ellipsis):
+        if len(value) != len(args):
+            problems.append(f"{where}: expected {len(args)} items, got {len(value)}")
+            return
+        for i, (item, itp) in enumerate(zip(value, args)):
+            _check(item, itp, f"{where}[{i}]", problems)
+        return
+    for i, item in enumerate(value):
+        _check(item, args[0] if args else Any, f"{where}[{i}]", problems)
 
 
 def check_typed(value: Any, tp: Any, where: str) -> list[str]:

@@ -2,10 +2,10 @@
 
     stimulus_set.py   the model: ids, lazy audio, labels, judgments, responses, rdm, fingerprint, validate
     audio.py          audio header checks and decoding, shared by the folder and Hub loaders
-    folder.py         the folder format: load_folder, export_folder, read_rdm
+    folder/           the folder format: load_folder, export_folder, read_rdm (one module per part of a folder)
     hub.py            `hf:ORG/NAME[@revision]` datasets (imported only for hf: specs)
     catalog.py        DATASETS (named sets, as lazy "module:function") and resolve_dataset
-    synthetic/        the embedded `impacts` set: impact synthesiser and simulated listeners
+    synthetic/        the embedded `impacts` set: modal laws, design table, rendering, simulated listeners
 
 Imports point one way: catalog -> folder, hub, synthetic -> audio, stimulus_set; nothing here
 imports the engine (runner, CLI, cache, models). Counting responses lives in

@@ -27,6 +27,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -117,8 +118,9 @@ def _dimensions(features, where: str) -> dict[str, list[str]]:
     return dims
 
 
-def load_hub_dataset(spec: str) -> StimulusSet:
-    """The stimulus set of `hf:ORG/NAME[@revision]` (the train split, or the only split)."""
+def _load_split(spec: str):
+    """(repo, commit, snapshot folder, `where` for errors, the dataset): the repository fetched at its resolved
+    commit, its train (or only) split, the required columns present, audio left undecoded."""
     try:
         import datasets
         from datasets import Audio
@@ -146,57 +148,70 @@ def load_hub_dataset(spec: str) -> StimulusSet:
         )
     if isinstance(ds.features["audio"], Audio):
         ds = ds.cast_column("audio", Audio(decode=False))
-    features = ds.features
-    dims = _dimensions(features, where)
-    table = ds.remove_columns(["audio"]).to_dict()
+    return repo, commit, snapshot, where, ds
+
+
+def _sound_ids(table: dict, where: str) -> list[str]:
+    """The `sound_id` column, every id checked."""
     ids = []
     for sid in table["sound_id"]:  # ids become file names on export: checked before anything else
         if sid is None:
             raise AudioprobeError(f"{where}: a row has no sound_id (row {len(ids)}); every sound needs an id.")
         ids.append(check_sound_id(str(sid), where))
+    return ids
+
+
+def _judgments(table: dict, dims: dict[str, list[str]], ids: list[str], where: str) -> dict[str, np.ndarray]:
+    """The `judgments` column: per dimension, `[n_sounds, n_categories]` counts, every count given."""
     n = len(ids)
-
     judgments: dict[str, np.ndarray] = {}
-    if "judgments" in table:
-        for d, cats in dims.items():
-            counts = np.zeros((n, len(cats)), np.int64)
-            for i, row in enumerate(table["judgments"]):
-                per_dim = (row or {}).get(d) or {}
-                for k, c in enumerate(cats):
-                    v = per_dim.get(c)
-                    if v is None:
-                        raise AudioprobeError(f"{where}: sound {ids[i]!r} has no count for {d!r} = {c!r}.")
-                    counts[i, k] = int(v)
-            judgments[d] = counts
-    responses = listeners = None
-    if "responses" in table:
-        per_dim = {d: [(row or {}).get(d) or [] for row in table["responses"]] for d in features["responses"]}
-        n_listeners = max((len(r) for rows in per_dim.values() for r in rows), default=0)
-        responses = {}
-        for d, rows in per_dim.items():
-            arr = np.full((n_listeners, n), -1, np.int64)
-            for i, r in enumerate(rows):
-                if len(r) != n_listeners:
-                    raise AudioprobeError(
-                        f"{where}: sound {ids[i]!r} has {len(r)} responses on {d!r}, others {n_listeners}; "
-                        f"give one entry per listener (-1 for no response)."
-                    )
-                arr[:, i] = [-1 if v is None else int(v) for v in r]
-            bad = np.argwhere((arr < -1) | (arr >= len(dims[d])))
-            if len(bad):
-                j, i = bad[0]
-                raise AudioprobeError(
-                    f"{where}: sound {ids[i]!r}, listener {j}: response {arr[j, i]} on {d!r} is not a category "
-                    f"index (0 to {len(dims[d]) - 1}, or -1 for no response)."
-                )
-            responses[d] = arr
-        listeners = [f"L{j:02d}" for j in range(n_listeners)]
-        for d in dims:
-            if d not in judgments and d in responses:
-                judgments[d] = counts_from_responses(responses[d], len(dims[d]))
+    for d, cats in dims.items():
+        counts = np.zeros((n, len(cats)), np.int64)
+        for i, row in enumerate(table["judgments"]):
+            per_dim = (row or {}).get(d) or {}
+            for k, c in enumerate(cats):
+                v = per_dim.get(c)
+                if v is None:
+                    raise AudioprobeError(f"{where}: sound {ids[i]!r} has no count for {d!r} = {c!r}.")
+                counts[i, k] = int(v)
+        judgments[d] = counts
+    return judgments
 
+
+def _responses(table: dict, features, dims: dict[str, list[str]], ids: list[str], where: str
+               ) -> tuple[list[str], dict[str, np.ndarray]]:
+    """The `responses` column: (listener ids, per dimension `[n_listeners, n_sounds]` category indices, -1 for no
+    response), one entry per listener in every row."""
+    n = len(ids)
+    per_dim = {d: [(row or {}).get(d) or [] for row in table["responses"]] for d in features["responses"]}
+    n_listeners = max((len(r) for rows in per_dim.values() for r in rows), default=0)
+    responses = {}
+    for d, rows in per_dim.items():
+        arr = np.full((n_listeners, n), -1, np.int64)
+        for i, r in enumerate(rows):
+            if len(r) != n_listeners:
+                raise AudioprobeError(
+                    f"{where}: sound {ids[i]!r} has {len(r)} responses on {d!r}, others {n_listeners}; "
+                    f"give one entry per listener (-1 for no response)."
+                )
+            arr[:, i] = [-1 if v is None else int(v) for v in r]
+        bad = np.argwhere((arr < -1) | (arr >= len(dims[d])))
+        if len(bad):
+            j, i = bad[0]
+            raise AudioprobeError(
+                f"{where}: sound {ids[i]!r}, listener {j}: response {arr[j, i]} on {d!r} is not a category "
+                f"index (0 to {len(dims[d]) - 1}, or -1 for no response)."
+            )
+        responses[d] = arr
+    listeners = [f"L{j:02d}" for j in range(n_listeners)]
+    return listeners, responses
+
+
+def _labels(column_names: list[str], features, table: dict, where: str) -> dict[str, list[str]]:
+    """Every column that is not reserved and holds strings, ClassLabels, numbers or booleans, as strings; any
+    other column is ignored with a warning."""
     labels: dict[str, list[str]] = {}
-    for col in ds.column_names:
+    for col in column_names:
         if col in RESERVED:
             continue
         values = _label_values(features[col], table[col])
@@ -204,7 +219,12 @@ def load_hub_dataset(spec: str) -> StimulusSet:
             log.warning("%s: column %r (%s) is neither a label nor a reserved column; ignored.", where, col, features[col])
             continue
         labels[col] = values
+    return labels
 
+
+def _rdm(table: dict, ids: list[str], where: str) -> np.ndarray | None:
+    """The `rdm` (or `similarity`) column, one row per sound, as a normalised dissimilarity matrix; None without."""
+    n = len(ids)
     rdm = None
     if "rdm" in table and "similarity" in table:
         raise AudioprobeError(f"{where}: columns 'rdm' and 'similarity' both given; keep one matrix.")
@@ -220,7 +240,12 @@ def load_hub_dataset(spec: str) -> StimulusSet:
             raise AudioprobeError(f"{where}: column {column!r} must hold numbers (or null for a pair not rated).") from None
         rdm = normalise_rdm(rdm, f"{where}, column {column!r}", kind,
                             cell=lambda i, j: f"sound {ids[i]!r}, entry {j} ({ids[j]!r})")
+    return rdm
 
+
+def _audio_sources(ds, snapshot: Path, ids: list[str], where: str) -> Callable[[int], object]:
+    """A function giving sound i's audio as soundfile reads it: its embedded bytes, or a file of the downloaded
+    repository (never a path the data names outside it)."""
     audio_column = ds.select_columns(["audio"])
 
     def audio_source(i: int):
@@ -238,6 +263,28 @@ def load_hub_dataset(spec: str) -> StimulusSet:
             if candidate.is_file():
                 return candidate
         raise AudioprobeError(f"{where}: sound {ids[i]!r} has no audio bytes and no readable audio path.")
+
+    return audio_source
+
+
+def load_hub_dataset(spec: str) -> StimulusSet:
+    """The stimulus set of `hf:ORG/NAME[@revision]` (the train split, or the only split)."""
+    repo, commit, snapshot, where, ds = _load_split(spec)
+    features = ds.features
+    dims = _dimensions(features, where)
+    table = ds.remove_columns(["audio"]).to_dict()
+    ids = _sound_ids(table, where)
+
+    judgments = _judgments(table, dims, ids, where) if "judgments" in table else {}
+    responses = listeners = None
+    if "responses" in table:
+        listeners, responses = _responses(table, features, dims, ids, where)
+        for d in dims:
+            if d not in judgments and d in responses:
+                judgments[d] = counts_from_responses(responses[d], len(dims[d]))
+    labels = _labels(ds.column_names, features, table, where)
+    rdm = _rdm(table, ids, where)
+    audio_source = _audio_sources(ds, snapshot, ids, where)
 
     for i, sid in enumerate(ids):  # headers only: a bad sound fails now, not in the middle of a model run
         check_audio_header(audio_source(i), sid, where)

@@ -1,7 +1,7 @@
 """The stimulus-set model: sounds, their physical labels and the human judgments of them.
 
 One class (`StimulusSet`) whatever the source: the embedded synthetic `impacts` set
-(`synthetic/impacts.py`), a folder in the documented format (`folder.py`, docs/stimuli.md) or a
+(`synthetic/impacts.py`), a folder in the documented format (`folder/`, docs/stimuli.md) or a
 dataset on the Hub (`hub.py`). Audio is loaded lazily, one sound at a time, through the loader
 function each source provides; everything else is small, loaded up front and checked by
 `validate`, the one set of rules every source obeys. This module knows no source.
@@ -151,6 +151,22 @@ class StimulusSet:
                 f"{where}: nothing to compare models with: declare judged dimensions (with judgments or "
                 f"responses) or give a dissimilarity matrix (rdm.csv)."
             )
+        self._check_labels(where, n)
+        self._check_judgments(where, n)
+        if self.responses is not None:
+            self._check_responses(where, n)
+        if self.rdm is not None:
+            check_rdm(np.asarray(self.rdm), n, where)
+        if self.listener_rdms is not None:
+            if not self.listener_rdms:
+                raise AudioprobeError(f"{where}: per-listener matrices are given but there are none.")
+            for who, mat in self.listener_rdms.items():
+                check_rdm(np.asarray(mat), n, f"{where}: listener {who!r}")
+        return self
+
+    def _check_labels(self, where: str, n: int) -> None:
+        """Every label column has one value per sound; one named like a dimension uses its categories (a part of
+        `validate`)."""
         for col, values in self.labels.items():
             if len(values) != n:
                 raise AudioprobeError(f"{where}: label column {col!r} has {len(values)} values for {n} sounds.")
@@ -163,6 +179,10 @@ class StimulusSet:
                         f"of dimension {col!r} ({', '.join(self.dimensions[col])}). A label column named like a "
                         f"dimension must use that dimension's categories; rename the column otherwise."
                     )
+
+    def _check_judgments(self, where: str, n: int) -> None:
+        """Judgments: one integer count per (sound, category) of each declared dimension, none negative, every
+        sound judged at least once (a part of `validate`)."""
         if set(self.judgments) != set(self.dimensions):
             raise AudioprobeError(
                 f"{where}: judgments are given for {sorted(self.judgments)} but the declared dimensions are "
@@ -187,29 +207,24 @@ class StimulusSet:
                     f"{where}: sound {self.sound_ids[empty[0]]!r} has no judgments on dimension {dim!r}"
                     f"{f' (and {len(empty) - 1} more)' if len(empty) > 1 else ''}; every sound needs at least one."
                 )
-        if self.responses is not None:
-            n_listeners = len(self.listeners or [])
-            for dim, resp in self.responses.items():
-                k = len(self.dimensions.get(dim, []))
-                resp = np.asarray(resp)
-                if (dim not in self.dimensions or resp.shape != (n_listeners, n) or not np.issubdtype(resp.dtype, np.integer)
-                        or np.any(resp < -1) or np.any(resp >= k)):
-                    raise AudioprobeError(
-                        f"{where}: responses of {dim!r} must be category indices (-1: no response) of shape "
-                        f"[{n_listeners} listeners, {n} sounds]."
-                    )
-            implied = self.counts_from_responses()
-            for dim in self.dimensions:
-                if dim in implied and not np.array_equal(implied[dim], self.judgments[dim]):
-                    raise AudioprobeError(f"{where}: judgments of {dim!r} disagree with the per-listener responses.")
-        if self.rdm is not None:
-            check_rdm(np.asarray(self.rdm), n, where)
-        if self.listener_rdms is not None:
-            if not self.listener_rdms:
-                raise AudioprobeError(f"{where}: per-listener matrices are given but there are none.")
-            for who, mat in self.listener_rdms.items():
-                check_rdm(np.asarray(mat), n, f"{where}: listener {who!r}")
-        return self
+
+    def _check_responses(self, where: str, n: int) -> None:
+        """Per-listener responses: category indices of the right shape, agreeing with the counts (a part of
+        `validate`)."""
+        n_listeners = len(self.listeners or [])
+        for dim, resp in self.responses.items():
+            k = len(self.dimensions.get(dim, []))
+            resp = np.asarray(resp)
+            if (dim not in self.dimensions or resp.shape != (n_listeners, n) or not np.issubdtype(resp.dtype, np.integer)
+                    or np.any(resp < -1) or np.any(resp >= k)):
+                raise AudioprobeError(
+                    f"{where}: responses of {dim!r} must be category indices (-1: no response) of shape "
+                    f"[{n_listeners} listeners, {n} sounds]."
+                )
+        implied = self.counts_from_responses()
+        for dim in self.dimensions:
+            if dim in implied and not np.array_equal(implied[dim], self.judgments[dim]):
+                raise AudioprobeError(f"{where}: judgments of {dim!r} disagree with the per-listener responses.")
 
 
 #: Longest sound id: it becomes a file name (`<id>.wav`), and file names stop at 255 bytes.

@@ -1,4 +1,4 @@
-"""Task types, one module each; every module in this folder registers its type on import.
+"""Task types, one module (or package: `rsa/`, `transfer/`) each; every one in this folder registers its type on import.
 
 Add a type: a new module here that builds a `TaskType` and calls `register_task_type` (see
 CONTRIBUTING.md, "Add a task type"). Code outside the package calls `register_task_type` itself.

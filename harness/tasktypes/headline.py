@@ -77,8 +77,6 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
     Returns (the `headline` block, the replicates to keep: "headline" and, two-factor, "headline_sounds"
     and "headline_listeners"; empty without bootstrap).
     """
-    from audioprobe.metrics import inference
-
     scores = _layer_scores(per_layer)
     defined = np.flatnonzero(np.isfinite(scores))
     pairs = sound_counts if "headline" in pair_statistic_arrays(per_layer) else None
@@ -105,22 +103,41 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
                 "selection": f"cross-validated over sounds: {way} layer picked on one half, scored on the other"}
         kinds = _stack_kinds(split_replicates) if split_replicates is not None else {}
     else:
-        pick = int(defined[np.argmin(scores[defined]) if lower_is_better else np.argmax(scores[defined])])
-        head = {"value": json_float(scores[pick]), "layer": names[pick],
-                "selection": f"{way} layer on all sounds (not cross-validated: optimistic; its interval redoes the "
-                             f"choice in every resample)"}
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # a resample with no defined layer: NaN, left out
-            kinds = {suffix: (np.nanmin if lower_is_better else np.nanmax)(a, axis=1) for suffix, a in layers.items()}
+        head, kinds = _best_on_all_sounds(scores, defined, names, layers, lower_is_better, way)
         cv = None
     head["ci"] = None
     if kinds and kinds[""].size:
-        st = inference.contrast_statistics(head["value"], _as_design(kinds, cv, pairs), n_sounds=n_sounds,
-                                           n_listeners=n_listeners, level=params["ci_level"])
-        head.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
-                    ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2,
-                                                  None if sound_counts is None else pairs is not None))
+        _add_interval(head, kinds, cv, pairs, sound_counts is not None, params["ci_level"], n_sounds, n_listeners)
     return head, {"headline" + suffix: a for suffix, a in kinds.items()}
+
+
+def _best_on_all_sounds(scores: np.ndarray, defined: np.ndarray, names: list[str], layers: dict[str, np.ndarray],
+                        lower_is_better: bool, way: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The headline with cv_splits 0: the best layer on all sounds, and as its replicates the best layer of
+    each resample (the choice redone in every resample, so that the interval carries its optimism)."""
+    pick = int(defined[np.argmin(scores[defined]) if lower_is_better else np.argmax(scores[defined])])
+    head = {"value": json_float(scores[pick]), "layer": names[pick],
+            "selection": f"{way} layer on all sounds (not cross-validated: optimistic; its interval redoes the "
+                         f"choice in every resample)"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a resample with no defined layer: NaN, left out
+        kinds = {suffix: (np.nanmin if lower_is_better else np.nanmax)(a, axis=1) for suffix, a in layers.items()}
+    return head, kinds
+
+
+def _add_interval(head: dict, kinds: dict[str, np.ndarray], cv: int | None, pairs: np.ndarray | None,
+                  over_pairs: bool, level: float, n_sounds: int | None, n_listeners: int | None) -> None:
+    """Add the headline's t interval, se, dof and method, from its replicates (`kinds`, stacked by
+    `_stack_kinds`) by `inference.contrast_statistics`: the computation audioprobe-compare makes.
+    pairs: the sounds' counts when the pairs' noise is counted once; over_pairs: whether the scores are
+    statistics over sound pairs at all."""
+    from audioprobe.metrics import inference
+
+    st = inference.contrast_statistics(head["value"], _as_design(kinds, cv, pairs), n_sounds=n_sounds,
+                                       n_listeners=n_listeners, level=level)
+    head.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
+                ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2,
+                                              None if not over_pairs else pairs is not None))
 
 
 def _headline_ci_method(dual: bool, splits: bool, pairs: bool | None = None) -> str:
