@@ -30,8 +30,10 @@ MODULES=("$@")
 if [ ${#MODULES[@]} -eq 0 ]; then
   MODULES=(metrics/resampling.py metrics/pearson.py metrics/mantel.py metrics/ceiling.py metrics/layer_selection.py
            metrics/rsa_inference.py metrics/geometry.py metrics/inference/paired.py metrics/inference/ranking.py
-           metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/headline.py tasktypes/rsa.py
-           tasktypes/reliability.py tasktypes/transfer.py tasktypes/abx.py)
+           metrics/inference/depth.py metrics/inference/multiplicity.py tasktypes/common.py tasktypes/headline.py
+           tasktypes/rsa/rdms.py tasktypes/rsa/evaluate.py tasktypes/rsa/params.py tasktypes/reliability.py
+           tasktypes/transfer/params.py tasktypes/transfer/subsets.py tasktypes/transfer/evaluate.py
+           tasktypes/transfer/contrast.py tasktypes/transfer/presentation.py tasktypes/abx.py)
 fi
 # the test files that exercise each module (the others never reach it)
 STATS_TESTS="tests/test_statistics.py tests/test_properties.py tests/test_independent.py tests/test_rsa.py tests/test_real_matrices.py"
@@ -44,22 +46,43 @@ declare -A TESTS=(
   [metrics/mantel.py]="$STATS_TESTS"
   [metrics/ceiling.py]="$STATS_TESTS"
   [metrics/layer_selection.py]="$STATS_TESTS"
-  [metrics/rsa_inference.py]="$STATS_TESTS"
+  [metrics/rsa_inference.py]="$STATS_TESTS tests/test_headline_replicates.py"
   [metrics/geometry.py]="tests/test_rsa.py tests/test_properties.py tests/test_independent.py tests/test_statistics.py tests/test_real_matrices.py"
   [metrics/inference/paired.py]="$INFERENCE_TESTS"
   [metrics/inference/ranking.py]="$INFERENCE_TESTS"
   [metrics/inference/depth.py]="$INFERENCE_TESTS"
   [metrics/inference/multiplicity.py]="$INFERENCE_TESTS"
-  [metrics/probing.py]="tests/test_transfer.py tests/test_independent.py"
+  [metrics/probing/labels.py]="tests/test_transfer.py tests/test_independent.py"
+  [metrics/probing/solver.py]="tests/test_transfer_speed.py tests/test_transfer.py tests/test_independent.py"
+  [metrics/probing/probe.py]="tests/test_transfer.py tests/test_transfer_speed.py tests/test_independent.py"
+  [metrics/probing/baseline.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py"
+  [metrics/probing/matched.py]="tests/test_transfer_matched.py tests/test_transfer.py tests/test_independent.py"
+  [metrics/probing/layers.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_transfer_speed.py tests/test_independent.py"
+  [metrics/probing/accuracy.py]="tests/test_transfer.py tests/test_bench_transfer_variance.py tests/test_independent.py"
   [metrics/discrimination.py]="tests/test_abx.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
   [tasktypes/headline.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_headline_replicates.py"
-  [tasktypes/rsa.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py $SHOWN_TESTS"
+  [tasktypes/rsa/rdms.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py tests/test_summaries.py"
+  [tasktypes/rsa/evaluate.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py"
+  [tasktypes/rsa/params.py]="tests/test_rsa.py tests/test_taskconfig.py tests/test_contributing.py"
+  [tasktypes/rsa/measures.py]="tests/test_similarity.py tests/test_rsa.py"
+  [tasktypes/rsa/presentation.py]="$SHOWN_TESTS"
   [tasktypes/reliability.py]="tests/test_rsa.py tests/test_independent.py tests/test_statistics.py tests/test_listeners.py tests/test_transfer.py tests/test_abx.py tests/test_rdm_tasks.py tests/test_real_matrices.py"
-  [tasktypes/transfer.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py $SHOWN_TESTS"
+  [tasktypes/transfer/params.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py"
+  [tasktypes/transfer/subsets.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py"
+  [tasktypes/transfer/evaluate.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py"
+  [tasktypes/transfer/contrast.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_independent.py"
+  [tasktypes/transfer/presentation.py]="tests/test_transfer.py $SHOWN_TESTS"
   [tasktypes/abx.py]="tests/test_abx.py tests/test_abx_resampling.py $SHOWN_TESTS"
   [extract.py]="tests/test_extract.py tests/test_identity.py"
   [cache.py]="tests/test_cache.py tests/test_cache_integrity.py tests/test_identity.py"
+  [cli.py]="tests/test_pipeline.py tests/test_bad_inputs.py tests/test_task_failures.py tests/test_suites.py tests/test_cluster.py"
+  [cli_commands.py]="tests/test_pipeline.py tests/test_validator.py tests/test_plugins.py tests/test_stimuli.py tests/test_cluster.py tests/test_suites.py"
+  [run_summary.py]="tests/test_task_failures.py tests/test_report.py tests/test_pipeline.py tests/test_suites.py"
+  [validate.py]="tests/test_validator.py"
+  [launch.py]="tests/test_cluster.py tests/test_task_failures.py"
+  [sweep_local.py]="tests/test_cluster.py tests/test_task_failures.py"
+  [results/validator.py]="tests/test_results.py tests/test_abx.py tests/test_transfer.py"
 )
 
 # mutmut 3 in its own environment, which also sees the project's packages (not its editable

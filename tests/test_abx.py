@@ -230,6 +230,9 @@ def test_abx_task_statistics_written_out(rng):
     assert out["metric"].startswith("ABX error between physical material categories (cosine ")
     assert out["statistics"]["cv_splits"] == S and out["statistics"]["bootstrap"] == B
     assert "Dirichlet" in out["statistics"]["bootstrap_unit"] and "stratum" in out["statistics"]["halves"]
+    # the method text states what was done: the number of sounds weighed, the strata of the halves
+    assert f"weighs the {n} sounds of the scored cells" in out["statistics"]["bootstrap_unit"]
+    assert out["statistics"]["halves"].startswith("drawn within each (category) stratum, ")
     assert check_typed(out, TASK_TYPES["abx"].scores_schema, "scores") == []
     # within each extent: 4 sounds per (extent, material) stratum are too few for any cell ...
     with pytest.raises(NotApplicableError, match=f"at least {discrimination.MIN_A_SOUNDS} sounds"):
@@ -240,6 +243,8 @@ def test_abx_task_statistics_written_out(rng):
     by = TASK_TYPES["abx"].evaluate({"mean": layers2}, s2, {**p, "by": "extent"}, ctx)
     assert by["n_sounds_used"] == 2 * n and by["metric"].startswith(
         "ABX error between physical material categories within each extent value (cosine ")
+    assert by["statistics"]["halves"].startswith("drawn within each (extent value, category) stratum, ")
+    assert f"weighs the {2 * n} sounds of the scored cells" in by["statistics"]["bootstrap_unit"]
     assert by["n_cells"] == len(kept_cells(truth2["material"], truth2["extent"])) == 18
     for entry in by["per_layer"]:
         ref = brute_force(squareform(pdist(layers2[entry["layer"]], "cosine")), truth2["material"], by=truth2["extent"])

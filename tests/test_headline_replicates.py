@@ -116,3 +116,31 @@ def test_split_sums_equal_explicit_resampled_pairs():
                 assert fixed[b, p, layer] == pytest.approx(np.corrcoef(xx, np.repeat(y, reps))[0, 1], abs=1e-12)
                 assert per_row[b, p, layer] == pytest.approx(np.corrcoef(xx, np.repeat(targets[b], reps))[0, 1],
                                                              abs=1e-12)
+
+
+def test_resampled_scores_with_missing_pairs_are_undefined_below_two_drawn_pairs():
+    """A target with unrated pairs (NaN): each resample's score is Pearson r over the rated pairs of distinct
+    drawn sounds (pair weight w_i w_j), and undefined (NaN) where the drawn sounds hold fewer than two rated
+    pairs, however many distinct sounds were drawn. Written out pair by pair here."""
+    rng = np.random.default_rng(8)
+    n = 8
+    layers, target = study(rng, n=n, n_layers=2)
+    i, j = np.triu_indices(n, 1)
+    rated = np.isin(i, [0, 2, 4, 6]) & (j == i + 1)  # four disjoint rated pairs, and three more
+    rated |= ((i == 0) & (j == 2)) | ((i == 5) & (j == 7)) | ((i == 1) & (j == 6))
+    target = np.where(rated, target, np.nan)
+    out = rsa_inference.rsa_statistics(layers, target, "pearson", 3, 300, 0, 0, 0.95)
+    counts = out["bootstrap_counts"]
+    one_pair = 0
+    for b in range(counts.shape[0]):
+        w = (counts[b][i] * counts[b][j])[rated]
+        drawn = np.count_nonzero(w)
+        if drawn < 2:
+            one_pair += drawn == 1 and np.count_nonzero(counts[b]) >= 3
+            assert np.isnan(out["bootstrap"][b]).all(), b
+            continue
+        reps = w.astype(int)
+        for layer in range(2):
+            want = np.corrcoef(np.repeat(layers[layer][rated], reps), np.repeat(target[rated], reps))[0, 1]
+            assert out["bootstrap"][b, layer] == pytest.approx(want, abs=1e-10)
+    assert one_pair >= 5  # the case that matters occurs: three or more sounds, one rated pair among them

@@ -6,6 +6,7 @@ Also the Registry type itself: lazy entries, did-you-mean, plugin entries that n
 from __future__ import annotations
 
 import base64
+import fnmatch
 import hashlib
 import json
 import os
@@ -38,18 +39,22 @@ def _yaml_name(block: str) -> str:
 
 
 def build_wheel(folder: Path) -> Path:
-    """The guide's plugin as a wheel (written here: a build backend would need the network or setuptools)."""
+    """The guide's plugin as a wheel (written here: a build backend would need the network or setuptools), with
+    what setuptools would put in it: the Python modules, and the data files only where the guide's
+    `[tool.setuptools.package-data]` names them (a study folder left out of the wheel cannot load)."""
     (pyproject,) = code_blocks("# Add a plugin", "toml")
     init, study = code_blocks("# Add a plugin", "python")
     (knn,) = code_blocks("# Add a task type", "python")
-    project = tomllib.loads(pyproject)["project"]
+    toml = tomllib.loads(pyproject)
+    project, data = toml["project"], toml.get("tool", {}).get("setuptools", {}).get("package-data", {})
     dist = project["name"].replace("-", "_")
     info = f"{dist}-{project['version']}.dist-info"
     entry_points = "".join(f"[{group}]\n" + "".join(f"{k} = {v}\n" for k, v in eps.items()) + "\n"
                            for group, eps in project["entry-points"].items())
     files = {
         "toyplug/__init__.py": init, "toyplug/knn.py": knn, "toyplug/study.py": study,
-        **{f"toyplug/pitch/{_yaml_name(block)}": block for block in code_blocks("# Add a plugin", "yaml")},
+        **{f"toyplug/pitch/{_yaml_name(block)}": block for block in code_blocks("# Add a plugin", "yaml")
+           if any(fnmatch.fnmatch(f"pitch/{_yaml_name(block)}", glob) for glob in data.get("toyplug", []))},
         f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n",
         f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: tests/test_plugins.py\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
         f"{info}/entry_points.txt": entry_points,
