@@ -60,9 +60,7 @@ def experiment_heading(view: SetView, experiment: str, report_url: str | None) -
     title = shown.name
     if report_url:
         title = f"[{title}]({report_url}#{anchor(view.name, view.fingerprint, experiment)})"
-    controls = sorted({(r["scores"].get("control") or {}).get("model") or presentation.result_params(r).get("control", "")
-                       for r in view.of(experiment)})
-    description = shown.description.format(controls=", ".join(c for c in controls if c))
+    description = presentation.fill(shown.description, view.of(experiment))
     return [f"### {title}", ""] + ([description, ""] if description else [])
 
 

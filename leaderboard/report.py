@@ -97,14 +97,14 @@ class SetReport:
         return set_folder(self.name, self.fingerprint).lower()
 
 
-def section_text(experiment: str, results: list[dict], control: str = "") -> tuple[str, str]:
+def section_text(experiment: str, results: list[dict]) -> tuple[str, str]:
     """A section's heading and reading guide: the study's, where all its results' tasks belong to one study
     that words this experiment (its intro, else the task type's), else the task type's."""
     shown = presentation.experiment(experiment, results)
     study = study_of({r["task"]["name"] for r in results})
     spec = study.sections.get(experiment) if study else None
     title, intro = (spec.title, spec.intro or shown.intro) if spec else (shown.title, shown.intro)
-    return title, intro.format(control=control)
+    return title, presentation.fill(intro, results)
 
 
 def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles, synthetic: bool, cmp: dict,
@@ -112,9 +112,8 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices.
     Results with no score at any layer (partial RSA of a model that is its own control) are said once in the
     section's note, not drawn as blank panels or tables of dashes."""
-    control = F.params(results[0]).get("control", "")
-    control = "" if control in ("none", None) else control  # partial RSA's control model; "" for plain RSA
-    title, intro = section_text(exp, results, control)
+    control = presentation.of(results[0]).words(results).get("control", "")  # the captions name it
+    title, intro = section_text(exp, results)
     empty = [r for r in results if r["scores"]["headline"].get("value") is None
              and all(e.get("score") is None for e in r["scores"].get("per_layer", []))]
     note = _undefined_note(empty)

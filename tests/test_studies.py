@@ -112,8 +112,22 @@ def test_section_words_come_from_the_study_only_when_every_result_is_its_own():
     assert section_text("rsa", [own]) == (generic.title, generic.intro)
     assert section_text("rsa", [paper, own]) == (generic.title, generic.intro)  # mixed: no study's words
     partial = committed("partial-rsa-material")
-    title, intro = section_text("rsa-partial", [partial], "logmel")
+    title, intro = section_text("rsa-partial", [partial])  # the control's name: the type's words for its results
     assert title.startswith("Appendix B") and "(logmel: spectrogram distances)" in intro
+
+
+def test_texts_take_their_words_from_the_task_type():
+    """Placeholders in an experiment's texts are filled by its type's `words`: partial RSA names its control
+    models; a placeholder that no type fills reads as nothing (not an error)."""
+    partial = committed("partial-rsa-material")
+    other = copy.deepcopy(partial)
+    other["task"]["config"]["params"]["control"] = "mfcc"
+    other["scores"]["control"]["model"] = "mfcc"
+    assert presentation.of(partial).words([partial, other]) == {"control": "logmel", "controls": "logmel, mfcc"}
+    assert presentation.fill("({controls}) and ({control}) {unknown}", [other, partial]) == "(logmel, mfcc) and (mfcc) "
+    plain = committed("rsa-material")
+    assert presentation.of(plain).words([plain])["control"] == ""
+    assert presentation.fill("x {control}", [committed("abx-material")]) == "x "  # a type with no words
 
 
 def test_experiments_come_from_the_type_and_an_unknown_type_is_shown_generically():

@@ -27,9 +27,9 @@ class Experiment:
     name: str
     #: the report's section heading where no study names the section
     title: str
-    #: the leaderboard's sentence under the heading (`{controls}`: the control models' names)
+    #: the leaderboard's sentence under the heading; its placeholders are filled by `Presentation.words`
     description: str = ""
-    #: the report's reading guide where no study gives one (`{control}`: the control model's name)
+    #: the report's reading guide where no study gives one; placeholders as in `description`
     intro: str = ""
     #: what the leaderboard shows beside the scores: "ceiling", "chance" or None
     reference: str | None = None
@@ -62,6 +62,10 @@ def _score(result: dict) -> str:
     return "score"
 
 
+def _no_words(results: list[dict]) -> dict[str, str]:
+    return {}
+
+
 @dataclasses.dataclass(frozen=True)
 class Presentation:
     """What a task type says about showing its results. Every callable reads one result dict (or a list)."""
@@ -85,6 +89,9 @@ class Presentation:
     cell_values: Callable[[dict], dict[str, float | None]] = _no_values
     #: the results of one set and experiment -> a legend item of the leaderboard, or ""
     legend: Callable[[list[dict]], str] | None = None
+    #: the results of one set and experiment -> the words its texts' placeholders take (e.g. partial RSA's
+    #: {"control": ..., "controls": ...}); a placeholder a type does not fill is left empty
+    words: Callable[[list[dict]], dict[str, str]] = _no_words
 
     def experiment_key(self, result: dict) -> str:
         return self.experiment_of(result) if self.experiment_of else self.experiments[0].key
@@ -151,6 +158,19 @@ def experiment(key: str, results: list[dict] = ()) -> Experiment:
                 return e
     type_name = results[0]["task"].get("type", key) if results else key
     return generic(type_name).experiments[0]
+
+
+class _Words(dict):
+    """Placeholder values; a placeholder with no value reads as nothing (a study's text may name one that the
+    results' task type does not fill)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def fill(text: str, results: list[dict]) -> str:
+    """An experiment's text (description, reading guide) with its placeholders filled from its results' words."""
+    return text.format_map(_Words(of(results[0]).words(results) if results else {}))
 
 
 def experiment_order(keys) -> list[str]:

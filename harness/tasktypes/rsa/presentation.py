@@ -37,6 +37,14 @@ def _ceiling_value(result: dict) -> float | None:
     return (result["scores"].get("noise_ceiling") or {}).get("value")
 
 
+def _control_words(results: list[dict]) -> dict[str, str]:
+    """Partial RSA's placeholders: `control`, the first result's control model; `controls`, every one named."""
+    controls = sorted({(r["scores"].get("control") or {}).get("model") or result_params(r).get("control", "")
+                       for r in results})
+    first = result_params(results[0]).get("control", "") if results else ""
+    return {"control": "" if first in ("none", None) else first, "controls": ", ".join(c for c in controls if c)}
+
+
 def _tables_by_target(results: list[dict]) -> list[tuple[str, list[str]]]:
     """One table per kind of target, in `TARGET_HEADINGS` order; in each, single dimensions before averages."""
     by_target: dict[str, dict[str, dict]] = {}
@@ -73,4 +81,5 @@ PRESENTATION = Presentation(
     panel_title=lambda result: f"{dimension_label(result)}\n({result['task']['name']})",
     reference=_ceiling_value,
     table_groups=_tables_by_target,
+    words=_control_words,
 )
