@@ -7,15 +7,30 @@ message naming the file and what to do, here, so that every reader says it the s
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 
 from audioprobe.errors import AudioprobeError
 
 
+@contextlib.contextmanager
+def csv_errors(path: Path):
+    """Reading `path` as CSV text: a file that cannot be read, is not UTF-8 or is not CSV becomes one error that
+    names it and says what to do."""
+    try:
+        yield
+    except OSError as exc:
+        raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except csv.Error as exc:
+        raise AudioprobeError(f"{path}: not a readable CSV file ({exc}); save it as plain comma-separated UTF-8 text.") from None
+
+
 def read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
     """The rows of a CSV file as dicts by column name; the header must contain the `required` columns."""
-    try:
+    with csv_errors(path):
         # utf-8-sig: a byte-order mark, as a spreadsheet's "CSV UTF-8" writes, is not part of the first column's name
         with open(path, newline="", encoding="utf-8-sig") as fh:
             reader = csv.DictReader(fh)
@@ -27,12 +42,6 @@ def read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
                     f"{', '.join(required)} (found: {', '.join(header) or 'nothing'})."
                 )
             return [dict(row) for row in reader]
-    except OSError as exc:
-        raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, exc) from None
-    except csv.Error as exc:
-        raise AudioprobeError(f"{path}: not a readable CSV file ({exc}); save it as plain comma-separated UTF-8 text.") from None
 
 
 def not_utf8(path: Path, exc: UnicodeDecodeError) -> AudioprobeError:

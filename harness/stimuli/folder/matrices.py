@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.stimuli.folder.csv_files import not_utf8
+from audioprobe.stimuli.folder.csv_files import csv_errors
 from audioprobe.stimuli.stimulus_set import check_rdm, normalise_rdm
 
 #: cell text read as a missing pair (besides an empty cell); any case
@@ -34,15 +34,8 @@ def read_rdm(path: Path, sound_ids: list[str], kind: str = "dissimilarity") -> n
     ignored (a non-zero one with a warning). kind "similarity": turned into dissimilarities,
     max(s) - s (`normalise_rdm`, which holds every rule).
     """
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is not a sound id
-            rows = [r for r in csv.reader(fh) if r]
-    except OSError as exc:
-        raise AudioprobeError(f"{path}: cannot read ({exc.strerror}).") from None
-    except UnicodeDecodeError as exc:
-        raise not_utf8(path, exc) from None
-    except csv.Error as exc:
-        raise AudioprobeError(f"{path}: not a readable CSV file ({exc}); save it as plain comma-separated UTF-8 text.") from None
+    with csv_errors(path), open(path, newline="", encoding="utf-8-sig") as fh:  # a byte-order mark is not a sound id
+        rows = [r for r in csv.reader(fh) if r]
     if not rows:
         raise AudioprobeError(f"{path}: empty.")
     header = rows[0][1:]
