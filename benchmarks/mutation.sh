@@ -109,6 +109,8 @@ for MOD in "${MODULES[@]}"; do
   cp -r "$ROOT/tasks" "$STAGE/audioprobe/tasks"
   cp -r "$ROOT/tests" "$STAGE/tests"
   cp "$ROOT/CONTRIBUTING.md" "$STAGE/"  # tests run the guide's own code blocks
+  mkdir -p "$STAGE/benchmarks"  # the transfer speed tests compare with the converged reference solver
+  cp "$ROOT/benchmarks/reference_transfer.py" "$STAGE/benchmarks/"
   find "$STAGE" -name __pycache__ -prune -exec rm -rf {} +
   SEL="${TESTS[$MOD]:-tests/}"
   SELECTED=""
@@ -125,7 +127,7 @@ timeout_multiplier = 5.0
 do_not_mutate_patterns = ['^\s*raise \w*(Error|Exception)\(']
 process_isolation = "forkserver"
 use_git_change_detection = false
-also_copy = ["CONTRIBUTING.md"]
+also_copy = ["CONTRIBUTING.md", "benchmarks"]
 TOML
   printf '[tool:pytest]\ntestpaths = tests\n' > "$STAGE/setup.cfg"
   cd "$STAGE"

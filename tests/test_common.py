@@ -71,6 +71,47 @@ def test_headlines_written_out():
     assert hd["ci"] == pytest.approx(refd["ci"]) and hd["dof"] == refd["dof"]
 
 
+def test_headline_of_errors_and_of_sound_pairs_written_out():
+    """A lower-is-better score (ABX error) with cv_splits 0 heads with its lowest-error layer, wherever it is, and
+    its replicates take the lowest layer of each resample; an RSA score (a statistic over sound pairs, with the
+    resamples' counts) counts the pairs' noise once for its only layer's headline, not for a headline chosen
+    among layers; and each method text says which variance it used."""
+    from audioprobe.metrics import inference, resampling
+
+    rng = np.random.default_rng(3)
+    names, n = ["a", "b", "c"], 30
+    counts = resampling.bootstrap_counts(rng, n, 400)
+    layer_reps = 0.2 + 0.01 * (counts[:, :3] - 1) + 0.02 * rng.normal(size=(400, 3))  # partly linear in the counts
+    errors = [{"layer": k, "score": s} for k, s in zip(names, (0.3, 0.1, 0.2))]
+    h, kept = headline(errors, names, {"cv_splits": 0, "ci_level": 0.95}, layer_replicates=layer_reps, n_sounds=n,
+                       lower_is_better=True)
+    assert h["layer"] == "b" and h["value"] == 0.1 and h["selection"].startswith("lowest-error layer on all sounds")
+    np.testing.assert_array_equal(kept["headline"], layer_reps.min(axis=1))
+    # the only layer's RSA headline: the pairs' noise counted once (inference.OverPairs), as compare does
+    one = [{"layer": "a", "score": None}, {"layer": "b", "score": 0.25}, {"layer": "c", "score": None}]
+    params = {"cv_splits": 0, "ci_level": 0.95}
+    h1, _ = headline(one, names, params, layer_replicates=layer_reps, n_sounds=n, sound_counts=counts)
+    want = inference.contrast_statistics(0.25, inference.OverPairs(layer_reps[:, 1], counts), n_sounds=n)
+    plain = inference.contrast_statistics(0.25, layer_reps[:, 1], n_sounds=n)
+    assert h1["se"] == pytest.approx(want["se"]) and h1["ci"] == pytest.approx(want["ci"])
+    assert abs(want["se"] - plain["se"]) > 0.01 * plain["se"]  # the data tell the two apart
+    assert h1["ci_method"] == ("t interval: value -/+ t(dof) se, se from the bootstrap variance of its replicates x "
+                               "n/(n-1), n - 1 dof; the sound pairs' own noise, which a bootstrap of sounds counts "
+                               "three times, counted once (the replicates' residual on the resamples' counts, "
+                               "docs/metrics.md)")
+    # chosen among layers: the bootstrap's variance as it is
+    scores = [{"layer": k, "score": s} for k, s in zip(names, (0.1, 0.3, 0.2))]
+    h3, _ = headline(scores, names, params, layer_replicates=layer_reps, n_sounds=n, sound_counts=counts)
+    assert h3["se"] == pytest.approx(inference.contrast_statistics(0.3, layer_reps.max(axis=1), n_sounds=n)["se"])
+    assert h3["ci_method"].endswith("; the sound pairs' own noise left as the bootstrap counts it (three times: "
+                                    "conservative), as the layer choice is not a smooth function of the pairs "
+                                    "(docs/metrics.md)")
+    dual = {k: layer_reps + 0.01 * rng.normal(size=layer_reps.shape) for k in ("both", "sounds", "listeners")}
+    hd, _ = headline(scores, names, params, layer_replicates=dual, n_sounds=n, n_listeners=9)
+    assert hd["ci_method"] == ("t interval: value -/+ t(dof) se, se from the dual-bootstrap variance (Schütt et al. "
+                               "2023) of its replicates, Satterthwaite dof")
+
+
 def test_interval_needs_both_bounds():
     assert interval([0.1, np.nan]) is None and interval([None, 0.2]) is None
     assert interval([np.float64(0.1), 0.2]) == [0.1, 0.2]

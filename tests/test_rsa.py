@@ -675,3 +675,25 @@ def test_a_layer_is_explained_by_the_control_only_when_its_own_variation_is(rng)
     residuals = layers - (design @ np.linalg.lstsq(design, layers.T, rcond=None)[0]).T
     assert list(explained_by_control(layers, residuals)) == [True, False, False, False]
     assert list(explained_by_control(layers[:2], residuals[:2])) == [True, False]
+
+
+def test_kept_rdms_say_what_they_are_or_why_none_is_kept(rng):
+    """The references the report's heatmaps read: the headline layer's RDM (the residual one under a control) and
+    the target, by their stored files' hashes; or, with no store or too many sounds, the layer and the reason."""
+    from audioprobe.tasktypes.rsa import rdms
+
+    n = 12
+    layers, target = rng.random((2, n * (n - 1) // 2)), rng.random(n * (n - 1) // 2)
+    kept = []
+    store = EvalContext("t", 0, None, keep_rdm=lambda condensed: kept.append(condensed) or f"sha{len(kept)}")
+    assert rdms.keep_rdms(store, ["a", "b"], layers, target, "b", {"model": "logmel"}) == {
+        "layer": "b", "model_sha256": "sha1", "target_sha256": "sha2",
+        "what": "residual RDM of the headline layer after regressing out the control RDM"}
+    np.testing.assert_array_equal(kept[0], layers[1])
+    assert rdms.keep_rdms(store, ["a", "b"], layers, target, "a", None)["what"] == "RDM of the headline layer"
+    assert rdms.keep_rdms(EvalContext("t", 0, None), ["a", "b"], layers, target, "a", None) == {
+        "layer": "a", "reason": "this run kept no RDMs"}
+    big = rng.random((rdms.RDM_MAX_SOUNDS + 1) * rdms.RDM_MAX_SOUNDS // 2)
+    assert rdms.keep_rdms(store, ["a"], big[None], big, "a", None) == {
+        "layer": "a", "reason": f"{rdms.RDM_MAX_SOUNDS + 1} sounds: RDMs are kept for sets of at most "
+                                f"{rdms.RDM_MAX_SOUNDS}"}

@@ -98,6 +98,10 @@ def test_a_perceived_split_follows_the_listeners_answers():
     assert list(physical) == list(np.flatnonzero(truth["extent"] == 1))
     with pytest.raises(AudioprobeError, match="the test subset has 0 sound"):
         transfer_subsets(s, params(split_source="perceived", train_values=["1D"], test_values=["3D"]), "t")
+    # through the task type, the message names the task
+    with pytest.raises(AudioprobeError, match="^task 'my-transfer': the test subset has 0 sound"):
+        TASK_TYPES["transfer"].evaluate({"mean": {"x": np.zeros((n, 2))}}, s, params(
+            split_source="perceived", train_values=["1D"], test_values=["3D"]), EvalContext("my-transfer", 0, None))
 
 
 def test_transfer_task_end_to_end(rng):
@@ -115,6 +119,9 @@ def test_transfer_task_end_to_end(rng):
     assert out["chance"]["accuracy"] == pytest.approx(1 / 3)
     assert out["headline"]["layer"] == "good"
     assert out["baseline_contrast"]["layer"] == "good" and out["baseline_contrast"]["ci"] is not None
+    # inner_folds 3 with training classes of 15 or more: 3 folds, nothing left out, and the note says only that
+    assert out["probe_design"] == {"inner_folds": 3, "left_out_of_choosing_c": [],
+                                   "note": "C chosen by stratified cross-validation inside the training sounds"}
     assert g["matched_accuracy"] > 0.8 and g["matched_baseline_accuracy"] > 0.7
     from audioprobe.results import check_typed
     from audioprobe.tasktypes.transfer import TransferScores

@@ -172,6 +172,10 @@ def test_subsamples_are_class_stratified_and_drawn_by_seed_and_fold():
         else:
             assert all(abs(got[c] - m * share[c]) < 1 for c in "abc"), (m, got)  # proportional
     assert probing.stratified_subsample(np.random.default_rng(1), labels, 3) is None  # one class fits
+    # two classes of 2 cannot fill 6: the classes of one sound fill the rest
+    few = np.array(["a", "a", "b", "b", "c", "d", "e"])
+    got = few[probing.stratified_subsample(np.random.default_rng(1), few, 6)]
+    assert sorted(got[:4]) == ["a", "a", "b", "b"] and len(set(got[4:]) & {"c", "d", "e"}) == 2
     assert np.array_equal(probing.stratified_subsample(np.random.default_rng(1), labels, n), np.arange(n))
     # within a class, every sound equally likely
     hits = np.zeros(n)
@@ -351,6 +355,31 @@ def test_without_cross_validation_without_bootstrap_and_with_one_layer(monkeypat
                                [weighted_accuracy(m1[0], c) - weighted_accuracy(mb1[0], c) for c in counts], atol=1e-12)
 
 
+def test_contrast_block_when_no_layer_or_one_layer_has_a_transfer_score():
+    """The contrast block written out: with no layer defined, no value and replicates of NaN (one per resample);
+    with one, that layer's contrast, its replicates, and the t interval of inference.contrast_statistics over
+    the n test sounds (n - 1 dof), as audioprobe-compare computes it."""
+    from audioprobe.metrics import inference
+    from audioprobe.tasktypes.transfer.contrast import CONTRAST_WHAT, baseline_contrast
+
+    rng = np.random.default_rng(4)
+    n_boot, n_test = 50, 20
+    boot = (rng.random((n_boot, 2)), rng.normal(0.1, 0.05, (n_boot, 2)))  # transfer scores, contrasts per resample
+    p = params(cv_splits=0)
+    block, reps = baseline_contrast(np.full(2, np.nan), np.full(2, np.nan), ["a", "b"], p, cv=None, boot=boot,
+                                    n_test=n_test)
+    assert block == {"value": None, "layer": None, "selection": "no layer has a transfer score", "what": CONTRAST_WHAT,
+                     "ci": None}
+    assert reps.shape == (n_boot,) and np.isnan(reps).all()
+    block, reps = baseline_contrast(np.array([np.nan, 0.6]), np.array([np.nan, 0.12]), ["a", "b"], p, cv=None,
+                                    boot=boot, n_test=n_test)
+    want = inference.contrast_statistics(0.12, boot[1][:, 1], n_sounds=n_test, level=p["ci_level"])
+    assert block["layer"] == "b" and block["selection"] == "the only layer with a transfer score: no layer is chosen"
+    assert block["se"] == pytest.approx(want["se"]) and block["ci"] == pytest.approx(want["ci"])
+    assert block["dof"] == want["dof"] == n_test - 1
+    np.testing.assert_array_equal(reps, boot[1][:, 1])
+
+
 # ---------------------------------------------------------------------------------------------
 # Small and awkward sets
 
@@ -392,7 +421,8 @@ def test_a_subsample_with_one_class_gives_no_matched_predictions_and_no_error(mo
     assert out["n_train_matched"] == [6, 6, 6] and out["matched"]["n_test"] == 0 and "note" in out["matched"]
     assert all(e["matched_accuracy"] is None and e["matched_baseline_accuracy"] is None for e in out["per_layer"])
     assert out["baseline_contrast"]["value"] is None and out["baseline_contrast"]["ci"] is None
-    assert out["baseline_contrast"]["layer"] is None and "matched.note" in out["baseline_contrast"]["selection"]
+    assert out["baseline_contrast"]["layer"] is None and out["baseline_contrast"]["selection"].endswith(
+        "both ways round (no value: no matched predictions, see matched.note)")
     assert out["per_layer"][0]["baseline_accuracy"] is not None  # the full-size baseline is unaffected
     assert ctx.replicates["matched"].shape == (12, 2) and np.all(np.isnan(ctx.replicates["matched"]))
     assert ctx.replicates["baseline_contrast"].shape == (12, 3)
