@@ -18,7 +18,7 @@ accuracy under many weightings). Callers use the names below; the solver's tunin
 from audioprobe.metrics.probing.accuracy import accuracies
 from audioprobe.metrics.probing.baseline import baseline_absence, baseline_folds, baseline_predictions
 from audioprobe.metrics.probing.labels import class_counts_text, fold_count, modal_labels
-from audioprobe.metrics.probing.layers import all_layer_predictions, layer_predictions, release_workers
+from audioprobe.metrics.probing.layers import all_layer_predictions, release_workers
 from audioprobe.metrics.probing.matched import (
     MATCHED_STREAM,
     MatchedFold,
@@ -49,6 +49,6 @@ from audioprobe.metrics.probing.solver import (
 __all__ = ["C_GRID", "MATCHED_STREAM", "MAX_ITER", "SKLEARN_PRIVATE_LOSS_CHECKED", "TOL", "MatchedFold",
            "MatchedPredictions", "ProbeDesignError", "accuracies", "all_layer_predictions", "baseline_absence",
            "baseline_folds", "baseline_predictions", "choose_c", "class_counts_text", "fold_count", "fit_probe",
-           "inner_folds_of", "layer_predictions", "matched_plan", "matched_rng", "modal_labels",
+           "inner_folds_of", "matched_plan", "matched_rng", "modal_labels",
            "multinomial_hessian", "multinomial_path", "path_accuracies", "path_predictions", "release_workers",
            "sklearn_private_loss", "stratified_subsample", "transfer_predictions"]

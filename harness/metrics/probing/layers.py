@@ -14,14 +14,6 @@ from audioprobe.metrics.probing.matched import MatchedPredictions, matched_plan
 from audioprobe.metrics.probing.probe import fit_probe
 
 
-def layer_predictions(x: np.ndarray, train: np.ndarray, test: np.ndarray, y_train, y_test, c_grid, inner_folds: int,
-                      baseline_folds: int, seed: int, max_iter: int):
-    """One layer: (transfer predictions on the test sounds, chosen C, baseline out-of-fold predictions,
-    matched predictions), as `all_layer_predictions`."""
-    return all_layer_predictions([x], train, test, y_train, y_test, c_grid, inner_folds, baseline_folds, seed,
-                                 max_iter, n_jobs=1)[0]
-
-
 def release_workers() -> None:
     """Shut down the worker processes the probes ran in (joblib's reusable loky executor). They would
     otherwise idle for loky's timeout (300 s) and keep a finishing process, such as a local sweep's job
