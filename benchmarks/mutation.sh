@@ -60,6 +60,7 @@ declare -A TESTS=(
   [metrics/probing/layers.py]="tests/test_transfer.py tests/test_transfer_matched.py tests/test_transfer_speed.py tests/test_independent.py"
   [metrics/probing/accuracy.py]="tests/test_transfer.py tests/test_bench_transfer_variance.py tests/test_independent.py"
   [metrics/discrimination.py]="tests/test_abx.py"
+  [metrics/cka.py]="tests/test_cka.py"
   [tasktypes/common.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_taskconfig.py"
   [tasktypes/headline.py]="tests/test_common.py tests/test_rsa.py tests/test_transfer.py tests/test_abx.py tests/test_independent.py tests/test_headline_replicates.py"
   [tasktypes/rsa/rdms.py]="tests/test_rsa.py tests/test_independent.py tests/test_paper_tasks.py tests/test_rdm_tasks.py tests/test_similarity.py tests/test_summaries.py"
