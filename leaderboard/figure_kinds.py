@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from audioprobe.registry import Registry
 from audioprobe.studies import Study
+from audioprobe.tasktypes import presentation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,16 +30,20 @@ class FigureRequest:
     synthetic: bool
     contrast_rows: list[dict]  # audioprobe-compare's contrast rows on this set (per-layer marks)
     study: Study | None  # the study all these tasks belong to, if one
-    control: str = ""  # the control model of partial RSA ("" if none)
+    #: the experiment's text placeholders as its task type fills them (`Presentation.words`; partial RSA's
+    #: `control`), for figure names, titles and captions
+    words: dict[str, str] = dataclasses.field(default_factory=dict)
     caption: str = ""  # what the experiment adds to its figures' captions (`Experiment.caption`)
     kinds: tuple[str, ...] = ()  # the experiment's figure kinds (`Experiment.figures`)
 
     def name_and_title(self, kind: str, name: str, title: str) -> tuple[str, str]:
         """The figure's file name (after the stem) and title: the study's where it names this kind, else
-        the defaults given. `{control}` in either is the control model's name."""
+        the defaults given. Placeholders in either (`{control}`: partial RSA's control model) take `words`; one
+        that nothing fills reads as nothing."""
         spec = self.study.figure(self.experiment, kind) if self.study else None
         name, title = (spec.name, spec.title) if spec else (name, title)
-        return f"{self.stem}__{name.format(control=self.control)}", title.format(control=self.control)
+        words = presentation.Words(self.words)
+        return f"{self.stem}__{name.format_map(words)}", title.format_map(words)
 
 
 FigureKind = Callable[[FigureRequest], "tuple[list[Any], set[str]]"]

@@ -112,7 +112,6 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     """One experiment on one stimulus set: its figures (written now), headline table, contrasts, pairwise matrices.
     Results with no score at any layer (partial RSA of a model that is its own control) are said once in the
     section's note, not drawn as blank panels or tables of dashes."""
-    control = presentation.of(results[0]).words(results).get("control", "")  # the captions name it
     title, intro = section_text(exp, results)
     empty = [r for r in results if r["scores"]["headline"].get("value") is None
              and all(e.get("score") is None for e in r["scores"].get("per_layer", []))]
@@ -126,7 +125,8 @@ def _section(stem: str, ds: dict, fp: str, exp: str, results: list[dict], styles
     contrast_rows = [row for c in cmp["contrasts"] for row in c["rows"]]
     shown = presentation.experiment(exp, results)
     figs = figure_kinds.draw(figure_kinds.FigureRequest(stem, exp, by_task, styles, synthetic, contrast_rows,
-                                                        study_of(by_task), control, shown.caption), shown.figures)
+                                                        study_of(by_task), presentation.of(results[0]).words(results),
+                                                        shown.caption), shown.figures)
     for f in figs:
         _save(f, figure_dir)
     section = Section(exp, title, anchor(ds["name"], fp, exp), intro, figs, note=note)

@@ -66,7 +66,7 @@ def _targets(by_task: dict[str, list[dict]], *kinds: str) -> dict[str, list[dict
 
 
 def _partial(request: FigureRequest) -> bool:
-    return bool(request.control)
+    return bool(request.words.get("control"))
 
 
 def rsa_perceived_figures(request: FigureRequest) -> tuple[list[F.Figure], set[str]]:
@@ -79,7 +79,7 @@ def rsa_perceived_figures(request: FigureRequest) -> tuple[list[F.Figure], set[s
         "rsa-perceived", f"{request.experiment}-perceived",
         "Partial RSA ({control} RDM regressed out), perceived targets" if partial
         else "RSA against perceived targets (symmetric KL of responses)")
-    regressed = f", after regressing the {request.control} RDM out of each layer's RDM" if partial else ""
+    regressed = f", after regressing the {request.words['control']} RDM out of each layer's RDM" if partial else ""
     caption = (f"Per-layer RSA of each model against each perceived target (symmetric KL divergence of listeners' "
                f"response distributions){regressed}, at relative depth (0 first layer, 1 last). Bands: "
                f"{_resampling_words([r for rs in kl.values() for r in rs])}. Dotted black: split-half noise "

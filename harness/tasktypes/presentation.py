@@ -160,7 +160,7 @@ def experiment(key: str, results: list[dict] = ()) -> Experiment:
     return generic(type_name).experiments[0]
 
 
-class _Words(dict):
+class Words(dict):
     """Placeholder values; a placeholder with no value reads as nothing (a study's text may name one that the
     results' task type does not fill)."""
 
@@ -170,7 +170,7 @@ class _Words(dict):
 
 def fill(text: str, results: list[dict]) -> str:
     """An experiment's text (description, reading guide) with its placeholders filled from its results' words."""
-    return text.format_map(_Words(of(results[0]).words(results) if results else {}))
+    return text.format_map(Words(of(results[0]).words(results) if results else {}))
 
 
 def experiment_order(keys) -> list[str]:
