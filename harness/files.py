@@ -19,17 +19,23 @@ import platformdirs
 from audioprobe.errors import AudioprobeError
 
 
-def default_cache_dir() -> Path:
-    """`$AUDIOPROBE_CACHE`, else the platform's user cache folder."""
+def _cache_root() -> tuple[Path, bool]:
+    """(the cache's root folder, whether the user chose it): `$AUDIOPROBE_CACHE`, else the platform's user
+    cache folder for audioprobe."""
     env = os.environ.get("AUDIOPROBE_CACHE")
-    return Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe")) / "activations"
+    return (Path(env).expanduser(), True) if env else (Path(platformdirs.user_cache_dir("audioprobe")), False)
+
+
+def default_cache_dir() -> Path:
+    """`$AUDIOPROBE_CACHE`, else the platform's user cache folder's `activations/`."""
+    root, chosen = _cache_root()
+    return root if chosen else root / "activations"
 
 
 def stimulus_cache_dir() -> Path:
     """Where generated stimulus sets are kept: inside `$AUDIOPROBE_CACHE` when it is set (never beside it: its
     parent is a folder of the user's), else beside the activations in the platform's user cache folder."""
-    env = os.environ.get("AUDIOPROBE_CACHE")
-    return (Path(env).expanduser() if env else Path(platformdirs.user_cache_dir("audioprobe"))) / "stimuli"
+    return _cache_root()[0] / "stimuli"
 
 
 def current_umask() -> int:
