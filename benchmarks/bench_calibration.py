@@ -920,12 +920,12 @@ def make_runner(options):
     return runner
 
 
-def load_tasks(quick: bool):
+def load_tasks(quick: bool, spec: str = TASK_SPEC):
     import dataclasses
 
     from audioprobe.taskconfig import discover_tasks, select_tasks
 
-    tasks = select_tasks(TASK_SPEC, discover_tasks([TASKS_DIR]))
+    tasks = select_tasks(spec, discover_tasks([TASKS_DIR]))
     if quick:
         tasks = [dataclasses.replace(t, params={**t.params, **{k: v for k, v in QUICK.items() if k in t.params}})
                  for t in tasks]
@@ -946,6 +946,8 @@ def main(argv=None) -> int:
     ap.add_argument("--workdir", type=Path, default=None,
                     help="sets, cache and results (default /tmp/audioprobe-calibration-<version tag>)")
     ap.add_argument("--device", default="auto", help="Runner device: auto, cpu or cuda (default auto)")
+    ap.add_argument("--tasks", default=TASK_SPEC, help=f"the benchmark's tasks to run (default {TASK_SPEC}: all; e.g. "
+                    "cal-transfer-* while developing one task type; a line of a subset is not a full measurement)")
     ap.add_argument("-v", "--verbose", action="store_true", help="the Runner's progress on stderr")
     args = ap.parse_args(argv)
     if args.sets < 1:
@@ -986,7 +988,7 @@ def main(argv=None) -> int:
         for name in NOISY_MODELS:
             if name in models:
                 register_noisy_model(name)
-        tasks = load_tasks(args.quick)
+        tasks = load_tasks(args.quick, args.tasks)
         t0 = time.perf_counter()
         runner = make_runner(RunOptions(output_dir=results_dir, device=args.device, seed=0, cache_dir=workdir / "cache",
                                    data=[str(f) for f in folders.values()], progress=args.verbose))
@@ -1048,7 +1050,7 @@ def main(argv=None) -> int:
                 col.bump("set without any result")
                 continue
             try:
-                report = compare(set_dir, contrasts, tasks=TASK_SPEC, models=",".join(here), alpha=ALPHA, level=LEVEL)
+                report = compare(set_dir, contrasts, tasks=args.tasks, models=",".join(here), alpha=ALPHA, level=LEVEL)
             except Exception as exc:  # noqa: BLE001 - a broken compare is a finding, not a crash
                 compare_errors.append(f"{name}: {exc.__class__.__name__}: {exc}"[:300])
                 col.bump("compare failed")
@@ -1065,7 +1067,7 @@ def main(argv=None) -> int:
         "code": {k: version[k] for k in ("tag", "package_dir", "git_rev", "dirty", "is_before", "source_sha256",
                                           "version", "python")},
         "conditions": conditions, "sets": args.sets, "sounds": args.sounds, "listeners": args.listeners,
-        "models": models, "rho_m": args.rho_m, "seed": args.seed, "quick": args.quick,
+        "models": models, "tasks": args.tasks, "rho_m": args.rho_m, "seed": args.seed, "quick": args.quick,
         "statistics": {k: v for k, v in tasks[0].params.items() if k in ("bootstrap", "cv_splits")},
         "alpha": ALPHA, "noise_sd": list(NOISE_SD), "feature_sd": FEATURE_SD,
         "workdir": str(workdir),

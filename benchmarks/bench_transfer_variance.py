@@ -1,7 +1,9 @@
-"""Benchmark: the variance of a transfer task's balanced accuracy under two resampling plans against the
-true sampling variance: the sounds bootstrap the harness uses, and a class-stratified plan that was tried
-and WITHDRAWN (its functions live here, not in the harness; docs/metrics.md, "Calibration",
-says why).
+"""Benchmark: the variance of a transfer task's balanced accuracy under three resampling plans against the
+true sampling variance: the harness's (`fixed_class_weights`: the sounds bootstrap, every balanced accuracy
+under a half or resample weighting each sound by 1 / its class's size on the full set, transfer version 6),
+the one before it (`per_resample_classes`: each half or resample's balanced accuracy over the classes it
+holds), and a class-stratified plan that was tried and WITHDRAWN (its functions live here, not in the
+harness; docs/metrics.md, "Calibration", says why).
 
     python benchmarks/bench_transfer_variance.py            # 4 regimes x 1,000 simulated studies
     python benchmarks/bench_transfer_variance.py --quick    # 150 studies each
@@ -11,8 +13,7 @@ THE DATA ARE SIMULATED (random labels and probes); the numbers are about estimat
 The class-stratified plan (`class_stratified_donors`, `class_stratified_values`): every test class keeps
 its size and each slot takes a donor from its own class or, with one pseudo-sound's weight, from the
 pool of classes with 2 or more sounds; values are the class mean plus the donor's rescaled within-class
-residual. On these simulated probes it brings the cross-validated headline's variance from 0.8 of the
-truth to at least the truth. Through the real pipeline (`bench_calibration.py`, line
+residual. Through the real pipeline (`bench_calibration.py`, line
 `calibration/measured/after-d3d56d0-class-stratified-withdrawn.jsonl`) it made table-level claims far
 worse: conditional on the classes' sizes, a probe that answers one class everywhere has a balanced
 accuracy that is exactly known (variance 0), while its cross-validated headline is biased low (classes
@@ -29,12 +30,13 @@ harness's own functions compute what the task computes: the per-layer balanced a
 (`probing.accuracies`), the cross-validated headline over 100 half-splits
 (`layer_selection.cross_validated_selection`), its replicates on the first HEADLINE_SPLITS splits of every resample
 (`layer_selection.split_held_out`) and their variance with the split noise removed (`intervals.split_variance`),
-the t interval on n - 1 dof, and the paired headline test of the two models.
+the t interval on n - 1 dof and the Wilson interval on the effective size (`intervals.proportion_interval`,
+the harness's headline interval since transfer version 6), and the paired headline test of the two models.
 
 Printed per regime and plan: the replicates' variance over the true variance (mean over studies of each;
 the truth is the variance of the estimate around its truth over studies), the coverage of the headline's
-t interval and of the first layer's percentile interval, and the paired headline test's rejection rate
-(two equal models). One JSON line per regime.
+t and Wilson intervals and of the first layer's percentile interval, and the paired headline test's
+rejection rate (two equal models). One JSON line per regime.
 """
 
 from __future__ import annotations
@@ -117,7 +119,10 @@ def class_stratified_values(values, labels, donors: np.ndarray, defined=None) ->
     return mean[codes][None, :] + residual[donors]
 
 
-PLANS = ("class_stratified", "sounds_bootstrap")
+#: the harness's plan (fixed_class_weights: the sounds bootstrap, every balanced accuracy with its classes'
+#: weights fixed on the full set, Wilson headline intervals), the one before it (per_resample_classes: each
+#: half or resample's balanced accuracy over the classes it holds), and the withdrawn class-stratified plan
+PLANS = ("fixed_class_weights", "per_resample_classes", "class_stratified")
 REGIMES = {"null-42": (42, 0.0), "signal-42": (42, 0.4), "null-24": (24, 0.0), "signal-24": (24, 0.4)}
 
 
@@ -155,23 +160,29 @@ def one_study(rng, n: int, k: int, rho: float, n_boot: int, n_cv: int, n_layers:
     truth = rho + (1 - rho) / k
     halves = resampling.random_halves(rng, n, n_cv)
     sides = np.stack([halves, ~halves])  # [2, S, n]
-    _, on_halves = probing.accuracies(correct[:, :, None, None, :], labels, sides)  # [M, L, 2, S]
-    estimate = np.array([np.mean(layer_selection.cross_validated_selection(h[:, 0].T, h[:, 1].T)[0]) for h in on_halves])
-    _, layer0 = probing.accuracies(correct[:, 0], labels, np.ones((1, n)))  # [M]
+    fixed = probing.class_weights(labels)
     first = sides[:, : resampling.HEADLINE_SPLITS]  # [2, K, n]
     t = st.t.ppf(0.975, n - 1)
-    out = {"estimate": estimate, "layer0": layer0, "truth": truth}
+    out = {"truth": truth}
     for plan in PLANS:
+        cw = fixed if plan == "fixed_class_weights" else None
+        _, on_halves = probing.accuracies(correct[:, :, None, None, :], labels, sides, cw)  # [M, L, 2, S]
+        estimate = np.array([np.mean(layer_selection.cross_validated_selection(h[:, 0].T, h[:, 1].T)[0])
+                             for h in on_halves])
+        _, layer0 = probing.accuracies(correct[:, 0], labels, np.ones((1, n)), cw)  # [M]
         values, weights = resampled_values(plan, rng, labels, correct, n_boot)  # [M, L, B|1, n], [B|1, n]
         _, half = probing.accuracies(values[:, :, None, :, None, :], labels,
-                                      weights[None, :, None, :] * first[:, None])  # [M, L, 2, B, K]
+                                      weights[None, :, None, :] * first[:, None], cw)  # [M, L, 2, B, K]
         reps = np.stack([layer_selection.split_held_out(np.moveaxis(h[:, 0], 0, -1), np.moveaxis(h[:, 1], 0, -1))
                          for h in half])  # [M, B, K]
         var = np.array([intervals.split_variance(r, n_cv) for r in reps]) * n / (n - 1)
         var_diff = intervals.split_variance(reps[0] - reps[1], n_cv) * n / (n - 1)
-        _, per_layer = probing.accuracies(values[:, 0], labels, weights)  # [M, B]
+        _, per_layer = probing.accuracies(values[:, 0], labels, weights, cw)  # [M, B]
         lo, hi = np.quantile(per_layer, [0.025, 0.975], axis=-1)
-        out[plan] = {"var": var, "covers": np.abs(estimate - truth) <= t * np.sqrt(var),
+        wilson = intervals.proportion_interval(estimate, var, n - 1, intervals.kish_size(fixed))
+        out[plan] = {"estimate": estimate, "layer0": layer0, "var": var,
+                     "covers": np.abs(estimate - truth) <= t * np.sqrt(var),
+                     "wilson_covers": (wilson[:, 0] <= truth) & (truth <= wilson[:, 1]),
                      "layer_var": np.var(per_layer, axis=-1, ddof=1), "layer_covers": (lo <= truth) & (truth <= hi),
                      "rejects": abs(estimate[0] - estimate[1]) > t * np.sqrt(var_diff)}
     return out
@@ -180,14 +191,16 @@ def one_study(rng, n: int, k: int, rho: float, n_boot: int, n_cv: int, n_layers:
 def run_regime(seed: int, n: int, rho: float, studies: int, n_boot: int = 1000, n_cv: int = 100, k: int = 7) -> dict:
     rng = np.random.default_rng(seed)
     runs = [one_study(rng, n, k, rho, n_boot, n_cv) for _ in range(studies)]
-    err = np.array([r["estimate"] - r["truth"] for r in runs])
-    err_layer = np.array([r["layer0"] - r["truth"] for r in runs])
     out = {}
     for plan in PLANS:
+        err = np.array([r[plan]["estimate"] - r["truth"] for r in runs])
+        err_layer = np.array([r[plan]["layer0"] - r["truth"] for r in runs])
+
         def mean(key):
             return float(np.mean([r[plan][key] for r in runs]))
         out[plan] = {"headline_var_over_true": round(mean("var") / float(np.mean(err ** 2)), 3),
                      "headline_coverage": round(mean("covers"), 4),
+                     "headline_wilson_coverage": round(mean("wilson_covers"), 4),
                      "layer_var_over_true": round(mean("layer_var") / float(np.mean(err_layer ** 2)), 3),
                      "layer_coverage": round(mean("layer_covers"), 4),
                      "paired_headline_rejects": round(mean("rejects"), 4)}

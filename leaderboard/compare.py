@@ -24,6 +24,7 @@ from audioprobe.leaderboard.contrasts import Contrast
 from audioprobe.leaderboard.pairing import METHOD, Entry, _pairable, _stack, collect_entries, over_pairs
 from audioprobe.metrics import inference
 from audioprobe.results import experiment_of, unreliable_labels
+from audioprobe.tasktypes.headline import headline_proportion_interval
 
 log = logging.getLogger(__name__)
 
@@ -42,13 +43,15 @@ def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.9
     simultaneous = inference.simultaneous_pairs(estimates, reps, level=level, **common)
     best = simultaneous if abs((1 - alpha) - level) < 1e-12 else inference.simultaneous_pairs(
         estimates, reps, level=1 - alpha, **common)
+    pairwise = inference.pairwise_table(estimates, reps, alpha=alpha, level=level, **common)
+    _proportion_intervals(pairwise["score"], [e.result["scores"]["headline"] for e in usable], level)
     return {
         "models": [e.model for e in usable],
         "headline": estimates,
         "headline_layer": [e.result["scores"]["headline"]["layer"] for e in usable],
         "lower_is_better": lower,
         "resampling": usable[0].resampling,
-        "pairwise": inference.pairwise_table(estimates, reps, alpha=alpha, level=level, **common),
+        "pairwise": pairwise,
         "simultaneous": simultaneous,
         "ranks": inference.rank_intervals(estimates, reps, lower_is_better=lower, level=level,
                                           simultaneous=simultaneous, **common),
@@ -56,6 +59,16 @@ def compare_models(entries: list[Entry], alpha: float = 0.05, level: float = 0.9
                                          **common),
         "left_out": left_out,
     }
+
+
+def _proportion_intervals(score: dict, headlines: list[dict], level: float) -> None:
+    """Each model's interval as its result computes it where the headline is a proportion (it names its
+    `n_effective_max`: `headline.headline_proportion_interval`), so that a headline has one interval."""
+    for i, head in enumerate(headlines):
+        if head.get("n_effective_max") is not None and score["se"][i] is not None:
+            dof = score["dof"][i] if isinstance(score["dof"], list) else score["dof"]
+            score["ci"][i] = headline_proportion_interval(score["estimate"][i], score["se"][i], dof,
+                                                          head["n_effective_max"], level)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -44,3 +44,15 @@ def make_set(categories: dict[str, list[str]], truth: dict[str, np.ndarray] | No
     if judgments is None:
         s.judgments = s.counts_from_responses()
     return s
+
+
+def wilson(p: float, var: float, dof: float, n_max: float, level: float = 0.95) -> list[float]:
+    """Wilson's interval (1927) on the effective size p (1 - p) / var (n_max at p = 0 or 1), t(dof) quantile,
+    written out for the tests (the harness's is `intervals.proportion_interval`)."""
+    from scipy.stats import t
+
+    z = t.ppf(0.5 + level / 2, dof)
+    n = p * (1 - p) / var if var > 0 and 0 < p < 1 else n_max
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return [max(centre - half, 0.0), min(centre + half, 1.0)]

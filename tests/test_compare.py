@@ -310,3 +310,14 @@ def test_pair_noise_correction_only_for_smooth_pair_statistics():
     assert isinstance(mixed, inference.OverPairs) and mixed.columns.tolist() == [True, False]
     # a plan whose draws do not match (another seed under the same hash): no correction, with a warning
     assert over_pairs(reps, "per_layer", entry(["per_layer"], seed=4)) is reps
+
+
+def test_models_table_gives_each_headline_the_interval_of_its_result(results_dir, report):
+    """A headline has one interval: compare's models table shows each result's own headline interval, the
+    t interval for RSA and ABX, Wilson on the effective size for transfer's proportions."""
+    for name in ("rsa-material", "abx-material", "transfer-material-hollow-to-full"):
+        t = _task(report, name)
+        for i, model in enumerate(t["models"]):
+            head = _load(results_dir, model, name)[0]["scores"]["headline"]
+            assert t["pairwise"]["score"]["ci"][i] == pytest.approx(head["ci"], abs=1e-9), (name, model)
+            assert ("n_effective_max" in head) == name.startswith("transfer")

@@ -257,3 +257,40 @@ def test_pair_noise_corrected_variance_is_the_sampling_variance_under_a_null():
     assert np.mean(plain) / true > 2.0
     assert 0.75 < np.mean(corrected) / true < 1.33
     assert 0.91 <= np.mean(covered) <= 0.985
+
+
+def test_proportion_interval_is_wilson_on_the_effective_sample_size():
+    """With a binomial variance p (1 - p) / n, the interval is scipy's Wilson interval for k of n; at p = 0
+    (variance 0, every replicate 0) it keeps a positive upper bound from n_max instead of [0, 0]."""
+    from scipy.stats import binomtest
+
+    for k, n in ((0, 20), (1, 20), (7, 22), (20, 20), (3, 150)):
+        p = k / n
+        got = intervals.proportion_interval(p, p * (1 - p) / n, np.inf, n, 0.95)
+        want = binomtest(k, n).proportion_ci(0.95, method="wilson")
+        assert got == pytest.approx([want.low, want.high], abs=1e-12), (k, n)
+    # a weighted proportion: its effective size from the variance given, whatever n_max says
+    lo, hi = intervals.proportion_interval(0.3, 0.3 * 0.7 / 40, np.inf, 10, 0.95)
+    want = binomtest(12, 40).proportion_ci(0.95, method="wilson")
+    assert (lo, hi) == pytest.approx((want.low, want.high), abs=1e-12)
+    # the t quantile: wider than the normal one, and inside [0, 1]
+    lo_t, hi_t = intervals.proportion_interval(0.3, 0.3 * 0.7 / 40, 10, 10, 0.95)
+    assert 0 <= lo_t < lo and hi < hi_t <= 1
+    assert intervals.kish_size(np.ones(7)) == pytest.approx(7)
+    assert intervals.kish_size([1.0, 1.0, 0.5, 0.5]) == pytest.approx(9 / 2.5)
+
+
+def test_proportion_interval_covers_where_a_t_interval_from_the_bootstrap_does_not():
+    """Binomial studies of 20 sounds at p = 0.05 (all wrong in 36% of them): the t interval from the
+    bootstrap's variance covers p only when something was right; the Wilson interval on the effective size
+    covers at about its level (Brown, Cai & DasGupta 2001)."""
+    rng = np.random.default_rng(3)
+    n, p, studies = 20, 0.05, 2000
+    k = rng.binomial(n, p, studies)
+    est = k / n
+    var = est * (1 - est) / n  # what a bootstrap of the sounds gives, up to n / (n - 1)
+    wilson = intervals.proportion_interval(est, var, n - 1, n, 0.95)
+    t_int = intervals.t_interval(est, var, n - 1, 0.95)
+    covers = lambda ci: np.mean((ci[:, 0] <= p) & (p <= ci[:, 1]))  # noqa: E731
+    assert covers(t_int) < 0.7
+    assert covers(wilson) > 0.93

@@ -22,6 +22,7 @@ from audioprobe.results import (
     validate_result,
     write_result,
 )
+from tests.factories import wilson
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -147,6 +148,10 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
                        "listeners": arrays["per_layer_listeners"]}, "per_layer"),
                 n_sounds=plan["n_items"], n_listeners=plan["n_listeners"])
             ci = [c if c is not None else [None, None] for c in stats["ci"]]
+        elif "transfer" in name:  # proportions: Wilson on the replicates' effective size, n - 1 dof
+            n_t = r["scores"]["n_test"]
+            ci = [wilson(e["score"], np.var(col, ddof=1) * n_t / (n_t - 1), n_t - 1, n_t)
+                  for e, col in zip(r["scores"]["per_layer"], arrays["per_layer"].T)]
         else:
             ci = percentile_interval(arrays["per_layer"], 0.95)
         for entry, (lo, hi) in zip(r["scores"]["per_layer"], ci):
@@ -161,8 +166,15 @@ def test_replicates_are_kept_beside_each_result_and_match_its_intervals(results)
                  "listeners": arrays["headline_listeners"]} if dual else arrays["headline"])
         stats = inference.contrast_statistics(r["scores"]["headline"]["value"], pairs(reps, "headline"), n_sounds=plan["n_items"],
                                               n_listeners=plan.get("n_listeners"))
-        assert r["scores"]["headline"]["ci"] == pytest.approx(stats["ci"], abs=1e-9), name
-        assert r["scores"]["headline"]["value"] == r["scores"]["per_layer"][0]["score"], name
+        head = r["scores"]["headline"]
+        assert head["value"] == r["scores"]["per_layer"][0]["score"], name
+        if "transfer" in name:  # a proportion: Wilson (1927) on n_eff = p (1 - p) / se^2 (tests.factories)
+            assert head["n_effective_max"] == r["scores"]["n_test"]  # accuracy: every sound weighs the same
+            assert head["ci"] == pytest.approx(wilson(head["value"], stats["se"] ** 2, stats["dof"],
+                                                      head["n_effective_max"]), abs=1e-9), name
+            assert head["ci_method"].startswith("Wilson interval")
+        else:
+            assert head["ci"] == pytest.approx(stats["ci"], abs=1e-9), name
     for key in ("baseline", "matched", "matched_baseline", "baseline_contrast"):
         assert key in read_replicates(results["transfer-material-hollow-to-full"]["_path"]), key
 

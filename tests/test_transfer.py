@@ -9,7 +9,7 @@ import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score
 
 from audioprobe.errors import AudioprobeError
-from audioprobe.metrics import probing
+from audioprobe.metrics import probing, resampling
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, check_transfer, transfer_subsets
 from tests.factories import make_set
@@ -50,6 +50,40 @@ def test_accuracies_against_sklearn(rng):
         assert acc[k] == pytest.approx(accuracy_score(labels[rep], pred[rep]))
         assert bal[k] == pytest.approx(balanced_accuracy_score(labels[rep], pred[rep]))
 
+
+
+def test_balanced_accuracy_with_class_weights_fixed_on_the_full_set(rng):
+    """Fixed class weights: on the full set the balanced accuracy of scikit-learn; under a resample, the
+    accuracy of the resampled sounds each weighted by 1 / its class's size on the FULL set (scikit-learn's
+    accuracy_score with those sample weights), defined even where a class is absent from the resample."""
+    labels = np.array(list("aaaaabbbbbbbbbbc"))  # c: one sound
+    pred = np.where(rng.random(labels.size) < 0.5, labels, "b")
+    correct = pred == labels
+    fixed = probing.class_weights(labels)
+    np.testing.assert_allclose(fixed, [1 / 5] * 5 + [1 / 10] * 10 + [1.0])
+    _, bal = probing.accuracies(correct, labels, np.ones((1, labels.size)), fixed)
+    assert bal[0] == pytest.approx(balanced_accuracy_score(labels, pred))
+    counts = rng.integers(0, 3, size=(6, labels.size))
+    counts[0, -1] = 0  # class c absent from this resample: still defined, its share gone with it
+    _, bal = probing.accuracies(correct, labels, counts, fixed)
+    for k in range(6):
+        rep = np.repeat(np.arange(labels.size), counts[k])
+        assert bal[k] == pytest.approx(accuracy_score(labels[rep], pred[rep], sample_weight=fixed[rep]))
+    # class weights on a subset (the sounds with matched predictions): 0 elsewhere, sizes counted on it
+    on = np.arange(labels.size) % 2 == 0
+    np.testing.assert_allclose(probing.class_weights(labels, on)[on], 1 / np.unique(labels[on], return_inverse=True,
+                                                                                    return_counts=True)[2][
+        np.unique(labels[on], return_inverse=True)[1]])
+    assert not probing.class_weights(labels, on)[~on].any()
+    # a probe answering one class everywhere (balanced accuracy 1/3 on the full set): averaged over halves, the
+    # fixed-weight form (a ratio estimator, biased by the one-sound class's weight) sits nearer 1/3 than the
+    # per-half balanced accuracy, which drops class c from the halves without it (0.38 against 0.42)
+    one_class = labels == "b"
+    halves = resampling.random_halves(np.random.default_rng(0), labels.size, 4000)
+    sides = np.concatenate([halves, ~halves])
+    _, fixed_bal = probing.accuracies(one_class, labels, sides, fixed)
+    _, dropped = probing.accuracies(one_class, labels, sides)
+    assert abs(np.mean(fixed_bal) - 1 / 3) < 0.05 < abs(np.mean(dropped) - 1 / 3)
 
 def tiny_set(rng, n=72):
     cats = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}

@@ -14,6 +14,7 @@ import json
 
 import numpy as np
 import pytest
+from sklearn.metrics import balanced_accuracy_score
 from sklearn.model_selection import StratifiedKFold
 
 from audioprobe.metrics import probing
@@ -22,7 +23,7 @@ from audioprobe.results import check_typed
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS, TransferScores
-from tests.factories import make_set
+from tests.factories import make_set, wilson
 
 
 def labelled_set(material, extent, materials="abc", extents=("big", "small")) -> StimulusSet:
@@ -224,6 +225,7 @@ def test_matched_contrast_is_near_zero_where_transfer_costs_nothing(monkeypatch)
 # The headlines, by brute force
 
 
+
 def per_sound(probes, y_test):
     """Per layer: correct (transfer), correct (matched transfer), correct (matched baseline); defined."""
     ok = [pred == y_test for pred, _, _, _ in probes]
@@ -289,12 +291,17 @@ def test_contrast_headline_never_scores_a_layer_on_the_half_that_picked_it(monke
             want = [weighted_accuracy(correct[layer], c) for c in counts]
             np.testing.assert_allclose(ctx.replicates[name][:, layer], want, atol=1e-12)
             assert out["per_layer"][layer][key] == pytest.approx(correct[layer].mean())
-            assert out["per_layer"][layer][key + "_ci"] == pytest.approx(np.quantile(want, [0.025, 0.975]).tolist())
+            n_def = int(defined.sum())  # a proportion's interval: Wilson on the replicates' effective size
+            assert out["per_layer"][layer][key + "_ci"] == pytest.approx(
+                wilson(correct[layer][defined].mean(), np.var(want, ddof=1) * n_def / (n_def - 1), n_def - 1, n_def),
+                abs=1e-12)
     assert ctx.replicates["per_layer"].shape == ctx.replicates["baseline"].shape == (n_boot, len(acts))
 
 
 def test_balanced_accuracy_contrast(monkeypatch):
-    """score: balanced_accuracy: the contrast and its replicates in balanced accuracy."""
+    """score: balanced_accuracy: the contrast and its replicates in balanced accuracy, each sound weighted by
+    1 / its class's size on the full set (on the sounds with matched predictions for the matched scores),
+    so that a half or a resample keeps every class's share; written out sound by sound."""
     seed = 2
     s, acts, labels, extent = layered_data(4, n_test=33)
     out, probes, ctx = evaluate(acts, s, params(score="balanced_accuracy", cv_splits=5, bootstrap=10), seed,
@@ -302,20 +309,27 @@ def test_balanced_accuracy_contrast(monkeypatch):
     y_test = labels[extent == 1]
     ok, m_ok, mb_ok, defined = per_sound(probes, y_test)
 
-    def bal(correct, w):
-        return np.mean([np.sum(w * correct * (y_test == c)) / np.sum(w * (y_test == c)) for c in "abc"
-                        if np.sum(w * (y_test == c)) > 0])
+    def bal(correct, w, on):
+        size = {c: sum(1 for i in range(y_test.size) if on[i] and y_test[i] == c) for c in "abc"}
+        cw = [1.0 / size[y_test[i]] if on[i] else 0.0 for i in range(y_test.size)]
+        return sum(w[i] * cw[i] * correct[i] for i in range(y_test.size)) / sum(w[i] * cw[i]
+                                                                              for i in range(y_test.size))
 
+    every = np.ones(y_test.size, dtype=bool)
     held = []
     for h in halves_of(spawned(seed, 2), y_test.size, 5):
         for a, b in ((h, ~h), (~h, h)):
-            best = int(np.argmax([bal(c, a) for c in ok]))
-            held.append(bal(m_ok[best], b) - bal(mb_ok[best], b))
+            best = int(np.argmax([bal(c, a, every) for c in ok]))
+            held.append(bal(m_ok[best], b, defined) - bal(mb_ok[best], b, defined))
     assert out["baseline_contrast"]["value"] == pytest.approx(np.mean(held), abs=1e-12)
     counts = resample_counts(seed, y_test.size, 10)
     for layer in range(len(acts)):
-        np.testing.assert_allclose(ctx.replicates["matched"][:, layer], [bal(m_ok[layer], c) for c in counts],
+        np.testing.assert_allclose(ctx.replicates["matched"][:, layer], [bal(m_ok[layer], c, defined) for c in counts],
                                    atol=1e-12)
+        np.testing.assert_allclose(ctx.replicates["per_layer"][:, layer], [bal(ok[layer], c, every) for c in counts],
+                                   atol=1e-12)
+        assert out["per_layer"][layer]["balanced_accuracy"] == pytest.approx(
+            balanced_accuracy_score(y_test, probes[layer][0]), abs=1e-12)
 
 
 def test_without_cross_validation_without_bootstrap_and_with_one_layer(monkeypatch):

@@ -158,6 +158,8 @@ class Headline(TypedDict):
     se: NotRequired[Annotated[float | None, "standard error of value, from its bootstrap replicates"]]
     dof: NotRequired[Annotated[float | None, "degrees of freedom of the interval's t quantile (null: normal)"]]
     ci_method: NotRequired[Annotated[str, "how the interval is made, in words"]]
+    n_effective_max: NotRequired[Annotated[float | None, "a proportion's interval (transfer): the Kish effective "
+                                           "number of test sounds, its effective sample size where p is 0 or 1"]]
 
 
 class Statistics(TypedDict):

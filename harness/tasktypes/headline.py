@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from audioprobe.tasktypes.common import json_float
+from audioprobe.tasktypes.common import interval, json_float
 
 
 def _stack_kinds(reps) -> dict[str, np.ndarray]:
@@ -55,7 +55,8 @@ def pair_statistic_arrays(per_layer: list[dict]) -> list[str]:
 
 def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *, cv_scores=None, cv_choice=None,
              layer_replicates=None, split_replicates=None, n_sounds: int | None = None, n_listeners: int | None = None,
-             lower_is_better: bool = False, sound_counts: np.ndarray | None = None) -> tuple[dict, dict[str, np.ndarray]]:
+             lower_is_better: bool = False, sound_counts: np.ndarray | None = None,
+             proportion_n: float | None = None) -> tuple[dict, dict[str, np.ndarray]]:
     """The headline score, how its layer was chosen, its interval, and the replicates that carry it.
 
     - One layer with a score: no choice to make, the headline is that layer's score and its replicates
@@ -72,7 +73,10 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
     the scores are statistics over sound pairs drawn with these counts; the interval of the only layer's
     headline then counts the pairs' noise once (`pair_statistic_arrays`). The interval is the t interval of
     `inference.contrast_statistics` on those replicates (n_sounds, n_listeners: the resampled units), the
-    same computation audioprobe-compare makes, so a headline has one interval everywhere.
+    same computation audioprobe-compare makes, so a headline has one interval everywhere. proportion_n: the
+    score is a weighted proportion (accuracy, balanced accuracy) of this effective size at most; its
+    interval is then `headline_proportion_interval`'s (Wilson on the replicates' effective size), which
+    audioprobe-compare applies too.
 
     Returns (the `headline` block, the replicates to keep: "headline" and, two-factor, "headline_sounds"
     and "headline_listeners"; empty without bootstrap).
@@ -108,7 +112,25 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
     head["ci"] = None
     if kinds and kinds[""].size:
         _add_interval(head, kinds, cv, pairs, sound_counts is not None, params["ci_level"], n_sounds, n_listeners)
+        if proportion_n is not None and head["se"] is not None:
+            head["n_effective_max"] = json_float(proportion_n)
+            head["ci"] = headline_proportion_interval(head["value"], head["se"], head["dof"], proportion_n,
+                                                      params["ci_level"])
+            head["ci_method"] = head["ci_method"].replace("t interval: value -/+ t(dof) se", PROPORTION_CI_METHOD)
     return head, {"headline" + suffix: a for suffix, a in kinds.items()}
+
+
+PROPORTION_CI_METHOD = ("Wilson interval on the effective sample size n_eff = p (1 - p) / se^2 (n_effective_max where p "
+                        "is 0 or 1 or se is 0), t(dof) quantile")
+
+
+def headline_proportion_interval(value: float, se: float, dof: float | None, n_max: float, level: float) -> list:
+    """The interval of a headline that is a proportion (`intervals.proportion_interval`): the one place the
+    task's result and audioprobe-compare's tables compute it."""
+    from audioprobe.metrics import intervals
+
+    ci = intervals.proportion_interval(value, se ** 2, np.inf if dof is None else dof, n_max, level)
+    return interval(ci)
 
 
 def _best_on_all_sounds(scores: np.ndarray, defined: np.ndarray, names: list[str], layers: dict[str, np.ndarray],

@@ -15,7 +15,7 @@ accuracy under many weightings). Callers use the names below; the solver's tunin
 (`solver.NEWTON_CAP`, `solver.JACOBI_CG_CAP`, ...) stay in `solver`.
 """
 
-from audioprobe.metrics.probing.accuracy import accuracies
+from audioprobe.metrics.probing.accuracy import accuracies, class_weights
 from audioprobe.metrics.probing.baseline import baseline_absence, baseline_folds, baseline_predictions
 from audioprobe.metrics.probing.labels import class_counts_text, fold_count, modal_labels
 from audioprobe.metrics.probing.layers import all_layer_predictions, release_workers
@@ -48,7 +48,7 @@ from audioprobe.metrics.probing.solver import (
 
 __all__ = ["C_GRID", "MATCHED_STREAM", "MAX_ITER", "SKLEARN_PRIVATE_LOSS_CHECKED", "TOL", "MatchedFold",
            "MatchedPredictions", "ProbeDesignError", "accuracies", "all_layer_predictions", "baseline_absence",
-           "baseline_folds", "baseline_predictions", "choose_c", "class_counts_text", "fold_count", "fit_probe",
+           "baseline_folds", "baseline_predictions", "choose_c", "class_counts_text", "class_weights", "fold_count", "fit_probe",
            "inner_folds_of", "matched_plan", "matched_rng", "modal_labels",
            "multinomial_hessian", "multinomial_path", "path_accuracies", "path_predictions", "release_workers",
            "sklearn_private_loss", "stratified_subsample", "transfer_predictions"]

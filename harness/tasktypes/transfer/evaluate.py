@@ -26,6 +26,11 @@ MATCHED_METHOD = ("Matched training sizes: for each baseline outer fold f, m_f =
                   "fewer than 2 classes gives no matched predictions.")
 
 
+PER_LAYER_CI_METHOD = ("Wilson interval of a proportion on its effective sample size n_eff = p (1 - p) / v, v the "
+                       "variance of the bootstrap replicates x n/(n-1) (the Kish size of the sounds' weights where p "
+                       "is 0 or 1 or v is 0), t(n - 1) quantile (intervals.proportion_interval)")
+
+
 def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     """Per layer: the transfer probe's score, the no-transfer baseline (full size: figure 2 of the paper),
     and both at matched training sizes (`probing.matched_plan`); the cross-validated headline of the
@@ -46,7 +51,7 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
     # the test sounds with matched predictions (the same for every layer: the plan depends on labels only)
     pairs0 = fitted[0][3] if fitted else None
     defined = np.zeros(data.n_test, dtype=bool) if pairs0 is None else np.asarray(pairs0.defined, dtype=bool)
-    weights = SoundWeights(ctx, data.n_test, params, defined)
+    weights = SoundWeights(ctx, data.y_test, params, defined)
     scores = _LayerScores(params, data, weights)
     for name, (pred, best_c, base, pairs) in zip(names, fitted):
         scores.add(name, pred, best_c, base, pairs)
@@ -75,17 +80,18 @@ def evaluate_transfer(acts: Activations, stimset: StimulusSet, params: dict[str,
             "target": (params["target_dimension"], params["target_source"]),
             "split": (params["split_dimension"], params["split_source"])}, ctx.seed),
         "statistics": {"seed": ctx.seed, "bootstrap": params["bootstrap"], "bootstrap_unit": "test sounds "
-                       "(the fitted probe is kept)", "ci_level": params["ci_level"], "ci_method": "percentile",
+                       "(the fitted probe is kept)", "ci_level": params["ci_level"], "ci_method": PER_LAYER_CI_METHOD,
                        "p_value": "one-sided binomial test of the number of correct test sounds against the "
                        "majority-class rate", "cv_splits": params["cv_splits"]},
         **synthetic_caveat(stimset),
     }
 
 
-def _scores(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """`[2, ...]`: accuracy and balanced accuracy for weights `[..., n]` (`probing.accuracies`)."""
+def _scores(correct: np.ndarray, labels: np.ndarray, weights: np.ndarray, class_weights: np.ndarray) -> np.ndarray:
+    """`[2, ...]`: accuracy and balanced accuracy for weights `[..., n]` (`probing.accuracies`, the balanced
+    accuracy's class weights fixed on the full set)."""
     w = np.asarray(weights, dtype=np.float64)
-    acc, bal = probing.accuracies(correct, labels, w.reshape(-1, w.shape[-1]))
+    acc, bal = probing.accuracies(correct, labels, w.reshape(-1, w.shape[-1]), class_weights)
     return np.stack([acc, bal]).reshape((2,) + w.shape[:-1])
 
 
@@ -102,22 +108,44 @@ class _LayerScores:
         self.split_parts = {"transfer": [], "contrast": []}
         self.nan_b = np.full(params["bootstrap"], np.nan)
 
-    def _ci(self, boot_row):
-        return interval(intervals.percentile_interval(boot_row[:, None], self.params["ci_level"])[0])
+    def _on_all(self, values, weights) -> np.ndarray:
+        """`_scores` under weightings of all test sounds."""
+        return _scores(values, self.data.y_test, weights, self.w.class_weights["all"])
+
+    def _on_defined(self, values, key: str) -> np.ndarray:
+        """`_scores` under a weighting (`SoundWeights.on_defined[key]`) of the sounds with matched predictions."""
+        return _scores(values, self.data.y_test, self.w.on_defined[key], self.w.class_weights["defined"])
+
+    def _ci(self, value: float, boot_row: np.ndarray, on: str, balanced: bool):
+        """A proportion's interval (`intervals.proportion_interval`, as the headline's): Wilson on the effective
+        size from the replicates' variance x n/(n-1), n - 1 dof; on "all" test sounds or those "defined"."""
+        n = self.data.n_test if on == "all" else int(self.w.defined.sum())
+        ok = np.isfinite(boot_row)
+        if n < 2 or ok.sum() < 2 or not np.isfinite(value):
+            return None
+        n_max = intervals.kish_size(self.w.class_weights[on]) if balanced else float(n)
+        var = float(np.var(boot_row[ok], ddof=1)) * n / (n - 1)
+        return interval(intervals.proportion_interval(value, var, n - 1, n_max, self.params["ci_level"]))
+
+    def _cis(self, entry: dict, prefix: str, full: np.ndarray, boot: np.ndarray, on: str) -> None:
+        """entry's `<prefix>accuracy_ci` and `<prefix>balanced_accuracy_ci` from `_scores` arrays."""
+        entry[f"{prefix}accuracy_ci"] = self._ci(full[0], boot[0], on, False)
+        entry[f"{prefix}balanced_accuracy_ci"] = self._ci(full[1], boot[1], on, True)
 
     def add(self, name: str, pred, best_c, base, pairs) -> None:
         from scipy.stats import binomtest
 
         y_test, ones, which, data = self.data.y_test, self.w.ones, self.which, self.data
         correct = pred == y_test
-        acc, bal = _scores(correct, y_test, ones)[:, 0]
+        acc, bal = t_full = self._on_all(correct, ones)[:, 0]
+        b_full = np.full(2, np.nan)
         entry = {"layer": name, "score": json_float(acc if which == 0 else bal), "ci": None,
                  "p_value": json_float(binomtest(int(correct.sum()), data.n_test, data.chance,
                                                  alternative="greater").pvalue),
                  "accuracy": json_float(acc), "balanced_accuracy": json_float(bal), "C": best_c}
         base_correct = None if base is None else base == y_test
         if base_correct is not None:
-            b_acc, b_bal = _scores(base_correct, y_test, ones)[:, 0]
+            b_acc, b_bal = b_full = self._on_all(base_correct, ones)[:, 0]
             entry.update(baseline_accuracy=json_float(b_acc), baseline_balanced_accuracy=json_float(b_bal))
         else:
             entry.update(baseline_accuracy=None, baseline_balanced_accuracy=None,
@@ -125,8 +153,8 @@ class _LayerScores:
         # matched sizes: both probes' correctness on the sounds whose fold has them (weights x defined)
         if pairs is not None and self.w.defined.any():
             m_ok, mb_ok = pairs.transfer == y_test, pairs.baseline == y_test
-            m_full = _scores(m_ok, y_test, self.w.on_defined["all"])[:, 0]
-            mb_full = _scores(mb_ok, y_test, self.w.on_defined["all"])[:, 0]
+            m_full = self._on_defined(m_ok, "all")[:, 0]
+            mb_full = self._on_defined(mb_ok, "all")[:, 0]
         else:
             m_ok = mb_ok = None
             m_full = mb_full = np.full(2, np.nan)
@@ -136,34 +164,35 @@ class _LayerScores:
         self.full["transfer"].append((acc, bal)[which])
         self.full["contrast"].append(m_full[which] - mb_full[which])
         if self.w.counts is not None:
-            self._add_bootstrap(entry, correct, base_correct, m_ok, mb_ok)
+            self._add_bootstrap(entry, correct, base_correct, m_ok, mb_ok, {
+                "transfer": t_full, "baseline": b_full, "matched": m_full, "matched_baseline": mb_full})
         for parts, key, w in ((self.cv_parts, "cv", self.w.cv), (self.split_parts, "split", self.w.split)):
             if w is None:
                 continue
-            parts["transfer"].append(_scores(correct, y_test, w)[which])
+            parts["transfer"].append(self._on_all(correct, w)[which])
             if m_ok is not None:
-                parts["contrast"].append(_scores(m_ok, y_test, self.w.on_defined[key])[which] -
-                                         _scores(mb_ok, y_test, self.w.on_defined[key])[which])
+                parts["contrast"].append(self._on_defined(m_ok, key)[which] -
+                                         self._on_defined(mb_ok, key)[which])
             else:
                 parts["contrast"].append(np.full(w.shape[:-1], np.nan))
         self.per_layer.append(entry)
 
-    def _add_bootstrap(self, entry: dict, correct, base_correct, m_ok, mb_ok) -> None:
-        y_test, counts, which, ci = self.data.y_test, self.w.counts, self.which, self._ci
-        sb = _scores(correct, y_test, counts)
-        entry["accuracy_ci"], entry["balanced_accuracy_ci"] = ci(sb[0]), ci(sb[1])
+    def _add_bootstrap(self, entry: dict, correct, base_correct, m_ok, mb_ok, full: dict) -> None:
+        """Each score's interval and the replicates kept; full: the scores on all sounds (`_scores` pairs)."""
+        counts, which = self.w.counts, self.which
+        sb = self._on_all(correct, counts)
+        self._cis(entry, "", full["transfer"], sb, "all")
         entry["ci"] = entry["accuracy_ci"] if which == 0 else entry["balanced_accuracy_ci"]
         self.boot["transfer"].append(sb[which])
         self.boot["baseline"].append(self.nan_b)
         if base_correct is not None:
-            bb = _scores(base_correct, y_test, counts)
+            bb = self._on_all(base_correct, counts)
             self.boot["baseline"][-1] = bb[which]
-            entry["baseline_accuracy_ci"], entry["baseline_balanced_accuracy_ci"] = ci(bb[0]), ci(bb[1])
+            self._cis(entry, "baseline_", full["baseline"], bb, "all")
         if m_ok is not None:
-            mb, mbb = _scores(m_ok, y_test, self.w.on_defined["boot"]), _scores(mb_ok, y_test, self.w.on_defined["boot"])
-            entry["matched_accuracy_ci"], entry["matched_balanced_accuracy_ci"] = ci(mb[0]), ci(mb[1])
-            entry["matched_baseline_accuracy_ci"] = ci(mbb[0])
-            entry["matched_baseline_balanced_accuracy_ci"] = ci(mbb[1])
+            mb, mbb = self._on_defined(m_ok, "boot"), self._on_defined(mb_ok, "boot")
+            self._cis(entry, "matched_", full["matched"], mb, "defined")
+            self._cis(entry, "matched_baseline_", full["matched_baseline"], mbb, "defined")
             self.boot["matched"].append(mb[which])
             self.boot["matched_baseline"].append(mbb[which])
         else:
@@ -193,7 +222,9 @@ def _headline_and_contrast(scores: _LayerScores, names: list[str], params: dict[
     head, head_reps = headline(scores.per_layer, names, params, cv_scores=cv_scores, cv_choice=cv_choice,
                                layer_replicates=boot_arrays["transfer"] if counts is not None else None,
                                split_replicates=layer_selection.split_held_out(split_pairs[0], split_pairs[1])
-                               if split_pairs is not None else None, n_sounds=int(n_test))
+                               if split_pairs is not None else None, n_sounds=int(n_test),
+                               proportion_n=intervals.kish_size(weights.class_weights["all"]) if scores.which else
+                               float(n_test))
     contrast_boot = None
     if counts is not None:
         contrast_boot = (boot_arrays["transfer"], boot_arrays["matched"] - boot_arrays["matched_baseline"],

@@ -63,9 +63,11 @@ class Subsets:
 class SoundWeights:
     """The test sounds' weights every score is computed under: all sounds once, the bootstrap resamples, the
     estimate's random halves and the first K halves within each resample; and the same on the sounds with
-    matched predictions only (formed once for every layer)."""
+    matched predictions only (formed once for every layer); and the balanced accuracy's class weights, fixed
+    on all test sounds and on those with matched predictions (`probing.class_weights`)."""
 
-    def __init__(self, ctx: EvalContext, n_test: int, params: dict[str, Any], defined: np.ndarray):
+    def __init__(self, ctx: EvalContext, y_test: np.ndarray, params: dict[str, Any], defined: np.ndarray):
+        n_test = len(y_test)
         n_boot, n_cv = params["bootstrap"], params["cv_splits"]
         self.counts = resampling.bootstrap_counts(ctx.plan.bootstrap(), n_test, n_boot) if n_boot else None
         cv_halves = resampling.random_halves(ctx.plan.splits(), n_test, n_cv) if n_cv else None
@@ -77,5 +79,6 @@ class SoundWeights:
                                    self.counts[:, None, :] * ~halves[None]])  # [2, B, K, n]
         self.cv = np.stack([cv_halves, ~cv_halves]) if cv_halves is not None else None  # [2, S, n]
         self.defined = defined
+        self.class_weights = {"all": probing.class_weights(y_test), "defined": probing.class_weights(y_test, defined)}
         self.on_defined = {key: w * defined for key, w in (("all", self.ones), ("boot", self.counts), ("cv", self.cv),
                                                             ("split", self.split)) if w is not None}
