@@ -321,3 +321,28 @@ def test_models_table_gives_each_headline_the_interval_of_its_result(results_dir
             head = _load(results_dir, model, name)[0]["scores"]["headline"]
             assert t["pairwise"]["score"]["ci"][i] == pytest.approx(head["ci"], abs=1e-9), (name, model)
             assert ("n_effective_max" in head) == name.startswith("transfer")
+
+
+def test_headline_pair_noise_benchmark_assembles_the_variance_compare_uses(results_dir, report):
+    """benchmarks/calibration/headline_pair_noise.py: its `own` way on one-layer models is the paired test
+    compare makes (pairs' noise from the replicates' own residual, dual design), its `plain` way the same
+    test without the correction."""
+    import importlib.util
+
+    from audioprobe.leaderboard.pairing import Entry
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "calibration" / "headline_pair_noise.py"
+    spec = importlib.util.spec_from_file_location("headline_pair_noise_under_test", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    t = _task(report, "rsa-material")
+    (ra, aa), (rb, ab) = (_load(results_dir, m, "rsa-material") for m in (t["models"][0], t["models"][2]))
+    a, b = (Entry(next(results_dir.glob(f"*/{m}/rsa-material.json")), r) for m, r in ((t["models"][0], ra),
+                                                                                        (t["models"][2], rb)))
+    assert bench.paired_p(a, b, "own") == pytest.approx(t["pairwise"]["p_value"][0][2], rel=1e-9)
+    plain = inference.paired_difference(
+        ra["scores"]["headline"]["value"], rb["scores"]["headline"]["value"],
+        *({"both": x["headline"], "sounds": x["headline_sounds"], "listeners": x["headline_listeners"]}
+          for x in (aa, ab)), n_sounds=N, n_listeners=t["resampling"]["n_listeners"])
+    assert bench.paired_p(a, b, "plain") == pytest.approx(plain["p_value"], rel=1e-9)
+    assert bench.paired_p(a, b, "layer") == pytest.approx(bench.paired_p(a, b, "own"), rel=1e-9)  # one layer each
