@@ -23,7 +23,6 @@ import warnings
 
 import numpy as np
 import pytest
-from scipy import stats as sstats
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import rel_entr
 from scipy.stats import binomtest, chisquare, pearsonr, spearmanr
@@ -33,7 +32,8 @@ from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from audioprobe.tasktypes.rsa.params import RSA_PARAMS
 from audioprobe.tasktypes.transfer import TRANSFER_PARAMS
-from tests.factories import make_set
+from audioprobe.tasktypes.transfer.evaluate import PER_LAYER_CI_METHOD
+from tests.factories import make_set, wilson
 
 
 def spawned(seed: int, k: int) -> np.random.Generator:
@@ -294,10 +294,12 @@ def test_transfer_on_a_shifted_imbalanced_test_subset():
         assert entry["balanced_accuracy"] == pytest.approx(np.mean(recall), abs=1e-12)
         p = binomtest(int(correct.sum()), 24, majority, alternative="greater").pvalue
         assert entry["p_value"] == pytest.approx(p, rel=1e-9)
-        # percentile interval of the accuracy over test sounds resampled with stream 0 of the seed
+        # Wilson interval of the accuracy on the effective size of the bootstrap over test sounds resampled
+        # with stream 0 of the seed (n/(n-1) x their variance, 23 dof; tests.factories.wilson)
         draws = spawned(seed, 0).integers(0, 24, size=(200, 24))
         boot = correct[draws].mean(axis=1)
-        np.testing.assert_allclose(entry["ci"], np.quantile(boot, [0.025, 0.975]), atol=1e-12)
+        np.testing.assert_allclose(entry["ci"], wilson(correct.mean(), np.var(boot, ddof=1) * 24 / 23, 23, 24),
+                                   atol=1e-12)
         np.testing.assert_allclose(ctx.replicates["per_layer"][:, out["per_layer"].index(entry)], boot, atol=1e-12)
     assert expected_acc == {"shifted": 0.25, "plain": 1.0}
     assert out["per_layer"][1]["p_value"] == pytest.approx(majority ** 24, rel=1e-9)
@@ -325,9 +327,11 @@ def test_transfer_headline_statistics_and_text_written_out():
         assert entry["score"] == entry["balanced_accuracy"]
     assert out["per_layer"][0]["balanced_accuracy"] == 0.5 and out["per_layer"][0]["accuracy"] == 0.25
 
-    def balanced(ok, w):  # mean recall over the classes present in the weighted sounds
-        rec = [np.sum(w * ok * (y == c)) / np.sum(w * (y == c)) for c in ("metal", "wood") if np.sum(w * (y == c))]
-        return np.mean(rec)
+    size = {c: int(np.sum(y == c)) for c in ("metal", "wood")}  # 6 metal, 18 wood: on the full test subset
+
+    def balanced(ok, w):  # each sound weighted by 1 / its class's size on the full set (a half keeps the shares)
+        cw = np.array([1.0 / size[c] for c in y])
+        return np.sum(w * cw * ok) / np.sum(w * cw)
 
     draws = spawned(seed, 0).integers(0, 24, size=(50, 24))
     counts = np.stack([np.bincount(d, minlength=24) for d in draws])
@@ -338,8 +342,12 @@ def test_transfer_headline_statistics_and_text_written_out():
     for k, name in enumerate(names):
         boot = [balanced(correct[name], c) for c in counts]
         np.testing.assert_allclose(ctx.replicates["per_layer"][:, k], boot, atol=1e-12)
-        np.testing.assert_allclose(out["per_layer"][k]["balanced_accuracy_ci"], np.quantile(boot, [0.025, 0.975]),
+        np.testing.assert_allclose(out["per_layer"][k]["balanced_accuracy_ci"],
+                                   wilson(balanced(correct[name], 1.0), np.var(boot, ddof=1) * 24 / 23, 23, 18),
                                    atol=1e-12)
+    # the probe of `shifted` calls every test sound metal: balanced accuracy 0.5 whatever the sounds, yet its
+    # replicates vary with the resamples' class shares (the fixed weights' conservative side, docs/metrics.md)
+    assert out["per_layer"][0]["balanced_accuracy"] == 0.5 and np.std(ctx.replicates["per_layer"][:, 0]) > 0.05
     held = np.empty((50, 4))
     for b, c in enumerate(counts):
         for k, h in enumerate(halves[:4]):
@@ -347,22 +355,23 @@ def test_transfer_headline_statistics_and_text_written_out():
             z = [balanced(correct[n], c * ~h) for n in names]
             held[b, k] = (z[int(np.argmax(a))] + a[int(np.argmax(z))]) / 2
     np.testing.assert_allclose(ctx.replicates["headline"], held, atol=1e-12)
-    # its interval: a t interval whose variance is that of the resample means less the splits' own noise (two-way
-    # layout, Searle et al. 1992), plus that noise over the 6 splits the estimate averages, times n / (n - 1)
+    # its interval: Wilson on the effective size from the variance of the resample means less the splits' own noise
+    # (two-way layout, Searle et al. 1992), plus that noise over the 6 splits the estimate averages, times n / (n - 1),
+    # and the Kish size of the class weights (18) where that is undefined
     row, col, grand = held.mean(axis=1), held.mean(axis=0), held.mean()
     ms_rows = 4 * np.var(row, ddof=1)
     ms_int = np.sum((held - row[:, None] - col[None] + grand) ** 2) / (49 * 3)
     variance = (max(0.0, (ms_rows - ms_int) / 4) + ms_int / 6) * 24 / 23
-    half = sstats.t.ppf(0.975, 23) * np.sqrt(variance)
     value = out["headline"]["value"]
-    assert out["headline"]["ci"] == pytest.approx([value - half, value + half], abs=1e-12)
+    assert out["headline"]["ci"] == pytest.approx(wilson(value, variance, 23, 18), abs=1e-12)
+    assert out["headline"]["n_effective_max"] == pytest.approx(18)
     assert ctx.resampling["unit"] == "test sounds" and ctx.resampling["n_items"] == 24
     assert out["n_excluded"] == 0 and out["metric"] == (
         "balanced accuracy of a multinomial logistic-regression probe predicting the perceived material of test "
         "sounds (perceived extent in 3D) after training on 1D, 2D")
     assert out["statistics"] == {
         "seed": 2, "bootstrap": 50, "bootstrap_unit": "test sounds (the fitted probe is kept)", "ci_level": 0.95,
-        "ci_method": "percentile", "p_value": "one-sided binomial test of the number of correct test sounds "
+        "ci_method": PER_LAYER_CI_METHOD, "p_value": "one-sided binomial test of the number of correct test sounds "
         "against the majority-class rate", "cv_splits": 6}
     # no bootstrap: a cross-validated headline without an interval
     plain = TASK_TYPES["transfer"].evaluate({"mean": layers}, s, transfer_params(bootstrap=0, cv_splits=6),

@@ -23,13 +23,13 @@ class TransferLayerScore(LayerScore):
     matched_baseline_accuracy: Annotated[float | None, "accuracy of the matched baseline probes (per fold, trained on "
                                                        "m_f sounds of the fold's training part)"]
     matched_baseline_balanced_accuracy: Annotated[float | None, "the matched baseline probes' balanced accuracy"]
-    accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
-    balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
-    baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
-    baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
-    matched_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
-    matched_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
-    matched_baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test sounds"]]
+    accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
+    balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
+    baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
+    baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
+    matched_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
+    matched_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
+    matched_baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
     matched_baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test "
                                                                                   "sounds"]]
 
