@@ -302,7 +302,6 @@ def t_interval(center, variance, dof, level: float = 0.95) -> np.ndarray:
     return np.stack([center - half, center + half], axis=-1)
 
 
-
 def proportion_interval(value, variance, dof, n_max, level: float = 0.95) -> np.ndarray:
     """The Wilson interval (Wilson 1927, JASA 22:209) of a score that is a weighted proportion (accuracy,
     balanced accuracy), on its effective sample size -> `[..., 2]`, inside [0, 1].
@@ -336,6 +335,7 @@ def kish_size(weights) -> float:
     """Kish's effective sample size (sum w)^2 / sum w^2 of per-unit weights (Kish 1965, Survey Sampling)."""
     w = np.asarray(weights, dtype=np.float64)
     return float(w.sum() ** 2 / np.sum(w ** 2))
+
 
 def percentile_interval(samples: np.ndarray, level: float = 0.95) -> np.ndarray:
     """Percentile bootstrap interval (Efron & Tibshirani 1993, ch. 13) per column -> `[n_cols, 2]`.

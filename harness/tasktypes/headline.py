@@ -111,17 +111,9 @@ def headline(per_layer: list[dict], names: list[str], params: dict[str, Any], *,
         cv = None
     head["ci"] = None
     if kinds and kinds[""].size:
-        _add_interval(head, kinds, cv, pairs, sound_counts is not None, params["ci_level"], n_sounds, n_listeners)
-        if proportion_n is not None and head["se"] is not None:
-            head["n_effective_max"] = json_float(proportion_n)
-            head["ci"] = headline_proportion_interval(head["value"], head["se"], head["dof"], proportion_n,
-                                                      params["ci_level"])
-            head["ci_method"] = head["ci_method"].replace("t interval: value -/+ t(dof) se", PROPORTION_CI_METHOD)
+        _add_interval(head, kinds, cv, pairs, sound_counts is not None, params["ci_level"], n_sounds, n_listeners,
+                      proportion_n)
     return head, {"headline" + suffix: a for suffix, a in kinds.items()}
-
-
-PROPORTION_CI_METHOD = ("Wilson interval on the effective sample size n_eff = p (1 - p) / se^2 (n_effective_max where p "
-                        "is 0 or 1 or se is 0), t(dof) quantile")
 
 
 def headline_proportion_interval(value: float, se: float, dof: float | None, n_max: float, level: float) -> list:
@@ -148,23 +140,30 @@ def _best_on_all_sounds(scores: np.ndarray, defined: np.ndarray, names: list[str
 
 
 def _add_interval(head: dict, kinds: dict[str, np.ndarray], cv: int | None, pairs: np.ndarray | None,
-                  over_pairs: bool, level: float, n_sounds: int | None, n_listeners: int | None) -> None:
-    """Add the headline's t interval, se, dof and method, from its replicates (`kinds`, stacked by
+                  over_pairs: bool, level: float, n_sounds: int | None, n_listeners: int | None,
+                  proportion_n: float | None = None) -> None:
+    """Add the headline's interval, se, dof and method, from its replicates (`kinds`, stacked by
     `_stack_kinds`) by `inference.contrast_statistics`: the computation audioprobe-compare makes.
     pairs: the sounds' counts when the pairs' noise is counted once; over_pairs: whether the scores are
-    statistics over sound pairs at all."""
+    statistics over sound pairs at all; proportion_n: a proportion's largest effective size (its interval
+    is then `headline_proportion_interval`'s, not the t interval)."""
     from audioprobe.metrics import inference
 
     st = inference.contrast_statistics(head["value"], _as_design(kinds, cv, pairs), n_sounds=n_sounds,
                                        n_listeners=n_listeners, level=level)
     head.update(ci=st["ci"] if None not in (st["ci"] or [None]) else None, se=st["se"], dof=st["dof"],
                 ci_method=_headline_ci_method(len(kinds) > 1, kinds[""].ndim == 2,
-                                              None if not over_pairs else pairs is not None))
+                                              None if not over_pairs else pairs is not None,
+                                              proportion=proportion_n is not None))
+    if proportion_n is not None and st["se"] is not None:
+        head["n_effective_max"] = json_float(proportion_n)
+        head["ci"] = headline_proportion_interval(head["value"], st["se"], st["dof"], proportion_n, level)
 
 
-def _headline_ci_method(dual: bool, splits: bool, pairs: bool | None = None) -> str:
+def _headline_ci_method(dual: bool, splits: bool, pairs: bool | None = None, proportion: bool = False) -> str:
     """pairs: None for a statistic not over sound pairs; True / False: the pairs' noise counted once / left
-    as the bootstrap counts it (a headline chosen among layers)."""
+    as the bootstrap counts it (a headline chosen among layers). proportion: Wilson's interval on the
+    effective size in place of the t interval."""
     variance = ("the dual-bootstrap variance (Schütt et al. 2023) of its replicates, Satterthwaite dof" if dual else
                 "the bootstrap variance of its replicates x n/(n-1), n - 1 dof")
     noise = ("; replicates on fixed half-splits of each resample, their split noise removed (two-way layout of "
@@ -173,4 +172,6 @@ def _headline_ci_method(dual: bool, splits: bool, pairs: bool | None = None) -> 
                   "replicates' residual on the resamples' counts, docs/metrics.md)" if pairs else
                   "; the sound pairs' own noise left as the bootstrap counts it (three times: conservative), as the "
                   "layer choice is not a smooth function of the pairs (docs/metrics.md)" if pairs is False else "")
-    return f"t interval: value -/+ t(dof) se, se from {variance}{noise}{pair_noise}"
+    kind = ("Wilson interval on the effective sample size n_eff = p (1 - p) / se^2 (n_effective_max where p is 0 or "
+            "1 or se is 0), t(dof) quantile" if proportion else "t interval: value -/+ t(dof) se")
+    return f"{kind}, se from {variance}{noise}{pair_noise}"

@@ -48,7 +48,7 @@ from audioprobe.metrics.probing.solver import (
 
 __all__ = ["C_GRID", "MATCHED_STREAM", "MAX_ITER", "SKLEARN_PRIVATE_LOSS_CHECKED", "TOL", "MatchedFold",
            "MatchedPredictions", "ProbeDesignError", "accuracies", "all_layer_predictions", "baseline_absence",
-           "baseline_folds", "baseline_predictions", "choose_c", "class_counts_text", "class_weights", "fold_count", "fit_probe",
-           "inner_folds_of", "matched_plan", "matched_rng", "modal_labels",
+           "baseline_folds", "baseline_predictions", "choose_c", "class_counts_text", "class_weights", "fold_count",
+           "fit_probe", "inner_folds_of", "matched_plan", "matched_rng", "modal_labels",
            "multinomial_hessian", "multinomial_path", "path_accuracies", "path_predictions", "release_workers",
            "sklearn_private_loss", "stratified_subsample", "transfer_predictions"]

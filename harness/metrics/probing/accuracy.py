@@ -43,8 +43,8 @@ def accuracies(values: np.ndarray, labels: np.ndarray, weights: np.ndarray,
     with np.errstate(invalid="ignore", divide="ignore"):
         acc = wv.sum(axis=1) / w.sum(axis=1)
         if fixed_class_weights is not None:
-            wc = w * np.asarray(fixed_class_weights, dtype=np.float64)
-            balanced = (wv * np.asarray(fixed_class_weights, dtype=np.float64)).sum(axis=1) / wc.sum(axis=1)
+            cw = np.asarray(fixed_class_weights, dtype=np.float64)
+            balanced = (wv * cw).sum(axis=1) / (w * cw).sum(axis=1)
             return acc.reshape(out_shape), balanced.reshape(out_shape)
         classes = np.unique(labels)
         onehot = (np.asarray(labels)[:, None] == classes[None, :]).astype(np.float64)  # [n, k]

@@ -120,12 +120,11 @@ class _LayerScores:
         """A proportion's interval (`intervals.proportion_interval`, as the headline's): Wilson on the effective
         size from the replicates' variance x n/(n-1), n - 1 dof; on "all" test sounds or those "defined"."""
         n = self.data.n_test if on == "all" else int(self.w.defined.sum())
-        ok = np.isfinite(boot_row)
-        if n < 2 or ok.sum() < 2 or not np.isfinite(value):
+        var = float(intervals.replicate_variance(boot_row)[0]) if n >= 2 else np.nan
+        if not (np.isfinite(var) and np.isfinite(value)):
             return None
         n_max = intervals.kish_size(self.w.class_weights[on]) if balanced else float(n)
-        var = float(np.var(boot_row[ok], ddof=1)) * n / (n - 1)
-        return interval(intervals.proportion_interval(value, var, n - 1, n_max, self.params["ci_level"]))
+        return interval(intervals.proportion_interval(value, var * n / (n - 1), n - 1, n_max, self.params["ci_level"]))
 
     def _cis(self, entry: dict, prefix: str, full: np.ndarray, boot: np.ndarray, on: str) -> None:
         """entry's `<prefix>accuracy_ci` and `<prefix>balanced_accuracy_ci` from `_scores` arrays."""

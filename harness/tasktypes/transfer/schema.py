@@ -8,6 +8,8 @@ from typing import Annotated, NotRequired, TypedDict
 from audioprobe.tasktypes.common import Interval, LayerScore, Scores
 from audioprobe.tasktypes.reliability import NoiseCeiling
 
+#: what every per-layer interval of a proportion is (the task's statistics.ci_method says how it is made)
+PROPORTION_CI = "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"
 
 class TransferLayerScore(LayerScore):
     accuracy: Annotated[float | None, "share of test sounds predicted right"]
@@ -23,15 +25,14 @@ class TransferLayerScore(LayerScore):
     matched_baseline_accuracy: Annotated[float | None, "accuracy of the matched baseline probes (per fold, trained on "
                                                        "m_f sounds of the fold's training part)"]
     matched_baseline_balanced_accuracy: Annotated[float | None, "the matched baseline probes' balanced accuracy"]
-    accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    matched_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    matched_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    matched_baseline_accuracy_ci: NotRequired[Annotated[Interval | None, "interval over test sounds (statistics.ci_method: Wilson on the bootstrap's effective size)"]]
-    matched_baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, "bootstrap interval over test "
-                                                                                  "sounds"]]
+    accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    balanced_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    baseline_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    matched_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    matched_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    matched_baseline_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
+    matched_baseline_balanced_accuracy_ci: NotRequired[Annotated[Interval | None, PROPORTION_CI]]
 
 
 class Chance(TypedDict):
