@@ -101,3 +101,61 @@ def test_undefined_values_are_nan():
     assert np.isnan(cka.linear_cka(x[:3], x[:3], debiased=True))  # the unbiased estimator needs 4 sounds
     with pytest.raises(ValueError, match="10 and 9 sounds"):
         cka.linear_cka(x, x[:9])
+
+
+def weighted_u_statistic_hsic(k, l_, c):
+    """HSIC as Song et al.'s U-statistic over distinct sounds, each ordered quadruple (i, j, q, r) weighing the
+    product of its sounds' weights c, written out over every quadruple."""
+    num = den = 0.0
+    for i, j, q, r in itertools.permutations(range(k.shape[0]), 4):
+        weight = c[i] * c[j] * c[q] * c[r]
+        num += weight * (k[i, j] * l_[i, j] + k[i, j] * l_[q, r] - 2 * k[i, j] * l_[i, q])
+        den += weight
+    return num / den
+
+
+def test_weighted_cka_equals_its_definitions_under_weights(rng):
+    """Under weights 1: the plain estimators. Under bootstrap counts: the biased CKA of the resampled rows
+    (np.repeat), the debiased one the weighted U-statistic over distinct sounds written out above (copies of a
+    sound never form a tuple). Under a 0/1 mask: CKA of the kept sounds. Several Gram matrices at once."""
+    n = 8
+    x, y, z = rng.normal(size=(n, 3)), rng.normal(size=(n, 2)), rng.normal(size=(n, 5))
+    y[:, 0] += x[:, 0]
+    grams = [x @ x.T, z @ z.T]
+    gy = y @ y.T
+    counts = rng.integers(0, 3, size=(3, n))
+    counts[:, :4] = np.maximum(counts[:, :4], 1)
+    mask = np.array([1, 1, 0, 1, 0, 1, 1, 1], dtype=float)
+    weights = np.vstack([np.ones(n), counts, mask, rng.random(n) * 2])
+    for debiased in (False, True):
+        got = cka.weighted_cka(grams, gy, weights, debiased)
+        assert got.shape == (2, weights.shape[0])
+        for g, (rep, gram_x) in enumerate(zip((x, z), grams)):
+            assert got[g, 0] == pytest.approx(cka.cka_from_grams(gram_x, gy, debiased), abs=1e-12)
+            assert got[g, 4] == pytest.approx(cka.linear_cka(rep[mask > 0], y[mask > 0], debiased), abs=1e-12)
+            for b, c in enumerate(counts, start=1):
+                if debiased:
+                    want = weighted_u_statistic_hsic(gram_x, gy, c) / np.sqrt(
+                        weighted_u_statistic_hsic(gram_x, gram_x, c) * weighted_u_statistic_hsic(gy, gy, c))
+                else:
+                    idx = np.repeat(np.arange(n), c)
+                    want = cka.linear_cka(rep[idx], y[idx])
+                assert got[g, b] == pytest.approx(want, abs=1e-12)
+        c = weights[-1]
+        want = weighted_u_statistic_hsic(grams[0], gy, c) / np.sqrt(
+            weighted_u_statistic_hsic(grams[0], grams[0], c) * weighted_u_statistic_hsic(gy, gy, c))
+        if debiased:
+            assert got[0, -1] == pytest.approx(want, abs=1e-12)
+        # a shift of the features leaves it unchanged under any weights (the U-statistic's kernel is centred)
+        shifted = (x + 4.0) @ (x + 4.0).T
+        np.testing.assert_allclose(cka.weighted_cka([shifted], gy, weights, debiased)[0], got[0], atol=1e-9)
+
+
+def test_weighted_cka_is_nan_where_undefined(rng):
+    x, y = rng.normal(size=(10, 3)), rng.normal(size=(10, 2))
+    few = np.zeros((1, 10))
+    few[0, :3] = 2.0  # three sounds: no distinct quadruple
+    assert np.isnan(cka.weighted_cka([x @ x.T], y @ y.T, few, debiased=True)).all()
+    assert np.isnan(cka.weighted_cka([np.ones((10, 10))], y @ y.T, np.ones((1, 10)))).all()  # a constant side
+    with pytest.raises(ValueError, match="9 columns for 10 sounds"):
+        cka.weighted_cka([x @ x.T], y @ y.T, np.ones((1, 9)))

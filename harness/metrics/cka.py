@@ -99,3 +99,88 @@ def linear_cka(x: np.ndarray, y: np.ndarray, debiased: bool = False) -> float:
     if x.shape[0] != y.shape[0]:
         raise ValueError(f"the representations describe {x.shape[0]} and {y.shape[0]} sounds")
     return cka_from_grams(gram(x), gram(y), debiased)
+
+
+# ---------------------------------------------------------------------------------------------
+# The same statistics under weights of the sounds: bootstrap resamples, half-splits, both at once
+
+
+def _weighted_terms(k: np.ndarray, l_: np.ndarray, w: np.ndarray, kw: tuple, lw: tuple, debiased: bool,
+                    sums: tuple) -> np.ndarray:
+    """`[m]` HSIC(K, L) under each row of the weights w `[m, n]` (kw = (w K~, w^2 K~), lw likewise, K~ and L~ the
+    Gram matrices with zero diagonals; sums: the weights' powers and power sums), up to a factor common to
+    HSIC(K, K) and HSIC(L, L) in the biased case."""
+    s1, s2, s3, s4, w2, w3 = sums
+    m_kl = k * l_
+    np.fill_diagonal(m_kl, 0.0)  # K~ o L~
+    (kw1, kw2), (lw1, lw2) = kw, lw
+    mw = w @ m_kl  # (K~ o L~) c, per row; by symmetry u^T (K~ o L~) v = v^T (K~ o L~) u
+    ckc = np.einsum("mi,mi->m", w, kw1)
+    clc = np.einsum("mi,mi->m", w, lw1)
+    a = np.einsum("mi,mi->m", w, mw)  # sum_ij c_i c_j K~_ij L~_ij
+    if not debiased:
+        # the V-statistic on the resampled rows: tr(K_r H L_r H), the diagonals of K and L kept
+        dk, dl = np.diag(k), np.diag(l_)
+        kl_rows = np.einsum("mi,mi,mi->m", w, kw1 + w * dk, lw1 + w * dl)
+        return (a + w2 @ (dk * dl)) - 2.0 * kl_rows / s1 + (ckc + w2 @ dk) * (clc + w2 @ dl) / s1 ** 2
+    # sums over distinct sounds of c-weighted tuples, by inclusion-exclusion on the full sums
+    m2w2 = np.einsum("mi,mi->m", w2, w2 @ m_kl)  # sum_ij c_i^2 c_j^2 K~ L~
+    w2_mw, w3_mw = np.einsum("mi,mi->m", w2, mw), np.einsum("mi,mi->m", w3, mw)
+    t_i = np.einsum("mi,mi,mi->m", w2, kw1, lw1) - m2w2  # sum over distinct (i, j, q) of c_i^2 c_j c_q K_ij L_iq
+    t_j = np.einsum("mi,mi,mi->m", w, kw2, lw1) - w3_mw  # ... c_i c_j^2 c_q K_ij L_iq
+    t_q = np.einsum("mi,mi,mi->m", w, kw1, lw2) - w3_mw  # ... c_i c_j c_q^2 K_ij L_iq
+    t_c = np.einsum("mi,mi,mi->m", w, kw1, lw1) - w2_mw  # ... c_i c_j c_q K_ij L_iq
+    # each sum over distinct (i, j, q, r), the term's own indices fixed and the others summed out
+    pairs = (s1 ** 2 - s2) * a - 4.0 * s1 * w2_mw + 4.0 * w3_mw + 2.0 * m2w2  # K_ij L_ij
+    triples = s1 * t_c - t_i - t_j - t_q  # K_ij L_iq
+    quads = ckc * clc - 4.0 * t_i - 2.0 * m2w2  # K_ij L_qr
+    n4 = s1 ** 4 - 6.0 * s1 ** 2 * s2 + 3.0 * s2 ** 2 + 8.0 * s1 * s3 - 6.0 * s4
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return (pairs + quads - 2.0 * triples) / n4
+
+
+def weighted_cka(grams_x, gram_y: np.ndarray, weights: np.ndarray, debiased: bool = False) -> np.ndarray:
+    """`[len(grams_x), m]`: CKA of each Gram matrix of grams_x `[n, n]` with gram_y `[n, n]` under each row of
+    weights `[m, n]` (how often each sound is drawn: bootstrap counts, a half's 0/1 mask, or their product).
+
+    Why written here: no library computes HSIC under sampling weights. Biased: the estimator on the resampled
+    rows (`np.repeat` of each sound by its count; a copy of a sound is a sound like any other), tr(K_r H L_r H)
+    from weighted sums. Debiased: Song et al.'s U-statistic over *distinct* sounds, each ordered quadruple
+    (i, j, q, r) weighted by the product of its sounds' weights, of K_ij L_ij + K_ij L_qr - 2 K_ij L_iq: the
+    U-statistic of the resampled sounds with the tuples that hold two copies of one sound left out (as RSA's
+    resamples leave out the pairs of a sound with its copy), and `hsic_unbiased` under weights 1. Each sum
+    over distinct indices comes from full sums by inclusion-exclusion: O(n^2) per row, six matrix products
+    of the weights per Gram pair. Rows with fewer than 4 weighted sounds
+    (debiased) or a constant side are NaN.
+    """
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    gy = np.asarray(gram_y, dtype=np.float64)
+    n = gy.shape[0]
+    if w.shape[1] != n:
+        raise ValueError(f"weights have {w.shape[1]} columns for {n} sounds")
+    w2 = w * w
+    w3 = w2 * w
+    sums = (w.sum(axis=1), w2.sum(axis=1), w3.sum(axis=1), (w2 * w2).sum(axis=1), w2, w3)
+    enough = (w > 0).sum(axis=1) >= (4 if debiased else 2)
+
+    def off(g):
+        g = np.array(g, dtype=np.float64)
+        np.fill_diagonal(g, 0.0)
+        return g
+
+    gy_off = off(gy)
+    ly = (w @ gy_off, w2 @ gy_off)
+    yy = _weighted_terms(gy, gy, w, ly, ly, debiased, sums)
+    out = []
+    for gx in grams_x:
+        gx = np.asarray(gx, dtype=np.float64)
+        gx_off = off(gx)
+        kx = (w @ gx_off, w2 @ gx_off)
+        xx = _weighted_terms(gx, gx, w, kx, kx, debiased, sums)
+        xy = _weighted_terms(gx, gy, w, kx, ly, debiased, sums)
+        scale_x = max(float(np.abs(gx).max(initial=0.0)) ** 2, 1e-300)
+        scale_y = max(float(np.abs(gy).max(initial=0.0)) ** 2, 1e-300)
+        ok = enough & np.isfinite(xx) & np.isfinite(yy) & (xx > 1e-12 * scale_x) & (yy > 1e-12 * scale_y)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out.append(np.where(ok, xy / np.sqrt(np.where(ok, xx * yy, 1.0)), np.nan))
+    return np.array(out).reshape(-1, w.shape[0])

@@ -58,6 +58,10 @@ def sound_draws(seed: int, n: int, n_resamples: int) -> np.ndarray:
 LISTENER_STREAM = 4
 
 
+#: The stream of the folds of an encoding model's held-out predictions (`ResamplePlan.folds`).
+FOLD_STREAM = 5
+
+
 def listener_draws(seed: int, n_listeners: int, n_resamples: int) -> np.ndarray:
     """`[n_resamples, n_listeners]` bootstrap counts of the listeners: the same for every model and
     task on a set with that many listeners and that seed (shared resamples)."""
@@ -84,8 +88,8 @@ class ResamplePlan:
 
     Each kind of draw has its own stream, an independent child of the seed's SeedSequence (children are
     numbered, so adding a kind never changes the others): the bootstrap of the sounds, the permutations
-    of the Mantel test, the cross-validation's half-splits, the noise ceiling's listener halves and the
-    listener bootstrap. A method returns a fresh generator at the start of its stream: a task takes it
+    of the Mantel test, the cross-validation's half-splits, the noise ceiling's listener halves, the
+    listener bootstrap and the folds of an encoding model. A method returns a fresh generator at the start of its stream: a task takes it
     once and draws from it in order. The evaluation context carries the plan (`EvalContext.plan`)."""
 
     seed: int
@@ -104,6 +108,10 @@ class ResamplePlan:
 
     def listeners(self) -> np.random.Generator:
         return streams(self.seed, LISTENER_STREAM + 1)[LISTENER_STREAM]
+
+    def folds(self) -> np.random.Generator:
+        """The k-fold assignment of sounds of an encoding model (`encoding.fold_ids`)."""
+        return streams(self.seed, FOLD_STREAM + 1)[FOLD_STREAM]
 
     def sound_counts(self, n: int, n_resamples: int) -> np.ndarray:
         """`sound_draws(seed, n, n_resamples)`."""

@@ -102,6 +102,12 @@ def result_params(result: dict) -> dict:
     return result["task"].get("config", {}).get("params", {})
 
 
+def dimensions_param(result: dict) -> tuple[str, ...]:
+    """The dimensions a result's `dimensions` parameter names (a name or a list), for the types that have one."""
+    dims = result_params(result).get("dimensions", ())
+    return (dims,) if isinstance(dims, str) else tuple(dims)
+
+
 def headline_entry(result: dict) -> dict:
     """The per-layer entry of a result's headline layer ({} when none)."""
     layer = result["scores"]["headline"].get("layer")

@@ -7,7 +7,7 @@ figure kinds that draw them, panel titles, y labels and the reference line (the 
 from __future__ import annotations
 
 from audioprobe.metrics import geometry
-from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label, result_params
+from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label, dimensions_param, result_params
 
 #: targets in the leaderboard's order, each with what its distances compare
 TARGET_HEADINGS = {
@@ -21,11 +21,6 @@ TARGET_HEADINGS = {
 
 def _is_partial(result: dict) -> bool:
     return result_params(result).get("control", "none") not in ("none", "", None)
-
-
-def _result_dimensions(result: dict) -> tuple[str, ...]:
-    dims = result_params(result).get("dimensions", ())
-    return (dims,) if isinstance(dims, str) else tuple(dims)
 
 
 def _y_label(result: dict) -> str:
@@ -52,7 +47,7 @@ def _tables_by_target(results: list[dict]) -> list[tuple[str, list[str]]]:
         by_target.setdefault(result_params(r).get("target", "?"), {}).setdefault(r["task"]["name"], r)
     order = [t for t in TARGET_HEADINGS if t in by_target] + sorted(set(by_target) - set(TARGET_HEADINGS))
     return [(TARGET_HEADINGS.get(target, f"**Target** (`{target}`)"),
-             sorted(by_target[target], key=lambda t: (len(_result_dimensions(by_target[target][t])) > 1, t)))
+             sorted(by_target[target], key=lambda t: (len(dimensions_param(by_target[target][t])) > 1, t)))
             for target in order]
 
 
@@ -76,7 +71,7 @@ PRESENTATION = Presentation(
     ),
     experiment_of=lambda result: "rsa-partial" if _is_partial(result) else "rsa",
     dimension_params=("dimensions",),
-    dimensions=_result_dimensions,
+    dimensions=dimensions_param,
     y_label=_y_label,
     panel_title=lambda result: f"{dimension_label(result)}\n({result['task']['name']})",
     reference=_ceiling_value,

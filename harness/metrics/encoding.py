@@ -1,0 +1,209 @@
+"""Behavioural encoding model, the arrays: predict the listeners' response proportions from a layer.
+
+A probe asks whether a layer separates the listeners' modal categories; an encoding model asks how well
+the layer predicts *how* the listeners split over a dimension's categories, sound by sound (the
+encoding-model framework of sensory neuroscience: Naselaris, Kay, Nishimoto & Gallant 2011, NeuroImage
+56:400, "Encoding and decoding in fMRI"). For each sound, y `[n_sounds, q]` holds the proportions of
+responses in each of the q categories and x `[n_sounds, p]` a layer's pooled activations.
+
+**Model.** One linear map per category column: ridge regression (Hoerl & Kennard 1970, Technometrics
+12:55) on standardised features with an intercept, fitted on the training sounds of a fold and applied
+to the held-out ones (`cross_validated_predictions`; folds over sounds from `fold_ids`). The penalty of
+each column is chosen among `ALPHAS` *inside the training sounds only*, by scikit-learn's `RidgeCV`:
+its efficient leave-one-out error, which for a linear smoother is exact in closed form from one
+eigendecomposition or SVD (generalised cross-validation, Golub, Heath & Wahba 1979, Technometrics 21:215;
+scikit-learn picks the Gram or the covariance form by the shape of x, so p >> n costs an n x n problem).
+The standardisation (mean 0, sd 1 per feature) is also fitted on the training sounds only; a feature
+constant there (within the rounding bound of Chan, Golub & LeVeque 1983, as scikit-learn's
+StandardScaler) is set to 0 in training and held-out sounds alike: it carries nothing the fold learnt.
+
+**Score.** The held-out predictions are scored against the observations by a Pearson r per column over
+the sounds (`weighted_correlations`), under weights over the sounds: bootstrap counts (a resampled
+sound counts as often as it was drawn: the r equals np.corrcoef on the rows repeated), 0/1 masks (the
+halves of a split), or their products. A category's r is undefined (NaN) where either side is constant
+under the weights or fewer than 3 sounds carry weight. A dimension's score is the mean r over the
+columns fixed as scored on the full set (`scored_columns`: a category nobody, or everybody, chose
+cannot be predicted or correlated), NaN-skipping per resample (`category_score`).
+
+**A caution on the null, and the score that avoids it.** Held-out predictions of pure noise are
+*anti*-correlated with the observations over all sounds on average, not centred on 0: the intercept of
+fold f is the mean of the other folds, which is low where fold f's mean is high. With K folds and strong
+penalties (noise makes RidgeCV choose them) that r tends to -sqrt((K - 1) / (n - 1)) (-0.26 for 5 folds of
+60 sounds), and how far depends on the penalty a layer gets: a bias that differs between models. Scoring each
+fold on its own held-out sounds and averaging over folds (`fold_correlations`) is centred on 0 under no
+relation, exactly (tests/test_encoding.py measures both); it is what the `encode` task scores.
+
+Arrays in, arrays out (numpy; scikit-learn imported inside the fitting function, so that reading task
+files and the CLI's --help do not load it). Undefined values are NaN, never an exception or a warning;
+malformed inputs (shapes, negative weights) raise ValueError.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: The ridge penalties tried for each category column: 21 values, 2 per decade, from 1e-3 (next to least
+#: squares on standardised features) to 1e7 (next to the intercept alone: with n sounds of p standardised
+#: features the data term is O(n p), so 1e7 shrinks every coefficient to ~0 for the sets studied here).
+ALPHAS = np.logspace(-3, 7, 21)
+
+#: a weighted variance below this fraction of its uncentred sum of squares is rounding error (the
+#: convention of `split_pearson.VARIANCE_FLOOR`, kept here so this module stays numpy-only)
+VARIANCE_FLOOR = 1e-12
+
+#: the most bytes a chunk of resamples may occupy in `weighted_correlations`' temporaries
+CHUNK_BYTES = 64 * 2**20
+
+
+def fold_ids(rng: np.random.Generator, n: int, n_folds: int) -> np.ndarray:
+    """The fold (0..n_folds-1, int64 `[n]`) of each of n sounds: sizes within 1 of each other, at random."""
+    n, n_folds = int(n), int(n_folds)
+    if n_folds < 2 or n_folds > n:
+        raise ValueError(f"{n_folds} folds of {n} sounds: need 2 <= folds <= sounds")
+    return (np.arange(n, dtype=np.int64) % n_folds)[rng.permutation(n)]
+
+
+def _standardise(x_fit: np.ndarray, x_pred: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """x_fit and x_pred standardised by x_fit's means and sds (ddof 0); a feature constant in x_fit -> 0."""
+    mean = x_fit.mean(axis=0)
+    var = x_fit.var(axis=0)
+    n = x_fit.shape[0]
+    eps = np.finfo(np.float64).eps
+    constant = var <= n * eps * var + (n * mean * eps) ** 2  # scikit-learn's _is_constant_feature
+    scale = np.where(constant, 1.0, np.sqrt(var))
+    z_fit, z_pred = (x_fit - mean) / scale, (x_pred - mean) / scale
+    z_fit[:, constant] = 0.0
+    z_pred[:, constant] = 0.0
+    return z_fit, z_pred
+
+
+def cross_validated_predictions(x: np.ndarray, y: np.ndarray, folds: np.ndarray,
+                                alphas: np.ndarray = ALPHAS) -> tuple[np.ndarray, np.ndarray]:
+    """Held-out ridge predictions of y `[n, q]` from x `[n, p]` (a vector: one feature) in the folds
+    `[n]` (ints 0..K-1, each used): standardise and choose each column's penalty among alphas on the
+    training sounds only (RidgeCV, efficient leave-one-out). -> (predictions `[n, q]`, alphas `[K, q]`);
+    a 1-D y is one column."""
+    from sklearn.linear_model import RidgeCV
+
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    x = x[:, None] if x.ndim == 1 else x
+    y = y[:, None] if y.ndim == 1 else y
+    folds = np.asarray(folds)
+    alphas = np.asarray(alphas, dtype=np.float64).ravel()
+    if x.ndim != 2 or y.ndim != 2 or x.shape[0] != y.shape[0]:
+        raise ValueError(f"x {x.shape} and y {y.shape} must be [n, p] and [n, q] of the same n sounds")
+    if folds.shape != (x.shape[0],) or not np.issubdtype(folds.dtype, np.integer):
+        raise ValueError(f"folds must be integers [{x.shape[0]}], got {folds.dtype} {folds.shape}")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise ValueError("x and y must be finite")
+    if alphas.size == 0 or not np.all(np.isfinite(alphas) & (alphas > 0)):
+        raise ValueError("alphas must be finite and positive")
+    n_folds = int(folds.max()) + 1 if folds.size else 0
+    if n_folds < 2 or folds.min() < 0 or np.unique(folds).size != n_folds:
+        raise ValueError(f"folds must number 0..K-1 with K >= 2, each used; got {np.unique(folds)}")
+    q = y.shape[1]
+    predictions = np.empty(y.shape, dtype=np.float64)
+    chosen = np.empty((n_folds, q), dtype=np.float64)
+    for f in range(n_folds):
+        test = folds == f
+        z_fit, z_pred = _standardise(x[~test], x[test])
+        model = RidgeCV(alphas=alphas, alpha_per_target=True, fit_intercept=True).fit(z_fit, y[~test])
+        predictions[test] = np.asarray(model.predict(z_pred), dtype=np.float64).reshape(-1, q)
+        chosen[f] = np.broadcast_to(np.asarray(model.alpha_, dtype=np.float64).ravel(), (q,))
+    return predictions, chosen
+
+
+def weighted_correlations(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Weighted Pearson r `[m, q]` of each column of pred and obs `[n, q]` (a vector: one column) under each
+    row of weights `[m, n]` (non-negative; a vector: one row, -> `[q]`); NaN where a side is constant
+    under the weights or fewer than 3 sounds carry weight."""
+    pred, obs = np.asarray(pred, dtype=np.float64), np.asarray(obs, dtype=np.float64)
+    pred = pred[:, None] if pred.ndim == 1 else pred
+    obs = obs[:, None] if obs.ndim == 1 else obs
+    w = np.asarray(weights)  # cast to float64 a chunk at a time: integer counts stay as they came
+    one_row = w.ndim == 1
+    w = w[None, :] if one_row else w
+    if pred.shape != obs.shape or pred.ndim != 2:
+        raise ValueError(f"pred {pred.shape} and obs {obs.shape} must be one shape [n, q]")
+    if w.ndim != 2 or w.shape[1] != pred.shape[0]:
+        raise ValueError(f"weights {w.shape} must be [m, {pred.shape[0]}]")
+    if not (np.issubdtype(w.dtype, np.number) or w.dtype == bool):
+        raise ValueError(f"weights must be numbers, got {w.dtype}")
+    n, q = pred.shape
+    # centred on the unweighted means first (r does not change under a shift): the one-pass sums below
+    # then cancel little; the uncentred sums of squares, for the constancy floor, are recovered from them
+    mp, mo = pred.mean(axis=0), obs.mean(axis=0)
+    pc, oc = pred - mp, obs - mo
+    stacked = np.concatenate([pc, oc, pc * pc, oc * oc, pc * oc], axis=1)  # [n, 5q]
+    out = np.empty((w.shape[0], q), dtype=np.float64)
+    rows = max(1, CHUNK_BYTES // (8 * (n + 12 * q)))
+    for start in range(0, w.shape[0], rows):
+        wc = np.asarray(w[start:start + rows], dtype=np.float64)
+        if not np.all(np.isfinite(wc) & (wc >= 0)):
+            raise ValueError("weights must be finite and non-negative")
+        sw = wc.sum(axis=1)[:, None]
+        enough = (np.count_nonzero(wc > 0, axis=1) >= 3)[:, None]
+        sums = wc @ stacked
+        sx, sy, sxx, syy, sxy = (sums[:, k * q:(k + 1) * q] for k in range(5))
+        raw_xx = sxx + 2 * mp * sx + mp * mp * sw  # sum of w pred^2, uncentred
+        raw_yy = syy + 2 * mo * sy + mo * mo * sw
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            cov = sxy - sx * sy / sw
+            vx = sxx - sx * sx / sw
+            vy = syy - sy * sy / sw
+            r = np.clip(cov / np.sqrt(vx * vy), -1.0, 1.0)
+        good = enough & (vx > VARIANCE_FLOOR * np.abs(raw_xx)) & (vy > VARIANCE_FLOOR * np.abs(raw_yy))
+        out[start:start + rows] = np.where(good, r, np.nan)
+    return out[0] if one_row else out
+
+
+def fold_correlations(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, folds: np.ndarray) -> np.ndarray:
+    """`[m, q]`: the mean over folds of each fold's `weighted_correlations` on its own held-out sounds (a fold
+    where r is undefined, e.g. fewer than 3 weighted sounds, left out; NaN where no fold is defined).
+
+    The encode task's score. Held-out predictions of fold f depend on the other folds' observations only, so
+    under no relation each fold's r is symmetric about 0 (flip the signs of fold f's observations: its
+    predictions stay, its r changes sign), and so is their mean; the r pooled over every sound is not (the
+    module's caution), nor is the pooled within-fold r (the other folds' predictions, in its denominator, move
+    with fold f's observations; measured at -0.17 under strong penalties, tests/test_encoding.py). Scoring
+    each split and averaging over splits is also how Brain-Score scores its neural predictivity (Schrimpf et
+    al. 2018)."""
+    w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
+    folds = np.asarray(folds)
+    if folds.shape != (np.shape(pred)[0],):
+        raise ValueError(f"folds {folds.shape} must be [{np.shape(pred)[0]}]")
+    pred = np.asarray(pred, dtype=np.float64)
+    obs = np.asarray(obs, dtype=np.float64)
+    total = count = 0.0
+    for f in np.unique(folds):
+        idx = np.flatnonzero(folds == f)
+        r = weighted_correlations(pred[idx], obs[idx], w[:, idx])
+        r = r[:, None] if r.ndim == 1 else r
+        finite = np.isfinite(r)
+        total = total + np.where(finite, r, 0.0)
+        count = count + finite
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def scored_columns(obs: np.ndarray) -> np.ndarray:
+    """bool `[q]`: the columns of obs `[n, q]` that vary over the sounds (beyond rounding; cf. VARIANCE_FLOOR)."""
+    obs = np.asarray(obs, dtype=np.float64)
+    obs = obs[:, None] if obs.ndim == 1 else obs
+    with np.errstate(invalid="ignore", over="ignore"):
+        var = obs.var(axis=0)
+        return np.asarray(var > VARIANCE_FLOOR * np.mean(obs * obs, axis=0), dtype=bool)
+
+
+def category_score(r: np.ndarray, scored: np.ndarray) -> np.ndarray:
+    """The mean of r `[..., q]` over the scored columns (bool `[q]`), skipping NaN -> `[...]`; NaN where
+    no scored column is finite."""
+    r = np.asarray(r, dtype=np.float64)
+    scored = np.asarray(scored, dtype=bool)
+    if scored.shape != r.shape[-1:]:
+        raise ValueError(f"scored {scored.shape} must be [{r.shape[-1] if r.ndim else 0}] bool")
+    sel = r[..., scored]
+    finite = np.isfinite(sel)
+    count = finite.sum(axis=-1)
+    total = np.where(finite, sel, 0.0).sum(axis=-1)
+    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
