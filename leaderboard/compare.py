@@ -21,6 +21,7 @@ from typing import Any
 from audioprobe.errors import AudioprobeError
 from audioprobe.leaderboard.contrast_tests import correct_families, evaluate_contrast, judge_rows
 from audioprobe.leaderboard.contrasts import Contrast
+from audioprobe.leaderboard.measures_across import across_measures
 from audioprobe.leaderboard.pairing import METHOD, Entry, _pairable, _stack, collect_entries, over_pairs
 from audioprobe.metrics import inference
 from audioprobe.results import experiment_of, unreliable_labels
@@ -148,9 +149,10 @@ def compare(results_dir: Path, contrasts: list[Contrast], tasks: str | None = No
                                      "description": c.description, "margin": c.margin, "rows": rows})
         correct_families(tables, contrast_out, {e.task: experiment_of(e.result) for e in group}, alpha)
         judge_rows(contrast_out)
+        measures = across_measures(tables, by_task, alpha, level)
         report["sets"].append({"name": ds["name"], "fingerprint": fp, "n_sounds": ds["n_sounds"],
                                "synthetic": bool(ds.get("synthetic")), "partial": bool(ds.get("partial")),
-                               "tasks": tables, "contrasts": contrast_out})
+                               "tasks": tables, "contrasts": contrast_out, "measures": measures})
     from audioprobe.leaderboard.suite_tables import compare_suites
 
     report["suites"] = compare_suites(results_dir, alpha, level)

@@ -40,6 +40,10 @@ def render_markdown(report: dict[str, Any]) -> str:
             lines += _task_lines(t, report["alpha"])
         for c in s["contrasts"]:
             lines += _contrast_lines(c)
+        for m in s.get("measures", []):
+            lines += measures_lines(m, report["alpha"])
+        if s.get("measures"):
+            lines += [measures_note(report["alpha"]), ""]
     from audioprobe.leaderboard.suite_tables import render_comparisons
 
     lines += render_comparisons(report.get("suites", []), report["alpha"])
@@ -96,6 +100,44 @@ def _pair_rows(t: dict) -> list[list[str]]:
                               _p(pw["p_value"][i][j]), _p(pw["q_value"][i][j]),
                               "yes" if pw["reject"][i][j] else "no", _p(sim["p_adjusted"][i][j])])
     return pair_rows
+
+
+def measures_lines(m: dict, alpha: float, heading: str = "###") -> list[str]:
+    """One target's claims across measures: each model's score and rank under each measure, the measures'
+    agreement (Kendall's W and tau with their intervals), and each claim some measure makes with its verdict."""
+    conc = m["concordance"]
+    rows = [[model] + [f"{_f(m['scores'][k][i])} (rank {m['ranks'][k][i]:g})" if m["ranks"][k][i] is not None
+                       else "—" for k in range(len(m["measures"]))]
+            for i, model in enumerate(m["models"])]
+    w = (f"Kendall's W = {_f(conc['w'])}{' ' + _ci(conc['w_ci']) if conc.get('w_ci') else ''} over "
+         f"{conc['n_models']} models and {conc['n_measures']} measures (1: the same ranking under every measure; "
+         f"0: no agreement)" if conc.get("w") is not None else "Kendall's W undefined (tied rankings)")
+    taus = [f"{a} / {b}: {_f(conc['pairwise_tau'][i][j])}"
+            + (f" {_ci(conc['pairwise_tau_ci'][i][j])}" if conc.get("pairwise_tau_ci") and conc["pairwise_tau_ci"][i][j]
+               else "")
+            for i, a in enumerate(m["measures"]) for j, b in enumerate(m["measures"]) if i < j]
+    lines = [f"{heading} Claims across measures: {m['target']}", "",
+             tabulate(rows, headers=["model"] + [f"{t}{' ↓' if low else ''}" for t, low in
+                                                 zip(m["measures"], m["lower_is_better"])], tablefmt="github"), "",
+             f"{w}; Kendall's tau between measures: {'; '.join(taus)}. {m['resamples'].capitalize()}.", ""]
+    if m["claims"]:
+        lines += [tabulate([[f"{c['better']} > {c['worse']}", c["verdict"], ", ".join(c["supported_by"]),
+                             ", ".join(c["reversed_by"]) or "—"] for c in m["claims"]],
+                           headers=["claim", "verdict", "measures that make it", "measures that reverse it"],
+                           tablefmt="github"), ""]
+    else:
+        lines += [f"No measure's table separates any two of these models (q < {alpha}).", ""]
+    return lines
+
+
+def measures_note(alpha: float) -> str:
+    """How the claims across measures are read (once per set)."""
+    return (f"Claims across measures: a claim is a difference a measure's table finds significant (its q < {alpha}), "
+            "read in its direction; \"holds under every measure\" when every measure's table makes it (an "
+            "intersection-union test, Berger 1982: no correction over measures is needed), \"depends on the "
+            "measure\" when some do not. Kendall's W and tau: the agreement of the measures' rankings, with "
+            "percentile intervals over the shared resamples of the sounds (docs/metrics.md, \"Claims across "
+            "measures\").")
 
 
 def _contrast_lines(c: dict) -> list[str]:

@@ -189,6 +189,56 @@ def _claims(cmp: dict, flagged: set[str]) -> list[str]:
     return out
 
 
+def _measures_claims(cmp: dict) -> list[str]:
+    """The summary's sentences on claims across measures: per target, the measures' agreement and each claim
+    some measure makes, with its verdict (audioprobe-compare's `measures`)."""
+    out = []
+    for m in cmp.get("measures", []):
+        conc = m["concordance"]
+        w = (f"Kendall's W {_f(conc['w'])}{' ' + _ci(conc['w_ci']) if conc.get('w_ci') else ''}"
+             if conc.get("w") is not None else "Kendall's W undefined")
+        said = []
+        for c in m["claims"]:
+            if c["verdict"] == "holds under every measure":
+                said.append(f"{c['better']} > {c['worse']} under every measure")
+            elif c["reversed_by"]:
+                if c["better"] < c["worse"]:  # a reversed pair once, from its first model's side
+                    said.append(f"{c['better']} > {c['worse']} under {', '.join(c['supported_by'])} but < under "
+                                f"{', '.join(c['reversed_by'])} (reversed by the measure)")
+            else:
+                said.append(f"{c['better']} > {c['worse']} under {', '.join(c['supported_by'])} only")
+        out.append(f"Across measures of {m['target']} ({', '.join(m['measures'])}; {w}): "
+                   + ("; ".join(said) if said else "no measure separates any two models") + ".")
+    return out
+
+
+def _measures_section(stem: str, ds: dict, fp: str, cmp: dict, styles, synthetic: bool, figure_dir: Path,
+                      alpha: float) -> Section | None:
+    """Claims across measures: the rankings figure and, per target, the table of scores and ranks."""
+    measures = cmp.get("measures") or []
+    if not measures:
+        return None
+    caption = ("Each model's rank under each measure of alignment with one target (1 best; models tied at a rank "
+               "drawn a little apart): a line that crosses another is a ranking that flips with the measure. In "
+               "the panel's title, Kendall's W of the measures' rankings (1: the same under every measure) with its "
+               "percentile interval over the resamples of the sounds the measures share.")
+    figure = F.measures_figure(f"{stem}__measures", measures, styles, synthetic, caption)
+    _save(figure, figure_dir)
+    section = Section("measures", "Claims across measures", anchor(ds["name"], fp, "measures"),
+                      "Does a model's advantage hold under every measure of alignment with a target (RSA, CKA, an "
+                      "encoding model), or does it depend on the measure? Read the crossings in the figure, then each "
+                      "claim's verdict.", [figure])
+    for m in measures:
+        rows = [[model] + [f"{_f(m['scores'][k][i])} (rank {m['ranks'][k][i]:g})" if m["ranks"][k][i] is not None
+                           else "—" for k in range(len(m["measures"]))] for i, model in enumerate(m["models"])]
+        section.tables.append(Table(f"{m['target']}", ["model"] + m["measures"], rows,
+                                    note=" ".join(_measures_claims({"measures": [m]}))))
+    section.note = (f"A claim is a difference a measure's table finds significant (q < {alpha}), read in its direction: "
+                    "it holds under every measure when every measure's table makes it (an intersection-union test, "
+                    "Berger 1982), else it depends on the measure.")
+    return section
+
+
 def _undefined_note(empty: list[dict]) -> str:
     """One sentence per reason for the results of a section that have no score at any layer."""
     if not empty:
@@ -250,11 +300,13 @@ def build_sets(files: list[tuple[Path, dict]], comparison: dict[str, Any], figur
                     if summary and len(summary["correlations"]["targets"]) >= 2 else [])
         sections += [_section(stem, ds, fp, exp, by_exp[exp], styles, synthetic, cmp, figure_dir, set_dirs[fp], summary)
                      for exp in presentation.experiment_order(by_exp)]
+        across = _measures_section(stem, ds, fp, cmp, styles, synthetic, figure_dir, comparison.get("alpha", 0.05))
+        sections += [across] if across else []
         order = F.model_order(styles)
         flagged = {r["task"]["name"] for r in rs if unreliable_labels(r["scores"])}
         out.append(SetReport(ds["name"], fp, ds["n_sounds"], synthetic, bool(ds.get("partial")),
                              [m for m in order if not styles[m].control], [m for m in order if styles[m].control],
-                             sections, _claims(cmp, flagged)))
+                             sections, _claims(cmp, flagged) + _measures_claims(cmp)))
     return out
 
 

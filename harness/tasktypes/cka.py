@@ -32,7 +32,15 @@ from audioprobe.tasktypes.common import (
     register_task_type,
     synthetic_caveat,
 )
-from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label, dimensions_param
+from audioprobe.tasktypes.presentation import (
+    HUMAN_DISSIMILARITIES,
+    Experiment,
+    Presentation,
+    dimension_label,
+    dimensions_param,
+    perceived_target,
+    result_params,
+)
 from audioprobe.tasktypes.proportions import Columns, response_target
 from audioprobe.tasktypes.reliability import NoiseCeiling, label_reliability
 from audioprobe.tasktypes.weighted import statistics_block, weighted_statistics
@@ -155,6 +163,8 @@ PRESENTATION = Presentation(
     dimensions=dimensions_param,
     y_label=lambda result: f"CKA ({result['scores'].get('estimator', '')})",
     panel_title=lambda result: f"{dimension_label(result)}\n({result['task']['name']})",
+    alignment_target=lambda result: (HUMAN_DISSIMILARITIES if result_params(result).get("target") == "rdm"
+                                     else perceived_target(dimensions_param(result))),
 )
 
 register_task_type(TaskType("cka", CKA_PARAMS, evaluate_cka, scores_schema=CKAScores, check=_check_cka,

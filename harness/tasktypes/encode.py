@@ -38,7 +38,13 @@ from audioprobe.tasktypes.common import (
     register_task_type,
     synthetic_caveat,
 )
-from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label, dimensions_param
+from audioprobe.tasktypes.presentation import (
+    Experiment,
+    Presentation,
+    dimension_label,
+    dimensions_param,
+    perceived_target,
+)
 from audioprobe.tasktypes.proportions import Columns, ProportionCeiling, proportion_ceiling, response_target
 from audioprobe.tasktypes.reliability import CEILING_SPLITS, CeilingFractions, over_ceiling
 from audioprobe.tasktypes.weighted import statistics_block, weighted_statistics
@@ -169,6 +175,7 @@ PRESENTATION = Presentation(
     y_label=lambda result: "encoding r (held out)",
     panel_title=lambda result: f"{dimension_label(result)}\n({result['task']['name']})",
     reference=_ceiling_value,
+    alignment_target=lambda result: perceived_target(dimensions_param(result)),
 )
 
 register_task_type(TaskType("encode", ENCODE_PARAMS, evaluate_encode, scores_schema=EncodeScores,

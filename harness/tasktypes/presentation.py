@@ -92,6 +92,11 @@ class Presentation:
     #: the results of one set and experiment -> the words its texts' placeholders take (e.g. partial RSA's
     #: {"control": ..., "controls": ...}); a placeholder a type does not fill is left empty
     words: Callable[[list[dict]], dict[str, str]] = _no_words
+    #: result -> what its score measures alignment with, named alike by every type that measures it (e.g.
+    #: "perceived material", `perceived_target`); results of different tasks with one such target are the
+    #: measures audioprobe-compare ranks models under side by side ("Claims across measures"); None: not a
+    #: measure of alignment with the listeners (transfer, ABX, partial RSA, physical labels)
+    alignment_target: Callable[[dict], str | None] = _none
 
     def experiment_key(self, result: dict) -> str:
         return self.experiment_of(result) if self.experiment_of else self.experiments[0].key
@@ -106,6 +111,15 @@ def dimensions_param(result: dict) -> tuple[str, ...]:
     """The dimensions a result's `dimensions` parameter names (a name or a list), for the types that have one."""
     dims = result_params(result).get("dimensions", ())
     return (dims,) if isinstance(dims, str) else tuple(dims)
+
+
+def perceived_target(dimensions: tuple[str, ...]) -> str:
+    """The name of a target built from the listeners' judgments on these dimensions, one for every type."""
+    return "perceived " + " + ".join(dimensions)
+
+
+#: the alignment target of a set's own dissimilarity matrix (rdm.csv)
+HUMAN_DISSIMILARITIES = "human dissimilarities (the set's matrix)"
 
 
 def headline_entry(result: dict) -> dict:

@@ -14,16 +14,19 @@ Each figure comes with a JSON sidecar of what it plots, read back from the matpl
 
 Figures: `fig1a` (per perceived target, KL RSA), `fig1b` (0/1 RSA, perceived vs physical),
 `fig2` (transfer per split, no-transfer baseline, chance), `figA2` (partial RSA, as 1A),
-`profiles` (any other tasks, and ABX), `pairwise` (one task's model comparison matrix), and
+`profiles` (any other tasks, and ABX), `pairwise` (one task's model comparison matrix), `measures`
+(rankings under each measure of alignment, and their agreement), and
 `plot_profiles` (the leaderboard's one-figure-per-task PNGs).
 
 The package, by concept: `style` (palette, markers, sizes, matplotlib settings), `figure` (the figure
 file and its sidecar, the page furniture), `primitives` (profiles, ceilings, chance, spans), `profiles`
-(the per-layer figures), `pairwise` (comparison matrices), `rdm` (heatmaps). Callers use the names
+(the per-layer figures), `pairwise` (comparison matrices), `rdm` (heatmaps), `measures` (the models' ranking under each measure
+of alignment with one target). Callers use the names
 below.
 """
 
 from audioprobe.leaderboard.figures.figure import Figure
+from audioprobe.leaderboard.figures.measures import measures_figure
 from audioprobe.leaderboard.figures.pairwise import pairwise_figure, target_correlation_figure
 from audioprobe.leaderboard.figures.profiles import (
                                                      dimension_label,
@@ -49,7 +52,7 @@ from audioprobe.leaderboard.figures.style import (
 )
 
 __all__ = ["DPI", "SYNTHETIC_BANNER", "SYNTHETIC_MARK", "WIDTH", "Figure",
-           "category_order", "dimension_label", "dimensions", "is_control", "model_order", "model_styles",
+           "category_order", "dimension_label", "dimensions", "is_control", "measures_figure", "model_order", "model_styles",
            "pairwise_figure", "params", "perceived_physical_figure", "percentile_ranks", "plot_profiles",
            "profiles_figure", "rdm_figure", "square", "styles_for", "target_correlation_figure", "task_order",
            "task_title", "transfer_figure"]

@@ -54,9 +54,17 @@ of those, so a caller can write it to JSON as it is.
 
 The package, by concept: `paired` (designs, contrasts and their tests), `multiplicity`
 (Benjamini-Hochberg), `ranking` (pairwise tables, rank intervals, the best set), `depth` (layer
-contrasts, the depth trend, the attainable ratio). Callers use the names below.
+contrasts, the depth trend, the attainable ratio), `agreement` (models ranked under several measures:
+Kendall's W, pairwise tau, the verdict on a claim across measures). Callers use the names below.
 """
 
+from audioprobe.metrics.inference.agreement import (
+                                                    VERDICTS,
+                                                    claims_across_measures,
+                                                    concordance,
+                                                    kendalls_w,
+                                                    pairwise_rank_agreement,
+)
 from audioprobe.metrics.inference.depth import attainable_ratio, depth_trend, layer_contrast
 from audioprobe.metrics.inference.multiplicity import benjamini_hochberg
 from audioprobe.metrics.inference.paired import DUAL_KEYS, OverPairs, Splits, contrast_statistics, paired_difference
@@ -69,6 +77,7 @@ from audioprobe.metrics.inference.ranking import (
                                                   simultaneous_pairs,
 )
 
-__all__ = ["DUAL_KEYS", "SIMULTANEOUS_DRAWS", "SIMULTANEOUS_SEED", "OverPairs", "Splits", "attainable_ratio",
-           "benjamini_hochberg", "best_set", "contrast_statistics", "depth_trend", "layer_contrast",
-           "paired_difference", "pairwise_table", "rank_intervals", "simultaneous_pairs"]
+__all__ = ["DUAL_KEYS", "SIMULTANEOUS_DRAWS", "SIMULTANEOUS_SEED", "VERDICTS", "OverPairs", "Splits",
+           "attainable_ratio", "benjamini_hochberg", "best_set", "claims_across_measures", "concordance",
+           "contrast_statistics", "depth_trend", "kendalls_w", "layer_contrast", "paired_difference",
+           "pairwise_rank_agreement", "pairwise_table", "rank_intervals", "simultaneous_pairs"]

@@ -241,26 +241,24 @@ def claims_across_measures(p_values, differences, alpha=0.05, correct_pairs: boo
     oriented so that positive means i better (the caller flips an error rate's differences). Entries given on
     one side of the diagonal only are mirrored (p symmetric, differences antisymmetric).
 
-    Measure m supports "i over j" when its difference is positive and its one-sided p (p/2, the difference
-    being positive) is below alpha. The verdict on [i][j] is
+    Measure m supports "i over j" when its difference is positive and its two-sided p is below alpha: the
+    decision each measure's own table makes (a significant difference, read in its direction), so that a claim
+    about two equal models is made in either direction with probability alpha. The verdict on [i][j] is
 
     - "holds under every measure": every measure supports it. This is the intersection-union test (Berger 1982,
       Technometrics 24(4):295; Berger & Hsu 1996, Stat. Sci. 11(4):283): it rejects "i is not better than j
-      under some measure" only when every measure's level-alpha test rejects, so the claim that i beats j under
-      all the measures holds at level alpha with no correction for the number of measures;
+      under some measure" only when every measure's test rejects, so the claim that i beats j under all the
+      measures holds at the level of one measure's test (alpha/2 in its direction) with no correction for the
+      number of measures;
     - "depends on the measure": at least one measure supports it but not every one (another measure's
       difference has the other sign, or is not significant, or is undefined);
     - "holds under no measure": no measure supports it;
     - None on the diagonal and where no measure has both a p-value and a difference.
 
-    Multiplicity over the model pairs: without `correct_pairs` nothing is corrected; each claim is tested at
-    level alpha, and a caller who wants claims over all pairs at once passes p-values already corrected for the
-    n (n - 1)/2 pairs. With `correct_pairs=True`, each measure's p-values are replaced by Benjamini-Hochberg
-    adjusted ones (Benjamini & Hochberg 1995) over its tested pairs i < j before the rule above: with one pair
-    nothing changes; with m pairs, a measure's supported claims are those of BH at level alpha on the one-sided
-    p of each pair's observed direction (BH at 2 alpha on the two-sided p), which bounds the expected share of
-    false claims among them by 2 alpha m0/m under independence, as the uncorrected rule makes a false claim
-    about a null pair with probability 2 alpha (alpha in each direction).
+    Multiplicity over the model pairs: without `correct_pairs` nothing is corrected (pass p-values already
+    corrected as the tables are, e.g. their Benjamini-Hochberg q-values). With `correct_pairs=True`, each
+    measure's p-values are replaced by Benjamini-Hochberg adjusted ones (Benjamini & Hochberg 1995) over its
+    tested pairs i < j before the rule above.
 
     Returns `[n][n]` verdicts (strings of `VERDICTS`, or None).
     """
@@ -286,7 +284,7 @@ def claims_across_measures(p_values, differences, alpha=0.05, correct_pairs: boo
             q[(iu[1], iu[0])] = q[iu]
             p[m] = np.where(np.eye(n, dtype=bool), p[m], q)
     tested = np.isfinite(p) & np.isfinite(d)
-    supports = tested & (d > 0) & (p / 2.0 < alpha)  # one-sided p of "i better than j"
+    supports = tested & (d > 0) & (p < alpha)  # the measure's own two-sided decision, in its direction
     n_support = supports.sum(axis=0)
     verdict = np.where(n_support == k, VERDICTS[0], np.where(n_support > 0, VERDICTS[1], VERDICTS[2]))
     undefined = ~tested.any(axis=0) | np.eye(n, dtype=bool)

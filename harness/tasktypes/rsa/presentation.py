@@ -7,7 +7,15 @@ figure kinds that draw them, panel titles, y labels and the reference line (the 
 from __future__ import annotations
 
 from audioprobe.metrics import geometry
-from audioprobe.tasktypes.presentation import Experiment, Presentation, dimension_label, dimensions_param, result_params
+from audioprobe.tasktypes.presentation import (
+    HUMAN_DISSIMILARITIES,
+    Experiment,
+    Presentation,
+    dimension_label,
+    dimensions_param,
+    perceived_target,
+    result_params,
+)
 
 #: targets in the leaderboard's order, each with what its distances compare
 TARGET_HEADINGS = {
@@ -21,6 +29,15 @@ TARGET_HEADINGS = {
 
 def _is_partial(result: dict) -> bool:
     return result_params(result).get("control", "none") not in ("none", "", None)
+
+
+def _alignment_target(result: dict) -> str | None:
+    """Plain RSA against the listeners (a response target or the set's matrix); not partial RSA (its RDM is a
+    residual) nor a physical target."""
+    target = result_params(result).get("target")
+    if _is_partial(result) or target not in ("kl", "js", "modal", "rdm"):
+        return None
+    return HUMAN_DISSIMILARITIES if target == "rdm" else perceived_target(dimensions_param(result))
 
 
 def _y_label(result: dict) -> str:
@@ -77,4 +94,5 @@ PRESENTATION = Presentation(
     reference=_ceiling_value,
     table_groups=_tables_by_target,
     words=_control_words,
+    alignment_target=_alignment_target,
 )
