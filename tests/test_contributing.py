@@ -90,7 +90,7 @@ def test_measure_example_runs_and_equals_scipy(monkeypatch, rng):
     monkeypatch.setattr(similarity.MEASURES, "_entries", dict(similarity.MEASURES._entries))  # undone after
     namespace = {"np": np, "Measure": similarity.Measure, "MEASURES": similarity.MEASURES}
     exec(compile(source, "CONTRIBUTING.md", "exec"), namespace)
-    func, kwargs, lower = similarity.MEASURES["distance_pearson"]
+    func, kwargs, lower = similarity.MEASURES["distance_pearson"][:3]
     model, human = squareform(rng.random(45)), squareform(rng.random(45))
     human[0, 3] = human[3, 0] = np.nan
     upper = np.triu_indices(10, k=1)

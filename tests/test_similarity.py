@@ -143,7 +143,7 @@ BRUTE = {
 
 
 def measure(name, model, human):
-    func, kwargs, _ = sim.MEASURES[name]
+    func, kwargs = sim.MEASURES[name][:2]
     return func(model, human, **kwargs)
 
 
@@ -156,8 +156,34 @@ def same(a, b):
 
 
 def test_measures_are_named():
-    assert set(sim.MEASURES) == set(BRUTE)
-    assert [name for name, (_, _, low) in sim.MEASURES.items() if low] == ["normalised_mae"]
+    assert set(sim.MEASURES) == set(BRUTE) | {"cka", "cka_biased"}  # CKA: tested on its own below
+    assert [name for name, m in sim.MEASURES.items() if m.lower_is_better] == ["normalised_mae"]
+
+
+def test_rdm_cka_is_linear_cka_of_the_representations_behind_euclidean_distances():
+    """Classical scaling: CKA of two Euclidean RDMs equals linear CKA of the representations that made them; a
+    missing pair leaves it undefined; under bootstrap counts the biased form is CKA of the resampled rows (a
+    copy at distance 0 from its sound), the debiased form `cka.weighted_cka` of the double-centred matrices."""
+    from scipy.spatial.distance import pdist, squareform
+
+    from audioprobe.metrics import cka
+
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(15, 4)), rng.normal(size=(15, 3))
+    y[:, 0] += x[:, 0]
+    dx, dy = squareform(pdist(x)), squareform(pdist(y))
+    for name, debiased in (("cka", True), ("cka_biased", False)):
+        assert measure(name, dx, dy) == pytest.approx(cka.linear_cka(x, y, debiased), abs=1e-12)
+        holed = dx.copy()
+        holed[0, 1] = holed[1, 0] = np.nan
+        assert math.isnan(measure(name, holed, dy))
+        counts = rng.integers(0, 3, size=(4, 15))
+        got = sim.MEASURES[name].under_weights(dx, dy, counts, debiased=debiased)
+        for b, c in enumerate(counts):
+            idx = np.repeat(np.arange(15), c)
+            want = (cka.weighted_cka([cka.gram_from_rdm(dx)], cka.gram_from_rdm(dy), c[None], True)[0, 0] if debiased
+                    else cka.linear_cka(x[idx], y[idx]))
+            assert got[b] == pytest.approx(want, abs=1e-10)
 
 
 @pytest.mark.parametrize("name", sorted(BRUTE))
@@ -225,7 +251,7 @@ def test_bootstrap_equals_explicit_resamples():
     rng = np.random.default_rng(17)
     model, human = pair(rng, 9, missing=0.1, ties=True)
     counts = resampling.bootstrap_counts(rng, 9, 12)
-    for name, (func, kwargs, _) in sim.MEASURES.items():
+    for name, (func, kwargs, _, _) in ((k, m) for k, m in sim.MEASURES.items() if k in BRUTE):
         got = sim.bootstrap_measure(func, model, human, counts, **kwargs)
         assert got.shape == (12,)
         for b in range(12):
@@ -242,9 +268,9 @@ def test_bootstrap_equals_explicit_resamples():
 def test_bootstrap_with_each_sound_once_is_the_measure():
     model, human = pair(np.random.default_rng(19), 8, missing=0.1)
     ones = np.ones((2, 8), dtype=np.int64)
-    for func, kwargs, _ in sim.MEASURES.values():
+    for func, kwargs, *_ in sim.MEASURES.values():
         assert np.allclose(sim.bootstrap_measure(func, model, human, ones, **kwargs),
-                           func(model, human, **kwargs), rtol=0, atol=1e-14)
+                           func(model, human, **kwargs), rtol=0, atol=1e-14, equal_nan=True)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -257,7 +283,7 @@ def test_undefined_cases_are_nan_without_warnings():
     model, human = pair(np.random.default_rng(0), 4)
     with np.errstate(all="raise"), warnings.catch_warnings():
         warnings.simplefilter("error")
-        for func, kwargs, _ in sim.MEASURES.values():
+        for func, kwargs, *_ in sim.MEASURES.values():
             assert np.isnan(func(nan, nan, **kwargs))
             assert np.isnan(func(model, const, **kwargs))
             assert np.isnan(func(np.zeros((0, 0)), np.zeros((0, 0)), **kwargs))
@@ -287,7 +313,7 @@ def test_argument_errors():
 def test_inputs_are_not_modified():
     model, human = pair(np.random.default_rng(2), 6, missing=0.2)
     before = model.copy(), human.copy()
-    for func, kwargs, _ in sim.MEASURES.values():
+    for func, kwargs, *_ in sim.MEASURES.values():
         func(model, human, **kwargs)
     np.testing.assert_array_equal(model, before[0])
     np.testing.assert_array_equal(human, before[1])

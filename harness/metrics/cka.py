@@ -51,7 +51,7 @@ def gram(x: np.ndarray) -> np.ndarray:
 def gram_from_rdm(rdm: np.ndarray) -> np.ndarray:
     """-1/2 H (D o D) H of a square dissimilarity matrix `[n, n]` (NaN throughout when a pair is missing)."""
     d = np.asarray(rdm, dtype=np.float64)
-    if not np.all(np.isfinite(d)):
+    if not d.size or not np.all(np.isfinite(d)):
         return np.full(d.shape, np.nan)
     sq = d * d
     return -0.5 * (sq - sq.mean(axis=0, keepdims=True) - sq.mean(axis=1, keepdims=True) + sq.mean())
@@ -84,6 +84,8 @@ def cka_from_grams(k: np.ndarray, l_: np.ndarray, debiased: bool = False) -> flo
     k, l_ = np.asarray(k, dtype=np.float64), np.asarray(l_, dtype=np.float64)
     if k.shape != l_.shape or k.ndim != 2 or k.shape[0] != k.shape[1]:
         raise ValueError(f"Gram matrices must be square and of one shape, got {k.shape} and {l_.shape}")
+    if k.shape[0] < 2:
+        return float("nan")
     estimator = hsic_unbiased if debiased else hsic
     kk, ll = estimator(k, k), estimator(l_, l_)
     # a self-term within rounding of 0 relative to the kernel's size is a constant side

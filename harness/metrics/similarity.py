@@ -309,14 +309,57 @@ def bootstrap_measure(measure: Callable[..., float], model, human, counts, **kwa
     return out
 
 
+def rdm_cka(model, human, debiased: bool = True) -> float:
+    """CKA of two dissimilarity matrices through their double-centred forms -1/2 H (D o D) H
+    (`cka.gram_from_rdm`; for Euclidean distances, linear CKA of the representations: Kornblith et al. 2019;
+    debiased: Song et al. 2012's unbiased HSIC). The diagonal is read as 0 (a sound's distance to itself); NaN
+    where a pair is missing on either side, with fewer than 3 sounds, or where every pair of a side is equally far
+    (a constant side: no geometry to compare).
+    Higher is better, 1 for the same geometry up to rotation and scale."""
+    from audioprobe.metrics import cka
+
+    m, h = _zero_diagonal(model), _zero_diagonal(human)
+    if m.shape[0] < 3 or _constant_off_diagonal(m) or _constant_off_diagonal(h):
+        return float("nan")
+    return cka.cka_from_grams(cka.gram_from_rdm(m), cka.gram_from_rdm(h), debiased)
+
+
+def _constant_off_diagonal(matrix: np.ndarray) -> bool:
+    """Every pair equally far (a constant side: no geometry to compare, as the other measures say)."""
+    cells = matrix[~np.eye(matrix.shape[0], dtype=bool)]
+    return bool(cells.size) and bool(np.all(np.isfinite(cells))) and bool(cells.max() == cells.min())
+
+
+def _zero_diagonal(matrix) -> np.ndarray:
+    out = np.array(matrix, dtype=np.float64)
+    if out.ndim != 2 or out.shape[0] != out.shape[1]:
+        raise ValueError(f"a dissimilarity matrix must be square [n, n], got shape {out.shape}")
+    np.fill_diagonal(out, 0.0)
+    return out
+
+
+def rdm_cka_under_weights(model, human, weights, debiased: bool = True) -> np.ndarray:
+    """`[m]` `rdm_cka` under weights of the sounds (bootstrap counts): the double-centred forms of the full
+    matrices reweighted (`cka.weighted_cka`), a copy of a sound never paired with itself (debiased) -- where
+    `resample_matrix` would leave its pairs undefined and the double-centred form with them."""
+    from audioprobe.metrics import cka
+
+    m, h = _zero_diagonal(model), _zero_diagonal(human)
+    if _constant_off_diagonal(m) or _constant_off_diagonal(h):
+        return np.full(np.atleast_2d(weights).shape[0], np.nan)
+    return cka.weighted_cka([cka.gram_from_rdm(m)], cka.gram_from_rdm(h), weights, debiased)[0]
+
+
 class Measure(NamedTuple):
     """A model-human measure a task selects by name: func(model, human, **kwargs) -> float on square
     [n, n] distance matrices in the same sound order (NaN: a missing pair); lower_is_better for
-    error-like measures."""
+    error-like measures; under_weights(model, human, weights `[m, n]`, **kwargs) -> `[m]`, where given, the
+    measure on bootstrap resamples of the sounds from their counts (else `bootstrap_measure`)."""
 
     func: Callable[..., float]
     kwargs: dict
     lower_is_better: bool = False
+    under_weights: Callable[..., np.ndarray] | None = None
 
 
 def _check_measure(name: str, obj: object) -> str:
@@ -332,3 +375,5 @@ MEASURES.add("triplet_agreement", Measure(triplet_agreement, {"margin": 0.0}))
 MEASURES.add("ndcg", Measure(retrieval_ndcg, {"k": None}))
 MEASURES.add("kendall_tau_b", Measure(kendall_tau_b, {}))
 MEASURES.add("normalised_mae", Measure(normalised_mae, {}, lower_is_better=True))
+MEASURES.add("cka", Measure(rdm_cka, {"debiased": True}, under_weights=rdm_cka_under_weights))
+MEASURES.add("cka_biased", Measure(rdm_cka, {"debiased": False}, under_weights=rdm_cka_under_weights))

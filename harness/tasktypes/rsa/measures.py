@@ -22,12 +22,17 @@ def timbre_measures(wanted: list[str], names: list[str], model_rdms: np.ndarray,
     human = squareform(target, checks=False)
     out = {}
     for name in wanted:
-        func, kwargs, lower = similarity.MEASURES[name]
+        func, kwargs, lower, under_weights = similarity.MEASURES[name]
         rows = []
         for k, layer in enumerate(names):
             model = squareform(model_rdms[k], checks=False)
             value = func(model, human, **kwargs)
-            reps = similarity.bootstrap_measure(func, model, human, counts, **kwargs) if counts.size else np.empty(0)
+            if not counts.size:
+                reps = np.empty(0)
+            elif under_weights is not None:
+                reps = under_weights(model, human, counts, **kwargs)
+            else:
+                reps = similarity.bootstrap_measure(func, model, human, counts, **kwargs)
             rows.append({"layer": layer, "value": json_float(value),
                          "ci": interval(intervals.percentile_interval(reps[:, None], level)[0]) if reps.size else None})
         at_head = next((dict(r) for r in rows if r["layer"] == head_layer), None)
