@@ -556,6 +556,11 @@ def null_truth(result: dict) -> float | None:
         return 0.0
     if ttype == "abx":
         return 0.5
+    if ttype == "encode":
+        return 0.0
+    if ttype == "cka":
+        params = ((result.get("task") or {}).get("config") or {}).get("params") or {}
+        return 0.0 if params.get("estimator", "debiased") == "debiased" else None  # biased CKA is > 0 unrelated
     if ttype == "transfer":
         params = ((result.get("task") or {}).get("config") or {}).get("params") or {}
         if params.get("score") != "balanced_accuracy":
@@ -580,8 +585,9 @@ def covers(ci, truth) -> bool | None:
 #: RSA and transfer scores: higher is better; ABX: an error (lower is better). Against hollowness
 #: every model scores 0 in the population, so every pair there is a null.
 PLANTED_PAIR = {"cal-rsa-material": "positive", "cal-abx-material": "negative",
-                "cal-abx-material-by-extent": "negative", "cal-transfer-full-to-hollow": "positive"}
-NULL_TASKS_UNDER_SIGNAL = ("cal-rsa-hollowness",)
+                "cal-abx-material-by-extent": "negative", "cal-transfer-full-to-hollow": "positive",
+                "cal-cka-material": "positive", "cal-encode-material": "positive"}
+NULL_TASKS_UNDER_SIGNAL = ("cal-rsa-hollowness", "cal-cka-hollowness", "cal-encode-hollowness")
 
 
 def planted_pair(task: str, pair: str) -> str | None:
@@ -635,6 +641,11 @@ class Collector:
         self.contrast_values: dict[str, dict[str, list]] = {}  # "contrast|model|a - b" -> ...
         self.headlines: dict[str, list] = {}  # "task|model" -> [headline values]
         self.transfer_sizes: dict[str, dict[str, list]] = {}
+        # claims across measures (compare's `measures`), by target
+        self.measure_holds = Tally()  # null pairs: a claim "holds under every measure" (a false claim)
+        self.measure_any = Tally()  # null pairs: some measure's table makes a claim (depends or holds)
+        self.measure_power: dict[str, dict[str, list]] = {}  # "target|a > b" -> verdict per set
+        self.measure_w: dict[str, list] = {}  # target -> W per set
         self.n_sets = 0
         self.sets_with_report = 0
 
@@ -694,6 +705,29 @@ class Collector:
                 continue
             for row in contrast.get("rows") or []:
                 self.add_row(contrast["contrast"], contrast.get("kind"), row)
+        for target in set_report.get("measures") or []:
+            self.add_measures(target)
+
+    def add_measures(self, target: dict) -> None:
+        """Claims across measures of one target: under the complete null (every pair) and, in the signal design,
+        for the pairs known to be equal (cal-equal-a, cal-equal-b; every pair against hollowness) the rate of a
+        claim that "holds under every measure" (false) and of any claim; the planted pair's verdicts (power)."""
+        name = target.get("target", "?")
+        self.measure_w.setdefault(name, []).append(num((target.get("concordance") or {}).get("w")))
+        claims = {(c["better"], c["worse"]): c["verdict"] for c in target.get("claims") or []}
+        models = target.get("models") or []
+        hollow = "hollowness" in name
+        for i, a in enumerate(models):
+            for b in models[i + 1:]:
+                verdicts = [claims.get((a, b)), claims.get((b, a))]
+                null_pair = self.condition == "null" or hollow or {a, b} == {EQUAL_A, EQUAL_B}
+                if null_pair:
+                    self.measure_holds.add(name, "holds under every measure" in verdicts)
+                    self.measure_any.add(name, any(v is not None for v in verdicts))
+                if self.condition != "null" and {a, b} == {"logmel", NOISY} and not hollow:
+                    verdict = claims.get(("logmel", NOISY)) or (f"reversed: {claims[(NOISY, 'logmel')]}"
+                                                                if (NOISY, "logmel") in claims else "no claim")
+                    self.measure_power.setdefault(f"{name}|logmel > {NOISY}", []).append(verdict)
 
     def add_table(self, table: dict) -> None:
         task = table.get("task")
@@ -854,8 +888,23 @@ class Collector:
                                                                        if k.startswith("contrast|")]),
                     "by_family": self.signal_nulls.all(ALPHA)}}
 
+    def measures_summary(self) -> dict:
+        return {
+            "note": "claims across measures (RSA, CKA, encoding of one target); a null pair is every pair under the "
+                    "complete null, and in the signal design cal-equal-a vs cal-equal-b and every pair against "
+                    "hollowness; 'holds' is the intersection-union verdict, each measure deciding at its table's q "
+                    "(two-sided alpha: alpha / 2 in a direction)",
+            "null_pairs_holds_under_every_measure": {k: self.measure_holds.summary(k, ALPHA, "at_most")
+                                                     for k in sorted(self.measure_holds.n)},
+            "null_pairs_some_measure_claims": {k: self.measure_any.summary(k, None) for k in sorted(self.measure_any.n)},
+            "planted_pair_verdicts": {k: {v: sum(x == v for x in vs) for v in sorted(set(vs))} | {"sets": len(vs)}
+                                      for k, vs in sorted(self.measure_power.items())},
+            "kendalls_w": {k: describe(v) for k, v in sorted(self.measure_w.items())},
+        }
+
     def summary(self) -> dict:
         out = {"sets": self.n_sets, "sets_with_report": self.sets_with_report}
+        out["measures_across"] = self.measures_summary()
         out.update(self.null_summary() if self.condition == "null" else self.signal_summary())
         out["transfer_subsets"] = {t: {k: describe(v) for k, v in s.items()} for t, s in self.transfer_sizes.items()}
         if self.condition == "null":
