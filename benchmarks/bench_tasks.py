@@ -5,7 +5,7 @@
 
 For each model, the activations of the embedded `impacts` set are extracted first (through the
 activation cache; not timed), then every task of `--tasks` is evaluated in this process, grouped
-by task type (rsa, partial-rsa, transfer, abx). `--reference all` evaluates the same tasks a second
+by task type (rsa, partial-rsa, transfer, abx, cka, encode). `--reference all` evaluates the same tasks a second
 time with the reference code swapped in (benchmarks/reference_transfer.py for the transfer probes:
 the plain scikit-learn pipeline with cold fits at the converged tolerance) and reports the ratio, and
 whether the chosen C and the predictions (transfer) and the scores (to 1e-10) are equal. Transfer tasks are evaluated a third time with

@@ -108,3 +108,36 @@ def test_compare_and_the_report_show_them(results_dir, report, tmp_path):
     for series in panel["series"]:
         i = m["models"].index(series["model"])
         assert series["ranks"] == [m["ranks"][k][i] for k in range(len(MEASURES))]
+
+
+def test_each_type_names_its_alignment_target():
+    from audioprobe.tasktypes import presentation
+
+    def result(type_name, **params):
+        return {"task": {"name": "t", "type": type_name, "config": {"type": type_name, "params": params}},
+                "scores": {}}
+
+    def target(r):
+        return presentation.of(r).alignment_target(r)
+
+    assert target(result("rsa", target="kl", dimensions="material", control="none")) == "perceived material"
+    assert target(result("rsa", target="modal", dimensions=["material", "extent"], control="none")) == \
+        "perceived material + extent"
+    assert target(result("rsa", target="physical", dimensions="material", control="none")) is None
+    assert target(result("rsa", target="kl", dimensions="material", control="logmel")) is None  # partial RSA
+    assert target(result("rsa", target="rdm", dimensions=[], control="none")) == presentation.HUMAN_DISSIMILARITIES
+    assert target(result("cka", target="proportions", dimensions="material")) == "perceived material"
+    assert target(result("cka", target="rdm", dimensions=[])) == presentation.HUMAN_DISSIMILARITIES
+    assert target(result("encode", dimensions=["material", "extent"])) == "perceived material + extent"
+    assert target(result("abx", dimension="material")) is None
+
+
+def test_the_leaderboard_shows_the_new_types(results_dir, tmp_path):
+    from audioprobe.leaderboard.cli import main as leaderboard_main
+
+    out = tmp_path / "LB.md"
+    assert leaderboard_main([str(results_dir), "-o", str(out)]) == 0
+    text = out.read_text()
+    assert "### CKA" in text and "### Encoding" in text
+    row = next(line for line in text.splitlines() if line.startswith("| encode-material"))
+    assert "% of attainable" in row or "⚠" in row  # the encoding ceiling's share, or the flag of an unreliable one
