@@ -116,7 +116,9 @@ def measures_lines(m: dict, alpha: float, heading: str = "###") -> list[str]:
             + (f" {_ci(conc['pairwise_tau_ci'][i][j])}" if conc.get("pairwise_tau_ci") and conc["pairwise_tau_ci"][i][j]
                else "")
             for i, a in enumerate(m["measures"]) for j, b in enumerate(m["measures"]) if i < j]
-    lines = [f"{heading} Claims across measures: {m['target']}", "",
+    flag = ([f"> ⚠ **Unreliable** under {', '.join(m['unreliable'])}: the listeners do not agree on this target; a "
+             "ranking here says more about their noise than about the models.", ""] if m.get("unreliable") else [])
+    lines = [f"{heading} Claims across measures: {m['target']}", "", *flag,
              tabulate(rows, headers=["model"] + [f"{t}{' ↓' if low else ''}" for t, low in
                                                  zip(m["measures"], m["lower_is_better"])], tablefmt="github"), "",
              f"{w}; Kendall's tau between measures: {'; '.join(taus)}. {m['resamples'].capitalize()}.", ""]

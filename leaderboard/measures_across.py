@@ -129,6 +129,7 @@ def across_measures(tables: list[dict], by_task: dict[str, list[Entry]], alpha: 
             "scores": [[None if not np.isfinite(v) else float(v) for v in row] for row in scores],
             "ranks": _ranks(scores, lower), "lower_is_better": lower,
             "concordance": inference.concordance(scores, reps, lower, level), "resamples": resamples,
+            "unreliable": [t["task"] for t in ts if t.get("unreliable")],
             "claims": _claims(ts, models, alpha),
         })
     return out

@@ -189,11 +189,14 @@ def _claims(cmp: dict, flagged: set[str]) -> list[str]:
     return out
 
 
-def _measures_claims(cmp: dict) -> list[str]:
+def _measures_claims(cmp: dict, supported_only: bool = True) -> list[str]:
     """The summary's sentences on claims across measures: per target, the measures' agreement and each claim
-    some measure makes, with its verdict (audioprobe-compare's `measures`)."""
+    some measure makes, with its verdict (audioprobe-compare's `measures`); supported_only: the targets where
+    some measure makes a claim (the summary says what the data support), else every target."""
     out = []
     for m in cmp.get("measures", []):
+        if supported_only and not m["claims"]:
+            continue
         conc = m["concordance"]
         w = (f"Kendall's W {_f(conc['w'])}{' ' + _ci(conc['w_ci']) if conc.get('w_ci') else ''}"
              if conc.get("w") is not None else "Kendall's W undefined")
@@ -207,7 +210,10 @@ def _measures_claims(cmp: dict) -> list[str]:
                                 f"{', '.join(c['reversed_by'])} (reversed by the measure)")
             else:
                 said.append(f"{c['better']} > {c['worse']} under {', '.join(c['supported_by'])} only")
-        out.append(f"Across measures of {m['target']} ({', '.join(m['measures'])}; {w}): "
+        some = m.get("unreliable") or []
+        flag = ("" if not some else " ⚠ (the listeners do not agree on this target" +
+                ("" if len(some) == len(m["measures"]) else f": flagged under {', '.join(some)}") + ")")
+        out.append(f"Across measures of {m['target']}{flag} ({', '.join(m['measures'])}; {w}): "
                    + ("; ".join(said) if said else "no measure separates any two models") + ".")
     return out
 
@@ -232,7 +238,7 @@ def _measures_section(stem: str, ds: dict, fp: str, cmp: dict, styles, synthetic
         rows = [[model] + [f"{_f(m['scores'][k][i])} (rank {m['ranks'][k][i]:g})" if m["ranks"][k][i] is not None
                            else "—" for k in range(len(m["measures"]))] for i, model in enumerate(m["models"])]
         section.tables.append(Table(f"{m['target']}", ["model"] + m["measures"], rows,
-                                    note=" ".join(_measures_claims({"measures": [m]}))))
+                                    note=" ".join(_measures_claims({"measures": [m]}, supported_only=False))))
     section.note = (f"A claim is a difference a measure's table finds significant (q < {alpha}), read in its direction: "
                     "it holds under every measure when every measure's table makes it (an intersection-union test, "
                     "Berger 1982), else it depends on the measure.")

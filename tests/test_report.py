@@ -339,6 +339,7 @@ def test_index_html_links_every_figure_once_and_needs_no_network(built):
                  "partial-rsa-material")
     assert {p.stem.split("__", 1)[1] for p in pngs} == {
         "fig1a", "fig1b", "fig2", "figA1", "figA2", "abx-1", *(f"rdms__{t}" for t in rsa_tasks),
+        "measures",  # rsa-material and rsa-modal-material measure one target: the claims across measures
         *(f"pairwise__{t}" for t in (*rsa_tasks, "transfer-material-hollow-to-full",
                                      "transfer-material-full-to-hollow", "abx-material"))}
     # a section per experiment, at the anchor the leaderboard links to, and links to each
@@ -526,7 +527,8 @@ def test_the_report_says_what_is_supported_and_who_made_it(built):
     n_rows = sum(1 for c in cmp_set["contrasts"] for r in c["rows"]
                  if "effect" in (r.get("verdict") or "") and not r["verdict"].startswith("no effect"))
     tasks_with_pairs = {t["task"] for t in cmp_set["tasks"] if t.get("pairwise") and any(map(any, t["pairwise"]["reject"]))}
-    assert len(claims) == len(tasks_with_pairs) + n_rows
+    n_targets = sum(1 for m in cmp_set.get("measures", []) if m["claims"])  # claims across measures: one per target
+    assert len(claims) == len(tasks_with_pairs) + n_rows + n_targets
     assert sum(c.count(" (by ") for c in claims) == n_pairs
     if not claims:
         assert "No pairwise difference or contrast is supported" in summary

@@ -23,7 +23,9 @@ def measures_figure(name: str, measures: list[dict], styles: dict, synthetic: bo
     plt = _pyplot()
     ncols = min(2, len(measures))
     title = "The models' ranking under each measure of alignment"
-    fig, _, axes, texts = _new_figure(title, synthetic, len(measures), ncols, panel_h=2.5, width=WIDTH)
+    # the page's width, three quarters of it for one panel (as every figure of the report)
+    fig, _, axes, texts = _new_figure(title, synthetic, len(measures), ncols, panel_h=2.5,
+                                      width=WIDTH if len(measures) > 1 else 0.75 * WIDTH)
     panels = []
     order = [m for m in styles if any(m in t["models"] for t in measures)]
     with plt.rc_context(RC):
@@ -46,8 +48,10 @@ def measures_figure(name: str, measures: list[dict], styles: dict, synthetic: bo
             ax.set_yticks(range(1, n + 1))
             ax.set_ylabel("rank (1 best)")
             ax.set_xlim(-0.3, k - 0.7)
-            ax.set_title(f"{target['target']}\n{_w_text(target['concordance'])}", fontsize=7.5)
+            flag = "\n⚠ unreliable target" if target.get("unreliable") else ""
+            ax.set_title(f"{target['target']}\n{_w_text(target['concordance'])}{flag}", fontsize=7.5)
             panels.append({"target": target["target"], "measures": target["measures"], "series": series,
+                           "unreliable": list(target.get("unreliable") or []),
                            "w": target["concordance"].get("w"), "w_ci": target["concordance"].get("w_ci")})
         _finish(fig, axes, order)
     data = {**_header_data(texts, synthetic, fig), "kind": "measure-rankings", "panels": panels}
