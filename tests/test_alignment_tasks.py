@@ -6,7 +6,6 @@ centred on 0); replicates on the same draws as RSA's (so compare pairs them)."""
 
 from __future__ import annotations
 
-import itertools
 import json
 
 import numpy as np
@@ -16,6 +15,7 @@ from audioprobe.metrics import cka, encoding, resampling
 from audioprobe.results import check_typed
 from audioprobe.tasktypes import TASK_TYPES, EvalContext
 from tests.factories import make_set
+from tests.test_cka import weighted_u_statistic_hsic
 
 CATS = {"material": ["wood", "metal", "glass"], "extent": ["1D", "2D", "3D"]}
 
@@ -39,17 +39,11 @@ def proportions(s, dims):
 
 
 def u_statistic_cka(x, y, c):
-    """Debiased CKA of the rows weighted by c: the U-statistic over distinct quadruples written out."""
-    def hsic(k, l_):
-        num = den = 0.0
-        for i, j, q, r in itertools.permutations(range(k.shape[0]), 4):
-            w = c[i] * c[j] * c[q] * c[r]
-            num += w * (k[i, j] * l_[i, j] + k[i, j] * l_[q, r] - 2 * k[i, j] * l_[i, q])
-            den += w
-        return num / den
-
+    """Debiased CKA of the rows weighted by c: the U-statistic over distinct quadruples written out
+    (tests/test_cka.py's reference)."""
     k, l_ = x @ x.T, y @ y.T
-    return hsic(k, l_) / np.sqrt(hsic(k, k) * hsic(l_, l_))
+    return weighted_u_statistic_hsic(k, l_, c) / np.sqrt(weighted_u_statistic_hsic(k, k, c)
+                                                         * weighted_u_statistic_hsic(l_, l_, c))
 
 
 # ---------------------------------------------------------------------------------------------
