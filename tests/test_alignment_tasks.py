@@ -73,8 +73,31 @@ def test_cka_task_equals_the_plain_estimators_and_its_replicates_the_resampled_r
                 if debiased:  # U-statistic over distinct sounds: on the 12 sounds of a smaller problem below
                     continue
                 assert reps[b, k] == pytest.approx(cka.linear_cka(x[idx], p_target[idx]), abs=1e-10)
-        assert (out["per_layer"][1]["p_value"] is None) != debiased
+        # the permutation test written out: CKA with the target's rows permuted by the seed's permutations
+        perms = resampling.random_permutations(resampling.ResamplePlan(7).permutations(), 40, 1000)
+        for entry, x in zip(out["per_layer"], layers.values()):
+            null = np.array([cka.linear_cka(x, p_target[pi], debiased) for pi in perms])
+            assert entry["p_value"] == pytest.approx((1 + np.sum(null >= entry["score"] - 1e-12)) / 1001, abs=1e-12)
     assert out["per_layer"][0]["score"] > 0.5 and abs(out["per_layer"][1]["score"]) < 0.1
+
+
+def test_cka_permutation_test_is_at_its_level_under_no_relation():
+    """A layer unrelated to the listeners: over 300 studies of 20 sounds, p < 0.05 in about 5% (the
+    permutation test is exact); a layer that is the target's rotation: p at its floor."""
+    rng = np.random.default_rng(8)
+    hits = 0
+    for seed in range(300):
+        s, _ = listener_set(rng, n=20, listeners=5)
+        out = TASK_TYPES["cka"].evaluate({"mean": {"x": rng.normal(size=(20, 6))}}, s,
+                                         params("cka", dimensions="material", bootstrap=0, permutations=199),
+                                         EvalContext("t", seed, None))
+        hits += out["per_layer"][0]["p_value"] < 0.05
+    assert 0.02 <= hits / 300 <= 0.09
+    target = proportions(s, ["material"])
+    out = TASK_TYPES["cka"].evaluate({"mean": {"x": target @ rng.normal(size=(3, 3))}}, s,
+                                     params("cka", dimensions="material", bootstrap=0, permutations=199),
+                                     EvalContext("t", 0, None))
+    assert out["per_layer"][0]["p_value"] == pytest.approx(1 / 200)
 
 
 def test_cka_debiased_replicates_are_the_u_statistic_of_the_resample(rng):

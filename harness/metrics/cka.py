@@ -186,3 +186,62 @@ def weighted_cka(grams_x, gram_y: np.ndarray, weights: np.ndarray, debiased: boo
         with np.errstate(invalid="ignore", divide="ignore"):
             out.append(np.where(ok, xy / np.sqrt(np.where(ok, xx * yy, 1.0)), np.nan))
     return np.array(out).reshape(-1, w.shape[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# A permutation test of no alignment
+
+#: Bytes a block of permuted target matrices may occupy (the general path, without a factor).
+PERMUTATION_BYTES = 64 * 2 ** 20
+
+
+def permuted_cka(grams_x, gram_y: np.ndarray, permutations: np.ndarray, debiased: bool = False,
+                 factor: np.ndarray | None = None) -> np.ndarray:
+    """`[len(grams_x), m]`: CKA of each Gram matrix of grams_x with gram_y's sounds permuted by each row of
+    permutations `[m, n]` (L_pi[i, j] = L[pi_i, pi_j]): the null distribution of a permutation test of no
+    alignment (exact: under independence every permutation is as likely; Gretton et al. 2008, NIPS, "A kernel
+    statistical test of independence"). Only the cross term moves (HSIC(L_pi, L_pi) = HSIC(L, L)); with
+    factor `[n, q]` (gram_y = factor factor^T, e.g. response proportions) it is sum_a f_pi,a^T A f_pi,a for
+    all permutations in one matrix product, else a gather of L_pi per permutation, in blocks."""
+    perms = np.atleast_2d(np.asarray(permutations, dtype=np.int64))
+    gy = np.asarray(gram_y, dtype=np.float64)
+    n = gy.shape[0]
+    estimator = hsic_unbiased if debiased else hsic
+    yy = estimator(gy, gy)
+    out = []
+    for gx in grams_x:
+        gx = np.asarray(gx, dtype=np.float64)
+        xx = estimator(gx, gx)
+        if debiased:
+            kt = gx.copy()
+            np.fill_diagonal(kt, 0.0)
+            lt = gy.copy()
+            np.fill_diagonal(lt, 0.0)
+            a_mat, k_rows, l_rows = kt, kt.sum(axis=1), lt.sum(axis=1)
+            trace = _permuted_trace(a_mat, gy if factor is None else None, factor, perms)
+            cross = (trace + k_rows.sum() * l_rows.sum() / ((n - 1) * (n - 2))
+                     - 2.0 / (n - 2) * (l_rows[perms] @ k_rows)) / (n * (n - 3))
+        else:
+            kc = gx - gx.mean(axis=0, keepdims=True) - gx.mean(axis=1, keepdims=True) + gx.mean()
+            cross = _permuted_trace(kc, gy if factor is None else None, factor, perms) / (n - 1) ** 2
+        ok = np.isfinite(xx) and np.isfinite(yy) and xx > 0 and yy > 0 and n >= (4 if debiased else 2)
+        out.append(cross / np.sqrt(xx * yy) if ok else np.full(perms.shape[0], np.nan))
+    return np.array(out).reshape(-1, perms.shape[0])
+
+
+def _permuted_trace(a: np.ndarray, gram: np.ndarray | None, factor: np.ndarray | None, perms: np.ndarray
+                    ) -> np.ndarray:
+    """`[m]`: sum_ij a_ij L[pi_i, pi_j] for every permutation (the diagonal of L left out when a's is zero)."""
+    m, n = perms.shape
+    if factor is not None:
+        f = np.asarray(factor, dtype=np.float64)
+        stacked = f[perms].transpose(1, 0, 2).reshape(n, -1)  # [n, m q]: column (b, a) is f[pi_b, a]
+        # with a's diagonal zero (debiased) L's diagonal never enters, in either path
+        return np.einsum("ij,ij->j", stacked, a @ stacked).reshape(m, -1).sum(axis=1)
+    out = np.empty(m)
+    block = max(1, PERMUTATION_BYTES // (8 * n * n))
+    for start in range(0, m, block):
+        p = perms[start:start + block]
+        permuted = gram[p[:, :, None], p[:, None, :]]  # [b, n, n]
+        out[start:start + block] = np.einsum("ij,bij->b", a, permuted)
+    return out

@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import numpy as np
 
 from audioprobe.errors import AudioprobeError, NotApplicableError
-from audioprobe.metrics import cka, geometry
+from audioprobe.metrics import cka, geometry, resampling
 from audioprobe.pooling import POOLINGS
 from audioprobe.stimuli import StimulusSet
 from audioprobe.tasktypes.common import (
@@ -29,6 +29,8 @@ from audioprobe.tasktypes.common import (
     Statistics,
     TaskType,
     dimensions_of,
+    json_float,
+    non_negative,
     register_task_type,
     synthetic_caveat,
 )
@@ -58,6 +60,8 @@ CKA_PARAMS = {
                                         "representations); biased: Kornblith et al.'s (inflated with many features).",
                        choices=ESTIMATORS),
     "pooling": Param(str, "mean", "Pooling over frames.", choices=POOLINGS),
+    "permutations": Param(int, 1000, "Permutations of the sounds for each layer's test of no alignment (0: off).",
+                          check=non_negative),
     **STAT_PARAMS,
 }
 
@@ -74,7 +78,10 @@ def _check_cka(where: str, params: dict[str, Any]) -> None:
         raise AudioprobeError(f"{where}: key 'dimensions' is required for target 'proportions'.")
 
 
-def _target_gram(stimset: StimulusSet, params: dict[str, Any], task: str) -> tuple[np.ndarray, list[dict]]:
+def _target_gram(stimset: StimulusSet, params: dict[str, Any], task: str
+                 ) -> tuple[np.ndarray, np.ndarray | None, list[dict]]:
+    """The target's Gram matrix, its factor (the proportions, whose product it is; None for an rdm target) and
+    its columns."""
     if params["target"] == "rdm":
         if stimset.rdm is None:
             raise NotApplicableError(f"task {task!r} needs a dissimilarity matrix (rdm.csv), but stimulus set "
@@ -86,10 +93,10 @@ def _target_gram(stimset: StimulusSet, params: dict[str, Any], task: str) -> tup
             raise NotApplicableError(f"task {task!r}: the dissimilarity matrix of stimulus set {stimset.name!r} has "
                                      f"pairs not rated; CKA needs a complete matrix (use an rsa task, which leaves "
                                      f"missing pairs out).")
-        return cka.gram_from_rdm(squareform(condensed, checks=False)), []
+        return cka.gram_from_rdm(squareform(condensed, checks=False)), None, []
     props, columns = response_target(stimset, params, task)
     p = np.hstack(props)
-    return p @ p.T, columns
+    return p @ p.T, p, columns
 
 
 def _layer_gram(x: np.ndarray) -> np.ndarray:
@@ -101,7 +108,7 @@ def _layer_gram(x: np.ndarray) -> np.ndarray:
 
 
 def evaluate_cka(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
-    target, columns = _target_gram(stimset, params, ctx.task)
+    target, factor, columns = _target_gram(stimset, params, ctx.task)
     layers = acts[params["pooling"]]
     names = list(layers)
     grams = [_layer_gram(x) for x in layers.values()]
@@ -115,8 +122,14 @@ def evaluate_cka(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         return cka.weighted_cka(grams, target, weights, debiased)
 
     per_layer, head = weighted_statistics(
-        names, score, n, params, ctx, REPLICATE_UNIT, null_value=0.0 if debiased else None,
+        names, score, n, params, ctx, REPLICATE_UNIT,
         undefined_note="a side is constant on these sounds (e.g. an all-zero layer)")
+    if params["permutations"]:
+        perms = resampling.random_permutations(ctx.plan.permutations(), n, params["permutations"])
+        null = cka.permuted_cka(grams, target, perms, debiased, factor=factor)  # [L, m]
+        for entry, values in zip(per_layer, null):
+            if entry["score"] is not None:
+                entry["p_value"] = json_float((1 + np.sum(values >= entry["score"] - 1e-12)) / (1 + values.size))
     what = ("the listeners' response proportions" if params["target"] == "proportions"
             else "the set's dissimilarity matrix, double-centred")
     dims = dimensions_of(params) if params["target"] == "proportions" else []
@@ -131,16 +144,22 @@ def evaluate_cka(acts: Activations, stimset: StimulusSet, params: dict[str, Any]
         "target_columns": columns,
         "n_sounds": int(n),
         "label_reliability": label_reliability(stimset, roles, ctx.seed),
-        "statistics": statistics_block(
+        "statistics": {**statistics_block(
             params, ctx.seed, n,
-            "bootstrap test of no alignment: (1 + #resamples with CKA <= 0) / (1 + resamples), one-sided" if debiased
-            else "none (the biased estimator is positive for unrelated representations: no test against 0)"),
+            "permutation test of no alignment (the target's sounds permuted, the seed's permutation stream as the "
+            "Mantel test's): (1 + #permutations with CKA >= observed) / (1 + permutations), one-sided; exact under "
+            "independence, for either estimator" if params["permutations"] else "off (permutations: 0)"),
+            "permutations": params["permutations"]},
         **synthetic_caveat(stimset),
     }
 
 
+class CKAStatistics(Statistics):
+    permutations: Annotated[int, "permutations of each layer's test of no alignment (0: off)"]
+
+
 class CKAScores(Scores):
-    statistics: Annotated[Statistics, "the uncertainty settings and methods"]
+    statistics: Annotated[CKAStatistics, "the uncertainty settings and methods"]
     estimator: Annotated[str, "debiased (Song et al. 2012's unbiased HSIC) or biased (Kornblith et al. 2019)"]
     target_columns: Annotated[list[Columns], "target proportions: the dimensions and categories of its columns "
                                              "(empty for an rdm target)"]

@@ -10,9 +10,11 @@ the layer carries nothing (`encoding.fold_correlations`). Read against the noise
 about its square root. Linear predictivity in the sense of Brain-Score (Schrimpf et al. 2018), with the
 listeners' responses in place of neural ones; docs/metrics.md, "Encoding".
 
-The predictions are fitted once, on all sounds' folds; the bootstrap and the half-splits reweigh the sounds
-whose held-out predictions are scored (each sound by its count; a half: the sounds of that half), the fits
-fixed. The resamples are RSA's on the same sounds, so audioprobe-compare pairs these scores with RSA and CKA.
+A bootstrap resample (RSA's draws of the sounds, so audioprobe-compare pairs these scores with RSA and CKA)
+reweighs the sounds whose held-out predictions are scored and refits every fold on its counts, to first
+order (`encoding.refit_predictions`: a fixed-fit bootstrap misses how the fits move with the sounds and
+underestimates the variance of a cross-validated score); the half-splits of the headline reweigh the
+scored sounds of the estimate's fits, or of the resample's.
 """
 
 from __future__ import annotations
@@ -60,7 +62,8 @@ ENCODE_PARAMS = {
     **STAT_PARAMS,
 }
 
-REPLICATE_UNIT = "sounds (bootstrap counts: each held-out prediction weighted by how often its sound was drawn)"
+REPLICATE_UNIT = ("sounds (bootstrap counts: each held-out prediction weighted by how often its sound was drawn, "
+                  "every fold's fit redone on the counts to first order)")
 
 
 def _check_encode(where: str, params: dict[str, Any]) -> None:
@@ -85,16 +88,20 @@ def evaluate_encode(acts: Activations, stimset: StimulusSet, params: dict[str, A
     folds = encoding.fold_ids(ctx.plan.folds(), n, params["folds"])
     layers = acts[params["pooling"]]
     names = list(layers)
-    predictions, alphas = [], []
+    fits, alphas = [], []
     for x in layers.values():
-        pred, chosen = encoding.cross_validated_predictions(np.asarray(x, dtype=np.float64).reshape(n, -1), y, folds)
-        predictions.append(pred)
+        x = np.asarray(x, dtype=np.float64).reshape(n, -1)
+        _, chosen = encoding.cross_validated_predictions(x, y, folds)
+        fits.append(encoding.fold_fits(x, y, folds, chosen))
         alphas.append(chosen)
 
-    def score(weights: np.ndarray) -> np.ndarray:
+    def score(weights: np.ndarray, fit_rows: np.ndarray, fit_weights: np.ndarray) -> np.ndarray:
+        """Every layer's score under each row of weights, its predictions refitted on its fit's weights."""
+        used, row_fit = np.unique(fit_rows, return_inverse=True)
         out = np.empty((len(names), weights.shape[0]))
-        for k, pred in enumerate(predictions):
-            r = encoding.fold_correlations(pred, y, weights, folds)  # [m, q]
+        for k, layer_fits in enumerate(fits):
+            pred = encoding.refit_predictions(layer_fits, fit_weights[used])[row_fit]  # [m, n, q]
+            r = encoding.fold_correlations_of_rows(pred, y, weights, folds)  # [m, q]
             per_dim = np.stack([encoding.category_score(r[:, a:b], s)
                                 for a, b, s in zip(bounds[:-1], bounds[1:], scored)], axis=1)
             finite = np.isfinite(per_dim)
@@ -105,7 +112,8 @@ def evaluate_encode(acts: Activations, stimset: StimulusSet, params: dict[str, A
 
     per_layer, head = weighted_statistics(
         names, score, n, params, ctx, REPLICATE_UNIT, null_value=0.0,
-        undefined_note="no category's held-out correlation is defined (constant predictions or observations)")
+        undefined_note="no category's held-out correlation is defined (constant predictions or observations)",
+        refit=True)
     for entry, chosen in zip(per_layer, alphas):
         entry["median_alpha"] = json_float(np.median(chosen))
     ceiling = proportion_ceiling(stimset, params, scored, ctx.plan.ceiling())
@@ -126,8 +134,9 @@ def evaluate_encode(acts: Activations, stimset: StimulusSet, params: dict[str, A
                        "model": "per fold: features standardised on the training sounds, ridge with an intercept, each "
                                 f"category's penalty chosen among {len(encoding.ALPHAS)} values from "
                                 f"{encoding.ALPHAS[0]:g} to {encoding.ALPHAS[-1]:g} by leave-one-out on the training "
-                                "sounds (scikit-learn RidgeCV); the fits are fixed, the resamples reweigh the held-out "
-                                "predictions"},
+                                "sounds (scikit-learn RidgeCV); a resample reweighs the held-out predictions and refits "
+                                "every fold on its counts, to first order (the infinitesimal jackknife; penalties and "
+                                "standardisation kept)"},
         **synthetic_caveat(stimset),
     }
 

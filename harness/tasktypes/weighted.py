@@ -37,23 +37,30 @@ def _interleaved(halves: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scored(score: Callable[[np.ndarray], np.ndarray], weights: np.ndarray, n_layers: int) -> np.ndarray:
-    """`[n_layers, m]` in blocks of WEIGHT_ROWS rows."""
+def _scored(score: Callable[..., np.ndarray], weights: np.ndarray, n_layers: int,
+            fit: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """`[n_layers, m]` in blocks of WEIGHT_ROWS rows; fit: (the fit index of every row, the fits' weights), passed
+    on to the score of a refitted statistic."""
     out = np.empty((n_layers, weights.shape[0]))
     for start in range(0, weights.shape[0], WEIGHT_ROWS):
-        out[:, start:start + WEIGHT_ROWS] = score(weights[start:start + WEIGHT_ROWS])
+        block = slice(start, start + WEIGHT_ROWS)
+        out[:, block] = score(weights[block]) if fit is None else score(weights[block], fit[0][block], fit[1])
     return out
 
 
-def weighted_statistics(names: list[str], score: Callable[[np.ndarray], np.ndarray], n: int, params: dict[str, Any],
+def weighted_statistics(names: list[str], score: Callable[..., np.ndarray], n: int, params: dict[str, Any],
                         ctx: EvalContext, unit: str, null_value: float | None = None,
-                        undefined_note: str = "the score is undefined on these sounds") -> tuple[list[dict], dict]:
+                        undefined_note: str = "the score is undefined on these sounds",
+                        refit: bool = False) -> tuple[list[dict], dict]:
     """Per-layer entries and the headline of a score given as `score(weights)`, the replicates kept on ctx.
 
     names: the layers (in order); n: the sounds the weights weigh; params: the task's `bootstrap`,
     `cv_splits`, `ci_level`; unit: what the kept replicates resample, in words; null_value: the score of no
     alignment (a per-layer p-value tests against it, one-sided: (1 + #resamples <= null) / (1 + resamples));
-    None: no test."""
+    None: no test. refit: the score holds a fit to the sounds that a resample redoes (an encoding model):
+    it is called `score(weights, fit_rows, fit_weights)`, fit_weights `[1 + B, n]` the fits' weights (row 0:
+    every sound once; row b + 1: resample b's counts) and fit_rows `[m]` the fit of each row of weights (the
+    estimate and its halves: 0; resample b and its halves: b + 1)."""
     B, S = params["bootstrap"], params["cv_splits"]
     choose = len(names) > 1 and S > 0
     counts = ctx.plan.sound_counts(n, B) if B else np.zeros((0, n), dtype=np.int64)
@@ -62,7 +69,12 @@ def weighted_statistics(names: list[str], score: Callable[[np.ndarray], np.ndarr
     weights = [np.ones((1, n)), counts.astype(np.float64), _interleaved(halves).astype(np.float64)]
     if K:  # [B, K, 2] halves of each resample, resample-major
         weights.append((counts[:, None, :] * _interleaved(halves[:K])[None]).reshape(-1, n).astype(np.float64))
-    values = _scored(score, np.vstack(weights), len(names))  # [L, 1 + B + 2S + 2BK]
+    fit = None
+    if refit:
+        fit_rows = np.concatenate([np.zeros(1, dtype=np.int64), np.arange(1, B + 1), np.zeros(2 * halves.shape[0], dtype=np.int64),
+                                   np.repeat(np.arange(1, B + 1), 2 * K)])
+        fit = (fit_rows, np.vstack([np.ones((1, n)), counts.astype(np.float64)]))
+    values = _scored(score, np.vstack(weights), len(names), fit)  # [L, 1 + B + 2S + 2BK]
     point, boot = values[:, 0], values[:, 1:1 + B].T
     cv_a, cv_b = values[:, 1 + B:1 + B + 2 * S:2].T, values[:, 2 + B:1 + B + 2 * S:2].T
     per_layer = []
