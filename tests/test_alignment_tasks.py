@@ -248,3 +248,46 @@ def test_encode_refuses_too_few_sounds_for_its_folds(rng):
     with pytest.raises(NotApplicableError, match="5 folds need at least 10 sounds"):
         TASK_TYPES["encode"].evaluate({"mean": {"x": rng.normal(size=(8, 2))}}, s, params("encode"),
                                       EvalContext("t", 0, None))
+
+
+def test_encode_replicates_are_the_refitted_score_of_each_resample(rng):
+    """Resample b written out in the primal: each fold's ridge (intercept unpenalised, scikit-learn's chosen
+    penalties) refitted to first order on the resample's counts, theta + M^-1 Z^T diag(c - 1) r, its held-out
+    predictions correlated with the observations on each fold's rows repeated by their counts (np.corrcoef),
+    averaged over folds, categories and dimensions."""
+    s, _ = listener_set(rng, n=30)
+    y = proportions(s, ["material", "extent"])
+    x = y @ rng.normal(size=(6, 5)) + rng.normal(size=(30, 5))
+    ctx = EvalContext("t", 9, None)
+    TASK_TYPES["encode"].evaluate({"mean": {"only": x}}, s, params("encode", dimensions=["material", "extent"],
+                                                                    bootstrap=3, cv_splits=0, ceiling_splits=0), ctx)
+    folds = encoding.fold_ids(resampling.ResamplePlan(9).folds(), 30, 5)
+    _, alphas = encoding.cross_validated_predictions(x, y, folds)
+    counts = resampling.sound_draws(9, 30, 3)
+    for b, c in enumerate(counts):
+        pred = np.empty_like(y)
+        for f in range(5):
+            test = folds == f
+            z_fit, z_pred = encoding._standardise(x[~test], x[test])
+            zf = np.hstack([np.ones((z_fit.shape[0], 1)), z_fit])
+            zp = np.hstack([np.ones((z_pred.shape[0], 1)), z_pred])
+            for col in range(y.shape[1]):
+                m = zf.T @ zf + alphas[f, col] * np.diag([0.0] + [1.0] * z_fit.shape[1])
+                theta = np.linalg.solve(m, zf.T @ y[~test, col])
+                resid = y[~test, col] - zf @ theta
+                theta = theta + np.linalg.solve(m, zf.T @ ((c[~test] - 1) * resid))
+                pred[test, col] = zp @ theta
+        per_dim = []
+        for cols in ([0, 1, 2], [3, 4, 5]):
+            per_col = []
+            for col in cols:
+                rs = []
+                for f in range(5):
+                    idx = np.flatnonzero(folds == f)
+                    if np.count_nonzero(c[idx]) < 3:
+                        continue
+                    p_rep, o_rep = np.repeat(pred[idx, col], c[idx]), np.repeat(y[idx, col], c[idx])
+                    rs.append(np.corrcoef(p_rep, o_rep)[0, 1] if np.ptp(p_rep) > 0 and np.ptp(o_rep) > 0 else 0.0)
+                per_col.append(np.mean(rs))
+            per_dim.append(np.mean(per_col))
+        assert ctx.replicates["per_layer"][b, 0] == pytest.approx(np.mean(per_dim), abs=1e-8)

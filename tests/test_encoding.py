@@ -237,6 +237,22 @@ def test_category_score_and_scored_columns():
         encoding.category_score(r, scored[:3])
 
 
+@pytest.mark.parametrize("n, p", [(60, 8), (60, 300), (245, 768), (100, 3)])
+def test_fold_fits_choose_ridgecvs_penalties_and_make_its_predictions(n, p):
+    """One eigendecomposition per fold gives scikit-learn RidgeCV's leave-one-out choice of each category's
+    penalty (its Gram mode, the intercept unpenalised) and its held-out predictions, a constant feature
+    included."""
+    rng = np.random.default_rng(n + p)
+    x, y = rng.normal(size=(n, p)), rng.dirichlet(np.ones(4), size=n)
+    y[:, 0] += 0.1 * x[:, 0]
+    x[:, 1] = 3.0
+    folds = encoding.fold_ids(rng, n, 5)
+    pred, alphas = encoding.cross_validated_predictions(x, y, folds)
+    fits = encoding.fold_fits(x, y, folds)
+    np.testing.assert_array_equal(np.array([f.alphas for f in fits]), alphas)
+    np.testing.assert_allclose(encoding.refit_predictions(fits, np.ones(n))[0], pred, atol=1e-10)
+
+
 def test_refit_predictions_are_the_first_order_change_of_an_exact_weighted_refit(rng):
     """Against scikit-learn's Ridge fitted with sample weights on the fold's standardised features (penalty and
     standardisation those of the fit): at weights 1 the same predictions; for weights 1 + eps d the change of
@@ -248,7 +264,7 @@ def test_refit_predictions_are_the_first_order_change_of_an_exact_weighted_refit
     y[:, 0] += 0.3 * x[:, 0]
     folds = encoding.fold_ids(rng, n, 4)
     pred, alphas = encoding.cross_validated_predictions(x, y, folds)
-    fits = encoding.fold_fits(x, y, folds, alphas)
+    fits = encoding.fold_fits(x, y, folds)
     np.testing.assert_allclose(encoding.refit_predictions(fits, np.ones(n))[0], pred, atol=1e-8)
     d = rng.normal(size=n)
     for eps in (1e-3, 1e-5):
@@ -278,7 +294,7 @@ def test_the_refitted_bootstrap_covers_a_null_score_where_fixed_fits_do_not():
         x, y = rng.normal(size=(n, 8)), rng.dirichlet(np.ones(q), size=n)
         folds = encoding.fold_ids(rng, n, 5)
         pred, alphas = encoding.cross_validated_predictions(x, y, folds)
-        fits = encoding.fold_fits(x, y, folds, alphas)
+        fits = encoding.fold_fits(x, y, folds)
         counts = resampling.bootstrap_counts(rng, n, 300).astype(float)
         refit = encoding.fold_correlations_of_rows(encoding.refit_predictions(fits, counts), y, counts, folds).mean(1)
         fixed = encoding.fold_correlations(pred, y, counts, folds).mean(1)

@@ -129,42 +129,70 @@ class FoldFit:
     predictions: np.ndarray
     residuals: np.ndarray
     hat: np.ndarray
+    alphas: np.ndarray  # [q] the penalty chosen for each category
 
 
-def fold_fits(x: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas_chosen: np.ndarray) -> list[FoldFit]:
-    """Each fold's fits at the penalties `alphas_chosen` `[K, q]` (`cross_validated_predictions`'), with the
-    features standardised on its training sounds as there: the same predictions (the dual form of ridge with
-    an unpenalised intercept: p_t = ybar + k_t (K + alpha I)^{-1} (y - ybar), K the training Gram matrix of the
-    standardised features, through one eigendecomposition per fold), and the hat blocks and residuals of
-    `refit_predictions`. Written here: scikit-learn exposes neither the hat matrix nor the residuals of
-    RidgeCV's chosen fit."""
+def _loo_errors(lam: np.ndarray, q_mat: np.ndarray, qty: np.ndarray, intercept_dim: int, alphas: np.ndarray
+                ) -> np.ndarray:
+    """`[n_alphas, q]` mean squared leave-one-out errors of ridge with an unpenalised intercept, for every
+    penalty, from one eigendecomposition of the training Gram matrix plus 11^T (the closed form of Golub, Heath
+    & Wahba 1979, as scikit-learn's RidgeCV computes it in its Gram mode: the intercept's direction left
+    unpenalised, e_i = c_i / (G^{-1})_ii with c = G^{-1} y)."""
+    out = np.empty((alphas.size, qty.shape[1]))
+    q2 = q_mat * q_mat
+    for a, alpha in enumerate(alphas):
+        w = 1.0 / (lam + alpha)
+        w[intercept_dim] = 0.0
+        c = q_mat @ (w[:, None] * qty)
+        g_inv_diag = q2 @ w
+        out[a] = np.mean((c / g_inv_diag[:, None]) ** 2, axis=0)
+    return out
+
+
+def fold_fits(x: np.ndarray, y: np.ndarray, folds: np.ndarray, alphas: np.ndarray = ALPHAS) -> list[FoldFit]:
+    """Each fold's ridge fits, every category's penalty chosen among `alphas` by leave-one-out on the fold's
+    training sounds, features standardised on them: the model of `cross_validated_predictions` (the same
+    penalties and predictions as scikit-learn's RidgeCV there, tests/test_encoding.py), from ONE
+    eigendecomposition per fold that also gives the hat blocks and residuals of `refit_predictions`
+    (predictions p_t = ybar + k_t (K + alpha I)^{-1} (y - ybar), K the training Gram matrix of the standardised
+    features). Written here: scikit-learn exposes neither the hat matrix nor the residuals of RidgeCV's fit,
+    and a second decomposition would double the cost."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     x = x.reshape(x.shape[0], -1)
     y = y[:, None] if y.ndim == 1 else y
     folds = np.asarray(folds)
+    alphas = np.asarray(alphas, dtype=np.float64).ravel()
     out = []
     for f in range(int(folds.max()) + 1):
         test = folds == f
         train = ~test
         z_fit, z_pred = _standardise(x[train], x[test])
-        lam, u = np.linalg.eigh(z_fit @ z_fit.T)
-        lam = np.maximum(lam, 0.0)
-        ku = (z_pred @ z_fit.T) @ u  # [n_test, n_train]
+        n_train = int(train.sum())
         y_train = y[train]
         ybar = y_train.mean(axis=0)
-        uy = u.T @ (y_train - ybar)  # [n_train, q]
-        n_train = int(train.sum())
-        inv = 1.0 / (lam[:, None] + np.asarray(alphas_chosen[f], dtype=np.float64)[None, :])  # [n_train, q]
+        yc = y_train - ybar
+        # K + 11^T: the constant vector is an eigenvector (z_fit is centred), the intercept's direction
+        lam_aug, q_aug = np.linalg.eigh(z_fit @ z_fit.T + 1.0)
+        intercept_dim = int(np.argmax(np.abs(q_aug.sum(axis=0))))
+        errors = _loo_errors(lam_aug, q_aug, q_aug.T @ yc, intercept_dim, alphas)
+        chosen = alphas[np.argmin(errors, axis=0)]  # [q], the first of tied minima
+        # the same eigenvectors diagonalise K itself: its eigenvalue on the intercept's direction is 0
+        lam = np.maximum(lam_aug, 0.0)
+        lam[intercept_dim] = 0.0
+        ku = (z_pred @ z_fit.T) @ q_aug  # [n_test, n_train]
+        uy = q_aug.T @ yc
+        inv = 1.0 / (lam[:, None] + chosen[None, :])  # [n_train, q]
         predictions = ybar + ku @ (inv * uy)
-        residuals = y_train - (ybar + u @ (lam[:, None] * inv * uy))
-        hat = 1.0 / n_train + np.einsum("tk,kc,ik->cti", ku, inv, u)
-        out.append(FoldFit(train, test, predictions, residuals, hat))
+        residuals = y_train - (ybar + q_aug @ (lam[:, None] * inv * uy))
+        hat = np.stack([1.0 / n_train + (ku * inv[:, c]) @ q_aug.T for c in range(y.shape[1])])
+        out.append(FoldFit(train, test, predictions, residuals, hat, chosen))
     return out
 
 
 def refit_predictions(fits: list[FoldFit], fit_weights: np.ndarray) -> np.ndarray:
     """`[m, n, q]`: every sound's held-out prediction with its fold's fit redone on the training sounds weighted
-    by each row of fit_weights `[m, n]` (bootstrap counts; 1: the fit itself), to first order in the weights.
+    by each row of fit_weights `[m, n]` (bootstrap counts; 1: the fit itself), to first order in the weights
+    (`refit_fold_predictions`, placed back in the sounds' order).
 
     The infinitesimal jackknife (Jaeckel 1972; Efron 1982, ch. 6; as an approximation of a reweighted refit,
     Giordano et al. 2019, AISTATS, "A Swiss Army infinitesimal jackknife"): the ridge solution is a smooth
@@ -175,12 +203,57 @@ def refit_predictions(fits: list[FoldFit], fit_weights: np.ndarray) -> np.ndarra
     cross-validated score (Bengio & Grandvalet 2004): 81% coverage of nominal 95% under no relation, where
     this refit gives 94-96% (docs/metrics.md, "Encoding")."""
     w = np.atleast_2d(np.asarray(fit_weights, dtype=np.float64))
-    q = fits[0].predictions.shape[1]
-    out = np.empty((w.shape[0], w.shape[1], q))
-    for fit in fits:
-        change = (w[:, fit.train] - 1.0)[:, None, :] * fit.residuals.T[None]  # [m, q, n_train]
-        out[:, fit.test, :] = fit.predictions[None] + np.einsum("mci,cti->mtc", change, fit.hat)
+    out = np.empty((w.shape[0], w.shape[1], fits[0].predictions.shape[1]))
+    for fit, pred in zip(fits, refit_fold_predictions(fits, w)):
+        out[:, fit.test, :] = pred
     return out
+
+
+def refit_fold_predictions(fits: list[FoldFit], fit_weights: np.ndarray) -> list[np.ndarray]:
+    """Per fold, `[m, n_test, q]`: `refit_predictions` of its held-out sounds (in the fold's order)."""
+    w = np.atleast_2d(np.asarray(fit_weights, dtype=np.float64))
+    q = fits[0].predictions.shape[1]
+    out = []
+    for fit in fits:
+        # sum_i (w_i - 1) r_ic h_cti for every category at once: one matrix product with the fold's influence
+        # matrix [n_train, n_test q], r_ic h_cti laid out as (t, c)
+        influence = (fit.residuals.T[:, None, :] * fit.hat).transpose(2, 1, 0).reshape(fit.hat.shape[2], -1)
+        change = (w[:, fit.train] - 1.0) @ influence  # [m, n_test q]
+        out.append(fit.predictions[None] + change.reshape(w.shape[0], -1, q))
+    return out
+
+
+def refit_fold_correlations(fits: list[FoldFit], obs: np.ndarray, fit_weights: np.ndarray,
+                            row_weights: np.ndarray) -> np.ndarray:
+    """`[F, R, q]`: the encoding score's per-category mean over folds of each fold's weighted r, every fit of
+    fit_weights `[F, n]` (`refit_fold_predictions`) scored under its rows of row_weights `[F, R, n]` (a
+    resample and its halves share the resample's fit). The rule of `fold_correlations_of_rows` (a constant
+    side: r = 0; fewer than 3 weighted sounds: the fold left out), its sums as batched matrix products of each
+    fit's predictions with its rows' weights."""
+    o = np.asarray(obs, dtype=np.float64)
+    o = o[:, None] if o.ndim == 1 else o
+    rw = np.asarray(row_weights, dtype=np.float64)
+    total = count = 0.0
+    for fit, pred in zip(fits, refit_fold_predictions(fits, fit_weights)):
+        wf = rw[:, :, fit.test]  # [F, R, n_f]
+        pc = pred - pred.mean(axis=1, keepdims=True)  # each fit's own centre: r does not change, and a fit whose
+        # predictions barely vary keeps its few significant digits (the one-pass sums below would cancel them)
+        oc = o[fit.test] - o[fit.test].mean(axis=0)
+        sw = wf.sum(axis=2)[..., None]  # [F, R, 1]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mp = np.matmul(wf, pc) / sw  # [F, R, q]
+            mo = (wf @ oc) / sw
+            raw_p = np.matmul(wf, pc * pc) / sw
+            raw_o = (wf @ (oc * oc)) / sw
+            cov = np.matmul(wf, pc * oc[None]) / sw - mp * mo
+            vp, vo = raw_p - mp * mp, raw_o - mo * mo
+            r = np.clip(cov / np.sqrt(vp * vo), -1.0, 1.0)
+        enough = np.broadcast_to((np.count_nonzero(wf > 0, axis=2) >= 3)[..., None], r.shape)
+        varies = (vp > VARIANCE_FLOOR * np.abs(raw_p)) & (vo > VARIANCE_FLOOR * np.abs(raw_o)) & np.isfinite(r)
+        total = total + np.where(enough & varies, r, 0.0)
+        count = count + enough
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
 def fold_correlations_of_rows(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, folds: np.ndarray
@@ -204,14 +277,15 @@ def fold_correlations_of_rows(pred: np.ndarray, obs: np.ndarray, weights: np.nda
         wf, pf, of = w[:, idx], p[:, idx], o[idx]
         pc, oc = pf - pf.mean(axis=1, keepdims=True), of - of.mean(axis=0)  # shifts: r does not change
         sw = wf.sum(axis=1)[:, None]
+        wp = wf[:, :, None] * pc  # [m, n_fold, q]
         with np.errstate(invalid="ignore", divide="ignore"):
-            mp = np.einsum("mn,mnq->mq", wf, pc) / sw
+            mp = wp.sum(axis=1) / sw
             mo = (wf @ oc) / sw
-            cov = np.einsum("mn,mnq,nq->mq", wf, pc, oc) / sw - mp * mo
-            vp = np.einsum("mn,mnq->mq", wf, pc * pc) / sw - mp * mp
-            vo = (wf @ (oc * oc)) / sw - mo * mo
-            raw_p = np.einsum("mn,mnq->mq", wf, pc * pc) / sw
+            cov = np.einsum("mnq,nq->mq", wp, oc) / sw - mp * mo
+            raw_p = np.einsum("mnq,mnq->mq", wp, pc) / sw
+            vp = raw_p - mp * mp
             raw_o = (wf @ (oc * oc)) / sw
+            vo = raw_o - mo * mo
             r = np.clip(cov / np.sqrt(vp * vo), -1.0, 1.0)
         enough = np.broadcast_to((np.count_nonzero(wf > 0, axis=1) >= 3)[:, None], r.shape)
         varies = (vp > VARIANCE_FLOOR * np.abs(raw_p)) & (vo > VARIANCE_FLOOR * np.abs(raw_o)) & np.isfinite(r)

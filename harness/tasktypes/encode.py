@@ -88,26 +88,21 @@ def evaluate_encode(acts: Activations, stimset: StimulusSet, params: dict[str, A
     folds = encoding.fold_ids(ctx.plan.folds(), n, params["folds"])
     layers = acts[params["pooling"]]
     names = list(layers)
-    fits, alphas = [], []
-    for x in layers.values():
-        x = np.asarray(x, dtype=np.float64).reshape(n, -1)
-        _, chosen = encoding.cross_validated_predictions(x, y, folds)
-        fits.append(encoding.fold_fits(x, y, folds, chosen))
-        alphas.append(chosen)
+    fits = [encoding.fold_fits(np.asarray(x, dtype=np.float64).reshape(n, -1), y, folds) for x in layers.values()]
+    alphas = [np.array([f.alphas for f in layer_fits]) for layer_fits in fits]
 
-    def score(weights: np.ndarray, fit_rows: np.ndarray, fit_weights: np.ndarray) -> np.ndarray:
-        """Every layer's score under each row of weights, its predictions refitted on its fit's weights."""
-        used, row_fit = np.unique(fit_rows, return_inverse=True)
-        out = np.empty((len(names), weights.shape[0]))
+    def score(fit_weights: np.ndarray, row_weights: np.ndarray) -> np.ndarray:
+        """Every layer's score `[L, F, R]`: each fit of fit_weights made (to first order) and scored under its
+        rows of row_weights."""
+        out = np.empty((len(names),) + row_weights.shape[:2])
         for k, layer_fits in enumerate(fits):
-            pred = encoding.refit_predictions(layer_fits, fit_weights[used])[row_fit]  # [m, n, q]
-            r = encoding.fold_correlations_of_rows(pred, y, weights, folds)  # [m, q]
-            per_dim = np.stack([encoding.category_score(r[:, a:b], s)
-                                for a, b, s in zip(bounds[:-1], bounds[1:], scored)], axis=1)
+            r = encoding.refit_fold_correlations(layer_fits, y, fit_weights, row_weights)  # [F, R, q]
+            per_dim = np.stack([encoding.category_score(r[..., a:b], s)
+                                for a, b, s in zip(bounds[:-1], bounds[1:], scored)], axis=-1)
             finite = np.isfinite(per_dim)
             with np.errstate(invalid="ignore", divide="ignore"):
-                out[k] = np.where(finite.any(axis=1), np.where(finite, per_dim, 0.0).sum(axis=1) / finite.sum(axis=1),
-                                  np.nan)
+                out[k] = np.where(finite.any(axis=-1),
+                                  np.where(finite, per_dim, 0.0).sum(axis=-1) / finite.sum(axis=-1), np.nan)
         return out
 
     per_layer, head = weighted_statistics(

@@ -37,14 +37,36 @@ def _interleaved(halves: np.ndarray) -> np.ndarray:
     return out
 
 
-def _scored(score: Callable[..., np.ndarray], weights: np.ndarray, n_layers: int,
-            fit: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """`[n_layers, m]` in blocks of WEIGHT_ROWS rows; fit: (the fit index of every row, the fits' weights), passed
-    on to the score of a refitted statistic."""
+def _scored(score: Callable[[np.ndarray], np.ndarray], weights: np.ndarray, n_layers: int) -> np.ndarray:
+    """`[n_layers, m]` in blocks of WEIGHT_ROWS rows."""
     out = np.empty((n_layers, weights.shape[0]))
     for start in range(0, weights.shape[0], WEIGHT_ROWS):
-        block = slice(start, start + WEIGHT_ROWS)
-        out[:, block] = score(weights[block]) if fit is None else score(weights[block], fit[0][block], fit[1])
+        out[:, start:start + WEIGHT_ROWS] = score(weights[start:start + WEIGHT_ROWS])
+    return out
+
+
+#: Resamples whose fits a refitted score makes at once.
+FIT_CHUNK = 128
+
+
+def _refitted(score: Callable[[np.ndarray, np.ndarray], np.ndarray], n_layers: int, counts: np.ndarray,
+              halves: np.ndarray, K: int) -> np.ndarray:
+    """The values of a refitted score in `_scored`'s layout `[n_layers, 1 + B + 2S + 2BK]`, each fit made once
+    with every row that uses it: `score(fit_weights [F, n], row_weights [F, R, n]) -> [n_layers, F, R]`."""
+    B, n = counts.shape
+    S2 = 2 * halves.shape[0]
+    out = np.empty((n_layers, 1 + B + S2 + 2 * B * K))
+    estimate = score(np.ones((1, n)), np.vstack([np.ones((1, n)), _interleaved(halves).astype(np.float64)])[None])
+    out[:, 0], out[:, 1 + B:1 + B + S2] = estimate[:, 0, 0], estimate[:, 0, 1:]
+    first = _interleaved(halves[:K]).astype(np.float64)  # [2K, n]
+    for start in range(0, B, FIT_CHUNK):
+        c = counts[start:start + FIT_CHUNK].astype(np.float64)
+        rows = np.concatenate([c[:, None, :], c[:, None, :] * first[None]], axis=1)  # [F, 1 + 2K, n]
+        v = score(c, rows)
+        out[:, 1 + start:1 + start + c.shape[0]] = v[:, :, 0]
+        if K:
+            at = 1 + B + S2 + 2 * K * start
+            out[:, at:at + 2 * K * c.shape[0]] = v[:, :, 1:].reshape(n_layers, -1)
     return out
 
 
@@ -57,24 +79,22 @@ def weighted_statistics(names: list[str], score: Callable[..., np.ndarray], n: i
     names: the layers (in order); n: the sounds the weights weigh; params: the task's `bootstrap`,
     `cv_splits`, `ci_level`; unit: what the kept replicates resample, in words; null_value: the score of no
     alignment (a per-layer p-value tests against it, one-sided: (1 + #resamples <= null) / (1 + resamples));
-    None: no test. refit: the score holds a fit to the sounds that a resample redoes (an encoding model):
-    it is called `score(weights, fit_rows, fit_weights)`, fit_weights `[1 + B, n]` the fits' weights (row 0:
-    every sound once; row b + 1: resample b's counts) and fit_rows `[m]` the fit of each row of weights (the
-    estimate and its halves: 0; resample b and its halves: b + 1)."""
+    None: no test. refit: the score holds a fit to the sounds that a resample redoes (an encoding model): it
+    is called `score(fit_weights [F, n], row_weights [F, R, n]) -> [n_layers, F, R]`, each fit's weights (every
+    sound once, or a resample's counts) with the rows scored on it (the estimate and its cv halves; a resample
+    and its K pairs of halves)."""
     B, S = params["bootstrap"], params["cv_splits"]
     choose = len(names) > 1 and S > 0
     counts = ctx.plan.sound_counts(n, B) if B else np.zeros((0, n), dtype=np.int64)
     halves = resampling.random_halves(ctx.plan.splits(), n, S) if choose else np.zeros((0, n), dtype=bool)
     K = min(resampling.HEADLINE_SPLITS, halves.shape[0]) if B else 0
-    weights = [np.ones((1, n)), counts.astype(np.float64), _interleaved(halves).astype(np.float64)]
-    if K:  # [B, K, 2] halves of each resample, resample-major
-        weights.append((counts[:, None, :] * _interleaved(halves[:K])[None]).reshape(-1, n).astype(np.float64))
-    fit = None
     if refit:
-        fit_rows = np.concatenate([np.zeros(1, dtype=np.int64), np.arange(1, B + 1), np.zeros(2 * halves.shape[0], dtype=np.int64),
-                                   np.repeat(np.arange(1, B + 1), 2 * K)])
-        fit = (fit_rows, np.vstack([np.ones((1, n)), counts.astype(np.float64)]))
-    values = _scored(score, np.vstack(weights), len(names), fit)  # [L, 1 + B + 2S + 2BK]
+        values = _refitted(score, len(names), counts, halves, K)
+    else:
+        weights = [np.ones((1, n)), counts.astype(np.float64), _interleaved(halves).astype(np.float64)]
+        if K:  # [B, K, 2] halves of each resample, resample-major
+            weights.append((counts[:, None, :] * _interleaved(halves[:K])[None]).reshape(-1, n).astype(np.float64))
+        values = _scored(score, np.vstack(weights), len(names))  # [L, 1 + B + 2S + 2BK]
     point, boot = values[:, 0], values[:, 1:1 + B].T
     cv_a, cv_b = values[:, 1 + B:1 + B + 2 * S:2].T, values[:, 2 + B:1 + B + 2 * S:2].T
     per_layer = []
