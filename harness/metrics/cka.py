@@ -123,15 +123,16 @@ def _weighted_terms(k: np.ndarray, l_: np.ndarray, w: np.ndarray, kw: tuple, lw:
     if not debiased:
         # the V-statistic on the resampled rows: tr(K_r H L_r H), the diagonals of K and L kept
         dk, dl = np.diag(k), np.diag(l_)
-        kl_rows = np.einsum("mi,mi,mi->m", w, kw1 + w * dk, lw1 + w * dl)
+        kl_rows = np.einsum("mi,mi->m", w * (kw1 + w * dk), lw1 + w * dl)
         return (a + w2 @ (dk * dl)) - 2.0 * kl_rows / s1 + (ckc + w2 @ dk) * (clc + w2 @ dl) / s1 ** 2
     # sums over distinct sounds of c-weighted tuples, by inclusion-exclusion on the full sums
     m2w2 = np.einsum("mi,mi->m", w2, w2 @ m_kl)  # sum_ij c_i^2 c_j^2 K~ L~
     w2_mw, w3_mw = np.einsum("mi,mi->m", w2, mw), np.einsum("mi,mi->m", w3, mw)
-    t_i = np.einsum("mi,mi,mi->m", w2, kw1, lw1) - m2w2  # sum over distinct (i, j, q) of c_i^2 c_j c_q K_ij L_iq
-    t_j = np.einsum("mi,mi,mi->m", w, kw2, lw1) - w3_mw  # ... c_i c_j^2 c_q K_ij L_iq
-    t_q = np.einsum("mi,mi,mi->m", w, kw1, lw2) - w3_mw  # ... c_i c_j c_q^2 K_ij L_iq
-    t_c = np.einsum("mi,mi,mi->m", w, kw1, lw1) - w2_mw  # ... c_i c_j c_q K_ij L_iq
+    kl = kw1 * lw1
+    t_i = np.einsum("mi,mi->m", w2, kl) - m2w2  # sum over distinct (i, j, q) of c_i^2 c_j c_q K_ij L_iq
+    t_j = np.einsum("mi,mi->m", w * kw2, lw1) - w3_mw  # ... c_i c_j^2 c_q K_ij L_iq
+    t_q = np.einsum("mi,mi->m", w * kw1, lw2) - w3_mw  # ... c_i c_j c_q^2 K_ij L_iq
+    t_c = np.einsum("mi,mi->m", w, kl) - w2_mw  # ... c_i c_j c_q K_ij L_iq
     # each sum over distinct (i, j, q, r), the term's own indices fixed and the others summed out
     pairs = (s1 ** 2 - s2) * a - 4.0 * s1 * w2_mw + 4.0 * w3_mw + 2.0 * m2w2  # K_ij L_ij
     triples = s1 * t_c - t_i - t_j - t_q  # K_ij L_iq
