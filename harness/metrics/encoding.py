@@ -84,7 +84,8 @@ def cross_validated_predictions(x: np.ndarray, y: np.ndarray, folds: np.ndarray,
     """Held-out ridge predictions of y `[n, q]` from x `[n, p]` (a vector: one feature) in the folds
     `[n]` (ints 0..K-1, each used): standardise and choose each column's penalty among alphas on the
     training sounds only (RidgeCV, efficient leave-one-out). -> (predictions `[n, q]`, alphas `[K, q]`);
-    a 1-D y is one column."""
+    a 1-D y is one column. The scikit-learn path of the model: the encode task uses `fold_fits`, which makes
+    the same choices and predictions from one decomposition per fold and is tested against this."""
     from sklearn.linear_model import RidgeCV
 
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
