@@ -159,3 +159,18 @@ def test_weighted_cka_is_nan_where_undefined(rng):
     assert np.isnan(cka.weighted_cka([np.ones((10, 10))], y @ y.T, np.ones((1, 10)))).all()  # a constant side
     with pytest.raises(ValueError, match="9 columns for 10 sounds"):
         cka.weighted_cka([x @ x.T], y @ y.T, np.ones((1, 9)))
+
+
+@pytest.mark.parametrize("debiased", [False, True])
+def test_permuted_cka_is_cka_of_the_permuted_target_in_both_paths_and_any_block(rng, monkeypatch, debiased):
+    """The permutation null written out: linear CKA with the target's rows permuted; the factor path (one
+    matrix product for many permutations) and the gather path agree, whatever the block size."""
+    n = 12
+    x, p = rng.normal(size=(n, 5)), rng.dirichlet(np.ones(3), size=n)
+    perms = np.argsort(rng.random((7, n)), axis=1)
+    want = [cka.linear_cka(x, p[pi], debiased) for pi in perms]
+    for block_bytes in (cka.PERMUTATION_BYTES, 8 * n * n * 2):  # the default, and blocks of two permutations
+        monkeypatch.setattr(cka, "PERMUTATION_BYTES", block_bytes)
+        np.testing.assert_allclose(cka.permuted_cka([x @ x.T], p @ p.T, perms, debiased)[0], want, atol=1e-12)
+        np.testing.assert_allclose(cka.permuted_cka([x @ x.T], p @ p.T, perms, debiased, factor=p)[0], want,
+                                   atol=1e-12)

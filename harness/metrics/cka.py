@@ -234,12 +234,16 @@ def _permuted_trace(a: np.ndarray, gram: np.ndarray | None, factor: np.ndarray |
                     ) -> np.ndarray:
     """`[m]`: sum_ij a_ij L[pi_i, pi_j] for every permutation (the diagonal of L left out when a's is zero)."""
     m, n = perms.shape
+    out = np.empty(m)
     if factor is not None:
         f = np.asarray(factor, dtype=np.float64)
-        stacked = f[perms].transpose(1, 0, 2).reshape(n, -1)  # [n, m q]: column (b, a) is f[pi_b, a]
-        # with a's diagonal zero (debiased) L's diagonal never enters, in either path
-        return np.einsum("ij,ij->j", stacked, a @ stacked).reshape(m, -1).sum(axis=1)
-    out = np.empty(m)
+        block = max(1, PERMUTATION_BYTES // (8 * n * f.shape[1]))
+        for start in range(0, m, block):
+            p = perms[start:start + block]
+            stacked = f[p].transpose(1, 0, 2).reshape(n, -1)  # [n, b q]: column (b, a) is f[pi_b, a]
+            # with a's diagonal zero (debiased) L's diagonal never enters, in either path
+            out[start:start + block] = np.einsum("ij,ij->j", stacked, a @ stacked).reshape(p.shape[0], -1).sum(axis=1)
+        return out
     block = max(1, PERMUTATION_BYTES // (8 * n * n))
     for start in range(0, m, block):
         p = perms[start:start + block]
