@@ -56,9 +56,10 @@ _ENTRIES: list[tuple[str, ModelMeta]] = [
         name="beats", family="beats", sample_rate=16000, training="self-supervised", license="MIT",
         description="BEATs iter3+ pre-trained on AudioSet-2M (self-supervised), all 12 layers.",
         citation=_BEATS_CITATION, repo_id="Bencr/beats-checkpoints", filename="BEATs_iter3_plus_AS2M.pt",
-        # No commit of this mirror could be verified offline: the branch is followed, the identity
-        # holds its current commit and results the one downloaded. Pin one with revision=...
-        revision=None, n_parameters=90_311_792)),
+        # The mirror is a dataset repository (its files are served under huggingface.co/datasets/), pinned
+        # to the commit public code pins it to, with the file's SHA-256 d43cbfad4d7b5638...d94c72961f6eb1d9090ff18cd8d34
+        # there (the run identity records the SHA-256 of the file loaded).
+        repo_type="dataset", revision="082fb1849d55bef1ee52ee8d8910b3adc69d4bc8", n_parameters=90_311_792)),
     (_BEATS, ModelMeta(
         name="beats-ft", family="beats", sample_rate=16000, training="supervised", license="MIT",
         description="BEATs iter3+ AS2M fine-tuned on AudioSet-2M (cpt2); layers and class logits.",

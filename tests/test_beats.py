@@ -112,11 +112,11 @@ def test_hub_path_records_the_downloaded_commit(tmp_path, hub_cache, name):
     commit = meta.revision or "0123456789abcdef0123456789abcdef01234567"
     add_to_hub_cache(hub_cache, meta.repo_id, {meta.filename: args["checkpoint"]}, commit, repo_type=meta.repo_type)
     model = create_model(name)
-    assert model.identity()["revision"] == commit  # the unpinned mirror: its current commit
+    assert model.identity()["revision"] == commit
     model.load()
     assert model.resolved_revision == commit
-    if name == "beats-ft":
-        assert re_hex40(meta.revision)  # the fine-tuned mirror is pinned to a commit
+    assert re_hex40(meta.revision)  # both mirrors are pinned to a commit
+    assert meta.repo_type == ("dataset" if name == "beats" else "space")  # where each mirror's files are served
     other = create_model(name, {"revision": "f" * 40})
     with pytest.raises(AudioprobeError, match="could not fetch"):
         other.load()
