@@ -118,3 +118,21 @@ def test_comparison_example_is_the_rsa_score_and_a_task_file_can_name_it(monkeyp
     assert out["score"] == pytest.approx(cosine, abs=1e-12)
     assert np.isfinite(out["bootstrap"]).all() and np.isfinite(out["p_value"]).all()
     assert RSA_PARAMS["comparison"].validate("t.yaml", "comparison", "cosine") == "cosine"
+
+
+def test_the_pull_request_path_runs_ci_and_holds_the_model_checklist():
+    """The README promises models by pull request: the workflow runs .ci/run on every pull request, and the
+    template holds CONTRIBUTING's checklist for a model (each item named there)."""
+    import yaml
+
+    root = Path(__file__).resolve().parent.parent
+    workflow = yaml.safe_load((root / ".github" / "workflows" / "ci.yml").read_text())
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads the key `on` as True
+    assert "pull_request" in triggers
+    steps = [step.get("run", "") for job in workflow["jobs"].values() for step in job["steps"]]
+    assert any(".ci/run" in step for step in steps)
+    template = (root / ".github" / "pull_request_template.md").read_text()
+    for item in ("Wrapper", "Catalogue entry", "pinned 40-hex `revision`", "Tiny variant", "Validator", "Tests",
+                 "docs/models.md", "Results regenerated"):
+        assert item in template, item
+    assert ".github/pull_request_template.md" in (root / "CONTRIBUTING.md").read_text()
