@@ -35,6 +35,14 @@ def random_halves(rng: np.random.Generator, n: int, n_splits: int) -> np.ndarray
     return halves
 
 
+def with_complements(halves: np.ndarray) -> np.ndarray:
+    """`[2 k, n]` bool: each half followed by its complement (h_0, ~h_0, h_1, ~h_1, ...), the two sides of every
+    split in the order the cross-validated headlines read them."""
+    out = np.empty((2 * halves.shape[0], halves.shape[1]), dtype=bool)
+    out[0::2], out[1::2] = halves, ~halves
+    return out
+
+
 def random_permutations(rng: np.random.Generator, n: int, n_perm: int) -> np.ndarray:
     """`[n_perm, n]` independent uniform permutations of range(n)."""
     return np.argsort(rng.random((n_perm, n)), axis=1)

@@ -64,13 +64,6 @@ def _check_abx(where: str, params: dict[str, Any]) -> None:
         raise AudioprobeError(f"{where}: key 'by' must name another dimension than {params['dimension']!r}.")
 
 
-def _interleaved(halves: np.ndarray) -> np.ndarray:
-    """`[2 k, n]`: each half followed by its complement (h_0, ~h_0, h_1, ~h_1, ...)."""
-    out = np.empty((2 * halves.shape[0], halves.shape[1]), dtype=bool)
-    out[0::2], out[1::2] = halves, ~halves
-    return out
-
-
 def evaluate_abx(acts: Activations, stimset: StimulusSet, params: dict[str, Any], ctx: EvalContext) -> dict:
     labels, cats = category_codes(sound_labels(stimset, params["dimension"], params["label_source"], ctx.task))
     by, by_values = (None, [])
@@ -141,13 +134,13 @@ def _layer_errors(layers: dict[str, np.ndarray], used: np.ndarray, structure, pa
     with pearson.small_problem_threads(n):
         dist = np.stack([squareform(geometry.model_rdm(x, params["model_distance"]), checks=False)[np.ix_(used, used)]
                          for x in layers.values()])  # [L, n, n]
-    main_w = np.vstack([np.ones((1, n)), weights, _interleaved(splits).astype(np.float64)])
+    main_w = np.vstack([np.ones((1, n)), weights, resampling.with_complements(splits).astype(np.float64)])
     main = discrimination.structure_errors(dist, structure, main_w)[:, 0]  # [L, 1 + B + 2S]
     out = {"weights": weights, "K": K, "point": main[:, 0], "boot": main[:, 1:1 + B].T,
            "cv_a": main[:, 1 + B::2].T, "cv_b": main[:, 2 + B::2].T,
            "rep_a": np.full((B, K, len(layers)), np.nan), "rep_b": np.full((B, K, len(layers)), np.nan)}
     if K:
-        halves = discrimination.structure_errors(dist, structure, weights, _interleaved(splits[:K]), whole=False)  # [L, 2K, B]
+        halves = discrimination.structure_errors(dist, structure, weights, resampling.with_complements(splits[:K]), whole=False)  # [L, 2K, B]
         out["rep_a"], out["rep_b"] = halves[:, 0::2].transpose(2, 1, 0), halves[:, 1::2].transpose(2, 1, 0)
     return out
 

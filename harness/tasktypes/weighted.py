@@ -31,12 +31,6 @@ from audioprobe.tasktypes.headline import headline
 WEIGHT_ROWS = 2048
 
 
-def _interleaved(halves: np.ndarray) -> np.ndarray:
-    out = np.empty((2 * halves.shape[0], halves.shape[1]), dtype=bool)
-    out[0::2], out[1::2] = halves, ~halves
-    return out
-
-
 def _scored(score: Callable[[np.ndarray], np.ndarray], weights: np.ndarray, n_layers: int) -> np.ndarray:
     """`[n_layers, m]` in blocks of WEIGHT_ROWS rows."""
     out = np.empty((n_layers, weights.shape[0]))
@@ -56,9 +50,9 @@ def _refitted(score: Callable[[np.ndarray, np.ndarray], np.ndarray], n_layers: i
     B, n = counts.shape
     S2 = 2 * halves.shape[0]
     out = np.empty((n_layers, 1 + B + S2 + 2 * B * K))
-    estimate = score(np.ones((1, n)), np.vstack([np.ones((1, n)), _interleaved(halves).astype(np.float64)])[None])
+    estimate = score(np.ones((1, n)), np.vstack([np.ones((1, n)), resampling.with_complements(halves).astype(np.float64)])[None])
     out[:, 0], out[:, 1 + B:1 + B + S2] = estimate[:, 0, 0], estimate[:, 0, 1:]
-    first = _interleaved(halves[:K]).astype(np.float64)  # [2K, n]
+    first = resampling.with_complements(halves[:K]).astype(np.float64)  # [2K, n]
     for start in range(0, B, FIT_CHUNK):
         c = counts[start:start + FIT_CHUNK].astype(np.float64)
         rows = np.concatenate([c[:, None, :], c[:, None, :] * first[None]], axis=1)  # [F, 1 + 2K, n]
@@ -91,9 +85,9 @@ def weighted_statistics(names: list[str], score: Callable[..., np.ndarray], n: i
     if refit:
         values = _refitted(score, len(names), counts, halves, K)
     else:
-        weights = [np.ones((1, n)), counts.astype(np.float64), _interleaved(halves).astype(np.float64)]
+        weights = [np.ones((1, n)), counts.astype(np.float64), resampling.with_complements(halves).astype(np.float64)]
         if K:  # [B, K, 2] halves of each resample, resample-major
-            weights.append((counts[:, None, :] * _interleaved(halves[:K])[None]).reshape(-1, n).astype(np.float64))
+            weights.append((counts[:, None, :] * resampling.with_complements(halves[:K])[None]).reshape(-1, n).astype(np.float64))
         values = _scored(score, np.vstack(weights), len(names))  # [L, 1 + B + 2S + 2BK]
     point, boot = values[:, 0], values[:, 1:1 + B].T
     cv_a, cv_b = values[:, 1 + B:1 + B + 2 * S:2].T, values[:, 2 + B:1 + B + 2 * S:2].T
