@@ -89,14 +89,12 @@ def _claims(tables: list[dict], models: list[str], alpha: float) -> list[dict]:
 
 
 def _ranks(scores: np.ndarray, lower: list[bool]) -> list[list[float | None]]:
-    """Each measure's average rank of each model (1 best; None where undefined)."""
-    from scipy.stats import rankdata
-
+    """Each measure's average rank of each model (1 best; None where undefined): the ranks of the tables."""
     out = []
     for row, low in zip(scores, lower):
         ranks = np.full(row.size, np.nan)
         ok = np.isfinite(row)
-        ranks[ok] = rankdata(row[ok] if low else -row[ok])
+        ranks[ok] = inference.average_ranks(row[ok], low)
         out.append([None if not np.isfinite(r) else float(r) for r in ranks])
     return out
 

@@ -71,6 +71,7 @@ from audioprobe.metrics.inference.paired import DUAL_KEYS, OverPairs, Splits, co
 from audioprobe.metrics.inference.ranking import (
                                                   SIMULTANEOUS_DRAWS,
                                                   SIMULTANEOUS_SEED,
+                                                  average_ranks,
                                                   best_set,
                                                   pairwise_table,
                                                   rank_intervals,
@@ -78,6 +79,6 @@ from audioprobe.metrics.inference.ranking import (
 )
 
 __all__ = ["DUAL_KEYS", "SIMULTANEOUS_DRAWS", "SIMULTANEOUS_SEED", "VERDICTS", "OverPairs", "Splits",
-           "attainable_ratio", "benjamini_hochberg", "best_set", "claims_across_measures", "concordance",
+           "attainable_ratio", "average_ranks", "benjamini_hochberg", "best_set", "claims_across_measures", "concordance",
            "contrast_statistics", "depth_trend", "kendalls_w", "layer_contrast", "paired_difference",
            "pairwise_rank_agreement", "pairwise_table", "rank_intervals", "simultaneous_pairs"]

@@ -195,7 +195,7 @@ def pairwise_table(estimates, replicates, *, n_sounds=None, n_listeners=None, le
 # ----------------------------------------------------------------------------------------------
 # 3. Ranks with simultaneous rank intervals, and the set of the best
 
-def _average_ranks(x: np.ndarray, lower_is_better: bool) -> np.ndarray:
+def average_ranks(x: np.ndarray, lower_is_better: bool) -> np.ndarray:
     """Average ranks along the last axis, 1 = best (ties share the mean of their ranks)."""
     from scipy.stats import rankdata
 
@@ -236,7 +236,7 @@ def rank_intervals(estimates, replicates, *, n_sounds=None, n_listeners=None, lo
     above = better.T if lower_is_better else better  # [i][j]: i significantly better than j
     n_used = 0
     if defined.any():
-        rank[defined] = _average_ranks(est[defined], lower_is_better)
+        rank[defined] = average_ranks(est[defined], lower_is_better)
         n_def = int(defined.sum())
         for j in np.flatnonzero(defined):
             interval[j] = [1 + above[defined, j].sum(), n_def - above[j, defined].sum()]
