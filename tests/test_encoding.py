@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from audioprobe.metrics import encoding
+from audioprobe.tasktypes.proportions import scored_columns
 
 
 def reference_predictions(x, y, folds, alphas):
@@ -232,7 +233,7 @@ def test_category_score_and_scored_columns():
     assert encoding.category_score(r[0], scored) == pytest.approx(0.3)
     assert encoding.category_score(r[None], scored).shape == (1, 3)
     obs = np.array([[0.0, 0.5, 1.0, 0.3], [0.0, 0.25, 1.0, 0.1 + 0.2], [0.0, 0.25, 1.0, 0.3]])
-    np.testing.assert_array_equal(encoding.scored_columns(obs), [False, True, False, False])
+    np.testing.assert_array_equal(scored_columns(obs), [False, True, False, False])  # the one rule, the task's
     with pytest.raises(ValueError):
         encoding.category_score(r, scored[:3])
 

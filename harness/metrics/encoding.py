@@ -22,7 +22,7 @@ the sounds (`weighted_correlations`), under weights over the sounds: bootstrap c
 sound counts as often as it was drawn: the r equals np.corrcoef on the rows repeated), 0/1 masks (the
 halves of a split), or their products. A category's r is undefined (NaN) where either side is constant
 under the weights or fewer than 3 sounds carry weight. A dimension's score is the mean r over the
-columns fixed as scored on the full set (`scored_columns`: a category nobody, or everybody, chose
+columns fixed as scored on the full set (`tasktypes.proportions.scored_columns`: a category nobody, or everybody, chose
 cannot be predicted or correlated), NaN-skipping per resample (`category_score`).
 
 **A caution on the null, and the score that avoids it.** Held-out predictions of pure noise are
@@ -224,37 +224,49 @@ def refit_fold_predictions(fits: list[FoldFit], fit_weights: np.ndarray) -> list
     return out
 
 
+def _fold_r(wf: np.ndarray, pred: np.ndarray, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One fold's weighted r of every category: wf `[F, R, n_f]` (R rows of weights on each of F predictions),
+    pred `[F, n_f, q]`, obs `[n_f, q]` -> (r `[F, R, q]`, r = 0 where a side is constant under the weights;
+    whether the row has at least 3 weighted sounds, `[F, R, q]`). The sums are batched matrix products."""
+    pc = pred - pred.mean(axis=1, keepdims=True)  # each prediction's own centre: r does not change, and one that
+    # barely varies keeps its few significant digits (the one-pass sums below would cancel them)
+    oc = obs - obs.mean(axis=0)
+    sw = wf.sum(axis=2)[..., None]  # [F, R, 1]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mp = np.matmul(wf, pc) / sw  # [F, R, q]
+        mo = (wf @ oc) / sw
+        raw_p = np.matmul(wf, pc * pc) / sw
+        raw_o = (wf @ (oc * oc)) / sw
+        cov = np.matmul(wf, pc * oc[None]) / sw - mp * mo
+        vp, vo = raw_p - mp * mp, raw_o - mo * mo
+        r = np.clip(cov / np.sqrt(vp * vo), -1.0, 1.0)
+    enough = np.broadcast_to((np.count_nonzero(wf > 0, axis=2) >= 3)[..., None], r.shape)
+    varies = (vp > VARIANCE_FLOOR * np.abs(raw_p)) & (vo > VARIANCE_FLOOR * np.abs(raw_o)) & np.isfinite(r)
+    return np.where(varies, r, 0.0), enough  # a constant side: r = 0 (it counts, as nothing)
+
+
+def _mean_over_folds(per_fold) -> np.ndarray:
+    """The mean of (r, enough) pairs over folds, a fold counting where it has enough weighted sounds (NaN where
+    none has)."""
+    total = count = 0.0
+    for r, enough in per_fold:
+        total = total + np.where(enough, r, 0.0)
+        count = count + enough
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
 def refit_fold_correlations(fits: list[FoldFit], obs: np.ndarray, fit_weights: np.ndarray,
                             row_weights: np.ndarray) -> np.ndarray:
     """`[F, R, q]`: the encoding score's per-category mean over folds of each fold's weighted r, every fit of
     fit_weights `[F, n]` (`refit_fold_predictions`) scored under its rows of row_weights `[F, R, n]` (a
     resample and its halves share the resample's fit). The rule of `fold_correlations_of_rows` (a constant
-    side: r = 0; fewer than 3 weighted sounds: the fold left out), its sums as batched matrix products of each
-    fit's predictions with its rows' weights."""
+    side: r = 0; fewer than 3 weighted sounds: the fold left out)."""
     o = np.asarray(obs, dtype=np.float64)
     o = o[:, None] if o.ndim == 1 else o
     rw = np.asarray(row_weights, dtype=np.float64)
-    total = count = 0.0
-    for fit, pred in zip(fits, refit_fold_predictions(fits, fit_weights)):
-        wf = rw[:, :, fit.test]  # [F, R, n_f]
-        pc = pred - pred.mean(axis=1, keepdims=True)  # each fit's own centre: r does not change, and a fit whose
-        # predictions barely vary keeps its few significant digits (the one-pass sums below would cancel them)
-        oc = o[fit.test] - o[fit.test].mean(axis=0)
-        sw = wf.sum(axis=2)[..., None]  # [F, R, 1]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mp = np.matmul(wf, pc) / sw  # [F, R, q]
-            mo = (wf @ oc) / sw
-            raw_p = np.matmul(wf, pc * pc) / sw
-            raw_o = (wf @ (oc * oc)) / sw
-            cov = np.matmul(wf, pc * oc[None]) / sw - mp * mo
-            vp, vo = raw_p - mp * mp, raw_o - mo * mo
-            r = np.clip(cov / np.sqrt(vp * vo), -1.0, 1.0)
-        enough = np.broadcast_to((np.count_nonzero(wf > 0, axis=2) >= 3)[..., None], r.shape)
-        varies = (vp > VARIANCE_FLOOR * np.abs(raw_p)) & (vo > VARIANCE_FLOOR * np.abs(raw_o)) & np.isfinite(r)
-        total = total + np.where(enough & varies, r, 0.0)
-        count = count + enough
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return _mean_over_folds(_fold_r(rw[:, :, fit.test], pred, o[fit.test])
+                            for fit, pred in zip(fits, refit_fold_predictions(fits, fit_weights)))
 
 
 def fold_correlations_of_rows(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, folds: np.ndarray
@@ -272,28 +284,9 @@ def fold_correlations_of_rows(pred: np.ndarray, obs: np.ndarray, weights: np.nda
                          f"[m, n, q], [n, q], [m, n] and [n]")
     if not np.all(np.isfinite(w) & (w >= 0)):
         raise ValueError("weights must be finite and non-negative")
-    total = count = 0.0
-    for f in np.unique(folds):
-        idx = np.flatnonzero(folds == f)
-        wf, pf, of = w[:, idx], p[:, idx], o[idx]
-        pc, oc = pf - pf.mean(axis=1, keepdims=True), of - of.mean(axis=0)  # shifts: r does not change
-        sw = wf.sum(axis=1)[:, None]
-        wp = wf[:, :, None] * pc  # [m, n_fold, q]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mp = wp.sum(axis=1) / sw
-            mo = (wf @ oc) / sw
-            cov = np.einsum("mnq,nq->mq", wp, oc) / sw - mp * mo
-            raw_p = np.einsum("mnq,mnq->mq", wp, pc) / sw
-            vp = raw_p - mp * mp
-            raw_o = (wf @ (oc * oc)) / sw
-            vo = raw_o - mo * mo
-            r = np.clip(cov / np.sqrt(vp * vo), -1.0, 1.0)
-        enough = np.broadcast_to((np.count_nonzero(wf > 0, axis=1) >= 3)[:, None], r.shape)
-        varies = (vp > VARIANCE_FLOOR * np.abs(raw_p)) & (vo > VARIANCE_FLOOR * np.abs(raw_o)) & np.isfinite(r)
-        total = total + np.where(enough & varies, r, 0.0)  # a constant side: r = 0 (it counts, as nothing)
-        count = count + enough
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    # each row its own prediction (F = m) scored under one row of weights (R = 1)
+    return _mean_over_folds(_fold_r(w[:, None, idx], p[:, idx], o[idx])
+                            for idx in (np.flatnonzero(folds == f) for f in np.unique(folds)))[:, 0]
 
 
 def weighted_correlations(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -357,15 +350,6 @@ def fold_correlations(pred: np.ndarray, obs: np.ndarray, weights: np.ndarray, fo
     p = p[:, None] if p.ndim == 1 else p
     rows = np.broadcast_to(p, (np.atleast_2d(weights).shape[0],) + p.shape)
     return fold_correlations_of_rows(rows, obs, weights, folds)
-
-
-def scored_columns(obs: np.ndarray) -> np.ndarray:
-    """bool `[q]`: the columns of obs `[n, q]` that vary over the sounds (beyond rounding; cf. VARIANCE_FLOOR)."""
-    obs = np.asarray(obs, dtype=np.float64)
-    obs = obs[:, None] if obs.ndim == 1 else obs
-    with np.errstate(invalid="ignore", over="ignore"):
-        var = obs.var(axis=0)
-        return np.asarray(var > VARIANCE_FLOOR * np.mean(obs * obs, axis=0), dtype=bool)
 
 
 def category_score(r: np.ndarray, scored: np.ndarray) -> np.ndarray:
